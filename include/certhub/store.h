@@ -1,0 +1,208 @@
+/*
+ * certhub_store: the inventory's persistent store.
+ *
+ * The public functions here dispatch to a backend (a table of function
+ * pointers, lib/store/store_int.h). SQLite is the default backend; a target
+ * of "postgresql://..." will select PostgreSQL once that backend exists.
+ * All SQL lives in lib/store/.
+ *
+ * Ownership: a certhub_store is owned by its opener and freed by
+ * certhub_store_close(). Rows passed to callbacks are borrowed and valid only
+ * during the callback. Arrays returned through OUT parameters are malloc'd
+ * and owned by the caller (free()).
+ */
+#ifndef CERTHUB_STORE_H
+#define CERTHUB_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "cert.h"
+#include "certhub.h"
+
+typedef struct certhub_store certhub_store;
+
+/* target: a file path ("sqlite:" prefix optional). Creates the file and its
+ * parent directory if missing, applies pending migrations. On failure
+ * *errmsg (if not NULL) receives a malloc'd message naming the target. */
+ch_err certhub_store_open(const char *target, certhub_store **out /* OUT */,
+                          char **errmsg /* OUT, caller frees */);
+void certhub_store_close(certhub_store *s);
+
+/* Last backend error text, borrowed, "" if none. */
+const char *certhub_store_errmsg(const certhub_store *s);
+
+/* Schema version after migrations. */
+ch_err certhub_store_schema_version(certhub_store *s, int *version /* OUT */);
+
+/* Transactions. Savepoints nest inside a transaction: one level is enough
+ * for the importer (one savepoint per file). */
+ch_err certhub_store_begin(certhub_store *s);
+ch_err certhub_store_commit(certhub_store *s);
+ch_err certhub_store_rollback(certhub_store *s);
+ch_err certhub_store_savepoint(certhub_store *s);
+ch_err certhub_store_release(certhub_store *s);
+ch_err certhub_store_rollback_to(certhub_store *s); /* and release */
+
+/* Labels put on certificates by an import. NULL members are left alone on
+ * existing certificates; new certificates get defaults (account
+ * "000000000000", region "local"). Tags are set (key replaced). */
+typedef struct certhub_labels {
+  const char *account;
+  const char *region;
+  const char *const *tag_keys;
+  const char *const *tag_values;
+  size_t n_tags;
+} certhub_labels;
+
+/* Source kinds. A source is a place a certificate was seen. */
+#define CERTHUB_SOURCE_FILE "file"     /* locator: absolute path */
+#define CERTHUB_SOURCE_STDIN "stdin"   /* locator: "-" ; never goes absent */
+#define CERTHUB_SOURCE_ENDPOINT "endpoint" /* locator: host:port (later) */
+
+/* Find or create the source (kind, locator). */
+ch_err certhub_store_source(certhub_store *s, const char *kind,
+                            const char *locator, int64_t *source_id /* OUT */);
+
+/* Start a scan of one source: returns a scan id that sightings made during
+ * this scan carry. */
+ch_err certhub_store_scan_begin(certhub_store *s, int64_t source_id,
+                                int64_t now, int64_t *scan_id /* OUT */);
+
+/* Insert or update a certificate (identity: SHA-256) and record that it was
+ * seen at source_id, position (1-based within the source) in scan_id.
+ * Idempotent: re-putting updates last_seen and the sighting. */
+ch_err certhub_store_put_cert(certhub_store *s, const certhub_cert *c,
+                              const certhub_labels *labels, int64_t source_id,
+                              unsigned position, int64_t scan_id, int64_t now,
+                              int64_t *cert_rowid /* OUT, may be NULL */,
+                              bool *created /* OUT, may be NULL */);
+
+/* Finish a complete scan of source_id: sightings there not refreshed by
+ * scan_id are marked absent; a certificate that appeared in this scan at a
+ * source where a certificate with the same subject or the same SAN set went
+ * absent in this scan is recorded as that one's replacement (renewal link).
+ * Only call this after the whole source was read without error. */
+ch_err certhub_store_scan_finish(certhub_store *s, int64_t source_id,
+                                 int64_t scan_id, int64_t now,
+                                 unsigned *n_gone /* OUT, may be NULL */,
+                                 unsigned *n_replaced /* OUT, may be NULL */);
+
+/* Statuses, derived at query time from `now` and the sightings:
+ * INACTIVE when no source holds it any more, else EXPIRED once not_after
+ * <= now, else ISSUED. */
+#define CERTHUB_STATUS_ISSUED "ISSUED"
+#define CERTHUB_STATUS_EXPIRED "EXPIRED"
+#define CERTHUB_STATUS_INACTIVE "INACTIVE"
+
+typedef struct certhub_tag {
+  const char *key;
+  const char *value;
+} certhub_tag;
+
+typedef struct certhub_sighting {
+  const char *kind;
+  const char *locator;
+  unsigned position;
+  bool present;
+  int64_t first_seen;
+  int64_t last_seen;
+} certhub_sighting;
+
+/* One certificate as stored. All pointers borrowed for the callback. */
+typedef struct certhub_cert_row {
+  int64_t rowid;
+  const char *id;          /* short ID */
+  const char *arn;         /* arn:certhub:acm:REGION:ACCOUNT:certificate/UUID */
+  const char *sha256;      /* hex */
+  const char *sha1;        /* hex */
+  const char *subject;
+  const char *common_name; /* may be NULL */
+  const char *issuer;
+  const char *issuer_cn;   /* may be NULL */
+  const char *serial;
+  int64_t not_before;
+  int64_t not_after;
+  int64_t days_to_expiry;  /* certhub_days_to_expiry(not_after, now) */
+  const char *key_alg;
+  int key_bits;
+  const char *key_curve;   /* may be NULL */
+  const char *sig_alg;
+  bool is_ca;
+  int path_len;            /* -1 when absent */
+  bool self_signed;
+  const char *key_usage;     /* comma-separated names, "" if absent */
+  const char *ext_key_usage; /* comma-separated, "" if absent */
+  const certhub_san *sans;
+  size_t n_sans;
+  const char *type;    /* IMPORTED (MANAGED later) */
+  const char *status;  /* CERTHUB_STATUS_* */
+  const char *account;
+  const char *region;
+  int64_t first_seen;
+  int64_t last_seen;
+  const certhub_tag *tags; /* sorted by key */
+  size_t n_tags;
+  const certhub_sighting *sources; /* present first, then by locator */
+  size_t n_sources;
+  const char *const *issuer_ids; /* short IDs of issuing certs in the store */
+  size_t n_issuer_ids;
+  const char *const *replaced_by; /* short IDs of renewals of this cert */
+  size_t n_replaced_by;
+  const char *const *replaces;    /* short IDs this cert renewed */
+  size_t n_replaces;
+} certhub_cert_row;
+
+typedef struct certhub_filter {
+  int64_t rowid;               /* 0: any */
+  bool expiring;               /* with expiring_within: not expired and */
+  int64_t expiring_within;     /*   days_to_expiry <= expiring_within */
+  bool expired;                /* not_after <= now */
+  const char *status;          /* CERTHUB_STATUS_* or NULL */
+  const certhub_tag *tags;     /* all must match (value NULL: key exists) */
+  size_t n_tags;
+  const char *issuer;          /* case-insensitive substring of issuer */
+  const char *search;          /* case-insensitive substring of CN, subject,
+                                  SANs, issuer, serial, id, sha256, source */
+  size_t limit;                /* 0: no limit */
+} certhub_filter;
+
+/* Rows matching f, sorted by not_after ascending, then common name, then
+ * id. cb returning non-CH_OK stops the walk and is returned. */
+typedef ch_err (*certhub_row_cb)(void *ctx, const certhub_cert_row *row);
+ch_err certhub_store_list(certhub_store *s, const certhub_filter *f,
+                          int64_t now, certhub_row_cb cb, void *ctx);
+
+/* Resolve a user's reference to row ids: a short ID or unique prefix of it
+ * (>= 4 hex chars), a SHA-256 or SHA-1 fingerprint (colons and case
+ * ignored) or unique prefix, an ARN, or a source locator (a path is made
+ * absolute first): all certificates seen there. CH_ERR_NOTFOUND,
+ * CH_ERR_AMBIGUOUS (prefix matched several certificates). */
+ch_err certhub_store_resolve(certhub_store *s, const char *ref,
+                             int64_t **rowids /* OUT */, size_t *n /* OUT */);
+
+ch_err certhub_store_get_der(certhub_store *s, int64_t rowid,
+                             uint8_t **der /* OUT */, size_t *len /* OUT */);
+
+/* Row ids of certificates whose subject is rowid's issuer (key identifiers
+ * must agree when both present). Self-issued certificates are excluded. */
+ch_err certhub_store_issuers(certhub_store *s, int64_t rowid,
+                             int64_t **rowids /* OUT */, size_t *n /* OUT */);
+
+ch_err certhub_store_tag_set(certhub_store *s, int64_t rowid, const char *key,
+                             const char *value);
+/* CH_ERR_NOTFOUND if the tag was not there. */
+ch_err certhub_store_tag_remove(certhub_store *s, int64_t rowid,
+                                const char *key);
+/* Deletes the certificate with its sightings, tags and renewal links. */
+ch_err certhub_store_delete(certhub_store *s, int64_t rowid);
+
+/* Counts for summaries. */
+typedef struct certhub_store_counts {
+  uint64_t certs;
+  uint64_t sources;
+  uint64_t sightings;
+} certhub_store_counts;
+ch_err certhub_store_counts_get(certhub_store *s,
+                                certhub_store_counts *out /* OUT */);
+
+#endif

@@ -1,0 +1,5 @@
+/* Placeholder until the generator lands. */
+int main(void)
+{
+  return 0;
+}
