@@ -7,8 +7,8 @@
  *   expiry_threshold_days: 45          # 1..365, default 45
  *   sources:
  *     - name: web                      # optional, unique
- *       paths: [/etc/ssl/private/*.pem, /srv/certs]   # files, dirs, globs
- *       exclude: ["*.key", "old/*"]
+ *       paths: [/etc/ssl/private/site-*.pem, /srv/certs] # files, dirs, globs
+ *       exclude: ["*.key", "*.bak"]   # fnmatch: full path or base name
  *       tags: {owner: web-team, env: prod}
  *       password_file: /etc/certhub/p12.pass           # for PKCS#12
  *       expiry_threshold_days: 30

@@ -1,0 +1,338 @@
+/*
+ * certhub_config: the YAML configuration file turned into certhub_config.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "certhub/config.h"
+#include "config_int.h"
+
+static const char *const top_keys[] = {
+    "db", "account", "region", "expiry_threshold_days", "sources",
+};
+
+static const char *const source_keys[] = {
+    "name",    "paths",  "exclude", "tags", "password_file",
+    "expiry_threshold_days", "account", "region",
+};
+
+static ch_err get_threshold(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                            int *out)
+{
+  long v;
+  ch_err rc = ch_cfg_int(e, n, path, 1, 365, &v);
+  if(!rc)
+    *out = (int)v;
+  return rc;
+}
+
+/* Account IDs are 12 digits, as in AWS ARNs. */
+static ch_err get_account(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                          char **out)
+{
+  ch_err rc = ch_cfg_string(e, n, path, out);
+  if(rc)
+    return rc;
+  size_t len = strlen(*out);
+  bool ok = len == 12;
+  for(size_t i = 0; ok && i < len; i++)
+    ok = (*out)[i] >= '0' && (*out)[i] <= '9';
+  if(ok)
+    return CH_OK;
+  ch_safefree(*out);
+  return ch_cfg_errorf(e, n, path, "must be exactly 12 digits, got \"%.64s\"",
+                       n->str);
+}
+
+static ch_err get_region(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                         char **out)
+{
+  ch_err rc = ch_cfg_string(e, n, path, out);
+  if(rc)
+    return rc;
+  size_t len = strlen(*out);
+  bool ok = len >= 1 && len <= 32;
+  for(size_t i = 0; ok && i < len; i++) {
+    char c = (*out)[i];
+    ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  }
+  if(ok)
+    return CH_OK;
+  ch_safefree(*out);
+  return ch_cfg_errorf(e, n, path,
+                       "invalid region \"%.64s\" (expected 1 to 32 of a-z, "
+                       "0-9 and -)",
+                       n->str);
+}
+
+static ch_err get_tags(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                       certhub_source_cfg *src)
+{
+  if(!n || n->kind != CH_Y_MAP)
+    return ch_cfg_errorf(e, n, path, "expected a map of tag names to values, "
+                                     "got %s",
+                         ch_ynode_kind_name(n));
+  if(!n->n)
+    return CH_OK;
+  src->tags = calloc(n->n, sizeof(*src->tags));
+  if(!src->tags)
+    return CH_ERR_NOMEM;
+  for(const ch_ynode *k = n->first; k; k = k->next) {
+    char kp[1024];
+    ch_cfg_path(kp, sizeof(kp), path, k->str);
+    if(!k->len || strlen(k->str) != k->len)
+      return ch_cfg_errorf(e, k, kp, "invalid tag name");
+    const ch_ynode *v = k->value;
+    if(v->kind != CH_Y_SCALAR)
+      return ch_cfg_errorf(e, v, kp, "tag value must be a string, got %s",
+                           ch_ynode_kind_name(v));
+    if(strlen(v->str) != v->len)
+      return ch_cfg_errorf(e, v, kp, "contains a NUL byte");
+    certhub_tag *t = &src->tags[src->n_tags];
+    t->key = strdup(k->str);
+    /* "owner:" with nothing after it is an empty tag value. */
+    t->value = strdup(ch_ynode_is_null(v) ? "" : v->str);
+    if(!t->key || !t->value) {
+      free((char *)t->key);
+      free((char *)t->value);
+      t->key = t->value = NULL;
+      return CH_ERR_NOMEM;
+    }
+    src->n_tags++;
+  }
+  return CH_OK;
+}
+
+static ch_err load_source(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                          certhub_source_cfg *src)
+{
+  char kp[1024];
+  ch_err rc = ch_cfg_check_keys(e, n, path, source_keys,
+                                CH_ARRAY_LEN(source_keys));
+  if(rc)
+    return rc;
+  src->line = n->line;
+  src->threshold_days = -1;
+  for(const ch_ynode *k = n->first; k; k = k->next) {
+    const ch_ynode *v = k->value;
+    ch_cfg_path(kp, sizeof(kp), path, k->str);
+    if(!strcmp(k->str, "name"))
+      rc = ch_cfg_string(e, v, kp, &src->name);
+    else if(!strcmp(k->str, "paths"))
+      rc = ch_cfg_string_list(e, v, kp, false, &src->paths, &src->n_paths);
+    else if(!strcmp(k->str, "exclude"))
+      rc = ch_cfg_string_list(e, v, kp, true, &src->excludes,
+                              &src->n_excludes);
+    else if(!strcmp(k->str, "tags"))
+      rc = get_tags(e, v, kp, src);
+    else if(!strcmp(k->str, "password_file"))
+      rc = ch_cfg_string(e, v, kp, &src->password_file);
+    else if(!strcmp(k->str, "expiry_threshold_days"))
+      rc = get_threshold(e, v, kp, &src->threshold_days);
+    else if(!strcmp(k->str, "account"))
+      rc = get_account(e, v, kp, &src->account);
+    else if(!strcmp(k->str, "region"))
+      rc = get_region(e, v, kp, &src->region);
+    if(rc)
+      return rc;
+  }
+  if(!src->n_paths) {
+    ch_cfg_path(kp, sizeof(kp), path, "paths");
+    return ch_cfg_errorf(e, n, kp, "missing required key");
+  }
+  return CH_OK;
+}
+
+static int cmp_name(const void *pa, const void *pb)
+{
+  const certhub_source_cfg *a = *(certhub_source_cfg *const *)pa;
+  const certhub_source_cfg *b = *(certhub_source_cfg *const *)pb;
+  int c = strcmp(a->name, b->name);
+  if(c)
+    return c;
+  return a->line < b->line ? -1 : (a->line > b->line);
+}
+
+/* Sorted, so thousands of sources stay cheap. */
+static ch_err check_names(ch_cfgerr *e, certhub_config *c,
+                          const ch_ynode *seq)
+{
+  ch_err rc = CH_OK;
+  certhub_source_cfg **v = calloc(c->n_sources ? c->n_sources : 1,
+                                  sizeof(*v));
+  if(!v)
+    return CH_ERR_NOMEM;
+  size_t n = 0;
+  for(size_t i = 0; i < c->n_sources; i++)
+    if(c->sources[i].name)
+      v[n++] = &c->sources[i];
+  qsort(v, n, sizeof(*v), cmp_name);
+  const certhub_source_cfg *dup = NULL, *orig = NULL;
+  size_t group = 0;
+  for(size_t i = 1; i < n; i++) {
+    if(strcmp(v[group]->name, v[i]->name)) {
+      group = i;
+      continue;
+    }
+    if(i == group + 1 && (!dup || v[i]->line < dup->line)) {
+      dup = v[i];
+      orig = v[group];
+    }
+  }
+  if(dup) {
+    size_t idx = (size_t)(dup - c->sources);
+    const ch_ynode *item = seq->first;
+    for(size_t i = 0; i < idx; i++)
+      item = item->next;
+    char sp[64], kp[128];
+    ch_cfg_path_index(sp, sizeof(sp), "sources", idx);
+    ch_cfg_path(kp, sizeof(kp), sp, "name");
+    rc = ch_cfg_errorf(e, ch_ymap_get(item, "name"), kp,
+                       "duplicate source name \"%s\" (first used at line %d)",
+                       dup->name, orig->line);
+  }
+  free(v);
+  return rc;
+}
+
+static ch_err load_sources(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
+{
+  if(ch_ynode_is_null(n))
+    return CH_OK;
+  if(n->kind != CH_Y_SEQ)
+    return ch_cfg_errorf(e, n, "sources", "expected a list of sources, got %s",
+                         ch_ynode_kind_name(n));
+  if(!n->n)
+    return CH_OK;
+  c->sources = calloc(n->n, sizeof(*c->sources));
+  if(!c->sources)
+    return CH_ERR_NOMEM;
+  size_t i = 0;
+  for(const ch_ynode *item = n->first; item; item = item->next, i++) {
+    char sp[64];
+    ch_cfg_path_index(sp, sizeof(sp), "sources", i);
+    c->n_sources++;
+    ch_err rc = load_source(e, item, sp, &c->sources[i]);
+    if(rc)
+      return rc;
+  }
+  return check_names(e, c, n);
+}
+
+static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
+{
+  if(!root)
+    return CH_OK;
+  ch_err rc = ch_cfg_check_keys(e, root, "", top_keys, CH_ARRAY_LEN(top_keys));
+  if(rc)
+    return rc;
+  for(const ch_ynode *k = root->first; k; k = k->next) {
+    const ch_ynode *v = k->value;
+    if(!strcmp(k->str, "db"))
+      rc = ch_cfg_string(e, v, k->str, &c->db);
+    else if(!strcmp(k->str, "account"))
+      rc = get_account(e, v, k->str, &c->account);
+    else if(!strcmp(k->str, "region"))
+      rc = get_region(e, v, k->str, &c->region);
+    else if(!strcmp(k->str, "expiry_threshold_days"))
+      rc = get_threshold(e, v, k->str, &c->threshold_days);
+    else if(!strcmp(k->str, "sources"))
+      rc = load_sources(e, v, c);
+    if(rc)
+      return rc;
+  }
+  return CH_OK;
+}
+
+ch_err certhub_config_default(certhub_config **out)
+{
+  *out = NULL;
+  certhub_config *c = calloc(1, sizeof(*c));
+  if(!c)
+    return CH_ERR_NOMEM;
+  c->threshold_days = CERTHUB_DEFAULT_THRESHOLD_DAYS;
+  *out = c;
+  return CH_OK;
+}
+
+ch_err certhub_config_load(const char *path, certhub_config **out,
+                           char **errmsg)
+{
+  ch_err rc = CH_OK;
+  ch_ydoc *doc = NULL;
+  certhub_config *c = NULL;
+  char *msg = NULL;
+  ch_cfgerr e = {.file = path, .msg = NULL};
+  *out = NULL;
+  if(errmsg)
+    *errmsg = NULL;
+
+  rc = ch_yaml_load_file(path, &doc, &msg);
+  if(rc) {
+    /* A tree too large to hold is a configuration problem to the caller. */
+    if(rc == CH_ERR_TOOBIG)
+      rc = CH_ERR_CONFIG;
+    goto out;
+  }
+  rc = certhub_config_default(&c);
+  if(rc)
+    goto out;
+  c->file = strdup(path);
+  if(!c->file) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  rc = load_tree(&e, doc->root, c);
+  if(rc) {
+    msg = e.msg;
+    e.msg = NULL;
+    goto out;
+  }
+  *out = c;
+  c = NULL;
+
+out:
+  free(e.msg);
+  if(rc && !msg) {
+    ch_buf m;
+    ch_buf_init(&m, 4096);
+    ch_buf_printf(&m, "%s: %s", path, certhub_strerror(rc));
+    msg = ch_buf_take(&m);
+  }
+  if(errmsg)
+    *errmsg = msg;
+  else
+    free(msg);
+  certhub_config_free(c);
+  ch_yaml_free(doc);
+  return rc;
+}
+
+static void source_free(certhub_source_cfg *s)
+{
+  free(s->name);
+  ch_cfg_strv_free(s->paths, s->n_paths);
+  ch_cfg_strv_free(s->excludes, s->n_excludes);
+  for(size_t i = 0; i < s->n_tags; i++) {
+    free((char *)s->tags[i].key);
+    free((char *)s->tags[i].value);
+  }
+  free(s->tags);
+  free(s->password_file);
+  free(s->account);
+  free(s->region);
+}
+
+void certhub_config_free(certhub_config *c)
+{
+  if(!c)
+    return;
+  for(size_t i = 0; i < c->n_sources; i++)
+    source_free(&c->sources[i]);
+  free(c->sources);
+  free(c->file);
+  free(c->db);
+  free(c->account);
+  free(c->region);
+  free(c);
+}
