@@ -1,8 +1,619 @@
-/* Placeholder until the CLI lands. */
-#include <stdio.h>
-#include "certhub/certhub.h"
-int main(void)
+/*
+ * certhub: the command table, global options and the helpers every
+ * command shares. Each command group lives in its own cmd_*.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define GLOBAL_OPTIONS                                                      \
+  "Global options (before or after the command):\n"                        \
+  "  --db PATH            inventory database (env CERTHUB_DB)\n"            \
+  "  --config FILE        configuration file (env CERTHUB_CONFIG)\n"        \
+  "  --now RFC3339        evaluate expiry at this instant (env CERTHUB_NOW)\n" \
+  "  -o, --output FORMAT  table, json or csv\n"                            \
+  "  --color WHEN         auto, always or never\n"                          \
+  "  -q, --quiet          no summaries on stderr\n"                         \
+  "  -h, --help           show help\n"                                      \
+  "      --version        show the version\n"
+
+static int cmd_help(cli_ctx *c, int argc, char **argv);
+
+static const cli_cmd commands[] = {
+    {"import", cmd_import, "read certificates from files into the inventory",
+     "Usage: certhub import [OPTIONS] [PATH...]\n"
+     "\n"
+     "Import certificates from files, directories and globs (PEM, DER,\n"
+     "PKCS#7, PKCS#12); '-' reads stdin. Without PATH, import the sources of\n"
+     "the configuration file.\n"
+     "\n"
+     "  --tag KEY=VALUE      tag every imported certificate (repeatable)\n"
+     "  --account ID         12-digit account label\n"
+     "  --region REGION      region label\n"
+     "  --exclude GLOB       skip matching paths (repeatable)\n"
+     "  --password-file F    PKCS#12 password: the first line of F\n"
+     "  --batch-size N       certificates per transaction (default 5000)\n"},
+    {"list", cmd_list, "list certificates, soonest expiry first",
+     "Usage: certhub list [OPTIONS]\n"
+     "\n"
+     "  --expiring-within DAYS  not expired, expiring within DAYS days\n"
+     "  --expired               expired certificates only\n"
+     "  --status STATUS         ISSUED, EXPIRED or INACTIVE\n"
+     "  --tag KEY[=VALUE]       tag present (with that value; repeatable)\n"
+     "  --issuer TEXT           issuer contains TEXT\n"
+     "  --search TEXT           CN, SAN, subject, serial, ID or source\n"
+     "                          contains TEXT\n"
+     "  --limit N               at most N certificates\n"},
+    {"describe", cmd_describe, "show every detail of certificates",
+     "Usage: certhub describe REF\n"
+     "\n"
+     "REF is an ID or ID prefix, a SHA-256 or SHA-1 fingerprint, an ARN or a\n"
+     "file path (every certificate seen there).\n"},
+    {"tag", cmd_tag, "set or remove tags on a certificate",
+     "Usage: certhub tag REF KEY=VALUE... [--remove KEY]...\n"
+     "\n"
+     "  --remove KEY         remove the tag KEY (repeatable)\n"},
+    {"delete", cmd_delete, "delete a certificate from the inventory",
+     "Usage: certhub delete REF\n"},
+    {"export", cmd_export, "write a certificate as PEM or DER",
+     "Usage: certhub export REF [--chain] [--der] [-O FILE]\n"
+     "\n"
+     "  --chain              append the issuers found in the inventory\n"
+     "  --der                one certificate in binary DER\n"
+     "  -O, --out FILE       write to FILE instead of stdout\n"},
+    {"check", cmd_check, "fail when certificates in files expire soon (CI)",
+     "Usage: certhub check --fail-within DAYS [-v] PATH...\n"
+     "\n"
+     "Read certificates from files without a database; exit 1 when any\n"
+     "expires within DAYS days (or has expired), 2 on unreadable input.\n"
+     "\n"
+     "  --fail-within DAYS   threshold in days\n"
+     "  -v, --verbose        print every certificate, not only failing ones\n"},
+    {"config", cmd_config, "validate the configuration file",
+     "Usage: certhub config check\n"},
+    {"help", cmd_help, "show help for a command",
+     "Usage: certhub help [COMMAND]\n"},
+};
+
+enum {
+  GOPT_DB = 0x1000,
+  GOPT_CONFIG,
+  GOPT_NOW,
+  GOPT_COLOR,
+  GOPT_VERSION,
+};
+
+static const struct option global_longopts[] = {
+    {"db", required_argument, NULL, GOPT_DB},
+    {"config", required_argument, NULL, GOPT_CONFIG},
+    {"now", required_argument, NULL, GOPT_NOW},
+    {"output", required_argument, NULL, 'o'},
+    {"color", required_argument, NULL, GOPT_COLOR},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, GOPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+#define GLOBAL_SHORTOPTS "o:qh"
+
+static void general_usage(FILE *f)
 {
-  printf("certhub %s\n", certhub_version());
+  fputs("Usage: certhub [OPTIONS] COMMAND [ARGS...]\n\nCommands:\n", f);
+  for(size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fputs("\n" GLOBAL_OPTIONS
+        "\nRun 'certhub help COMMAND' for a command's options.\n",
+        f);
+}
+
+static void command_usage(const cli_cmd *cmd, FILE *f)
+{
+  fputs(cmd->usage, f);
+  fputs("\n" GLOBAL_OPTIONS, f);
+}
+
+static const cli_cmd *find_command(const char *name)
+{
+  for(size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+    if(!strcmp(commands[i].name, name))
+      return &commands[i];
+  }
+  return NULL;
+}
+
+static void vmsg(cli_ctx *c, const char *fmt, va_list ap)
+{
+  fputs("certhub: ", stderr);
+  if(c->cmd)
+    fprintf(stderr, "%s: ", c->cmd->name);
+  vfprintf(stderr, fmt, ap);
+}
+
+int cli_usage(cli_ctx *c, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmsg(c, fmt, ap);
+  va_end(ap);
+  if(c->cmd)
+    fprintf(stderr, " (see 'certhub %s --help')\n", c->cmd->name);
+  else
+    fputs(" (see 'certhub --help')\n", stderr);
+  c->exit_code = CLI_EXIT_USAGE;
+  return CLI_EXIT_USAGE;
+}
+
+int cli_fail(cli_ctx *c, int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmsg(c, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  c->exit_code = code;
+  return code;
+}
+
+int cli_exit_for(ch_err e)
+{
+  switch(e) {
+  case CH_OK:
+    return CLI_EXIT_OK;
+  case CH_ERR_NOMEM:
+  case CH_ERR_DB:
+  case CH_ERR_BUSY:
+  case CH_ERR_INTERNAL:
+    return CLI_EXIT_INTERNAL;
+  default:
+    return CLI_EXIT_USAGE;
+  }
+}
+
+int cli_parse_num(cli_ctx *c, const char *opt, const char *s, int64_t min,
+                  int64_t max, int64_t *out)
+{
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if(!*s || *end || errno || s[0] == '+' || s[0] == ' ')
+    return cli_usage(c, "%s: '%s' is not a number", opt, s);
+  if(v < min || v > max)
+    return cli_usage(c, "%s: %s is out of range (%lld..%lld)", opt, s,
+                     (long long)min, (long long)max);
+  *out = v;
   return 0;
+}
+
+/* Tag limits as ACM has them. */
+#define TAG_KEY_MAX 128
+#define TAG_VALUE_MAX 256
+
+static bool has_ctl(const char *s)
+{
+  for(; *s; s++) {
+    if((unsigned char)*s < 0x20 || *s == 0x7f)
+      return true;
+  }
+  return false;
+}
+
+int cli_parse_tag(cli_ctx *c, const char *opt, char *arg, bool key_only,
+                  certhub_tag *tag)
+{
+  char *eq = strchr(arg, '=');
+  if(!eq && !key_only)
+    return cli_usage(c, "%s: '%s' is not KEY=VALUE", opt, arg);
+  if(eq)
+    *eq = '\0';
+  tag->key = arg;
+  tag->value = eq ? eq + 1 : NULL;
+  if(!*arg)
+    return cli_usage(c, "%s: empty tag key", opt);
+  if(out_width(arg) > TAG_KEY_MAX)
+    return cli_usage(c, "%s: tag key longer than %d characters", opt,
+                     TAG_KEY_MAX);
+  if(eq && out_width(eq + 1) > TAG_VALUE_MAX)
+    return cli_usage(c, "%s: tag value longer than %d characters", opt,
+                     TAG_VALUE_MAX);
+  if(has_ctl(arg) || (eq && has_ctl(eq + 1)))
+    return cli_usage(c, "%s: control character in tag", opt);
+  return 0;
+}
+
+/* Handle one global option; returns 0, or an exit code for an error or
+ * an early stop (--help, --version) with c->exit_code set. */
+static int global_opt(cli_ctx *c, int opt, const char *arg, bool *stop)
+{
+  *stop = false;
+  switch(opt) {
+  case GOPT_DB:
+    c->db_opt = arg;
+    break;
+  case GOPT_CONFIG:
+    c->config_opt = arg;
+    break;
+  case GOPT_NOW:
+    c->now_opt = arg;
+    break;
+  case 'o':
+    c->output_opt = arg;
+    break;
+  case GOPT_COLOR:
+    c->color_opt = arg;
+    break;
+  case 'q':
+    c->quiet = true;
+    break;
+  case 'h':
+    if(c->cmd)
+      command_usage(c->cmd, stdout);
+    else
+      general_usage(stdout);
+    *stop = true;
+    c->exit_code = 0;
+    break;
+  case GOPT_VERSION:
+    printf("certhub %s\n", certhub_version());
+    *stop = true;
+    c->exit_code = 0;
+    break;
+  default:
+    return -1;
+  }
+  return 0;
+}
+
+static bool is_global(int opt)
+{
+  return opt == 'o' || opt == 'q' || opt == 'h' ||
+         (opt >= GOPT_DB && opt <= GOPT_VERSION);
+}
+
+/* Validate and resolve the global options once all are known. */
+static int finish_globals(cli_ctx *c)
+{
+  const char *now = c->now_opt, *label = "--now";
+  if(!now) {
+    now = getenv("CERTHUB_NOW");
+    label = "CERTHUB_NOW";
+    if(now && !*now)
+      now = NULL;
+  }
+  if(now) {
+    if(certhub_time_parse(now, &c->now))
+      return cli_fail(c, CLI_EXIT_USAGE, "%s: invalid RFC 3339 time '%s'",
+                      label, now);
+  }
+  else
+    c->now = certhub_now();
+
+  c->format = OUT_TABLE;
+  if(c->output_opt && out_format_parse(c->output_opt, &c->format))
+    return cli_usage(c, "--output: unknown format '%s' (table, json, csv)",
+                     c->output_opt);
+
+  const char *col = c->color_opt ? c->color_opt : "auto";
+  if(!strcmp(col, "always"))
+    c->color = true;
+  else if(!strcmp(col, "never"))
+    c->color = false;
+  else if(!strcmp(col, "auto"))
+    c->color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+  else
+    return cli_usage(c, "--color: '%s' is not auto, always or never", col);
+  return 0;
+}
+
+static int bad_option(cli_ctx *c, int r, char **argv)
+{
+  const char *given = argv[optind - 1];
+  if(r == ':')
+    return cli_usage(c, "option '%s' needs a value", given);
+  if(optopt && optopt < 0x100 && strncmp(given, "--", 2))
+    return cli_usage(c, "unknown option '-%c'", optopt);
+  return cli_usage(c, "unknown option '%s'", given);
+}
+
+static ch_err merge_opts(cli_ctx *c, const char *shortopts,
+                         const struct option *longopts)
+{
+  size_t nl = 0, ng = sizeof(global_longopts) / sizeof(global_longopts[0]);
+  while(longopts && longopts[nl].name)
+    nl++;
+  c->longopts = calloc(nl + ng, sizeof(struct option));
+  size_t sl = strlen(shortopts);
+  c->shortopts = malloc(1 + sl + sizeof(GLOBAL_SHORTOPTS));
+  if(!c->longopts || !c->shortopts)
+    return CH_ERR_NOMEM;
+  if(nl)
+    memcpy(c->longopts, longopts, nl * sizeof(struct option));
+  memcpy(c->longopts + nl, global_longopts, ng * sizeof(struct option));
+  /* leading ':' to tell a missing value from an unknown option */
+  c->shortopts[0] = ':';
+  memcpy(c->shortopts + 1, shortopts, sl);
+  memcpy(c->shortopts + 1 + sl, GLOBAL_SHORTOPTS, sizeof(GLOBAL_SHORTOPTS));
+  return CH_OK;
+}
+
+int cli_getopt(cli_ctx *c, int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+  if(!c->longopts && merge_opts(c, shortopts, longopts)) {
+    cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+    return CLI_OPT_STOP;
+  }
+  for(;;) {
+    int r = getopt_long(argc, argv, c->shortopts, c->longopts, NULL);
+    if(r == -1)
+      return finish_globals(c) ? CLI_OPT_STOP : -1;
+    if(r == '?' || r == ':') {
+      bad_option(c, r, argv);
+      return CLI_OPT_STOP;
+    }
+    if(!is_global(r))
+      return r;
+    bool stop;
+    global_opt(c, r, optarg, &stop);
+    if(stop)
+      return CLI_OPT_STOP;
+  }
+}
+
+/* The default config path, if that file exists; malloc'd or NULL. */
+static char *default_config_path(void)
+{
+  const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+  char *p = NULL;
+  if(xdg && *xdg) {
+    if(asprintf(&p, "%s/certhub/config.yaml", xdg) < 0)
+      return NULL;
+  }
+  else if(home && *home) {
+    if(asprintf(&p, "%s/.config/certhub/config.yaml", home) < 0)
+      return NULL;
+  }
+  struct stat st;
+  if(p && stat(p, &st) != 0) {
+    free(p);
+    p = NULL;
+  }
+  return p;
+}
+
+int cli_config(cli_ctx *c, bool required)
+{
+  if(c->config)
+    return 0;
+  char *dflt = NULL, *errmsg = NULL;
+  const char *path = c->config_opt;
+  if(!path) {
+    path = getenv("CERTHUB_CONFIG");
+    if(path && !*path)
+      path = NULL;
+  }
+  if(!path)
+    path = dflt = default_config_path();
+  int code = 0;
+  if(!path) {
+    if(required) {
+      code = cli_fail(c, CLI_EXIT_USAGE,
+                      "no configuration file (use --config)");
+      goto out;
+    }
+    if(certhub_config_default(&c->config))
+      code = cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+    goto out;
+  }
+  ch_err rc = certhub_config_load(path, &c->config, &errmsg);
+  if(rc) {
+    c->config = NULL;
+    /* the message names the file and line already */
+    fprintf(stderr, "certhub: %s\n",
+            errmsg ? errmsg : certhub_strerror(rc));
+    code = c->exit_code = rc == CH_ERR_NOMEM ? CLI_EXIT_INTERNAL
+                                             : CLI_EXIT_USAGE;
+    goto out;
+  }
+  c->config_from_file = true;
+out:
+  free(errmsg);
+  free(dflt);
+  return code;
+}
+
+int cli_open_store(cli_ctx *c, certhub_store **s)
+{
+  char *owned = NULL, *errmsg = NULL;
+  const char *target = c->db_opt;
+  int code = 0;
+  if(!target) {
+    target = getenv("CERTHUB_DB");
+    if(target && !*target)
+      target = NULL;
+  }
+  if(!target) {
+    code = cli_config(c, false);
+    if(code)
+      goto out;
+    target = c->config->db;
+  }
+  if(!target) {
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    int r = -1;
+    if(xdg && *xdg)
+      r = asprintf(&owned, "%s/certhub/certhub.db", xdg);
+    else if(home && *home)
+      r = asprintf(&owned, "%s/.local/state/certhub/certhub.db", home);
+    else {
+      code = cli_fail(c, CLI_EXIT_USAGE,
+                      "no database: set --db, CERTHUB_DB or HOME");
+      goto out;
+    }
+    if(r < 0) {
+      owned = NULL;
+      code = cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+      goto out;
+    }
+    target = owned;
+  }
+  ch_err rc = certhub_store_open(target, s, &errmsg);
+  if(rc) {
+    *s = NULL;
+    code = cli_fail(c, CLI_EXIT_INTERNAL, "%s",
+                    errmsg ? errmsg : certhub_strerror(rc));
+  }
+out:
+  free(errmsg);
+  free(owned);
+  return code;
+}
+
+int cli_store_fail(cli_ctx *c, certhub_store *s, ch_err e, const char *what)
+{
+  const char *detail = s ? certhub_store_errmsg(s) : "";
+  if(detail && *detail)
+    return cli_fail(c, cli_exit_for(e), "%s: %s: %s", what,
+                    certhub_strerror(e), detail);
+  return cli_fail(c, cli_exit_for(e), "%s: %s", what, certhub_strerror(e));
+}
+
+int cli_resolve(cli_ctx *c, certhub_store *s, const char *ref,
+                int64_t **rowids, size_t *n)
+{
+  *rowids = NULL;
+  *n = 0;
+  ch_err rc = certhub_store_resolve(s, ref, rowids, n);
+  if(rc == CH_OK && *n == 0)
+    rc = CH_ERR_NOTFOUND;
+  switch(rc) {
+  case CH_OK:
+    return 0;
+  case CH_ERR_NOTFOUND:
+    free(*rowids);
+    *rowids = NULL;
+    return cli_fail(c, CLI_EXIT_USAGE, "no certificate matches '%s'", ref);
+  case CH_ERR_AMBIGUOUS:
+    return cli_fail(c, CLI_EXIT_USAGE,
+                    "'%s' matches several certificates; use more characters",
+                    ref);
+  default:
+    return cli_store_fail(c, s, rc, ref);
+  }
+}
+
+int cli_resolve_one(cli_ctx *c, certhub_store *s, const char *ref,
+                    int64_t *rowid)
+{
+  int64_t *ids = NULL;
+  size_t n = 0;
+  int code = cli_resolve(c, s, ref, &ids, &n);
+  if(code)
+    return code;
+  if(n > 1)
+    code = cli_fail(c, CLI_EXIT_USAGE,
+                    "'%s' matches %zu certificates; name one by its ID", ref,
+                    n);
+  else
+    *rowid = ids[0];
+  free(ids);
+  return code;
+}
+
+static ch_err row_name_cb(void *ctx, const certhub_cert_row *row)
+{
+  cli_row_name *o = ctx;
+  snprintf(o->id, sizeof(o->id), "%s", row->id);
+  snprintf(o->cn, sizeof(o->cn), "%s",
+           row->common_name ? row->common_name : "");
+  o->found = true;
+  return CH_OK;
+}
+
+ch_err cli_row_name_get(cli_ctx *c, certhub_store *s, int64_t rowid,
+                        cli_row_name *out)
+{
+  certhub_filter f = {.rowid = rowid};
+  memset(out, 0, sizeof(*out));
+  ch_err rc = certhub_store_list(s, &f, c->now, row_name_cb, out);
+  if(!rc && !out->found)
+    rc = CH_ERR_NOTFOUND;
+  return rc;
+}
+
+static int cmd_help(cli_ctx *c, int argc, char **argv)
+{
+  int r;
+  while((r = cli_getopt(c, argc, argv, "", NULL)) != -1) {
+    if(r == CLI_OPT_STOP)
+      return c->exit_code;
+  }
+  if(optind >= argc) {
+    general_usage(stdout);
+    return 0;
+  }
+  if(argc - optind > 1)
+    return cli_usage(c, "one command at a time");
+  const cli_cmd *cmd = find_command(argv[optind]);
+  if(!cmd)
+    return cli_usage(c, "no command '%s'", argv[optind]);
+  command_usage(cmd, stdout);
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  cli_ctx c = {0};
+  int code;
+  opterr = 0;
+
+  /* Global options before the command; '+' stops at the command name. */
+  static const char pre_short[] = "+:" GLOBAL_SHORTOPTS;
+  for(;;) {
+    int r = getopt_long(argc, argv, pre_short, global_longopts, NULL);
+    if(r == -1)
+      break;
+    if(r == '?' || r == ':') {
+      code = bad_option(&c, r, argv);
+      goto out;
+    }
+    bool stop;
+    global_opt(&c, r, optarg, &stop);
+    if(stop) {
+      code = c.exit_code;
+      goto out;
+    }
+  }
+  if(optind >= argc) {
+    general_usage(stderr);
+    code = CLI_EXIT_USAGE;
+    goto out;
+  }
+  c.cmd = find_command(argv[optind]);
+  if(!c.cmd) {
+    fprintf(stderr,
+            "certhub: '%s' is not a certhub command (see 'certhub --help')\n",
+            argv[optind]);
+    code = CLI_EXIT_USAGE;
+    goto out;
+  }
+  int sub_argc = argc - optind;
+  char **sub_argv = argv + optind;
+  optind = 0; /* full re-initialisation of GNU getopt */
+  code = c.cmd->run(&c, sub_argc, sub_argv);
+  if(fflush(stdout) != 0 && code == 0) {
+    /* a full disk or closed pipe must not look like success */
+    fprintf(stderr, "certhub: writing output: %s\n", strerror(errno));
+    code = CLI_EXIT_INTERNAL;
+  }
+out:
+  certhub_config_free(c.config);
+  free(c.longopts);
+  free(c.shortopts);
+  return code;
 }
