@@ -1,0 +1,273 @@
+/*
+ * Public store API: picks a backend by the target's scheme and dispatches
+ * through its ops table. No SQL here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+/* Scheme table. A NULL ops marks a known scheme whose backend is not built
+ * yet; adding one means a store_<name>.c and its ops in this table. */
+static const struct {
+  const char *prefix;
+  const struct ch_store_ops *ops;
+  const char *missing; /* message when ops is NULL */
+} schemes[] = {
+    {"sqlite:", &ch_store_sqlite_ops, NULL},
+    {"postgresql://", NULL, "PostgreSQL backend is not built yet"},
+    {"postgres://", NULL, "PostgreSQL backend is not built yet"},
+};
+
+ch_err ch_store_err(certhub_store *s, ch_err rc, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+static void set_errmsg(char **errmsg, const char *fmt, const char *a,
+                       const char *b)
+{
+  if(!errmsg)
+    return;
+  int n = snprintf(NULL, 0, fmt, a, b);
+  if(n < 0)
+    return;
+  *errmsg = malloc((size_t)n + 1);
+  if(*errmsg)
+    snprintf(*errmsg, (size_t)n + 1, fmt, a, b);
+}
+
+ch_err certhub_store_open(const char *target, certhub_store **out,
+                          char **errmsg)
+{
+  ch_err rc = CH_OK;
+  certhub_store *s = NULL;
+  const struct ch_store_ops *ops = &ch_store_sqlite_ops;
+  const char *location = target;
+
+  if(errmsg)
+    *errmsg = NULL;
+  if(!out)
+    return CH_ERR_USAGE;
+  *out = NULL;
+  if(!target || !*target) {
+    set_errmsg(errmsg, "%s%s", "store target is empty", "");
+    return CH_ERR_USAGE;
+  }
+  for(size_t i = 0; i < CH_ARRAY_LEN(schemes); i++) {
+    size_t n = strlen(schemes[i].prefix);
+    if(strncmp(target, schemes[i].prefix, n) != 0)
+      continue;
+    if(!schemes[i].ops) {
+      set_errmsg(errmsg, "%s: %s", target, schemes[i].missing);
+      return CH_ERR_UNSUPPORTED;
+    }
+    ops = schemes[i].ops;
+    location = target + n;
+    break;
+  }
+  /* A plain path is SQLite, but "foo://" is a scheme we do not know. */
+  if(location == target && strstr(target, "://")) {
+    set_errmsg(errmsg, "%s: %s", target, "unknown store scheme");
+    return CH_ERR_UNSUPPORTED;
+  }
+
+  s = calloc(1, sizeof(*s));
+  if(!s) {
+    set_errmsg(errmsg, "%s: %s", target, "out of memory");
+    return CH_ERR_NOMEM;
+  }
+  s->ops = ops;
+  rc = ops->open(s, location);
+  if(rc) {
+    set_errmsg(errmsg, "%s%s", s->errmsg, "");
+    certhub_store_close(s);
+    s = NULL;
+    goto out;
+  }
+  s->errmsg[0] = '\0';
+  *out = s;
+out:
+  return rc;
+}
+
+void certhub_store_close(certhub_store *s)
+{
+  if(!s)
+    return;
+  if(s->ops)
+    s->ops->close(s);
+  free(s);
+}
+
+const char *certhub_store_errmsg(const certhub_store *s)
+{
+  return s ? s->errmsg : "";
+}
+
+/* Every call starts with a clean error text so errmsg always describes
+ * the last call. */
+#define DISPATCH(s, op, ...)         \
+  do {                               \
+    if(!(s))                         \
+      return CH_ERR_USAGE;           \
+    (s)->errmsg[0] = '\0';           \
+    return (s)->ops->op(__VA_ARGS__); \
+  } while(0)
+
+ch_err certhub_store_schema_version(certhub_store *s, int *version)
+{
+  if(!version)
+    return CH_ERR_USAGE;
+  DISPATCH(s, schema_version, s, version);
+}
+
+ch_err certhub_store_begin(certhub_store *s)
+{
+  DISPATCH(s, begin, s);
+}
+
+ch_err certhub_store_commit(certhub_store *s)
+{
+  DISPATCH(s, commit, s);
+}
+
+ch_err certhub_store_rollback(certhub_store *s)
+{
+  DISPATCH(s, rollback, s);
+}
+
+ch_err certhub_store_savepoint(certhub_store *s)
+{
+  DISPATCH(s, savepoint, s);
+}
+
+ch_err certhub_store_release(certhub_store *s)
+{
+  DISPATCH(s, release, s);
+}
+
+ch_err certhub_store_rollback_to(certhub_store *s)
+{
+  DISPATCH(s, rollback_to, s);
+}
+
+ch_err certhub_store_source(certhub_store *s, const char *kind,
+                            const char *locator, int64_t *source_id)
+{
+  if(s && (!kind || !*kind || !locator || !*locator || !source_id))
+    return ch_store_err(s, CH_ERR_USAGE, "source needs a kind and locator");
+  DISPATCH(s, source, s, kind, locator, source_id);
+}
+
+ch_err certhub_store_scan_begin(certhub_store *s, int64_t source_id,
+                                int64_t now, int64_t *scan_id)
+{
+  if(!scan_id)
+    return CH_ERR_USAGE;
+  DISPATCH(s, scan_begin, s, source_id, now, scan_id);
+}
+
+ch_err certhub_store_put_cert(certhub_store *s, const certhub_cert *c,
+                              const certhub_labels *labels, int64_t source_id,
+                              unsigned position, int64_t scan_id, int64_t now,
+                              int64_t *cert_rowid, bool *created)
+{
+  if(s && !c)
+    return ch_store_err(s, CH_ERR_USAGE, "put_cert without a certificate");
+  if(s && labels && labels->n_tags &&
+     (!labels->tag_keys || !labels->tag_values))
+    return ch_store_err(s, CH_ERR_USAGE, "labels: tag arrays missing");
+  DISPATCH(s, put_cert, s, c, labels, source_id, position, scan_id, now,
+           cert_rowid, created);
+}
+
+ch_err certhub_store_scan_finish(certhub_store *s, int64_t source_id,
+                                 int64_t scan_id, int64_t now,
+                                 unsigned *n_gone, unsigned *n_replaced)
+{
+  DISPATCH(s, scan_finish, s, source_id, scan_id, now, n_gone, n_replaced);
+}
+
+ch_err certhub_store_list(certhub_store *s, const certhub_filter *f,
+                          int64_t now, certhub_row_cb cb, void *ctx)
+{
+  static const certhub_filter all = {0};
+  if(!cb)
+    return CH_ERR_USAGE;
+  DISPATCH(s, list, s, f ? f : &all, now, cb, ctx);
+}
+
+ch_err certhub_store_resolve(certhub_store *s, const char *ref,
+                             int64_t **rowids, size_t *n)
+{
+  if(!rowids || !n)
+    return CH_ERR_USAGE;
+  *rowids = NULL;
+  *n = 0;
+  if(s && (!ref || !*ref))
+    return ch_store_err(s, CH_ERR_USAGE, "empty certificate reference");
+  DISPATCH(s, resolve, s, ref, rowids, n);
+}
+
+ch_err certhub_store_get_der(certhub_store *s, int64_t rowid, uint8_t **der,
+                             size_t *len)
+{
+  if(!der || !len)
+    return CH_ERR_USAGE;
+  *der = NULL;
+  *len = 0;
+  DISPATCH(s, get_der, s, rowid, der, len);
+}
+
+ch_err certhub_store_issuers(certhub_store *s, int64_t rowid,
+                             int64_t **rowids, size_t *n)
+{
+  if(!rowids || !n)
+    return CH_ERR_USAGE;
+  *rowids = NULL;
+  *n = 0;
+  DISPATCH(s, issuers, s, rowid, rowids, n);
+}
+
+ch_err certhub_store_tag_set(certhub_store *s, int64_t rowid, const char *key,
+                             const char *value)
+{
+  if(s && (!key || !*key))
+    return ch_store_err(s, CH_ERR_USAGE, "tag key is empty");
+  DISPATCH(s, tag_set, s, rowid, key, value ? value : "");
+}
+
+ch_err certhub_store_tag_remove(certhub_store *s, int64_t rowid,
+                                const char *key)
+{
+  if(s && (!key || !*key))
+    return ch_store_err(s, CH_ERR_USAGE, "tag key is empty");
+  DISPATCH(s, tag_remove, s, rowid, key);
+}
+
+ch_err certhub_store_delete(certhub_store *s, int64_t rowid)
+{
+  DISPATCH(s, del, s, rowid);
+}
+
+ch_err certhub_store_counts_get(certhub_store *s, certhub_store_counts *out)
+{
+  if(!out)
+    return CH_ERR_USAGE;
+  DISPATCH(s, counts_get, s, out);
+}
+
+ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first)
+{
+  if(first)
+    *first = NULL;
+  if(!stmt)
+    return CH_ERR_USAGE;
+  DISPATCH(s, test_exec, s, stmt, first);
+}

@@ -1,0 +1,88 @@
+/*
+ * Private store internals: the backend table and the handle.
+ *
+ * A backend is one file (store_<name>.c) exporting a struct ch_store_ops,
+ * plus one entry in the scheme table of store.c. The public functions in
+ * store.c only validate arguments and dispatch through s->ops.
+ */
+#ifndef CH_STORE_INT_H
+#define CH_STORE_INT_H
+
+#include <stdarg.h>
+#include "certhub/store.h"
+#include "core/core.h"
+
+#define CH_STORE_ERRMSG_MAX 1024
+
+struct ch_store_ops {
+  const char *name;
+  /* location: the target with the scheme prefix removed. On failure the
+   * backend leaves a message naming the location in s->errmsg. */
+  ch_err (*open)(certhub_store *s, const char *location);
+  void (*close)(certhub_store *s);
+  ch_err (*schema_version)(certhub_store *s, int *version);
+
+  ch_err (*begin)(certhub_store *s);
+  ch_err (*commit)(certhub_store *s);
+  ch_err (*rollback)(certhub_store *s);
+  ch_err (*savepoint)(certhub_store *s);
+  ch_err (*release)(certhub_store *s);
+  ch_err (*rollback_to)(certhub_store *s);
+
+  ch_err (*source)(certhub_store *s, const char *kind, const char *locator,
+                   int64_t *source_id);
+  ch_err (*scan_begin)(certhub_store *s, int64_t source_id, int64_t now,
+                       int64_t *scan_id);
+  ch_err (*put_cert)(certhub_store *s, const certhub_cert *c,
+                     const certhub_labels *labels, int64_t source_id,
+                     unsigned position, int64_t scan_id, int64_t now,
+                     int64_t *cert_rowid, bool *created);
+  ch_err (*scan_finish)(certhub_store *s, int64_t source_id, int64_t scan_id,
+                        int64_t now, unsigned *n_gone, unsigned *n_replaced);
+
+  ch_err (*list)(certhub_store *s, const certhub_filter *f, int64_t now,
+                 certhub_row_cb cb, void *ctx);
+  ch_err (*resolve)(certhub_store *s, const char *ref, int64_t **rowids,
+                    size_t *n);
+  ch_err (*get_der)(certhub_store *s, int64_t rowid, uint8_t **der,
+                    size_t *len);
+  ch_err (*issuers)(certhub_store *s, int64_t rowid, int64_t **rowids,
+                    size_t *n);
+  ch_err (*tag_set)(certhub_store *s, int64_t rowid, const char *key,
+                    const char *value);
+  ch_err (*tag_remove)(certhub_store *s, int64_t rowid, const char *key);
+  ch_err (*del)(certhub_store *s, int64_t rowid);
+  ch_err (*counts_get)(certhub_store *s, certhub_store_counts *out);
+
+  /* Test hook: run one statement in the backend's own language on this
+   * connection; *first (if not NULL) gets the first column of the first
+   * row, malloc'd, or NULL. Used by unit tests for fault injection. */
+  ch_err (*test_exec)(certhub_store *s, const char *stmt, char **first);
+};
+
+struct certhub_store {
+  const struct ch_store_ops *ops;
+  void *impl; /* backend state */
+  char errmsg[CH_STORE_ERRMSG_MAX];
+};
+
+/* Set the handle's error text (printf-style); returns rc for tail calls. */
+ch_err ch_store_err(certhub_store *s, ch_err rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+extern const struct ch_store_ops ch_store_sqlite_ops;
+
+/* See test_exec above. */
+ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first);
+
+/* Shared helpers for backends. */
+
+/* SANs as stored: one "TYPE:value" line each, "\" and newline escaped as
+ * "\\" and "\n" so a hostile value cannot split a line. */
+ch_err ch_store_sans_encode(const certhub_san *sans, size_t n,
+                            ch_buf *out);
+/* Parses text (modified in place) into *sans allocated from arena. */
+ch_err ch_store_sans_decode(struct ch_arena *arena, char *text,
+                            certhub_san **sans, size_t *n);
+
+#endif
