@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# certhub demo: builds a sample estate of a few hundred certificates spread
+# over four teams' folders in every supported format, imports it into
+# demo-out/demo.db and prints the expiry report.
+#
+#   scripts/demo.sh          (run by `make demo`, after the build)
+#
+# Environment: BUILD (default build/), KEEP=1 keeps the generated estate
+# (its path is printed), DEMO_NOW=RFC3339 pins the clock.
+#
+# Each stage is a function; main() at the bottom lists them in order, so a
+# later stage (events, notifications, findings) is one more function.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+CERTHUB=$BUILD/certhub
+GEN=$BUILD/tools/certhub-gen
+OUT=$ROOT/demo-out
+DB=$OUT/demo.db
+TEAMS=(web mail db legacy)
+# One instant for generation and report, so day counts are exact.
+NOW=${DEMO_NOW:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
+export CERTHUB_NOW=$NOW NO_COLOR=${NO_COLOR:-}
+unset CERTHUB_CONFIG
+ESTATE=
+
+say() { printf '\n== %s\n\n' "$*"; }
+ch() { "$CERTHUB" --db "$DB" "$@"; }
+gen() { "$GEN" --now "$NOW" "$@"; }
+# issue KEYSPEC OUT [gen options]: a leaf signed by the issuing CA.
+issue() {
+  local out=$1; shift
+  gen --issuer-cert "$ESTATE/ca/issuing.pem" --issuer-key "$ESTATE/ca/issuing.key" \
+    -o "$out" "$@"
+}
+
+setup() {
+  for b in "$CERTHUB" "$GEN"; do
+    [ -x "$b" ] || { echo "demo: $b is missing; run 'make build'" >&2; exit 2; }
+  done
+  ESTATE=$(mktemp -d "${TMPDIR:-/tmp}/certhub-demo.XXXXXX")
+  if [ "${KEEP:-0}" = 1 ]; then
+    trap 'echo "demo: estate kept in $ESTATE"' EXIT
+  else
+    trap 'rm -rf "$ESTATE"' EXIT
+  fi
+  rm -rf "$OUT"
+  mkdir -p "$OUT" "$ESTATE/ca" "${TEAMS[@]/#/$ESTATE/}"
+}
+
+# A root and an issuing CA; a second, short-lived intermediate for the
+# legacy chain whose intermediate expires before its leaf.
+make_cas() {
+  local ca=$ESTATE/ca
+  gen --ca --pathlen 1 --key ec:P-384 --sig sha384 --cn "Demo Root CA" \
+    --org "Example Corp" --not-before -400d --not-after +3650d \
+    -o "$ca/root.pem" --key-out "$ca/root.key"
+  gen --ca --pathlen 0 --cn "Demo Issuing CA 1" --org "Example Corp" \
+    --not-before -400d --not-after +1825d \
+    --issuer-cert "$ca/root.pem" --issuer-key "$ca/root.key" \
+    -o "$ca/issuing.pem" --key-out "$ca/issuing.key"
+  gen --ca --pathlen 0 --cn "Legacy Issuing CA" --org "Example Corp" \
+    --not-before -700d --not-after +20d \
+    --issuer-cert "$ca/root.pem" --issuer-key "$ca/root.key" \
+    -o "$ca/legacy.pem" --key-out "$ca/legacy.key"
+  cat "$ca/issuing.pem" "$ca/root.pem" >"$ca/chain.pem"
+}
+
+# web: PEM singles at each expiry step, a bundle with its chain, a PEM with
+# its private key beside it and one with the key inside, and a fleet.
+make_web() {
+  local d=$ESTATE/web days
+  mkdir -p "$d/sites" "$d/shop" "$d/fleet"
+  for days in 1 15 45 365; do
+    issue "$d/sites/site-${days}d.pem" --cn "www-${days}d.example.com" \
+      --san "DNS:www-${days}d.example.com" --not-before -300d \
+      --not-after "+${days}d"
+  done
+  issue "$d/shop/cert.pem" --cn shop.example.com --san DNS:shop.example.com \
+    --san DNS:www.shop.example.com --key rsa:2048 --not-before -60d \
+    --not-after +90d --key-out "$d/shop/cert.key"
+  cat "$d/shop/cert.pem" "$ESTATE/ca/chain.pem" >"$d/shop/fullchain.pem"
+  issue "$ESTATE/api.pem" --cn api.example.com --san DNS:api.example.com \
+    --not-before -10d --not-after +30d --key-out "$ESTATE/api.key"
+  cat "$ESTATE/api.key" "$ESTATE/api.pem" "$ESTATE/ca/chain.pem" \
+    >"$d/shop/api-with-key.pem"
+  gen --issuer-cert "$ESTATE/ca/issuing.pem" \
+    --issuer-key "$ESTATE/ca/issuing.key" --count 120 --split 1:12 --seed 7 \
+    --outdir "$d/fleet" --cn "node-%d.web.example.com" \
+    --san "DNS:node-%d.web.example.com" --key mix --key-pool 4 \
+    --not-before -100d --not-after +200d
+}
+
+# mail: DER (.der, .cer) and PKCS#12 with a password file.
+make_mail() {
+  local d=$ESTATE/mail
+  issue "$d/smtp.der" --der --cn smtp.example.com --san DNS:smtp.example.com \
+    --not-before -200d --not-after +3d
+  issue "$d/imap.cer" --der --cn imap.example.com --san DNS:imap.example.com \
+    --not-before -200d --not-after +30d
+  issue "$ESTATE/mx.pem" --cn mx.example.com --san DNS:mx1.example.com \
+    --san DNS:mx2.example.com --key rsa:2048 --not-before -30d \
+    --not-after +60d --key-out "$ESTATE/mx.key"
+  echo "demo-p12-password" >"$ESTATE/p12.pass"
+  openssl pkcs12 -export -in "$ESTATE/mx.pem" -inkey "$ESTATE/mx.key" \
+    -certfile "$ESTATE/ca/chain.pem" -name mx.example.com \
+    -passout "file:$ESTATE/p12.pass" -out "$d/mx.p12"
+  gen --issuer-cert "$ESTATE/ca/issuing.pem" \
+    --issuer-key "$ESTATE/ca/issuing.key" --count 40 --split 4:8 --seed 11 \
+    --outdir "$d/relays" --cn "relay-%d.mail.example.com" \
+    --not-before -300d --not-after +120d
+}
+
+# db: PKCS#7 bundles (PEM and DER) and a cluster that has expired.
+make_db() {
+  local d=$ESTATE/db
+  issue "$ESTATE/pg.pem" --cn pg.db.example.com --san DNS:pg.db.example.com \
+    --san IP:10.0.0.5 --not-before -100d --not-after +90d
+  cat "$ESTATE/pg.pem" "$ESTATE/ca/chain.pem" >"$ESTATE/pg-chain.pem"
+  openssl crl2pkcs7 -nocrl -certfile "$ESTATE/pg-chain.pem" -out "$d/pg.p7b"
+  issue "$ESTATE/redis.pem" --cn redis.db.example.com --not-before -100d \
+    --not-after +365d
+  openssl crl2pkcs7 -nocrl -certfile "$ESTATE/redis.pem" -outform DER \
+    -out "$d/redis.p7b"
+  gen --issuer-cert "$ESTATE/ca/issuing.pem" \
+    --issuer-key "$ESTATE/ca/issuing.key" --count 60 --split 5:15 --seed 13 \
+    --outdir "$d/cluster" --cn "shard-%d.db.example.com" \
+    --not-before -400d --not-after -12d
+  gen --issuer-cert "$ESTATE/ca/issuing.pem" \
+    --issuer-key "$ESTATE/ca/issuing.key" --count 60 --split 5:15 --seed 14 \
+    --outdir "$d/replicas" --cn "replica-%d.db.example.com" \
+    --not-before -20d --not-after +300d
+}
+
+# legacy: weak key, SHA-1, self-signed, expired, and a chain whose
+# intermediate expires before its leaf.
+make_legacy() {
+  local d=$ESTATE/legacy
+  issue "$d/old-vpn.pem" --cn vpn.example.com --key rsa:1024 \
+    --not-before -700d --not-after +100d
+  gen --cn intranet.example.com --key rsa:2048 --sig sha1 \
+    --not-before -900d --not-after +200d -o "$d/intranet-sha1.pem"
+  gen --cn printer.local --not-before -30d --not-after +3650d \
+    -o "$d/printer-selfsigned.pem"
+  issue "$d/expired-a.pem" --cn old-a.example.com --not-before -400d \
+    --not-after -35d
+  issue "$d/expired-b.cer" --der --cn old-b.example.com --not-before -800d \
+    --not-after -400d
+  gen --issuer-cert "$ESTATE/ca/legacy.pem" --issuer-key "$ESTATE/ca/legacy.key" \
+    --cn app.legacy.example.com --san DNS:app.legacy.example.com \
+    --not-before -10d --not-after +200d -o "$ESTATE/app.pem"
+  cat "$ESTATE/app.pem" "$ESTATE/ca/legacy.pem" "$ESTATE/ca/root.pem" \
+    >"$d/app-chain.pem"
+}
+
+import_teams() {
+  local team extra
+  say "Importing the estate into ${DB#"$ROOT"/}"
+  for team in "${TEAMS[@]}"; do
+    extra=()
+    [ "$team" = mail ] && extra=(--password-file "$ESTATE/p12.pass")
+    printf '%-7s ' "$team:"
+    ch import --tag "owner=$team" "${extra[@]}" "$ESTATE/$team" 2>&1
+  done
+}
+
+report_expiring() {
+  say "certhub expiry report, $NOW"
+  echo "Expiring within 45 days:"
+  echo
+  ch -q list --expiring-within 45
+  echo
+  local n
+  n=$(ch -q list --expired -o csv | tail -n +2 | wc -l)
+  echo "Expired ($n in all; the first 10 by expiry date):"
+  echo
+  ch -q list --expired --limit 10
+}
+
+report_summary() {
+  say "Summary"
+  ch -q list -o json | python3 -c '
+import json, sys
+certs = json.load(sys.stdin)
+live = [c for c in certs if c["Status"] != "EXPIRED"]
+def within(n):
+    return sum(1 for c in live if c["DaysToExpiry"] <= n)
+weak = [c for c in certs
+        if c["KeyAlgorithm"].startswith("RSA") and (c.get("KeyBits") or 0) < 2048]
+sha1 = [c for c in certs if "SHA1" in c["SignatureAlgorithm"].upper()]
+selfs = [c for c in certs if c["SelfSigned"]]
+roots = [c for c in selfs if c["IsCa"]]
+rows = [
+    ("certificates", len(certs)),
+    ("expired", sum(1 for c in certs if c["Status"] == "EXPIRED")),
+    ("expiring within 7 days", within(7)),
+    ("expiring within 30 days", within(30)),
+    ("expiring within 45 days", within(45)),
+    ("weak keys (RSA < 2048)", len(weak)),
+    ("SHA-1 signatures", len(sha1)),
+    ("self-signed", "%d (%d of them CA roots)" % (len(selfs), len(roots))),
+]
+by_id = {c["Id"]: c for c in certs}
+early = [(c, by_id[i]) for c in certs for i in c["IssuerIds"]
+         if i in by_id and by_id[i]["NotAfter"] < c["NotAfter"]]
+rows.append(("issuer expires before leaf", len(early)))
+for name, value in rows:
+    print("  %-28s %s" % (name, value))
+for leaf, ca in early:
+    print("    %s (%s) is issued by %s, which expires first (%s)"
+          % (leaf["DomainName"], leaf["NotAfter"][:10], ca["DomainName"],
+             ca["NotAfter"][:10]))
+'
+}
+
+# certhub check, as a CI pipeline would run it on one team's folder.
+report_check() {
+  local rc=0
+  say "CI gate: certhub check --fail-within 7 web/"
+  ch check --fail-within 7 "$ESTATE/web" || rc=$?
+  echo "(exit status $rc: 1 means something expires within 7 days)"
+}
+
+next_steps() {
+  local soon chain rel=${DB#"$ROOT"/} bin=${CERTHUB#"$ROOT"/}
+  soon=$(ch -q list --expiring-within 45 -o csv | sed -n '2s/,.*//p')
+  chain=$(ch -q list --search app.legacy.example.com -o csv | sed -n '2s/,.*//p')
+  say "Next"
+  cat <<TXT
+  $bin --db $rel describe $soon
+  $bin --db $rel export $chain --chain
+  $bin --db $rel list --tag owner=mail -o json
+  $bin check --fail-within 30 /path/to/certs
+TXT
+  [ "${KEEP:-0}" = 1 ] ||
+    echo "  (KEEP=1 make demo keeps the generated estate for import and check)"
+}
+
+main() {
+  setup
+  make_cas
+  make_web
+  make_mail
+  make_db
+  make_legacy
+  import_teams
+  report_expiring
+  report_summary
+  report_check
+  next_steps
+}
+
+main "$@"
