@@ -46,7 +46,7 @@ const size_t ch_x509_n_sig_algs = CH_ARRAY_LEN(ch_x509_sig_algs);
 const ch_oid_name ch_x509_key_algs[] = {
   E(9, "\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01", "RSA"),
   E(7, "\x2a\x86\x48\xce\x3d\x02\x01", "EC"),
-  C(3, "\x2b\x65\x70", "Ed25519", 253),
+  C(3, "\x2b\x65\x70", "Ed25519", 256),
   C(3, "\x2b\x65\x71", "Ed448", 456),
   C(3, "\x2b\x65\x6e", "X25519", 253),
   C(3, "\x2b\x65\x6f", "X448", 448),
