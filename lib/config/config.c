@@ -12,8 +12,9 @@ static const char *const top_keys[] = {
 };
 
 static const char *const source_keys[] = {
-    "name",    "paths",  "exclude", "tags", "password_file",
-    "expiry_threshold_days", "account", "region",
+    "name",    "paths",         "exclude",
+    "tags",    "password_file", "expiry_threshold_days",
+    "account", "region",
 };
 
 static ch_err get_threshold(ch_cfgerr *e, const ch_ynode *n, const char *path,
@@ -69,8 +70,9 @@ static ch_err get_tags(ch_cfgerr *e, const ch_ynode *n, const char *path,
                        certhub_source_cfg *src)
 {
   if(!n || n->kind != CH_Y_MAP)
-    return ch_cfg_errorf(e, n, path, "expected a map of tag names to values, "
-                                     "got %s",
+    return ch_cfg_errorf(e, n, path,
+                         "expected a map of tag names to values, "
+                         "got %s",
                          ch_ynode_kind_name(n));
   if(!n->n)
     return CH_OK;
@@ -107,8 +109,8 @@ static ch_err load_source(ch_cfgerr *e, const ch_ynode *n, const char *path,
                           certhub_source_cfg *src)
 {
   char kp[1024];
-  ch_err rc = ch_cfg_check_keys(e, n, path, source_keys,
-                                CH_ARRAY_LEN(source_keys));
+  ch_err rc =
+      ch_cfg_check_keys(e, n, path, source_keys, CH_ARRAY_LEN(source_keys));
   if(rc)
     return rc;
   src->line = n->line;
@@ -121,8 +123,8 @@ static ch_err load_source(ch_cfgerr *e, const ch_ynode *n, const char *path,
     else if(!strcmp(k->str, "paths"))
       rc = ch_cfg_string_list(e, v, kp, false, &src->paths, &src->n_paths);
     else if(!strcmp(k->str, "exclude"))
-      rc = ch_cfg_string_list(e, v, kp, true, &src->excludes,
-                              &src->n_excludes);
+      rc =
+          ch_cfg_string_list(e, v, kp, true, &src->excludes, &src->n_excludes);
     else if(!strcmp(k->str, "tags"))
       rc = get_tags(e, v, kp, src);
     else if(!strcmp(k->str, "password_file"))
@@ -154,12 +156,10 @@ static int cmp_name(const void *pa, const void *pb)
 }
 
 /* Sorted, so thousands of sources stay cheap. */
-static ch_err check_names(ch_cfgerr *e, certhub_config *c,
-                          const ch_ynode *seq)
+static ch_err check_names(ch_cfgerr *e, certhub_config *c, const ch_ynode *seq)
 {
   ch_err rc = CH_OK;
-  certhub_source_cfg **v = calloc(c->n_sources ? c->n_sources : 1,
-                                  sizeof(*v));
+  certhub_source_cfg **v = calloc(c->n_sources ? c->n_sources : 1, sizeof(*v));
   if(!v)
     return CH_ERR_NOMEM;
   size_t n = 0;

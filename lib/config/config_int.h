@@ -19,7 +19,8 @@
 
 #define CH_CONFIG_MAX_FILE ((size_t)1 << 20) /* 1 MiB */
 #define CH_YAML_MAX_DEPTH 64                 /* nesting of maps/sequences */
-#define CH_YAML_ARENA_CAP ((size_t)64 << 20) /* tree memory for 1 MiB input */
+/* Tree memory: ample for any 1 MiB input, a hard stop beyond. */
+#define CH_YAML_ARENA_CAP ((size_t)64 << 20)
 
 enum ch_ykind {
   CH_Y_SCALAR,
@@ -102,8 +103,8 @@ ch_err ch_cfg_string(ch_cfgerr *e, const ch_ynode *n, const char *path,
                      char **out /* OUT */);
 
 /* A plain integer scalar within [min, max]. */
-ch_err ch_cfg_int(ch_cfgerr *e, const ch_ynode *n, const char *path,
-                  long min, long max, long *out /* OUT */);
+ch_err ch_cfg_int(ch_cfgerr *e, const ch_ynode *n, const char *path, long min,
+                  long max, long *out /* OUT */);
 
 /* A string or a list of strings; empty list allowed only when allow_empty.
  * *out is a malloc'd array of malloc'd strings (free with

@@ -121,8 +121,8 @@ ch_err ch_cfg_string(ch_cfgerr *e, const ch_ynode *n, const char *path,
   return *out ? CH_OK : CH_ERR_NOMEM;
 }
 
-ch_err ch_cfg_int(ch_cfgerr *e, const ch_ynode *n, const char *path,
-                  long min, long max, long *out)
+ch_err ch_cfg_int(ch_cfgerr *e, const ch_ynode *n, const char *path, long min,
+                  long max, long *out)
 {
   char q[300];
   ch_err rc = scalar_text(e, n, path);

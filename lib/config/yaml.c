@@ -17,8 +17,8 @@
 
 typedef struct frame {
   ch_ynode *node;
-  ch_ynode *last;  /* last child (item or key) */
-  bool in_value;   /* map: the last key's value is being built */
+  ch_ynode *last; /* last child (item or key) */
+  bool in_value;  /* map: the last key's value is being built */
 } frame;
 
 typedef struct builder {
@@ -130,8 +130,7 @@ static ch_err check_duplicates(builder *b, const ch_ynode *map)
               "duplicate key (first defined at line %d)", orig->line);
 }
 
-static ch_ynode *node_new(builder *b, enum ch_ykind kind,
-                          const yaml_mark_t *m)
+static ch_ynode *node_new(builder *b, enum ch_ykind kind, const yaml_mark_t *m)
 {
   ch_ynode *n = ch_arena_alloc(b->doc->arena, sizeof(*n));
   if(!n)
@@ -212,8 +211,8 @@ static ch_err on_event(builder *b, const yaml_event_t *ev)
   case YAML_SEQUENCE_START_EVENT:
   case YAML_MAPPING_START_EVENT: {
     bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
-    const yaml_char_t *anchor = seq ? ev->data.sequence_start.anchor
-                                    : ev->data.mapping_start.anchor;
+    const yaml_char_t *anchor =
+        seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
     if(anchor)
       return refuse_anchor(b, ev, anchor);
     if(b->depth >= CH_YAML_MAX_DEPTH)
@@ -265,8 +264,8 @@ static void offset_to_mark(const char *buf, size_t len, size_t off,
   }
 }
 
-static ch_err syntax_error(builder *b, const yaml_parser_t *p,
-                           const char *buf, size_t len)
+static ch_err syntax_error(builder *b, const yaml_parser_t *p, const char *buf,
+                           size_t len)
 {
   if(p->error == YAML_MEMORY_ERROR)
     return fail(b, CH_ERR_NOMEM, 1, NULL, "out of memory parsing YAML");

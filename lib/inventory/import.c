@@ -118,16 +118,15 @@ static ch_err import_file(void *ctx, const char *path, bool explicit)
   rc = certhub_store_savepoint(im->s);
   if(rc)
     return store_failed(im, rc, "savepoint");
-  rc = certhub_store_source(im->s,
-                            is_stdin ? CERTHUB_SOURCE_STDIN
-                                     : CERTHUB_SOURCE_FILE,
-                            locator, &im->source_id);
+  rc = certhub_store_source(
+      im->s, is_stdin ? CERTHUB_SOURCE_STDIN : CERTHUB_SOURCE_FILE, locator,
+      &im->source_id);
   if(rc) {
     store_failed(im, rc, "source");
     goto out;
   }
-  rc = certhub_store_scan_begin(im->s, im->source_id, im->o->now,
-                                &im->scan_id);
+  rc =
+      certhub_store_scan_begin(im->s, im->source_id, im->o->now, &im->scan_id);
   if(rc) {
     store_failed(im, rc, "scan");
     goto out;
@@ -173,7 +172,8 @@ static ch_err import_file(void *ctx, const char *path, bool explicit)
      * certificates seen there before have just gone absent. */
     im->st->files_skipped++;
     im->st->sightings_gone += gone;
-    rc = gone ? certhub_store_release(im->s) : certhub_store_rollback_to(im->s);
+    rc =
+        gone ? certhub_store_release(im->s) : certhub_store_rollback_to(im->s);
     if(rc)
       store_failed(im, rc, "release savepoint");
     goto out;

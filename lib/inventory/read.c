@@ -61,8 +61,8 @@ ch_err certhub_read_file(const char *path, const certhub_read_opts *ro,
   size_t len = 0;
   const uint8_t *data = NULL;
   bool is_stdin = !strcmp(path, "-");
-  int fd = is_stdin ? STDIN_FILENO
-                    : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  int fd =
+      is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if(fd < 0) {
     snprintf(reason, sizeof(reason), "cannot open: %s", strerror(errno));
     rc = report(on_error, ctx, errno == ENOENT ? CH_ERR_NOTFOUND : CH_ERR_IO,

@@ -159,8 +159,7 @@ static void stat_problem(walker *w, const char *path, int err)
     return;
   }
   if(err == ELOOP) {
-    problem(w, path, CH_ERR_LOOP, "symlink loop: %s: %s", path,
-            strerror(err));
+    problem(w, path, CH_ERR_LOOP, "symlink loop: %s: %s", path, strerror(err));
     return;
   }
   problem(w, path, err == ENOENT ? CH_ERR_NOTFOUND : CH_ERR_IO,

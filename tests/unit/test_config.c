@@ -80,23 +80,23 @@ static void load_bad(const char *doc, const char *expected)
 static void full_config(void **state)
 {
   (void)state;
-  certhub_config *c = load_ok(
-      "# certhub\n"
-      "db: /var/lib/certhub/certhub.db\n"
-      "account: \"123456789012\"\n"
-      "region: eu-west-1\n"
-      "expiry_threshold_days: 30\n"
-      "sources:\n"
-      "  - name: web\n"
-      "    paths: [/etc/ssl/private/*.pem, /srv/certs]\n"
-      "    exclude: [\"*.key\", \"old/*\"]\n"
-      "    tags: {owner: web-team, env: prod, empty: }\n"
-      "    password_file: /etc/certhub/p12.pass\n"
-      "    expiry_threshold_days: 10\n"
-      "    account: 000000000001\n"
-      "    region: us-east-1\n"
-      "  - paths: /srv/other.pem\n"
-      "    exclude: \"*.bak\"\n");
+  certhub_config *c =
+      load_ok("# certhub\n"
+              "db: /var/lib/certhub/certhub.db\n"
+              "account: \"123456789012\"\n"
+              "region: eu-west-1\n"
+              "expiry_threshold_days: 30\n"
+              "sources:\n"
+              "  - name: web\n"
+              "    paths: [/etc/ssl/private/*.pem, /srv/certs]\n"
+              "    exclude: [\"*.key\", \"old/*\"]\n"
+              "    tags: {owner: web-team, env: prod, empty: }\n"
+              "    password_file: /etc/certhub/p12.pass\n"
+              "    expiry_threshold_days: 10\n"
+              "    account: 000000000001\n"
+              "    region: us-east-1\n"
+              "  - paths: /srv/other.pem\n"
+              "    exclude: \"*.bak\"\n");
   assert_string_equal(c->db, "/var/lib/certhub/certhub.db");
   assert_string_equal(c->account, "123456789012");
   assert_string_equal(c->region, "eu-west-1");
@@ -136,8 +136,8 @@ static void full_config(void **state)
 static void empty_and_defaults(void **state)
 {
   (void)state;
-  const char *docs[] = {"", "\n\n# only a comment\n", "---\n", "~\n",
-                        "sources:\n", "sources: []\n", "{}\n"};
+  const char *docs[] = {"",           "\n\n# only a comment\n", "---\n", "~\n",
+                        "sources:\n", "sources: []\n",          "{}\n"};
   for(size_t i = 0; i < CH_ARRAY_LEN(docs); i++) {
     certhub_config *c = load_ok(docs[i]);
     assert_null(c->db);
@@ -387,8 +387,7 @@ static void tree_api(void **state)
   const char *doc = "a: 1\nb:\n  - x\n  - 'q'\n  - {k: v}\nc: ~\nd: \"\"\n";
   ch_ydoc *d = NULL;
   char *msg = NULL;
-  assert_int_equal(ch_yaml_parse(doc, strlen(doc), "t.yaml", &d, &msg),
-                   CH_OK);
+  assert_int_equal(ch_yaml_parse(doc, strlen(doc), "t.yaml", &d, &msg), CH_OK);
   assert_null(msg);
   const ch_ynode *r = d->root;
   assert_int_equal(r->kind, CH_Y_MAP);

@@ -32,8 +32,8 @@ static certhub_store *store;
 typedef struct probs {
   char *lines[32];
   size_t n;
-  certhub_store *peek;  /* second handle, read during the import */
-  int64_t peek_certs;   /* certificates it saw, -1 if never looked */
+  certhub_store *peek; /* second handle, read during the import */
+  int64_t peek_certs;  /* certificates it saw, -1 if never looked */
 } probs;
 
 static void on_problem(void *ctx, const char *path, unsigned position,
@@ -126,8 +126,8 @@ static ch_err import(const char *rel, size_t batch, int64_t now, probs *p,
   char path[256];
   snprintf(path, sizeof(path), "%s/%s", dir, rel);
   const char *paths[] = {path};
-  certhub_import_opts o = {.now = now, .batch_size = batch,
-                           .on_problem = on_problem, .ctx = p};
+  certhub_import_opts o = {
+      .now = now, .batch_size = batch, .on_problem = on_problem, .ctx = p};
   memset(st, 0, sizeof(*st));
   return certhub_import(store, paths, 1, &o, st);
 }
@@ -407,14 +407,12 @@ static void missing_path_is_a_problem(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(reimport_is_idempotent, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(reimport_is_idempotent, setup, teardown),
       cmocka_unit_test_setup_teardown(failing_file_changes_nothing, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(renewal_is_recorded, setup, teardown),
       cmocka_unit_test_setup_teardown(key_only_files, setup, teardown),
-      cmocka_unit_test_setup_teardown(batches_are_committed, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(batches_are_committed, setup, teardown),
       cmocka_unit_test_setup_teardown(missing_path_is_a_problem, setup,
                                       teardown),
   };

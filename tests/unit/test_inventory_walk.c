@@ -42,8 +42,8 @@ static ch_err on_file(void *ctx, const char *path, bool explicit)
       r->files = realloc(r->files, r->cap * sizeof(*r->files));
       r->explicit = realloc(r->explicit, r->cap * sizeof(*r->explicit));
     }
-    r->files[r->n] = strdup(path + (strncmp(path, root, strlen(root)) ? 0
-                                                                  : strlen(root)));
+    r->files[r->n] =
+        strdup(path + (strncmp(path, root, strlen(root)) ? 0 : strlen(root)));
     r->explicit[r->n] = explicit;
   }
   r->n++;
@@ -94,8 +94,10 @@ static ch_err walk(rec *r, const char *const *rel, size_t n,
       sprintf(paths[i], "%s/%s", root, rel[i]);
     }
   }
-  certhub_walk_opts o = {.excludes = excludes, .n_excludes = n_ex,
-                         .on_problem = on_problem, .ctx = r};
+  certhub_walk_opts o = {.excludes = excludes,
+                         .n_excludes = n_ex,
+                         .on_problem = on_problem,
+                         .ctx = r};
   unsigned np = 99;
   ch_err rc = certhub_walk((const char *const *)paths, n, &o, on_file, r, &np);
   assert_int_equal(np, r->n_problems);
@@ -172,8 +174,8 @@ static void sorted_recursive(void **state)
   rec_init(&r);
   const char *p[] = {"t", "single.pem", "-"};
   assert_int_equal(walk(&r, p, 3, NULL, 0), CH_OK);
-  const char *want[] = {"/t/B.pem", "/t/a/y.pem", "/t/a/z.pem",
-                        "/t/b/x.crt", "/t/c.pem", "/single.pem", "-"};
+  const char *want[] = {"/t/B.pem", "/t/a/y.pem",  "/t/a/z.pem", "/t/b/x.crt",
+                        "/t/c.pem", "/single.pem", "-"};
   assert_int_equal(r.n, CH_ARRAY_LEN(want));
   for(size_t i = 0; i < r.n; i++) {
     assert_string_equal(r.files[i], want[i]);
@@ -203,8 +205,9 @@ static void loops_and_shared_dirs(void **state)
   assert_string_equal(r.files[0], "/x/a/1.pem");
   assert_int_equal(r.n_problems, 1);
   char want[512];
-  snprintf(want, sizeof(want), "%s/x/a/link|%s|symlink loop: %s/x/a/link -> "
-                               "%s/x",
+  snprintf(want, sizeof(want),
+           "%s/x/a/link|%s|symlink loop: %s/x/a/link -> "
+           "%s/x",
            root, certhub_strerror(CH_ERR_LOOP), root, root);
   assert_string_equal(r.problems[0], want);
   rec_free(&r);
@@ -216,8 +219,9 @@ static void loops_and_shared_dirs(void **state)
   walk(&r, p2, 1, NULL, 0);
   assert_int_equal(r.n, 0);
   assert_int_equal(r.n_problems, 1);
-  snprintf(want, sizeof(want), "%s/x/self|%s|symlink loop: %s/x/self: Too "
-                               "many levels of symbolic links",
+  snprintf(want, sizeof(want),
+           "%s/x/self|%s|symlink loop: %s/x/self: Too "
+           "many levels of symbolic links",
            root, certhub_strerror(CH_ERR_LOOP), root);
   assert_string_equal(r.problems[0], want);
   rec_free(&r);
@@ -295,12 +299,14 @@ static void unreadable_and_dangling(void **state)
   assert_int_equal(walk(&r, p, 2, NULL, 0), CH_OK);
   assert_int_equal(r.n, 1);
   assert_int_equal(r.n_problems, 2);
-  snprintf(want, sizeof(want), "%s/d/broken.pem|%s|dangling symlink: "
-                               "%s/d/broken.pem -> /nonexistent/target.pem",
+  snprintf(want, sizeof(want),
+           "%s/d/broken.pem|%s|dangling symlink: "
+           "%s/d/broken.pem -> /nonexistent/target.pem",
            root, certhub_strerror(CH_ERR_NOTFOUND), root);
   assert_string_equal(r.problems[0], want);
-  snprintf(want, sizeof(want), "%s/d/missing.pem|%s|cannot stat: No such "
-                               "file or directory",
+  snprintf(want, sizeof(want),
+           "%s/d/missing.pem|%s|cannot stat: No such "
+           "file or directory",
            root, certhub_strerror(CH_ERR_NOTFOUND));
   assert_string_equal(r.problems[1], want);
   rec_free(&r);
@@ -318,8 +324,9 @@ static void unreadable_and_dangling(void **state)
   assert_int_equal(walk(&r, p2, 1, NULL, 0), CH_OK);
   assert_int_equal(r.n, 0);
   assert_int_equal(r.n_problems, 1);
-  snprintf(want, sizeof(want), "%s|%s|cannot open directory: Permission "
-                               "denied",
+  snprintf(want, sizeof(want),
+           "%s|%s|cannot open directory: Permission "
+           "denied",
            lp, certhub_strerror(CH_ERR_IO));
   assert_string_equal(r.problems[0], want);
   rec_free(&r);
@@ -343,8 +350,9 @@ static void special_files(void **state)
   snprintf(want, sizeof(want), "%s|%s|not a regular file (a fifo)", fifo,
            certhub_strerror(CH_ERR_UNSUPPORTED));
   assert_string_equal(r.problems[0], want);
-  snprintf(want, sizeof(want), "/dev/null|%s|not a regular file (a "
-                               "character device)",
+  snprintf(want, sizeof(want),
+           "/dev/null|%s|not a regular file (a "
+           "character device)",
            certhub_strerror(CH_ERR_UNSUPPORTED));
   assert_string_equal(r.problems[1], want);
   rec_free(&r);
