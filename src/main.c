@@ -286,9 +286,12 @@ static int finish_globals(cli_ctx *c)
       now = NULL;
   }
   if(now) {
-    if(certhub_time_parse(now, &c->now))
-      return cli_fail(c, CLI_EXIT_USAGE, "%s: invalid RFC 3339 time '%s'",
-                      label, now);
+    if(certhub_time_parse(now, &c->now)) {
+      /* global, so not prefixed with the command */
+      fprintf(stderr, "certhub: %s: invalid RFC 3339 time '%s'\n", label,
+              now);
+      return c->exit_code = CLI_EXIT_USAGE;
+    }
   }
   else
     c->now = certhub_now();

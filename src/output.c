@@ -206,6 +206,9 @@ static void csv_cell(FILE *f, const char *v)
 {
   bool guard = v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' ||
                v[0] == '\t';
+  /* a plain negative number (days past expiry) cannot be a formula */
+  if(v[0] == '-' && v[1] && strspn(v + 1, "0123456789") == strlen(v + 1))
+    guard = false;
   bool quote = false;
   for(const char *p = v; *p; p++) {
     if(*p == ',' || *p == '"' || *p == '\r' || *p == '\n') {

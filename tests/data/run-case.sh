@@ -14,7 +14,8 @@
 #   anything else         the exact expected stdout, line by line
 #
 # Blank lines at the end of a step are ignored, so steps can be separated
-# by one. Each step runs with CERTHUB_DB=$TMP/db, NO_COLOR=1, CERTHUB_NOW
+# by one. Steps run under `set -o pipefail`, so `certhub ... | sed ...`
+# still reports certhub's exit code. Each step runs with CERTHUB_DB=$TMP/db, NO_COLOR=1, CERTHUB_NOW
 # and CERTHUB_CONFIG unset, and HOME and the XDG dirs inside $TMP.
 set -u
 
@@ -25,6 +26,11 @@ fi
 BIN=$1
 CASE=$2
 [ -x "$BIN" ] || { echo "run-case: $BIN is not executable" >&2; exit 2; }
+# steps run in the temp dir: make the binary's path absolute
+case $BIN in
+  /*) ;;
+  *) BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") ;;
+esac
 [ -r "$CASE" ] || { echo "run-case: cannot read $CASE" >&2; exit 2; }
 : "${CERTHUB_TEST_DATA:=$(cd "$(dirname "$0")" && pwd)}"
 
@@ -35,6 +41,7 @@ RUN="$TMP/.run"
 
 failures=0
 nstep=0
+reported=
 cmd=
 code=0
 exp_out=()
@@ -42,9 +49,12 @@ exp_err=()
 exp_re=()
 
 fail() {
-  echo "FAIL: $CASE step $nstep: \$ $cmd" >&2
+  if [ "$reported" != "$nstep" ]; then
+    echo "FAIL: $CASE step $nstep: \$ $cmd" >&2
+    failures=$((failures + 1))
+    reported=$nstep
+  fi
   echo "  $1" >&2
-  failures=$((failures + 1))
 }
 
 run_step() {
@@ -62,7 +72,7 @@ run_step() {
     export CERTHUB_DB="$TMP/db" NO_COLOR=1 DATA="$CERTHUB_TEST_DATA" \
       TMP="$TMP" HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/home/.config" \
       XDG_STATE_HOME="$TMP/home/.local/state" CERTHUB_BIN="$BIN"
-    exec timeout 120 bash -c 'certhub() { "$CERTHUB_BIN" "$@"; }
+    exec timeout 120 bash -o pipefail -c 'certhub() { "$CERTHUB_BIN" "$@"; }
 '"$cmd" </dev/null
   ) >"$RUN/stdout" 2>"$RUN/stderr"
   local rc=$?
