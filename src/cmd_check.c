@@ -59,12 +59,14 @@ static ch_err on_cert(void *ctx, certhub_cert *cert, unsigned position)
   if(failed || st->verbose) {
     char date[16];
     certhub_date_format(cert->not_after, date, sizeof(date));
+    printf("%s: #%u ", st->path, position);
+    out_safe_puts(stdout, cert_name(cert));
     if(days >= 0)
-      printf("%s: #%u %s expires %s (%lld day%s)\n", st->path, position,
-             cert_name(cert), date, (long long)days, days == 1 ? "" : "s");
+      printf(" expires %s (%lld day%s)\n", date, (long long)days,
+             days == 1 ? "" : "s");
     else
-      printf("%s: #%u %s expired %s (%lld day%s ago)\n", st->path, position,
-             cert_name(cert), date, (long long)-days, days == -1 ? "" : "s");
+      printf(" expired %s (%lld day%s ago)\n", date, (long long)-days,
+             days == -1 ? "" : "s");
   }
   certhub_cert_free(cert);
   return CH_OK;

@@ -655,13 +655,16 @@ static ch_err desc_cb(void *ctx, const certhub_cert_row *row)
 
 static void field(const char *label, const char *value)
 {
-  printf("%s:%*s%s\n", label, (int)(LABEL_W - strlen(label) - 1), "",
-         value && *value ? value : "-");
+  printf("%s:%*s", label, (int)(LABEL_W - strlen(label) - 1), "");
+  out_safe_puts(stdout, value && *value ? value : "-");
+  putchar('\n');
 }
 
 static void more(const char *value)
 {
-  printf("%*s%s\n", LABEL_W, "", value);
+  printf("%*s", LABEL_W, "");
+  out_safe_puts(stdout, value);
+  putchar('\n');
 }
 
 static const char *jstr(const json_t *o, const char *k)
@@ -677,7 +680,7 @@ static void field_list(const char *label, const json_t *arr,
 {
   size_t i;
   const json_t *it;
-  char buf[1024];
+  char buf[8192];
   if(json_array_size(arr) == 0) {
     field(label, "-");
     return;

@@ -139,6 +139,12 @@ size_t out_table_rows(const out_table *t)
   return t->rows ? t->rows - 1 : 0;
 }
 
+void out_safe_puts(FILE *f, const char *s)
+{
+  for(; *s; s++)
+    fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
 const char *out_color_start(enum out_color c)
 {
   switch(c) {

@@ -70,6 +70,10 @@ void out_json_end(out_json_stream *js);
 /* A single JSON value on its own, indented, with a final newline. */
 ch_err out_json_print(FILE *f, const json_t *v);
 
+/* fputs with control characters shown as '?', so text taken from a
+ * certificate cannot drive the terminal. */
+void out_safe_puts(FILE *f, const char *s);
+
 /* ANSI sequences for a colour ("" for OUT_PLAIN), and the reset. */
 const char *out_color_start(enum out_color c);
 const char *out_color_end(void);
