@@ -13,7 +13,7 @@ typedef struct check_state {
   cli_ctx *c;
   int64_t within;
   bool verbose;
-  const char *path;   /* file being read */
+  const char *path; /* file being read */
   uint64_t file_errors;
   uint64_t file_certs;
   uint64_t certs;
@@ -46,11 +46,10 @@ static ch_err on_cert(void *ctx, certhub_cert *cert, unsigned position)
   if(st->c->format == OUT_JSON) {
     char na[32];
     certhub_time_format(cert->not_after, na, sizeof(na));
-    json_t *o = json_pack("{s:s, s:I, s:s, s:s?, s:s, s:I, s:b}", "Path",
-                          st->path, "Position", (json_int_t)position, "Id",
-                          cert->id, "CommonName", cert->common_name,
-                          "NotAfter", na, "DaysToExpiry", (json_int_t)days,
-                          "Failed", failed);
+    json_t *o = json_pack(
+        "{s:s, s:I, s:s, s:s?, s:s, s:I, s:b}", "Path", st->path, "Position",
+        (json_int_t)position, "Id", cert->id, "CommonName", cert->common_name,
+        "NotAfter", na, "DaysToExpiry", (json_int_t)days, "Failed", failed);
     ch_err rc = o ? out_json_item(&st->js, o) : CH_ERR_NOMEM;
     json_decref(o);
     certhub_cert_free(cert);
@@ -116,7 +115,8 @@ static ch_err on_file(void *ctx, const char *path, bool explicit)
   }
   if(rc && !st->file_errors)
     on_error(st, 0, rc,
-             rc == CH_ERR_IO && errno ? strerror(errno) : certhub_strerror(rc));
+             rc == CH_ERR_IO && errno ? strerror(errno)
+                                      : certhub_strerror(rc));
   if(st->file_certs || rc)
     st->files++;
   return CH_OK;

@@ -144,8 +144,7 @@ int cmd_export(cli_ctx *c, int argc, char **argv)
     }
     f = fopen(tmp_path, "wb");
     if(!f) {
-      code = cli_fail(c, CLI_EXIT_USAGE, "%s: %s", out_path,
-                      strerror(errno));
+      code = cli_fail(c, CLI_EXIT_USAGE, "%s: %s", out_path, strerror(errno));
       goto out;
     }
   }
@@ -165,8 +164,7 @@ int cmd_export(cli_ctx *c, int argc, char **argv)
     FILE *done = f;
     f = stdout;
     if(fclose(done) != 0 || rename(tmp_path, out_path) != 0) {
-      code = cli_fail(c, CLI_EXIT_USAGE, "%s: %s", out_path,
-                      strerror(errno));
+      code = cli_fail(c, CLI_EXIT_USAGE, "%s: %s", out_path, strerror(errno));
       goto out;
     }
     free(tmp_path);

@@ -55,8 +55,8 @@ static int read_password(cli_ctx *c, const char *path, char **out)
   size_t n = strcspn(buf, "\r\n");
   if(n > PASSWORD_MAX) {
     code = cli_fail(c, CLI_EXIT_USAGE,
-                    "password file %s: first line longer than %d bytes",
-                    path, PASSWORD_MAX);
+                    "password file %s: first line longer than %d bytes", path,
+                    PASSWORD_MAX);
     goto out;
   }
   buf[n] = '\0';
@@ -83,8 +83,7 @@ static bool valid_region(const char *s)
   if(!*s || strlen(s) > 64)
     return false;
   for(; *s; s++) {
-    if(!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-       *s != '-')
+    if(!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-')
       return false;
   }
   return true;
@@ -286,8 +285,10 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
       break;
     case IOPT_REGION:
       if(!valid_region(optarg)) {
-        code = cli_usage(c, "--region: '%s' is not a region name "
-                            "(lowercase letters, digits, '-')", optarg);
+        code = cli_usage(c,
+                         "--region: '%s' is not a region name "
+                         "(lowercase letters, digits, '-')",
+                         optarg);
         goto out;
       }
       a.region = optarg;
@@ -319,9 +320,10 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
   if(code)
     goto out;
   if(from_config && (!c->config_from_file || c->config->n_sources == 0)) {
-    code = cli_usage(c, c->config_from_file
-                            ? "no PATH given and %s has no sources"
-                            : "no PATH given and no configuration file%s",
+    code = cli_usage(c,
+                     c->config_from_file
+                         ? "no PATH given and %s has no sources"
+                         : "no PATH given and no configuration file%s",
                      c->config_from_file ? c->config->file : "");
     goto out;
   }

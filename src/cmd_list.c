@@ -11,8 +11,8 @@
 #define CELL_MAX 40 /* table cells for CN, issuer and source */
 
 /* "RSA-2048", "EC-P256", "Ed25519", or the algorithm name. */
-static void key_label(const char *alg, int bits, const char *curve,
-                      char *buf, size_t len)
+static void key_label(const char *alg, int bits, const char *curve, char *buf,
+                      size_t len)
 {
   if(!alg)
     alg = "?";
@@ -87,9 +87,9 @@ static void acm_sig_alg(const char *sig, char *buf, size_t len)
 static const char *acm_key_usage(const char *name)
 {
   static const char *const acm[] = {
-      "DIGITAL_SIGNATURE", "NON_REPUDIATION",    "KEY_ENCIPHERMENT",
-      "DATA_ENCIPHERMENT", "KEY_AGREEMENT",      "CERTIFICATE_SIGNING",
-      "CRL_SIGNING",       "ENCIPHER_ONLY",      "DECIPHER_ONLY",
+      "DIGITAL_SIGNATURE", "NON_REPUDIATION", "KEY_ENCIPHERMENT",
+      "DATA_ENCIPHERMENT", "KEY_AGREEMENT",   "CERTIFICATE_SIGNING",
+      "CRL_SIGNING",       "ENCIPHER_ONLY",   "DECIPHER_ONLY",
   };
   char lib[64];
   for(unsigned i = 0; i < sizeof(acm) / sizeof(acm[0]); i++) {
@@ -290,10 +290,9 @@ json_t *cli_row_json(const certhub_cert_row *r)
   set(o, "LastSeen", time_json(r->last_seen), &ok);
   json_t *tags = json_array();
   for(size_t i = 0; tags && i < r->n_tags; i++) {
-    if(json_array_append_new(tags,
-                             json_pack("{s:s, s:s}", "Key", r->tags[i].key,
-                                       "Value", r->tags[i].value ?
-                                       r->tags[i].value : "")))
+    if(json_array_append_new(
+           tags, json_pack("{s:s, s:s}", "Key", r->tags[i].key, "Value",
+                           r->tags[i].value ? r->tags[i].value : "")))
       ok = false;
   }
   set(o, "Tags", tags, &ok);
@@ -381,8 +380,9 @@ static ch_err table_row(list_state *st, const certhub_cert_row *r)
   ch_err rc = CH_ERR_NOMEM;
   if(cn && iss && src) {
     enum out_color col = expiry_color(r, st->threshold);
-    const char *cells[] = {r->id, cn,  days, expires, r->status, key,
-                           iss,   owner && *owner ? owner : "-", src};
+    const char *cells[] = {r->id,     cn,  days, expires,
+                           r->status, key, iss,  owner && *owner ? owner : "-",
+                           src};
     enum out_color colors[] = {OUT_PLAIN, OUT_PLAIN, col,       OUT_PLAIN, col,
                                OUT_PLAIN, OUT_PLAIN, OUT_PLAIN, OUT_PLAIN};
     rc = out_table_add(st->table, cells, colors);
@@ -424,9 +424,9 @@ static char *join_close(joiner *j)
 }
 
 static const char *const csv_header[] = {
-    "id",      "common_name", "days_to_expiry", "not_after", "status",
-    "key",     "issuer",      "owner",          "sans",      "sources",
-    "sha256",  "tags",        "account",        "region",
+    "id",     "common_name", "days_to_expiry", "not_after", "status",
+    "key",    "issuer",      "owner",          "sans",      "sources",
+    "sha256", "tags",        "account",        "region",
 };
 #define CSV_COLS (sizeof(csv_header) / sizeof(csv_header[0]))
 
@@ -461,8 +461,7 @@ static ch_err csv_row(const certhub_cert_row *r)
       join_add(&srcs, r->sources[i].locator, NULL);
   }
   for(size_t i = 0; i < r->n_tags; i++)
-    join_add(&tags, r->tags[i].key,
-             r->tags[i].value ? r->tags[i].value : "");
+    join_add(&tags, r->tags[i].key, r->tags[i].value ? r->tags[i].value : "");
   char *s_sans = join_close(&sans), *s_srcs = join_close(&srcs),
        *s_tags = join_close(&tags);
   if(s_sans && s_srcs && s_tags) {
@@ -471,13 +470,20 @@ static ch_err csv_row(const certhub_cert_row *r)
     key_label(r->key_alg, r->key_bits, r->key_curve, key, sizeof(key));
     const char *owner = tag_value(r, "owner");
     const char *cells[CSV_COLS] = {
-        r->id,   r->common_name ? r->common_name : "",
-        days,    na,
-        r->status, key,
-        r->issuer_cn ? r->issuer_cn : r->issuer, owner ? owner : "",
-        s_sans,  s_srcs,
-        r->sha256, s_tags,
-        r->account, r->region,
+        r->id,
+        r->common_name ? r->common_name : "",
+        days,
+        na,
+        r->status,
+        key,
+        r->issuer_cn ? r->issuer_cn : r->issuer,
+        owner ? owner : "",
+        s_sans,
+        s_srcs,
+        r->sha256,
+        s_tags,
+        r->account,
+        r->region,
     };
     out_csv_row(stdout, cells, CSV_COLS);
     rc = CH_OK;
@@ -560,8 +566,10 @@ int cmd_list(cli_ctx *c, int argc, char **argv)
       if(strcmp(optarg, CERTHUB_STATUS_ISSUED) &&
          strcmp(optarg, CERTHUB_STATUS_EXPIRED) &&
          strcmp(optarg, CERTHUB_STATUS_INACTIVE))
-        return cli_usage(c, "--status: '%s' is not ISSUED, EXPIRED or "
-                            "INACTIVE", optarg);
+        return cli_usage(c,
+                         "--status: '%s' is not ISSUED, EXPIRED or "
+                         "INACTIVE",
+                         optarg);
       f.status = optarg;
       break;
     case LOPT_TAG:
@@ -599,9 +607,9 @@ int cmd_list(cli_ctx *c, int argc, char **argv)
     return code;
 
   if(c->format == OUT_TABLE) {
-    static const char *const hdr[] = {"ID",     "COMMON NAME", "DAYS",
-                                      "EXPIRES", "STATUS",     "KEY",
-                                      "ISSUER", "OWNER",       "SOURCE"};
+    static const char *const hdr[] = {"ID",      "COMMON NAME", "DAYS",
+                                      "EXPIRES", "STATUS",      "KEY",
+                                      "ISSUER",  "OWNER",       "SOURCE"};
     st.table = out_table_new(hdr, sizeof(hdr) / sizeof(hdr[0]));
     if(!st.table) {
       code = cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
@@ -685,7 +693,8 @@ static void field_list(const char *label, const json_t *arr,
     field(label, "-");
     return;
   }
-  json_array_foreach(arr, i, it) {
+  json_array_foreach(arr, i, it)
+  {
     fmt(it, buf, sizeof(buf));
     if(i == 0)
       field(label, buf);
@@ -735,7 +744,8 @@ static ch_err field_ids(cli_ctx *c, certhub_store *s, const char *label,
     field(label, "-");
     return CH_OK;
   }
-  json_array_foreach(arr, i, it) {
+  json_array_foreach(arr, i, it)
+  {
     const char *id = json_string_value(it);
     int64_t *ids = NULL;
     size_t n = 0;
@@ -757,8 +767,7 @@ static ch_err field_ids(cli_ctx *c, certhub_store *s, const char *label,
   return CH_OK;
 }
 
-static ch_err describe_human(cli_ctx *c, certhub_store *s,
-                             const desc_item *d)
+static ch_err describe_human(cli_ctx *c, certhub_store *s, const desc_item *d)
 {
   const json_t *o = d->obj;
   char buf[256];

@@ -84,8 +84,8 @@ int cmd_tag(cli_ctx *c, int argc, char **argv)
     rc = certhub_store_tag_remove(s, rowid, removes[i]);
     if(rc == CH_ERR_NOTFOUND) {
       /* all or nothing: no tag changes when one removal is wrong */
-      code = cli_fail(c, CLI_EXIT_USAGE, "%s has no tag '%s'", ref,
-                      removes[i]);
+      code =
+          cli_fail(c, CLI_EXIT_USAGE, "%s has no tag '%s'", ref, removes[i]);
       rc = CH_OK;
       goto out;
     }

@@ -12,15 +12,16 @@
 
 #include "cli.h"
 
-#define GLOBAL_OPTIONS                                                      \
-  "Global options (before or after the command):\n"                        \
-  "  --db PATH            inventory database (env CERTHUB_DB)\n"            \
-  "  --config FILE        configuration file (env CERTHUB_CONFIG)\n"        \
-  "  --now RFC3339        evaluate expiry at this instant (env CERTHUB_NOW)\n" \
-  "  -o, --output FORMAT  table, json or csv\n"                            \
-  "  --color WHEN         auto, always or never\n"                          \
-  "  -q, --quiet          no summaries on stderr\n"                         \
-  "  -h, --help           show help\n"                                      \
+#define GLOBAL_OPTIONS                                                        \
+  "Global options (before or after the command):\n"                           \
+  "  --db PATH            inventory database (env CERTHUB_DB)\n"              \
+  "  --config FILE        configuration file (env CERTHUB_CONFIG)\n"          \
+  "  --now RFC3339        evaluate expiry at this instant (env "              \
+  "CERTHUB_NOW)\n"                                                            \
+  "  -o, --output FORMAT  table, json or csv\n"                               \
+  "  --color WHEN         auto, always or never\n"                            \
+  "  -q, --quiet          no summaries on stderr\n"                           \
+  "  -h, --help           show help\n"                                        \
   "      --version        show the version\n"
 
 static int cmd_help(cli_ctx *c, int argc, char **argv);
@@ -74,7 +75,8 @@ static const cli_cmd commands[] = {
      "expires within DAYS days (or has expired), 2 on unreadable input.\n"
      "\n"
      "  --fail-within DAYS   threshold in days\n"
-     "  -v, --verbose        print every certificate, not only failing ones\n"},
+     "  -v, --verbose        print every certificate, not only failing "
+     "ones\n"},
     {"config", cmd_config, "validate the configuration file",
      "Usage: certhub config check\n"},
     {"help", cmd_help, "show help for a command",
@@ -288,8 +290,7 @@ static int finish_globals(cli_ctx *c)
   if(now) {
     if(certhub_time_parse(now, &c->now)) {
       /* global, so not prefixed with the command */
-      fprintf(stderr, "certhub: %s: invalid RFC 3339 time '%s'\n", label,
-              now);
+      fprintf(stderr, "certhub: %s: invalid RFC 3339 time '%s'\n", label, now);
       return c->exit_code = CLI_EXIT_USAGE;
     }
   }
@@ -405,8 +406,8 @@ int cli_config(cli_ctx *c, bool required)
   int code = 0;
   if(!path) {
     if(required) {
-      code = cli_fail(c, CLI_EXIT_USAGE,
-                      "no configuration file (use --config)");
+      code =
+          cli_fail(c, CLI_EXIT_USAGE, "no configuration file (use --config)");
       goto out;
     }
     if(certhub_config_default(&c->config))
@@ -417,10 +418,9 @@ int cli_config(cli_ctx *c, bool required)
   if(rc) {
     c->config = NULL;
     /* the message names the file and line already */
-    fprintf(stderr, "certhub: %s\n",
-            errmsg ? errmsg : certhub_strerror(rc));
-    code = c->exit_code = rc == CH_ERR_NOMEM ? CLI_EXIT_INTERNAL
-                                             : CLI_EXIT_USAGE;
+    fprintf(stderr, "certhub: %s\n", errmsg ? errmsg : certhub_strerror(rc));
+    code = c->exit_code =
+        rc == CH_ERR_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
     goto out;
   }
   c->config_from_file = true;
@@ -519,9 +519,9 @@ int cli_resolve_one(cli_ctx *c, certhub_store *s, const char *ref,
   if(code)
     return code;
   if(n > 1)
-    code = cli_fail(c, CLI_EXIT_USAGE,
-                    "'%s' matches %zu certificates; name one by its ID", ref,
-                    n);
+    code =
+        cli_fail(c, CLI_EXIT_USAGE,
+                 "'%s' matches %zu certificates; name one by its ID", ref, n);
   else
     *rowid = ids[0];
   free(ids);

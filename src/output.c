@@ -210,8 +210,8 @@ void out_table_free(out_table *t)
 
 static void csv_cell(FILE *f, const char *v)
 {
-  bool guard = v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' ||
-               v[0] == '\t';
+  bool guard =
+      v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t';
   /* a plain negative number (days past expiry) cannot be a formula */
   if(v[0] == '-' && v[1] && strspn(v + 1, "0123456789") == strlen(v + 1))
     guard = false;
@@ -250,8 +250,8 @@ void out_csv_row(FILE *f, const char *const *cells, size_t n)
 /* Write the dump of v, each line after the first indented by `indent`. */
 static ch_err json_write(FILE *f, const json_t *v, const char *indent)
 {
-  char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-                              JSON_ENCODE_ANY);
+  char *s =
+      json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
   if(!s)
     return CH_ERR_NOMEM;
   for(const char *p = s; *p; p++) {
