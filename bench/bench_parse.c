@@ -59,8 +59,8 @@ static X509_NAME *name(const char *cn)
                              -1, -1, 0);
   X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
                              (const unsigned char *)"Bench Corp", -1, -1, 0);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                             (const unsigned char *)cn, -1, -1, 0);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+                             -1, -1, 0);
   return n;
 }
 

@@ -26,21 +26,21 @@ typedef struct pctx {
   const char *detail;
 } pctx;
 
-#define FAIL(code, what) \
-  do {                   \
-    rc = (code);         \
-    p->detail = (what);  \
-    goto out;            \
+#define FAIL(code, what)                                                      \
+  do {                                                                        \
+    rc = (code);                                                              \
+    p->detail = (what);                                                       \
+    goto out;                                                                 \
   } while(0)
 
 /* Run a DER step; on failure report what was being read. */
-#define TRY(expr, what)   \
-  do {                    \
-    rc = (expr);          \
-    if(rc) {              \
-      p->detail = (what); \
-      goto out;           \
-    }                     \
+#define TRY(expr, what)                                                       \
+  do {                                                                        \
+    rc = (expr);                                                              \
+    if(rc) {                                                                  \
+      p->detail = (what);                                                     \
+      goto out;                                                               \
+    }                                                                         \
   } while(0)
 
 static const uint8_t OID_BASIC_CONSTRAINTS[] = {0x55, 0x1d, 0x13};
@@ -77,8 +77,8 @@ static void hash_init(void)
 {
   g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
   g_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-  g_ready = g_sha256 && g_sha1 &&
-            pthread_key_create(&g_ctx_key, ctx_destroy) == 0;
+  g_ready =
+      g_sha256 && g_sha1 && pthread_key_create(&g_ctx_key, ctx_destroy) == 0;
 }
 
 /* Digest into out; false only if OpenSSL cannot give us the digest. */
@@ -761,7 +761,8 @@ ch_err certhub_cert_parse_der(const uint8_t *der, size_t len,
   rc = parse_cert(&p, copy, len);
   if(rc)
     goto out;
-  if(!digest(true, copy, len, c->sha256) || !digest(false, copy, len, c->sha1)) {
+  if(!digest(true, copy, len, c->sha256) ||
+     !digest(false, copy, len, c->sha1)) {
     rc = CH_ERR_INTERNAL;
     p.detail = "SHA-256/SHA-1 unavailable";
     goto out;

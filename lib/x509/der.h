@@ -43,11 +43,11 @@ typedef struct ch_der {
 } ch_der;
 
 typedef struct ch_der_tlv {
-  unsigned tag;        /* identifier octet */
-  const uint8_t *hdr;  /* start of the TLV */
-  const uint8_t *val;  /* start of the contents */
-  size_t len;          /* contents length */
-  unsigned depth;      /* depth of the reader that produced it */
+  unsigned tag;       /* identifier octet */
+  const uint8_t *hdr; /* start of the TLV */
+  const uint8_t *val; /* start of the contents */
+  size_t len;         /* contents length */
+  unsigned depth;     /* depth of the reader that produced it */
 } ch_der_tlv;
 
 void ch_der_init(ch_der *d, const uint8_t *p, size_t len);

@@ -53,7 +53,13 @@ static bool emit(wr *w, uint32_t c, bool esc, bool first, bool last)
     if(esc) {
       bool bs = false;
       switch(c) {
-      case ',': case '+': case '"': case '\\': case '<': case '>': case ';':
+      case ',':
+      case '+':
+      case '"':
+      case '\\':
+      case '<':
+      case '>':
+      case ';':
         bs = true;
         break;
       case '#':
@@ -217,8 +223,8 @@ static ch_err value_out(wr *w, const ch_der_tlv *v, bool esc,
 }
 
 /* Walk the Name, filling up to cap entries of out; *n gets the total. */
-static ch_err collect(const ch_der_tlv *name, atv *out, size_t cap,
-                      size_t *n, const char **detail)
+static ch_err collect(const ch_der_tlv *name, atv *out, size_t cap, size_t *n,
+                      const char **detail)
 {
   ch_der rdns, set, seq;
   ch_der_tlv rdn, a;

@@ -34,16 +34,16 @@ ch_err ch_base64_decode(const char *in, size_t len, uint8_t *out,
   const uint8_t *s = (const uint8_t *)in;
   size_t i = 0, o = 0;
   uint32_t acc = 0;
-  unsigned n = 0;   /* sextets in acc */
-  unsigned pad = 0; /* '=' seen in the current quantum */
+  unsigned n = 0;    /* sextets in acc */
+  unsigned pad = 0;  /* '=' seen in the current quantum */
   bool done = false; /* a padded quantum ended the data */
   while(i < len) {
     /* Fast path: four data characters in a row. */
     if(n == 0 && !done && i + 4 <= len) {
       uint8_t a = T[s[i]], b = T[s[i + 1]], c = T[s[i + 2]], d = T[s[i + 3]];
       if((a | b | c | d) < 64) {
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
-                     (uint32_t)c << 6 | d;
+        uint32_t v =
+            (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
         out[o] = (uint8_t)(v >> 16);
         out[o + 1] = (uint8_t)(v >> 8);
         out[o + 2] = (uint8_t)v;
@@ -183,8 +183,8 @@ bool ch_pem_next(const char *buf, size_t len, size_t *pos, size_t *line,
     b->body = body;
     b->body_line = ln;
     const char *en = memmem(body, (size_t)(end - body), END, sizeof(END) - 1);
-    const char *nb = memmem(body, (size_t)(end - body), BEGIN,
-                            sizeof(BEGIN) - 1);
+    const char *nb =
+        memmem(body, (size_t)(end - body), BEGIN, sizeof(BEGIN) - 1);
     if(!en || (nb && nb < en)) {
       /* No END before the next BEGIN: the block runs to there. */
       const char *stop = nb ? nb : end;

@@ -108,8 +108,7 @@ static int sniff_p7(const uint8_t *buf, size_t len)
   ch_der_tlv oid;
   if(!outer_seq(buf, len, &in) || ch_der_expect(&in, CH_DER_OID, &oid))
     return 0;
-  return ch_der_oid_eq(&oid, OID_SIGNED_DATA, sizeof(OID_SIGNED_DATA)) ? 2
-                                                                       : 0;
+  return ch_der_oid_eq(&oid, OID_SIGNED_DATA, sizeof(OID_SIGNED_DATA)) ? 2 : 0;
 }
 
 static int sniff_p12(const uint8_t *buf, size_t len)
@@ -229,12 +228,11 @@ static ch_err read_p12(ch_x509_reader *r, const uint8_t *buf, size_t len,
   if(!PKCS12_parse(p12, good, &key, &cert, &ca)) {
     /* The MAC checked out, so this is a cipher we cannot use (legacy
      * RC2/DES need OpenSSL's legacy provider) or a damaged file. */
-    ch_x509_emit_error(r, PKCS12_mac_present(p12) ? CH_ERR_UNSUPPORTED
-                                                  : CH_ERR_PASSWORD,
-                       PKCS12_mac_present(p12)
-                           ? "PKCS#12 contents could not be decrypted "
-                             "(unsupported or legacy algorithm)"
-                           : "wrong or missing PKCS#12 password");
+    ch_x509_emit_error(
+        r, PKCS12_mac_present(p12) ? CH_ERR_UNSUPPORTED : CH_ERR_PASSWORD,
+        PKCS12_mac_present(p12) ? "PKCS#12 contents could not be decrypted "
+                                  "(unsupported or legacy algorithm)"
+                                : "wrong or missing PKCS#12 password");
     goto out;
   }
   /* The private key is never returned: drop it now. */
@@ -375,10 +373,10 @@ typedef struct container {
 } container;
 
 static const container CONTAINERS[] = {
-  {CERTHUB_FMT_PEM, "PEM", sniff_pem, read_pem, ".pem.crt.cer"},
-  {CERTHUB_FMT_DER, "DER", sniff_der, read_der, ".der.cer.crt"},
-  {CERTHUB_FMT_PKCS7, "PKCS#7", sniff_p7, read_p7, ".p7b.p7c"},
-  {CERTHUB_FMT_PKCS12, "PKCS#12", sniff_p12, read_p12, ".p12.pfx"},
+    {CERTHUB_FMT_PEM, "PEM", sniff_pem, read_pem, ".pem.crt.cer"},
+    {CERTHUB_FMT_DER, "DER", sniff_der, read_der, ".der.cer.crt"},
+    {CERTHUB_FMT_PKCS7, "PKCS#7", sniff_p7, read_p7, ".p7b.p7c"},
+    {CERTHUB_FMT_PKCS12, "PKCS#12", sniff_p12, read_p12, ".p12.pfx"},
 };
 
 static bool hint_matches(const container *c, const char *hint)
@@ -396,8 +394,7 @@ static bool hint_matches(const container *c, const char *hint)
   return false;
 }
 
-static const container *pick(const uint8_t *buf, size_t len,
-                             const char *hint)
+static const container *pick(const uint8_t *buf, size_t len, const char *hint)
 {
   const container *best = NULL;
   int best_score = 0;
@@ -406,8 +403,8 @@ static const container *pick(const uint8_t *buf, size_t len,
     int s = c->sniff(buf, len);
     if(s == 0)
       continue;
-    if(s > best_score ||
-       (s == best_score && hint_matches(c, hint) && !hint_matches(best, hint))) {
+    if(s > best_score || (s == best_score && hint_matches(c, hint) &&
+                          !hint_matches(best, hint))) {
       best = c;
       best_score = s;
     }

@@ -55,14 +55,14 @@ ch_err ch_base64_decode(const char *in, size_t len, uint8_t *out,
 
 /* One PEM block found by ch_pem_next(). */
 typedef struct ch_pem_block {
-  const char *type;   /* label between BEGIN and the dashes */
+  const char *type; /* label between BEGIN and the dashes */
   size_t type_len;
-  const char *body;   /* base64 text after the headers */
+  const char *body; /* base64 text after the headers */
   size_t body_len;
-  size_t begin_line;  /* 1-based line of the BEGIN line */
-  size_t body_line;   /* 1-based line where body starts */
-  bool unterminated;  /* no END line before the next BEGIN or the end */
-  bool end_mismatch;  /* the END label differs from the BEGIN label */
+  size_t begin_line; /* 1-based line of the BEGIN line */
+  size_t body_line;  /* 1-based line where body starts */
+  bool unterminated; /* no END line before the next BEGIN or the end */
+  bool end_mismatch; /* the END label differs from the BEGIN label */
 } ch_pem_block;
 
 /* Find the next "-----BEGIN X-----" at or after *pos; advance *pos past its

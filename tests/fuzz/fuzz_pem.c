@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *pem = NULL;
     size_t n;
     if(certhub_pem_encode(data, size, &pem, &n) == CH_OK) {
-      (void)certhub_read_buffer((const uint8_t *)pem, n, &o, on_cert,
-                                on_error, NULL, &f);
+      (void)certhub_read_buffer((const uint8_t *)pem, n, &o, on_cert, on_error,
+                                NULL, &f);
       free(pem);
     }
   }

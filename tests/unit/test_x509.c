@@ -32,11 +32,10 @@ static void hexstr(const unsigned char *p, size_t n, char *out)
 
 static unsigned ku_from_openssl(uint32_t k)
 {
-  static const uint32_t map[] = {KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION,
-                                 KU_KEY_ENCIPHERMENT,  KU_DATA_ENCIPHERMENT,
-                                 KU_KEY_AGREEMENT,     KU_KEY_CERT_SIGN,
-                                 KU_CRL_SIGN,          KU_ENCIPHER_ONLY,
-                                 KU_DECIPHER_ONLY};
+  static const uint32_t map[] = {
+      KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION, KU_KEY_ENCIPHERMENT,
+      KU_DATA_ENCIPHERMENT, KU_KEY_AGREEMENT,   KU_KEY_CERT_SIGN,
+      KU_CRL_SIGN,          KU_ENCIPHER_ONLY,   KU_DECIPHER_ONLY};
   unsigned out = 0;
   for(unsigned i = 0; i < 9; i++) {
     if(k & map[i])
@@ -121,8 +120,8 @@ static certhub_cert *check(X509 *x)
 
   uint32_t ex = X509_get_extension_flags(x);
   assert_int_equal(c->is_ca, (ex & EXFLAG_CA) != 0);
-  assert_int_equal(c->path_len, X509_get_pathlen(x) < 0 ? -1
-                                                        : X509_get_pathlen(x));
+  assert_int_equal(c->path_len,
+                   X509_get_pathlen(x) < 0 ? -1 : X509_get_pathlen(x));
   assert_int_equal(c->has_key_usage, (ex & EXFLAG_KUSAGE) != 0);
   if(c->has_key_usage)
     assert_int_equal(c->key_usage, ku_from_openssl(X509_get_key_usage(x)));
@@ -192,8 +191,7 @@ static certhub_cert *check(X509 *x)
 }
 
 /* A self-signed certificate for key with typical extensions. */
-static certhub_cert *self_signed(EVP_PKEY *k, const EVP_MD *md,
-                                 const char *cn)
+static certhub_cert *self_signed(EVP_PKEY *k, const EVP_MD *md, const char *cn)
 {
   X509_NAME *n = tu_name(cn);
   X509 *x = tu_cert(k, n, NULL, 4242, "20240101000000Z", "20340101000000Z");
@@ -272,8 +270,8 @@ static void names_escaping_and_strings(void **state)
   const unsigned char bmp[] = {0x00, 'Z', 0x00, 0xfc, 0x04, 0x1f, 0x4e, 0x2d};
   X509_NAME_add_entry_by_txt(n, "DC", MBSTRING_ASC,
                              (const unsigned char *)"com", -1, -1, 0);
-  X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC,
-                             (const unsigned char *)"US", -1, -1, 0);
+  X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"US",
+                             -1, -1, 0);
   X509_NAME_add_entry_by_txt(n, "ST", V_ASN1_T61STRING,
                              (const unsigned char *)"M\xfcnchen", -1, -1, 0);
   X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
@@ -285,9 +283,9 @@ static void names_escaping_and_strings(void **state)
                              (const unsigned char *)"u42", -1, -1, -1);
   X509_NAME_add_entry_by_txt(n, "L", V_ASN1_BMPSTRING, bmp, sizeof(bmp), -1,
                              0);
-  X509_NAME_add_entry_by_txt(n, "street", MBSTRING_UTF8,
-                             (const unsigned char *)"\xc3\xa9t\xc3\xa9 \xe2\x82\xac", -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(
+      n, "street", MBSTRING_UTF8,
+      (const unsigned char *)"\xc3\xa9t\xc3\xa9 \xe2\x82\xac", -1, -1, 0);
   X509_NAME_add_entry_by_txt(n, "emailAddress", MBSTRING_ASC,
                              (const unsigned char *)"a@example.com", -1, -1,
                              0);
@@ -387,7 +385,8 @@ static void ca_and_leaf_extensions(void **state)
   certhub_cert *c = check(ca);
   assert_true(c->is_ca);
   assert_int_equal(c->path_len, 3);
-  assert_int_equal(c->key_usage, CERTHUB_KU_KEY_CERT_SIGN | CERTHUB_KU_CRL_SIGN);
+  assert_int_equal(c->key_usage,
+                   CERTHUB_KU_KEY_CERT_SIGN | CERTHUB_KU_CRL_SIGN);
   assert_true(c->self_signed);
   assert_string_equal(c->aki, c->ski);
   char ca_ski[128];
@@ -543,16 +542,15 @@ static void rejects_bad_der(void **state)
   static const uint8_t indefinite[] = {0x30, 0x80, 0x30, 0x00, 0x00, 0x00};
   static const uint8_t nonminimal[] = {0x30, 0x81, 0x02, 0x30, 0x00};
   static const uint8_t deep[] = {0x30, 0x02, 0x30, 0x00};
-  assert_int_equal(certhub_cert_parse_der(indefinite, sizeof(indefinite), &c,
-                                          &d),
-                   CH_ERR_PARSE);
-  assert_int_equal(certhub_cert_parse_der(nonminimal, sizeof(nonminimal), &c,
-                                          &d),
-                   CH_ERR_PARSE);
+  assert_int_equal(
+      certhub_cert_parse_der(indefinite, sizeof(indefinite), &c, &d),
+      CH_ERR_PARSE);
+  assert_int_equal(
+      certhub_cert_parse_der(nonminimal, sizeof(nonminimal), &c, &d),
+      CH_ERR_PARSE);
   assert_int_not_equal(certhub_cert_parse_der(deep, sizeof(deep), &c, &d),
                        CH_OK);
-  assert_int_equal(certhub_cert_parse_der(NULL, 0, &c, &d),
-                   CH_ERR_TRUNCATED);
+  assert_int_equal(certhub_cert_parse_der(NULL, 0, &c, &d), CH_ERR_TRUNCATED);
   static uint8_t big[CERTHUB_MAX_CERT_DER + 1];
   assert_int_equal(certhub_cert_parse_der(big, sizeof(big), &c, &d),
                    CH_ERR_TOOBIG);
@@ -573,7 +571,8 @@ static void string_decoding(void **state)
     const char *str;
   } cases[] = {
       {0x1c, "\x00\x01\xf6\x00\x00\x00\x00\x41", 8, CH_OK,
-       "CN=\xf0\x9f\x98\x80" "A"},
+       "CN=\xf0\x9f\x98\x80"
+       "A"},
       {0x1e, "\x00\x41\x04\x1f", 4, CH_OK, "CN=A\xd0\x9f"},
       {0x14, "\xe9t\xe9", 3, CH_OK, "CN=\xc3\xa9t\xc3\xa9"},
       {0x1e, "\xd8\x3d\xde\x00", 4, CH_ERR_PARSE, NULL},
@@ -584,7 +583,10 @@ static void string_decoding(void **state)
       {0x0c, "a\xed\xa0\x80", 4, CH_ERR_PARSE, NULL},
       {0x0c, "\xe2\x82", 2, CH_ERR_PARSE, NULL},
       {0x0c, "\xf4\x90\x80\x80", 4, CH_ERR_PARSE, NULL},
-      {0x0c, "a\x01\x7f" "b", 4, CH_OK, "CN=a\\01\\7Fb"},
+      {0x0c,
+       "a\x01\x7f"
+       "b",
+       4, CH_OK, "CN=a\\01\\7Fb"},
       {0x0c, "a\0b", 3, CH_OK, "CN=a\\00b"},
       /* RFC 4514 escapes a leading '#'; OpenSSL misses it when the value
        * is one character long, so this case is not compared with it. */
@@ -597,8 +599,7 @@ static void string_decoding(void **state)
     memset(ph, 'Q', sizeof(ph));
     X509_NAME *n = X509_NAME_new();
     X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_UTF8STRING,
-                               (const unsigned char *)ph, cases[i].len, -1,
-                               0);
+                               (const unsigned char *)ph, cases[i].len, -1, 0);
     X509 *x = tu_cert(k, n, NULL, 1, "20240101000000Z", "20250101000000Z");
     tu_sign(x, k, EVP_sha256());
     uint8_t *der;

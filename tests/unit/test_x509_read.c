@@ -155,8 +155,7 @@ static void pem_bundle_good_and_bad(void **state)
   assert_int_equal(g.errs[0], CH_ERR_PARSE);
   char want[160];
   /* 1 junk line + block 1, then BEGIN line and two body lines. */
-  snprintf(want, sizeof(want), "bad base64 at line %zu",
-           1 + lines_in(a) + 4);
+  snprintf(want, sizeof(want), "bad base64 at line %zu", 1 + lines_in(a) + 4);
   assert_string_equal(g.reasons[0], want);
   assert_int_equal(g.err_pos[1], 3);
   assert_int_equal(g.errs[1], CH_ERR_TRUNCATED);
@@ -376,8 +375,7 @@ static void pkcs7(void **state)
   assert_string_equal(g.cns[1], "Reader CA");
   assert_int_equal(g.cert_pos[1], 2);
   /* Damaged PKCS#7: one error, no crash. */
-  assert_int_equal(read_all(d, len - 100, NULL, NULL, &g, &fmt),
-                   CH_ERR_PARSE);
+  assert_int_equal(read_all(d, len - 100, NULL, NULL, &g, &fmt), CH_ERR_PARSE);
   assert_int_equal(g.n_errs, 1);
   assert_string_equal(g.reasons[0], "malformed PKCS#7 structure");
   OPENSSL_free(d);
@@ -393,8 +391,8 @@ static uint8_t *p12_der(const char *pass, size_t *len)
 {
   STACK_OF(X509) *ca = sk_X509_new_null();
   sk_X509_push(ca, ca_cert);
-  PKCS12 *p12 = PKCS12_create(pass, "friendly", leaf_key, leaf1, ca, 0, 0, 0,
-                              0, 0);
+  PKCS12 *p12 =
+      PKCS12_create(pass, "friendly", leaf_key, leaf1, ca, 0, 0, 0, 0, 0);
   assert_non_null(p12);
   uint8_t *out = NULL;
   int n = i2d_PKCS12(p12, &out);
@@ -419,8 +417,7 @@ static void pkcs12(void **state)
   assert_string_equal(g.cns[0], "leaf one");
   assert_string_equal(g.cns[1], "Reader CA");
 
-  assert_int_equal(read_all(d, len, "wrong", NULL, &g, &fmt),
-                   CH_ERR_PASSWORD);
+  assert_int_equal(read_all(d, len, "wrong", NULL, &g, &fmt), CH_ERR_PASSWORD);
   assert_int_equal(g.n_certs, 0);
   assert_string_equal(g.reasons[0], "wrong or missing PKCS#12 password");
   assert_int_equal(read_all(d, len, NULL, NULL, &g, &fmt), CH_ERR_PASSWORD);

@@ -21,8 +21,7 @@ static inline EVP_PKEY *tu_key(const char *alg, int bits_or_curve_nid)
   if(strcmp(alg, "RSA") == 0)
     k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits_or_curve_nid);
   else if(strcmp(alg, "EC") == 0)
-    k = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-                          OBJ_nid2sn(bits_or_curve_nid));
+    k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", OBJ_nid2sn(bits_or_curve_nid));
   else if(strcmp(alg, "DSA") == 0) {
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL);
     EVP_PKEY *params = NULL;
@@ -51,8 +50,8 @@ static inline X509_NAME *tu_name(const char *cn)
                              -1, -1, 0);
   X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
                              (const unsigned char *)"Example Org", -1, -1, 0);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-                             (const unsigned char *)cn, -1, -1, 0);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
+                             -1, -1, 0);
   return n;
 }
 
