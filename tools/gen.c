@@ -562,6 +562,10 @@ static int parse_args(gen *g, int argc, char **argv)
     return fail("--split and --outdir go together");
   if(g->split && g->out_path)
     return fail("-o does not apply with --split (files go to --outdir)");
+  if(g->count > 1 && !strstr(g->cn_tmpl, "%d"))
+    return fail("--cn '%s' needs %%d with --count > 1 (each certificate "
+                "gets its own CN)",
+                g->cn_tmpl);
   if(g->seeded && !g->split)
     return fail("--seed applies to --split only");
   if(g->key_in && (g->kind == KEY_MIX || g->pool_size > 1))
@@ -881,8 +885,11 @@ static int add_sans(const gen *g, X509 *x, unsigned long idx, const char *cn)
       if(expand(g->sans[i].value, idx, buf, sizeof buf))
         goto out;
     }
-    else
-      snprintf(buf, sizeof buf, "s%zu.%s", i - g->n_sans + 1, cn);
+    else if(snprintf(buf, sizeof buf, "s%zu.%s", i - g->n_sans + 1, cn) >=
+            (int)sizeof buf) {
+      fail("SAN for CN '%s' is too long", cn);
+      goto out;
+    }
     GENERAL_NAME *gn = GENERAL_NAME_new();
     ASN1_STRING *v = NULL;
     if(!gn)
