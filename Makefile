@@ -8,9 +8,12 @@ CMAKE ?= cmake
 CTEST ?= ctest
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
-# configure DIR [extra cmake args]; then build it.
+# configure DIR [extra cmake args]; then build it. The build runs as a
+# top-level make (its own -j), so its output is not full of "Entering
+# directory" lines.
 configure = $(CMAKE) -S . -B $(1) $(2) >/dev/null
-compile = $(CMAKE) --build $(1) -j$(JOBS) $(if $(2),--target $(2))
+compile = MAKEFLAGS= MAKELEVEL= $(CMAKE) --build $(1) -j$(JOBS) \
+	  $(if $(2),--target $(2))
 
 .PHONY: build demo test test-release test-asan fuzz bench format clean
 
