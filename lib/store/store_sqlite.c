@@ -66,7 +66,7 @@ static const struct migration {
      " first_seen INTEGER NOT NULL,"
      " last_seen INTEGER NOT NULL,"
      " der BLOB NOT NULL);"
-     "CREATE INDEX certs_by_expiry ON certs(not_after, common_name, short_id);"
+     "CREATE INDEX certs_by_expiry ON certs(not_after);"
      "CREATE INDEX certs_by_subject ON certs(subject_hash);"
      "CREATE TABLE sources("
      " id INTEGER PRIMARY KEY,"
@@ -115,10 +115,8 @@ enum st {
   ST_SP,
   ST_SP_RELEASE,
   ST_SP_ROLLBACK,
-  ST_OP_SP, /* put_cert/scan_finish atomicity inside a caller's tx */
-  ST_OP_RELEASE,
-  ST_OP_ROLLBACK,
   ST_PUT_CERT,
+  ST_CERT_ID,
   ST_PUT_SIGHTING,
   ST_PUT_TAG,
   ST_SOURCE_GET,
@@ -152,9 +150,6 @@ static const char *const st_sql[ST__MAX] = {
     [ST_SP] = "SAVEPOINT ch_sp",
     [ST_SP_RELEASE] = "RELEASE ch_sp",
     [ST_SP_ROLLBACK] = "ROLLBACK TO ch_sp",
-    [ST_OP_SP] = "SAVEPOINT ch_op",
-    [ST_OP_RELEASE] = "RELEASE ch_op",
-    [ST_OP_ROLLBACK] = "ROLLBACK TO ch_op",
     [ST_PUT_CERT] =
         "INSERT INTO certs(sha256, short_id, sha1, subject, common_name,"
         " issuer, issuer_cn, serial, not_before, not_after, key_alg,"
@@ -166,8 +161,8 @@ static const char *const st_sql[ST__MAX] = {
         " coalesce(?25, '000000000000'), coalesce(?26, 'local'), ?27, ?27,"
         " ?28)"
         " ON CONFLICT(sha256) DO UPDATE SET last_seen = excluded.last_seen,"
-        " account = coalesce(?25, account), region = coalesce(?26, region)"
-        " RETURNING id",
+        " account = coalesce(?25, account), region = coalesce(?26, region)",
+    [ST_CERT_ID] = "SELECT id FROM certs WHERE sha256 = ?1",
     [ST_PUT_SIGHTING] =
         "INSERT INTO sightings(cert_id, source_id, position, first_seen,"
         " last_seen, first_scan_id, last_scan_id, present)"
@@ -296,6 +291,7 @@ static ch_err dberr(certhub_store *s, int rc, const char *what)
 static ch_err get_st(certhub_store *s, enum st id, sqlite3_stmt **out)
 {
   sq *q = SQ(s);
+  *out = NULL;
   if(!q->st[id]) {
     int rc = sqlite3_prepare_v3(q->db, st_sql[id], -1,
                                 SQLITE_PREPARE_PERSISTENT, &q->st[id], NULL);
@@ -357,28 +353,30 @@ static const char *col_str(sqlite3_stmt *st, int i)
   return t ? t : "";
 }
 
-/* Operations made of several statements must be all or nothing: their own
- * transaction in autocommit mode, a savepoint inside the caller's. */
+/* Operations made of several statements must be all or nothing. In
+ * autocommit mode they get their own transaction. Inside the caller's
+ * transaction the caller owns atomicity (the importer rolls back to its
+ * per-file savepoint on error): a savepoint per put_cert would copy every
+ * touched page into the statement journal and cost most of the import
+ * speed. */
 static ch_err op_begin(certhub_store *s, bool *own)
 {
   *own = sqlite3_get_autocommit(SQ(s)->db) != 0;
-  return run_st(s, *own ? ST_BEGIN : ST_OP_SP, "begin");
+  return *own ? run_st(s, ST_BEGIN, "begin") : CH_OK;
 }
 
 static ch_err op_end(certhub_store *s, bool own, ch_err rc)
 {
   sq *q = SQ(s);
+  if(!own)
+    return rc;
   if(!rc)
-    return run_st(s, own ? ST_COMMIT : ST_OP_RELEASE, "commit");
+    return run_st(s, ST_COMMIT, "commit");
   /* Keep the first error text; SQLite may have rolled back already. */
   char keep[CH_STORE_ERRMSG_MAX];
   memcpy(keep, s->errmsg, sizeof(keep));
-  if(!sqlite3_get_autocommit(q->db)) {
-    if(own)
-      run_st(s, ST_ROLLBACK, "rollback");
-    else if(!run_st(s, ST_OP_ROLLBACK, "rollback"))
-      run_st(s, ST_OP_RELEASE, "rollback");
-  }
+  if(!sqlite3_get_autocommit(q->db))
+    run_st(s, ST_ROLLBACK, "rollback");
   memcpy(s->errmsg, keep, sizeof(keep));
   return rc;
 }
@@ -587,7 +585,10 @@ static ch_err sq_open(certhub_store *s, const char *loc)
                 "PRAGMA synchronous = NORMAL;"
                 "PRAGMA foreign_keys = ON;"
                 "PRAGMA temp_store = MEMORY;"
-                "PRAGMA cache_size = -65536;",
+                "PRAGMA cache_size = -65536;"
+                /* An import batch dirties thousands of pages; checkpoint
+                 * every few batches rather than after each one. */
+                "PRAGMA wal_autocheckpoint = 16384;",
                 "setting pragmas");
   if(!rc)
     rc = migrate(s);
@@ -766,17 +767,28 @@ static ch_err put_row(certhub_store *s, const certhub_cert *c,
   sqlite3_bind_blob(st, 28, c->der ? (const void *)c->der : "",
                     (int)c->der_len, SQLITE_STATIC);
 
-  /* Only the INSERT branch of the upsert sets last_insert_rowid. */
+  /* Only the INSERT branch of the upsert sets last_insert_rowid. No
+   * RETURNING: it builds an ephemeral table per call and halves the
+   * import speed. */
   sqlite3_set_last_insert_rowid(q->db, 0);
+  rc = finish_st(s, st, sqlite3_step(st), "storing certificate");
+  if(rc)
+    return rc;
+  *id = sqlite3_last_insert_rowid(q->db);
+  *created = *id != 0;
+  if(*created)
+    return CH_OK;
+  rc = get_st(s, ST_CERT_ID, &st);
+  if(rc)
+    return rc;
+  bind_text(st, 1, c->sha256_hex);
   int r = sqlite3_step(st);
   if(r == SQLITE_ROW)
     *id = sqlite3_column_int64(st, 0);
   rc = finish_st(s, st, r, "storing certificate");
   if(!rc && r != SQLITE_ROW)
-    rc = ch_store_err(s, CH_ERR_INTERNAL, "%s: upsert returned no id",
-                      q->path);
-  if(!rc)
-    *created = sqlite3_last_insert_rowid(q->db) == *id;
+    rc = ch_store_err(s, CH_ERR_INTERNAL, "%s: certificate %s vanished",
+                      q->path, c->id);
   return rc;
 }
 
