@@ -112,12 +112,12 @@ const char *certhub_store_errmsg(const certhub_store *s)
 
 /* Every call starts with a clean error text so errmsg always describes
  * the last call. */
-#define DISPATCH(s, op, ...)         \
-  do {                               \
-    if(!(s))                         \
-      return CH_ERR_USAGE;           \
-    (s)->errmsg[0] = '\0';           \
-    return (s)->ops->op(__VA_ARGS__); \
+#define DISPATCH(s, op, ...)                                                  \
+  do {                                                                        \
+    if(!(s))                                                                  \
+      return CH_ERR_USAGE;                                                    \
+    (s)->errmsg[0] = '\0';                                                    \
+    return (s)->ops->op(__VA_ARGS__);                                         \
   } while(0)
 
 ch_err certhub_store_schema_version(certhub_store *s, int *version)
@@ -225,8 +225,8 @@ ch_err certhub_store_get_der(certhub_store *s, int64_t rowid, uint8_t **der,
   DISPATCH(s, get_der, s, rowid, der, len);
 }
 
-ch_err certhub_store_issuers(certhub_store *s, int64_t rowid,
-                             int64_t **rowids, size_t *n)
+ch_err certhub_store_issuers(certhub_store *s, int64_t rowid, int64_t **rowids,
+                             size_t *n)
 {
   if(!rowids || !n)
     return CH_ERR_USAGE;

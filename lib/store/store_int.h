@@ -79,8 +79,7 @@ ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first);
 
 /* SANs as stored: one "TYPE:value" line each, "\" and newline escaped as
  * "\\" and "\n" so a hostile value cannot split a line. */
-ch_err ch_store_sans_encode(const certhub_san *sans, size_t n,
-                            ch_buf *out);
+ch_err ch_store_sans_encode(const certhub_san *sans, size_t n, ch_buf *out);
 /* Parses text (modified in place) into *sans allocated from arena. */
 ch_err ch_store_sans_decode(struct ch_arena *arena, char *text,
                             certhub_san **sans, size_t *n);

@@ -173,7 +173,8 @@ static const char *const st_sql[ST__MAX] = {
     [ST_PUT_TAG] = "INSERT INTO tags(cert_id, key, value) VALUES(?1, ?2, ?3)"
                    " ON CONFLICT(cert_id, key) DO UPDATE SET"
                    " value = excluded.value",
-    [ST_SOURCE_GET] = "SELECT id FROM sources WHERE kind = ?1 AND locator = ?2",
+    [ST_SOURCE_GET] =
+        "SELECT id FROM sources WHERE kind = ?1 AND locator = ?2",
     [ST_SOURCE_ADD] = "INSERT INTO sources(kind, locator) VALUES(?1, ?2)",
     [ST_SCAN_ADD] = "INSERT INTO scans(source_id, started) VALUES(?1, ?2)",
     [ST_SOURCE_KIND] = "SELECT kind FROM sources WHERE id = ?1",
@@ -242,10 +243,11 @@ static const char *const st_sql[ST__MAX] = {
     [ST_BY_PREFIX] = "SELECT id FROM certs WHERE sha256 >= ?1 AND sha256 < ?2"
                      " ORDER BY sha256 LIMIT 2",
     [ST_BY_SHA1] = "SELECT id FROM certs WHERE sha1 = ?1 ORDER BY id",
-    [ST_BY_LOCATOR] = "SELECT s.cert_id FROM sightings s"
-                      " JOIN sources src ON src.id = s.source_id"
-                      " WHERE src.locator IN (?1, ?2)"
-                      " GROUP BY s.cert_id ORDER BY min(s.position), s.cert_id",
+    [ST_BY_LOCATOR] =
+        "SELECT s.cert_id FROM sightings s"
+        " JOIN sources src ON src.id = s.source_id"
+        " WHERE src.locator IN (?1, ?2)"
+        " GROUP BY s.cert_id ORDER BY min(s.position), s.cert_id",
 };
 
 typedef struct sq {
@@ -557,10 +559,9 @@ static ch_err sq_open(certhub_store *s, const char *loc)
     if(rc)
       goto out;
   }
-  r = sqlite3_open_v2(loc, &q->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                          SQLITE_OPEN_NOMUTEX,
-                      NULL);
+  r = sqlite3_open_v2(
+      loc, &q->db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if(r != SQLITE_OK) {
     rc = dberr(s, r, "cannot open database");
     goto out;
@@ -710,8 +711,8 @@ static const char *nonempty(const char *v)
 }
 
 static ch_err put_row(certhub_store *s, const certhub_cert *c,
-                      const certhub_labels *labels, int64_t now,
-                      int64_t *id, bool *created)
+                      const certhub_labels *labels, int64_t now, int64_t *id,
+                      bool *created)
 {
   sq *q = SQ(s);
   sqlite3_stmt *st;
@@ -753,10 +754,10 @@ static ch_err put_row(certhub_store *s, const certhub_cert *c,
     sqlite3_bind_null(st, 16);
   sqlite3_bind_int(st, 17, c->self_signed);
   bind_text(st, 18, ku);
-  sqlite3_bind_text(st, 19, q->eku.data ? q->eku.data : "",
-                    (int)q->eku.len, SQLITE_STATIC);
-  sqlite3_bind_text(st, 20, q->sans.data ? q->sans.data : "",
-                    (int)q->sans.len, SQLITE_STATIC);
+  sqlite3_bind_text(st, 19, q->eku.data ? q->eku.data : "", (int)q->eku.len,
+                    SQLITE_STATIC);
+  sqlite3_bind_text(st, 20, q->sans.data ? q->sans.data : "", (int)q->sans.len,
+                    SQLITE_STATIC);
   bind_text(st, 21, nonempty(c->subject_hash));
   bind_text(st, 22, nonempty(c->issuer_hash));
   bind_text(st, 23, nonempty(c->ski));
@@ -1058,14 +1059,39 @@ out:
 /* ---- list ------------------------------------------------------------ */
 
 enum {
-  C_ID, C_SHORT, C_SHA256, C_SHA1, C_SUBJECT, C_CN, C_ISSUER, C_ISSUER_CN,
-  C_SERIAL, C_NB, C_NA, C_KEY_ALG, C_KEY_BITS, C_CURVE, C_SIG_ALG, C_IS_CA,
-  C_PATH_LEN, C_SELF, C_KU, C_EKU, C_SANS, C_TYPE, C_ACCOUNT, C_REGION,
-  C_FIRST, C_LAST, C_ISSUER_HASH, C_AKI, C_PRESENT
+  C_ID,
+  C_SHORT,
+  C_SHA256,
+  C_SHA1,
+  C_SUBJECT,
+  C_CN,
+  C_ISSUER,
+  C_ISSUER_CN,
+  C_SERIAL,
+  C_NB,
+  C_NA,
+  C_KEY_ALG,
+  C_KEY_BITS,
+  C_CURVE,
+  C_SIG_ALG,
+  C_IS_CA,
+  C_PATH_LEN,
+  C_SELF,
+  C_KU,
+  C_EKU,
+  C_SANS,
+  C_TYPE,
+  C_ACCOUNT,
+  C_REGION,
+  C_FIRST,
+  C_LAST,
+  C_ISSUER_HASH,
+  C_AKI,
+  C_PRESENT
 };
 
-#define PRESENT_SQL                                 \
-  "EXISTS(SELECT 1 FROM sightings s WHERE s.cert_id = c.id" \
+#define PRESENT_SQL                                                           \
+  "EXISTS(SELECT 1 FROM sightings s WHERE s.cert_id = c.id"                   \
   " AND s.present = 1)"
 
 static const char list_select[] =
@@ -1166,8 +1192,7 @@ static ch_err build_list(certhub_store *s, const certhub_filter *f,
   ch_buf_init(&sql, 1 << 20);
   rc = ch_buf_addstr(&sql, list_select);
   if(!rc && f->rowid)
-    rc = add_cond(&sql, ps, &np, "c.id = ?",
-                  (struct param){.i = f->rowid});
+    rc = add_cond(&sql, ps, &np, "c.id = ?", (struct param){.i = f->rowid});
   if(!rc && f->expiring) {
     /* days_to_expiry <= N  <=>  not_after before the start of UTC day
      * today + N + 1. */
@@ -1177,15 +1202,13 @@ static ch_err build_list(certhub_store *s, const certhub_filter *f,
     if(n < -1000000000)
       n = -1000000000;
     int64_t limit = (floor_div(now, 86400) + n + 1) * 86400;
-    rc = add_cond(&sql, ps, &np, "c.not_after > ?",
-                  (struct param){.i = now});
+    rc = add_cond(&sql, ps, &np, "c.not_after > ?", (struct param){.i = now});
     if(!rc)
       rc = add_cond(&sql, ps, &np, "c.not_after < ?",
                     (struct param){.i = limit});
   }
   if(!rc && f->expired)
-    rc = add_cond(&sql, ps, &np, "c.not_after <= ?",
-                  (struct param){.i = now});
+    rc = add_cond(&sql, ps, &np, "c.not_after <= ?", (struct param){.i = now});
   if(!rc && f->status) {
     if(strcmp(f->status, CERTHUB_STATUS_ISSUED) == 0)
       rc = add_cond(&sql, ps, &np, PRESENT_SQL " AND c.not_after > ?",
@@ -1372,9 +1395,9 @@ static ch_err fill_row(certhub_store *s, sqlite3_stmt *m, int64_t now,
   row->first_seen = sqlite3_column_int64(m, C_FIRST);
   row->last_seen = sqlite3_column_int64(m, C_LAST);
   bool present = sqlite3_column_int(m, C_PRESENT) != 0;
-  row->status = !present                   ? CERTHUB_STATUS_INACTIVE
+  row->status = !present                ? CERTHUB_STATUS_INACTIVE
                 : row->not_after <= now ? CERTHUB_STATUS_EXPIRED
-                                          : CERTHUB_STATUS_ISSUED;
+                                        : CERTHUB_STATUS_ISSUED;
 
   const char *h = row->sha256;
   if(strlen(h) >= 32)
@@ -1387,8 +1410,10 @@ static ch_err fill_row(certhub_store *s, sqlite3_stmt *m, int64_t now,
   char *sans = ch_arena_strdup(a, col_str(m, C_SANS));
   certhub_san *arr = NULL;
   if(!row->arn || !sans)
-    return ch_store_err(s, CH_ERR_TOOBIG, "%s: certificate %s: row too "
-                        "large to list", SQ(s)->path, row->id);
+    return ch_store_err(s, CH_ERR_TOOBIG,
+                        "%s: certificate %s: row too "
+                        "large to list",
+                        SQ(s)->path, row->id);
   rc = ch_store_sans_decode(a, sans, &arr, &row->n_sans);
   if(rc)
     return ch_store_err(s, rc, "%s: certificate %s: row too large to list",
@@ -1511,8 +1536,8 @@ static ch_err by_locator(certhub_store *s, const char *ref, struct ids *ids)
         size_t n = strlen(cwd) + strlen(ref) + 2;
         abs = malloc(n);
         if(abs)
-          snprintf(abs, n, "%s%s%s", cwd,
-                   strcmp(cwd, "/") == 0 ? "" : "/", ref);
+          snprintf(abs, n, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/",
+                   ref);
       }
     }
   }
@@ -1569,8 +1594,7 @@ static ch_err sq_resolve(certhub_store *s, const char *ref, int64_t **rowids,
     rc = by_locator(s, ref, &ids);
 
   if(!rc && !ids.n)
-    rc = ch_store_err(s, CH_ERR_NOTFOUND, "no certificate matches '%s'",
-                      ref);
+    rc = ch_store_err(s, CH_ERR_NOTFOUND, "no certificate matches '%s'", ref);
   if(rc) {
     free(ids.v);
     return rc;
@@ -1590,8 +1614,10 @@ static ch_err cert_exists(certhub_store *s, int64_t rowid)
   int r = sqlite3_step(st);
   rc = finish_st(s, st, r, "reading certificate");
   if(!rc && r != SQLITE_ROW)
-    rc = ch_store_err(s, CH_ERR_NOTFOUND, "%s: no certificate with row id "
-                      "%lld", SQ(s)->path, (long long)rowid);
+    rc = ch_store_err(s, CH_ERR_NOTFOUND,
+                      "%s: no certificate with row id "
+                      "%lld",
+                      SQ(s)->path, (long long)rowid);
   return rc;
 }
 
@@ -1643,9 +1669,9 @@ static ch_err sq_get_der(certhub_store *s, int64_t rowid, uint8_t **der,
     *len = 0;
   }
   else if(r != SQLITE_ROW)
-    rc = ch_store_err(s, CH_ERR_NOTFOUND,
-                      "%s: no certificate with row id %lld", SQ(s)->path,
-                      (long long)rowid);
+    rc =
+        ch_store_err(s, CH_ERR_NOTFOUND, "%s: no certificate with row id %lld",
+                     SQ(s)->path, (long long)rowid);
   return rc;
 }
 
@@ -1666,8 +1692,8 @@ static ch_err sq_tag_remove(certhub_store *s, int64_t rowid, const char *key)
   rc = finish_st(s, st, sqlite3_step(st), "removing tag");
   if(!rc && sqlite3_changes(SQ(s)->db) == 0)
     rc = ch_store_err(s, CH_ERR_NOTFOUND,
-                      "certificate row %lld has no tag '%s'",
-                      (long long)rowid, key);
+                      "certificate row %lld has no tag '%s'", (long long)rowid,
+                      key);
   return rc;
 }
 
@@ -1680,9 +1706,9 @@ static ch_err sq_delete(certhub_store *s, int64_t rowid)
   sqlite3_bind_int64(st, 1, rowid);
   rc = finish_st(s, st, sqlite3_step(st), "deleting certificate");
   if(!rc && sqlite3_changes(SQ(s)->db) == 0)
-    rc = ch_store_err(s, CH_ERR_NOTFOUND,
-                      "%s: no certificate with row id %lld", SQ(s)->path,
-                      (long long)rowid);
+    rc =
+        ch_store_err(s, CH_ERR_NOTFOUND, "%s: no certificate with row id %lld",
+                     SQ(s)->path, (long long)rowid);
   return rc;
 }
 

@@ -62,8 +62,8 @@ static void upsert_is_idempotent(void **state)
                                           T_NOW - 100, &id1, &created),
                    CH_OK);
   assert_true(created);
-  assert_int_equal(certhub_store_put_cert(s, &a.c, NULL, src, 2, scan,
-                                          T_NOW, &id2, &created),
+  assert_int_equal(certhub_store_put_cert(s, &a.c, NULL, src, 2, scan, T_NOW,
+                                          &id2, &created),
                    CH_OK);
   assert_false(created);
   assert_int_equal(id1, id2);
@@ -153,9 +153,9 @@ static void labels_and_arn(void **state)
   tcert_init(&a, 3, "a.example", T_NOW + T_DAY, 'a', 'z');
   tcert_init(&b, 4, "b.example", T_NOW + T_DAY, 'b', 'z');
   assert_int_equal(certhub_store_source(s, "file", "/f", &src), CH_OK);
-  assert_int_equal(certhub_store_put_cert(s, &a.c, &lab, src, 1, 0, T_NOW,
-                                          &ida, NULL),
-                   CH_OK);
+  assert_int_equal(
+      certhub_store_put_cert(s, &a.c, &lab, src, 1, 0, T_NOW, &ida, NULL),
+      CH_OK);
   idb = t_put(s, &b, src, 2, 0, T_NOW);
 
   const trow *r = t_row(s, ida, T_NOW, &rs);
@@ -178,13 +178,11 @@ static void labels_and_arn(void **state)
   /* NULL members leave existing labels alone; tags are replaced by key. */
   const char *k2[] = {"env"};
   const char *v2[] = {"staging"};
-  certhub_labels lab2 = {.region = "us-east-1",
-                         .tag_keys = k2,
-                         .tag_values = v2,
-                         .n_tags = 1};
-  assert_int_equal(certhub_store_put_cert(s, &a.c, &lab2, src, 1, 0, T_NOW,
-                                          NULL, NULL),
-                   CH_OK);
+  certhub_labels lab2 = {
+      .region = "us-east-1", .tag_keys = k2, .tag_values = v2, .n_tags = 1};
+  assert_int_equal(
+      certhub_store_put_cert(s, &a.c, &lab2, src, 1, 0, T_NOW, NULL, NULL),
+      CH_OK);
   r = t_row(s, ida, T_NOW, &rs);
   assert_string_equal(r->account, "123456789012");
   assert_string_equal(r->region, "us-east-1");
@@ -218,8 +216,7 @@ static void scan_finish_marks_absent(void **state)
   assert_string_equal(t_row(s, idold, T_NOW, &rs)->status,
                       CERTHUB_STATUS_EXPIRED);
 
-  assert_int_equal(certhub_store_scan_begin(s, src, T_NOW + 1, &scan2),
-                   CH_OK);
+  assert_int_equal(certhub_store_scan_begin(s, src, T_NOW + 1, &scan2), CH_OK);
   t_put(s, &a, src, 1, scan2, T_NOW + 1);
   assert_int_equal(
       certhub_store_scan_finish(s, src, scan2, T_NOW + 1, &gone, &repl),
@@ -248,14 +245,12 @@ static void scan_finish_marks_absent(void **state)
 
   /* stdin never goes absent. */
   int64_t s3;
-  assert_int_equal(certhub_store_source(s, CERTHUB_SOURCE_STDIN, "-",
-                                        &stdin_src),
-                   CH_OK);
+  assert_int_equal(
+      certhub_store_source(s, CERTHUB_SOURCE_STDIN, "-", &stdin_src), CH_OK);
   t_put(s, &old, stdin_src, 1, 0, T_NOW);
   assert_int_equal(certhub_store_scan_begin(s, stdin_src, T_NOW, &s3), CH_OK);
   assert_int_equal(
-      certhub_store_scan_finish(s, stdin_src, s3, T_NOW, &gone, &repl),
-      CH_OK);
+      certhub_store_scan_finish(s, stdin_src, s3, T_NOW, &gone, &repl), CH_OK);
   assert_int_equal(gone, 0);
 
   assert_int_equal(certhub_store_scan_finish(s, 999, s3, T_NOW, NULL, NULL),
@@ -294,12 +289,10 @@ static void renewal_links(void **state)
   int64_t io1 = t_put(s, &o1, src, 1, scan1, T_NOW);
   int64_t io2 = t_put(s, &o2, src, 2, scan1, T_NOW);
   int64_t ik = t_put(s, &keep, src, 3, scan1, T_NOW);
-  assert_int_equal(certhub_store_scan_finish(s, src, scan1, T_NOW, NULL,
-                                             NULL),
+  assert_int_equal(certhub_store_scan_finish(s, src, scan1, T_NOW, NULL, NULL),
                    CH_OK);
 
-  assert_int_equal(certhub_store_scan_begin(s, src, T_NOW + 5, &scan2),
-                   CH_OK);
+  assert_int_equal(certhub_store_scan_begin(s, src, T_NOW + 5, &scan2), CH_OK);
   int64_t in1 = t_put(s, &n1, src, 1, scan2, T_NOW + 5);
   int64_t in2 = t_put(s, &n2, src, 2, scan2, T_NOW + 5);
   int64_t iot = t_put(s, &other, src, 3, scan2, T_NOW + 5);

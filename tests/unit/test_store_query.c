@@ -26,8 +26,8 @@ static int setup(void **state)
   certhub_store *s = fx->s;
   int64_t today = (T_NOW / T_DAY) * T_DAY;
   tcert_init(&fx->c[0], 40, "expired.example", T_NOW - 10, 'a', 'z');
-  tcert_init(&fx->c[1], 41, "soon.example", today + 3 * T_DAY + T_DAY - 1,
-             'b', 'y');
+  tcert_init(&fx->c[1], 41, "soon.example", today + 3 * T_DAY + T_DAY - 1, 'b',
+             'y');
   tcert_init(&fx->c[2], 42, "later.example", today + 30 * T_DAY, 'c', 'y');
   tcert_init(&fx->c[3], 43, "gone.example", today + 40 * T_DAY, 'd', 'y');
   tcert_init(&fx->c[4], 44, "zeta.example", today + 50 * T_DAY, 'e', 'y');
@@ -36,12 +36,10 @@ static int setup(void **state)
   fx->c[1].c.issuer = "CN=Let's Encrypt R3,O=Let's Encrypt";
   fx->c[1].c.serial = "DEADBEEF01";
 
-  assert_int_equal(certhub_store_source(s, "file", "/srv/one.pem",
-                                        &fx->src1),
+  assert_int_equal(certhub_store_source(s, "file", "/srv/one.pem", &fx->src1),
                    CH_OK);
-  assert_int_equal(certhub_store_source(s, "file", "/srv/two_%.pem",
-                                        &fx->src2),
-                   CH_OK);
+  assert_int_equal(
+      certhub_store_source(s, "file", "/srv/two_%.pem", &fx->src2), CH_OK);
   assert_int_equal(certhub_store_scan_begin(s, fx->src1, T_NOW, &scan1),
                    CH_OK);
   for(int i = 0; i < 4; i++)
@@ -50,21 +48,18 @@ static int setup(void **state)
                                           scan1, T_NOW, NULL, NULL),
                    CH_OK);
   assert_int_equal(
-      certhub_store_scan_finish(s, fx->src1, scan1, T_NOW, NULL, NULL),
-      CH_OK);
+      certhub_store_scan_finish(s, fx->src1, scan1, T_NOW, NULL, NULL), CH_OK);
   /* Second scan of one.pem without c3: it goes absent. */
   assert_int_equal(certhub_store_scan_begin(s, fx->src1, T_NOW, &scan2),
                    CH_OK);
   for(int i = 0; i < 3; i++)
     t_put(s, &fx->c[i], fx->src1, (unsigned)i + 1, scan2, T_NOW);
   assert_int_equal(
-      certhub_store_scan_finish(s, fx->src1, scan2, T_NOW, NULL, NULL),
-      CH_OK);
+      certhub_store_scan_finish(s, fx->src1, scan2, T_NOW, NULL, NULL), CH_OK);
   fx->id[4] = t_put(s, &fx->c[4], fx->src2, 1, 0, T_NOW);
   fx->id[5] = t_put(s, &fx->c[5], fx->src2, 2, 0, T_NOW);
   assert_int_equal(certhub_store_tag_set(s, fx->id[4], "env", "dev"), CH_OK);
-  assert_int_equal(certhub_store_tag_set(s, fx->id[5], "owner", NULL),
-                   CH_OK);
+  assert_int_equal(certhub_store_tag_set(s, fx->id[5], "owner", NULL), CH_OK);
   *state = fx;
   return 0;
 }
@@ -94,11 +89,11 @@ static void list_idx(fixture *fx, const certhub_filter *f, char *out,
       }
 }
 
-#define LIST_IS(fx, f, want)                 \
-  do {                                       \
-    char got_[64];                           \
-    list_idx((fx), (f), got_, sizeof(got_)); \
-    assert_string_equal(got_, (want));       \
+#define LIST_IS(fx, f, want)                                                  \
+  do {                                                                        \
+    char got_[64];                                                            \
+    list_idx((fx), (f), got_, sizeof(got_));                                  \
+    assert_string_equal(got_, (want));                                        \
   } while(0)
 
 static void list_order_and_status(void **state)
@@ -179,19 +174,19 @@ static void list_tag_issuer_search(void **state)
   f.issuer = "issuer y";
   LIST_IS(fx, &f, "2,3,5,4");
 
-  f = (certhub_filter){.search = "SOON"};          /* CN */
+  f = (certhub_filter){.search = "SOON"}; /* CN */
   LIST_IS(fx, &f, "1");
-  f.search = "shop.example.org";                  /* SAN */
+  f.search = "shop.example.org"; /* SAN */
   LIST_IS(fx, &f, "2");
-  f.search = "deadbeef";                          /* serial */
+  f.search = "deadbeef"; /* serial */
   LIST_IS(fx, &f, "1");
-  f.search = fx->c[3].c.sha256_hex + 20;          /* sha256 */
+  f.search = fx->c[3].c.sha256_hex + 20; /* sha256 */
   LIST_IS(fx, &f, "3");
-  f.search = "two_%";                             /* locator, no wildcard */
+  f.search = "two_%"; /* locator, no wildcard */
   LIST_IS(fx, &f, "5,4");
   f.search = "two__";
   LIST_IS(fx, &f, "");
-  f.search = "o=test b";                          /* subject */
+  f.search = "o=test b"; /* subject */
   LIST_IS(fx, &f, "1");
   f = (certhub_filter){.search = "example", .status = "ISSUED", .limit = 3};
   LIST_IS(fx, &f, "1,2,5");
@@ -206,14 +201,14 @@ static void resolve_forms(void **state)
   char ref[160];
   const certhub_cert *c = &fx->c[2].c;
 
-#define RESOLVES_TO(r, want)                                         \
-  do {                                                               \
-    ch_err rc_ = certhub_store_resolve(s, (r), &ids, &n);            \
-    if(rc_)                                                          \
-      fail_msg("resolve %s: %s", (r), certhub_store_errmsg(s));      \
-    assert_int_equal(n, 1);                                          \
-    assert_int_equal(ids[0], (want));                                \
-    ch_safefree(ids);                                                \
+#define RESOLVES_TO(r, want)                                                  \
+  do {                                                                        \
+    ch_err rc_ = certhub_store_resolve(s, (r), &ids, &n);                     \
+    if(rc_)                                                                   \
+      fail_msg("resolve %s: %s", (r), certhub_store_errmsg(s));               \
+    assert_int_equal(n, 1);                                                   \
+    assert_int_equal(ids[0], (want));                                         \
+    ch_safefree(ids);                                                         \
   } while(0)
 
   RESOLVES_TO(c->id, fx->id[2]);
@@ -238,8 +233,7 @@ static void resolve_forms(void **state)
   RESOLVES_TO(r->arn, fx->id[2]);
 
   /* A path: every cert seen there, present or not, in position order. */
-  assert_int_equal(certhub_store_resolve(s, "/srv/one.pem", &ids, &n),
-                   CH_OK);
+  assert_int_equal(certhub_store_resolve(s, "/srv/one.pem", &ids, &n), CH_OK);
   assert_int_equal(n, 4);
   assert_int_equal(ids[0], fx->id[0]);
   assert_int_equal(ids[3], fx->id[3]);
@@ -258,8 +252,8 @@ static void resolve_forms(void **state)
   assert_int_equal(certhub_store_source(s, "file", real, &src), CH_OK);
   free(real);
   t_put(s, &fx->c[0], src, 1, 0, T_NOW);
-  assert_int_equal(certhub_store_source(s, "file", "/nonexistent-x/y.pem",
-                                        &src), CH_OK);
+  assert_int_equal(
+      certhub_store_source(s, "file", "/nonexistent-x/y.pem", &src), CH_OK);
   t_put(s, &fx->c[1], src, 1, 0, T_NOW);
   RESOLVES_TO("rel.pem", fx->id[0]);
   RESOLVES_TO("./rel.pem", fx->id[0]);
@@ -271,8 +265,10 @@ static void resolve_forms(void **state)
   assert_non_null(strstr(certhub_store_errmsg(s), "no-such-thing"));
   assert_int_equal(certhub_store_resolve(s, "ffffffff", &ids, &n),
                    CH_ERR_NOTFOUND);
-  assert_int_equal(certhub_store_resolve(s, "arn:certhub:acm:x:y:certificate/"
-                                            "zz", &ids, &n),
+  assert_int_equal(certhub_store_resolve(s,
+                                         "arn:certhub:acm:x:y:certificate/"
+                                         "zz",
+                                         &ids, &n),
                    CH_ERR_USAGE);
   assert_int_equal(certhub_store_resolve(s, "", &ids, &n), CH_ERR_USAGE);
 }
@@ -357,8 +353,7 @@ static void issuers_with_key_ids(void **state)
   assert_int_equal(n, 0);
   free(ids);
   assert_string_equal(t_row(s, ir, T_NOW, &rs)->issuers, "");
-  assert_int_equal(certhub_store_issuers(s, 99999, &ids, &n),
-                   CH_ERR_NOTFOUND);
+  assert_int_equal(certhub_store_issuers(s, 99999, &ids, &n), CH_ERR_NOTFOUND);
 }
 
 static void tags_set_and_remove(void **state)
@@ -374,10 +369,8 @@ static void tags_set_and_remove(void **state)
   assert_string_equal(t_row(s, fx->id[0], T_NOW, &rs)->tags, "b=3");
   assert_int_equal(certhub_store_tag_remove(s, fx->id[0], "a"),
                    CH_ERR_NOTFOUND);
-  assert_int_equal(certhub_store_tag_set(s, 99999, "a", "1"),
-                   CH_ERR_NOTFOUND);
-  assert_int_equal(certhub_store_tag_set(s, fx->id[0], "", "1"),
-                   CH_ERR_USAGE);
+  assert_int_equal(certhub_store_tag_set(s, 99999, "a", "1"), CH_ERR_NOTFOUND);
+  assert_int_equal(certhub_store_tag_set(s, fx->id[0], "", "1"), CH_ERR_USAGE);
 }
 
 static void delete_cascades(void **state)
@@ -390,15 +383,13 @@ static void delete_cascades(void **state)
   unsigned repl = 0;
   /* Give c3 (gone) a renewal so the link must go too. */
   tcert_init(&n1, 400, "gone.example", T_NOW + 400 * T_DAY, 'd', 'y');
-  assert_int_equal(certhub_store_scan_begin(s, fx->src1, T_NOW, &scan),
-                   CH_OK);
+  assert_int_equal(certhub_store_scan_begin(s, fx->src1, T_NOW, &scan), CH_OK);
   for(int i = 0; i < 3; i++)
     t_put(s, &fx->c[i], fx->src1, (unsigned)i + 1, scan, T_NOW);
   /* c3 is already absent, so it is not "gone in this scan": no link. */
   t_put(s, &n1, fx->src1, 4, scan, T_NOW);
   assert_int_equal(
-      certhub_store_scan_finish(s, fx->src1, scan, T_NOW, NULL, &repl),
-      CH_OK);
+      certhub_store_scan_finish(s, fx->src1, scan, T_NOW, NULL, &repl), CH_OK);
   assert_int_equal(repl, 0);
   free(t_query(s, "INSERT INTO renewals VALUES(4, 5, NULL, 0)"));
   t_query_eq(s, "SELECT count(*) FROM renewals", "1");
@@ -425,8 +416,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(list_order_and_status, setup, teardown),
       cmocka_unit_test_setup_teardown(list_expiry_filters, setup, teardown),
-      cmocka_unit_test_setup_teardown(list_tag_issuer_search, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(list_tag_issuer_search, setup, teardown),
       cmocka_unit_test_setup_teardown(resolve_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(resolve_ambiguous_prefix, setup,
                                       teardown),

@@ -39,7 +39,8 @@ static inline void tcert_init(tcert *t, unsigned seed, const char *cn,
 {
   memset(t, 0, sizeof(*t));
   for(int i = 0; i < 32; i++)
-    t->c.sha256[i] = (uint8_t)(seed * 37 + (unsigned)i * 11 + (i == 0 ? seed : 0));
+    t->c.sha256[i] =
+        (uint8_t)(seed * 37 + (unsigned)i * 11 + (i == 0 ? seed : 0));
   t->c.sha256[0] = (uint8_t)seed;
   t->c.sha256[1] = (uint8_t)(seed >> 8);
   for(int i = 0; i < 20; i++)
@@ -115,8 +116,8 @@ static inline int64_t t_put(certhub_store *s, tcert *t, int64_t src,
                             unsigned pos, int64_t scan, int64_t now)
 {
   int64_t id = 0;
-  ch_err rc = certhub_store_put_cert(s, &t->c, NULL, src, pos, scan, now,
-                                     &id, NULL);
+  ch_err rc =
+      certhub_store_put_cert(s, &t->c, NULL, src, pos, scan, now, &id, NULL);
   if(rc)
     fail_msg("put: %s", certhub_store_errmsg(s));
   return id;
