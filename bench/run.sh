@@ -29,10 +29,14 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 if [ ! -f "$DATA/estate.done" ] || [ "$(cat "$DATA/estate.done")" != "$N" ]; then
   rm -rf "$DATA"; mkdir -p "$DATA"
   echo "bench: generating $N certificates..." >&2
+  "$GEN" --key ec:P-256 --ca --cn "certhub bench CA" --not-after +3650d \
+    -o "$DATA/ca.pem" --key-out "$DATA/ca.key"
   "$GEN" --key mix --key-pool 8 --count "$N" --split 1:1000 --seed 1 \
-    --outdir "$DATA/estate" --not-after +400d >/dev/null
+    --cn "leaf-%d.bench.example" --issuer-cert "$DATA/ca.pem" \
+    --issuer-key "$DATA/ca.key" --outdir "$DATA/estate" --not-after +400d \
+    >/dev/null
   find "$DATA/estate" -type f -name '*.pem' | sort | xargs cat >"$DATA/all.pem"
-  "$GEN" --key ec:P-256 --count 1000 --split 1:1 --seed 2 \
+  "$GEN" --key ec:P-256 --count 1000 --split 1:1 --seed 2 --cn "one-%d.example" \
     --outdir "$DATA/singles" --not-after +90d >/dev/null
   echo "$N" >"$DATA/estate.done"
 fi
@@ -86,9 +90,9 @@ ossl_med=$(printf '%s\n' "${ossl[@]}" | median)
 cat <<TXT
 | what (one core, median of $RUNS) | certificates/s |
 |---|---:|
-| certhub parser (DER walk + SHA-256 + SHA-1) | ${parse[certhub_parse]:-?} |
-| d2i_X509 + key bits + SHA-256 digest | ${parse[d2i_bits_digest]:-?} |
-| d2i_X509 alone | ${parse[d2i_only]:-?} |
+| certhub parser (DER walk + SHA-256 + SHA-1) | ${parse[certhub_parse_der]:-?} |
+| d2i_X509 + key bits + SHA-256 digest | ${parse[openssl_d2i_bits_digest]:-?} |
+| d2i_X509 alone | ${parse[openssl_d2i_only]:-?} |
 | certhub import, end to end into SQLite ($files files) | $imp_med |
 | certhub re-import of the same estate (all known) | $reimp |
 | openssl x509 -noout -enddate, one process per file | $ossl_med |

@@ -233,7 +233,8 @@ static ch_err list_dir(walker *w, const char *path, entry **out, size_t *n_out)
     v[n].type = de->d_type;
     n++;
   }
-  qsort(v, n, sizeof(*v), cmp_entry);
+  if(n > 1) /* v is NULL for an empty directory */
+    qsort(v, n, sizeof(*v), cmp_entry);
   *out = v;
   *n_out = n;
   v = NULL;
