@@ -15,6 +15,8 @@ typedef struct check_state {
   bool verbose;
   const char *path; /* file being read */
   uint64_t file_errors;
+  bool file_empty; /* read_file said: empty file */
+  bool reporting;  /* on_error called for a real problem, not a read */
   uint64_t file_certs;
   uint64_t certs;
   uint64_t files;
@@ -75,6 +77,11 @@ static void on_error(void *ctx, unsigned position, ch_err err,
                      const char *reason)
 {
   check_state *st = ctx;
+  /* An empty file is "no certificate", decided per file in on_file(). */
+  if(err == CH_ERR_NOTFOUND && position == 0 && !st->reporting) {
+    st->file_empty = true;
+    return;
+  }
   st->file_errors++;
   st->input_errors++;
   if(!reason || !*reason)
@@ -92,7 +99,9 @@ static void on_problem(void *ctx, const char *path, unsigned position,
   check_state *st = ctx;
   const char *saved = st->path;
   st->path = path;
+  st->reporting = true;
   on_error(ctx, position, err, reason);
+  st->reporting = false;
   st->path = saved;
 }
 
@@ -103,14 +112,18 @@ static ch_err on_file(void *ctx, const char *path, bool explicit)
   st->path = path;
   st->file_errors = 0;
   st->file_certs = 0;
+  st->file_empty = false;
   errno = 0;
   ch_err rc = certhub_read_file(path, &ro, on_cert, on_error, st);
   if(rc == CH_ERR_NOMEM || st->out_rc)
     return rc ? rc : st->out_rc; /* stop the walk */
   if(rc == CH_ERR_NOTFOUND && !st->file_errors) {
     /* other files in a directory are not our business */
-    if(explicit)
-      on_error(st, 0, rc, "no certificate found");
+    if(explicit) {
+      st->reporting = true;
+      on_error(st, 0, rc, st->file_empty ? "empty file" : "no certificate found");
+      st->reporting = false;
+    }
     return CH_OK;
   }
   if(rc && !st->file_errors)
