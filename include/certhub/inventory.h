@@ -61,7 +61,7 @@ typedef struct certhub_import_opts {
   size_t n_excludes;
   const char *password;  /* PKCS#12 */
   int64_t now;
-  size_t batch_size;     /* certificates per transaction; 0 = 5000 */
+  size_t batch_size;     /* certificates per transaction; 0 = 20000 */
   certhub_problem_cb on_problem;
   void *ctx;
 } certhub_import_opts;

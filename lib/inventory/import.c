@@ -12,7 +12,7 @@
 #include "core/core.h"
 #include "inventory_int.h"
 
-#define DEFAULT_BATCH 5000
+#define DEFAULT_BATCH 20000
 
 typedef struct importer {
   certhub_store *s;

@@ -37,7 +37,7 @@ static const struct migration {
      "CREATE TABLE certs("
      " id INTEGER PRIMARY KEY,"
      " sha256 TEXT UNIQUE NOT NULL,"
-     " short_id TEXT UNIQUE NOT NULL,"
+     " short_id TEXT NOT NULL," /* sha256[:16]: lookups go through sha256 */
      " sha1 TEXT NOT NULL,"
      " subject TEXT NOT NULL,"
      " common_name TEXT,"
