@@ -58,6 +58,10 @@ static const struct migration {
      " sans TEXT NOT NULL DEFAULT '',"
      " subject_hash TEXT,"
      " issuer_hash TEXT,"
+     /* First 60 bits of subject_hash/issuer_hash: a small integer key
+      * to index instead of 64 hex characters (a quarter of import time). */
+     " subject_key INTEGER,"
+     " issuer_key INTEGER,"
      " ski TEXT,"
      " aki TEXT,"
      " type TEXT NOT NULL DEFAULT 'IMPORTED',"
@@ -67,7 +71,7 @@ static const struct migration {
      " last_seen INTEGER NOT NULL,"
      " der BLOB NOT NULL);"
      "CREATE INDEX certs_by_expiry ON certs(not_after);"
-     "CREATE INDEX certs_by_subject ON certs(subject_hash);"
+     "CREATE INDEX certs_by_subject ON certs(subject_key);"
      "CREATE TABLE sources("
      " id INTEGER PRIMARY KEY,"
      " kind TEXT NOT NULL,"
@@ -155,11 +159,12 @@ static const char *const st_sql[ST__MAX] = {
         " issuer, issuer_cn, serial, not_before, not_after, key_alg,"
         " key_bits, key_curve, sig_alg, is_ca, path_len, self_signed,"
         " key_usage, ext_key_usage, sans, subject_hash, issuer_hash, ski,"
-        " aki, account, region, first_seen, last_seen, der)"
+        " aki, account, region, first_seen, last_seen, der, subject_key,"
+        " issuer_key)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
         " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24,"
         " coalesce(?25, '000000000000'), coalesce(?26, 'local'), ?27, ?27,"
-        " ?28)"
+        " ?28, ?29, ?30)"
         " ON CONFLICT(sha256) DO UPDATE SET last_seen = excluded.last_seen,"
         " account = coalesce(?25, account), region = coalesce(?26, region)",
     [ST_CERT_ID] = "SELECT id FROM certs WHERE sha256 = ?1",
@@ -185,7 +190,8 @@ static const char *const st_sql[ST__MAX] = {
         " detected_at)"
         " SELECT o.id, n.id, ?1, ?3 FROM sightings so"
         " JOIN certs o ON o.id = so.cert_id"
-        " JOIN certs n ON n.subject_hash = o.subject_hash"
+        " JOIN certs n ON n.subject_key = o.subject_key"
+        " AND n.subject_hash = o.subject_hash"
         " JOIN sightings sn ON sn.cert_id = n.id AND sn.source_id = ?1"
         " WHERE so.source_id = ?1 AND so.present = 1"
         " AND so.last_scan_id IS NOT ?2 AND sn.first_scan_id = ?2"
@@ -215,7 +221,8 @@ static const char *const st_sql[ST__MAX] = {
         " JOIN sources src ON src.id = s.source_id WHERE s.cert_id = ?1"
         " UNION ALL"
         " SELECT 2, x.short_id, NULL, NULL, 0, 0, 0, 0 FROM certs x"
-        " WHERE ?2 IS NOT NULL AND x.subject_hash = ?2 AND x.id <> ?1"
+        " WHERE ?2 IS NOT NULL AND x.subject_key = ?4"
+        " AND x.subject_hash = ?2 AND x.id <> ?1"
         " AND (?3 IS NULL OR x.ski IS NULL OR x.ski = ?3)"
         " UNION ALL"
         " SELECT 3, n.short_id, NULL, NULL, 0, 0, 0, 0 FROM renewals r"
@@ -225,7 +232,8 @@ static const char *const st_sql[ST__MAX] = {
         " JOIN certs o ON o.id = r.old_cert_id WHERE r.new_cert_id = ?1"
         " ORDER BY 1, 2, 3",
     [ST_ISSUERS] = "SELECT x.id FROM certs c JOIN certs x"
-                   " ON x.subject_hash = c.issuer_hash AND x.id <> c.id"
+                   " ON x.subject_key = c.issuer_key"
+                   " AND x.subject_hash = c.issuer_hash AND x.id <> c.id"
                    " WHERE c.id = ?1"
                    " AND (c.aki IS NULL OR x.ski IS NULL OR x.ski = c.aki)"
                    " ORDER BY x.short_id",
@@ -710,6 +718,23 @@ static const char *nonempty(const char *v)
   return v && *v ? v : NULL;
 }
 
+/* Index key of a hash: its first 15 characters folded into 60 bits (a
+ * positive int64; for hex, exactly the leading 60 bits). NULL when there
+ * is no hash. The full hash is still compared in every query. */
+static void bind_hash_key(sqlite3_stmt *st, int i, const char *hash)
+{
+  uint64_t k = 0; /* unsigned: shifts past 63 bits are defined */
+  int n = 0;
+  for(; hash && hash[n] && n < 15; n++) {
+    int v = ch_hex_val((unsigned char)hash[n]);
+    k = k << 4 ^ (uint64_t)(v >= 0 ? v : (unsigned char)hash[n]);
+  }
+  if(n == 0)
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_int64(st, i, (int64_t)(k & ((UINT64_C(1) << 60) - 1)));
+}
+
 static ch_err put_row(certhub_store *s, const certhub_cert *c,
                       const certhub_labels *labels, int64_t now, int64_t *id,
                       bool *created)
@@ -760,6 +785,8 @@ static ch_err put_row(certhub_store *s, const certhub_cert *c,
                     SQLITE_STATIC);
   bind_text(st, 21, nonempty(c->subject_hash));
   bind_text(st, 22, nonempty(c->issuer_hash));
+  bind_hash_key(st, 29, c->subject_hash);
+  bind_hash_key(st, 30, c->issuer_hash);
   bind_text(st, 23, nonempty(c->ski));
   bind_text(st, 24, nonempty(c->aki));
   bind_text(st, 25, labels ? labels->account : NULL);
@@ -1315,6 +1342,7 @@ static ch_err fill_aux(certhub_store *s, sqlite3_stmt *m, struct ch_arena *a,
   sqlite3_bind_int64(st, 1, row->rowid);
   sqlite3_bind_text(st, 2, col_text(m, C_ISSUER_HASH), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, col_text(m, C_AKI), -1, SQLITE_TRANSIENT);
+  bind_hash_key(st, 4, col_text(m, C_ISSUER_HASH));
   while(!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
     int k = sqlite3_column_int(st, 0);
     if(k == 0) {
