@@ -182,9 +182,21 @@ bool ch_pem_next(const char *buf, size_t len, size_t *pos, size_t *line,
     }
     b->body = body;
     b->body_line = ln;
-    const char *en = memmem(body, (size_t)(end - body), END, sizeof(END) - 1);
-    const char *nb =
-        memmem(body, (size_t)(end - body), BEGIN, sizeof(BEGIN) - 1);
+    /* One pass for whichever comes first, END or the next BEGIN: both
+     * start with five dashes, which base64 never contains. */
+    const char *en = NULL, *nb = NULL;
+    for(const char *q = body;
+        (q = memmem(q, (size_t)(end - q), "-----", 5)) != NULL; q++) {
+      size_t left = (size_t)(end - q);
+      if(left >= sizeof(END) - 1 && !memcmp(q, END, sizeof(END) - 1)) {
+        en = q;
+        break;
+      }
+      if(left >= sizeof(BEGIN) - 1 && !memcmp(q, BEGIN, sizeof(BEGIN) - 1)) {
+        nb = q;
+        break;
+      }
+    }
     if(!en || (nb && nb < en)) {
       /* No END before the next BEGIN: the block runs to there. */
       const char *stop = nb ? nb : end;
