@@ -72,6 +72,10 @@ typedef struct cli_ctx {
 int cli_getopt(cli_ctx *c, int argc, char **argv, const char *shortopts,
                const struct option *longopts);
 
+/* The single REF operand left after the options, into *ref. Returns 0 or
+ * a usage error when it is missing or followed by more. */
+int cli_one_ref(cli_ctx *c, int argc, char **argv, const char **ref /* OUT */);
+
 /* "certhub: CMD: MSG (see 'certhub CMD --help')"; returns 2. */
 int cli_usage(cli_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

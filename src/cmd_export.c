@@ -116,17 +116,16 @@ int cmd_export(cli_ctx *c, int argc, char **argv)
       return cli_usage(c, "unexpected option");
     }
   }
-  if(optind >= argc)
-    return cli_usage(c, "missing REF");
-  if(argc - optind > 1)
-    return cli_usage(c, "unexpected argument '%s'", argv[optind + 1]);
+  const char *ref;
+  code = cli_one_ref(c, argc, argv, &ref);
+  if(code)
+    return code;
   if(der && chain)
     return cli_usage(c, "--der writes one certificate; it cannot be "
                         "combined with --chain");
   if(der && !out_path && isatty(STDOUT_FILENO))
     return cli_usage(c, "refusing to write binary DER to a terminal; use "
                         "-O FILE or a redirect");
-  const char *ref = argv[optind];
 
   code = cli_open_store(c, &s);
   if(code)

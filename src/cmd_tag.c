@@ -123,11 +123,10 @@ int cmd_delete(cli_ctx *c, int argc, char **argv)
     if(r == CLI_OPT_STOP)
       return c->exit_code;
   }
-  if(optind >= argc)
-    return cli_usage(c, "missing REF");
-  if(argc - optind > 1)
-    return cli_usage(c, "unexpected argument '%s'", argv[optind + 1]);
-  const char *ref = argv[optind];
+  const char *ref;
+  code = cli_one_ref(c, argc, argv, &ref);
+  if(code)
+    return code;
 
   code = cli_open_store(c, &s);
   if(code)

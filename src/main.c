@@ -510,6 +510,16 @@ int cli_resolve(cli_ctx *c, certhub_store *s, const char *ref,
   }
 }
 
+int cli_one_ref(cli_ctx *c, int argc, char **argv, const char **ref)
+{
+  if(optind >= argc)
+    return cli_usage(c, "missing REF");
+  if(argc - optind > 1)
+    return cli_usage(c, "unexpected argument '%s'", argv[optind + 1]);
+  *ref = argv[optind];
+  return 0;
+}
+
 int cli_resolve_one(cli_ctx *c, certhub_store *s, const char *ref,
                     int64_t *rowid)
 {
