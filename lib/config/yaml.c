@@ -386,27 +386,18 @@ ch_err ch_yaml_load_file(const char *path, ch_ydoc **out, char **errmsg)
     rc = CH_ERR_IO;
     goto out;
   }
-  for(;;) {
-    char chunk[65536];
-    ssize_t r = read(fd, chunk, sizeof(chunk));
-    if(r < 0 && errno == EINTR)
-      continue;
-    if(r < 0) {
-      msg = msgf("%s: cannot read: %s", path, strerror(errno));
-      rc = CH_ERR_IO;
-      goto out;
-    }
-    if(r == 0)
-      break;
-    rc = ch_buf_add(&data, chunk, (size_t)r);
-    if(rc == CH_ERR_TOOBIG) {
-      msg = msgf("%s: configuration file too large (limit 1 MiB)", path);
-      rc = CH_ERR_CONFIG;
-      goto out;
-    }
-    if(rc)
-      goto out;
+  rc = ch_buf_read_fd(&data, fd);
+  if(rc == CH_ERR_IO) {
+    msg = msgf("%s: cannot read: %s", path, strerror(errno));
+    goto out;
   }
+  if(rc == CH_ERR_TOOBIG) {
+    msg = msgf("%s: configuration file too large (limit 1 MiB)", path);
+    rc = CH_ERR_CONFIG;
+    goto out;
+  }
+  if(rc)
+    goto out;
   rc = ch_yaml_parse(data.data ? data.data : "", data.len, path, out, &msg);
 
 out:

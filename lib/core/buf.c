@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core.h"
 
@@ -106,4 +108,21 @@ char *ch_buf_take(ch_buf *b)
   b->len = 0;
   b->alloc = 0;
   return p;
+}
+
+ch_err ch_buf_read_fd(ch_buf *b, int fd)
+{
+  for(;;) {
+    char chunk[65536];
+    ssize_t r = read(fd, chunk, sizeof(chunk));
+    if(r < 0 && errno == EINTR)
+      continue;
+    if(r < 0)
+      return CH_ERR_IO;
+    if(r == 0)
+      return CH_OK;
+    ch_err rc = ch_buf_add(b, chunk, (size_t)r);
+    if(rc)
+      return rc;
+  }
 }

@@ -60,6 +60,9 @@ ch_err ch_buf_printf(ch_buf *b, const char *fmt, ...)
 ch_err ch_buf_vprintf(ch_buf *b, const char *fmt, va_list ap);
 /* Hand the data to the caller (malloc'd, NUL-terminated); b is reset. */
 char *ch_buf_take(ch_buf *b);
+/* Append everything read from fd until EOF. CH_ERR_IO with errno set on a
+ * read error, CH_ERR_TOOBIG at the cap (b is then freed, as above). */
+ch_err ch_buf_read_fd(ch_buf *b, int fd);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void ch_hex_encode(const uint8_t *p, size_t n, char *out);

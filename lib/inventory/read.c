@@ -26,27 +26,20 @@ static ch_err report(certhub_error_cb on_error, void *ctx, ch_err err,
 static ch_err slurp(int fd, ch_buf *b, certhub_error_cb on_error, void *ctx)
 {
   char reason[160];
-  for(;;) {
-    char chunk[65536];
-    ssize_t r = read(fd, chunk, sizeof(chunk));
-    if(r < 0 && errno == EINTR)
-      continue;
-    if(r < 0) {
-      snprintf(reason, sizeof(reason), "cannot read: %s", strerror(errno));
-      return report(on_error, ctx, CH_ERR_IO, reason);
-    }
-    if(r == 0)
-      return CH_OK;
-    ch_err rc = ch_buf_add(b, chunk, (size_t)r);
-    if(rc == CH_ERR_TOOBIG) {
-      snprintf(reason, sizeof(reason),
-               "file too large (more than %zu bytes, limit 512 MiB)",
-               CERTHUB_MAX_FILE_SIZE);
-      return report(on_error, ctx, rc, reason);
-    }
-    if(rc)
-      return report(on_error, ctx, rc, certhub_strerror(rc));
+  ch_err rc = ch_buf_read_fd(b, fd);
+  if(rc == CH_ERR_IO) {
+    snprintf(reason, sizeof(reason), "cannot read: %s", strerror(errno));
+    return report(on_error, ctx, rc, reason);
   }
+  if(rc == CH_ERR_TOOBIG) {
+    snprintf(reason, sizeof(reason),
+             "file too large (more than %zu bytes, limit 512 MiB)",
+             CERTHUB_MAX_FILE_SIZE);
+    return report(on_error, ctx, rc, reason);
+  }
+  if(rc)
+    return report(on_error, ctx, rc, certhub_strerror(rc));
+  return CH_OK;
 }
 
 ch_err certhub_read_file(const char *path, const certhub_read_opts *ro,
