@@ -34,6 +34,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "certhub/time.h"
+
 #define MAX_COUNT 10000000UL    /* certificates per run */
 #define MAX_POOL 1024UL         /* distinct keys per run */
 #define MAX_SAN_COUNT 1000000UL /* enough to test certhub's caps */
@@ -182,16 +184,6 @@ static int parse_ulong(const char *opt, const char *s, unsigned long min,
   return 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int digits(const char **p, int n, int *out /* OUT */)
 {
   int v = 0;
@@ -247,7 +239,7 @@ static int parse_rfc3339(const char *s, int64_t *out /* OUT */)
     if(*p)
       return -1;
   }
-  *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+  *out = certhub_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
          mi * 60 + sec - off;
   return 0;
 }
