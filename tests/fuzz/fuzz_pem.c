@@ -2,27 +2,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "certhub/cert.h"
+#include "fuzz_read_cb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static ch_err on_cert(void *ctx, certhub_cert *c, unsigned pos)
-{
-  (void)ctx;
-  (void)pos;
-  certhub_cert_free(c);
-  return CH_OK;
-}
-
-static void on_error(void *ctx, unsigned pos, ch_err err, const char *reason)
-{
-  (void)ctx;
-  (void)pos;
-  (void)err;
-  (void)strlen(reason);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
