@@ -197,7 +197,7 @@ bool ch_pem_next(const char *buf, size_t len, size_t *pos, size_t *line,
         break;
       }
     }
-    if(!en || (nb && nb < en)) {
+    if(!en) {
       /* No END before the next BEGIN: the block runs to there. */
       const char *stop = nb ? nb : end;
       b->unterminated = true;
