@@ -239,8 +239,8 @@ static int parse_rfc3339(const char *s, int64_t *out /* OUT */)
     if(*p)
       return -1;
   }
-  *out = certhub_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-         mi * 60 + sec - off;
+  *out = certhub_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+         h * 3600 + mi * 60 + sec - off;
   return 0;
 }
 
