@@ -69,10 +69,4 @@ void ch_hex_encode(const uint8_t *p, size_t n, char *out);
 /* Hex digit value or -1. */
 int ch_hex_val(int c);
 
-/* strdup that returns NULL for NULL. */
-char *ch_strdup0(const char *s);
-
-/* Case-insensitive substring search (ASCII). */
-bool ch_strcasestr_bool(const char *hay, const char *needle);
-
 #endif

@@ -1,7 +1,3 @@
-#include <ctype.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "core.h"
 
@@ -24,22 +20,4 @@ int ch_hex_val(int c)
   if(c >= 'A' && c <= 'F')
     return c - 'A' + 10;
   return -1;
-}
-
-char *ch_strdup0(const char *s)
-{
-  return s ? strdup(s) : NULL;
-}
-
-bool ch_strcasestr_bool(const char *hay, const char *needle)
-{
-  size_t n = strlen(needle);
-  if(n == 0)
-    return true;
-  for(; *hay; hay++) {
-    if(tolower((unsigned char)*hay) == tolower((unsigned char)*needle) &&
-       strncasecmp(hay, needle, n) == 0)
-      return true;
-  }
-  return false;
 }
