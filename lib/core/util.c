@@ -1,4 +1,3 @@
-
 #include "core.h"
 
 void ch_hex_encode(const uint8_t *p, size_t n, char *out)
