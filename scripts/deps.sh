@@ -10,19 +10,27 @@ set -euo pipefail
 
 # Configuring needs cmocka too: tests/CMakeLists.txt requires it.
 build=(build-essential cmake pkg-config libssl-dev libsqlite3-dev
-       libyaml-dev libjansson-dev libcmocka-dev)
+       libyaml-dev libjansson-dev libcmocka-dev libc-ares-dev)
 # Integration tests and the demo drive the openssl and sqlite3 CLIs and
 # summarize JSON with python3.
 tools=(openssl sqlite3 python3)
+# Probing is tested against real servers started on loopback by the tests:
+# nginx, postfix (SMTP), dovecot (IMAP, POP3), PostgreSQL, slapd (LDAP),
+# prosody (XMPP), vsftpd (FTP).
+servers=(nginx-light postfix dovecot-imapd dovecot-pop3d postgresql slapd
+         ldap-utils prosody vsftpd)
 
 group=${1:-build}
 case "$group" in
   build) want=("${build[@]}") ;;
-  test | demo) want=("${build[@]}" "${tools[@]}") ;;
+  test) want=("${build[@]}" "${tools[@]}" "${servers[@]}") ;;
+  demo) want=("${build[@]}" "${tools[@]}" nginx-light) ;;
   fuzz) want=("${build[@]}" clang) ;;
-  bench) want=("${build[@]}" "${tools[@]}" hyperfine) ;;
+  bench) want=("${build[@]}" "${tools[@]}" hyperfine nginx-light
+                prometheus-blackbox-exporter) ;;
   format) want=(clang-format) ;;
-  all) want=("${build[@]}" "${tools[@]}" clang hyperfine clang-format) ;;
+  all) want=("${build[@]}" "${tools[@]}" "${servers[@]}" clang hyperfine
+              clang-format prometheus-blackbox-exporter) ;;
   -h | --help)
     sed -n '2,8s/^# \{0,1\}//p' "$0"
     exit 0
