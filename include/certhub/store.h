@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include "cert.h"
 #include "certhub.h"
+#include "probe.h"
 
 typedef struct certhub_store certhub_store;
 
@@ -57,7 +58,7 @@ typedef struct certhub_labels {
 /* Source kinds. A source is a place a certificate was seen. */
 #define CERTHUB_SOURCE_FILE "file"     /* locator: absolute path */
 #define CERTHUB_SOURCE_STDIN "stdin"   /* locator: "-" ; never goes absent */
-#define CERTHUB_SOURCE_ENDPOINT "endpoint" /* locator: host:port (later) */
+#define CERTHUB_SOURCE_ENDPOINT "endpoint" /* locator: certhub_target_locator() */
 
 /* Find or create the source (kind, locator). */
 ch_err certhub_store_source(certhub_store *s, const char *kind,
@@ -204,5 +205,123 @@ typedef struct certhub_store_counts {
 } certhub_store_counts;
 ch_err certhub_store_counts_get(certhub_store *s,
                                 certhub_store_counts *out /* OUT */);
+
+/*
+ * Endpoints and probes (certhub probe).
+ *
+ * An endpoint is one probed TLS service, identified by its locator (from
+ * certhub_target_locator()); it owns an inventory source of kind
+ * CERTHUB_SOURCE_ENDPOINT with the same locator, so the certificates it
+ * presents are sighted there like files are. Each probe is a row; at most
+ * CERTHUB_PROBES_KEPT are kept per endpoint, older ones are deleted.
+ */
+#define CERTHUB_PROBES_KEPT 50
+
+/* Record one probe result (one address) in one transaction: find or create
+ * the endpoint and its source, set its tags from labels (NULL: the
+ * target's tags), insert the probe row. When the status is OK the chain
+ * is a complete scan of the source: every presented certificate is put
+ * (position = index + 1, with labels), certificates no longer presented
+ * there go absent and renewals are linked. A failed probe changes no
+ * sightings: the last known chain stays. A certificate that does not
+ * parse is kept out of the inventory (the probe row still counts it in
+ * chain_n) and the others are stored. */
+ch_err certhub_store_put_probe(certhub_store *s,
+                               const certhub_probe_result *r,
+                               const char *locator,
+                               const certhub_labels *labels, int64_t now,
+                               int64_t *probe_id /* OUT, may be NULL */);
+
+/* One stored probe. Strings borrowed for the callback. */
+typedef struct certhub_probe_row {
+  int64_t id;
+  int64_t endpoint_id;
+  int64_t started;
+  certhub_probe_status status;
+  const char *reason;
+  const char *address;     /* "" when DNS failed */
+  uint32_t connect_us;
+  uint32_t handshake_us;
+  uint32_t total_us;
+  uint16_t tls_version;    /* 0x0304, 0 unknown */
+  const char *cipher;      /* "" unknown */
+  bool trusted;
+  unsigned problems;       /* CERTHUB_CHAIN_* */
+  const char *verify_error;
+  bool hostname_match;
+  int64_t earliest_not_after; /* 0 when no chain */
+  int earliest_index;
+  certhub_ocsp_status ocsp;
+  int64_t ocsp_next_update;
+  const char *chain_sha256; /* SHA-256 over the chain's DER, hex; "" none */
+  unsigned chain_n;
+  unsigned legacy_accepted;
+} certhub_probe_row;
+
+typedef struct certhub_endpoint_row {
+  int64_t id;
+  int64_t source_id;
+  const char *locator;
+  const char *spec;
+  const char *host;
+  unsigned port;
+  const char *sni;      /* "" when none was set */
+  const char *starttls; /* "" direct TLS */
+  const char *address;  /* last probed address, "" unknown */
+  int64_t first_seen;
+  const certhub_tag *tags; /* sorted by key */
+  size_t n_tags;
+  bool has_probe;
+  certhub_probe_row last; /* valid when has_probe */
+} certhub_endpoint_row;
+
+typedef struct certhub_endpoint_filter {
+  int status;        /* -1: any, else a certhub_probe_status of the last */
+  unsigned problems; /* 0: any, else the last probe has one of these bits */
+  const char *owner; /* NULL: any, else the "owner" tag equals this */
+} certhub_endpoint_filter;
+
+/* Endpoints sorted by locator with their last probe. */
+typedef ch_err (*certhub_endpoint_cb)(void *ctx,
+                                      const certhub_endpoint_row *row);
+ch_err certhub_store_endpoints(certhub_store *s,
+                               const certhub_endpoint_filter *f /* NULL: all */,
+                               certhub_endpoint_cb cb, void *ctx);
+
+/* Resolve ENDPOINT: an endpoint id ("12" or "#12"), an exact locator or
+ * spec, or a host when exactly one endpoint has it. CH_ERR_NOTFOUND,
+ * CH_ERR_AMBIGUOUS. */
+ch_err certhub_store_endpoint_resolve(certhub_store *s, const char *ref,
+                                      int64_t *endpoint_id /* OUT */);
+
+/* A certificate of the last presented chain. */
+typedef struct certhub_chain_entry {
+  unsigned position; /* 1 = leaf */
+  const char *id;    /* short ID */
+  const char *sha256;
+  const char *subject;
+  const char *common_name; /* may be NULL */
+  const char *issuer;
+  int64_t not_before;
+  int64_t not_after;
+} certhub_chain_entry;
+
+typedef struct certhub_endpoint_detail {
+  certhub_endpoint_row ep;
+  /* The last known chain: the certificates present at the endpoint's
+   * source, from the last successful probe (failures keep it). */
+  const certhub_chain_entry *chain;
+  size_t chain_n;
+  const certhub_probe_row *history; /* newest first */
+  size_t n_history;
+} certhub_endpoint_detail;
+
+typedef ch_err (*certhub_endpoint_detail_cb)(
+    void *ctx, const certhub_endpoint_detail *d);
+/* One endpoint with its chain and up to max_history probes. */
+ch_err certhub_store_endpoint_describe(certhub_store *s, int64_t endpoint_id,
+                                       size_t max_history,
+                                       certhub_endpoint_detail_cb cb,
+                                       void *ctx);
 
 #endif

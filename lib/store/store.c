@@ -263,6 +263,56 @@ ch_err certhub_store_counts_get(certhub_store *s, certhub_store_counts *out)
   DISPATCH(s, counts_get, s, out);
 }
 
+ch_err certhub_store_put_probe(certhub_store *s,
+                               const certhub_probe_result *r,
+                               const char *locator,
+                               const certhub_labels *labels, int64_t now,
+                               int64_t *probe_id)
+{
+  if(probe_id)
+    *probe_id = 0;
+  if(s && (!r || !r->target || !r->target->host || !locator || !*locator))
+    return ch_store_err(s, CH_ERR_USAGE,
+                        "put_probe needs a result, its target and a locator");
+  if(s && r->chain_n && (!r->chain_der || !r->chain_len))
+    return ch_store_err(s, CH_ERR_USAGE, "put_probe: chain arrays missing");
+  if(s && labels && labels->n_tags &&
+     (!labels->tag_keys || !labels->tag_values))
+    return ch_store_err(s, CH_ERR_USAGE, "labels: tag arrays missing");
+  DISPATCH(s, put_probe, s, r, locator, labels, now, probe_id);
+}
+
+ch_err certhub_store_endpoints(certhub_store *s,
+                               const certhub_endpoint_filter *f,
+                               certhub_endpoint_cb cb, void *ctx)
+{
+  static const certhub_endpoint_filter all = {.status = -1};
+  if(!cb)
+    return CH_ERR_USAGE;
+  DISPATCH(s, endpoints, s, f ? f : &all, cb, ctx);
+}
+
+ch_err certhub_store_endpoint_resolve(certhub_store *s, const char *ref,
+                                      int64_t *endpoint_id)
+{
+  if(!endpoint_id)
+    return CH_ERR_USAGE;
+  *endpoint_id = 0;
+  if(s && (!ref || !*ref))
+    return ch_store_err(s, CH_ERR_USAGE, "empty endpoint reference");
+  DISPATCH(s, endpoint_resolve, s, ref, endpoint_id);
+}
+
+ch_err certhub_store_endpoint_describe(certhub_store *s, int64_t endpoint_id,
+                                       size_t max_history,
+                                       certhub_endpoint_detail_cb cb,
+                                       void *ctx)
+{
+  if(!cb)
+    return CH_ERR_USAGE;
+  DISPATCH(s, endpoint_describe, s, endpoint_id, max_history, cb, ctx);
+}
+
 ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first)
 {
   if(first)

@@ -54,6 +54,17 @@ struct ch_store_ops {
   ch_err (*del)(certhub_store *s, int64_t rowid);
   ch_err (*counts_get)(certhub_store *s, certhub_store_counts *out);
 
+  ch_err (*put_probe)(certhub_store *s, const certhub_probe_result *r,
+                      const char *locator, const certhub_labels *labels,
+                      int64_t now, int64_t *probe_id);
+  ch_err (*endpoints)(certhub_store *s, const certhub_endpoint_filter *f,
+                      certhub_endpoint_cb cb, void *ctx);
+  ch_err (*endpoint_resolve)(certhub_store *s, const char *ref,
+                             int64_t *endpoint_id);
+  ch_err (*endpoint_describe)(certhub_store *s, int64_t endpoint_id,
+                              size_t max_history,
+                              certhub_endpoint_detail_cb cb, void *ctx);
+
   /* Test hook: run one statement in the backend's own language on this
    * connection; *first (if not NULL) gets the first column of the first
    * row, malloc'd, or NULL. Used by unit tests for fault injection. */

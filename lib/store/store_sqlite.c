@@ -19,7 +19,7 @@
 #include <sqlite3.h>
 
 #include "certhub/time.h"
-#include "store_int.h"
+#include "store_sqlite_int.h"
 
 #define ROW_ARENA_CAP ((size_t)64 << 20)   /* one listed row */
 #define QUERY_ARENA_CAP ((size_t)16 << 20) /* filter strings of one list */
@@ -109,6 +109,8 @@ static const struct migration {
      " PRIMARY KEY(old_cert_id, new_cert_id)) WITHOUT ROWID;"
      "CREATE INDEX renewals_by_new ON renewals(new_cert_id);"
      "CREATE INDEX renewals_by_source ON renewals(source_id);"},
+    {2, "probes: endpoints, endpoint_tags, probes, probe_chain",
+     ch_sq_probe_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -1810,5 +1812,25 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .tag_remove = sq_tag_remove,
     .del = sq_delete,
     .counts_get = sq_counts_get,
+    .put_probe = ch_sq_put_probe,
+    .endpoints = ch_sq_endpoints,
+    .endpoint_resolve = ch_sq_endpoint_resolve,
+    .endpoint_describe = ch_sq_endpoint_describe,
     .test_exec = sq_test_exec,
 };
+
+/* For store_sqlite_probe.c, which keeps its statements to itself. */
+sqlite3 *ch_sq_db(certhub_store *s)
+{
+  return SQ(s)->db;
+}
+
+ch_err ch_sq_dberr(certhub_store *s, int rc, const char *what)
+{
+  return dberr(s, rc, what);
+}
+
+const char *ch_sq_path(certhub_store *s)
+{
+  return SQ(s)->path;
+}
