@@ -41,9 +41,9 @@ setup() {
   done
   ESTATE=$(mktemp -d "${TMPDIR:-/tmp}/certhub-demo.XXXXXX")
   if [ "${KEEP:-0}" = 1 ]; then
-    trap 'echo "demo: estate kept in $ESTATE"' EXIT
+    trap 'stop_nginx; echo "demo: estate kept in $ESTATE"' EXIT
   else
-    trap 'rm -rf "$ESTATE"' EXIT
+    trap 'stop_nginx; rm -rf "$ESTATE"' EXIT
   fi
   rm -rf "$OUT"
   mkdir -p "$OUT" "$ESTATE/ca" "${TEAMS[@]/#/$ESTATE/}"
@@ -149,7 +149,8 @@ make_legacy() {
     --not-after -400d
   gen --issuer-cert "$ESTATE/ca/legacy.pem" --issuer-key "$ESTATE/ca/legacy.key" \
     --cn app.legacy.example.com --san DNS:app.legacy.example.com \
-    --not-before -10d --not-after +200d -o "$ESTATE/app.pem"
+    --not-before -10d --not-after +200d -o "$ESTATE/app.pem" \
+    --key-out "$ESTATE/app.key"
   cat "$ESTATE/app.pem" "$ESTATE/ca/legacy.pem" "$ESTATE/ca/root.pem" \
     >"$d/app-chain.pem"
 }
@@ -214,6 +215,95 @@ for leaf, ca in early:
 '
 }
 
+# Live endpoints: nginx on loopback serving three sites, probed by certhub.
+# shop sends its full chain; api forgets the intermediate; the default
+# server (app.legacy) sends a chain whose intermediate expires first.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_nginx() {
+  local d=$ESTATE/nginx port
+  NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+  [ -x "$NGINX_BIN" ] || { echo "demo: nginx is missing (scripts/deps.sh demo)" >&2; return 1; }
+  port=$(free_port)
+  mkdir -p "$d/logs"
+  cat "$ESTATE/api.pem" >"$d/api-leaf-only.pem"
+  cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/logs/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp; proxy_temp_path $d/tmp;
+  fastcgi_temp_path $d/tmp; uwsgi_temp_path $d/tmp; scgi_temp_path $d/tmp;
+  server {
+    listen 127.0.0.1:$port ssl default_server;
+    ssl_certificate $ESTATE/legacy/app-chain.pem;
+    ssl_certificate_key $ESTATE/app.key;
+    return 200 "app\n";
+  }
+  server {
+    listen 127.0.0.1:$port ssl;
+    server_name shop.example.com;
+    ssl_certificate $ESTATE/web/shop/fullchain.pem;
+    ssl_certificate_key $ESTATE/web/shop/cert.key;
+    return 200 "shop\n";
+  }
+  server {
+    listen 127.0.0.1:$port ssl;
+    server_name api.example.com;
+    ssl_certificate $d/api-leaf-only.pem;
+    ssl_certificate_key $ESTATE/api.key;
+    return 200 "api\n";
+  }
+}
+CONF
+  mkdir -p "$d/tmp"
+  "$NGINX_BIN" -p "$d" -c "$d/nginx.conf" -e "$d/logs/error.log" 2>"$d/logs/start.log" ||
+    { cat "$d/logs/start.log" >&2; return 1; }
+  NGINX_PID_FILE=$d/nginx.pid
+  NGINX_PORT=$port
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "demo: nginx did not start on port $port" >&2
+  return 1
+}
+
+stop_nginx() {
+  [ -n "${NGINX_PID_FILE:-}" ] && [ -s "$NGINX_PID_FILE" ] &&
+    kill "$(cat "$NGINX_PID_FILE")" 2>/dev/null || true
+}
+
+probe_endpoints() {
+  local targets=$ESTATE/endpoints.txt
+  say "Probing live endpoints (nginx on 127.0.0.1, started for the demo)"
+  start_nginx
+  cat >"$targets" <<TXT
+# The demo's sites; tags give each endpoint an owner.
+127.0.0.1:$NGINX_PORT sni=shop.example.com tag.owner=web
+127.0.0.1:$NGINX_PORT sni=api.example.com tag.owner=web
+127.0.0.1:$NGINX_PORT sni=app.legacy.example.com tag.owner=legacy
+TXT
+  ch probe --ca-file "$ESTATE/ca/root.pem" --from "$targets" || true
+  stop_nginx
+  echo
+  ch endpoints list
+  echo
+  echo "The certificates they present are in the inventory with the endpoint as source:"
+  echo
+  ch -q list --search example.com -o json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    eps = [s["Locator"] for s in c.get("Sources", []) if s.get("Kind") == "endpoint"]
+    if eps:
+        print("  %-26s %4s days  %s" % (c["DomainName"], c["DaysToExpiry"], ", ".join(eps)))
+'
+}
+
 # certhub check, as a CI pipeline would run it on one team's folder.
 report_check() {
   local rc=0
@@ -247,6 +337,7 @@ main() {
   import_teams
   report_expiring
   report_summary
+  probe_endpoints
   report_check
   next_steps
 }
