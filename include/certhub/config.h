@@ -13,8 +13,22 @@
  *       password_file: /etc/certhub/p12.pass           # for PKCS#12
  *       expiry_threshold_days: 30
  *       account: ... region: ...       # override the top-level labels
+ *   endpoints:                         # TLS endpoints for `certhub probe`
+ *     - target: "www.example.com:443"  # any TARGET form of certhub-probe(1)
+ *       sni: www.example.com           # optional SNI override
+ *       starttls: smtp                 # optional STARTTLS dialect
+ *       all_addresses: true            # probe every A/AAAA address
+ *       tags: {owner: team-a}
+ *     - "smtp://mx.example.com"        # a plain string is the target
+ *   probe:                             # defaults for `certhub probe`
+ *     concurrency: 256                 # 1..65535
+ *     per_host: 8                      # 1..1024
+ *     timeout: 10s                     # "10s", "500ms" or seconds
+ *     ca_file: /etc/certhub/ca.pem     # trust these, not the system store
+ *     client_cert: /etc/certhub/client.pem  # mTLS, with client_key
+ *     client_key: /etc/certhub/client.key
  *
- * Later sections (endpoints, rules, topics, hub) are added by later modules;
+ * Later sections (rules, topics, hub) are added by later modules;
  * unknown keys are errors.
  *
  * Ownership: certhub_config_load() returns a tree owned by the caller and
@@ -23,6 +37,7 @@
 #ifndef CERTHUB_CONFIG_H
 #define CERTHUB_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "certhub.h"
 #include "store.h"
@@ -44,6 +59,28 @@ typedef struct certhub_source_cfg {
   int line;            /* line in the file, for messages */
 } certhub_source_cfg;
 
+/* One configured endpoint. The target text is checked by the prober
+ * (certhub_target_parse()); line points at the entry for messages. */
+typedef struct certhub_endpoint_cfg {
+  char *target;
+  char *sni;           /* may be NULL */
+  char *starttls;      /* may be NULL */
+  bool all_addresses;
+  certhub_tag *tags;   /* key/value strings owned by the config */
+  size_t n_tags;
+  int line;
+} certhub_endpoint_cfg;
+
+/* Probe defaults; 0 / NULL: not set (the prober's own defaults apply). */
+typedef struct certhub_probe_cfg {
+  unsigned concurrency;
+  unsigned per_host;
+  unsigned timeout_ms;
+  char *ca_file;
+  char *client_cert;
+  char *client_key;
+} certhub_probe_cfg;
+
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
   char *db;            /* may be NULL */
@@ -52,7 +89,16 @@ typedef struct certhub_config {
   int threshold_days;  /* CERTHUB_DEFAULT_THRESHOLD_DAYS if not set */
   certhub_source_cfg *sources;
   size_t n_sources;
+  certhub_endpoint_cfg *endpoints;
+  size_t n_endpoints;
+  certhub_probe_cfg probe;
 } certhub_config;
+
+/* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at
+ * most an hour and more than zero, into milliseconds. CH_ERR_PARSE when
+ * malformed, CH_ERR_TOOBIG when out of range. Shared by the config's
+ * probe.timeout and `certhub probe --timeout`. */
+ch_err certhub_duration_parse(const char *s, unsigned *ms /* OUT */);
 
 /* Load and validate. On error *errmsg gets a malloc'd message of the form
  * "FILE:LINE: KEY: problem" (caller frees) and CH_ERR_CONFIG (or CH_ERR_IO

@@ -8,7 +8,17 @@
 #include "config_int.h"
 
 static const char *const top_keys[] = {
-    "db", "account", "region", "expiry_threshold_days", "sources",
+    "db",      "account",   "region", "expiry_threshold_days",
+    "sources", "endpoints", "probe",
+};
+
+static const char *const endpoint_keys[] = {
+    "target", "sni", "starttls", "all_addresses", "tags",
+};
+
+static const char *const probe_keys[] = {
+    "concurrency", "per_host",    "timeout",
+    "ca_file",     "client_cert", "client_key",
 };
 
 static const char *const source_keys[] = {
@@ -67,7 +77,7 @@ static ch_err get_region(ch_cfgerr *e, const ch_ynode *n, const char *path,
 }
 
 static ch_err get_tags(ch_cfgerr *e, const ch_ynode *n, const char *path,
-                       certhub_source_cfg *src)
+                       certhub_tag **tags, size_t *n_tags)
 {
   if(!n || n->kind != CH_Y_MAP)
     return ch_cfg_errorf(e, n, path,
@@ -76,8 +86,8 @@ static ch_err get_tags(ch_cfgerr *e, const ch_ynode *n, const char *path,
                          ch_ynode_kind_name(n));
   if(!n->n)
     return CH_OK;
-  src->tags = calloc(n->n, sizeof(*src->tags));
-  if(!src->tags)
+  *tags = calloc(n->n, sizeof(**tags));
+  if(!*tags)
     return CH_ERR_NOMEM;
   for(const ch_ynode *k = n->first; k; k = k->next) {
     char kp[1024];
@@ -90,7 +100,7 @@ static ch_err get_tags(ch_cfgerr *e, const ch_ynode *n, const char *path,
                            ch_ynode_kind_name(v));
     if(strlen(v->str) != v->len)
       return ch_cfg_errorf(e, v, kp, "contains a NUL byte");
-    certhub_tag *t = &src->tags[src->n_tags];
+    certhub_tag *t = &(*tags)[*n_tags];
     t->key = strdup(k->str);
     /* "owner:" with nothing after it is an empty tag value. */
     t->value = strdup(ch_ynode_is_null(v) ? "" : v->str);
@@ -100,7 +110,7 @@ static ch_err get_tags(ch_cfgerr *e, const ch_ynode *n, const char *path,
       t->key = t->value = NULL;
       return CH_ERR_NOMEM;
     }
-    src->n_tags++;
+    (*n_tags)++;
   }
   return CH_OK;
 }
@@ -126,7 +136,7 @@ static ch_err load_source(ch_cfgerr *e, const ch_ynode *n, const char *path,
       rc =
           ch_cfg_string_list(e, v, kp, true, &src->excludes, &src->n_excludes);
     else if(!strcmp(k->str, "tags"))
-      rc = get_tags(e, v, kp, src);
+      rc = get_tags(e, v, kp, &src->tags, &src->n_tags);
     else if(!strcmp(k->str, "password_file"))
       rc = ch_cfg_string(e, v, kp, &src->password_file);
     else if(!strcmp(k->str, "expiry_threshold_days"))
@@ -219,6 +229,150 @@ static ch_err load_sources(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
   return check_names(e, c, n);
 }
 
+static ch_err get_bool(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                       bool *out)
+{
+  static const char *const yes[] = {"true", "True", "TRUE", "yes", "on"};
+  static const char *const no[] = {"false", "False", "FALSE", "no", "off"};
+  if(n && n->kind == CH_Y_SCALAR && n->plain) {
+    for(size_t i = 0; i < CH_ARRAY_LEN(yes); i++) {
+      if(!strcmp(n->str, yes[i]) || !strcmp(n->str, no[i])) {
+        *out = !strcmp(n->str, yes[i]);
+        return CH_OK;
+      }
+    }
+  }
+  return ch_cfg_errorf(e, n, path, "expected true or false");
+}
+
+static ch_err load_endpoint(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                            certhub_endpoint_cfg *ep)
+{
+  char kp[1024];
+  ep->line = n->line;
+  /* A plain string is the target alone. */
+  if(n->kind == CH_Y_SCALAR)
+    return ch_cfg_string(e, n, path, &ep->target);
+  ch_err rc = ch_cfg_check_keys(e, n, path, endpoint_keys,
+                                CH_ARRAY_LEN(endpoint_keys));
+  if(rc)
+    return rc;
+  for(const ch_ynode *k = n->first; k; k = k->next) {
+    const ch_ynode *v = k->value;
+    ch_cfg_path(kp, sizeof(kp), path, k->str);
+    if(!strcmp(k->str, "target"))
+      rc = ch_cfg_string(e, v, kp, &ep->target);
+    else if(!strcmp(k->str, "sni"))
+      rc = ch_cfg_string(e, v, kp, &ep->sni);
+    else if(!strcmp(k->str, "starttls"))
+      rc = ch_cfg_string(e, v, kp, &ep->starttls);
+    else if(!strcmp(k->str, "all_addresses"))
+      rc = get_bool(e, v, kp, &ep->all_addresses);
+    else if(!strcmp(k->str, "tags"))
+      rc = get_tags(e, v, kp, &ep->tags, &ep->n_tags);
+    if(rc)
+      return rc;
+  }
+  if(!ep->target) {
+    ch_cfg_path(kp, sizeof(kp), path, "target");
+    return ch_cfg_errorf(e, n, kp, "missing required key");
+  }
+  if(!*ep->target) {
+    ch_cfg_path(kp, sizeof(kp), path, "target");
+    return ch_cfg_errorf(e, ch_ymap_get(n, "target"), kp, "is empty");
+  }
+  return CH_OK;
+}
+
+static ch_err load_endpoints(ch_cfgerr *e, const ch_ynode *n,
+                             certhub_config *c)
+{
+  if(ch_ynode_is_null(n))
+    return CH_OK;
+  if(n->kind != CH_Y_SEQ)
+    return ch_cfg_errorf(e, n, "endpoints",
+                         "expected a list of endpoints, got %s",
+                         ch_ynode_kind_name(n));
+  if(!n->n)
+    return CH_OK;
+  c->endpoints = calloc(n->n, sizeof(*c->endpoints));
+  if(!c->endpoints)
+    return CH_ERR_NOMEM;
+  size_t i = 0;
+  for(const ch_ynode *item = n->first; item; item = item->next, i++) {
+    char ep[64];
+    ch_cfg_path_index(ep, sizeof(ep), "endpoints", i);
+    c->n_endpoints++;
+    ch_err rc = load_endpoint(e, item, ep, &c->endpoints[i]);
+    if(rc)
+      return rc;
+  }
+  return CH_OK;
+}
+
+static ch_err get_count(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                        long max, unsigned *out)
+{
+  long v;
+  ch_err rc = ch_cfg_int(e, n, path, 1, max, &v);
+  if(!rc)
+    *out = (unsigned)v;
+  return rc;
+}
+
+static ch_err get_duration(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                           unsigned *ms)
+{
+  char *text = NULL;
+  ch_err rc = ch_cfg_string(e, n, path, &text);
+  if(rc)
+    return rc;
+  rc = certhub_duration_parse(text, ms);
+  free(text);
+  if(rc)
+    return ch_cfg_errorf(e, n, path,
+                         "invalid duration \"%.64s\" (expected e.g. 10s, "
+                         "500ms or seconds, at most 1h)",
+                         n->str);
+  return CH_OK;
+}
+
+static ch_err load_probe(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
+{
+  char kp[64];
+  if(ch_ynode_is_null(n))
+    return CH_OK;
+  ch_err rc =
+      ch_cfg_check_keys(e, n, "probe", probe_keys, CH_ARRAY_LEN(probe_keys));
+  if(rc)
+    return rc;
+  certhub_probe_cfg *p = &c->probe;
+  for(const ch_ynode *k = n->first; k; k = k->next) {
+    const ch_ynode *v = k->value;
+    ch_cfg_path(kp, sizeof(kp), "probe", k->str);
+    if(!strcmp(k->str, "concurrency"))
+      rc = get_count(e, v, kp, 65535, &p->concurrency);
+    else if(!strcmp(k->str, "per_host"))
+      rc = get_count(e, v, kp, 1024, &p->per_host);
+    else if(!strcmp(k->str, "timeout"))
+      rc = get_duration(e, v, kp, &p->timeout_ms);
+    else if(!strcmp(k->str, "ca_file"))
+      rc = ch_cfg_string(e, v, kp, &p->ca_file);
+    else if(!strcmp(k->str, "client_cert"))
+      rc = ch_cfg_string(e, v, kp, &p->client_cert);
+    else if(!strcmp(k->str, "client_key"))
+      rc = ch_cfg_string(e, v, kp, &p->client_key);
+    if(rc)
+      return rc;
+  }
+  if(!p->client_cert != !p->client_key)
+    return ch_cfg_errorf(
+        e, ch_ymap_get(n, p->client_cert ? "client_cert" : "client_key"),
+        p->client_cert ? "probe.client_cert" : "probe.client_key",
+        "client_cert and client_key go together");
+  return CH_OK;
+}
+
 static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
 {
   if(!root)
@@ -238,9 +392,54 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       rc = get_threshold(e, v, k->str, &c->threshold_days);
     else if(!strcmp(k->str, "sources"))
       rc = load_sources(e, v, c);
+    else if(!strcmp(k->str, "endpoints"))
+      rc = load_endpoints(e, v, c);
+    else if(!strcmp(k->str, "probe"))
+      rc = load_probe(e, v, c);
     if(rc)
       return rc;
   }
+  return CH_OK;
+}
+
+ch_err certhub_duration_parse(const char *s, unsigned *ms)
+{
+  /* Whole and fractional parts by hand: no locale, no strtod surprises. */
+  uint64_t whole = 0, frac = 0, scale = 1;
+  const char *p = s;
+  if(!s || !*s)
+    return CH_ERR_PARSE;
+  for(; *p >= '0' && *p <= '9'; p++) {
+    whole = whole * 10 + (uint64_t)(*p - '0');
+    if(whole > 100000000)
+      return CH_ERR_TOOBIG;
+  }
+  if(p == s)
+    return CH_ERR_PARSE;
+  if(*p == '.') {
+    const char *f = ++p;
+    for(; *p >= '0' && *p <= '9'; p++) {
+      if(scale < 1000000) {
+        frac = frac * 10 + (uint64_t)(*p - '0');
+        scale *= 10;
+      }
+    }
+    if(p == f)
+      return CH_ERR_PARSE;
+  }
+  uint64_t unit; /* milliseconds per unit */
+  if(!*p || !strcmp(p, "s"))
+    unit = 1000;
+  else if(!strcmp(p, "ms"))
+    unit = 1;
+  else if(!strcmp(p, "m"))
+    unit = 60000;
+  else
+    return CH_ERR_PARSE;
+  uint64_t v = whole * unit + frac * unit / scale;
+  if(v == 0 || v > 3600000)
+    return CH_ERR_TOOBIG;
+  *ms = (unsigned)v;
   return CH_OK;
 }
 
@@ -308,16 +507,21 @@ out:
   return rc;
 }
 
+static void tags_free(certhub_tag *tags, size_t n)
+{
+  for(size_t i = 0; i < n; i++) {
+    free((char *)tags[i].key);
+    free((char *)tags[i].value);
+  }
+  free(tags);
+}
+
 static void source_free(certhub_source_cfg *s)
 {
   free(s->name);
   ch_cfg_strv_free(s->paths, s->n_paths);
   ch_cfg_strv_free(s->excludes, s->n_excludes);
-  for(size_t i = 0; i < s->n_tags; i++) {
-    free((char *)s->tags[i].key);
-    free((char *)s->tags[i].value);
-  }
-  free(s->tags);
+  tags_free(s->tags, s->n_tags);
   free(s->password_file);
   free(s->account);
   free(s->region);
@@ -327,6 +531,17 @@ void certhub_config_free(certhub_config *c)
 {
   if(!c)
     return;
+  for(size_t i = 0; i < c->n_endpoints; i++) {
+    certhub_endpoint_cfg *ep = &c->endpoints[i];
+    free(ep->target);
+    free(ep->sni);
+    free(ep->starttls);
+    tags_free(ep->tags, ep->n_tags);
+  }
+  free(c->endpoints);
+  free(c->probe.ca_file);
+  free(c->probe.client_cert);
+  free(c->probe.client_key);
   for(size_t i = 0; i < c->n_sources; i++)
     source_free(&c->sources[i]);
   free(c->sources);
