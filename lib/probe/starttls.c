@@ -120,8 +120,8 @@ static ch_step fail_total(ch_fail *f)
 /* Common head of every line-based state: the line being read. */
 typedef struct line_st {
   int phase;
-  size_t total;           /* plaintext bytes consumed */
-  size_t n;               /* bytes in line */
+  size_t total; /* plaintext bytes consumed */
+  size_t n;     /* bytes in line */
   char line[STLS_LINE_MAX + 1];
 } line_st;
 
@@ -154,8 +154,8 @@ static ch_step feed_lines(line_st *ls, line_fn fn, const uint8_t *in,
       char q[40];
       quote(q, sizeof(q), ls->line, ls->n);
       ch_fail_set(f, CERTHUB_PROBE_PROTOCOL,
-                  "server sent a line longer than %d bytes: %s",
-                  STLS_LINE_MAX, q);
+                  "server sent a line longer than %d bytes: %s", STLS_LINE_MAX,
+                  q);
       return CH_STEP_FAIL;
     }
     ls->line[ls->n++] = (char)in[i];
@@ -344,8 +344,8 @@ static ch_step ftp_line(void *vst, const char *s, size_t n, ch_buf *out,
   return CH_STEP_DONE;
 }
 
-static ch_step ftp_input(void *st, const uint8_t *in, size_t len,
-                         size_t *used, ch_buf *out, ch_fail *f)
+static ch_step ftp_input(void *st, const uint8_t *in, size_t len, size_t *used,
+                         ch_buf *out, ch_fail *f)
 {
   return feed_lines(st, ftp_line, in, len, used, out, f);
 }
@@ -355,23 +355,21 @@ static ch_step ftp_input(void *st, const uint8_t *in, size_t len,
 #define LDAP_STARTTLS_OID "1.3.6.1.4.1.1466.20037"
 
 typedef struct ldap_st {
-  size_t n;        /* bytes of the response collected */
-  size_t need;     /* its full size once the header is in, else 0 */
+  size_t n;    /* bytes of the response collected */
+  size_t need; /* its full size once the header is in, else 0 */
   uint8_t msg[STLS_LINE_MAX];
 } ldap_st;
 
-static ch_step ldap_start(void *st, const char *host, ch_buf *out,
-                          ch_fail *f)
+static ch_step ldap_start(void *st, const char *host, ch_buf *out, ch_fail *f)
 {
   (void)st;
   (void)host;
   /* LDAPMessage { messageID 1, [APPLICATION 23] ExtendedRequest {
    *   [0] requestName LDAP_STARTTLS_OID } } */
-  static const uint8_t req[] = {0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18,
-                                0x80, 0x16, '1',  '.',  '3',  '.',  '6',
-                                '.',  '1',  '.',  '4',  '.',  '1',  '.',
-                                '1',  '4',  '6',  '6',  '.',  '2',  '0',
-                                '0',  '3',  '7'};
+  static const uint8_t req[] = {0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80,
+                                0x16, '1',  '.',  '3',  '.',  '6',  '.',  '1',
+                                '.',  '4',  '.',  '1',  '.',  '1',  '4',  '6',
+                                '6',  '.',  '2',  '0',  '0',  '3',  '7'};
   return queue(out, req, sizeof(req), f);
 }
 
@@ -420,19 +418,32 @@ static int ber_next(const uint8_t *p, size_t end, size_t *pos, uint8_t *tag,
 static const char *ldap_result_name(unsigned long c)
 {
   switch(c) {
-  case 1: return "operationsError";
-  case 2: return "protocolError";
-  case 3: return "timeLimitExceeded";
-  case 7: return "authMethodNotSupported";
-  case 8: return "strongerAuthRequired";
-  case 12: return "unavailableCriticalExtension";
-  case 13: return "confidentialityRequired";
-  case 50: return "insufficientAccessRights";
-  case 51: return "busy";
-  case 52: return "unavailable";
-  case 53: return "unwillingToPerform";
-  case 80: return "other";
-  default: return "unknown";
+  case 1:
+    return "operationsError";
+  case 2:
+    return "protocolError";
+  case 3:
+    return "timeLimitExceeded";
+  case 7:
+    return "authMethodNotSupported";
+  case 8:
+    return "strongerAuthRequired";
+  case 12:
+    return "unavailableCriticalExtension";
+  case 13:
+    return "confidentialityRequired";
+  case 50:
+    return "insufficientAccessRights";
+  case 51:
+    return "busy";
+  case 52:
+    return "unavailable";
+  case 53:
+    return "unwillingToPerform";
+  case 80:
+    return "other";
+  default:
+    return "unknown";
   }
 }
 
@@ -453,8 +464,8 @@ static ch_step ldap_parse(const ldap_st *st, ch_fail *f)
     return ldap_fail_malformed(f, "not an LDAPMessage");
   ber_head(st->msg, st->n, &h, &c);
   pos = h;
-  if(ber_next(st->msg, st->n, &pos, &tag, &v, &vn) || tag != 0x02 ||
-     vn < 1 || vn > 4)
+  if(ber_next(st->msg, st->n, &pos, &tag, &v, &vn) || tag != 0x02 || vn < 1 ||
+     vn > 4)
     return ldap_fail_malformed(f, "bad messageID");
   for(size_t i = 0; i < vn; i++)
     id = (id << 8) | v[i];
@@ -465,8 +476,7 @@ static ch_step ldap_parse(const ldap_st *st, ch_fail *f)
                 "unexpected LDAP response (protocolOp tag 0x%02x)", tag);
     return CH_STEP_FAIL;
   }
-  if(ber_next(op, opn, &p2, &tag, &v, &vn) || tag != 0x0a || vn < 1 ||
-     vn > 4)
+  if(ber_next(op, opn, &p2, &tag, &v, &vn) || tag != 0x0a || vn < 1 || vn > 4)
     return ldap_fail_malformed(f, "bad resultCode");
   for(size_t i = 0; i < vn; i++)
     code = (code << 8) | v[i];
@@ -546,18 +556,17 @@ enum { XMPP_FEATURES, XMPP_PROCEED };
 typedef struct xmpp_st {
   int phase;
   size_t total;
-  int depth;            /* open elements: 1 inside the stream */
-  bool in_tag;          /* collecting a tag in buf */
-  char quote_ch;        /* inside an attribute value quoted by this */
+  int depth;     /* open elements: 1 inside the stream */
+  bool in_tag;   /* collecting a tag in buf */
+  char quote_ch; /* inside an attribute value quoted by this */
   bool in_features, in_error, offer;
-  bool garbage;         /* text before the stream: collecting to quote */
+  bool garbage; /* text before the stream: collecting to quote */
   size_t n;
   char buf[STLS_LINE_MAX + 1];
   char sum[STLS_SUM_MAX]; /* names of the stream features */
 } xmpp_st;
 
-static ch_step xmpp_start(void *vst, const char *host, ch_buf *out,
-                          ch_fail *f)
+static ch_step xmpp_start(void *vst, const char *host, ch_buf *out, ch_fail *f)
 {
   (void)vst;
   ch_step s = queue_str(out,
@@ -570,10 +579,18 @@ static ch_step xmpp_start(void *vst, const char *host, ch_buf *out,
     /* host names carry no XML specials, but escape rather than trust */
     for(const char *p = host; *p && s == CH_STEP_MORE; p++) {
       switch(*p) {
-      case '\'': s = queue_str(out, "&apos;", f); break;
-      case '&': s = queue_str(out, "&amp;", f); break;
-      case '<': s = queue_str(out, "&lt;", f); break;
-      default: s = queue(out, p, 1, f); break;
+      case '\'':
+        s = queue_str(out, "&apos;", f);
+        break;
+      case '&':
+        s = queue_str(out, "&amp;", f);
+        break;
+      case '<':
+        s = queue_str(out, "&lt;", f);
+        break;
+      default:
+        s = queue(out, p, 1, f);
+        break;
       }
     }
     if(s == CH_STEP_MORE)
@@ -589,8 +606,8 @@ static const char *xml_attr(const char *t, const char *name, size_t *vn)
 {
   size_t nl = strlen(name);
   for(const char *p = t; (p = strstr(p, name)) != NULL; p += nl) {
-    if(p == t || (p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n' &&
-                  p[-1] != '\r'))
+    if(p == t ||
+       (p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n' && p[-1] != '\r'))
       continue;
     const char *q = p + nl;
     while(*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
@@ -685,8 +702,7 @@ static ch_step xmpp_tag(xmpp_st *st, ch_buf *out, ch_fail *f)
     /* the first child names the condition, e.g. host-unknown */
     char q[64];
     quote(q, sizeof(q), local, local_n);
-    ch_fail_set(f, CERTHUB_PROBE_PROTOCOL, "server sent stream error: %s",
-                q);
+    ch_fail_set(f, CERTHUB_PROBE_PROTOCOL, "server sent stream error: %s", q);
     return CH_STEP_FAIL;
   }
   else if(st->depth == 2 && st->in_features) {
@@ -790,8 +806,8 @@ static ch_step pg_start(void *st, const char *host, ch_buf *out, ch_fail *f)
   return queue(out, req, sizeof(req), f);
 }
 
-static ch_step pg_input(void *st, const uint8_t *in, size_t len,
-                        size_t *used, ch_buf *out, ch_fail *f)
+static ch_step pg_input(void *st, const uint8_t *in, size_t len, size_t *used,
+                        ch_buf *out, ch_fail *f)
 {
   (void)st;
   (void)out;

@@ -1,8 +1,8 @@
 /*
  * STARTTLS dialects against recorded server transcripts.
  *
- * Every .txt file in tests/data/starttls/ holds cases in this format, one directive
- * a line ('#' comments and blank lines are skipped):
+ * Every .txt file in tests/data/starttls/ holds cases in this format, one
+ * directive a line ('#' comments and blank lines are skipped):
  *
  *   case NAME          starts a case
  *   dialect NAME       scheme name for ch_starttls_for_scheme() (required)
@@ -44,7 +44,7 @@ typedef struct tstep {
   int line;
   uint8_t *data; /* ST_SEND / ST_CLIENT bytes; ST_EXPECT reason */
   size_t len;
-  int expect;    /* EX_* */
+  int expect; /* EX_* */
   size_t rest;
   char status[16];
 } tstep;
@@ -82,10 +82,18 @@ static uint8_t *unescape(const char *s, size_t rep, const char *where,
     }
     p++;
     switch(*p) {
-    case 'r': one[n++] = '\r'; break;
-    case 'n': one[n++] = '\n'; break;
-    case 't': one[n++] = '\t'; break;
-    case '\\': one[n++] = '\\'; break;
+    case 'r':
+      one[n++] = '\r';
+      break;
+    case 'n':
+      one[n++] = '\n';
+      break;
+    case 't':
+      one[n++] = '\t';
+      break;
+    case '\\':
+      one[n++] = '\\';
+      break;
     case 'x': {
       int hi = ch_hex_val(p[1]), lo = hi < 0 ? -1 : ch_hex_val(p[2]);
       if(hi < 0 || lo < 0)
@@ -94,7 +102,8 @@ static uint8_t *unescape(const char *s, size_t rep, const char *where,
       p += 2;
       break;
     }
-    default: fail_msg("%s: unknown escape \\%c", where, *p);
+    default:
+      fail_msg("%s: unknown escape \\%c", where, *p);
     }
   }
   uint8_t *all = xrealloc(NULL, n * rep + 1);
@@ -340,11 +349,16 @@ static void test_table(void **state)
     const char *scheme, *dialect;
     uint16_t port;
   } want[] = {
-      {"smtp", "smtp", 25},       {"submission", "smtp", 587},
-      {"imap", "imap", 143},      {"pop3", "pop3", 110},
-      {"ftp", "ftp", 21},         {"ldap", "ldap", 389},
-      {"xmpp", "xmpp", 5222},     {"postgres", "postgres", 5432},
-      {"postgresql", "postgres", 5432}, {"SMTP", "smtp", 25},
+      {"smtp", "smtp", 25},
+      {"submission", "smtp", 587},
+      {"imap", "imap", 143},
+      {"pop3", "pop3", 110},
+      {"ftp", "ftp", 21},
+      {"ldap", "ldap", 389},
+      {"xmpp", "xmpp", 5222},
+      {"postgres", "postgres", 5432},
+      {"postgresql", "postgres", 5432},
+      {"SMTP", "smtp", 25},
   };
   for(size_t i = 0; i < CH_ARRAY_LEN(want); i++) {
     const ch_starttls_ops *o = ch_starttls_for_scheme(want[i].scheme);
@@ -388,8 +402,10 @@ static void test_flood(void **state)
     /* A plausible opening so the flood is not rejected at once. */
     static const struct {
       const char *d, *open, *flood;
-    } fl[] = {{"smtp", "220-", "x"},   {"imap", "* OK hi\r\n", "* x\r\n"},
-              {"pop3", "", "x"},       {"ftp", "220-hi\r\n", "x\r\n"},
+    } fl[] = {{"smtp", "220-", "x"},
+              {"imap", "* OK hi\r\n", "* x\r\n"},
+              {"pop3", "", "x"},
+              {"ftp", "220-hi\r\n", "x\r\n"},
               {"ldap", "\x30\x84\x7f", "\xff"},
               {"xmpp", "<stream:stream>", " "},
               {"postgres", "", "N"}};
