@@ -41,6 +41,8 @@
 #define MAX_CERTS 64                 /* presented certificates analysed */
 #define MAX_POOL 100000              /* extra intermediates accepted */
 #define MAX_ERRS 32                  /* verify errors kept per run */
+#define CA_MEMO_MAX 2048             /* decoded CA certificates kept */
+#define CA_MEMO_BUCKETS 1024         /* power of two */
 #define OCSP_SKEW 300                /* seconds of clock skew allowed */
 /* Without nextUpdate a response claims nothing about freshness; the CA/B
  * Baseline Requirements cap OCSP validity at 10 days, use 7 as stale. */
@@ -97,6 +99,16 @@ typedef struct entry {
   ocsp_info ocsp;
 } entry;
 
+/* A decoded certificate the servers sent after their leaf. A few hundred
+ * intermediates serve most of the web, and d2i_X509 (key decoding through
+ * the OpenSSL 3 providers) was half the cost of a miss, so they are
+ * decoded once. */
+typedef struct ca_memo {
+  uint8_t key[32]; /* SHA-256 of the DER */
+  X509 *x;
+  struct ca_memo *next;
+} ca_memo;
+
 struct ch_verifier {
   X509_STORE *store;
   STACK_OF(X509) * pool; /* extra intermediates, never trusted */
@@ -106,6 +118,8 @@ struct ch_verifier {
   entry *head, *tail;
   size_t n_entries, bytes;
   uint64_t hits, misses;
+  ca_memo *memo[CA_MEMO_BUCKETS];
+  size_t n_memo;
 };
 
 /* Errors recorded by the verify callback. */
@@ -252,6 +266,20 @@ out:
   return CH_OK;
 }
 
+static void memo_clear(struct ch_verifier *v)
+{
+  for(size_t b = 0; b < CA_MEMO_BUCKETS; b++) {
+    for(ca_memo *m = v->memo[b]; m;) {
+      ca_memo *next = m->next;
+      X509_free(m->x);
+      free(m);
+      m = next;
+    }
+    v->memo[b] = NULL;
+  }
+  v->n_memo = 0;
+}
+
 static void entry_free(entry *e)
 {
   if(!e)
@@ -273,6 +301,7 @@ void ch_verifier_free(struct ch_verifier *v)
     entry_free(e);
     e = next;
   }
+  memo_clear(v);
   free(v->buckets);
   EVP_MD_CTX_free(v->md);
   EVP_MD_free(v->sha256);
@@ -290,7 +319,7 @@ void ch_verifier_stats(const struct ch_verifier *v, uint64_t *hits,
 
 /* ---- the cache ------------------------------------------------------- */
 
-/* SHA-256 over (4-byte big-endian length, DER) of each certificate, so
+/* SHA-256 over (8-byte big-endian length, DER) of each certificate, so
  * two chains cannot collide by moving bytes between certificates. */
 static ch_err chain_key(struct ch_verifier *v, const uint8_t *const *der,
                         const size_t *len, size_t n, uint8_t key[32])
@@ -298,8 +327,10 @@ static ch_err chain_key(struct ch_verifier *v, const uint8_t *const *der,
   if(!EVP_DigestInit_ex(v->md, v->sha256, NULL))
     return CH_ERR_INTERNAL;
   for(size_t i = 0; i < n; i++) {
-    uint8_t pre[4] = {(uint8_t)(len[i] >> 24), (uint8_t)(len[i] >> 16),
-                      (uint8_t)(len[i] >> 8), (uint8_t)len[i]};
+    uint8_t pre[8];
+    uint64_t l = len[i];
+    for(int b = 0; b < 8; b++)
+      pre[b] = (uint8_t)(l >> (56 - 8 * b));
     if(!EVP_DigestUpdate(v->md, pre, sizeof(pre)) ||
        !EVP_DigestUpdate(v->md, der[i], len[i]))
       return CH_ERR_INTERNAL;
@@ -379,6 +410,56 @@ static void cache_insert(struct ch_verifier *v, entry *e)
 }
 
 /* ---- structural verification (on a miss) ------------------------------ */
+
+/* d2i_X509 of exactly len bytes; NULL when that is not one certificate. */
+static X509 *decode(const uint8_t *der, size_t len)
+{
+  const unsigned char *p = der;
+  X509 *x;
+  if(len > LONG_MAX)
+    return NULL;
+  x = d2i_X509(NULL, &p, (long)len);
+  if(x && p != der + len) {
+    X509_free(x); /* trailing bytes: not this certificate */
+    x = NULL;
+  }
+  return x;
+}
+
+/* A new reference to the decoded CA certificate der, from the memo when
+ * it was seen before. Bounded: a full memo is emptied and refilled (CA
+ * certificates are few, so that is rare and cheap). */
+static X509 *decode_ca(struct ch_verifier *v, const uint8_t *der, size_t len)
+{
+  uint8_t key[32];
+  unsigned int klen = 0;
+  ca_memo *m;
+  size_t b;
+  if(!EVP_Digest(der, len, key, &klen, v->sha256, NULL))
+    return decode(der, len);
+  memcpy(&b, key, sizeof(b));
+  b &= CA_MEMO_BUCKETS - 1;
+  for(m = v->memo[b]; m; m = m->next) {
+    if(!memcmp(m->key, key, sizeof(key)))
+      return X509_up_ref(m->x) ? m->x : NULL;
+  }
+  X509 *x = decode(der, len);
+  if(!x)
+    return NULL;
+  if(v->n_memo >= CA_MEMO_MAX)
+    memo_clear(v);
+  m = malloc(sizeof(*m));
+  if(m && X509_up_ref(x)) {
+    memcpy(m->key, key, sizeof(key));
+    m->x = x;
+    m->next = v->memo[b];
+    v->memo[b] = m;
+    v->n_memo++;
+  }
+  else
+    free(m);
+  return x;
+}
 
 static int verify_cb(int ok, X509_STORE_CTX *ctx)
 {
@@ -604,14 +685,8 @@ static ch_err analyse(struct ch_verifier *v, const uint8_t *const *der,
     n = MAX_CERTS;
   }
   for(size_t i = 0; i < n; i++) {
-    const unsigned char *p = der[i];
     const char *detail = NULL;
-    if(len[i] <= LONG_MAX)
-      xs[i] = d2i_X509(NULL, &p, (long)len[i]);
-    if(xs[i] && p != der[i] + len[i]) {
-      X509_free(xs[i]); /* trailing bytes: not this certificate */
-      xs[i] = NULL;
-    }
+    xs[i] = i == 0 ? decode(der[i], len[i]) : decode_ca(v, der[i], len[i]);
     rc = certhub_cert_parse_der(der[i], len[i], &cs[i], &detail);
     if(rc == CH_ERR_NOMEM)
       goto out;
@@ -789,17 +864,15 @@ static void ocsp_parse(struct ch_verifier *v, const uint8_t *der, size_t len,
   memset(oi, 0, sizeof(*oi));
   oi->status = CERTHUB_OCSP_INVALID;
 
-  if(len > LONG_MAX || !e->issuer_der || leaf_len > LONG_MAX)
+  if(len > LONG_MAX || !e->issuer_der)
     goto out;
   resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
   if(!resp || p != der + len ||
      OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL)
     goto out;
   bs = OCSP_response_get1_basic(resp);
-  p = leaf_der;
-  leaf = d2i_X509(NULL, &p, (long)leaf_len);
-  p = e->issuer_der;
-  issuer = d2i_X509(NULL, &p, (long)e->issuer_len);
+  leaf = decode(leaf_der, leaf_len);
+  issuer = decode_ca(v, e->issuer_der, e->issuer_len);
   if(!bs || !leaf || !issuer)
     goto out;
   /* The single response about the leaf, in whatever hash its CertID
@@ -915,11 +988,10 @@ static bool host_match(const entry *e, const char *name)
 
 /* ---- the check ------------------------------------------------------- */
 
-static void apply(struct ch_verifier *v, const entry *e, const char *name,
-                  int64_t now, certhub_chain_check *out)
+static void apply(const entry *e, const char *name, int64_t now,
+                  certhub_chain_check *out)
 {
   int terr = 0, tdepth = -1;
-  (void)v;
   out->problems = e->problems;
   for(size_t i = 0; i < e->n_path; i++) {
     int err = 0;
@@ -993,7 +1065,7 @@ ch_err ch_verifier_check(struct ch_verifier *v, const uint8_t *const *der,
     }
     cache_insert(v, e);
   }
-  apply(v, e, name, now, out);
+  apply(e, name, now, out);
   if(ocsp && ocsp_len) {
     uint8_t okey[32];
     unsigned int klen = 0;
