@@ -133,5 +133,8 @@ int cmd_delete(cli_ctx *c, int argc, char **argv);
 int cmd_export(cli_ctx *c, int argc, char **argv);
 int cmd_check(cli_ctx *c, int argc, char **argv);
 int cmd_config(cli_ctx *c, int argc, char **argv);
+int cmd_probe(cli_ctx *c, int argc, char **argv);
+int cmd_endpoints(cli_ctx *c, int argc, char **argv);
+int cmd_metrics(cli_ctx *c, int argc, char **argv);
 
 #endif

@@ -79,6 +79,44 @@ static const cli_cmd commands[] = {
      "ones\n"},
     {"config", cmd_config, "validate the configuration file",
      "Usage: certhub config check\n"},
+    {"probe", cmd_probe, "fetch and record the chains of live TLS endpoints",
+     "Usage: certhub probe [OPTIONS] [TARGET...]\n"
+     "\n"
+     "TARGET: host, host:port, [v6]:port, https://host[:port]/path,\n"
+     "smtp:// submission:// imap:// pop3:// ftp:// ldap:// xmpp://\n"
+     "postgres:// (STARTTLS), smtps:// imaps:// pop3s:// ldaps://. Without\n"
+     "TARGET or --from, probe the endpoints of the configuration file.\n"
+     "Exit 0 when every probe got its chain, 1 when some failed.\n"
+     "\n"
+     "  --from FILE          targets, one per line: TARGET [sni=NAME]\n"
+     "                       [starttls=PROTO] [all-addresses] [tag.K=V]...\n"
+     "  --sni NAME           server name to send (TARGET arguments)\n"
+     "  --starttls PROTO     STARTTLS dialect (TARGET arguments)\n"
+     "  --all-addresses      probe every A/AAAA address\n"
+     "  --concurrency N      connections at once (default 256)\n"
+     "  --per-host N         connections per address (default 8)\n"
+     "  --timeout DUR        per probe: 10s, 500ms or seconds (default 10s)\n"
+     "  --ca-file F          trust these CAs instead of the system store\n"
+     "  --cert F --key F     client certificate and key (PEM)\n"
+     "  --legacy             also test whether TLS 1.0/1.1 are accepted\n"
+     "  --tag KEY=VALUE      tag the endpoint and its certificates\n"
+     "  --no-store           print only, do not record in the inventory\n"},
+    {"endpoints", cmd_endpoints, "list or describe probed endpoints",
+     "Usage: certhub endpoints list [--status S] [--problem P] [--owner O]\n"
+     "       certhub endpoints describe ENDPOINT\n"
+     "\n"
+     "ENDPOINT is an endpoint id, its locator, its target or its host.\n"
+     "\n"
+     "  --status S           last probe status: ok, dns, refused, timeout,\n"
+     "                       tls_alert, protocol, error\n"
+     "  --problem P          last chain has problem P (unknown_issuer,\n"
+     "                       self_signed, missing_intermediate, ...)\n"
+     "  --owner O            tagged owner=O\n"},
+    {"metrics", cmd_metrics, "print Prometheus metrics of the inventory",
+     "Usage: certhub metrics [--compat]\n"
+     "\n"
+     "  --compat             also emit blackbox_exporter and\n"
+     "                       x509-certificate-exporter metric names\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };
