@@ -557,10 +557,10 @@ static void set_err(entry *e, const char *text, int depth, bool in_sigs)
   e->err_in_sigs = in_sigs;
 }
 
-/* Lowercase ASCII copy of s without one trailing dot into dst. */
-static size_t norm_name(const char *s, char *dst)
+/* Lowercase ASCII copy of s[0..n) without one trailing dot into dst
+ * (room for n + 1). */
+static size_t norm_namen(const char *s, size_t n, char *dst)
 {
-  size_t n = strlen(s);
   if(n && s[n - 1] == '.')
     n--;
   for(size_t i = 0; i < n; i++) {
@@ -569,6 +569,11 @@ static size_t norm_name(const char *s, char *dst)
   }
   dst[n] = '\0';
   return n;
+}
+
+static size_t norm_name(const char *s, char *dst)
+{
+  return norm_namen(s, strlen(s), dst);
 }
 
 static bool parse_ip(const char *s, san_ip *ip)
@@ -626,6 +631,74 @@ static ch_err keep_names(entry *e, const certhub_cert *c)
   e->bytes +=
       dns_bytes + n_ip * sizeof(san_ip) + (e->cn ? strlen(e->cn) + 1 : 0);
   return CH_OK;
+}
+
+/* The same from OpenSSL's decoding, for a leaf that certhub's stricter
+ * parser refused but OpenSSL, like TLS clients, accepts. */
+static ch_err keep_names_ossl(entry *e, X509 *x)
+{
+  ch_err rc = CH_OK;
+  GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+  int n = gens ? sk_GENERAL_NAME_num(gens) : 0;
+  size_t dns_bytes = 0, n_ip = 0;
+  for(int i = 0; i < n; i++) {
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+    if(g->type == GEN_DNS)
+      dns_bytes += (size_t)ASN1_STRING_length(g->d.dNSName) + 1;
+    else if(g->type == GEN_IPADD)
+      n_ip++;
+  }
+  e->dns = dns_bytes ? malloc(dns_bytes) : NULL;
+  e->ips = n_ip ? calloc(n_ip, sizeof(*e->ips)) : NULL;
+  if((dns_bytes && !e->dns) || (n_ip && !e->ips)) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  char *p = e->dns;
+  for(int i = 0; i < n; i++) {
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+    if(g->type == GEN_DNS) {
+      const char *d = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+      size_t l = (size_t)ASN1_STRING_length(g->d.dNSName);
+      if(memchr(d, '\0', l))
+        continue; /* an embedded NUL never matches */
+      p += norm_namen(d, l, p) + 1;
+      e->n_dns++;
+    }
+    else if(g->type == GEN_IPADD) {
+      int l = ASN1_STRING_length(g->d.iPAddress);
+      if(l != 4 && l != 16)
+        continue;
+      e->ips[e->n_ips].len = (uint8_t)l;
+      memcpy(e->ips[e->n_ips].b, ASN1_STRING_get0_data(g->d.iPAddress),
+             (size_t)l);
+      e->n_ips++;
+    }
+  }
+  if(!dns_bytes && !n_ip) {
+    const X509_NAME *subj = X509_get_subject_name(x);
+    int at = -1, next;
+    while((next = X509_NAME_get_index_by_NID(subj, NID_commonName, at)) >= 0)
+      at = next;
+    unsigned char *cn = NULL;
+    int l = at >= 0
+                ? ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(
+                                               X509_NAME_get_entry(subj, at)))
+                : -1;
+    if(l > 0 && !memchr(cn, '\0', (size_t)l)) {
+      e->cn = malloc((size_t)l + 1);
+      if(e->cn)
+        norm_namen((const char *)cn, (size_t)l, e->cn);
+      else
+        rc = CH_ERR_NOMEM;
+    }
+    OPENSSL_free(cn);
+  }
+  e->bytes +=
+      dns_bytes + n_ip * sizeof(san_ip) + (e->cn ? strlen(e->cn) + 1 : 0);
+out:
+  GENERAL_NAMES_free(gens);
+  return rc;
 }
 
 /* Whether x was presented (OpenSSL may have taken an equal copy from the
@@ -691,7 +764,9 @@ static ch_err analyse(struct ch_verifier *v, const uint8_t *const *der,
     if(rc == CH_ERR_NOMEM)
       goto out;
     rc = CH_OK;
-    if(!xs[i] || !cs[i]) {
+    /* Only what OpenSSL cannot decode is a problem: a TLS client would
+     * fail on it too. certhub's stricter parser is a fast path. */
+    if(!xs[i]) {
       snprintf(text, sizeof(text),
                "certificate %zu of the chain could not be parsed%s%s", i,
                detail ? ": " : "", detail ? detail : "");
@@ -714,11 +789,12 @@ static ch_err analyse(struct ch_verifier *v, const uint8_t *const *der,
   }
   if(e->earliest_index < 0)
     e->earliest_index = 0;
-  if(cs[0]) {
+  if(cs[0])
     rc = keep_names(e, cs[0]);
-    if(rc)
-      goto out;
-  }
+  else if(xs[0])
+    rc = keep_names_ossl(e, xs[0]);
+  if(rc)
+    goto out;
   if(!xs[0])
     goto out; /* nothing to verify; OTHER is set */
 

@@ -12,9 +12,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
+#include "certhub/cert.h"
 #include "probe/probe_int.h"
 
 #define NOW INT64_C(1893456000)      /* 2030-01-01T00:00:00Z */
@@ -415,6 +418,69 @@ static void test_bad_input(void **state)
   ch_verifier_free(NULL);
 }
 
+/* A self-signed leaf whose SAN has a DNS name with a byte over 0x7f:
+ * certhub's parser refuses the IA5String, OpenSSL (like TLS clients)
+ * accepts it, so the names come from OpenSSL's decoding. */
+static void test_names_from_openssl(void **state)
+{
+  (void)state;
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *x = X509_new();
+  GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+  static const char *const names[] = {"www.example.test", "b\xfc"
+                                                          "cher.example.test"};
+  assert_non_null(key);
+  assert_non_null(x);
+  for(size_t i = 0; i < 2; i++) {
+    GENERAL_NAME *g = GENERAL_NAME_new();
+    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+    assert_true(ASN1_STRING_set(ia5, names[i], (int)strlen(names[i])));
+    GENERAL_NAME_set0_value(g, GEN_DNS, ia5);
+    assert_true(sk_GENERAL_NAME_push(gens, g));
+  }
+  X509_NAME *nm = X509_get_subject_name(x);
+  assert_true(X509_NAME_add_entry_by_txt(
+      nm, "CN", MBSTRING_ASC, (const unsigned char *)"cn.example.test", -1, -1,
+      0));
+  assert_true(X509_set_issuer_name(x, nm));
+  assert_true(X509_set_version(x, 2));
+  assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), 7));
+  assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), NOW - 86400));
+  assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), NOW + 86400));
+  assert_true(X509_set_pubkey(x, key));
+  assert_true(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0));
+  assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+  unsigned char *der = NULL;
+  int len = i2d_X509(x, &der);
+  assert_true(len > 0);
+
+  certhub_cert *c = NULL;
+  assert_int_not_equal(certhub_cert_parse_der(der, (size_t)len, &c, NULL),
+                       CH_OK);
+
+  struct ch_verifier *v = verifier("ca.pem", NULL);
+  certhub_chain_check r;
+  const uint8_t *d[1] = {der};
+  size_t l[1] = {(size_t)len};
+  assert_int_equal(
+      ch_verifier_check(v, d, l, 1, "WWW.example.test.", NULL, 0, NOW, &r),
+      CH_OK);
+  assert_int_equal(r.problems, CERTHUB_CHAIN_SELF_SIGNED);
+  assert_true(r.hostname_match);
+  assert_int_equal(r.earliest_not_after, NOW + 86400);
+  assert_int_equal(ch_verifier_check(v, d, l, 1, "cn.example.test", NULL, 0,
+                                     NOW + 2 * 86400, &r),
+                   CH_OK);
+  assert_false(r.hostname_match); /* it has SANs: no CN fallback */
+  assert_int_equal(r.problems,
+                   CERTHUB_CHAIN_SELF_SIGNED | CERTHUB_CHAIN_EXPIRED);
+  ch_verifier_free(v);
+  OPENSSL_free(der);
+  GENERAL_NAMES_free(gens);
+  X509_free(x);
+  EVP_PKEY_free(key);
+}
+
 /* ---- hostnames ------------------------------------------------------- */
 
 static const struct {
@@ -594,6 +660,7 @@ int main(void)
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_hostnames),
+      cmocka_unit_test(test_names_from_openssl),
       cmocka_unit_test(test_ocsp),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
