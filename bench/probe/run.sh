@@ -5,10 +5,11 @@
 #   BENCH=probe bench/run.sh           (the same, through `make bench`)
 #
 # One nginx (2 worker processes, 127.0.0.1, a free port) serves N=1,000 SNI
-# names, name0001.bench.test ..., each with its own ECDSA P-256 leaf
-# certificate and key, issued by a bench intermediate under a bench root:
-# every handshake presents 2 certificates (leaf + intermediate). Generated
-# once into bench/out/probe-data/ (reused until it is 300 days old).
+# names, name0001.bench.test ..., each with its own leaf certificate and key
+# (LEAF_KEY, default ec:P-256; rsa:2048 also works), issued by a P-256 bench
+# intermediate under a P-256 bench root: every handshake presents 2
+# certificates (leaf + intermediate). Generated once into
+# bench/out/probe-data-LEAF_KEY/ (reused until it is 300 days old).
 #
 # Measured in one run, each figure the median of RUNS runs (default 5):
 #   - `certhub probe --from targets.txt --ca-file root.pem` over the N names,
@@ -34,8 +35,9 @@ N=${N:-1000}
 CONCS=${CONCS:-"64 256"}
 PEER_CONC=${PEER_CONC:-64}
 SIDES=${SIDES:-"certhub peer"}
+LEAF_KEY=${LEAF_KEY:-ec:P-256}
 HERE=bench/probe
-DATA=bench/out/probe-data
+DATA=bench/out/probe-data-${LEAF_KEY//:/-}
 CERTHUB=$BUILD/certhub
 GEN=$BUILD/tools/certhub-gen
 BB=${BLACKBOX:-/usr/bin/prometheus-blackbox-exporter}
@@ -90,7 +92,7 @@ if [ ! -f "$DATA/done" ] || [ "$(cat "$DATA/done")" != "$N" ] ||
     --not-after +3650d -o "$DATA/int.pem" --key-out "$DATA/int.key"
   for i in $(seq -f %04g 1 "$N"); do
     name=name$i.bench.test
-    "$GEN" --key ec:P-256 --cn "$name" --san "DNS:$name" \
+    "$GEN" --key "$LEAF_KEY" --cn "$name" --san "DNS:$name" \
       --issuer-cert "$DATA/int.pem" --issuer-key "$DATA/int.key" \
       --not-after +400d -o "$DATA/certs/$i.leaf" --key-out "$DATA/certs/$i.key"
     cat "$DATA/certs/$i.leaf" "$DATA/int.pem" >"$DATA/certs/$i.pem"
@@ -182,7 +184,7 @@ if has certhub; then
     for r in $(seq "$RUNS"); do
       rm -f "$T"/db*
       for mode in cold warm nostore; do
-        args=(--db "$T/db" probe); [ "$mode" = nostore ] && args=(probe --no-store)
+        args=(--db "$T/db" probe); [ "$mode" = nostore ] && args=(--db "$T/scratch.db" probe --no-store)
         before=$(ticks "${WORKERS[@]}")
         set +e
         "$HERE/rusage.py" "$T/ru" "$CERTHUB" "${args[@]}" --from "$T/targets.txt" \
@@ -258,12 +260,14 @@ fi
 bbver=$("$BB" --version 2>&1 | awk 'NR==1 {print $3}')
 echo
 echo "Probe benchmark: $N SNI names on one nginx $("$NGINX" -v 2>&1 | sed 's,.*/,,') (2 workers) on 127.0.0.1,"
-echo "ECDSA P-256 leaf + intermediate presented (2 certificates), verified against a bench root;"
+echo "$LEAF_KEY leaf (own key per name) + P-256 intermediate presented (2 certificates), verified against a bench root;"
 echo "$(nproc) cores shared by nginx, the prober and the driver; median of $RUNS runs."
 echo
 echo "| prober | concurrency | probes/s | client CPU ms/probe | nginx CPU ms/probe | max RSS MB |"
 echo "|---|---:|---:|---:|---:|---:|"
 mb() { awk -v k="$1" 'BEGIN{ if (k=="" || k=="?") print "?"; else printf "%.1f", k/1024}'; }
+f0() { awk -v x="$1" 'BEGIN{ if (x=="" || x=="?") print "?"; else printf "%.0f", x}'; }
+f3() { awk -v x="$1" 'BEGIN{ if (x=="" || x=="?") print "?"; else printf "%.3f", x}'; }
 if has certhub; then
   for c in $CONCS; do
     for mode in cold warm nostore; do
@@ -272,12 +276,12 @@ if has certhub; then
         warm) what="certhub probe, same database again" ;;
         nostore) what="certhub probe --no-store" ;;
       esac
-      echo "| $what | $c | ${RATE[$mode.$c]} | ${CPU[$mode.$c]} | ${SRV[$mode.$c]} | $(mb "${RSS[$mode.$c]}") |"
+      echo "| $what | $c | $(f0 "${RATE[$mode.$c]}") | $(f3 "${CPU[$mode.$c]}") | $(f3 "${SRV[$mode.$c]}") | $(mb "${RSS[$mode.$c]}") |"
     done
   done
 fi
 if has peer; then
-  echo "| blackbox_exporter $bbver (tcp+tls module per name), driver not counted | $PEER_CONC | $PRATE | $PCPU | $PSRV | $(mb "$PRSS") |"
+  echo "| blackbox_exporter $bbver (tcp+tls module per name), driver not counted | $PEER_CONC | $(f0 "$PRATE") | $(f3 "$PCPU") | $(f3 "$PSRV") | $(mb "$PRSS") |"
 fi
 echo
 if has peer; then
