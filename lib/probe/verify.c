@@ -35,15 +35,20 @@
 #include "certhub/time.h"
 #include "probe_int.h"
 
+/* Cache caps; overridable at compile time for eviction experiments. */
+#ifndef CACHE_MAX_ENTRIES
 #define CACHE_MAX_ENTRIES 65536u
-#define CACHE_BUCKETS 65536u         /* power of two */
+#endif
+#ifndef CACHE_MAX_BYTES
 #define CACHE_MAX_BYTES (256u << 20) /* SAN-heavy leaves cost more */
-#define MAX_CERTS 64                 /* presented certificates analysed */
-#define MAX_POOL 100000              /* extra intermediates accepted */
-#define MAX_ERRS 32                  /* verify errors kept per run */
-#define CA_MEMO_MAX 2048             /* decoded CA certificates kept */
-#define CA_MEMO_BUCKETS 1024         /* power of two */
-#define OCSP_SKEW 300                /* seconds of clock skew allowed */
+#endif
+#define CACHE_BUCKETS 65536u /* power of two */
+#define MAX_CERTS 64         /* presented certificates analysed */
+#define MAX_POOL 100000      /* extra intermediates accepted */
+#define MAX_ERRS 32          /* verify errors kept per run */
+#define CA_MEMO_MAX 2048     /* decoded CA certificates kept */
+#define CA_MEMO_BUCKETS 1024 /* power of two */
+#define OCSP_SKEW 300        /* seconds of clock skew allowed */
 /* Without nextUpdate a response claims nothing about freshness; the CA/B
  * Baseline Requirements cap OCSP validity at 10 days, use 7 as stale. */
 #define OCSP_MAX_AGE (7 * 86400)
