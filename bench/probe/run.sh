@@ -26,7 +26,9 @@
 #   - nginx worker CPU per probe, for both, to show the server side is equal.
 # The machine's cores are shared by nginx, the prober and the driver; nothing
 # is pinned. Output: a Markdown table on stdout, progress on stderr.
-# SIDES="certhub peer" selects what runs (e.g. SIDES=peer).
+# SIDES="certhub peer" selects what runs (e.g. SIDES=peer). WRAP="perf
+# record -g -o /tmp/p.data" runs certhub under a profiler (figures then
+# include the profiler's CPU; for profiles only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -187,7 +189,7 @@ if has certhub; then
         args=(--db "$T/db" probe); [ "$mode" = nostore ] && args=(--db "$T/scratch.db" probe --no-store)
         before=$(ticks "${WORKERS[@]}")
         set +e
-        "$HERE/rusage.py" "$T/ru" "$CERTHUB" "${args[@]}" --from "$T/targets.txt" \
+        "$HERE/rusage.py" "$T/ru" ${WRAP:-} "$CERTHUB" "${args[@]}" --from "$T/targets.txt" \
           --ca-file "$DATA/root.pem" --concurrency "$c" --per-host "$c" \
           --timeout 30s -o json >"$T/out.json" 2>"$T/err"
         rc=$?
