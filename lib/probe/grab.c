@@ -43,7 +43,7 @@
 
 #define REC_MAX (16384 + 2048) /* RFC 5246 ciphertext bound, the largest */
 #define REC13_MAX (16384 + 256)
-#define TR_CAP (256u * 1024)   /* ClientHellos + HRR + ServerHello */
+#define TR_CAP (256u * 1024) /* ClientHellos + HRR + ServerHello */
 #define DEFAULT_MAX_CHAIN 32
 #define DEFAULT_MAX_BYTES (1u << 20)
 #define MAX_WARNINGS 8
@@ -78,7 +78,7 @@ typedef struct group {
   const char *type;  /* keymgmt name */
   const char *curve; /* NULL for X25519 */
   size_t pub_len;
-  EVP_PKEY *params;  /* parameter template, made once */
+  EVP_PKEY *params; /* parameter template, made once */
 } group;
 
 static group groups[] = {
@@ -150,9 +150,9 @@ static int hash_init(hash_alg *h, const char *name)
   h->len = (size_t)EVP_MD_get_size(h->md);
   if(h->len > sizeof(h->derived) || !(h->hmac = EVP_MAC_CTX_new(mac)))
     return 0;
-  OSSL_PARAM ps[] = {OSSL_PARAM_construct_utf8_string(
-                         OSSL_MAC_PARAM_DIGEST, (char *)name, 0),
-                     OSSL_PARAM_construct_end()};
+  OSSL_PARAM ps[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)name, 0),
+      OSSL_PARAM_construct_end()};
   if(!EVP_MAC_CTX_set_params(h->hmac, ps))
     return 0;
   /* Without a PSK the early secret and the "derived" secret are constants
@@ -204,17 +204,16 @@ static const suite13 suites13[] = {
 /* Offered TLS 1.2 and older suites, in a browser-like preference order,
  * plus some legacy ones so old servers answer and report what they pick. */
 static const uint16_t suites12[] = {
-    0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc023, 0xc027,
-    0xc024, 0xc028, 0xc009, 0xc013, 0xc00a, 0xc014, 0x009e, 0x009f,
-    0xccaa, 0x0067, 0x006b, 0x0033, 0x0039, 0x009c, 0x009d, 0x003c,
-    0x003d, 0x002f, 0x0035, 0x0041, 0x0084, 0xc012, 0x0016, 0x000a,
-    0xc011, 0xc007, 0x0005, 0x0004,
+    0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc023, 0xc027, 0xc024,
+    0xc028, 0xc009, 0xc013, 0xc00a, 0xc014, 0x009e, 0x009f, 0xccaa, 0x0067,
+    0x006b, 0x0033, 0x0039, 0x009c, 0x009d, 0x003c, 0x003d, 0x002f, 0x0035,
+    0x0041, 0x0084, 0xc012, 0x0016, 0x000a, 0xc011, 0xc007, 0x0005, 0x0004,
 };
 
 static const uint16_t sigalgs[] = {
-    0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
-    0x0603, 0x0807, 0x0808, 0x0809, 0x080a, 0x080b, 0x0303, 0x0301,
-    0x0302, 0x0203, 0x0201, 0x0402, 0x0202,
+    0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806,
+    0x0601, 0x0603, 0x0807, 0x0808, 0x0809, 0x080a, 0x080b,
+    0x0303, 0x0301, 0x0302, 0x0203, 0x0201, 0x0402, 0x0202,
 };
 
 static const suite13 *suite13_find(uint16_t id)
@@ -240,63 +239,114 @@ static bool suite12_offered(uint16_t id)
 static const char *alert_name(unsigned d)
 {
   switch(d) {
-  case 0: return "close_notify";
-  case 10: return "unexpected_message";
-  case 20: return "bad_record_mac";
-  case 21: return "decryption_failed";
-  case 22: return "record_overflow";
-  case 30: return "decompression_failure";
-  case 40: return "handshake_failure";
-  case 41: return "no_certificate";
-  case 42: return "bad_certificate";
-  case 43: return "unsupported_certificate";
-  case 44: return "certificate_revoked";
-  case 45: return "certificate_expired";
-  case 46: return "certificate_unknown";
-  case 47: return "illegal_parameter";
-  case 48: return "unknown_ca";
-  case 49: return "access_denied";
-  case 50: return "decode_error";
-  case 51: return "decrypt_error";
-  case 60: return "export_restriction";
-  case 70: return "protocol_version";
-  case 71: return "insufficient_security";
-  case 80: return "internal_error";
-  case 86: return "inappropriate_fallback";
-  case 90: return "user_canceled";
-  case 100: return "no_renegotiation";
-  case 109: return "missing_extension";
-  case 110: return "unsupported_extension";
-  case 111: return "certificate_unobtainable";
-  case 112: return "unrecognized_name";
-  case 113: return "bad_certificate_status_response";
-  case 114: return "bad_certificate_hash_value";
-  case 115: return "unknown_psk_identity";
-  case 116: return "certificate_required";
-  case 120: return "no_application_protocol";
-  default: return "unknown";
+  case 0:
+    return "close_notify";
+  case 10:
+    return "unexpected_message";
+  case 20:
+    return "bad_record_mac";
+  case 21:
+    return "decryption_failed";
+  case 22:
+    return "record_overflow";
+  case 30:
+    return "decompression_failure";
+  case 40:
+    return "handshake_failure";
+  case 41:
+    return "no_certificate";
+  case 42:
+    return "bad_certificate";
+  case 43:
+    return "unsupported_certificate";
+  case 44:
+    return "certificate_revoked";
+  case 45:
+    return "certificate_expired";
+  case 46:
+    return "certificate_unknown";
+  case 47:
+    return "illegal_parameter";
+  case 48:
+    return "unknown_ca";
+  case 49:
+    return "access_denied";
+  case 50:
+    return "decode_error";
+  case 51:
+    return "decrypt_error";
+  case 60:
+    return "export_restriction";
+  case 70:
+    return "protocol_version";
+  case 71:
+    return "insufficient_security";
+  case 80:
+    return "internal_error";
+  case 86:
+    return "inappropriate_fallback";
+  case 90:
+    return "user_canceled";
+  case 100:
+    return "no_renegotiation";
+  case 109:
+    return "missing_extension";
+  case 110:
+    return "unsupported_extension";
+  case 111:
+    return "certificate_unobtainable";
+  case 112:
+    return "unrecognized_name";
+  case 113:
+    return "bad_certificate_status_response";
+  case 114:
+    return "bad_certificate_hash_value";
+  case 115:
+    return "unknown_psk_identity";
+  case 116:
+    return "certificate_required";
+  case 120:
+    return "no_application_protocol";
+  default:
+    return "unknown";
   }
 }
 
 static const char *hs_name(unsigned t)
 {
   switch(t) {
-  case 0: return "HelloRequest";
-  case 1: return "ClientHello";
-  case 2: return "ServerHello";
-  case 4: return "NewSessionTicket";
-  case 5: return "EndOfEarlyData";
-  case 8: return "EncryptedExtensions";
-  case 11: return "Certificate";
-  case 12: return "ServerKeyExchange";
-  case 13: return "CertificateRequest";
-  case 14: return "ServerHelloDone";
-  case 15: return "CertificateVerify";
-  case 16: return "ClientKeyExchange";
-  case 20: return "Finished";
-  case 22: return "CertificateStatus";
-  case 24: return "KeyUpdate";
-  default: return "unknown";
+  case 0:
+    return "HelloRequest";
+  case 1:
+    return "ClientHello";
+  case 2:
+    return "ServerHello";
+  case 4:
+    return "NewSessionTicket";
+  case 5:
+    return "EndOfEarlyData";
+  case 8:
+    return "EncryptedExtensions";
+  case 11:
+    return "Certificate";
+  case 12:
+    return "ServerKeyExchange";
+  case 13:
+    return "CertificateRequest";
+  case 14:
+    return "ServerHelloDone";
+  case 15:
+    return "CertificateVerify";
+  case 16:
+    return "ClientKeyExchange";
+  case 20:
+    return "Finished";
+  case 22:
+    return "CertificateStatus";
+  case 24:
+    return "KeyUpdate";
+  default:
+    return "unknown";
   }
 }
 
@@ -405,12 +455,12 @@ static void w_close(wr *w, size_t at, size_t bytes)
 /* ---- per-connection state ----------------------------------------------- */
 
 typedef enum phase {
-  PH_HELLO,     /* waiting for ServerHello or HelloRetryRequest */
-  PH_HELLO2,    /* after HRR: waiting for ServerHello */
-  PH12_CERT,    /* TLS <= 1.2: waiting for Certificate */
-  PH12_STATUS,  /* TLS <= 1.2: Certificate in; CertificateStatus next? */
-  PH13_EE,      /* TLS 1.3: waiting for EncryptedExtensions */
-  PH13_CERT,    /* TLS 1.3: waiting for (CertificateRequest,) Certificate */
+  PH_HELLO,    /* waiting for ServerHello or HelloRetryRequest */
+  PH_HELLO2,   /* after HRR: waiting for ServerHello */
+  PH12_CERT,   /* TLS <= 1.2: waiting for Certificate */
+  PH12_STATUS, /* TLS <= 1.2: Certificate in; CertificateStatus next? */
+  PH13_EE,     /* TLS 1.3: waiting for EncryptedExtensions */
+  PH13_CERT,   /* TLS 1.3: waiting for (CertificateRequest,) Certificate */
   PH_DONE,
   PH_FAILED
 } phase;
@@ -478,7 +528,8 @@ static ch_step fail_malformed(ch_fail *f, const char *what)
   return CH_STEP_FAIL;
 }
 
-/* ---- key exchange -------------------------------------------------------- */
+/* ---- key exchange --------------------------------------------------------
+ */
 
 static EVP_PKEY *keygen(const group *g)
 {
@@ -508,7 +559,8 @@ static int derive(EVP_PKEY *mine, const uint8_t *pub, size_t publen,
   return ok;
 }
 
-/* ---- ClientHello --------------------------------------------------------- */
+/* ---- ClientHello ---------------------------------------------------------
+ */
 
 static ch_step client_hello(grab *g, const uint8_t *cookie, size_t cookie_len,
                             ch_buf *out, ch_fail *f)
@@ -554,9 +606,9 @@ static ch_step client_hello(grab *g, const uint8_t *cookie, size_t cookie_len,
     w_close(&w, l, 2);
     w_close(&w, e, 2);
   }
-  w_bytes(&w, "\x00\x17\x00\x00", 4);         /* extended_master_secret */
-  w_bytes(&w, "\xff\x01\x00\x01\x00", 5);     /* renegotiation_info */
-  w_int(&w, 0x000a, 2);                       /* supported_groups */
+  w_bytes(&w, "\x00\x17\x00\x00", 4);     /* extended_master_secret */
+  w_bytes(&w, "\xff\x01\x00\x01\x00", 5); /* renegotiation_info */
+  w_int(&w, 0x000a, 2);                   /* supported_groups */
   size_t e = w_open(&w, 2), l = w_open(&w, 2);
   for(size_t i = 0; i < CH_ARRAY_LEN(groups); i++) {
     if(groups[i].params)
@@ -627,9 +679,8 @@ out:
 
 /* ---- TLS 1.3 key schedule and record protection ------------------------- */
 
-static int aead_init(EVP_CIPHER_CTX **ctx, const suite13 *s,
-                     const hash_alg *h, const uint8_t *secret, int enc,
-                     uint8_t iv[12])
+static int aead_init(EVP_CIPHER_CTX **ctx, const suite13 *s, const hash_alg *h,
+                     const uint8_t *secret, int enc, uint8_t iv[12])
 {
   uint8_t key[32];
   int ok = expand_label(h, secret, "key", NULL, 0, key, s->keylen) &&
@@ -652,12 +703,12 @@ static int key_schedule(grab *g, const uint8_t *shared, size_t shared_len)
 {
   const hash_alg *h = g->s13->hash;
   uint8_t s_hs[48];
-  int ok = EVP_Digest(g->tr.data, g->tr.len, g->th, NULL, h->md, NULL) &&
-           hmac(h, h->derived, h->len, shared, shared_len, NULL, 0,
-                g->hs_secret) &&
-           expand_label(h, g->hs_secret, "s hs traffic", g->th, h->len, s_hs,
-                        h->len) &&
-           aead_init(&g->aead, g->s13, h, s_hs, 0, g->iv);
+  int ok =
+      EVP_Digest(g->tr.data, g->tr.len, g->th, NULL, h->md, NULL) &&
+      hmac(h, h->derived, h->len, shared, shared_len, NULL, 0, g->hs_secret) &&
+      expand_label(h, g->hs_secret, "s hs traffic", g->th, h->len, s_hs,
+                   h->len) &&
+      aead_init(&g->aead, g->s13, h, s_hs, 0, g->iv);
   OPENSSL_cleanse(s_hs, sizeof(s_hs));
   return ok;
 }
@@ -676,8 +727,7 @@ static ch_step decrypt(grab *g, uint8_t *type, size_t *len, ch_fail *f)
   if(!EVP_DecryptInit_ex2(g->aead, NULL, NULL, n, NULL) ||
      !EVP_DecryptUpdate(g->aead, NULL, &outl, g->hdr, 5) ||
      !EVP_DecryptUpdate(g->aead, g->rec, &outl, g->rec, (int)clen) ||
-     !EVP_CIPHER_CTX_ctrl(g->aead, EVP_CTRL_AEAD_SET_TAG, 16,
-                          g->rec + clen) ||
+     !EVP_CIPHER_CTX_ctrl(g->aead, EVP_CTRL_AEAD_SET_TAG, 16, g->rec + clen) ||
      EVP_DecryptFinal_ex(g->aead, g->rec + outl, &finl) <= 0) {
     ch_fail_set(f, CERTHUB_PROBE_PROTOCOL,
                 "could not decrypt the server's TLS 1.3 handshake record "
@@ -722,7 +772,8 @@ static int close13(grab *g, ch_buf *out)
   return ok;
 }
 
-/* ---- handshake messages -------------------------------------------------- */
+/* ---- handshake messages --------------------------------------------------
+ */
 
 static void fill_info(const grab *g, ch_tls_info *info)
 {
@@ -901,8 +952,7 @@ static ch_step server_hello(grab *g, const uint8_t *m, size_t mlen,
     return CH_STEP_FAIL;
   }
   g->s13 = s13;
-  int ok = !ch_buf_add(&g->tr, m, mlen) &&
-           key_schedule(g, shared, shared_len);
+  int ok = !ch_buf_add(&g->tr, m, mlen) && key_schedule(g, shared, shared_len);
   OPENSSL_cleanse(shared, sizeof(shared));
   EVP_PKEY_free(g->key);
   g->key = NULL;
@@ -1173,9 +1223,8 @@ static ch_step not_tls(const grab *g, ch_fail *f)
       n += (size_t)snprintf(show + n, sizeof(show) - n, "\\x%02x", c);
   }
   show[n] = '\0';
-  ch_fail_set(f, CERTHUB_PROBE_PROTOCOL,
-              "not a TLS server: it sent \"%s%s\"", show,
-              g->first_n == sizeof(g->first) ? "..." : "");
+  ch_fail_set(f, CERTHUB_PROBE_PROTOCOL, "not a TLS server: it sent \"%s%s\"",
+              show, g->first_n == sizeof(g->first) ? "..." : "");
   return CH_STEP_FAIL;
 }
 
@@ -1201,8 +1250,8 @@ static ch_step header(grab *g, ch_fail *f)
   }
   if(g->rec_len > REC_MAX) {
     ch_fail_set(f, CERTHUB_PROBE_PROTOCOL,
-                "server sent a TLS record of %zu bytes (limit %d)",
-                g->rec_len, REC_MAX);
+                "server sent a TLS record of %zu bytes (limit %d)", g->rec_len,
+                REC_MAX);
     return CH_STEP_FAIL;
   }
   if(g->rec_len == 0)

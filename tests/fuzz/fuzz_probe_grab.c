@@ -40,8 +40,8 @@ static const RAND_METHOD det_method = {NULL, det_bytes, NULL,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  ch_tls_params p = {.sni = "leaf.example.test", .max_chain = 8,
-                     .max_bytes = 64 * 1024};
+  ch_tls_params p = {
+      .sni = "leaf.example.test", .max_chain = 8, .max_bytes = 64 * 1024};
   ch_buf out;
   ch_fail f;
   ch_tls_info info;
@@ -66,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   if(s == CH_STEP_DONE) {
     /* Touch everything the result points to, for ASan. */
-    unsigned sum = info.version + info.cipher_id + (unsigned)strlen(info.cipher);
+    unsigned sum =
+        info.version + info.cipher_id + (unsigned)strlen(info.cipher);
     for(size_t i = 0; i < info.chain_n; i++) {
       for(size_t k = 0; k < info.chain_len[i]; k++)
         sum += info.chain_der[i][k];

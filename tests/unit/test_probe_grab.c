@@ -7,7 +7,8 @@
  * made with a deterministic RAND (the one fuzz_probe_grab.c uses) are
  * written to DIR: that is how tests/fuzz/corpus/fuzz_probe_grab/ was made,
  * so the fuzzer replays TLS 1.3 flights it can actually decrypt. */
-#define OPENSSL_SUPPRESS_DEPRECATED /* RAND_set_rand_method, for the corpus */
+#define OPENSSL_SUPPRESS_DEPRECATED /* RAND_set_rand_method, for the corpus   \
+                                     */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,15 +77,15 @@ static int group_teardown(void **state)
 /* ---- the in-process server ---------------------------------------------- */
 
 typedef struct server_cfg {
-  EVP_PKEY *key;        /* NULL: ec_key */
+  EVP_PKEY *key; /* NULL: ec_key */
   int min_version, max_version;
   const char *suites13; /* SSL_CTX_set_ciphersuites */
   const char *ciphers;  /* SSL_CTX_set_cipher_list */
   const char *groups;
-  int seclevel;         /* -1: default */
-  X509 **chain;         /* extra certificates after the leaf */
+  int seclevel; /* -1: default */
+  X509 **chain; /* extra certificates after the leaf */
   size_t chain_n;
-  const uint8_t *ocsp;  /* staple to return */
+  const uint8_t *ocsp; /* staple to return */
   size_t ocsp_len;
 } server_cfg;
 
@@ -188,19 +189,20 @@ static const RAND_METHOD det_method = {NULL, det_bytes, NULL,
 
 typedef struct run {
   ch_tls_params p;
-  size_t chunk;       /* feed this many bytes at a time; 0: all */
-  size_t truncate;    /* feed only this many bytes of the first server
-                         flight and stop there */
+  size_t chunk;    /* feed this many bytes at a time; 0: all */
+  size_t truncate; /* feed only this many bytes of the first server
+                      flight and stop there */
   void *st;
   ch_step step;
   ch_tls_info info;
   ch_fail f;
-  int hellos;         /* ClientHellos sent */
-  uint8_t *flight;    /* everything the server sent */
+  int hellos;      /* ClientHellos sent */
+  uint8_t *flight; /* everything the server sent */
   size_t flight_len;
-  int server_err;     /* SSL_get_error() after our closing bytes */
-  bool det;           /* the engine (only) draws from the deterministic
-                         RAND, as it does in fuzz_probe_grab */
+  int server_err; /* SSL_get_error() after our closing bytes */
+  bool corrupt;   /* flip a bit in the first encrypted record */
+  bool det;       /* the engine (only) draws from the deterministic
+                     RAND, as it does in fuzz_probe_grab */
 } run;
 
 static ch_step feed(run *r, const uint8_t *p, size_t n, ch_buf *out)
@@ -241,6 +243,14 @@ static void drive(run *r, server *sv)
     memcpy(r->flight + r->flight_len, data, (size_t)n);
     r->flight_len += (size_t)n;
     size_t feed_n = (size_t)n;
+    for(size_t off = 0; r->corrupt && off + 5 < feed_n;) {
+      uint8_t *h = (uint8_t *)data + off;
+      if(h[0] == 23) {
+        h[5 + 3] ^= 0x10;
+        break;
+      }
+      off += 5 + ((size_t)h[3] << 8 | h[4]);
+    }
     if(r->truncate && round == 0) {
       assert_true(r->truncate < feed_n);
       feed_n = r->truncate;
@@ -410,7 +420,8 @@ static void chain_of_three(void **state)
 {
   (void)state;
   X509 *root = make_cert(rsa_key, "Test Root", NULL, NULL, 10, true);
-  X509 *inter = make_cert(ec_key, "Test Intermediate", root, rsa_key, 11, true);
+  X509 *inter =
+      make_cert(ec_key, "Test Intermediate", root, rsa_key, 11, true);
   X509 *chain[] = {inter, root};
   for(int v = 0; v < 2; v++) {
     server_cfg cfg = {.seclevel = -1,
@@ -564,8 +575,7 @@ static void truncated_flight(void **state)
   static const size_t keep[] = {1, 4, 5, 60, 200, 300};
   for(size_t i = 0; i < CH_ARRAY_LEN(keep); i++) {
     for(int v = 0; v < 2; v++) {
-      server_cfg cfg = {.seclevel = -1,
-                        .max_version = v ? TLS1_2_VERSION : 0};
+      server_cfg cfg = {.seclevel = -1, .max_version = v ? TLS1_2_VERSION : 0};
       server sv;
       run r = {.truncate = keep[i], .chunk = i % 2 ? 7 : 0};
       handshake(&r, &cfg, &sv);
@@ -617,8 +627,15 @@ static size_t server_hello(uint8_t *buf, uint16_t version, uint16_t suite,
   if(exts_len)
     memcpy(body + n, exts, exts_len);
   n += exts_len;
-  uint8_t hdr[9] = {22, 3, 3, (uint8_t)((n + 4) >> 8), (uint8_t)(n + 4),
-                    2, 0, (uint8_t)(n >> 8), (uint8_t)n};
+  uint8_t hdr[9] = {22,
+                    3,
+                    3,
+                    (uint8_t)((n + 4) >> 8),
+                    (uint8_t)(n + 4),
+                    2,
+                    0,
+                    (uint8_t)(n >> 8),
+                    (uint8_t)n};
   memcpy(buf, hdr, 9);
   memcpy(buf + 9, body, n);
   return n + 9;
@@ -652,7 +669,8 @@ static void hostile_bytes(void **state)
   assert_int_equal(f.status, CERTHUB_PROBE_TLS_ALERT);
   assert_string_equal(f.reason,
                       "server sent TLS alert handshake_failure (40)");
-  static const uint8_t al2[] = {21, 3, 1, 0, 2, 1, 112, 21, 3, 1, 0, 2, 2, 200};
+  static const uint8_t al2[] = {21, 3, 1, 0, 2, 1, 112,
+                                21, 3, 1, 0, 2, 2, 200};
   assert_int_equal(feed_raw(al2, sizeof(al2), NULL, &f), CH_STEP_FAIL);
   assert_string_equal(f.reason, "server sent TLS alert unknown (200)");
   /* Record too long, empty record, bad record version. */
@@ -689,7 +707,8 @@ static void hostile_bytes(void **state)
   n = server_hello(rec, 0x0303, 0x1301, sv13, sizeof(sv13));
   assert_int_equal(feed_raw(rec, n, NULL, &f), CH_STEP_FAIL);
   assert_non_null(strstr(f.reason, "key_share"));
-  uint8_t ks[6 + 4 + 4 + 32] = {0, 43, 0, 2, 3, 4, 0, 51, 0, 36, 0, 0x1d, 0, 32};
+  uint8_t ks[6 + 4 + 4 + 32] = {0,  43, 0,  2, 3,    4, 0,
+                                51, 0,  36, 0, 0x1d, 0, 32};
   n = server_hello(rec, 0x0303, 0x1301, ks, sizeof(ks));
   assert_int_equal(feed_raw(rec, n, NULL, &f), CH_STEP_FAIL); /* all-zero */
   /* A truncated ServerHello inside a complete message. */
@@ -706,8 +725,8 @@ static void hostile_bytes(void **state)
   assert_int_equal(feed_raw(rec, n + sizeof(empty_chain), NULL, &f),
                    CH_STEP_FAIL);
   assert_string_equal(f.reason, "server sent an empty certificate chain");
-  static const uint8_t liar[] = {22, 3, 3, 0, 10, 11, 0, 0, 6,
-                                 0, 0, 3, 0, 0, 9};
+  static const uint8_t liar[] = {22, 3, 3, 0, 10, 11, 0, 0,
+                                 6,  0, 0, 3, 0,  0,  9};
   n = server_hello(rec, 0x0303, 0xc02f, NULL, 0);
   memcpy(rec + n, liar, sizeof(liar));
   assert_int_equal(feed_raw(rec, n + sizeof(liar), NULL, &f), CH_STEP_FAIL);
@@ -722,6 +741,110 @@ static void hostile_bytes(void **state)
     ch_step s = feed_raw(noise, sizeof(noise), NULL, &f);
     assert_true(s == CH_STEP_FAIL || s == CH_STEP_MORE);
   }
+}
+
+/* A decrypted record with a flipped bit fails the AEAD tag. */
+static void decrypt_failure(void **state)
+{
+  (void)state;
+  static const char *const suites[] = {"TLS_AES_128_GCM_SHA256",
+                                       "TLS_AES_256_GCM_SHA384",
+                                       "TLS_CHACHA20_POLY1305_SHA256"};
+  for(size_t i = 0; i < 3; i++) {
+    server_cfg cfg = {.seclevel = -1, .suites13 = suites[i]};
+    server sv;
+    run r = {.corrupt = true};
+    handshake(&r, &cfg, &sv);
+    assert_int_equal(r.step, CH_STEP_FAIL);
+    assert_int_equal(r.f.status, CERTHUB_PROBE_PROTOCOL);
+    assert_non_null(strstr(r.f.reason, "could not decrypt"));
+    run_free(&r);
+    server_stop(&sv);
+  }
+}
+
+/* The handshake bytes of a real TLS 1.2 flight, framed differently:
+ * several messages per record, messages spanning records, one byte per
+ * record. TLS 1.2 binds nothing to our ClientHello, so any engine takes
+ * them. */
+static void reframed_tls12(void **state)
+{
+  (void)state;
+  X509 *inter = make_cert(ec_key, "Reframe Intermediate", NULL, NULL, 9, true);
+  uint8_t blob[300] = {0x30, 0x82, 0x01, 0x28};
+  server_cfg cfg = {.seclevel = -1,
+                    .max_version = TLS1_2_VERSION,
+                    .chain = &inter,
+                    .chain_n = 1,
+                    .ocsp = blob,
+                    .ocsp_len = sizeof(blob)};
+  server sv;
+  run r = {0};
+  handshake(&r, &cfg, &sv);
+  assert_int_equal(r.step, CH_STEP_DONE);
+  /* Collect the handshake bytes. */
+  uint8_t *hs = malloc(r.flight_len);
+  size_t hs_len = 0;
+  for(size_t off = 0; off + 5 <= r.flight_len;) {
+    const uint8_t *h = r.flight + off;
+    size_t len = (size_t)h[3] << 8 | h[4];
+    assert_true(off + 5 + len <= r.flight_len);
+    if(h[0] == 22) {
+      memcpy(hs + hs_len, h + 5, len);
+      hs_len += len;
+    }
+    off += 5 + len;
+  }
+  static const size_t sizes[] = {1, 7, 100, 16384};
+  for(size_t i = 0; i < CH_ARRAY_LEN(sizes); i++) {
+    size_t nrec = (hs_len + sizes[i] - 1) / sizes[i];
+    uint8_t *fl = malloc(hs_len + 5 * nrec);
+    size_t fl_len = 0;
+    for(size_t off = 0; off < hs_len; off += sizes[i]) {
+      size_t n = hs_len - off < sizes[i] ? hs_len - off : sizes[i];
+      uint8_t h[5] = {22, 3, 3, (uint8_t)(n >> 8), (uint8_t)n};
+      memcpy(fl + fl_len, h, 5);
+      memcpy(fl + fl_len + 5, hs + off, n);
+      fl_len += 5 + n;
+    }
+    ch_buf out;
+    ch_fail f;
+    ch_tls_info info;
+    void *st = NULL;
+    ch_tls_params p = {0};
+    ch_buf_init(&out, 1 << 20);
+    assert_int_equal(ch_tls_grab.create(&p, &st, &out, &f), CH_OK);
+    assert_int_equal(ch_tls_grab.input(st, fl, fl_len, &out, &info, &f),
+                     CH_STEP_DONE);
+    assert_int_equal(info.version, 0x0303);
+    assert_int_equal(info.chain_n, 2);
+    for(size_t k = 0; k < 2; k++) {
+      assert_int_equal(info.chain_len[k], r.info.chain_len[k]);
+      assert_memory_equal(info.chain_der[k], r.info.chain_der[k],
+                          info.chain_len[k]);
+    }
+    assert_int_equal(info.ocsp_len, sizeof(blob));
+    assert_memory_equal(info.ocsp_der, blob, sizeof(blob));
+    ch_tls_grab.destroy(st);
+    ch_buf_free(&out);
+    free(fl);
+  }
+  /* Out of order: ServerKeyExchange where the Certificate belongs. */
+  size_t sh_len = 4 + ((size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3]);
+  uint8_t bad[600] = {22, 3, 3, 0, 0};
+  assert_true(sh_len + 9 < sizeof(bad));
+  memcpy(bad + 5, hs, sh_len);
+  memcpy(bad + 5 + sh_len, "\x0c\x00\x00\x00", 4);
+  bad[3] = (uint8_t)((sh_len + 4) >> 8);
+  bad[4] = (uint8_t)(sh_len + 4);
+  ch_fail f;
+  assert_int_equal(feed_raw(bad, 5 + sh_len + 4, NULL, &f), CH_STEP_FAIL);
+  assert_non_null(
+      strstr(f.reason, "ServerKeyExchange (12) where Certificate"));
+  free(hs);
+  run_free(&r);
+  server_stop(&sv);
+  X509_free(inter);
 }
 
 static void hundred_certificates(void **state)
@@ -764,8 +887,7 @@ static void max_bytes_cap(void **state)
 {
   (void)state;
   for(int v = 0; v < 2; v++) {
-    server_cfg cfg = {.seclevel = -1,
-                      .max_version = v ? TLS1_2_VERSION : 0};
+    server_cfg cfg = {.seclevel = -1, .max_version = v ? TLS1_2_VERSION : 0};
     server sv;
     run r = {.p = {.max_bytes = 400}, .chunk = v ? 0 : 50};
     handshake(&r, &cfg, &sv);
@@ -813,8 +935,11 @@ static void corpus(void **state)
   (void)state;
   X509 *inter = make_cert(ec_key, "Corpus Intermediate", NULL, NULL, 7, true);
   uint8_t blob[64] = {0x30, 0x3e, 0x0a, 0x01, 0x00};
-  server_cfg c13 = {.seclevel = -1, .chain = &inter, .chain_n = 1,
-                    .ocsp = blob, .ocsp_len = sizeof(blob)};
+  server_cfg c13 = {.seclevel = -1,
+                    .chain = &inter,
+                    .chain_n = 1,
+                    .ocsp = blob,
+                    .ocsp_len = sizeof(blob)};
   server_cfg c12 = c13;
   c12.max_version = TLS1_2_VERSION;
   server_cfg hrr = {.seclevel = -1, .groups = "P-256"};
@@ -842,6 +967,8 @@ int main(void)
       cmocka_unit_test(byte_at_a_time),
       cmocka_unit_test(truncated_flight),
       cmocka_unit_test(hostile_bytes),
+      cmocka_unit_test(decrypt_failure),
+      cmocka_unit_test(reframed_tls12),
       cmocka_unit_test(hundred_certificates),
       cmocka_unit_test(max_bytes_cap),
       cmocka_unit_test(cipher_names),
