@@ -218,8 +218,9 @@ ch_err certhub_store_counts_get(certhub_store *s,
 #define CERTHUB_PROBES_KEPT 50
 
 /* Record one probe result (one address) in one transaction: find or create
- * the endpoint and its source, set its tags from labels (NULL: the
- * target's tags), insert the probe row. When the status is OK the chain
+ * the endpoint and its source, set the labels' tags on it (NULL: the
+ * target's tags; existing keys are replaced, others kept), insert the
+ * probe row. When the status is OK the chain
  * is a complete scan of the source: every presented certificate is put
  * (position = index + 1, with labels), certificates no longer presented
  * there go absent and renewals are linked. A failed probe changes no

@@ -204,16 +204,13 @@ static ch_err upsert_endpoint(certhub_store *s, const certhub_probe_result *r,
   return rc;
 }
 
-/* The endpoint's tags become exactly the labels' tags. */
+/* The labels' tags are set on the endpoint (key replaced), as put_cert
+ * does on certificates: a later probe without tags keeps the owner. */
 static ch_err set_endpoint_tags(certhub_store *s, int64_t id,
                                 const certhub_labels *labels)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s, "DELETE FROM endpoint_tags WHERE endpoint_id = ?1", &st);
-  if(rc)
-    return rc;
-  sqlite3_bind_int64(st, 1, id);
-  rc = run_once(s, st, "clearing endpoint tags");
+  ch_err rc = CH_OK;
   for(size_t i = 0; !rc && labels && i < labels->n_tags; i++) {
     const char *k = labels->tag_keys[i], *v = labels->tag_values[i];
     if(!k || !*k)

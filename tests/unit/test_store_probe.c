@@ -269,8 +269,11 @@ static void failed_probe_keeps_chain(void **state)
   certhub_target t = target("app.example.com", "app.example.com", 443);
   certhub_probe_result r = ok_result(&t, &ch, T_NOW);
   int64_t first = put(s, &r, "app.example.com:443", T_NOW);
+  /* Without tags this time: the endpoint keeps its owner. */
+  certhub_target bare = t;
+  bare.n_tags = 0;
   certhub_probe_result f =
-      failed_result(&t, CERTHUB_PROBE_REFUSED, T_NOW + 60);
+      failed_result(&bare, CERTHUB_PROBE_REFUSED, T_NOW + 60);
   int64_t second = put(s, &f, "app.example.com:443", T_NOW + 60);
 
   t_query_eq(s, "SELECT count(*) FROM sightings WHERE present = 1", "3");
@@ -290,6 +293,7 @@ static void failed_probe_keeps_chain(void **state)
   assert_int_equal(certhub_store_endpoints(s, NULL, ep_cb, &e), CH_OK);
   assert_int_equal(e.status[0], CERTHUB_PROBE_REFUSED);
   assert_int_equal(e.problems[0], 0); /* no chain, no check */
+  assert_string_equal(e.owner[0], "team-a");
   certhub_store_close(s);
   chain_free(&ch);
   tdir_remove(&d);
