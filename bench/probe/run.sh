@@ -81,6 +81,7 @@ ticks() {
   echo "$t"
 }
 HZ=$(getconf CLK_TCK)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- data: root, intermediate, N leaves (cert+intermediate, key) ---------
 if [ ! -f "$DATA/done" ] || [ "$(cat "$DATA/done")" != "$N" ] ||
@@ -263,7 +264,8 @@ bbver=$("$BB" --version 2>&1 | awk 'NR==1 {print $3}')
 echo
 echo "Probe benchmark: $N SNI names on one nginx $("$NGINX" -v 2>&1 | sed 's,.*/,,') (2 workers) on 127.0.0.1,"
 echo "$LEAF_KEY leaf (own key per name) + P-256 intermediate presented (2 certificates), verified against a bench root;"
-echo "$(nproc) cores shared by nginx, the prober and the driver; median of $RUNS runs."
+echo "$(nproc) cores shared by nginx, the prober and the driver; median of $RUNS runs;"
+echo "load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "| prober | concurrency | probes/s | client CPU ms/probe | nginx CPU ms/probe | max RSS MB |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -295,7 +297,7 @@ if has certhub && has peer; then
     awk -v cr="${RATE[cold.$c]}" -v wr="${RATE[warm.$c]}" -v pr="$PRATE" \
       -v cc="${CPU[cold.$c]}" -v wc="${CPU[warm.$c]}" -v nc="${CPU[nostore.$c]}" -v pc="$PCPU" -v c="$c" 'BEGIN {
       printf "At concurrency %d: certhub probes/s = %.1fx blackbox_exporter (cold), %.1fx (warm); ", c, cr/pr, wr/pr
-      printf "CPU per probe = 1/%.1f (cold), 1/%.1f (warm) of blackbox_exporter'"'"'s.\n", pc/cc, pc/wc
+      printf "blackbox_exporter uses %.1fx (cold) / %.1fx (warm) certhub'"'"'s CPU per probe.\n", pc/cc, pc/wc
       printf "Storage share of client CPU: %.0f%% cold, %.0f%% warm (vs --no-store).\n", (cc-nc)*100/cc, (wc-nc)*100/wc
       printf "Targets: client CPU <= 0.3 ms/probe: %s (cold %.3f, warm %.3f); probes/s >= 5x blackbox_exporter: %s (%.1fx).\n",
         (cc <= 0.3 && wc <= 0.3) ? "met" : "NOT met", cc, wc, (cr >= 5*pr) ? "met" : "NOT met", cr/pr

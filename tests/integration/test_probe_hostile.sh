@@ -108,6 +108,8 @@ run_expect 1 /usr/bin/time -f '%e %M' -o "$TMP/time" \
   "$CERTHUB" probe --timeout "${TIMEOUT}s" --ca-file "$C/roots.pem" -o json "${targets[@]}"
 end=$(date +%s.%N)
 read -r _ rss_kb < <(tail -n 1 "$TMP/time")
+# Exit 1 is also what ASan reports with: the sanitizers must have been quiet.
+! grep -Eq 'Sanitizer|runtime error:' <<<"$ERR" || { printf '%s\n' "$ERR"; fail "sanitizer report"; }
 printf '%s\n' "$OUT" >"$TMP/out.json"
 elapsed=$(awk -v s="$start" -v e="$end" 'BEGIN{printf "%.1f", e-s}')
 note "one run over ${#targets[@]} targets: ${elapsed}s, peak RSS $((rss_kb / 1024)) MB"
