@@ -13,12 +13,18 @@
 static const char *tls_name(uint16_t v)
 {
   switch(v) {
-  case 0x0300: return "SSLv3";
-  case 0x0301: return "TLSv1.0";
-  case 0x0302: return "TLSv1.1";
-  case 0x0303: return "TLSv1.2";
-  case 0x0304: return "TLSv1.3";
-  default: return "";
+  case 0x0300:
+    return "SSLv3";
+  case 0x0301:
+    return "TLSv1.0";
+  case 0x0302:
+    return "TLSv1.1";
+  case 0x0303:
+    return "TLSv1.2";
+  case 0x0304:
+    return "TLSv1.3";
+  default:
+    return "";
   }
 }
 
@@ -27,7 +33,8 @@ static void problems_text(unsigned problems, char *buf, size_t len)
   size_t o = 0;
   buf[0] = '\0';
   for(unsigned bit = 1; bit; bit <<= 1) {
-    const char *name = (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
+    const char *name =
+        (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
     if(!name)
       continue;
     int w = snprintf(buf + o, len - o, "%s%s", o ? "," : "", name);
@@ -56,8 +63,9 @@ static json_t *probe_json(const certhub_probe_row *p, int64_t now)
   bool chain = has_chain(p);
   json_t *problems = json_array();
   for(unsigned bit = 1; problems && bit; bit <<= 1) {
-    const char *name =
-        (chain && (p->problems & bit)) ? certhub_chain_problem_name(bit) : NULL;
+    const char *name = (chain && (p->problems & bit))
+                           ? certhub_chain_problem_name(bit)
+                           : NULL;
     if(name)
       json_array_append_new(problems, json_string(name));
   }
@@ -69,15 +77,14 @@ static json_t *probe_json(const certhub_probe_row *p, int64_t now)
   return json_pack(
       "{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:b, s:o, s:s, s:b,"
       " s:o, s:o, s:s, s:I, s:s, s:o}",
-      "ProbeId", (json_int_t)p->id, "Started", time_json(p->started),
-      "Status", certhub_probe_status_name(p->status), "Reason", p->reason,
-      "Address", p->address, "TlsVersion", tls_name(p->tls_version),
-      "Cipher", p->cipher, "ConnectMs", p->connect_us / 1000.0,
-      "HandshakeMs", p->handshake_us / 1000.0, "Trusted",
-      chain && p->trusted, "Problems", problems, "VerifyError",
-      p->verify_error, "HostnameMatch", chain && p->hostname_match,
-      "EarliestExpiry", time_json(chain ? p->earliest_not_after : 0),
-      "DaysToExpiry",
+      "ProbeId", (json_int_t)p->id, "Started", time_json(p->started), "Status",
+      certhub_probe_status_name(p->status), "Reason", p->reason, "Address",
+      p->address, "TlsVersion", tls_name(p->tls_version), "Cipher", p->cipher,
+      "ConnectMs", p->connect_us / 1000.0, "HandshakeMs",
+      p->handshake_us / 1000.0, "Trusted", chain && p->trusted, "Problems",
+      problems, "VerifyError", p->verify_error, "HostnameMatch",
+      chain && p->hostname_match, "EarliestExpiry",
+      time_json(chain ? p->earliest_not_after : 0), "DaysToExpiry",
       chain ? json_integer(certhub_days_to_expiry(p->earliest_not_after, now))
             : json_null(),
       "OcspStatus", certhub_ocsp_status_name(chain ? p->ocsp : 0),
@@ -130,14 +137,15 @@ static void row_cells(const certhub_endpoint_row *e, int64_t now,
   }
   else if(e->has_probe)
     snprintf(detail, 512, "%s", p->reason);
-  colors[2] = !e->has_probe ? OUT_PLAIN
+  colors[2] = !e->has_probe                   ? OUT_PLAIN
               : p->status == CERTHUB_PROBE_OK ? OUT_GREEN
                                               : OUT_RED;
   cells[0] = e->locator;
   cells[1] = *e->address ? e->address : "-";
   cells[2] = e->has_probe ? certhub_probe_status_name(p->status) : "-";
-  cells[3] = e->has_probe && *tls_name(p->tls_version) ? tls_name(p->tls_version)
-                                                       : "-";
+  cells[3] = e->has_probe && *tls_name(p->tls_version)
+                 ? tls_name(p->tls_version)
+                 : "-";
   cells[4] = days;
   cells[5] = chain ? (p->trusted ? "yes" : "no") : "-";
   cells[6] = when;

@@ -42,8 +42,8 @@ int cmd_metrics(cli_ctx *c, int argc, char **argv)
     return code;
   ch_err rc = certhub_metrics_write(s, c->now, &mo, stdout);
   if(rc == CH_ERR_IO)
-    code = cli_fail(c, CLI_EXIT_INTERNAL, "writing output: %s",
-                    strerror(errno));
+    code =
+        cli_fail(c, CLI_EXIT_INTERNAL, "writing output: %s", strerror(errno));
   else if(rc)
     code = cli_store_fail(c, s, rc, "metrics");
   certhub_store_close(s);

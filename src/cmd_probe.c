@@ -10,8 +10,8 @@
 #include "certhub/probe.h"
 #include "cli.h"
 
-#define MAX_TARGETS 1000000  /* targets of one run, from every origin */
-#define MAX_CLI_TAGS 50      /* --tag options */
+#define MAX_TARGETS 1000000 /* targets of one run, from every origin */
+#define MAX_CLI_TAGS 50     /* --tag options */
 #define LOCATOR_MAX 1024
 
 enum {
@@ -108,8 +108,8 @@ static ch_err add_tags(certhub_target *t, const certhub_tag *tags, size_t n)
     char **nk = realloc(t->tag_keys, (t->n_tags + 1) * sizeof(*nk));
     if(nk)
       t->tag_keys = nk;
-    char **nv = nk ? realloc(t->tag_values, (t->n_tags + 1) * sizeof(*nv))
-                   : NULL;
+    char **nv =
+        nk ? realloc(t->tag_values, (t->n_tags + 1) * sizeof(*nv)) : NULL;
     if(nv)
       t->tag_values = nv;
     if(!key || !nk || !nv) {
@@ -192,8 +192,8 @@ static int config_targets(cli_ctx *c, targets *ts)
     certhub_target *t = targets_slot(ts);
     if(!t)
       return too_many(c);
-    ch_err rc = certhub_target_parse(ep->target, ep->sni, ep->starttls, t,
-                                     &errmsg);
+    ch_err rc =
+        certhub_target_parse(ep->target, ep->sni, ep->starttls, t, &errmsg);
     if(rc) {
       fprintf(stderr, "certhub: %s:%d: endpoints[%zu]: %s\n", cfg->file,
               ep->line, i, errmsg ? errmsg : certhub_strerror(rc));
@@ -217,8 +217,7 @@ static json_t *chain_json(const certhub_probe_result *r, int64_t now)
   for(size_t i = 0; a && i < r->chain_n; i++) {
     certhub_cert *cert = NULL;
     json_t *o = NULL;
-    if(certhub_cert_parse_der(r->chain_der[i], r->chain_len[i], &cert,
-                              NULL)) {
+    if(certhub_cert_parse_der(r->chain_der[i], r->chain_len[i], &cert, NULL)) {
       o = json_pack("{s:I, s:s}", "Position", (json_int_t)(i + 1), "Error",
                     "certificate does not parse");
     }
@@ -246,7 +245,8 @@ static json_t *problems_json(unsigned problems)
 {
   json_t *a = json_array();
   for(unsigned bit = 1; a && bit; bit <<= 1) {
-    const char *name = (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
+    const char *name =
+        (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
     if(name && json_array_append_new(a, json_string(name))) {
       json_decref(a);
       return NULL;
@@ -280,9 +280,9 @@ static json_t *result_json(const certhub_probe_result *r, int64_t now)
   return json_pack(
       "{s:s, s:s?, s:s, s:s, s:s, s:s, s:f, s:o?, s:b, s:o?, s:s, s:b, s:o?,"
       " s:s, s:o?}",
-      "Target", r->target->spec ? r->target->spec : r->target->host,
-      "Address", r->address, "Status", certhub_probe_status_name(r->status),
-      "Reason", r->reason ? r->reason : "", "TlsVersion",
+      "Target", r->target->spec ? r->target->spec : r->target->host, "Address",
+      r->address, "Status", certhub_probe_status_name(r->status), "Reason",
+      r->reason ? r->reason : "", "TlsVersion",
       r->tls_version_name ? r->tls_version_name : "", "Cipher",
       r->cipher ? r->cipher : "", "HandshakeMs", r->handshake_us / 1000.0,
       "Chain", chain_json(r, now), "Trusted", chain && k->trusted, "Problems",
@@ -299,7 +299,8 @@ static void problems_text(unsigned problems, char *buf, size_t len)
   size_t o = 0;
   buf[0] = '\0';
   for(unsigned bit = 1; bit; bit <<= 1) {
-    const char *name = (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
+    const char *name =
+        (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
     if(!name)
       continue;
     int w = snprintf(buf + o, len - o, "%s%s", o ? "," : "", name);
@@ -316,8 +317,8 @@ static ch_err table_row(probe_run *pr, const certhub_probe_result *r)
   char days[32] = "-", detail[512];
   enum out_color colors[7] = {0};
   if(chain) {
-    int64_t d = certhub_days_to_expiry(r->check.earliest_not_after,
-                                       pr->c->now);
+    int64_t d =
+        certhub_days_to_expiry(r->check.earliest_not_after, pr->c->now);
     snprintf(days, sizeof(days), "%lld", (long long)d);
     colors[4] = d < 0 ? OUT_RED : d <= 30 ? OUT_YELLOW : OUT_PLAIN;
     problems_text(r->check.problems, detail, sizeof(detail));
@@ -369,7 +370,8 @@ static void on_result(const certhub_probe_result *r, void *arg)
     pr->out_rc = table_row(pr, r);
 }
 
-/* ---- command --------------------------------------------------------------- */
+/* ---- command ---------------------------------------------------------------
+ */
 
 static int parse_count(cli_ctx *c, const char *opt, const char *arg,
                        int64_t max, unsigned *out)
@@ -528,7 +530,7 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
   if(c->format == OUT_JSON)
     out_json_begin(&pr.js, stdout);
   else {
-    static const char *const heads[] = {"TARGET", "ADDRESS", "STATUS", "TLS",
+    static const char *const heads[] = {"TARGET", "ADDRESS", "STATUS",  "TLS",
                                         "DAYS",   "TRUSTED", "PROBLEMS"};
     pr.table = out_table_new(heads, sizeof(heads) / sizeof(heads[0]));
     if(!pr.table) {
@@ -552,8 +554,9 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     goto out;
   }
   if(!c->quiet)
-    fprintf(stderr, "certhub: probe: %zu target%s, %zu result%s: %zu ok, "
-                    "%zu failed%s\n",
+    fprintf(stderr,
+            "certhub: probe: %zu target%s, %zu result%s: %zu ok, "
+            "%zu failed%s\n",
             ts.n, ts.n == 1 ? "" : "s", pr.n_results,
             pr.n_results == 1 ? "" : "s", pr.n_ok, pr.n_results - pr.n_ok,
             pr.store && !pr.store_rc ? "; stored" : "");

@@ -151,12 +151,29 @@ static const char *const ocsp_names[] = {"none", "good", "revoked", "unknown",
 static void tls_names(uint16_t v, const char **ours, const char **go)
 {
   switch(v) {
-  case 0x0300: *ours = "SSLv3"; *go = "SSL 3.0"; return;
-  case 0x0301: *ours = "TLSv1.0"; *go = "TLS 1.0"; return;
-  case 0x0302: *ours = "TLSv1.1"; *go = "TLS 1.1"; return;
-  case 0x0303: *ours = "TLSv1.2"; *go = "TLS 1.2"; return;
-  case 0x0304: *ours = "TLSv1.3"; *go = "TLS 1.3"; return;
-  default: *ours = *go = NULL; return;
+  case 0x0300:
+    *ours = "SSLv3";
+    *go = "SSL 3.0";
+    return;
+  case 0x0301:
+    *ours = "TLSv1.0";
+    *go = "TLS 1.0";
+    return;
+  case 0x0302:
+    *ours = "TLSv1.1";
+    *go = "TLS 1.1";
+    return;
+  case 0x0303:
+    *ours = "TLSv1.2";
+    *go = "TLS 1.2";
+    return;
+  case 0x0304:
+    *ours = "TLSv1.3";
+    *go = "TLS 1.3";
+    return;
+  default:
+    *ours = *go = NULL;
+    return;
   }
 }
 

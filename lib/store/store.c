@@ -263,8 +263,7 @@ ch_err certhub_store_counts_get(certhub_store *s, certhub_store_counts *out)
   DISPATCH(s, counts_get, s, out);
 }
 
-ch_err certhub_store_put_probe(certhub_store *s,
-                               const certhub_probe_result *r,
+ch_err certhub_store_put_probe(certhub_store *s, const certhub_probe_result *r,
                                const char *locator,
                                const certhub_labels *labels, int64_t now,
                                int64_t *probe_id)

@@ -74,15 +74,15 @@ const char ch_sq_probe_schema[] =
 
 /* The probe columns, in the order fill_probe() reads them. */
 #define PROBE_COLS                                                            \
-  "p.id, p.endpoint_id, p.started, p.status, p.reason, p.address,"           \
-  " p.connect_us, p.handshake_us, p.total_us, p.tls_version, p.cipher,"      \
-  " p.trusted, p.problems, p.verify_error, p.hostname_match,"                \
-  " p.earliest_not_after, p.earliest_index, p.ocsp_status,"                  \
+  "p.id, p.endpoint_id, p.started, p.status, p.reason, p.address,"            \
+  " p.connect_us, p.handshake_us, p.total_us, p.tls_version, p.cipher,"       \
+  " p.trusted, p.problems, p.verify_error, p.hostname_match,"                 \
+  " p.earliest_not_after, p.earliest_index, p.ocsp_status,"                   \
   " p.ocsp_next_update, p.chain_sha256, p.chain_n, p.legacy_accepted"
 #define N_PROBE_COLS 22
 
 #define ENDPOINT_COLS                                                         \
-  "e.id, e.source_id, e.locator, e.spec, e.host, e.port, e.sni,"             \
+  "e.id, e.source_id, e.locator, e.spec, e.host, e.port, e.sni,"              \
   " e.starttls, e.address, e.first_seen"
 #define N_ENDPOINT_COLS 10
 
@@ -165,15 +165,15 @@ static ch_err upsert_endpoint(certhub_store *s, const certhub_probe_result *r,
 {
   const certhub_target *t = r->target;
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(
-      s,
-      "INSERT INTO endpoints(source_id, locator, spec, host, port, sni,"
-      " starttls, address, first_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-      " ?8, ?9) ON CONFLICT(locator) DO UPDATE SET spec = excluded.spec,"
-      " host = excluded.host, port = excluded.port, sni = excluded.sni,"
-      " starttls = excluded.starttls, address = CASE WHEN"
-      " excluded.address <> '' THEN excluded.address ELSE address END",
-      &st);
+  ch_err rc =
+      prep(s,
+           "INSERT INTO endpoints(source_id, locator, spec, host, port, sni,"
+           " starttls, address, first_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+           " ?8, ?9) ON CONFLICT(locator) DO UPDATE SET spec = excluded.spec,"
+           " host = excluded.host, port = excluded.port, sni = excluded.sni,"
+           " starttls = excluded.starttls, address = CASE WHEN"
+           " excluded.address <> '' THEN excluded.address ELSE address END",
+           &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, source_id);
@@ -196,10 +196,10 @@ static ch_err upsert_endpoint(certhub_store *s, const certhub_probe_result *r,
   if(q == SQLITE_ROW)
     *id = sqlite3_column_int64(st, 0);
   else
-    rc = q == SQLITE_DONE ? ch_store_err(s, CH_ERR_INTERNAL,
-                                         "%s: endpoint %s vanished",
-                                         ch_sq_path(s), locator)
-                          : ch_sq_dberr(s, q, "finding endpoint");
+    rc = q == SQLITE_DONE
+             ? ch_store_err(s, CH_ERR_INTERNAL, "%s: endpoint %s vanished",
+                            ch_sq_path(s), locator)
+             : ch_sq_dberr(s, q, "finding endpoint");
   sqlite3_finalize(st);
   return rc;
 }
@@ -232,8 +232,8 @@ static ch_err set_endpoint_tags(certhub_store *s, int64_t id,
 }
 
 static ch_err insert_probe(certhub_store *s, int64_t endpoint_id,
-                           const certhub_probe_result *r, const char *chain_hex,
-                           int64_t *id)
+                           const certhub_probe_result *r,
+                           const char *chain_hex, int64_t *id)
 {
   sqlite3_stmt *st = NULL;
   bool ok = r->status == CERTHUB_PROBE_OK && r->chain_n > 0;
@@ -292,8 +292,8 @@ static ch_err put_chain(certhub_store *s, const certhub_probe_result *r,
     if(!r->chain_der[i] ||
        certhub_cert_parse_der(r->chain_der[i], r->chain_len[i], &c, NULL))
       continue;
-    rc = s->ops->put_cert(s, c, labels, source_id, (unsigned)(i + 1),
-                          scan_id, now, &cert_id, NULL);
+    rc = s->ops->put_cert(s, c, labels, source_id, (unsigned)(i + 1), scan_id,
+                          now, &cert_id, NULL);
     certhub_cert_free(c);
     if(rc)
       break;
@@ -495,16 +495,16 @@ ch_err ch_sq_endpoints(certhub_store *s, const certhub_endpoint_filter *f,
   int r = SQLITE_DONE;
   if(!a)
     return ch_store_err(s, CH_ERR_NOMEM, "out of memory");
-  ch_err rc = prep(
-      s,
-      "SELECT " ENDPOINT_COLS ", " PROBE_COLS " FROM endpoints e"
-      " LEFT JOIN probes p ON p.id = e.last_probe_id"
-      " WHERE (?1 < 0 OR p.status = ?1)"
-      " AND (?2 = 0 OR (p.problems & ?2) <> 0)"
-      " AND (?3 IS NULL OR EXISTS(SELECT 1 FROM endpoint_tags t"
-      " WHERE t.endpoint_id = e.id AND t.key = 'owner' AND t.value = ?3))"
-      " ORDER BY e.locator",
-      &st);
+  ch_err rc =
+      prep(s,
+           "SELECT " ENDPOINT_COLS ", " PROBE_COLS " FROM endpoints e"
+           " LEFT JOIN probes p ON p.id = e.last_probe_id"
+           " WHERE (?1 < 0 OR p.status = ?1)"
+           " AND (?2 = 0 OR (p.problems & ?2) <> 0)"
+           " AND (?3 IS NULL OR EXISTS(SELECT 1 FROM endpoint_tags t"
+           " WHERE t.endpoint_id = e.id AND t.key = 'owner' AND t.value = ?3))"
+           " ORDER BY e.locator",
+           &st);
   if(rc)
     goto out;
   sqlite3_bind_int(st, 1, f->status);

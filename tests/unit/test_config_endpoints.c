@@ -129,7 +129,8 @@ static void endpoints_bad(void **state)
   load_bad("endpoints:\n  - target: b\n    tags: [a]\n",
            "3: endpoints[0].tags: expected a map of tag names to values, got "
            "a list");
-  load_bad("endpoints:\n  - target: \"\"\n", "2: endpoints[0].target: is empty");
+  load_bad("endpoints:\n  - target: \"\"\n",
+           "2: endpoints[0].target: is empty");
   load_bad("probe:\n  timeout: soon\n",
            "2: probe.timeout: invalid duration \"soon\" (expected e.g. 10s, "
            "500ms or seconds, at most 1h)");

@@ -29,7 +29,7 @@ static expo *cur_expo;
 #define BAD(...)                                                              \
   do {                                                                        \
     if(!cur_expo->err[0])                                                     \
-      snprintf(cur_expo->err, sizeof(cur_expo->err), __VA_ARGS__);          \
+      snprintf(cur_expo->err, sizeof(cur_expo->err), __VA_ARGS__);            \
     return BAD_RET;                                                           \
   } while(0)
 
@@ -182,8 +182,8 @@ static bool expo_check(expo *e, char *text)
       BAD("line %d: sample without a name: '%s'", line, p);
     int i = fam_index(e, p, n);
     if(i < 0 || i != e->current || !e->typed[i])
-      BAD("line %d: sample of %.*s outside its documented block", line,
-          (int)n, p);
+      BAD("line %d: sample of %.*s outside its documented block", line, (int)n,
+          p);
     e->sampled[i] = true;
     const char *q = p + n;
     if(*q == '{' && !(q = check_labels(q, line)))
@@ -193,8 +193,8 @@ static bool expo_check(expo *e, char *text)
     char *series = strndup(p, (size_t)(q - p));
     for(size_t k = 0; k < e->n_series; k++) {
       if(!strcmp(e->series[k], series)) {
-        snprintf(e->err, sizeof(e->err), "line %d: duplicate series %s",
-                 line, series);
+        snprintf(e->err, sizeof(e->err), "line %d: duplicate series %s", line,
+                 series);
         free(series);
         return false;
       }
@@ -253,8 +253,7 @@ static void load_chain(tchain *ch)
 {
   const char *dir = getenv("CERTHUB_TEST_DATA");
   char path[512];
-  snprintf(path, sizeof(path), "%s/certs/chain.pem",
-           dir ? dir : "tests/data");
+  snprintf(path, sizeof(path), "%s/certs/chain.pem", dir ? dir : "tests/data");
   memset(ch, 0, sizeof(*ch));
   assert_int_equal(certhub_read_file(path, NULL, keep_der, NULL, ch), CH_OK);
   assert_int_equal(ch->n, 3);
@@ -269,8 +268,7 @@ static char *render(certhub_store *s, bool compat)
   certhub_metrics_opts o = {.compat = compat};
   ch_err rc = certhub_metrics_write(s, T_NOW, &o, f);
   if(rc)
-    fail_msg("metrics: %s: %s", certhub_strerror(rc),
-             certhub_store_errmsg(s));
+    fail_msg("metrics: %s: %s", certhub_strerror(rc), certhub_store_errmsg(s));
   assert_int_equal(fclose(f), 0);
   return text;
 }
@@ -282,10 +280,9 @@ static certhub_store *fixture(tdir *d, tchain *ch)
   tdir_make(d);
   certhub_store *s = t_open(d->db);
   int64_t src = 0, scan = 0;
-  assert_int_equal(
-      certhub_store_source(s, CERTHUB_SOURCE_FILE, "/etc/ssl/a \"b\".pem",
-                           &src),
-      CH_OK);
+  assert_int_equal(certhub_store_source(s, CERTHUB_SOURCE_FILE,
+                                        "/etc/ssl/a \"b\".pem", &src),
+                   CH_OK);
   assert_int_equal(certhub_store_scan_begin(s, src, T_NOW, &scan), CH_OK);
   static tcert a, b;
   tcert_init(&a, 1, "we\"ird\\name\nline2", T_NOW + 10 * T_DAY, 'a', 'b');
@@ -294,14 +291,14 @@ static certhub_store *fixture(tdir *d, tchain *ch)
   b.c.serial = "0100"; /* 256 */
   const char *k[] = {"owner"}, *v[] = {"team-a"};
   certhub_labels lab = {.tag_keys = k, .tag_values = v, .n_tags = 1};
-  assert_int_equal(certhub_store_put_cert(s, &a.c, &lab, src, 1, scan, T_NOW,
-                                          NULL, NULL),
-                   CH_OK);
+  assert_int_equal(
+      certhub_store_put_cert(s, &a.c, &lab, src, 1, scan, T_NOW, NULL, NULL),
+      CH_OK);
   assert_int_equal(
       certhub_store_put_cert(s, &b.c, NULL, src, 2, scan, T_NOW, NULL, NULL),
       CH_OK);
-  assert_int_equal(
-      certhub_store_scan_finish(s, src, scan, T_NOW, NULL, NULL), CH_OK);
+  assert_int_equal(certhub_store_scan_finish(s, src, scan, T_NOW, NULL, NULL),
+                   CH_OK);
 
   load_chain(ch);
   static char *tk[] = {"owner"}, *tv[] = {"web"};
@@ -484,17 +481,17 @@ static void checker_rejects(void **state)
       "# HELP a x\n# TYPE a gauge\na{b=\"1\",c=\"2\"} +Inf\n",
   };
   static const char *const bad[] = {
-      "# HELP a x\na 1\n",                                /* no TYPE first */
+      "# HELP a x\na 1\n",                                 /* no TYPE first */
       "# HELP a x\n# TYPE a gauge\n# TYPE a gauge\na 1\n", /* two TYPEs */
       "# HELP a x\n# TYPE a gauge\na 1\n# HELP b y\n# TYPE b gauge\nb 1\n"
-      "a 2\n",                                             /* split family */
-      "# HELP a x\n# TYPE a gauge\na{b=\"\\q\"} 1\n",   /* bad escape */
+      "a 2\n",                                              /* split family */
+      "# HELP a x\n# TYPE a gauge\na{b=\"\\q\"} 1\n",       /* bad escape */
       "# HELP a x\n# TYPE a gauge\na{b=\"1\",b=\"2\"} 1\n", /* dup label */
       "# HELP a x\n# TYPE a gauge\na{b=\"1\"} 1\na{b=\"1\"} 2\n", /* dup */
-      "# HELP a x\n# TYPE a gauge\na one\n",             /* bad value */
-      "# HELP a x\n# TYPE a gauge\na 1",                  /* no newline */
-      "# TYPE a gauge\na 1\n",                            /* no HELP */
-      "# HELP a x\n# TYPE a gauge\n1a 1\n",              /* bad name */
+      "# HELP a x\n# TYPE a gauge\na one\n", /* bad value */
+      "# HELP a x\n# TYPE a gauge\na 1",     /* no newline */
+      "# TYPE a gauge\na 1\n",               /* no HELP */
+      "# HELP a x\n# TYPE a gauge\n1a 1\n",  /* bad name */
   };
   for(size_t i = 0; i < CH_ARRAY_LEN(ok); i++) {
     expo e;

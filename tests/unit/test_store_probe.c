@@ -54,11 +54,10 @@ static void chain_free(tchain *ch)
 static char *owner_key[] = {"owner"};
 static char *owner_val[] = {"team-a"};
 
-static certhub_target target(const char *spec, const char *host,
-                             uint16_t port)
+static certhub_target target(const char *spec, const char *host, uint16_t port)
 {
-  certhub_target t = {.spec = (char *)spec, .host = (char *)host,
-                      .port = port};
+  certhub_target t = {
+      .spec = (char *)spec, .host = (char *)host, .port = port};
   t.tag_keys = owner_key;
   t.tag_values = owner_val;
   t.n_tags = 1;
@@ -219,8 +218,9 @@ static void ok_probe_is_a_scan(void **state)
              " c.common_name FROM sightings s JOIN certs c ON c.id ="
              " s.cert_id WHERE s.present = 1 ORDER BY s.position) c",
              "app.example.com|Certhub Test Issuing CA|Certhub Test Root CA");
-  t_query_eq(s, "SELECT count(*) FROM tags WHERE key = 'owner' AND"
-                " value = 'team-a'",
+  t_query_eq(s,
+             "SELECT count(*) FROM tags WHERE key = 'owner' AND"
+             " value = 'team-a'",
              "3");
   t_query_eq(s, "SELECT count(*) FROM probe_chain", "3");
   t_query_eq(s,
@@ -362,8 +362,8 @@ static void resolve_and_filter(void **state)
   certhub_target a = target("web.example.com", "web.example.com", 443);
   certhub_target b = target("web.example.com:8443", "web.example.com", 8443);
   b.n_tags = 0;
-  certhub_target c = target("10.0.0.1:443 sni=api.example.com", "10.0.0.1",
-                            443);
+  certhub_target c =
+      target("10.0.0.1:443 sni=api.example.com", "10.0.0.1", 443);
   certhub_probe_result r = ok_result(&a, &ch, T_NOW);
   int64_t pa = put(s, &r, "web.example.com:443", T_NOW);
   (void)pa;
@@ -440,8 +440,8 @@ static void failure_rolls_back_everything(void **state)
   t_query_eq(s, "SELECT count(*) FROM certs", "0");
 
   /* Bad arguments are refused before any work. */
-  assert_int_equal(
-      certhub_store_put_probe(s, &r, "", NULL, T_NOW, NULL), CH_ERR_USAGE);
+  assert_int_equal(certhub_store_put_probe(s, &r, "", NULL, T_NOW, NULL),
+                   CH_ERR_USAGE);
   assert_int_equal(certhub_store_put_probe(s, NULL, "x:1", NULL, T_NOW, NULL),
                    CH_ERR_USAGE);
   certhub_store_close(s);
