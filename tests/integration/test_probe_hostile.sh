@@ -37,6 +37,7 @@ hport() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 # s_server NAME ARGS...: start openssl s_server on a free port; sets PORT_NAME.
 s_server() {
   local name=$1 port=; shift
+  : >"$TMP/s_server.$name" # exists before the background job opens it
   openssl s_server -accept 127.0.0.1:0 -www "$@" </dev/null \
     >"$TMP/s_server.$name" 2>&1 &
   PIDS+=($!)
