@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "certhub/probe.h"
 #include "cli.h"
@@ -13,6 +14,11 @@
 #define MAX_TARGETS 1000000 /* targets of one run, from every origin */
 #define MAX_CLI_TAGS 50     /* --tag options */
 #define LOCATOR_MAX 1024
+/* Results stored per transaction: one commit per result would cost more
+ * than the probe; a batch is also closed after a second so other writers
+ * are not locked out while slow probes trickle in. */
+#define STORE_BATCH 500
+#define STORE_BATCH_MS 1000
 
 enum {
   OPT_FROM = 0x100,
@@ -56,6 +62,9 @@ typedef struct probe_run {
   cli_ctx *c;
   certhub_store *store; /* NULL with --no-store */
   ch_err store_rc;      /* first storage failure; later results not stored */
+  bool in_batch;        /* a store transaction is open */
+  size_t batch_n;       /* results in it */
+  int64_t batch_start;  /* monotonic ms when it began */
   out_table *table;
   out_json_stream js;
   ch_err out_rc;
@@ -338,26 +347,61 @@ static ch_err table_row(probe_run *pr, const certhub_probe_result *r)
   return out_table_add(pr->table, cells, colors);
 }
 
+static int64_t mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Commit the open batch, if any. */
+static ch_err batch_commit(probe_run *pr)
+{
+  if(!pr->in_batch)
+    return CH_OK;
+  pr->in_batch = false;
+  return certhub_store_commit(pr->store);
+}
+
+/* Store one result inside the current batch; on failure the batch is
+ * rolled back and nothing more is stored (the run ends with exit 3). */
+static void store_result(probe_run *pr, const certhub_probe_result *r)
+{
+  char locator[LOCATOR_MAX];
+  ch_err rc = CH_OK;
+  if(!pr->in_batch) {
+    rc = certhub_store_begin(pr->store);
+    pr->in_batch = !rc;
+    pr->batch_n = 0;
+    pr->batch_start = mono_ms();
+  }
+  if(!rc)
+    rc = certhub_target_locator(r->target,
+                                r->target->all_addresses ? r->address : NULL,
+                                locator, sizeof(locator));
+  if(!rc)
+    rc = certhub_store_put_probe(pr->store, r, locator, NULL,
+                                 r->started > 0 ? r->started : pr->c->now,
+                                 NULL);
+  if(!rc && (++pr->batch_n >= STORE_BATCH ||
+             mono_ms() - pr->batch_start >= STORE_BATCH_MS))
+    rc = batch_commit(pr);
+  if(rc) {
+    pr->store_rc = rc;
+    cli_store_fail(pr->c, pr->store, rc, "storing probe result");
+    if(pr->in_batch)
+      certhub_store_rollback(pr->store);
+    pr->in_batch = false;
+  }
+}
+
 static void on_result(const certhub_probe_result *r, void *arg)
 {
   probe_run *pr = arg;
   pr->n_results++;
   pr->n_ok += r->status == CERTHUB_PROBE_OK;
-
-  if(pr->store && !pr->store_rc) {
-    char locator[LOCATOR_MAX];
-    ch_err rc = certhub_target_locator(
-        r->target, r->target->all_addresses ? r->address : NULL, locator,
-        sizeof(locator));
-    if(!rc)
-      rc = certhub_store_put_probe(pr->store, r, locator, NULL,
-                                   r->started > 0 ? r->started : pr->c->now,
-                                   NULL);
-    if(rc) {
-      pr->store_rc = rc;
-      cli_store_fail(pr->c, pr->store, rc, "storing probe result");
-    }
-  }
+  if(pr->store && !pr->store_rc)
+    store_result(pr, r);
 
   if(pr->out_rc)
     return;
@@ -539,6 +583,11 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     }
   }
   ch_err rc = certhub_probe_run(ts.v, ts.n, &po, on_result, &pr, &errmsg);
+  if(pr.store && !pr.store_rc) {
+    pr.store_rc = batch_commit(&pr);
+    if(pr.store_rc)
+      cli_store_fail(c, pr.store, pr.store_rc, "storing probe results");
+  }
   if(c->format == OUT_JSON)
     out_json_end(&pr.js);
   else if(out_table_rows(pr.table))
