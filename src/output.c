@@ -251,7 +251,8 @@ void out_csv_row(FILE *f, const char *const *cells, size_t n)
 static ch_err json_write(FILE *f, const json_t *v, const char *indent)
 {
   char *s =
-      json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+      json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                     JSON_REAL_PRECISION(10));
   if(!s)
     return CH_ERR_NOMEM;
   for(const char *p = s; *p; p++) {

@@ -150,7 +150,7 @@ typedef struct certhub_probe_opts {
   const char *client_cert; /* PEM, for mTLS endpoints (with client_key) */
   const char *client_key;
   bool legacy_check;       /* also test whether TLS 1.0/1.1 is accepted */
-  size_t max_chain;        /* certificates kept per chain; 0: 32 */
+  size_t max_chain;        /* certificates kept per chain; 0: 128 */
   size_t max_bytes;        /* bytes read per probe; 0: 1 MiB */
 } certhub_probe_opts;
 

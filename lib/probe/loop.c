@@ -541,7 +541,7 @@ static ch_err begin_tls(struct run *r, struct job *j)
   ch_tls_params p;
   memset(&p, 0, sizeof(p));
   p.sni = j->t->sni;
-  p.max_chain = r->o->max_chain ? r->o->max_chain : 32;
+  p.max_chain = r->o->max_chain ? r->o->max_chain : 128;
   p.max_bytes = r->o->max_bytes ? r->o->max_bytes : (1u << 20);
   p.client_cert = r->o->client_cert;
   p.client_key = r->o->client_key;
