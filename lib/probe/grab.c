@@ -9,10 +9,19 @@
  * (and OCSP staple) is in:
  *
  *   TLS 1.2 and older: ServerHello, Certificate, CertificateStatus are
- *   plaintext; no crypto at all besides the random bytes.
+ *   plaintext; no crypto at all besides the random bytes. Done right
+ *   after Certificate unless the server acknowledged status_request; then
+ *   at CertificateStatus or whatever message comes instead (the staple is
+ *   optional even when acknowledged).
  *   TLS 1.3: one X25519 exchange (a second one on HelloRetryRequest for
  *   P-256/384/521), the handshake key schedule (HKDF with HMAC), and AEAD
  *   decryption of EncryptedExtensions..Certificate.
+ *
+ * Measured: ~100 us of CPU per TLS 1.3 handshake, ~50 us for TLS 1.2, of
+ * which ~85 us are the two X25519 scalar multiplications.
+ *
+ * On DONE the engine queues user_canceled and close_notify (encrypted
+ * with the client handshake key in TLS 1.3) so servers log a clean close.
  *
  * CertificateVerify and Finished are NOT checked: the engine does not
  * authenticate the server, it reports what was presented (chain analysis
@@ -27,7 +36,8 @@
  * params->max_bytes and the chain by params->max_chain. A chain longer
  * than max_chain is not an error: the first max_chain certificates are
  * kept and the probe succeeds (the inventory wants the leaf; 100-cert
- * chains exist in the wild).
+ * chains exist in the wild). How many were sent is kept in chain_sent,
+ * which ch_tls_info has no field for yet.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +68,7 @@ enum {
   HS_MESSAGE_HASH = 254
 };
 
-/* ---- algorithms, fetched once ------------------------------------------ */
+/* ---- algorithms, fetched once ------------------------------------------- */
 
 typedef struct hash_alg {
   EVP_MD *md;
@@ -528,8 +538,7 @@ static ch_step fail_malformed(ch_fail *f, const char *what)
   return CH_STEP_FAIL;
 }
 
-/* ---- key exchange --------------------------------------------------------
- */
+/* ---- key exchange ------------------------------------------------------- */
 
 static EVP_PKEY *keygen(const group *g)
 {
@@ -559,8 +568,7 @@ static int derive(EVP_PKEY *mine, const uint8_t *pub, size_t publen,
   return ok;
 }
 
-/* ---- ClientHello ---------------------------------------------------------
- */
+/* ---- ClientHello -------------------------------------------------------- */
 
 static ch_step client_hello(grab *g, const uint8_t *cookie, size_t cookie_len,
                             ch_buf *out, ch_fail *f)
@@ -772,8 +780,7 @@ static int close13(grab *g, ch_buf *out)
   return ok;
 }
 
-/* ---- handshake messages --------------------------------------------------
- */
+/* ---- handshake messages ------------------------------------------------- */
 
 static void fill_info(const grab *g, ch_tls_info *info)
 {
@@ -1413,7 +1420,7 @@ static ch_err gr_create(const ch_tls_params *p, void **st, ch_buf *out,
     }
   }
   if(client_hello(g, NULL, 0, out, f) != CH_STEP_MORE) {
-    rc = f->status == CERTHUB_PROBE_ERROR ? CH_ERR_NOMEM : CH_ERR_INTERNAL;
+    rc = CH_ERR_INTERNAL; /* f says what: memory, OpenSSL */
     goto out;
   }
 out:
