@@ -69,6 +69,8 @@ typedef struct probe_run {
   out_json_stream js;
   ch_err out_rc;
   size_t n_results, n_ok;
+  /* Persistent chain cache traffic, for CERTHUB_DEBUG_STATS=1. */
+  uint64_t cache_found, cache_missed, cache_put;
 } probe_run;
 
 static void targets_free(targets *ts)
@@ -363,18 +365,74 @@ static ch_err batch_commit(probe_run *pr)
   return certhub_store_commit(pr->store);
 }
 
+/* Open a batch unless one is open. */
+static ch_err batch_open(probe_run *pr)
+{
+  if(pr->in_batch)
+    return CH_OK;
+  ch_err rc = certhub_store_begin(pr->store);
+  pr->in_batch = !rc;
+  pr->batch_n = 0;
+  pr->batch_start = mono_ms();
+  return rc;
+}
+
+/* A storage failure: roll the batch back and store nothing more (the run
+ * ends with exit 3). */
+static void store_failed(probe_run *pr, ch_err rc, const char *what)
+{
+  pr->store_rc = rc;
+  cli_store_fail(pr->c, pr->store, rc, what);
+  if(pr->in_batch)
+    certhub_store_rollback(pr->store);
+  pr->in_batch = false;
+}
+
+/* The persistent chain cache hooks (certhub_probe_opts), on the store,
+ * inside the batches. A read failure is a miss; a write failure is a
+ * storage failure like any other. */
+static bool cache_get(void *arg, const uint8_t trust_id[32],
+                      const uint8_t chain[32], const uint8_t **blob,
+                      size_t *len)
+{
+  probe_run *pr = arg;
+  bool found = false;
+  if(pr->store_rc || batch_open(pr) ||
+     certhub_store_chain_check_get(pr->store, trust_id, chain, pr->c->now,
+                                   blob, len, &found))
+    found = false;
+  if(found)
+    pr->cache_found++;
+  else
+    pr->cache_missed++;
+  return found;
+}
+
+static void cache_put(void *arg, const uint8_t trust_id[32],
+                      const uint8_t chain[32], const uint8_t *blob, size_t len)
+{
+  probe_run *pr = arg;
+  ch_err rc;
+  if(pr->store_rc)
+    return;
+  rc = batch_open(pr);
+  if(!rc)
+    rc = certhub_store_chain_check_put(pr->store, trust_id, chain, blob, len,
+                                       pr->c->now);
+  if(rc == CH_ERR_TOOBIG)
+    return; /* not kept; nothing was written */
+  if(rc)
+    store_failed(pr, rc, "storing chain check");
+  else
+    pr->cache_put++;
+}
+
 /* Store one result inside the current batch; on failure the batch is
  * rolled back and nothing more is stored (the run ends with exit 3). */
 static void store_result(probe_run *pr, const certhub_probe_result *r)
 {
   char locator[LOCATOR_MAX];
-  ch_err rc = CH_OK;
-  if(!pr->in_batch) {
-    rc = certhub_store_begin(pr->store);
-    pr->in_batch = !rc;
-    pr->batch_n = 0;
-    pr->batch_start = mono_ms();
-  }
+  ch_err rc = batch_open(pr);
   if(!rc)
     rc = certhub_target_locator(r->target,
                                 r->target->all_addresses ? r->address : NULL,
@@ -386,13 +444,8 @@ static void store_result(probe_run *pr, const certhub_probe_result *r)
   if(!rc && (++pr->batch_n >= STORE_BATCH ||
              mono_ms() - pr->batch_start >= STORE_BATCH_MS))
     rc = batch_commit(pr);
-  if(rc) {
-    pr->store_rc = rc;
-    cli_store_fail(pr->c, pr->store, rc, "storing probe result");
-    if(pr->in_batch)
-      certhub_store_rollback(pr->store);
-    pr->in_batch = false;
-  }
+  if(rc)
+    store_failed(pr, rc, "storing probe result");
 }
 
 static void on_result(const certhub_probe_result *r, void *arg)
@@ -412,6 +465,26 @@ static void on_result(const certhub_probe_result *r, void *arg)
   }
   else
     pr->out_rc = table_row(pr, r);
+}
+
+/* CERTHUB_DEBUG_STATS=1: the persistent chain cache's traffic on stderr
+ * (for tests and benchmarks). Persistent hits skipped verification;
+ * misses were verified (and written back) unless the in-memory cache of
+ * this run already had the chain. */
+static void debug_stats(const probe_run *pr)
+{
+  const char *e = getenv("CERTHUB_DEBUG_STATS");
+  if(!e || strcmp(e, "1"))
+    return;
+  if(!pr->store)
+    fprintf(stderr, "certhub: stats: chain cache: persistent off\n");
+  else
+    fprintf(stderr,
+            "certhub: stats: chain cache: persistent hits %llu, misses "
+            "%llu, written %llu\n",
+            (unsigned long long)pr->cache_found,
+            (unsigned long long)pr->cache_missed,
+            (unsigned long long)pr->cache_put);
 }
 
 /* ---- command ---------------------------------------------------------------
@@ -570,6 +643,9 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     code = cli_open_store(c, &pr.store);
     if(code)
       goto out;
+    po.cache_get = cache_get;
+    po.cache_put = cache_put;
+    po.cache_arg = &pr;
   }
   if(c->format == OUT_JSON)
     out_json_begin(&pr.js, stdout);
@@ -609,6 +685,7 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
             ts.n, ts.n == 1 ? "" : "s", pr.n_results,
             pr.n_results == 1 ? "" : "s", pr.n_ok, pr.n_results - pr.n_ok,
             pr.store && !pr.store_rc ? "; stored" : "");
+  debug_stats(&pr);
   if(pr.store_rc)
     code = CLI_EXIT_INTERNAL;
   else

@@ -152,6 +152,27 @@ typedef struct certhub_probe_opts {
   bool legacy_check;       /* also test whether TLS 1.0/1.1 is accepted */
   size_t max_chain;        /* certificates kept per chain; 0: 128 */
   size_t max_bytes;        /* bytes read per probe; 0: 1 MiB */
+  /* Optional persistent cache of chain analyses, so that re-probing an
+   * endpoint whose chain did not change skips the OpenSSL verification
+   * across runs. Set both hooks or neither. Keys: trust_id, 32 bytes
+   * identifying the trust (SHA-256 over the CA file's contents, or the
+   * system store's file and directory listing, plus the intermediates
+   * file), and chain, 32 bytes (SHA-256 over the presented chain). Both
+   * run on the probing thread inside certhub_probe_run(), before the
+   * result callback of the probe concerned: cache_get when the in-memory
+   * cache misses, cache_put after each real verification. cache_get
+   * returns true with *blob, *len set when it has an entry; the blob stays
+   * owned by the callee and must stay valid until the next call of either
+   * hook. cache_put's blob is borrowed for the call (copy it). Blobs are
+   * opaque, versioned and validated on load: a bad one is ignored,
+   * verified afresh and put again. A failing get is a miss; a put may
+   * fail silently. The OCSP staple is never part of a blob. */
+  bool (*cache_get)(void *cache_arg, const uint8_t trust_id[32],
+                    const uint8_t chain[32], const uint8_t **blob,
+                    size_t *len);
+  void (*cache_put)(void *cache_arg, const uint8_t trust_id[32],
+                    const uint8_t chain[32], const uint8_t *blob, size_t len);
+  void *cache_arg;
 } certhub_probe_opts;
 
 typedef void (*certhub_probe_cb)(const certhub_probe_result *r, void *arg);

@@ -325,4 +325,33 @@ ch_err certhub_store_endpoint_describe(certhub_store *s, int64_t endpoint_id,
                                        certhub_endpoint_detail_cb cb,
                                        void *ctx);
 
+/*
+ * The persistent chain-analysis cache behind certhub probe's cache_get /
+ * cache_put hooks (certhub_probe_opts). A row holds an opaque blob under
+ * (trust_id, chain_key), both 32 bytes chosen by the prober (verify.c: the
+ * trust store's identity and the SHA-256 over the presented chain). The
+ * store does not interpret blobs; the prober validates them on load.
+ */
+#define CERTHUB_CHAIN_CHECK_MAX ((size_t)1 << 20) /* bytes per blob */
+#define CERTHUB_CHAIN_CHECK_TTL (30 * 86400)      /* unused rows expire */
+
+/* Look a blob up. *found false: no row (*blob NULL, *len 0). *blob is
+ * borrowed from the handle, valid until the next chain_check call on s or
+ * certhub_store_close(). A hit refreshes the row's last_used (at most
+ * once a day, so steady-state reads stay reads). */
+ch_err certhub_store_chain_check_get(certhub_store *s,
+                                     const uint8_t trust_id[32],
+                                     const uint8_t chain_key[32], int64_t now,
+                                     const uint8_t **blob /* OUT */,
+                                     size_t *len /* OUT */,
+                                     bool *found /* OUT */);
+/* Insert or replace a blob (at most CERTHUB_CHAIN_CHECK_MAX bytes, else
+ * CH_ERR_TOOBIG). The first put on a handle also deletes the rows unused
+ * for CERTHUB_CHAIN_CHECK_TTL seconds before now. */
+ch_err certhub_store_chain_check_put(certhub_store *s,
+                                     const uint8_t trust_id[32],
+                                     const uint8_t chain_key[32],
+                                     const uint8_t *blob, size_t len,
+                                     int64_t now);
+
 #endif

@@ -953,6 +953,8 @@ ch_err certhub_probe_run(const certhub_target *targets, size_t n,
     goto out;
   }
   rc = ch_verifier_new(opts->ca_file, opts->intermediates, &r->ver, errmsg);
+  if(!rc)
+    rc = ch_verifier_set_cache(r->ver, opts, errmsg);
   if(rc)
     goto out;
   for(size_t i = 0; i < n; i++)

@@ -17,7 +17,8 @@
  *   ossl.c      OpenSSL (libssl) engine over memory BIOs: full handshake,
  *               used for client certificates (mTLS)
  *   verify.c    chain analysis: trust, problems, RFC 6125 hostname, OCSP,
- *               cached per chain hash
+ *               cached per chain hash in memory and, through the opts'
+ *               cache hooks, across runs
  */
 #ifndef CH_PROBE_INT_H
 #define CH_PROBE_INT_H
@@ -151,6 +152,12 @@ ch_err ch_verifier_check(struct ch_verifier *v, const uint8_t *const *der,
                          const size_t *len, size_t n, const char *name,
                          const uint8_t *ocsp, size_t ocsp_len, int64_t now,
                          certhub_chain_check *out);
+/* Attach the persistent cache hooks of o (cache_get, cache_put,
+ * cache_arg; none set: nothing happens) and compute the trust identity
+ * from o->ca_file (or the system store) and o->intermediates, the files
+ * ch_verifier_new() loaded. Errors name the file that could not be read. */
+ch_err ch_verifier_set_cache(struct ch_verifier *v,
+                             const certhub_probe_opts *o, char **errmsg);
 /* Cache statistics, for benchmarks and tests. */
 void ch_verifier_stats(const struct ch_verifier *v, uint64_t *hits,
                        uint64_t *misses);

@@ -13,16 +13,28 @@
  * issuer over an expired one with the same name; with trusted-first path
  * building (the default) that only matters for untrusted alternatives.
  *
+ * Across runs, an entry (the structural verdict above, never the OCSP
+ * staple, which is per response) can be kept by the caller through the
+ * opts' cache_get/cache_put hooks: serialized in a versioned blob that
+ * ends with a SHA-256 over the trust identity, the chain key and the
+ * body, and fully validated on load. The trust identity hashes what the
+ * verdict depends on (the trust store's contents, the intermediates file,
+ * the OpenSSL version), so a changed trust store never reuses a verdict.
+ *
  * A verifier is not thread-safe: one per event loop.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -52,6 +64,13 @@
 /* Without nextUpdate a response claims nothing about freshness; the CA/B
  * Baseline Requirements cap OCSP validity at 10 days, use 7 as stale. */
 #define OCSP_MAX_AGE (7 * 86400)
+/* Persistent entries: format version (bump when analyse() changes what
+ * it concludes), size cap, and the bounds a blob is checked against. */
+#define BLOB_MAGIC "chvc"
+#define BLOB_VERSION 1
+#define BLOB_MAX ((size_t)1 << 20)
+#define BLOB_MAX_PATH 256
+#define TRUST_DIR_MAX 100000 /* directory entries hashed per directory */
 
 /* The time-independent part of a parsed staple. */
 typedef struct ocsp_info {
@@ -125,6 +144,13 @@ struct ch_verifier {
   uint64_t hits, misses;
   ca_memo *memo[CA_MEMO_BUCKETS];
   size_t n_memo;
+  /* Persistent cache hooks (certhub_probe_opts), NULL when none. */
+  bool (*cache_get)(void *, const uint8_t *, const uint8_t *,
+                    const uint8_t **, size_t *);
+  void (*cache_put)(void *, const uint8_t *, const uint8_t *,
+                    const uint8_t *, size_t);
+  void *cache_arg;
+  uint8_t trust_id[32];
 };
 
 /* Errors recorded by the verify callback. */
@@ -1067,6 +1093,408 @@ static bool host_match(const entry *e, const char *name)
   return e->cn && dns_match(e->cn, buf);
 }
 
+/* ---- persistent entries ------------------------------------------------ */
+
+/* Little-endian writer into a bounded ch_buf (ch_buf frees itself on
+ * failure, so only the first error matters). */
+static void put_u8(ch_buf *b, ch_err *rc, uint8_t x)
+{
+  if(!*rc)
+    *rc = ch_buf_add(b, &x, 1);
+}
+
+static void put_u64(ch_buf *b, ch_err *rc, uint64_t x)
+{
+  uint8_t t[8];
+  for(int i = 0; i < 8; i++)
+    t[i] = (uint8_t)(x >> (8 * i));
+  if(!*rc)
+    *rc = ch_buf_add(b, t, sizeof(t));
+}
+
+static void put_u32(ch_buf *b, ch_err *rc, uint32_t x)
+{
+  uint8_t t[4];
+  for(int i = 0; i < 4; i++)
+    t[i] = (uint8_t)(x >> (8 * i));
+  if(!*rc)
+    *rc = ch_buf_add(b, t, sizeof(t));
+}
+
+static void put_bytes(ch_buf *b, ch_err *rc, const void *p, size_t n)
+{
+  if(n > UINT32_MAX) {
+    *rc = CH_ERR_TOOBIG;
+    return;
+  }
+  put_u32(b, rc, (uint32_t)n);
+  if(!*rc && n)
+    *rc = ch_buf_add(b, p, n);
+}
+
+/* SHA-256 over trust id, chain key and body: binds a blob to its row. */
+static bool blob_digest(struct ch_verifier *v, const uint8_t key[32],
+                        const uint8_t *body, size_t n, uint8_t md[32])
+{
+  return EVP_DigestInit_ex(v->md, v->sha256, NULL) &&
+         EVP_DigestUpdate(v->md, v->trust_id, 32) &&
+         EVP_DigestUpdate(v->md, key, 32) &&
+         EVP_DigestUpdate(v->md, body, n) &&
+         EVP_DigestFinal_ex(v->md, md, NULL);
+}
+
+/* Serialize e's structural verdict (not the OCSP staple) into b. */
+static ch_err entry_encode(struct ch_verifier *v, const entry *e, ch_buf *b)
+{
+  ch_err rc = CH_OK;
+  size_t dns_bytes = 0;
+  const char *p = e->dns;
+  uint8_t md[32];
+  for(size_t i = 0; i < e->n_dns; i++) {
+    size_t l = strlen(p) + 1;
+    dns_bytes += l;
+    p += l;
+  }
+  rc = ch_buf_add(b, BLOB_MAGIC, 4);
+  put_u8(b, &rc, BLOB_VERSION);
+  put_u8(b, &rc, (uint8_t)((e->trusted ? 1 : 0) | (e->err_in_sigs ? 2 : 0)));
+  put_u32(b, &rc, e->problems);
+  put_u32(b, &rc, (uint32_t)e->err_depth);
+  put_bytes(b, &rc, e->err_text, strlen(e->err_text));
+  put_u64(b, &rc, (uint64_t)e->earliest_not_after);
+  put_u32(b, &rc, (uint32_t)e->earliest_index);
+  put_u32(b, &rc, (uint32_t)e->n_path);
+  for(size_t i = 0; i < e->n_path; i++) {
+    put_u64(b, &rc, (uint64_t)e->path[i].not_before);
+    put_u64(b, &rc, (uint64_t)e->path[i].not_after);
+  }
+  put_u32(b, &rc, (uint32_t)e->n_dns);
+  put_bytes(b, &rc, e->dns, dns_bytes);
+  put_u32(b, &rc, (uint32_t)e->n_ips);
+  for(size_t i = 0; i < e->n_ips; i++) {
+    put_u8(b, &rc, e->ips[i].len);
+    if(!rc)
+      rc = ch_buf_add(b, e->ips[i].b, sizeof(e->ips[i].b));
+  }
+  put_u8(b, &rc, e->cn ? 1 : 0);
+  put_bytes(b, &rc, e->cn, e->cn ? strlen(e->cn) : 0);
+  put_bytes(b, &rc, e->issuer_der, e->issuer_len);
+  if(rc)
+    return rc;
+  if(!blob_digest(v, e->key, (const uint8_t *)b->data, b->len, md))
+    return CH_ERR_INTERNAL;
+  return ch_buf_add(b, md, sizeof(md));
+}
+
+/* Bounds-checked reader; any overrun sets bad and yields zeros. */
+typedef struct reader {
+  const uint8_t *p;
+  size_t n, off;
+  bool bad;
+} reader;
+
+static const uint8_t *get_raw(reader *r, size_t n)
+{
+  if(r->bad || n > r->n - r->off) {
+    r->bad = true;
+    return NULL;
+  }
+  const uint8_t *p = r->p + r->off;
+  r->off += n;
+  return p;
+}
+
+static uint64_t get_u(reader *r, int bytes)
+{
+  const uint8_t *p = get_raw(r, (size_t)bytes);
+  uint64_t x = 0;
+  for(int i = 0; p && i < bytes; i++)
+    x |= (uint64_t)p[i] << (8 * i);
+  return x;
+}
+
+/* A length-prefixed field: *n bytes at the returned pointer. */
+static const uint8_t *get_bytes(reader *r, size_t *n)
+{
+  *n = (size_t)get_u(r, 4);
+  return get_raw(r, *n);
+}
+
+#define KNOWN_PROBLEMS 0x01ffu
+
+/* Rebuild an entry from a blob for key, or NULL when the blob is not a
+ * well-formed entry of this version for this trust and chain. */
+static entry *entry_decode(struct ch_verifier *v, const uint8_t key[32],
+                           const uint8_t *blob, size_t len)
+{
+  uint8_t md[32];
+  reader r = {.p = blob, .n = len};
+  const uint8_t *p;
+  size_t n;
+  entry *e;
+  if(len < 4 + 1 + sizeof(md) || len > BLOB_MAX ||
+     memcmp(blob, BLOB_MAGIC, 4) || blob[4] != BLOB_VERSION)
+    return NULL;
+  r.n = len - sizeof(md);
+  if(!blob_digest(v, key, blob, r.n, md) ||
+     CRYPTO_memcmp(md, blob + r.n, sizeof(md)))
+    return NULL;
+  e = calloc(1, sizeof(*e));
+  if(!e)
+    return NULL;
+  memcpy(e->key, key, 32);
+  e->bytes = sizeof(*e);
+  r.off = 5;
+  unsigned flags = (unsigned)get_u(&r, 1);
+  e->trusted = flags & 1;
+  e->err_in_sigs = flags & 2;
+  e->problems = (unsigned)get_u(&r, 4);
+  e->err_depth = (int)(int32_t)get_u(&r, 4);
+  p = get_bytes(&r, &n);
+  if(flags > 3 || (e->problems & ~KNOWN_PROBLEMS) || !p ||
+     n >= sizeof(e->err_text) || memchr(p, '\0', n) || e->err_depth < 0 ||
+     e->err_depth > BLOB_MAX_PATH)
+    goto bad;
+  memcpy(e->err_text, p, n);
+  e->earliest_not_after = (int64_t)get_u(&r, 8);
+  e->earliest_index = (int)(int32_t)get_u(&r, 4);
+  e->n_path = (size_t)get_u(&r, 4);
+  if(r.bad || e->earliest_index < 0 || e->earliest_index >= MAX_CERTS ||
+     e->n_path > BLOB_MAX_PATH)
+    goto bad;
+  if(e->n_path) {
+    e->path = calloc(e->n_path, sizeof(*e->path));
+    if(!e->path)
+      goto bad;
+    e->bytes += e->n_path * sizeof(*e->path);
+  }
+  for(size_t i = 0; i < e->n_path; i++) {
+    e->path[i].not_before = (int64_t)get_u(&r, 8);
+    e->path[i].not_after = (int64_t)get_u(&r, 8);
+  }
+  size_t n_dns = (size_t)get_u(&r, 4);
+  p = get_bytes(&r, &n);
+  if(r.bad || (n == 0) != (n_dns == 0) || (n && p[n - 1] != '\0'))
+    goto bad;
+  size_t nuls = 0;
+  for(size_t i = 0; i < n; i++)
+    nuls += p[i] == '\0';
+  if(nuls != n_dns)
+    goto bad;
+  if(n) {
+    e->dns = malloc(n);
+    if(!e->dns)
+      goto bad;
+    memcpy(e->dns, p, n);
+    e->n_dns = n_dns;
+    e->bytes += n;
+  }
+  size_t n_ips = (size_t)get_u(&r, 4);
+  if(r.bad || n_ips > (r.n - r.off) / 17)
+    goto bad;
+  if(n_ips) {
+    e->ips = calloc(n_ips, sizeof(*e->ips));
+    if(!e->ips)
+      goto bad;
+    e->bytes += n_ips * sizeof(*e->ips);
+  }
+  for(size_t i = 0; i < n_ips; i++) {
+    e->ips[i].len = (uint8_t)get_u(&r, 1);
+    p = get_raw(&r, sizeof(e->ips[i].b));
+    if(!p || (e->ips[i].len != 4 && e->ips[i].len != 16))
+      goto bad;
+    memcpy(e->ips[i].b, p, sizeof(e->ips[i].b));
+    e->n_ips++;
+  }
+  unsigned has_cn = (unsigned)get_u(&r, 1);
+  p = get_bytes(&r, &n);
+  if(r.bad || has_cn > 1 || (!has_cn && n) || memchr(p, '\0', n))
+    goto bad;
+  if(has_cn) {
+    e->cn = malloc(n + 1);
+    if(!e->cn)
+      goto bad;
+    memcpy(e->cn, p, n);
+    e->cn[n] = '\0';
+    e->bytes += n + 1;
+  }
+  p = get_bytes(&r, &n);
+  if(r.bad || r.off != r.n)
+    goto bad;
+  if(n) {
+    e->issuer_der = malloc(n);
+    if(!e->issuer_der)
+      goto bad;
+    memcpy(e->issuer_der, p, n);
+    e->issuer_len = n;
+    e->bytes += n;
+  }
+  return e;
+bad:
+  entry_free(e);
+  return NULL;
+}
+
+/* Feed a file's contents (or a marker when it cannot be opened and
+ * missing_ok) into the digest. */
+static ch_err hash_file(struct ch_verifier *v, const char *what,
+                        const char *path, bool missing_ok, char **errmsg)
+{
+  uint8_t buf[16384];
+  size_t n;
+  FILE *f = fopen(path, "rb");
+  EVP_DigestUpdate(v->md, path, strlen(path) + 1);
+  if(!f) {
+    if(missing_ok) {
+      EVP_DigestUpdate(v->md, "missing", 8);
+      return CH_OK;
+    }
+    set_errmsg(errmsg, "%s '%s': cannot read: %s", what, path,
+               strerror(errno));
+    return CH_ERR_IO;
+  }
+  while((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    EVP_DigestUpdate(v->md, buf, n);
+  bool err = ferror(f);
+  fclose(f);
+  if(err) {
+    set_errmsg(errmsg, "%s '%s': read error", what, path);
+    return CH_ERR_IO;
+  }
+  EVP_DigestUpdate(v->md, "", 1);
+  return CH_OK;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A hashed certificate directory: its sorted names with each target's
+ * size and modification time (c_rehash links keep their names when the
+ * certificates behind them change). */
+static ch_err hash_dir(struct ch_verifier *v, const char *dir)
+{
+  ch_err rc = CH_OK;
+  char **names = NULL;
+  size_t n = 0, alloc = 0;
+  struct dirent *de;
+  DIR *d = opendir(dir);
+  EVP_DigestUpdate(v->md, dir, strlen(dir) + 1);
+  if(!d) {
+    EVP_DigestUpdate(v->md, "missing", 8);
+    return CH_OK;
+  }
+  while((de = readdir(d)) && n < TRUST_DIR_MAX) {
+    if(de->d_name[0] == '.')
+      continue;
+    if(n == alloc) {
+      size_t na = alloc ? alloc * 2 : 256;
+      char **nn = realloc(names, na * sizeof(*nn));
+      if(!nn) {
+        rc = CH_ERR_NOMEM;
+        goto out;
+      }
+      names = nn;
+      alloc = na;
+    }
+    if(!(names[n] = strdup(de->d_name))) {
+      rc = CH_ERR_NOMEM;
+      goto out;
+    }
+    n++;
+  }
+  qsort(names, n, sizeof(*names), cmp_name);
+  for(size_t i = 0; i < n; i++) {
+    char path[PATH_MAX];
+    struct stat sb;
+    int64_t meta[2] = {-1, -1};
+    if(snprintf(path, sizeof(path), "%s/%s", dir, names[i]) <
+           (int)sizeof(path) &&
+       stat(path, &sb) == 0) {
+      meta[0] = (int64_t)sb.st_size;
+      meta[1] = (int64_t)sb.st_mtime;
+    }
+    EVP_DigestUpdate(v->md, names[i], strlen(names[i]) + 1);
+    EVP_DigestUpdate(v->md, meta, sizeof(meta));
+  }
+out:
+  for(size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
+  closedir(d);
+  return rc;
+}
+
+ch_err ch_verifier_set_cache(struct ch_verifier *v,
+                             const certhub_probe_opts *o, char **errmsg)
+{
+  ch_err rc = CH_OK;
+  uint64_t ver = OpenSSL_version_num();
+  if(!o->cache_get || !o->cache_put)
+    return CH_OK;
+  if(!EVP_DigestInit_ex(v->md, v->sha256, NULL))
+    return CH_ERR_INTERNAL;
+  EVP_DigestUpdate(v->md, "certhub trust v1", 17);
+  EVP_DigestUpdate(v->md, &ver, sizeof(ver));
+  if(o->ca_file) {
+    EVP_DigestUpdate(v->md, "ca", 3);
+    rc = hash_file(v, "CA file", o->ca_file, false, errmsg);
+  }
+  else {
+    /* What X509_STORE_set_default_paths() loads: the environment's file
+     * and directories first, else the compiled-in ones. */
+    const char *file = getenv(X509_get_default_cert_file_env());
+    const char *dirs = getenv(X509_get_default_cert_dir_env());
+    EVP_DigestUpdate(v->md, "system", 7);
+    rc = hash_file(v, "system trust store",
+                   file ? file : X509_get_default_cert_file(), true, errmsg);
+    char *list = strdup(dirs ? dirs : X509_get_default_cert_dir());
+    if(!list)
+      rc = CH_ERR_NOMEM;
+    for(char *save = NULL, *dir = list ? strtok_r(list, ":", &save) : NULL;
+        !rc && dir; dir = strtok_r(NULL, ":", &save))
+      rc = hash_dir(v, dir);
+    free(list);
+  }
+  if(!rc && o->intermediates) {
+    EVP_DigestUpdate(v->md, "intermediates", 14);
+    rc = hash_file(v, "intermediates file", o->intermediates, false, errmsg);
+  }
+  if(!rc && !EVP_DigestFinal_ex(v->md, v->trust_id, NULL))
+    rc = CH_ERR_INTERNAL;
+  if(rc)
+    return rc;
+  v->cache_get = o->cache_get;
+  v->cache_put = o->cache_put;
+  v->cache_arg = o->cache_arg;
+  return CH_OK;
+}
+
+/* The entry for key from the persistent cache, NULL on a miss or a blob
+ * that does not validate. */
+static entry *persist_get(struct ch_verifier *v, const uint8_t key[32])
+{
+  const uint8_t *blob = NULL;
+  size_t len = 0;
+  if(!v->cache_get || !v->cache_get(v->cache_arg, v->trust_id, key, &blob,
+                                    &len) || !blob)
+    return NULL;
+  return entry_decode(v, key, blob, len);
+}
+
+static void persist_put(struct ch_verifier *v, const entry *e)
+{
+  ch_buf b;
+  if(!v->cache_put)
+    return;
+  ch_buf_init(&b, BLOB_MAX);
+  if(!entry_encode(v, e, &b)) /* too big: simply not kept */
+    v->cache_put(v->cache_arg, v->trust_id, e->key, (const uint8_t *)b.data,
+                 b.len);
+  ch_buf_free(&b);
+}
+
 /* ---- the check ------------------------------------------------------- */
 
 static void apply(const entry *e, const char *name, int64_t now,
@@ -1133,6 +1561,10 @@ ch_err ch_verifier_check(struct ch_verifier *v, const uint8_t *const *der,
   e = cache_find(v, key);
   if(e)
     v->hits++;
+  else if((e = persist_get(v, key)) != NULL) {
+    v->hits++;
+    cache_insert(v, e);
+  }
   else {
     v->misses++;
     e = calloc(1, sizeof(*e));
@@ -1144,6 +1576,7 @@ ch_err ch_verifier_check(struct ch_verifier *v, const uint8_t *const *der,
       entry_free(e);
       return rc;
     }
+    persist_put(v, e);
     cache_insert(v, e);
   }
   apply(e, name, now, out);

@@ -281,6 +281,37 @@ ch_err certhub_store_put_probe(certhub_store *s, const certhub_probe_result *r,
   DISPATCH(s, put_probe, s, r, locator, labels, now, probe_id);
 }
 
+ch_err certhub_store_chain_check_get(certhub_store *s,
+                                     const uint8_t trust_id[32],
+                                     const uint8_t chain_key[32], int64_t now,
+                                     const uint8_t **blob, size_t *len,
+                                     bool *found)
+{
+  if(!blob || !len || !found)
+    return CH_ERR_USAGE;
+  *blob = NULL;
+  *len = 0;
+  *found = false;
+  if(s && (!trust_id || !chain_key))
+    return ch_store_err(s, CH_ERR_USAGE, "chain check: keys missing");
+  DISPATCH(s, chain_check_get, s, trust_id, chain_key, now, blob, len, found);
+}
+
+ch_err certhub_store_chain_check_put(certhub_store *s,
+                                     const uint8_t trust_id[32],
+                                     const uint8_t chain_key[32],
+                                     const uint8_t *blob, size_t len,
+                                     int64_t now)
+{
+  if(s && (!trust_id || !chain_key || (!blob && len)))
+    return ch_store_err(s, CH_ERR_USAGE, "chain check: keys or blob missing");
+  if(s && len > CERTHUB_CHAIN_CHECK_MAX)
+    return ch_store_err(s, CH_ERR_TOOBIG,
+                        "chain check: blob of %zu bytes (at most %zu)", len,
+                        CERTHUB_CHAIN_CHECK_MAX);
+  DISPATCH(s, chain_check_put, s, trust_id, chain_key, blob, len, now);
+}
+
 ch_err certhub_store_endpoints(certhub_store *s,
                                const certhub_endpoint_filter *f,
                                certhub_endpoint_cb cb, void *ctx)

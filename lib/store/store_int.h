@@ -64,6 +64,12 @@ struct ch_store_ops {
   ch_err (*endpoint_describe)(certhub_store *s, int64_t endpoint_id,
                               size_t max_history,
                               certhub_endpoint_detail_cb cb, void *ctx);
+  ch_err (*chain_check_get)(certhub_store *s, const uint8_t trust_id[32],
+                            const uint8_t chain_key[32], int64_t now,
+                            const uint8_t **blob, size_t *len, bool *found);
+  ch_err (*chain_check_put)(certhub_store *s, const uint8_t trust_id[32],
+                            const uint8_t chain_key[32], const uint8_t *blob,
+                            size_t len, int64_t now);
 
   /* Test hook: run one statement in the backend's own language on this
    * connection; *first (if not NULL) gets the first column of the first

@@ -111,6 +111,8 @@ static const struct migration {
      "CREATE INDEX renewals_by_source ON renewals(source_id);"},
     {2, "probes: endpoints, endpoint_tags, probes, probe_chain",
      ch_sq_probe_schema},
+    {3, "probes: chain_checks (persistent chain-analysis cache)",
+     ch_sq_chain_checks_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -124,6 +126,7 @@ enum st {
   ST_SP_ROLLBACK,
   ST_PUT_CERT,
   ST_CERT_ID,
+  ST_TOUCH_CERT,
   ST_PUT_SIGHTING,
   ST_PUT_TAG,
   ST_SOURCE_GET,
@@ -171,6 +174,10 @@ static const char *const st_sql[ST__MAX] = {
         " ON CONFLICT(sha256) DO UPDATE SET last_seen = excluded.last_seen,"
         " account = coalesce(?25, account), region = coalesce(?26, region)",
     [ST_CERT_ID] = "SELECT id FROM certs WHERE sha256 = ?1",
+    /* What the conflict branch of ST_PUT_CERT does to a known row. */
+    [ST_TOUCH_CERT] = "UPDATE certs SET last_seen = ?2,"
+                      " account = coalesce(?3, account),"
+                      " region = coalesce(?4, region) WHERE id = ?1",
     [ST_PUT_SIGHTING] =
         "INSERT INTO sightings(cert_id, source_id, position, first_seen,"
         " last_seen, first_scan_id, last_scan_id, present)"
@@ -265,6 +272,8 @@ typedef struct sq {
   sqlite3 *db;
   char *path;
   sqlite3_stmt *st[ST__MAX];
+  sqlite3_stmt *pst[CH_PST__MAX]; /* store_sqlite_probe.c's, same rules */
+  ch_sq_probe_state probe;
   ch_buf sans; /* put_cert scratch */
   ch_buf eku;
 } sq;
@@ -301,18 +310,25 @@ static ch_err dberr(certhub_store *s, int rc, const char *what)
                       q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
 }
 
-static ch_err get_st(certhub_store *s, enum st id, sqlite3_stmt **out)
+/* Prepare sql into *slot on first use; later calls reuse it. Users reset
+ * the statement after each use (finish_st, run_st). */
+static ch_err cached_st(certhub_store *s, sqlite3_stmt **slot, const char *sql,
+                        sqlite3_stmt **out)
 {
-  sq *q = SQ(s);
   *out = NULL;
-  if(!q->st[id]) {
-    int rc = sqlite3_prepare_v3(q->db, st_sql[id], -1,
-                                SQLITE_PREPARE_PERSISTENT, &q->st[id], NULL);
+  if(!*slot) {
+    int rc = sqlite3_prepare_v3(SQ(s)->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                slot, NULL);
     if(rc != SQLITE_OK)
       return dberr(s, rc, "prepare");
   }
-  *out = q->st[id];
+  *out = *slot;
   return CH_OK;
+}
+
+static ch_err get_st(certhub_store *s, enum st id, sqlite3_stmt **out)
+{
+  return cached_st(s, &SQ(s)->st[id], st_sql[id], out);
 }
 
 /* Run a cached statement that returns no rows we need. */
@@ -538,9 +554,12 @@ static void sq_close(certhub_store *s)
     return;
   for(int i = 0; i < ST__MAX; i++)
     sqlite3_finalize(q->st[i]);
+  for(int i = 0; i < CH_PST__MAX; i++)
+    sqlite3_finalize(q->pst[i]);
   sqlite3_close_v2(q->db);
   ch_buf_free(&q->sans);
   ch_buf_free(&q->eku);
+  ch_buf_free(&q->probe.blob);
   free(q->path);
   free(q);
   s->impl = NULL;
@@ -573,6 +592,7 @@ static ch_err sq_open(certhub_store *s, const char *loc)
   s->impl = q;
   ch_buf_init(&q->sans, SANS_TEXT_CAP);
   ch_buf_init(&q->eku, EKU_TEXT_CAP);
+  ch_buf_init(&q->probe.blob, CERTHUB_CHAIN_CHECK_MAX);
 
   if(strcmp(loc, ":memory:") != 0) {
     rc = make_file(s, loc);
@@ -850,19 +870,14 @@ static ch_err put_tag(certhub_store *s, int64_t id, const char *key,
   return rc;
 }
 
-static ch_err sq_put_cert(certhub_store *s, const certhub_cert *c,
-                          const certhub_labels *labels, int64_t source_id,
-                          unsigned position, int64_t scan_id, int64_t now,
-                          int64_t *cert_rowid, bool *created)
+/* The part of put_cert after the certificate row: sighting and tags. */
+static ch_err put_sighting(certhub_store *s, int64_t id,
+                           const certhub_labels *labels, int64_t source_id,
+                           unsigned position, int64_t scan_id, int64_t now)
 {
-  bool own = false, made = false;
-  int64_t id = 0;
   sqlite3_stmt *st;
-  ch_err rc = op_begin(s, &own);
-  if(rc)
-    return rc;
-  rc = put_row(s, c, labels, now, &id, &made);
-  if(!rc && source_id > 0) {
+  ch_err rc = CH_OK;
+  if(source_id > 0) {
     rc = get_st(s, ST_PUT_SIGHTING, &st);
     if(!rc) {
       sqlite3_bind_int64(st, 1, id);
@@ -883,6 +898,22 @@ static ch_err sq_put_cert(certhub_store *s, const certhub_cert *c,
     else
       rc = put_tag(s, id, labels->tag_keys[i], labels->tag_values[i]);
   }
+  return rc;
+}
+
+static ch_err sq_put_cert(certhub_store *s, const certhub_cert *c,
+                          const certhub_labels *labels, int64_t source_id,
+                          unsigned position, int64_t scan_id, int64_t now,
+                          int64_t *cert_rowid, bool *created)
+{
+  bool own = false, made = false;
+  int64_t id = 0;
+  ch_err rc = op_begin(s, &own);
+  if(rc)
+    return rc;
+  rc = put_row(s, c, labels, now, &id, &made);
+  if(!rc)
+    rc = put_sighting(s, id, labels, source_id, position, scan_id, now);
   rc = op_end(s, own, rc);
   if(!rc) {
     if(cert_rowid)
@@ -891,6 +922,52 @@ static ch_err sq_put_cert(certhub_store *s, const certhub_cert *c,
       *created = made;
   }
   return rc;
+}
+
+ch_err ch_sq_put_known_cert(certhub_store *s, const char *sha256_hex,
+                            const certhub_labels *labels, int64_t source_id,
+                            unsigned position, int64_t scan_id, int64_t now,
+                            int64_t *cert_rowid, bool *found)
+{
+  sqlite3_stmt *st;
+  int64_t id = 0;
+  bool own = false;
+  *found = false;
+  ch_err rc = get_st(s, ST_CERT_ID, &st);
+  if(rc)
+    return rc;
+  bind_text(st, 1, sha256_hex);
+  int r = sqlite3_step(st);
+  if(r == SQLITE_ROW)
+    id = sqlite3_column_int64(st, 0);
+  rc = finish_st(s, st, r, "finding certificate");
+  if(rc || !id)
+    return rc;
+  rc = op_begin(s, &own);
+  if(rc)
+    return rc;
+  rc = get_st(s, ST_TOUCH_CERT, &st);
+  if(!rc) {
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    bind_text(st, 3, labels ? labels->account : NULL);
+    bind_text(st, 4, labels ? labels->region : NULL);
+    rc = finish_st(s, st, sqlite3_step(st), "storing certificate");
+  }
+  if(!rc)
+    rc = put_sighting(s, id, labels, source_id, position, scan_id, now);
+  rc = op_end(s, own, rc);
+  if(!rc) {
+    *found = true;
+    if(cert_rowid)
+      *cert_rowid = id;
+  }
+  return rc;
+}
+
+ch_err ch_sq_pst(certhub_store *s, enum ch_sq_pst id, sqlite3_stmt **out)
+{
+  return cached_st(s, &SQ(s)->pst[id], ch_sq_probe_sql[id], out);
 }
 
 /* ---- scan_finish ----------------------------------------------------- */
@@ -1816,6 +1893,8 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .endpoints = ch_sq_endpoints,
     .endpoint_resolve = ch_sq_endpoint_resolve,
     .endpoint_describe = ch_sq_endpoint_describe,
+    .chain_check_get = ch_sq_chain_check_get,
+    .chain_check_put = ch_sq_chain_check_put,
     .test_exec = sq_test_exec,
 };
 
@@ -1833,4 +1912,9 @@ ch_err ch_sq_dberr(certhub_store *s, int rc, const char *what)
 const char *ch_sq_path(certhub_store *s)
 {
   return SQ(s)->path;
+}
+
+ch_sq_probe_state *ch_sq_probe(certhub_store *s)
+{
+  return &SQ(s)->probe;
 }

@@ -17,6 +17,44 @@ ch_err ch_sq_dberr(certhub_store *s, int rc, const char *what);
 
 /* Migration 2: the endpoint and probe tables. */
 extern const char ch_sq_probe_schema[];
+/* Migration 3: the persistent chain-analysis cache. */
+extern const char ch_sq_chain_checks_schema[];
+
+/* Statements of store_sqlite_probe.c, cached per handle like the core's:
+ * prepared on first use, reset after each use, finalized at close. */
+enum ch_sq_pst {
+  CH_PST_ENDPOINT_UPSERT,
+  CH_PST_ENDPOINT_ID,
+  CH_PST_ENDPOINT_TAG,
+  CH_PST_PROBE_ADD,
+  CH_PST_CHAIN_ADD,
+  CH_PST_ENDPOINT_LAST,
+  CH_PST_PROBE_TRIM,
+  CH_PST_CHECK_GET,
+  CH_PST_CHECK_TOUCH,
+  CH_PST_CHECK_PUT,
+  CH_PST_CHECK_PRUNE,
+  CH_PST__MAX
+};
+extern const char *const ch_sq_probe_sql[CH_PST__MAX];
+/* The cached statement id (borrowed; reset it after use). */
+ch_err ch_sq_pst(certhub_store *s, enum ch_sq_pst id, sqlite3_stmt **st);
+
+/* Per-handle state of store_sqlite_probe.c, owned by the handle. */
+typedef struct ch_sq_probe_state {
+  ch_buf blob; /* the last chain_check_get's blob (borrowed by callers) */
+  bool pruned; /* stale chain_checks rows deleted on this handle */
+} ch_sq_probe_state;
+ch_sq_probe_state *ch_sq_probe(certhub_store *s);
+
+/* put_cert for a certificate already in the store, by its lowercase hex
+ * SHA-256, without parsing it: the same effect as put_cert's update of a
+ * known row (last_seen, account/region when labelled), sighting and tags.
+ * *found is false (and nothing written) when no such certificate exists. */
+ch_err ch_sq_put_known_cert(certhub_store *s, const char *sha256_hex,
+                            const certhub_labels *labels, int64_t source_id,
+                            unsigned position, int64_t scan_id, int64_t now,
+                            int64_t *cert_rowid, bool *found);
 
 ch_err ch_sq_put_probe(certhub_store *s, const certhub_probe_result *r,
                        const char *locator, const certhub_labels *labels,
@@ -25,6 +63,12 @@ ch_err ch_sq_endpoints(certhub_store *s, const certhub_endpoint_filter *f,
                        certhub_endpoint_cb cb, void *ctx);
 ch_err ch_sq_endpoint_resolve(certhub_store *s, const char *ref,
                               int64_t *endpoint_id);
+ch_err ch_sq_chain_check_get(certhub_store *s, const uint8_t trust_id[32],
+                             const uint8_t chain_key[32], int64_t now,
+                             const uint8_t **blob, size_t *len, bool *found);
+ch_err ch_sq_chain_check_put(certhub_store *s, const uint8_t trust_id[32],
+                             const uint8_t chain_key[32], const uint8_t *blob,
+                             size_t len, int64_t now);
 ch_err ch_sq_endpoint_describe(certhub_store *s, int64_t endpoint_id,
                                size_t max_history,
                                certhub_endpoint_detail_cb cb, void *ctx);

@@ -5,8 +5,10 @@
  * An endpoint owns an inventory source of kind "endpoint"; a successful
  * probe is a complete scan of that source through the ordinary put_cert /
  * scan_finish path, so sightings, absence and renewal links work as for
- * files. Statements here are prepared per call: a probe run stores at most
- * a few thousand results, far from the import path's hot loop.
+ * files. The statements of the per-result path (put_probe, the chain
+ * check cache) are prepared once per handle: preparing them per call was
+ * half of a stored probe's cost. The reading side (endpoints, describe)
+ * runs once per command and prepares per call.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -72,6 +74,61 @@ const char ch_sq_probe_schema[] =
     " PRIMARY KEY(probe_id, position)) WITHOUT ROWID;"
     "CREATE INDEX probe_chain_by_cert ON probe_chain(cert_id);";
 
+const char ch_sq_chain_checks_schema[] =
+    "CREATE TABLE chain_checks("
+    " trust_id BLOB NOT NULL,"     /* 32 bytes: the trust store's identity */
+    " chain_sha256 BLOB NOT NULL," /* 32 bytes: the prober's chain key */
+    " blob BLOB NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL,"
+    " PRIMARY KEY(chain_sha256, trust_id));"
+    "CREATE INDEX chain_checks_by_use ON chain_checks(last_used);";
+
+/* last_used is refreshed at most this often: a steady-state hit is then a
+ * read, not a write, most of the time. */
+#define CHECK_TOUCH_EVERY 86400
+
+const char *const ch_sq_probe_sql[CH_PST__MAX] = {
+    [CH_PST_ENDPOINT_UPSERT] =
+        "INSERT INTO endpoints(source_id, locator, spec, host, port, sni,"
+        " starttls, address, first_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+        " ?8, ?9) ON CONFLICT(locator) DO UPDATE SET spec = excluded.spec,"
+        " host = excluded.host, port = excluded.port, sni = excluded.sni,"
+        " starttls = excluded.starttls, address = CASE WHEN"
+        " excluded.address <> '' THEN excluded.address ELSE address END",
+    [CH_PST_ENDPOINT_ID] = "SELECT id FROM endpoints WHERE locator = ?1",
+    [CH_PST_ENDPOINT_TAG] =
+        "INSERT INTO endpoint_tags(endpoint_id, key, value)"
+        " VALUES(?1, ?2, ?3) ON CONFLICT(endpoint_id, key)"
+        " DO UPDATE SET value = excluded.value",
+    [CH_PST_PROBE_ADD] =
+        "INSERT INTO probes(endpoint_id, started, status, reason, address,"
+        " connect_us, handshake_us, total_us, tls_version, cipher, trusted,"
+        " problems, verify_error, hostname_match, earliest_not_after,"
+        " earliest_index, ocsp_status, ocsp_next_update, chain_sha256,"
+        " chain_n, legacy_accepted) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+    [CH_PST_CHAIN_ADD] = "INSERT INTO probe_chain(probe_id, position, cert_id)"
+                         " VALUES(?1, ?2, ?3)",
+    [CH_PST_ENDPOINT_LAST] =
+        "UPDATE endpoints SET last_probe_id = ?2 WHERE id = ?1",
+    [CH_PST_PROBE_TRIM] =
+        "DELETE FROM probes WHERE endpoint_id = ?1 AND id <= (SELECT id"
+        " FROM probes WHERE endpoint_id = ?1 ORDER BY id DESC LIMIT 1"
+        " OFFSET ?2)",
+    [CH_PST_CHECK_GET] = "SELECT blob, last_used FROM chain_checks"
+                         " WHERE chain_sha256 = ?1 AND trust_id = ?2",
+    [CH_PST_CHECK_TOUCH] = "UPDATE chain_checks SET last_used = ?3"
+                           " WHERE chain_sha256 = ?1 AND trust_id = ?2",
+    [CH_PST_CHECK_PUT] =
+        "INSERT INTO chain_checks(trust_id, chain_sha256, blob, created,"
+        " last_used) VALUES(?2, ?1, ?3, ?4, ?4)"
+        " ON CONFLICT(chain_sha256, trust_id) DO UPDATE SET"
+        " blob = excluded.blob, created = excluded.created,"
+        " last_used = excluded.last_used",
+    [CH_PST_CHECK_PRUNE] = "DELETE FROM chain_checks WHERE last_used < ?1",
+};
+
 /* The probe columns, in the order fill_probe() reads them. */
 #define PROBE_COLS                                                            \
   "p.id, p.endpoint_id, p.started, p.status, p.reason, p.address,"            \
@@ -99,21 +156,14 @@ static ch_err prep(certhub_store *s, const char *sql, sqlite3_stmt **st)
   return CH_OK;
 }
 
-/* Step a statement that returns no rows we need, then finalize it. */
-static ch_err run_once(certhub_store *s, sqlite3_stmt *st, const char *what)
+/* Step a cached statement to its end and reset it for the next use. */
+static ch_err pst_done(certhub_store *s, sqlite3_stmt *st, const char *what)
 {
   int r;
   while((r = sqlite3_step(st)) == SQLITE_ROW)
     ;
-  ch_err rc = r == SQLITE_DONE ? CH_OK : ch_sq_dberr(s, r, what);
-  sqlite3_finalize(st);
-  return rc;
-}
-
-static ch_err exec(certhub_store *s, const char *sql, const char *what)
-{
-  int r = sqlite3_exec(ch_sq_db(s), sql, NULL, NULL, NULL);
-  return r == SQLITE_OK ? CH_OK : ch_sq_dberr(s, r, what);
+  sqlite3_reset(st);
+  return r == SQLITE_DONE ? CH_OK : ch_sq_dberr(s, r, what);
 }
 
 static void bind_str(sqlite3_stmt *st, int i, const char *v)
@@ -165,15 +215,7 @@ static ch_err upsert_endpoint(certhub_store *s, const certhub_probe_result *r,
 {
   const certhub_target *t = r->target;
   sqlite3_stmt *st = NULL;
-  ch_err rc =
-      prep(s,
-           "INSERT INTO endpoints(source_id, locator, spec, host, port, sni,"
-           " starttls, address, first_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-           " ?8, ?9) ON CONFLICT(locator) DO UPDATE SET spec = excluded.spec,"
-           " host = excluded.host, port = excluded.port, sni = excluded.sni,"
-           " starttls = excluded.starttls, address = CASE WHEN"
-           " excluded.address <> '' THEN excluded.address ELSE address END",
-           &st);
+  ch_err rc = ch_sq_pst(s, CH_PST_ENDPOINT_UPSERT, &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, source_id);
@@ -185,10 +227,10 @@ static ch_err upsert_endpoint(certhub_store *s, const certhub_probe_result *r,
   bind_str(st, 7, t->starttls);
   bind_str(st, 8, r->address);
   sqlite3_bind_int64(st, 9, now);
-  rc = run_once(s, st, "storing endpoint");
+  rc = pst_done(s, st, "storing endpoint");
   if(rc)
     return rc;
-  rc = prep(s, "SELECT id FROM endpoints WHERE locator = ?1", &st);
+  rc = ch_sq_pst(s, CH_PST_ENDPOINT_ID, &st);
   if(rc)
     return rc;
   bind_str(st, 1, locator);
@@ -200,7 +242,7 @@ static ch_err upsert_endpoint(certhub_store *s, const certhub_probe_result *r,
              ? ch_store_err(s, CH_ERR_INTERNAL, "%s: endpoint %s vanished",
                             ch_sq_path(s), locator)
              : ch_sq_dberr(s, q, "finding endpoint");
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
   return rc;
 }
 
@@ -216,17 +258,13 @@ static ch_err set_endpoint_tags(certhub_store *s, int64_t id,
     if(!k || !*k)
       return ch_store_err(s, CH_ERR_USAGE, "labels: tag %zu has an empty key",
                           i + 1);
-    rc = prep(s,
-              "INSERT INTO endpoint_tags(endpoint_id, key, value)"
-              " VALUES(?1, ?2, ?3) ON CONFLICT(endpoint_id, key)"
-              " DO UPDATE SET value = excluded.value",
-              &st);
+    rc = ch_sq_pst(s, CH_PST_ENDPOINT_TAG, &st);
     if(rc)
       break;
     sqlite3_bind_int64(st, 1, id);
     bind_str(st, 2, k);
     bind_str(st, 3, v);
-    rc = run_once(s, st, "setting endpoint tag");
+    rc = pst_done(s, st, "setting endpoint tag");
   }
   return rc;
 }
@@ -238,15 +276,7 @@ static ch_err insert_probe(certhub_store *s, int64_t endpoint_id,
   sqlite3_stmt *st = NULL;
   bool ok = r->status == CERTHUB_PROBE_OK && r->chain_n > 0;
   const certhub_chain_check *c = &r->check;
-  ch_err rc = prep(
-      s,
-      "INSERT INTO probes(endpoint_id, started, status, reason, address,"
-      " connect_us, handshake_us, total_us, tls_version, cipher, trusted,"
-      " problems, verify_error, hostname_match, earliest_not_after,"
-      " earliest_index, ocsp_status, ocsp_next_update, chain_sha256, chain_n,"
-      " legacy_accepted) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-      " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-      &st);
+  ch_err rc = ch_sq_pst(s, CH_PST_PROBE_ADD, &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, endpoint_id);
@@ -271,9 +301,44 @@ static ch_err insert_probe(certhub_store *s, int64_t endpoint_id,
   bind_str(st, 19, chain_hex);
   sqlite3_bind_int64(st, 20, (int64_t)r->chain_n);
   sqlite3_bind_int64(st, 21, r->legacy_accepted);
-  rc = run_once(s, st, "storing probe");
+  rc = pst_done(s, st, "storing probe");
   if(rc == CH_OK)
     *id = sqlite3_last_insert_rowid(ch_sq_db(s));
+  return rc;
+}
+
+/* Put one presented certificate. One the store already holds (by SHA-256)
+ * is only refreshed, without parsing it again: a known row was parsed
+ * when it was first stored. */
+static ch_err put_one(certhub_store *s, const uint8_t *der, size_t len,
+                      const certhub_labels *labels, int64_t source_id,
+                      unsigned position, int64_t scan_id, int64_t now,
+                      int64_t *cert_id, bool *stored)
+{
+  uint8_t md[32];
+  char hex[65];
+  unsigned int mdlen = 0;
+  bool found = false;
+  certhub_cert *c = NULL;
+  ch_err rc;
+  *stored = false;
+  if(!EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL))
+    return ch_store_err(s, CH_ERR_NOMEM, "out of memory");
+  ch_hex_encode(md, sizeof(md), hex);
+  rc = ch_sq_put_known_cert(s, hex, labels, source_id, position, scan_id, now,
+                            cert_id, &found);
+  if(rc || found) {
+    *stored = found;
+    return rc;
+  }
+  /* An unparsable certificate stays out of the inventory; the probe row
+   * still counts it. */
+  if(certhub_cert_parse_der(der, len, &c, NULL))
+    return CH_OK;
+  rc = s->ops->put_cert(s, c, labels, source_id, position, scan_id, now,
+                        cert_id, NULL);
+  certhub_cert_free(c);
+  *stored = !rc;
   return rc;
 }
 
@@ -285,29 +350,22 @@ static ch_err put_chain(certhub_store *s, const certhub_probe_result *r,
   int64_t scan_id = 0;
   ch_err rc = s->ops->scan_begin(s, source_id, now, &scan_id);
   for(size_t i = 0; !rc && i < r->chain_n; i++) {
-    certhub_cert *c = NULL;
     int64_t cert_id = 0;
-    /* An unparsable certificate stays out of the inventory; the probe row
-     * still counts it. */
-    if(!r->chain_der[i] ||
-       certhub_cert_parse_der(r->chain_der[i], r->chain_len[i], &c, NULL))
+    bool stored = false;
+    if(!r->chain_der[i])
       continue;
-    rc = s->ops->put_cert(s, c, labels, source_id, (unsigned)(i + 1), scan_id,
-                          now, &cert_id, NULL);
-    certhub_cert_free(c);
-    if(rc)
-      break;
+    rc = put_one(s, r->chain_der[i], r->chain_len[i], labels, source_id,
+                 (unsigned)(i + 1), scan_id, now, &cert_id, &stored);
+    if(rc || !stored)
+      continue;
     sqlite3_stmt *st = NULL;
-    rc = prep(s,
-              "INSERT INTO probe_chain(probe_id, position, cert_id)"
-              " VALUES(?1, ?2, ?3)",
-              &st);
+    rc = ch_sq_pst(s, CH_PST_CHAIN_ADD, &st);
     if(rc)
       break;
     sqlite3_bind_int64(st, 1, probe_id);
     sqlite3_bind_int64(st, 2, (int64_t)(i + 1));
     sqlite3_bind_int64(st, 3, cert_id);
-    rc = run_once(s, st, "storing probe chain");
+    rc = pst_done(s, st, "storing probe chain");
   }
   if(!rc)
     rc = s->ops->scan_finish(s, source_id, scan_id, now, NULL, NULL);
@@ -320,25 +378,20 @@ static ch_err finish_endpoint(certhub_store *s, int64_t endpoint_id,
                               int64_t probe_id)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc =
-      prep(s, "UPDATE endpoints SET last_probe_id = ?2 WHERE id = ?1", &st);
+  ch_err rc = ch_sq_pst(s, CH_PST_ENDPOINT_LAST, &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, endpoint_id);
   sqlite3_bind_int64(st, 2, probe_id);
-  rc = run_once(s, st, "updating endpoint");
+  rc = pst_done(s, st, "updating endpoint");
   if(rc)
     return rc;
-  rc = prep(s,
-            "DELETE FROM probes WHERE endpoint_id = ?1 AND id <= (SELECT id"
-            " FROM probes WHERE endpoint_id = ?1 ORDER BY id DESC LIMIT 1"
-            " OFFSET ?2)",
-            &st);
+  rc = ch_sq_pst(s, CH_PST_PROBE_TRIM, &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, endpoint_id);
   sqlite3_bind_int(st, 2, CERTHUB_PROBES_KEPT);
-  return run_once(s, st, "trimming probe history");
+  return pst_done(s, st, "trimming probe history");
 }
 
 ch_err ch_sq_put_probe(certhub_store *s, const certhub_probe_result *r,
@@ -365,7 +418,7 @@ ch_err ch_sq_put_probe(certhub_store *s, const certhub_probe_result *r,
   if(rc)
     return rc;
   if(own) {
-    rc = exec(s, "BEGIN IMMEDIATE", "begin");
+    rc = s->ops->begin(s);
     if(rc)
       return rc;
   }
@@ -383,17 +436,94 @@ ch_err ch_sq_put_probe(certhub_store *s, const certhub_probe_result *r,
 
   if(own) {
     if(!rc)
-      rc = exec(s, "COMMIT", "commit");
+      rc = s->ops->commit(s);
     if(rc && !sqlite3_get_autocommit(db)) {
       char keep[CH_STORE_ERRMSG_MAX];
       memcpy(keep, s->errmsg, sizeof(keep));
-      exec(s, "ROLLBACK", "rollback");
+      s->ops->rollback(s);
       memcpy(s->errmsg, keep, sizeof(keep));
     }
   }
   if(!rc && probe_id)
     *probe_id = pid;
   return rc;
+}
+
+/* ---- chain check cache ------------------------------------------------ */
+
+ch_err ch_sq_chain_check_get(certhub_store *s, const uint8_t trust_id[32],
+                             const uint8_t chain_key[32], int64_t now,
+                             const uint8_t **blob, size_t *len, bool *found)
+{
+  ch_sq_probe_state *ps = ch_sq_probe(s);
+  sqlite3_stmt *st = NULL;
+  int64_t last_used = 0;
+  ch_err rc = ch_sq_pst(s, CH_PST_CHECK_GET, &st);
+  if(rc)
+    return rc;
+  sqlite3_bind_blob(st, 1, chain_key, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, trust_id, 32, SQLITE_STATIC);
+  int r = sqlite3_step(st);
+  if(r == SQLITE_ROW) {
+    const void *b = sqlite3_column_blob(st, 0);
+    int n = sqlite3_column_bytes(st, 0);
+    last_used = sqlite3_column_int64(st, 1);
+    ch_buf_reset(&ps->blob);
+    if(n > 0 && (size_t)n <= CERTHUB_CHAIN_CHECK_MAX && b) {
+      rc = ch_buf_add(&ps->blob, b, (size_t)n);
+      if(!rc) {
+        *blob = (const uint8_t *)ps->blob.data;
+        *len = ps->blob.len;
+        *found = true;
+      }
+      else
+        rc = ch_store_err(s, rc, "out of memory");
+    }
+    /* An empty or oversized blob reads as a miss; the next put replaces
+     * it. */
+  }
+  else if(r != SQLITE_DONE)
+    rc = ch_sq_dberr(s, r, "reading chain check");
+  sqlite3_reset(st);
+  if(rc || !*found || last_used + CHECK_TOUCH_EVERY > now)
+    return rc;
+  rc = ch_sq_pst(s, CH_PST_CHECK_TOUCH, &st);
+  if(rc)
+    return rc;
+  sqlite3_bind_blob(st, 1, chain_key, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, trust_id, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, now);
+  return pst_done(s, st, "refreshing chain check");
+}
+
+ch_err ch_sq_chain_check_put(certhub_store *s, const uint8_t trust_id[32],
+                             const uint8_t chain_key[32], const uint8_t *blob,
+                             size_t len, int64_t now)
+{
+  ch_sq_probe_state *ps = ch_sq_probe(s);
+  sqlite3_stmt *st = NULL;
+  ch_err rc;
+  /* Bound the table: once per handle (a run), rows nobody used for the
+   * TTL go; the index on last_used makes that a range delete. */
+  if(!ps->pruned) {
+    rc = ch_sq_pst(s, CH_PST_CHECK_PRUNE, &st);
+    if(rc)
+      return rc;
+    sqlite3_bind_int64(st, 1, now - CERTHUB_CHAIN_CHECK_TTL);
+    rc = pst_done(s, st, "expiring chain checks");
+    if(rc)
+      return rc;
+    ps->pruned = true;
+  }
+  rc = ch_sq_pst(s, CH_PST_CHECK_PUT, &st);
+  if(rc)
+    return rc;
+  sqlite3_bind_blob(st, 1, chain_key, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, trust_id, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 3, blob ? (const void *)blob : "", (int)len,
+                    SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, now);
+  return pst_done(s, st, "storing chain check");
 }
 
 /* ---- reading --------------------------------------------------------- */

@@ -449,10 +449,142 @@ static void failure_rolls_back_everything(void **state)
   tdir_remove(&d);
 }
 
+/* A certificate already stored is refreshed without a parse: the same
+ * effect as put_cert's update (last_seen, sighting, tags, label account),
+ * and a known certificate presented by a new endpoint is sighted there. */
+static void known_cert_is_refreshed(void **state)
+{
+  (void)state;
+  tdir d;
+  tchain ch;
+  tdir_make(&d);
+  chain_load(&ch, "chain.pem");
+  certhub_store *s = t_open(d.db);
+  certhub_target t = target("app.example.com", "app.example.com", 443);
+  certhub_probe_result r = ok_result(&t, &ch, T_NOW);
+  put(s, &r, "app.example.com:443", T_NOW);
+  t_query_eq(s, "SELECT count(*) FROM certs WHERE last_seen = first_seen",
+             "3");
+  /* Again, later, with labels: account set, new tag on every cert. */
+  const char *k[] = {"env"}, *v[] = {"prod"};
+  certhub_labels l = {.account = "123456789012", .tag_keys = k,
+                      .tag_values = v, .n_tags = 1};
+  assert_int_equal(certhub_store_put_probe(s, &r, "app.example.com:443", &l,
+                                           T_NOW + 3600, NULL),
+                   CH_OK);
+  t_query_eq(s, "SELECT count(*) FROM certs", "3");
+  t_query_eq(s,
+             "SELECT count(*) FROM certs WHERE last_seen = first_seen + 3600"
+             " AND account = '123456789012' AND region = 'local'",
+             "3");
+  t_query_eq(s, "SELECT count(*) FROM tags WHERE key = 'env'", "3");
+  t_query_eq(s,
+             "SELECT count(*) FROM sightings WHERE present = 1 AND last_seen"
+             " = first_seen + 3600 AND last_scan_id = (SELECT max(id) FROM"
+             " scans)",
+             "3");
+  t_query_eq(s, "SELECT count(*) FROM probe_chain", "6");
+  /* Another endpoint presenting the same chain: sighted there too. */
+  certhub_target t2 = target("b.example.com", "b.example.com", 443);
+  certhub_probe_result r2 = ok_result(&t2, &ch, T_NOW);
+  put(s, &r2, "b.example.com:443", T_NOW + 7200);
+  t_query_eq(s, "SELECT count(*) FROM sightings WHERE present = 1", "6");
+  t_query_eq(s, "SELECT count(DISTINCT position) FROM sightings", "3");
+  certhub_store_close(s);
+  chain_free(&ch);
+  tdir_remove(&d);
+}
+
+/* The persistent chain check cache: get/put by (trust, chain), replace,
+ * copy semantics, last_used refreshed at most daily, expiry on put. */
+static void chain_checks(void **state)
+{
+  (void)state;
+  tdir d;
+  uint8_t t1[32], t2[32], k1[32], k2[32];
+  const uint8_t *b = NULL;
+  size_t n = 0;
+  bool found = true;
+  memset(t1, 1, 32);
+  memset(t2, 2, 32);
+  memset(k1, 0xa1, 32);
+  memset(k2, 0xa2, 32);
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  assert_int_equal(
+      certhub_store_chain_check_get(s, t1, k1, T_NOW, &b, &n, &found), CH_OK);
+  assert_false(found);
+  assert_null(b);
+  assert_int_equal(n, 0);
+  assert_int_equal(
+      certhub_store_chain_check_put(s, t1, k1, (const uint8_t *)"one", 3,
+                                    T_NOW),
+      CH_OK);
+  assert_int_equal(
+      certhub_store_chain_check_get(s, t1, k1, T_NOW, &b, &n, &found), CH_OK);
+  assert_true(found);
+  assert_int_equal(n, 3);
+  assert_memory_equal(b, "one", 3);
+  /* Another trust or another chain: a miss. */
+  assert_int_equal(
+      certhub_store_chain_check_get(s, t2, k1, T_NOW, &b, &n, &found), CH_OK);
+  assert_false(found);
+  assert_int_equal(
+      certhub_store_chain_check_get(s, t1, k2, T_NOW, &b, &n, &found), CH_OK);
+  assert_false(found);
+  /* Replace. */
+  assert_int_equal(
+      certhub_store_chain_check_put(s, t1, k1, (const uint8_t *)"second", 6,
+                                    T_NOW + 10),
+      CH_OK);
+  assert_int_equal(
+      certhub_store_chain_check_get(s, t1, k1, T_NOW, &b, &n, &found), CH_OK);
+  assert_true(found);
+  assert_int_equal(n, 6);
+  assert_memory_equal(b, "second", 6);
+  t_query_eq(s, "SELECT count(*) FROM chain_checks", "1");
+  /* A hit within a day does not write; after a day it refreshes. */
+  t_query_eq(s, "SELECT last_used - created FROM chain_checks", "0");
+  assert_int_equal(certhub_store_chain_check_get(s, t1, k1, T_NOW + 3600, &b,
+                                                 &n, &found),
+                   CH_OK);
+  t_query_eq(s, "SELECT last_used - created FROM chain_checks", "0");
+  assert_int_equal(certhub_store_chain_check_get(s, t1, k1, T_NOW + 90000, &b,
+                                                 &n, &found),
+                   CH_OK);
+  assert_true(found);
+  t_query_eq(s, "SELECT last_used - created FROM chain_checks", "89990");
+  /* Too big: refused, nothing written. */
+  static uint8_t big[CERTHUB_CHAIN_CHECK_MAX + 1];
+  assert_int_equal(
+      certhub_store_chain_check_put(s, t2, k2, big, sizeof(big), T_NOW),
+      CH_ERR_TOOBIG);
+  t_query_eq(s, "SELECT count(*) FROM chain_checks", "1");
+  certhub_store_close(s);
+
+  /* A new handle's first put expires rows unused for the TTL. */
+  s = t_open(d.db);
+  int64_t later = T_NOW + 90000 + CERTHUB_CHAIN_CHECK_TTL + 1;
+  assert_int_equal(
+      certhub_store_chain_check_put(s, t2, k2, (const uint8_t *)"x", 1, later),
+      CH_OK);
+  t_query_eq(s, "SELECT count(*) FROM chain_checks", "1");
+  assert_int_equal(
+      certhub_store_chain_check_get(s, t1, k1, later, &b, &n, &found), CH_OK);
+  assert_false(found);
+  assert_int_equal(
+      certhub_store_chain_check_get(s, t2, k2, later, &b, &n, &found), CH_OK);
+  assert_true(found);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ok_probe_is_a_scan),
+      cmocka_unit_test(known_cert_is_refreshed),
+      cmocka_unit_test(chain_checks),
       cmocka_unit_test(failed_probe_keeps_chain),
       cmocka_unit_test(changed_chain_goes_absent_and_links_renewal),
       cmocka_unit_test(history_is_bounded),
