@@ -262,81 +262,6 @@ static bool suite12_offered(uint16_t id)
 
 /* ---- names for messages ------------------------------------------------- */
 
-static const char *alert_name(unsigned d)
-{
-  switch(d) {
-  case 0:
-    return "close_notify";
-  case 10:
-    return "unexpected_message";
-  case 20:
-    return "bad_record_mac";
-  case 21:
-    return "decryption_failed";
-  case 22:
-    return "record_overflow";
-  case 30:
-    return "decompression_failure";
-  case 40:
-    return "handshake_failure";
-  case 41:
-    return "no_certificate";
-  case 42:
-    return "bad_certificate";
-  case 43:
-    return "unsupported_certificate";
-  case 44:
-    return "certificate_revoked";
-  case 45:
-    return "certificate_expired";
-  case 46:
-    return "certificate_unknown";
-  case 47:
-    return "illegal_parameter";
-  case 48:
-    return "unknown_ca";
-  case 49:
-    return "access_denied";
-  case 50:
-    return "decode_error";
-  case 51:
-    return "decrypt_error";
-  case 60:
-    return "export_restriction";
-  case 70:
-    return "protocol_version";
-  case 71:
-    return "insufficient_security";
-  case 80:
-    return "internal_error";
-  case 86:
-    return "inappropriate_fallback";
-  case 90:
-    return "user_canceled";
-  case 100:
-    return "no_renegotiation";
-  case 109:
-    return "missing_extension";
-  case 110:
-    return "unsupported_extension";
-  case 111:
-    return "certificate_unobtainable";
-  case 112:
-    return "unrecognized_name";
-  case 113:
-    return "bad_certificate_status_response";
-  case 114:
-    return "bad_certificate_hash_value";
-  case 115:
-    return "unknown_psk_identity";
-  case 116:
-    return "certificate_required";
-  case 120:
-    return "no_application_protocol";
-  default:
-    return "unknown";
-  }
-}
 
 static const char *hs_name(unsigned t)
 {
@@ -1189,7 +1114,7 @@ static ch_step alert(grab *g, const uint8_t *p, size_t n, ch_fail *f)
        ++g->warnings <= MAX_WARNINGS)
       continue;
     ch_fail_set(f, CERTHUB_PROBE_TLS_ALERT, "server sent TLS alert %s (%u)",
-                alert_name(desc), desc);
+                ch_tls_alert_name(desc), desc);
     return CH_STEP_FAIL;
   }
   return CH_STEP_MORE;

@@ -61,66 +61,6 @@ void ch_tls_openssl_cleanup(void)
   pthread_mutex_unlock(&ctx_lock);
 }
 
-static const char *alert_name(int d)
-{
-  switch(d) {
-  case 0:
-    return "close_notify";
-  case 10:
-    return "unexpected_message";
-  case 20:
-    return "bad_record_mac";
-  case 22:
-    return "record_overflow";
-  case 40:
-    return "handshake_failure";
-  case 42:
-    return "bad_certificate";
-  case 43:
-    return "unsupported_certificate";
-  case 44:
-    return "certificate_revoked";
-  case 45:
-    return "certificate_expired";
-  case 46:
-    return "certificate_unknown";
-  case 47:
-    return "illegal_parameter";
-  case 48:
-    return "unknown_ca";
-  case 49:
-    return "access_denied";
-  case 50:
-    return "decode_error";
-  case 51:
-    return "decrypt_error";
-  case 70:
-    return "protocol_version";
-  case 71:
-    return "insufficient_security";
-  case 80:
-    return "internal_error";
-  case 86:
-    return "inappropriate_fallback";
-  case 90:
-    return "user_canceled";
-  case 109:
-    return "missing_extension";
-  case 110:
-    return "unsupported_extension";
-  case 112:
-    return "unrecognized_name";
-  case 113:
-    return "bad_certificate_status_response";
-  case 116:
-    return "certificate_required";
-  case 120:
-    return "no_application_protocol";
-  default:
-    return "unknown";
-  }
-}
-
 /* The last queued OpenSSL error as text (the queue is then cleared). */
 static const char *ssl_err_text(char *buf, size_t n)
 {
@@ -413,7 +353,7 @@ static ch_step ossl_input(void *vst, const uint8_t *in, size_t len,
     s = CH_STEP_MORE;
   else if(st->alert >= 0) {
     ch_fail_set(f, CERTHUB_PROBE_TLS_ALERT, "server sent TLS alert %s (%d)",
-                alert_name(st->alert), st->alert);
+                ch_tls_alert_name((unsigned)st->alert), st->alert);
     s = CH_STEP_FAIL;
   }
   else if(err == SSL_ERROR_SSL) {

@@ -112,6 +112,8 @@ extern const ch_tls_engine_ops ch_tls_openssl; /* ossl.c */
 
 /* IANA name of a cipher suite ("TLS_AES_128_GCM_SHA256"), "" if unknown. */
 const char *ch_tls_cipher_name(uint16_t id);
+/* Name of a TLS alert description ("handshake_failure"), "unknown" if none. */
+const char *ch_tls_alert_name(unsigned d);
 /* "TLSv1.3" ... or "" */
 const char *ch_tls_version_name(uint16_t v);
 
