@@ -56,15 +56,13 @@ static bool m_get(void *arg, const uint8_t trust_id[32],
 }
 
 static void m_put(void *arg, const uint8_t trust_id[32],
-                  const uint8_t chain_key[32], const uint8_t *blob,
-                  size_t len)
+                  const uint8_t chain_key[32], const uint8_t *blob, size_t len)
 {
   mcache *m = arg;
   size_t i;
   m->puts++;
   for(i = 0; i < m->n; i++)
-    if(!memcmp(m->trust[i], trust_id, 32) &&
-       !memcmp(m->key[i], chain_key, 32))
+    if(!memcmp(m->trust[i], trust_id, 32) && !memcmp(m->key[i], chain_key, 32))
       break;
   assert_true(i < MAX_KEPT);
   if(i == m->n)
@@ -261,8 +259,7 @@ static void test_corrupt_blobs(void **state)
       check(v, "leaf-only.pem", "www.example.test", NOW, &got);
       ch_verifier_free(v);
       if(m.puts != puts + 1)
-        fail_msg("blob %s at %zu was accepted", flip ? "flipped" : "cut",
-                 cut);
+        fail_msg("blob %s at %zu was accepted", flip ? "flipped" : "cut", cut);
       same(&want, &got);
       /* The put replaced it: restore the damage for the next round. */
     }
@@ -355,8 +352,10 @@ static void test_trust_identity(void **state)
   struct ch_verifier *w = NULL;
   char *errmsg = NULL;
   char *good = data_path("ca.pem");
-  certhub_probe_opts o = {.ca_file = tmpl, .cache_get = m_get,
-                          .cache_put = m_put, .cache_arg = &m};
+  certhub_probe_opts o = {.ca_file = tmpl,
+                          .cache_get = m_get,
+                          .cache_put = m_put,
+                          .cache_arg = &m};
   assert_int_equal(ch_verifier_new(good, NULL, &w, &errmsg), CH_OK);
   assert_int_equal(ch_verifier_set_cache(w, &o, &errmsg), CH_ERR_IO);
   assert_non_null(errmsg);
@@ -375,8 +374,8 @@ static void test_system_store_and_no_hooks(void **state)
   certhub_chain_check r;
   struct ch_verifier *v = NULL;
   char *errmsg = NULL;
-  certhub_probe_opts o = {.cache_get = m_get, .cache_put = m_put,
-                          .cache_arg = &m};
+  certhub_probe_opts o = {
+      .cache_get = m_get, .cache_put = m_put, .cache_arg = &m};
   assert_int_equal(ch_verifier_new(NULL, NULL, &v, &errmsg), CH_OK);
   assert_int_equal(ch_verifier_set_cache(v, &o, &errmsg), CH_OK);
   check(v, "good.pem", "www.example.test", NOW, &r);
