@@ -236,6 +236,7 @@ error_log $d/logs/error.log;
 events { worker_connections 256; }
 http {
   access_log off;
+  ssl_protocols TLSv1.2 TLSv1.3;
   client_body_temp_path $d/tmp; proxy_temp_path $d/tmp;
   fastcgi_temp_path $d/tmp; uwsgi_temp_path $d/tmp; scgi_temp_path $d/tmp;
   server {

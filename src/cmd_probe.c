@@ -4,6 +4,8 @@
  * result in the inventory.
  */
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +16,8 @@
 #define MAX_TARGETS 1000000 /* targets of one run, from every origin */
 #define MAX_CLI_TAGS 50     /* --tag options */
 #define LOCATOR_MAX 1024
+#define MAX_SWEEP_PORTS 64
+#define SWEEP_DEFAULT_MAX 65536 /* targets one --sweep may expand to */
 /* Results stored per transaction: one commit per result would cost more
  * than the probe; a batch is also closed after a second so other writers
  * are not locked out while slow probes trickle in. */
@@ -34,6 +38,9 @@ enum {
   OPT_LEGACY,
   OPT_TAG,
   OPT_NO_STORE,
+  OPT_SWEEP,
+  OPT_PORTS,
+  OPT_MAX_TARGETS,
 };
 
 static const struct option probe_longopts[] = {
@@ -50,6 +57,9 @@ static const struct option probe_longopts[] = {
     {"legacy", no_argument, NULL, OPT_LEGACY},
     {"tag", required_argument, NULL, OPT_TAG},
     {"no-store", no_argument, NULL, OPT_NO_STORE},
+    {"sweep", required_argument, NULL, OPT_SWEEP},
+    {"ports", required_argument, NULL, OPT_PORTS},
+    {"max-targets", required_argument, NULL, OPT_MAX_TARGETS},
     {NULL, 0, NULL, 0},
 };
 
@@ -67,6 +77,10 @@ typedef struct probe_run {
   int64_t batch_start;  /* monotonic ms when it began */
   out_table *table;
   out_json_stream js;
+  const certhub_target *base; /* the run's target array */
+  bool sweep;                  /* targets from sweep_from on are a sweep */
+  size_t sweep_from;
+  size_t n_silent; /* sweep addresses with no TLS service (not shown) */
   ch_err out_rc;
   size_t n_results, n_ok;
   /* Persistent chain cache traffic, for CERTHUB_DEBUG_STATS=1. */
@@ -132,6 +146,129 @@ static ch_err add_tags(certhub_target *t, const certhub_tag *tags, size_t n)
     t->tag_values[t->n_tags++] = v;
   }
   return CH_OK;
+}
+
+static int too_many(cli_ctx *c);
+
+/* "443,8443" into ports. */
+static int parse_ports(cli_ctx *c, const char *arg, uint16_t *ports,
+                       size_t *n)
+{
+  const char *p = arg;
+  *n = 0;
+  while(*p) {
+    char *end;
+    errno = 0;
+    long v = strtol(p, &end, 10);
+    if(end == p || errno || v < 1 || v > 65535 || (*end && *end != ','))
+      return cli_usage(c, "--ports: '%s' is not a list of ports (1-65535, "
+                          "comma-separated)",
+                       arg);
+    if(*n == MAX_SWEEP_PORTS)
+      return cli_usage(c, "--ports: at most %d ports", MAX_SWEEP_PORTS);
+    ports[(*n)++] = (uint16_t)v;
+    p = *end ? end + 1 : end;
+  }
+  if(!*n)
+    return cli_usage(c, "--ports: no port given");
+  return 0;
+}
+
+/* Append the targets of a CIDR sweep (bounded by max). */
+static int add_sweep(cli_ctx *c, const char *cidr, const uint16_t *ports,
+                     size_t n_ports, size_t max, targets *ts)
+{
+  certhub_target *v = NULL;
+  size_t n = 0, i = 0;
+  char *errmsg = NULL;
+  int code = 0;
+  ch_err rc = certhub_target_sweep(cidr, ports, n_ports, max, &v, &n, &errmsg);
+  if(rc) {
+    code = rc == CH_ERR_NOMEM
+               ? cli_fail(c, CLI_EXIT_INTERNAL, "out of memory")
+               : cli_usage(c, "--sweep %s", errmsg ? errmsg : "bad range");
+    goto out;
+  }
+  for(; i < n; i++) {
+    certhub_target *t = targets_slot(ts);
+    if(!t) {
+      code = too_many(c);
+      goto out;
+    }
+    *t = v[i];
+    memset(&v[i], 0, sizeof(v[i]));
+    ts->n++;
+  }
+out:
+  for(size_t k = i; k < n; k++)
+    certhub_target_free(&v[k]);
+  free(v);
+  free(errmsg);
+  return code;
+}
+
+typedef struct inter_ctx {
+  certhub_store *store;
+  FILE *f;
+  size_t n;
+} inter_ctx;
+
+static ch_err write_intermediate(void *ctx, const certhub_cert_row *row)
+{
+  inter_ctx *ic = ctx;
+  uint8_t *der = NULL;
+  char *pem = NULL;
+  size_t der_len, pem_len;
+  ch_err rc = certhub_store_get_der(ic->store, row->rowid, &der, &der_len);
+  if(!rc)
+    rc = certhub_pem_encode(der, der_len, &pem, &pem_len);
+  if(!rc && fwrite(pem, 1, pem_len, ic->f) != pem_len)
+    rc = CH_ERR_IO;
+  if(!rc)
+    ic->n++;
+  free(der);
+  free(pem);
+  return rc;
+}
+
+/* The inventory's intermediate CA certificates as a PEM file, so a chain
+ * the server sent without its intermediate reads "missing intermediate"
+ * rather than "unknown issuer". path is left empty when there are none. */
+static int intermediates_file(cli_ctx *c, certhub_store *s, char *path,
+                              size_t len)
+{
+  const char *tmp = getenv("TMPDIR");
+  certhub_filter f = {.intermediates = true};
+  inter_ctx ic = {.store = s};
+  ch_err rc;
+  int fd;
+
+  snprintf(path, len, "%s/certhub-intermediates.XXXXXX",
+           tmp && *tmp ? tmp : "/tmp");
+  fd = mkstemp(path);
+  if(fd < 0 || !(ic.f = fdopen(fd, "w"))) {
+    int e = errno;
+    if(fd >= 0) {
+      close(fd);
+      unlink(path);
+    }
+    path[0] = '\0';
+    return cli_fail(c, CLI_EXIT_INTERNAL, "cannot create a temporary file: %s",
+                    strerror(e));
+  }
+  rc = certhub_store_list(s, &f, c->now, write_intermediate, &ic);
+  if(fclose(ic.f) != 0 && !rc)
+    rc = CH_ERR_IO;
+  if(rc || ic.n == 0) {
+    unlink(path);
+    path[0] = '\0';
+  }
+  if(rc == CH_ERR_IO)
+    return cli_fail(c, CLI_EXIT_INTERNAL, "writing a temporary file: %s",
+                    strerror(errno));
+  if(rc)
+    return cli_store_fail(c, s, rc, "reading the inventory's intermediates");
+  return 0;
 }
 
 static int too_many(cli_ctx *c)
@@ -288,10 +425,16 @@ static json_t *result_json(const certhub_probe_result *r, int64_t now)
   }
   else
     earliest = json_null();
+  char endpoint[LOCATOR_MAX];
+  if(certhub_target_locator(r->target,
+                            r->target->all_addresses ? r->address : NULL,
+                            endpoint, sizeof(endpoint)))
+    snprintf(endpoint, sizeof(endpoint), "%s", r->target->host);
   return json_pack(
-      "{s:s, s:s?, s:s, s:s, s:s, s:s, s:f, s:o?, s:b, s:o?, s:s, s:b, s:o?,"
-      " s:s, s:o?}",
-      "Target", r->target->spec ? r->target->spec : r->target->host, "Address",
+      "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:f, s:o?, s:b, s:o?, s:s, s:b,"
+      " s:o?, s:s, s:o?}",
+      "Target", r->target->spec ? r->target->spec : r->target->host,
+      "Endpoint", endpoint, "Address",
       r->address, "Status", certhub_probe_status_name(r->status), "Reason",
       r->reason ? r->reason : "", "TlsVersion",
       r->tls_version_name ? r->tls_version_name : "", "Cipher",
@@ -325,8 +468,13 @@ static ch_err table_row(probe_run *pr, const certhub_probe_result *r)
 {
   bool ok = r->status == CERTHUB_PROBE_OK;
   bool chain = ok && r->chain_n > 0;
-  char days[32] = "-", detail[512];
+  char days[32] = "-", detail[512], endpoint[LOCATOR_MAX];
   enum out_color colors[7] = {0};
+  /* The endpoint as stored: shows the SNI and the STARTTLS dialect. */
+  if(certhub_target_locator(r->target,
+                            r->target->all_addresses ? r->address : NULL,
+                            endpoint, sizeof(endpoint)))
+    snprintf(endpoint, sizeof(endpoint), "%s", r->target->host);
   if(chain) {
     int64_t d =
         certhub_days_to_expiry(r->check.earliest_not_after, pr->c->now);
@@ -338,7 +486,7 @@ static ch_err table_row(probe_run *pr, const certhub_probe_result *r)
     snprintf(detail, sizeof(detail), "%s", r->reason ? r->reason : "");
   colors[2] = ok ? OUT_GREEN : OUT_RED;
   const char *cells[7] = {
-      r->target->spec ? r->target->spec : r->target->host,
+      endpoint,
       r->address ? r->address : "-",
       certhub_probe_status_name(r->status),
       r->tls_version_name && *r->tls_version_name ? r->tls_version_name : "-",
@@ -451,6 +599,14 @@ static void store_result(probe_run *pr, const certhub_probe_result *r)
 static void on_result(const certhub_probe_result *r, void *arg)
 {
   probe_run *pr = arg;
+  /* A sweep looks for TLS services: addresses where nothing listens are
+   * counted, not reported or stored. */
+  if(pr->sweep && (size_t)(r->target - pr->base) >= pr->sweep_from &&
+     (r->status == CERTHUB_PROBE_REFUSED ||
+      r->status == CERTHUB_PROBE_TIMEOUT)) {
+    pr->n_silent++;
+    return;
+  }
   pr->n_results++;
   pr->n_ok += r->status == CERTHUB_PROBE_OK;
   if(pr->store && !pr->store_rc)
@@ -502,7 +658,11 @@ static int parse_count(cli_ctx *c, const char *opt, const char *arg,
 
 int cmd_probe(cli_ctx *c, int argc, char **argv)
 {
-  const char *from = NULL, *sni = NULL, *starttls = NULL;
+  const char *from = NULL, *sni = NULL, *starttls = NULL, *sweep = NULL;
+  uint16_t ports[MAX_SWEEP_PORTS] = {443};
+  size_t n_ports = 1;
+  unsigned max_sweep = SWEEP_DEFAULT_MAX;
+  char inter[PATH_MAX] = "";
   bool all_addresses = false, no_store = false;
   certhub_tag tags[MAX_CLI_TAGS];
   size_t n_tags = 0;
@@ -569,6 +729,17 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     case OPT_NO_STORE:
       no_store = true;
       break;
+    case OPT_SWEEP:
+      sweep = optarg;
+      break;
+    case OPT_PORTS:
+      if(parse_ports(c, optarg, ports, &n_ports))
+        return c->exit_code;
+      break;
+    case OPT_MAX_TARGETS:
+      if(parse_count(c, "--max-targets", optarg, MAX_TARGETS, &max_sweep))
+        return c->exit_code;
+      break;
     default:
       return cli_usage(c, "unexpected option");
     }
@@ -582,7 +753,7 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
 
   /* The config supplies defaults and, without targets, the endpoints. A
    * config file is optional unless it is the only source of targets. */
-  bool need_config = optind >= argc && !from;
+  bool need_config = optind >= argc && !from && !sweep;
   code = cli_config(c, false);
   if(code)
     goto out;
@@ -620,6 +791,13 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     if(code)
       goto out;
   }
+  if(sweep) {
+    pr.sweep = true;
+    pr.sweep_from = ts.n;
+    code = add_sweep(c, sweep, ports, n_ports, max_sweep, &ts);
+    if(code)
+      goto out;
+  }
   if(need_config) {
     code = config_targets(c, &ts);
     if(code)
@@ -646,11 +824,17 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     po.cache_get = cache_get;
     po.cache_put = cache_put;
     po.cache_arg = &pr;
+    code = intermediates_file(c, pr.store, inter, sizeof(inter));
+    if(code)
+      goto out;
+    if(inter[0])
+      po.intermediates = inter;
   }
+  pr.base = ts.v;
   if(c->format == OUT_JSON)
     out_json_begin(&pr.js, stdout);
   else {
-    static const char *const heads[] = {"TARGET", "ADDRESS", "STATUS",  "TLS",
+    static const char *const heads[] = {"ENDPOINT", "ADDRESS", "STATUS",  "TLS",
                                         "DAYS",   "TRUSTED", "PROBLEMS"};
     pr.table = out_table_new(heads, sizeof(heads) / sizeof(heads[0]));
     if(!pr.table) {
@@ -685,12 +869,19 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
             ts.n, ts.n == 1 ? "" : "s", pr.n_results,
             pr.n_results == 1 ? "" : "s", pr.n_ok, pr.n_results - pr.n_ok,
             pr.store && !pr.store_rc ? "; stored" : "");
+  if(sweep && !c->quiet)
+    fprintf(stderr,
+            "certhub: probe: sweep %s: %zu target%s with no TLS service "
+            "(refused or silent)\n",
+            sweep, pr.n_silent, pr.n_silent == 1 ? "" : "s");
   debug_stats(&pr);
   if(pr.store_rc)
     code = CLI_EXIT_INTERNAL;
   else
     code = pr.n_ok == pr.n_results ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
+  if(inter[0])
+    unlink(inter);
   out_table_free(pr.table);
   certhub_store_close(pr.store);
   targets_free(&ts);

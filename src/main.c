@@ -94,13 +94,16 @@ static const cli_cmd commands[] = {
      "  --starttls PROTO     STARTTLS dialect (TARGET arguments)\n"
      "  --all-addresses      probe every A/AAAA address\n"
      "  --concurrency N      connections at once (default 256)\n"
-     "  --per-host N         connections per address (default 8)\n"
+     "  --per-host N         connections per address (default 16)\n"
      "  --timeout DUR        per probe: 10s, 500ms or seconds (default 10s)\n"
      "  --ca-file F          trust these CAs instead of the system store\n"
      "  --cert F --key F     client certificate and key (PEM)\n"
      "  --legacy             also test whether TLS 1.0/1.1 are accepted\n"
      "  --tag KEY=VALUE      tag the endpoint and its certificates\n"
-     "  --no-store           print only, do not record in the inventory\n"},
+     "  --no-store           print only, do not record in the inventory\n"
+     "  --sweep CIDR         discover TLS services in an address range\n"
+     "  --ports LIST         ports for --sweep, e.g. 443,8443 (default 443)\n"
+     "  --max-targets N      largest sweep accepted (default 65536)\n"},
     {"endpoints", cmd_endpoints, "list or describe probed endpoints",
      "Usage: certhub endpoints list [--status S] [--problem P] [--owner O]\n"
      "       certhub endpoints describe ENDPOINT\n"

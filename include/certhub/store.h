@@ -164,6 +164,7 @@ typedef struct certhub_filter {
   const char *issuer;          /* case-insensitive substring of issuer */
   const char *search;          /* case-insensitive substring of CN, subject,
                                   SANs, issuer, serial, id, sha256, source */
+  bool intermediates;          /* CA certificates not self-signed only */
   size_t limit;                /* 0: no limit */
 } certhub_filter;
 

@@ -1336,14 +1336,17 @@ bad:
 }
 
 /* Feed a file's contents (or a marker when it cannot be opened and
- * missing_ok) into the digest. */
+ * missing_ok) into the digest, and its path unless content_only (the CLI
+ * writes the inventory's intermediates to a new temporary file per run). */
 static ch_err hash_file(struct ch_verifier *v, const char *what,
-                        const char *path, bool missing_ok, char **errmsg)
+                        const char *path, bool missing_ok, bool content_only,
+                        char **errmsg)
 {
   uint8_t buf[16384];
   size_t n;
   FILE *f = fopen(path, "rb");
-  EVP_DigestUpdate(v->md, path, strlen(path) + 1);
+  if(!content_only)
+    EVP_DigestUpdate(v->md, path, strlen(path) + 1);
   if(!f) {
     if(missing_ok) {
       EVP_DigestUpdate(v->md, "missing", 8);
@@ -1439,7 +1442,7 @@ ch_err ch_verifier_set_cache(struct ch_verifier *v,
   EVP_DigestUpdate(v->md, &ver, sizeof(ver));
   if(o->ca_file) {
     EVP_DigestUpdate(v->md, "ca", 3);
-    rc = hash_file(v, "CA file", o->ca_file, false, errmsg);
+    rc = hash_file(v, "CA file", o->ca_file, false, false, errmsg);
   }
   else {
     /* What X509_STORE_set_default_paths() loads: the environment's file
@@ -1448,7 +1451,8 @@ ch_err ch_verifier_set_cache(struct ch_verifier *v,
     const char *dirs = getenv(X509_get_default_cert_dir_env());
     EVP_DigestUpdate(v->md, "system", 7);
     rc = hash_file(v, "system trust store",
-                   file ? file : X509_get_default_cert_file(), true, errmsg);
+                   file ? file : X509_get_default_cert_file(), true, false,
+                   errmsg);
     char *list = strdup(dirs ? dirs : X509_get_default_cert_dir());
     if(!list)
       rc = CH_ERR_NOMEM;
@@ -1459,7 +1463,8 @@ ch_err ch_verifier_set_cache(struct ch_verifier *v,
   }
   if(!rc && o->intermediates) {
     EVP_DigestUpdate(v->md, "intermediates", 14);
-    rc = hash_file(v, "intermediates file", o->intermediates, false, errmsg);
+    rc = hash_file(v, "intermediates file", o->intermediates, false, true,
+                   errmsg);
   }
   if(!rc && !EVP_DigestFinal_ex(v->md, v->trust_id, NULL))
     rc = CH_ERR_INTERNAL;

@@ -1326,6 +1326,9 @@ static ch_err build_list(certhub_store *s, const certhub_filter *f,
   }
   if(!rc && f->expired)
     rc = add_cond(&sql, ps, &np, "c.not_after <= ?", (struct param){.i = now});
+  if(!rc && f->intermediates)
+    rc = add_cond(&sql, ps, &np, "c.is_ca = ? AND c.self_signed = 0",
+                  (struct param){.i = 1});
   if(!rc && f->status) {
     if(strcmp(f->status, CERTHUB_STATUS_ISSUED) == 0)
       rc = add_cond(&sql, ps, &np, PRESENT_SQL " AND c.not_after > ?",
