@@ -10,40 +10,6 @@
 
 #define HISTORY 10 /* probe summaries shown by describe */
 
-static const char *tls_name(uint16_t v)
-{
-  switch(v) {
-  case 0x0300:
-    return "SSLv3";
-  case 0x0301:
-    return "TLSv1.0";
-  case 0x0302:
-    return "TLSv1.1";
-  case 0x0303:
-    return "TLSv1.2";
-  case 0x0304:
-    return "TLSv1.3";
-  default:
-    return "";
-  }
-}
-
-static void problems_text(unsigned problems, char *buf, size_t len)
-{
-  size_t o = 0;
-  buf[0] = '\0';
-  for(unsigned bit = 1; bit; bit <<= 1) {
-    const char *name =
-        (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
-    if(!name)
-      continue;
-    int w = snprintf(buf + o, len - o, "%s%s", o ? "," : "", name);
-    if(w < 0 || (size_t)w >= len - o)
-      break;
-    o += (size_t)w;
-  }
-}
-
 static bool has_chain(const certhub_probe_row *p)
 {
   return p->status == CERTHUB_PROBE_OK && p->chain_n > 0;
@@ -79,7 +45,7 @@ static json_t *probe_json(const certhub_probe_row *p, int64_t now)
       " s:o, s:o, s:s, s:I, s:s, s:o}",
       "ProbeId", (json_int_t)p->id, "Started", time_json(p->started), "Status",
       certhub_probe_status_name(p->status), "Reason", p->reason, "Address",
-      p->address, "TlsVersion", tls_name(p->tls_version), "Cipher", p->cipher,
+      p->address, "TlsVersion", certhub_tls_version_name(p->tls_version), "Cipher", p->cipher,
       "ConnectMs", p->connect_us / 1000.0, "HandshakeMs",
       p->handshake_us / 1000.0, "Trusted", chain && p->trusted, "Problems",
       problems, "VerifyError", p->verify_error, "HostnameMatch",
@@ -133,7 +99,7 @@ static void row_cells(const certhub_endpoint_row *e, int64_t now,
     int64_t d = certhub_days_to_expiry(p->earliest_not_after, now);
     snprintf(days, 32, "%lld", (long long)d);
     colors[4] = d < 0 ? OUT_RED : d <= 30 ? OUT_YELLOW : OUT_PLAIN;
-    problems_text(p->problems, detail, 512);
+    certhub_chain_problems_text(p->problems, detail, 512);
   }
   else if(e->has_probe)
     snprintf(detail, 512, "%s", p->reason);
@@ -143,8 +109,8 @@ static void row_cells(const certhub_endpoint_row *e, int64_t now,
   cells[0] = e->locator;
   cells[1] = *e->address ? e->address : "-";
   cells[2] = e->has_probe ? certhub_probe_status_name(p->status) : "-";
-  cells[3] = e->has_probe && *tls_name(p->tls_version)
-                 ? tls_name(p->tls_version)
+  cells[3] = e->has_probe && *certhub_tls_version_name(p->tls_version)
+                 ? certhub_tls_version_name(p->tls_version)
                  : "-";
   cells[4] = days;
   cells[5] = chain ? (p->trusted ? "yes" : "no") : "-";
@@ -286,9 +252,9 @@ static void print_probe_line(const certhub_probe_row *p, int64_t now)
   char when[32], detail[512] = "";
   certhub_time_format(p->started, when, sizeof(when));
   if(has_chain(p)) {
-    problems_text(p->problems, detail, sizeof(detail));
+    certhub_chain_problems_text(p->problems, detail, sizeof(detail));
     printf("  %s  %-9s %-7s  %s  %lld days  trusted=%s%s%s\n", when,
-           certhub_probe_status_name(p->status), tls_name(p->tls_version),
+           certhub_probe_status_name(p->status), certhub_tls_version_name(p->tls_version),
            *p->address ? p->address : "-",
            (long long)certhub_days_to_expiry(p->earliest_not_after, now),
            p->trusted ? "yes" : "no", *detail ? "  " : "", detail);
@@ -348,8 +314,8 @@ static ch_err describe_cb(void *ctx, const certhub_endpoint_detail *d)
     }
     else {
       char probs[512];
-      problems_text(p->problems, probs, sizeof(probs));
-      printf("TLS:         %s %s\n", tls_name(p->tls_version), p->cipher);
+      certhub_chain_problems_text(p->problems, probs, sizeof(probs));
+      printf("TLS:         %s %s\n", certhub_tls_version_name(p->tls_version), p->cipher);
       printf("Handshake:   %.1f ms\n", p->handshake_us / 1000.0);
       printf("Trusted:     %s%s", p->trusted ? "yes" : "no",
              *p->verify_error ? " (" : "");

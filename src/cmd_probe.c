@@ -447,23 +447,6 @@ static json_t *result_json(const certhub_probe_result *r, int64_t now)
       "LegacyTls", legacy_json(r->legacy_accepted));
 }
 
-/* "unknown_issuer,missing_intermediate" into buf; "" for none. */
-static void problems_text(unsigned problems, char *buf, size_t len)
-{
-  size_t o = 0;
-  buf[0] = '\0';
-  for(unsigned bit = 1; bit; bit <<= 1) {
-    const char *name =
-        (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
-    if(!name)
-      continue;
-    int w = snprintf(buf + o, len - o, "%s%s", o ? "," : "", name);
-    if(w < 0 || (size_t)w >= len - o)
-      break;
-    o += (size_t)w;
-  }
-}
-
 static ch_err table_row(probe_run *pr, const certhub_probe_result *r)
 {
   bool ok = r->status == CERTHUB_PROBE_OK;
@@ -480,7 +463,7 @@ static ch_err table_row(probe_run *pr, const certhub_probe_result *r)
         certhub_days_to_expiry(r->check.earliest_not_after, pr->c->now);
     snprintf(days, sizeof(days), "%lld", (long long)d);
     colors[4] = d < 0 ? OUT_RED : d <= 30 ? OUT_YELLOW : OUT_PLAIN;
-    problems_text(r->check.problems, detail, sizeof(detail));
+    certhub_chain_problems_text(r->check.problems, detail, sizeof(detail));
   }
   else
     snprintf(detail, sizeof(detail), "%s", r->reason ? r->reason : "");

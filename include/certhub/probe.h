@@ -95,6 +95,10 @@ const char *certhub_probe_status_name(certhub_probe_status s);
 
 /* "unknown_issuer", ... for bit b (one bit set), NULL for others. */
 const char *certhub_chain_problem_name(unsigned bit);
+/* "unknown_issuer,missing_intermediate" into buf (cut at len), "" for 0. */
+void certhub_chain_problems_text(unsigned problems, char *buf, size_t len);
+/* "TLSv1.3", ... "SSLv3" for a protocol version, "" if unknown. */
+const char *certhub_tls_version_name(uint16_t v);
 
 typedef enum certhub_ocsp_status {
   CERTHUB_OCSP_NONE = 0, /* nothing stapled */

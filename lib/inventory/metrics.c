@@ -126,54 +126,16 @@ static const struct family {
                      true},
 };
 
-/* The chain problem bits of certhub/probe.h and their names, as
- * certhub_chain_problem_name() has them (ch_inventory does not link the
- * prober). */
-static const struct {
-  unsigned bit;
-  const char *name;
-} problems[] = {
-    {CERTHUB_CHAIN_UNKNOWN_ISSUER, "unknown_issuer"},
-    {CERTHUB_CHAIN_SELF_SIGNED, "self_signed"},
-    {CERTHUB_CHAIN_MISSING_INTERMEDIATE, "missing_intermediate"},
-    {CERTHUB_CHAIN_WRONG_ORDER, "wrong_order"},
-    {CERTHUB_CHAIN_EXPIRED, "expired"},
-    {CERTHUB_CHAIN_EXPIRED_INTERMEDIATE, "expired_intermediate"},
-    {CERTHUB_CHAIN_NOT_YET_VALID, "not_yet_valid"},
-    {CERTHUB_CHAIN_BAD_SIGNATURE, "bad_signature"},
-    {CERTHUB_CHAIN_OTHER, "other"},
-};
-
-static const char *const ocsp_names[] = {"none", "good", "revoked", "unknown",
-                                         "invalid"};
-
-/* certhub's and blackbox_exporter's (Go's) spelling of a TLS version. */
-static void tls_names(uint16_t v, const char **ours, const char **go)
+/* blackbox_exporter's (Go's) spelling of a TLS version, NULL if none. */
+static const char *go_tls_name(uint16_t v)
 {
   switch(v) {
-  case 0x0300:
-    *ours = "SSLv3";
-    *go = "SSL 3.0";
-    return;
-  case 0x0301:
-    *ours = "TLSv1.0";
-    *go = "TLS 1.0";
-    return;
-  case 0x0302:
-    *ours = "TLSv1.1";
-    *go = "TLS 1.1";
-    return;
-  case 0x0303:
-    *ours = "TLSv1.2";
-    *go = "TLS 1.2";
-    return;
-  case 0x0304:
-    *ours = "TLSv1.3";
-    *go = "TLS 1.3";
-    return;
-  default:
-    *ours = *go = NULL;
-    return;
+  case 0x0300: return "SSL 3.0";
+  case 0x0301: return "TLS 1.0";
+  case 0x0302: return "TLS 1.1";
+  case 0x0303: return "TLS 1.2";
+  case 0x0304: return "TLS 1.3";
+  default: return NULL;
   }
 }
 
@@ -428,23 +390,29 @@ static ch_err on_endpoint(void *ctx, const certhub_endpoint_row *e)
     rc = sample_i(m, F_P_TRUSTED, ls, p->trusted);
   if(!rc && chain)
     rc = sample_i(m, F_P_HOSTNAME, ls, p->hostname_match);
-  for(size_t i = 0; !rc && chain && i < CH_ARRAY_LEN(ocsp_names); i++) {
-    rc = with_label(&x, ls, "status", ocsp_names[i]);
+  for(unsigned i = CERTHUB_OCSP_NONE; !rc && chain && i <= CERTHUB_OCSP_INVALID;
+      i++) {
+    rc = with_label(&x, ls, "status",
+                    certhub_ocsp_status_name((certhub_ocsp_status)i));
     if(!rc)
       rc = sample_i(m, F_P_OCSP, x.data, (unsigned)p->ocsp == i);
   }
-  const char *ours = NULL, *go = NULL;
-  tls_names(p->tls_version, &ours, &go);
+  const char *ours = certhub_tls_version_name(p->tls_version);
+  const char *go = go_tls_name(p->tls_version);
+  if(!*ours)
+    ours = NULL;
   if(!rc && ok && ours) {
     rc = with_label(&x, ls, "version", ours);
     if(!rc)
       rc = sample_i(m, F_P_TLS, x.data, 1);
   }
-  for(size_t i = 0; !rc && chain && i < CH_ARRAY_LEN(problems); i++) {
-    rc = with_label(&x, ls, "problem", problems[i].name);
+  for(unsigned bit = 1; !rc && chain && bit; bit <<= 1) {
+    const char *name = certhub_chain_problem_name(bit);
+    if(!name)
+      continue;
+    rc = with_label(&x, ls, "problem", name);
     if(!rc)
-      rc = sample_i(m, F_P_PROBLEM, x.data,
-                    (p->problems & problems[i].bit) != 0);
+      rc = sample_i(m, F_P_PROBLEM, x.data, (p->problems & bit) != 0);
   }
   if(!rc)
     rc = sample_i(m, F_P_LAST_RUN, ls, p->started);

@@ -303,7 +303,7 @@ static const char *hs_name(unsigned t)
 
 static const char *version_str(uint16_t v)
 {
-  const char *s = ch_tls_version_name(v);
+  const char *s = certhub_tls_version_name(v);
   return *s ? s : "an unknown version";
 }
 

@@ -268,7 +268,7 @@ static void deliver(struct run *r, struct job *j)
   res.cipher = "";
   if(ok) {
     res.tls_version = j->info.version;
-    res.tls_version_name = ch_tls_version_name(j->info.version);
+    res.tls_version_name = certhub_tls_version_name(j->info.version);
     res.cipher = j->info.cipher ? j->info.cipher : "";
     res.chain_n = j->info.chain_n;
     res.chain_der = (const uint8_t *const *)j->info.chain_der;

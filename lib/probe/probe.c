@@ -50,7 +50,7 @@ const char *certhub_ocsp_status_name(certhub_ocsp_status s)
   return "invalid";
 }
 
-const char *ch_tls_version_name(uint16_t v)
+const char *certhub_tls_version_name(uint16_t v)
 {
   switch(v) {
   case 0x0300: return "SSLv3";
@@ -136,5 +136,23 @@ const char *ch_tls_alert_name(unsigned d)
     return "no_application_protocol";
   default:
     return "unknown";
+  }
+}
+
+void certhub_chain_problems_text(unsigned problems, char *buf, size_t len)
+{
+  size_t o = 0;
+  if(!len)
+    return;
+  buf[0] = '\0';
+  for(unsigned bit = 1; bit; bit <<= 1) {
+    const char *name =
+        (problems & bit) ? certhub_chain_problem_name(bit) : NULL;
+    if(!name)
+      continue;
+    int w = snprintf(buf + o, len - o, "%s%s", o ? "," : "", name);
+    if(w < 0 || (size_t)w >= len - o)
+      break;
+    o += (size_t)w;
   }
 }

@@ -114,8 +114,6 @@ extern const ch_tls_engine_ops ch_tls_openssl; /* ossl.c */
 const char *ch_tls_cipher_name(uint16_t id);
 /* Name of a TLS alert description ("handshake_failure"), "unknown" if none. */
 const char *ch_tls_alert_name(unsigned d);
-/* "TLSv1.3" ... or "" */
-const char *ch_tls_version_name(uint16_t v);
 
 /* ---- DNS (dns.c): c-ares driven by the loop's epoll ---------------------- */
 

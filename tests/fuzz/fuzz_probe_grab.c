@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       sum += info.ocsp_der[k];
     if(getenv("FUZZ_GRAB_VERBOSE"))
       fprintf(stderr, "done: %s %s chain %zu ocsp %zu (%u)\n",
-              ch_tls_version_name(info.version), info.cipher, info.chain_n,
+              certhub_tls_version_name(info.version), info.cipher, info.chain_n,
               info.ocsp_len, sum);
   }
   else if(s == CH_STEP_FAIL && getenv("FUZZ_GRAB_VERBOSE")) {
