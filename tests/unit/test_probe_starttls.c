@@ -51,7 +51,7 @@ typedef struct tstep {
 
 typedef struct tcase {
   char file[256];
-  char name[64];
+  char name[256];
   int line;
   char dialect[32];
   char host[128];
@@ -124,6 +124,16 @@ static tstep *add_step(tcase *c, int kind, int line)
   return s;
 }
 
+/* Copy a directive's value; a value that does not fit is a bad file. */
+static void copy_field(char *dst, size_t size, const char *src,
+                       const char *where)
+{
+  size_t n = strlen(src);
+  if(n >= size)
+    fail_msg("%s: value longer than %zu bytes", where, size - 1);
+  memcpy(dst, src, n + 1);
+}
+
 static void load_file(const char *path)
 {
   FILE *fp = fopen(path, "r");
@@ -145,7 +155,7 @@ static void load_file(const char *path)
       c = &cases[n_cases++];
       memset(c, 0, sizeof(*c));
       snprintf(c->file, sizeof(c->file), "%s", path);
-      snprintf(c->name, sizeof(c->name), "%s", buf + 5);
+      copy_field(c->name, sizeof(c->name), buf + 5, where);
       snprintf(c->host, sizeof(c->host), "mail.example.test");
       c->line = line;
       continue;
@@ -153,9 +163,9 @@ static void load_file(const char *path)
     if(!c)
       fail_msg("%s: directive before the first case", where);
     if(!strncmp(buf, "dialect ", 8))
-      snprintf(c->dialect, sizeof(c->dialect), "%s", buf + 8);
+      copy_field(c->dialect, sizeof(c->dialect), buf + 8, where);
     else if(!strncmp(buf, "host ", 5))
-      snprintf(c->host, sizeof(c->host), "%s", buf + 5);
+      copy_field(c->host, sizeof(c->host), buf + 5, where);
     else if(!strncmp(buf, "S: ", 3) || !strncmp(buf, "C: ", 3)) {
       tstep *s = add_step(c, buf[0] == 'S' ? ST_SEND : ST_CLIENT, line);
       char tmp[8200];
@@ -273,7 +283,7 @@ static void run_case(const tcase *c, size_t chunk)
 
   for(size_t k = 0; k < c->n; k++) {
     const tstep *s = &c->steps[k];
-    char where[400];
+    char where[1024];
     snprintf(where, sizeof(where), "%s:%d (case %s, chunk %zu)", c->file,
              s->line, c->name, chunk);
     if(s->kind == ST_SEND) {
