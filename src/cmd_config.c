@@ -21,8 +21,10 @@ int cmd_config(cli_ctx *c, int argc, char **argv)
   int code = cli_config(c, true);
   if(code)
     return code;
-  printf("%s: ok (%zu source%s, threshold %d day%s)\n", c->config->file,
-         c->config->n_sources, c->config->n_sources == 1 ? "" : "s",
-         c->config->threshold_days, c->config->threshold_days == 1 ? "" : "s");
+  printf("%s: ok (%zu source%s, %zu endpoint%s, threshold %d day%s)\n",
+         c->config->file, c->config->n_sources,
+         c->config->n_sources == 1 ? "" : "s", c->config->n_endpoints,
+         c->config->n_endpoints == 1 ? "" : "s", c->config->threshold_days,
+         c->config->threshold_days == 1 ? "" : "s");
   return 0;
 }
