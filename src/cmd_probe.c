@@ -431,15 +431,16 @@ static json_t *result_json(const certhub_probe_result *r, int64_t now)
                             endpoint, sizeof(endpoint)))
     snprintf(endpoint, sizeof(endpoint), "%s", r->target->host);
   return json_pack(
-      "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:f, s:o?, s:b, s:o?, s:s, s:b,"
-      " s:o?, s:s, s:o?}",
+      "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:f, s:o?, s:I, s:b, s:o?, s:s,"
+      " s:b, s:o?, s:s, s:o?}",
       "Target", r->target->spec ? r->target->spec : r->target->host,
       "Endpoint", endpoint, "Address",
       r->address, "Status", certhub_probe_status_name(r->status), "Reason",
       r->reason ? r->reason : "", "TlsVersion",
       r->tls_version_name ? r->tls_version_name : "", "Cipher",
       r->cipher ? r->cipher : "", "HandshakeMs", r->handshake_us / 1000.0,
-      "Chain", chain_json(r, now), "Trusted", chain && k->trusted, "Problems",
+      "Chain", chain_json(r, now), "ChainSent", (json_int_t)r->chain_sent,
+      "Trusted", chain && k->trusted, "Problems",
       problems_json(chain ? k->problems : 0), "VerifyError",
       chain ? k->verify_error : "", "HostnameMatch",
       chain && k->hostname_match, "EarliestExpiry", earliest, "OcspStatus",

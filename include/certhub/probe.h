@@ -134,6 +134,8 @@ typedef struct certhub_probe_result {
   const char *cipher;       /* IANA name, "" unknown */
   /* The chain as presented, in order, DER. */
   size_t chain_n;
+  size_t chain_sent;        /* how many the server sent: more than chain_n
+                             * when the chain was longer than max_chain */
   const uint8_t *const *chain_der;
   const size_t *chain_len;
   const uint8_t *ocsp_der;  /* stapled OCSPResponse or NULL */

@@ -38,8 +38,7 @@
  * params->max_bytes and the chain by params->max_chain. A chain longer
  * than max_chain is not an error: the first max_chain certificates are
  * kept and the probe succeeds (the inventory wants the leaf; 100-cert
- * chains exist in the wild). How many were sent is kept in chain_sent,
- * which ch_tls_info has no field for yet.
+ * chains exist in the wild); ch_tls_info.chain_sent says how many came.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -754,6 +753,7 @@ static void fill_info(const grab *g, ch_tls_info *info)
   info->cipher_id = g->suite;
   info->cipher = ch_tls_cipher_name(g->suite);
   info->chain_n = g->chain_n;
+  info->chain_sent = g->chain_sent;
   info->chain_der = g->chain;
   info->chain_len = g->chain_len;
   info->ocsp_der = g->ocsp;

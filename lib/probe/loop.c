@@ -271,6 +271,8 @@ static void deliver(struct run *r, struct job *j)
     res.tls_version_name = certhub_tls_version_name(j->info.version);
     res.cipher = j->info.cipher ? j->info.cipher : "";
     res.chain_n = j->info.chain_n;
+    res.chain_sent = j->info.chain_sent > j->info.chain_n ? j->info.chain_sent
+                                                           : j->info.chain_n;
     res.chain_der = (const uint8_t *const *)j->info.chain_der;
     res.chain_len = j->info.chain_len;
     res.ocsp_der = j->info.ocsp_der;

@@ -280,6 +280,7 @@ static ch_step fill_info(ossl_st *st, ch_tls_info *info, ch_fail *f)
 {
   STACK_OF(X509) *sk = SSL_get_peer_cert_chain(st->ssl);
   size_t n = sk ? (size_t)sk_X509_num(sk) : 0;
+  info->chain_sent = n;
   if(n > st->max_chain)
     n = st->max_chain;
   if(n) {

@@ -77,6 +77,7 @@ typedef struct ch_tls_info {
   uint16_t cipher_id;      /* IANA code */
   const char *cipher;      /* IANA name, "" if unknown */
   size_t chain_n;
+  size_t chain_sent;       /* certificates the server sent (>= chain_n) */
   const uint8_t **chain_der;
   size_t *chain_len;
   const uint8_t *ocsp_der; /* stapled response, NULL if none */

@@ -145,6 +145,8 @@ for line in open(sys.argv[2]):
         problems.append("reason %r does not match /%s/i" % (reason, reason_re))
     if chain is not None and len(r.get("Chain") or []) != chain:
         problems.append("chain of %d, expected %d" % (len(r.get("Chain") or []), chain))
+    if chain is not None and r.get("ChainSent") != chain:
+        problems.append("ChainSent %r, expected %d" % (r.get("ChainSent"), chain))
     if status == "dns" and r.get("Address"):
         problems.append("address %r for a name that did not resolve" % r.get("Address"))
     if problems:
