@@ -11,6 +11,15 @@ export NO_COLOR=1
 unset CERTHUB_CONFIG CERTHUB_NOW
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# free_port [6]: a TCP port nobody listens on now, on 127.0.0.1 (or ::1).
+free_port() {
+  python3 -c 'import socket, sys
+v6 = sys.argv[1:] == ["6"]
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+s.bind(("::1" if v6 else "127.0.0.1", 0))
+print(s.getsockname()[1])' "$@"
+}
 note() { echo "# $*"; }
 
 # run_expect CODE CMD...: run, capture stdout/stderr in $OUT/$ERR, check exit.

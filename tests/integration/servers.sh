@@ -65,14 +65,6 @@ srv_prev_trap=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
 # shellcheck disable=SC2064
 trap "stop_servers; ${srv_prev_trap:-:}" EXIT
 
-# free_port: print a TCP port on 127.0.0.1 that nobody listens on now.
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # srv_track NAME PID [SIGNAL]: remember a server for stop_servers.
 srv_track() {
   SRV_NAMES+=("$1")

@@ -14,7 +14,7 @@ stop_server() {
 }
 trap 'stop_server; cleanup' EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 C=$TMP/certs; mkdir -p "$C"
 gen() { "$CERTHUB_GEN" --key ec:P-256 "$@"; }
 gen --ca --cn "cache root" --not-after +300d -o "$C/root.pem" --key-out "$C/root.key"

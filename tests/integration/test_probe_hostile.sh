@@ -83,7 +83,7 @@ n=$(openssl s_client -connect "127.0.0.1:$PORT_long" -showcerts </dev/null 2>/de
   grep -c 'BEGIN CERTIFICATE' || true)
 [ "$n" = "$CHAIN_LEN" ] || fail "long-chain server presents $n certificates, not $CHAIN_LEN"
 
-REFUSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+REFUSED=$(free_port)
 
 # --- one run over everything -----------------------------------------------
 # Each row: TARGET STATUS REASON_REGEX (Python, case-insensitive) [CHAIN_LEN].

@@ -13,10 +13,6 @@ stop_servers() {
 }
 trap 'stop_servers; cleanup' EXIT
 
-free_port() {
-  python3 -c 'import socket,sys; f=socket.AF_INET6 if sys.argv[1]=="6" else socket.AF_INET; s=socket.socket(f); s.bind(("::1" if sys.argv[1]=="6" else "127.0.0.1",0)); print(s.getsockname()[1])' "$1"
-}
-
 # serve NAME ADDR PORT [s_server options]: start, wait until it listens.
 serve() {
   local name=$1 addr=$2 port=$3; shift 3
@@ -55,7 +51,7 @@ else
 fi
 
 # A name through c-ares (localhost from /etc/hosts), every address.
-P=$(free_port 4)
+P=$(free_port)
 serve v4 127.0.0.1 "$P" -cipher 'DEFAULT:@SECLEVEL=0'
 out=$("$CERTHUB" -q probe -o json --all-addresses --ca-file "$C/root.pem" --tag owner=net-team "localhost:$P") ||
   fail "localhost probe: $out"
@@ -66,7 +62,7 @@ out=$("$CERTHUB" -q probe -o json --all-addresses --ca-file "$C/root.pem" --tag 
 out=$("$CERTHUB" -q probe -o json --no-store --legacy --ca-file "$C/root.pem" "127.0.0.1:$P")
 [ "$(field LegacyTls <<<"$out")" = '["TLSv1.0", "TLSv1.1"]' ] || fail "legacy accepted: $out"
 # ...and this one (OpenSSL's defaults: TLS 1.2 at least) does not.
-P2=$(free_port 4)
+P2=$(free_port)
 serve modern 127.0.0.1 "$P2" -no_tls1 -no_tls1_1
 out=$("$CERTHUB" -q probe -o json --no-store --legacy --ca-file "$C/root.pem" "127.0.0.1:$P2")
 [ "$(field LegacyTls <<<"$out")" = '[]' ] || fail "legacy refused: $out"

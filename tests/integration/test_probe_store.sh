@@ -14,7 +14,7 @@ stop_server() {
 trap 'stop_server; cleanup' EXIT
 
 # A free loopback port, reused for both servers so the endpoint is the same.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 
 # start_server CERT KEY: openssl s_server on $PORT, waits until it listens.
 start_server() {
