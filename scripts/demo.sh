@@ -322,6 +322,9 @@ next_steps() {
   $bin --db $rel describe $soon
   $bin --db $rel export $chain --chain
   $bin --db $rel list --tag owner=mail -o json
+  $bin --db $rel endpoints describe "127.0.0.1:${NGINX_PORT:-443} sni=api.example.com"
+  $bin --db $rel metrics --compat
+  $bin probe --no-store www.example.com smtp://mx.example.com
   $bin check --fail-within 30 /path/to/certs
 TXT
   [ "${KEEP:-0}" = 1 ] ||
