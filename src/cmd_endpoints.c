@@ -370,7 +370,8 @@ static int endpoints_describe(cli_ctx *c, const char *ref)
     return code;
   ch_err rc = certhub_store_endpoint_resolve(s, ref, &id);
   if(rc == CH_ERR_NOTFOUND)
-    code = cli_fail(c, CLI_EXIT_USAGE, "no endpoint matches '%s'", ref);
+    code = cli_fail(c, CLI_EXIT_USAGE, "no endpoint matches '%.200s%s'", ref,
+                    strlen(ref) > 200 ? "..." : "");
   else if(rc == CH_ERR_AMBIGUOUS)
     code = cli_fail(c, CLI_EXIT_USAGE,
                     "'%s' matches several endpoints; use the locator or id "
