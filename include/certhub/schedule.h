@@ -19,6 +19,11 @@
  *     'nL' / 'FRIL' (last such weekday of the month), 'n#k' / 'MON#k'
  *     (k-th such weekday, k 1-5; no fire in a month without it). L, W and #
  *     must be the only item of their field. Year 1970-2199.
+ *     Where EventBridge's documentation is silent we follow Quartz, its
+ *     origin: increments are accepted in every field (also Day-of-week),
+ *     'a/s' runs from a to the field's end, names and letters are
+ *     case-insensitive, fields may be separated by runs of blanks; 'L-n'
+ *     offsets are rejected.
  */
 #ifndef CERTHUB_SCHEDULE_H
 #define CERTHUB_SCHEDULE_H
