@@ -41,7 +41,8 @@ typedef struct certhub_schedule certhub_schedule;
  * NULL) gets a malloc'd message naming the expression, the field and the
  * problem, e.g. "cron(0 0 32 * ? *): day-of-month '32' out of range 1-31";
  * caller frees. */
-ch_err certhub_schedule_parse(const char *expr, certhub_schedule **out /* OUT */,
+ch_err certhub_schedule_parse(const char *expr,
+                              certhub_schedule **out /* OUT */,
                               char **errmsg /* OUT, caller frees */);
 
 /* First fire time strictly after `after` (Unix seconds, UTC) into *next.

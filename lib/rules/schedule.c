@@ -15,7 +15,8 @@
 
 #define YEAR_MIN 1970
 #define YEAR_MAX 2199
-#define RATE_MAX 1000000000LL /* generous; keeps N * 86400 far from overflow */
+#define RATE_MAX 1000000000LL /* generous; keeps N * 86400 far from overflow  \
+                               */
 
 enum dom_mode { DOM_ANY, DOM_SET, DOM_LAST, DOM_LASTWD, DOM_NEARWD };
 enum dow_mode { DOW_ANY, DOW_SET, DOW_LAST, DOW_NTH };
@@ -86,8 +87,8 @@ static const char *const dow_names[] = {"SUN", "MON", "TUE", "WED",
                                         "THU", "FRI", "SAT"};
 
 static const struct field_def fields[6] = {
-    {"minutes", 0, 59, NULL},        {"hours", 0, 23, NULL},
-    {"day-of-month", 1, 31, NULL},   {"month", 1, 12, month_names},
+    {"minutes", 0, 59, NULL},         {"hours", 0, 23, NULL},
+    {"day-of-month", 1, 31, NULL},    {"month", 1, 12, month_names},
     {"day-of-week", 1, 7, dow_names}, {"year", YEAR_MIN, YEAR_MAX, NULL},
 };
 
@@ -146,8 +147,7 @@ static void set_bit(uint64_t *bits, int i)
 
 /* One list item: '*', v, a-b, with an optional /step. Sets bits
  * (value - lo) in bits. */
-static bool parse_item(struct fctx *c, const char *s, size_t n,
-                       uint64_t *bits)
+static bool parse_item(struct fctx *c, const char *s, size_t n, uint64_t *bits)
 {
   const struct field_def *f = &fields[c->id];
   int span = f->hi - f->lo + 1;
@@ -182,7 +182,8 @@ static bool parse_item(struct fctx *c, const char *s, size_t n,
   if(ln == 1 && s[0] == '*') {
     a = f->lo;
     b = f->hi;
-  } else {
+  }
+  else {
     const char *dash = memchr(s, '-', ln);
     if(dash) {
       if((a = parse_value(c, s, (size_t)(dash - s))) < 0 ||
@@ -193,7 +194,8 @@ static bool parse_item(struct fctx *c, const char *s, size_t n,
                 s);
         return false;
       }
-    } else {
+    }
+    else {
       if((a = parse_value(c, s, ln)) < 0)
         return false;
       /* 'a/s' runs from a to the end of the field, as Quartz. */
@@ -248,8 +250,7 @@ static int parse_dom_special(struct fctx *c, certhub_schedule *s)
     return -1;
   }
   set_err(c->errmsg, c->expr,
-          "day-of-month '%s': 'L' and 'W' are allowed only as L, LW or nW",
-          t);
+          "day-of-month '%s': 'L' and 'W' are allowed only as L, LW or nW", t);
   return -1;
 }
 
@@ -304,8 +305,7 @@ static bool parse_field(struct fctx *c, certhub_schedule *s)
       return false;
     }
     if(strcmp(t, "?") != 0) {
-      set_err(c->errmsg, c->expr, "%s '%s': '?' must stand alone", f->name,
-              t);
+      set_err(c->errmsg, c->expr, "%s '%s': '?' must stand alone", f->name, t);
       return false;
     }
     return true; /* mode stays ANY */
@@ -315,7 +315,8 @@ static bool parse_field(struct fctx *c, certhub_schedule *s)
     if(r != 0)
       return r > 0;
     s->dom_mode = DOM_SET;
-  } else if(c->id == F_DOW) {
+  }
+  else if(c->id == F_DOW) {
     int r = parse_dow_special(c, s);
     if(r != 0)
       return r > 0;
@@ -465,13 +466,17 @@ static ch_err parse_rate(const char *expr, const char *in, size_t n,
     if(!one && !many)
       continue;
     if(one && v != 1) {
-      set_err(errmsg, expr, "rate unit must be plural ('%s') when the value "
-              "is not 1", units[k].many);
+      set_err(errmsg, expr,
+              "rate unit must be plural ('%s') when the value "
+              "is not 1",
+              units[k].many);
       return CH_ERR_PARSE;
     }
     if(many && v == 1) {
-      set_err(errmsg, expr, "rate unit must be singular ('%s') when the "
-              "value is 1", units[k].one);
+      set_err(errmsg, expr,
+              "rate unit must be singular ('%s') when the "
+              "value is 1",
+              units[k].one);
       return CH_ERR_PARSE;
     }
     s->is_rate = true;
@@ -704,7 +709,8 @@ ch_err certhub_schedule_next_msg(const certhub_schedule *s, int64_t after,
 {
   if(errmsg)
     *errmsg = NULL;
-  ch_err e = s->is_rate ? rate_next(s, after, next) : cron_next(s, after, next);
+  ch_err e =
+      s->is_rate ? rate_next(s, after, next) : cron_next(s, after, next);
   if(e != CH_ERR_NOTFOUND || !errmsg)
     return e;
   int64_t any;
@@ -721,8 +727,8 @@ ch_err certhub_schedule_next_msg(const certhub_schedule *s, int64_t after,
             "never fires: no date in %d-%d matches all fields", YEAR_MIN,
             YEAR_MAX);
   else
-    set_err(errmsg, s->expr, "no fire time after %s (years end at %d)",
-            when, YEAR_MAX);
+    set_err(errmsg, s->expr, "no fire time after %s (years end at %d)", when,
+            YEAR_MAX);
   return e;
 }
 

@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   /* The canonical form must parse to a schedule with the same times. */
   if(certhub_schedule_parse(certhub_schedule_expr(s), &again, NULL) != CH_OK)
     abort();
-  static const int64_t starts[] = {INT64_MIN, -1, 0, 1795428000,
-                                   7258118400, 7289654340, INT64_MAX};
+  static const int64_t starts[] = {
+      INT64_MIN, -1, 0, 1795428000, 7258118400, 7289654340, INT64_MAX};
   for(size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
     int64_t t = starts[i], u = starts[i];
     for(int k = 0; k < 4; k++) {
