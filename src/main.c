@@ -120,6 +120,14 @@ static const cli_cmd commands[] = {
      "\n"
      "  --compat             also emit blackbox_exporter and\n"
      "                       x509-certificate-exporter metric names\n"},
+    {"events", cmd_events, "test event patterns (the event bus)",
+     "Usage: certhub events test-pattern --pattern P --event E\n"
+     "\n"
+     "Print true when the EventBridge event pattern P matches the event E,\n"
+     "else false. P and E are JSON text, or @FILE to read a file. An invalid\n"
+     "pattern or event is reported on stderr with exit status 2.\n"
+     "  --pattern P          the event pattern (JSON or @FILE)\n"
+     "  --event E            the event, with its EventBridge envelope\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };

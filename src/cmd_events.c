@@ -1,0 +1,158 @@
+/*
+ * certhub events: the event bus's commands. For now only test-pattern,
+ * which answers like `aws events test-event-pattern`.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certhub/pattern.h"
+#include "cli.h"
+
+enum { OPT_PATTERN = 0x100, OPT_EVENT };
+
+/* Fields TestEventPattern requires of the event (the EventBridge
+ * envelope). */
+static const char *const envelope[] = {
+    "id", "account", "source", "time", "region", "resources", "detail-type",
+};
+
+/* The text of an argument: itself, or the contents of FILE for "@FILE"
+ * (at most cap bytes; one more is read to detect a larger file). Returns
+ * an exit code; *out is malloc'd. */
+static int arg_text(cli_ctx *c, const char *opt, const char *arg, size_t cap,
+                    char **out, size_t *len)
+{
+  *out = NULL;
+  if(arg[0] != '@') {
+    *len = strlen(arg);
+    if(!(*out = strdup(arg)))
+      return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+    return 0;
+  }
+  FILE *f = fopen(arg + 1, "rb");
+  if(!f)
+    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot open '%s': %s", opt,
+                    arg + 1, strerror(errno));
+  char *buf = malloc(cap + 1);
+  if(!buf) {
+    fclose(f);
+    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+  }
+  size_t n = fread(buf, 1, cap + 1, f);
+  int rerr = ferror(f);
+  fclose(f);
+  if(rerr) {
+    free(buf);
+    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot read '%s'", opt, arg + 1);
+  }
+  if(n > cap) {
+    free(buf);
+    return cli_fail(c, CLI_EXIT_USAGE, "%s: '%s' is larger than %zu bytes",
+                    opt, arg + 1, cap);
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+static int test_pattern(cli_ctx *c, const char *popt, const char *eopt)
+{
+  char *ptext = NULL, *etext = NULL, *err = NULL;
+  size_t plen = 0, elen = 0;
+  certhub_pattern *p = NULL;
+  json_t *ev = NULL;
+  bool matched = false;
+  ch_err e;
+  /* Four bytes per character bounds the pattern's size in bytes. */
+  int code = arg_text(c, "--pattern", popt, 4 * CERTHUB_PATTERN_MAX_LEN + 4,
+                      &ptext, &plen);
+  if(code)
+    goto out;
+  code = arg_text(c, "--event", eopt, CERTHUB_EVENT_MAX_LEN, &etext, &elen);
+  if(code)
+    goto out;
+  e = certhub_pattern_compile(ptext, plen, &p, &err);
+  if(e != CH_OK) {
+    code = cli_fail(c, cli_exit_for(e), "invalid pattern: %s",
+                    err ? err : "out of memory");
+    goto out;
+  }
+  json_error_t jerr;
+  ev = json_loadb(etext, elen, 0, &jerr);
+  if(!ev) {
+    code = cli_fail(c, CLI_EXIT_USAGE,
+                    "invalid event: invalid JSON at line %d column %d: %s",
+                    jerr.line, jerr.column, jerr.text);
+    goto out;
+  }
+  if(!json_is_object(ev)) {
+    code = cli_fail(c, CLI_EXIT_USAGE,
+                    "invalid event: must be a JSON object");
+    goto out;
+  }
+  for(size_t i = 0; i < sizeof(envelope) / sizeof(envelope[0]); i++) {
+    if(!json_object_get(ev, envelope[i])) {
+      code = cli_fail(c, CLI_EXIT_USAGE,
+                      "invalid event: missing field '%s' (the event needs "
+                      "the EventBridge envelope: id, account, source, time, "
+                      "region, resources, detail-type)",
+                      envelope[i]);
+      goto out;
+    }
+  }
+  e = certhub_pattern_match_json(p, ev, &matched, &err);
+  if(e != CH_OK) {
+    code = cli_fail(c, cli_exit_for(e), "invalid event: %s",
+                    err ? err : "out of memory");
+    goto out;
+  }
+  if(printf("%s\n", matched ? "true" : "false") < 0 || fflush(stdout))
+    code = cli_fail(c, CLI_EXIT_INTERNAL, "writing output: %s",
+                    strerror(errno));
+out:
+  json_decref(ev);
+  certhub_pattern_free(p);
+  free(err);
+  free(ptext);
+  free(etext);
+  return code;
+}
+
+int cmd_events(cli_ctx *c, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+      {"pattern", required_argument, NULL, OPT_PATTERN},
+      {"event", required_argument, NULL, OPT_EVENT},
+      {NULL, 0, NULL, 0},
+  };
+  const char *popt = NULL, *eopt = NULL;
+  int r;
+  /* Options may come before or after the subcommand. */
+  while((r = cli_getopt(c, argc, argv, "", longopts)) != -1) {
+    switch(r) {
+    case CLI_OPT_STOP:
+      return c->exit_code;
+    case OPT_PATTERN:
+      popt = optarg;
+      break;
+    case OPT_EVENT:
+      eopt = optarg;
+      break;
+    default:
+      return cli_usage(c, "unexpected option");
+    }
+  }
+  if(optind >= argc)
+    return cli_usage(c, "missing subcommand (test-pattern)");
+  const char *sub = argv[optind++];
+  if(strcmp(sub, "test-pattern"))
+    return cli_usage(c, "unknown subcommand '%s' (test-pattern)", sub);
+  if(optind < argc)
+    return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+  if(!popt)
+    return cli_usage(c, "test-pattern needs --pattern");
+  if(!eopt)
+    return cli_usage(c, "test-pattern needs --event");
+  return test_pattern(c, popt, eopt);
+}
