@@ -112,8 +112,20 @@ ch_err certhub_time_parse(const char *s, int64_t *out)
   return CH_OK;
 }
 
+/* Formatting covers years 0000-9999 (what RFC 3339 can write); times
+ * outside are clamped, which also keeps the day arithmetic from
+ * overflowing near INT64_MIN/MAX. */
+#define FMT_MIN INT64_C(-62167219200) /* 0000-01-01T00:00:00Z */
+#define FMT_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+
+static int64_t fmt_clamp(int64_t t)
+{
+  return t < FMT_MIN ? FMT_MIN : t > FMT_MAX ? FMT_MAX : t;
+}
+
 void certhub_time_format(int64_t t, char *buf, size_t len)
 {
+  t = fmt_clamp(t);
   int64_t days = floor_div(t, 86400), y;
   int64_t secs = t - days * 86400;
   unsigned m, d;
@@ -126,7 +138,7 @@ void certhub_date_format(int64_t t, char *buf, size_t len)
 {
   int64_t y;
   unsigned m, d;
-  civil_from_days(floor_div(t, 86400), &y, &m, &d);
+  civil_from_days(floor_div(fmt_clamp(t), 86400), &y, &m, &d);
   snprintf(buf, len, "%04lld-%02u-%02u", (long long)y, m, d);
 }
 

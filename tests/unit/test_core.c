@@ -27,6 +27,13 @@ static void time_roundtrip(void **state)
   assert_string_equal(buf, "1969-12-31T23:59:59Z");
   certhub_date_format(951782400, buf, sizeof(buf)); /* leap day 2000 */
   assert_string_equal(buf, "2000-02-29");
+  /* Out of RFC 3339's years: clamped, never overflowing. */
+  certhub_time_format(INT64_MIN, buf, sizeof(buf));
+  assert_string_equal(buf, "0000-01-01T00:00:00Z");
+  certhub_time_format(INT64_MAX, buf, sizeof(buf));
+  assert_string_equal(buf, "9999-12-31T23:59:59Z");
+  certhub_date_format(INT64_MIN, buf, sizeof(buf));
+  assert_string_equal(buf, "0000-01-01");
 }
 
 static void time_rejects(void **state)
