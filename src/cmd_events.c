@@ -79,7 +79,7 @@ static int test_pattern(cli_ctx *c, const char *popt, const char *eopt)
     goto out;
   }
   json_error_t jerr;
-  ev = json_loadb(etext, elen, 0, &jerr);
+  ev = json_loadb(etext, elen, JSON_DECODE_ANY, &jerr);
   if(!ev) {
     code = cli_fail(c, CLI_EXIT_USAGE,
                     "invalid event: invalid JSON at line %d column %d: %s",
@@ -87,8 +87,7 @@ static int test_pattern(cli_ctx *c, const char *popt, const char *eopt)
     goto out;
   }
   if(!json_is_object(ev)) {
-    code = cli_fail(c, CLI_EXIT_USAGE,
-                    "invalid event: must be a JSON object");
+    code = cli_fail(c, CLI_EXIT_USAGE, "invalid event: must be a JSON object");
     goto out;
   }
   for(size_t i = 0; i < sizeof(envelope) / sizeof(envelope[0]); i++) {
@@ -108,8 +107,8 @@ static int test_pattern(cli_ctx *c, const char *popt, const char *eopt)
     goto out;
   }
   if(printf("%s\n", matched ? "true" : "false") < 0 || fflush(stdout))
-    code = cli_fail(c, CLI_EXIT_INTERNAL, "writing output: %s",
-                    strerror(errno));
+    code =
+        cli_fail(c, CLI_EXIT_INTERNAL, "writing output: %s", strerror(errno));
 out:
   json_decref(ev);
   certhub_pattern_free(p);

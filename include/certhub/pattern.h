@@ -60,10 +60,10 @@
 
 #include "certhub/certhub.h"
 
-#define CERTHUB_PATTERN_MAX_LEN 2048      /* characters, EventBridge default */
-#define CERTHUB_PATTERN_MAX_COMBOS 1000   /* $or combinations */
-#define CERTHUB_PATTERN_MAX_STARS 16      /* '*' in one wildcard value */
-#define CERTHUB_PATTERN_MAX_ALL_STARS 64  /* '*' in one pattern */
+#define CERTHUB_PATTERN_MAX_LEN 2048     /* characters, EventBridge default */
+#define CERTHUB_PATTERN_MAX_COMBOS 1000  /* $or combinations */
+#define CERTHUB_PATTERN_MAX_STARS 16     /* '*' in one wildcard value */
+#define CERTHUB_PATTERN_MAX_ALL_STARS 64 /* '*' in one pattern */
 #define CERTHUB_EVENT_MAX_LEN (256 * 1024) /* PutEvents entry size */
 
 typedef struct certhub_pattern certhub_pattern;

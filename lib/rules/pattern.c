@@ -18,26 +18,36 @@
 #include "certhub/pattern.h"
 #include "rules_int.h"
 
-#define PAT_ARENA_CAP (8u << 20)  /* compiled pattern, generous */
-#define EV_ARENA_CAP (64u << 20)  /* flattened event */
-#define EV_MAX_DEPTH 100          /* nesting of objects and arrays */
-#define EV_MAX_LEAVES 200000      /* leaves of one event */
-#define MATCH_MAX_STEPS 5000000   /* binding attempts per match */
+#define PAT_ARENA_CAP (8u << 20) /* compiled pattern, generous */
+#define EV_ARENA_CAP (64u << 20) /* flattened event */
+#define EV_MAX_DEPTH 100         /* nesting of objects and arrays */
+#define EV_MAX_LEAVES 200000     /* leaves of one event */
+#define MATCH_MAX_STEPS 5000000  /* binding attempts per match */
 #define NUMERIC_LIMIT 5.0e9
 
 enum mkind {
-  M_STRING, M_NUMBER, M_TRUE, M_FALSE, M_NULL,
-  M_PREFIX, M_SUFFIX, M_EIC, M_WILDCARD, M_NUMERIC, M_EXISTS, M_CIDR,
+  M_STRING,
+  M_NUMBER,
+  M_TRUE,
+  M_FALSE,
+  M_NULL,
+  M_PREFIX,
+  M_SUFFIX,
+  M_EIC,
+  M_WILDCARD,
+  M_NUMERIC,
+  M_EXISTS,
+  M_CIDR,
   M_ANYBUT,
 };
 
 struct matcher {
   enum mkind kind;
-  bool icase;       /* M_PREFIX, M_SUFFIX */
-  bool exists;      /* M_EXISTS */
-  const char *s;    /* M_STRING, M_PREFIX, M_SUFFIX, M_EIC */
+  bool icase;    /* M_PREFIX, M_SUFFIX */
+  bool exists;   /* M_EXISTS */
+  const char *s; /* M_STRING, M_PREFIX, M_SUFFIX, M_EIC */
   size_t slen;
-  double num;       /* M_NUMBER */
+  double num; /* M_NUMBER */
   /* M_NUMERIC */
   bool has_lo, lo_incl, has_hi, hi_incl;
   double lo, hi;
@@ -139,8 +149,9 @@ static bool fail(struct cctx *c, ch_err e, const char *path, const char *fmt,
 }
 
 static const char *const operators[] = {
-    "prefix",   "suffix",  "equals-ignore-case", "wildcard",
-    "anything-but", "numeric", "exists", "cidr",
+    "prefix",   "suffix",       "equals-ignore-case",
+    "wildcard", "anything-but", "numeric",
+    "exists",   "cidr",
 };
 
 static bool is_operator(const char *k)
@@ -192,13 +203,14 @@ static bool compile_wildcard(struct cctx *c, const char *path,
       if(i + 1 >= n || (s[i + 1] != '*' && s[i + 1] != '\\'))
         return fail(c, CH_ERR_PARSE, path,
                     "wildcard \"%.100s\": a backslash may only escape '*' "
-                    "or '\\'", s);
+                    "or '\\'",
+                    s);
       i++;
-    } else if(s[i] == '*') {
+    }
+    else if(s[i] == '*') {
       if(i + 1 < n && s[i + 1] == '*')
         return fail(c, CH_ERR_PARSE, path,
-                    "wildcard \"%.100s\": consecutive '*' are not allowed",
-                    s);
+                    "wildcard \"%.100s\": consecutive '*' are not allowed", s);
       stars++;
     }
   }
@@ -224,11 +236,13 @@ static bool compile_wildcard(struct cctx *c, const char *path,
   for(size_t i = 0; i < n; i++) {
     if(s[i] == '\\') {
       buf[o++] = s[++i];
-    } else if(s[i] == '*') {
+    }
+    else if(s[i] == '*') {
       m->seglen[k] = (size_t)(buf + o - m->seg[k]);
       buf[o++] = '\0';
       m->seg[++k] = buf + o;
-    } else {
+    }
+    else {
       buf[o++] = s[i];
     }
   }
@@ -275,8 +289,8 @@ bad_len:
               "cidr \"%.100s\": prefix length must be 0-%u", s, max);
 }
 
-static bool numeric_operand(struct cctx *c, const char *path,
-                            const json_t *v, double *out)
+static bool numeric_operand(struct cctx *c, const char *path, const json_t *v,
+                            double *out)
 {
   if(!json_is_number(v))
     return fail(c, CH_ERR_PARSE, path,
@@ -314,7 +328,8 @@ static bool compile_numeric(struct cctx *c, const char *path,
                     "numeric: '=' cannot be combined with a range");
       m->has_lo = m->has_hi = m->lo_incl = m->hi_incl = true;
       m->lo = m->hi = d;
-    } else if(strcmp(o, ">") == 0 || strcmp(o, ">=") == 0) {
+    }
+    else if(strcmp(o, ">") == 0 || strcmp(o, ">=") == 0) {
       if(m->has_lo || i != 0)
         return fail(c, CH_ERR_PARSE, path,
                     "numeric: the lower bound ('>' or '>=') must come "
@@ -322,14 +337,16 @@ static bool compile_numeric(struct cctx *c, const char *path,
       m->has_lo = true;
       m->lo_incl = o[1] == '=';
       m->lo = d;
-    } else if(strcmp(o, "<") == 0 || strcmp(o, "<=") == 0) {
+    }
+    else if(strcmp(o, "<") == 0 || strcmp(o, "<=") == 0) {
       if(m->has_hi)
         return fail(c, CH_ERR_PARSE, path,
                     "numeric: only one upper bound ('<' or '<=') allowed");
       m->has_hi = true;
       m->hi_incl = o[1] == '=';
       m->hi = d;
-    } else {
+    }
+    else {
       return fail(c, CH_ERR_PARSE, path,
                   "numeric: unknown operator \"%.20s\" (expected <, <=, =, "
                   ">, >=)",
@@ -389,15 +406,16 @@ static bool anybut_list(struct cctx *c, const char *path, const char *op,
     if(kind == M_WILDCARD) {
       if(!compile_wildcard(c, path, im, e))
         return false;
-    } else if(!set_string(c, im, e)) {
+    }
+    else if(!set_string(c, im, e)) {
       return false;
     }
   }
   return true;
 }
 
-static bool compile_anybut(struct cctx *c, const char *path,
-                           struct matcher *m, const json_t *v)
+static bool compile_anybut(struct cctx *c, const char *path, struct matcher *m,
+                           const json_t *v)
 {
   m->kind = M_ANYBUT;
   if(json_is_object(v)) {
@@ -445,11 +463,13 @@ static bool compile_anybut(struct cctx *c, const char *path,
       im->kind = M_STRING;
       if(!set_string(c, im, e))
         return false;
-    } else if(json_is_number(e)) {
+    }
+    else if(json_is_number(e)) {
       numbers = true;
       im->kind = M_NUMBER;
       im->num = json_number_value(e);
-    } else {
+    }
+    else {
       return fail(c, CH_ERR_PARSE, path,
                   "anything-but: values must be strings or numbers, not %s",
                   type_name(e));
@@ -515,8 +535,8 @@ static bool compile_matcher(struct cctx *c, const char *path,
   }
   if(strcmp(op, "wildcard") == 0) {
     if(!json_is_string(e))
-      return fail(c, CH_ERR_PARSE, path,
-                  "wildcard: expected a string, not %s", type_name(e));
+      return fail(c, CH_ERR_PARSE, path, "wildcard: expected a string, not %s",
+                  type_name(e));
     return compile_wildcard(c, path, m, e);
   }
   if(strcmp(op, "anything-but") == 0)
@@ -585,12 +605,14 @@ static bool is_or_group(const json_t *v)
     return false;
   size_t i;
   json_t *e;
-  json_array_foreach(v, i, e) {
+  json_array_foreach(v, i, e)
+  {
     const char *k;
     json_t *x;
     if(!json_is_object(e))
       return false;
-    json_object_foreach(e, k, x) {
+    json_object_foreach(e, k, x)
+    {
       if(is_operator(k))
         return false;
     }
@@ -606,7 +628,8 @@ static bool compile_or(struct cctx *c, const char *prefix, const json_t *v,
   struct alts *parts = zalloc(c, json_array_size(v) * sizeof(*parts));
   if(!parts)
     return false;
-  json_array_foreach(v, i, e) {
+  json_array_foreach(v, i, e)
+  {
     if(!compile_object(c, prefix, e, &parts[i]))
       return false;
     total += parts[i].n;
@@ -641,7 +664,8 @@ static bool compile_object(struct cctx *c, const char *prefix,
     return false;
   const char *key;
   json_t *v;
-  json_object_foreach((json_t *)obj, key, v) {
+  json_object_foreach((json_t *)obj, key, v)
+  {
     char *path = *prefix ? ch_arena_printf(c->a, "%s.%s", prefix, key)
                          : ch_arena_strdup(c->a, key);
     if(!path)
@@ -650,11 +674,13 @@ static bool compile_object(struct cctx *c, const char *prefix,
       struct alts sub;
       if(!compile_or(c, prefix, v, &sub) || !product(c, path, &acc, &sub))
         return false;
-    } else if(json_is_object(v)) {
+    }
+    else if(json_is_object(v)) {
       struct alts sub;
       if(!compile_object(c, path, v, &sub) || !product(c, path, &acc, &sub))
         return false;
-    } else if(json_is_array(v)) {
+    }
+    else if(json_is_array(v)) {
       size_t n = json_array_size(v);
       if(n == 0)
         return fail(c, CH_ERR_PARSE, path,
@@ -668,7 +694,8 @@ static bool compile_object(struct cctx *c, const char *prefix,
         if(!compile_matcher(c, path, &l->m[i], json_array_get(v, i)))
           return false;
       base.v[0].v[base.v[0].n++] = l;
-    } else {
+    }
+    else {
       return fail(c, CH_ERR_PARSE, path,
                   "match values must be in an array (found %s), e.g. "
                   "[\"value\"]",
@@ -701,14 +728,14 @@ ch_err certhub_pattern_compile(const char *json, size_t len,
     *errmsg = NULL;
   size_t chars = count_chars(json, len);
   if(chars > CERTHUB_PATTERN_MAX_LEN) {
-    set_err(errmsg,
-            "pattern: %zu characters, longer than the limit of %d", chars,
-            CERTHUB_PATTERN_MAX_LEN);
+    set_err(errmsg, "pattern: %zu characters, longer than the limit of %d",
+            chars, CERTHUB_PATTERN_MAX_LEN);
     e = CH_ERR_TOOBIG;
     goto out;
   }
   json_error_t jerr;
-  root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+  root =
+      json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if(!root) {
     set_err(errmsg, "pattern: invalid JSON at line %d column %d: %s",
             jerr.line, jerr.column, jerr.text);
@@ -716,8 +743,7 @@ ch_err certhub_pattern_compile(const char *json, size_t len,
     goto out;
   }
   if(!json_is_object(root)) {
-    set_err(errmsg, "pattern: must be a JSON object, not %s",
-            type_name(root));
+    set_err(errmsg, "pattern: must be a JSON object, not %s", type_name(root));
     e = CH_ERR_PARSE;
     goto out;
   }
@@ -820,7 +846,8 @@ static bool flatten(struct flat *f, const char *path, const json_t *v,
   if(json_is_object(v)) {
     const char *k;
     json_t *x;
-    json_object_foreach((json_t *)v, k, x) {
+    json_object_foreach((json_t *)v, k, x)
+    {
       char *p = *path ? ch_arena_printf(f->a, "%s.%s", path, k)
                       : ch_arena_strdup(f->a, k);
       if(!p)
@@ -833,7 +860,8 @@ static bool flatten(struct flat *f, const char *path, const json_t *v,
   if(json_is_array(v)) {
     size_t id = f->arrays++, i;
     json_t *x;
-    json_array_foreach(v, i, x) {
+    json_array_foreach(v, i, x)
+    {
       f->stack[f->depth++] = (struct elem){id, i};
       bool ok = flatten(f, path, x, level + 1);
       f->depth--;
@@ -1063,10 +1091,23 @@ ch_err certhub_pattern_match_json(const certhub_pattern *p,
       e = f.err;
       goto out;
     }
+    /* A leaf no event leaf can satisfy fails the alternative at once,
+     * without a search over the others. */
+    bool possible = true;
+    for(size_t k = 0; k < a->n && possible; k++) {
+      const struct leaf *l = a->v[k];
+      possible = leaf_allows_absence(l) && !path_present(&f, l->path);
+      for(size_t j = 0; j < f.n && !possible; j++)
+        possible =
+            strcmp(f.v[j].path, l->path) == 0 && leaf_accepts(l, f.v[j].value);
+    }
+    if(!possible)
+      continue;
     *matched = bind_from(&s, 0);
     if(s.exhausted) {
-      set_err(errmsg, "event: too complex to match against this pattern "
-                      "(more than %d steps)",
+      set_err(errmsg,
+              "event: too complex to match against this pattern "
+              "(more than %d steps)",
               MATCH_MAX_STEPS);
       *matched = false;
       e = CH_ERR_TOOBIG;
@@ -1090,10 +1131,10 @@ ch_err certhub_pattern_match(const certhub_pattern *p, const char *event_json,
     return CH_ERR_TOOBIG;
   }
   json_error_t jerr;
-  json_t *ev = json_loadb(event_json, len, 0, &jerr);
+  json_t *ev = json_loadb(event_json, len, JSON_DECODE_ANY, &jerr);
   if(!ev) {
-    set_err(errmsg, "event: invalid JSON at line %d column %d: %s",
-            jerr.line, jerr.column, jerr.text);
+    set_err(errmsg, "event: invalid JSON at line %d column %d: %s", jerr.line,
+            jerr.column, jerr.text);
     return CH_ERR_PARSE;
   }
   ch_err e = certhub_pattern_match_json(p, ev, matched, errmsg);
