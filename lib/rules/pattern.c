@@ -83,6 +83,10 @@ struct alts {
 struct certhub_pattern {
   struct ch_arena *arena;
   struct alts dnf;
+  /* The distinct leaf paths; every leaf's path points to one of these,
+   * so paths compare by pointer. */
+  const char **paths;
+  size_t npaths;
 };
 
 /* --- messages ----------------------------------------------------------- */
@@ -121,12 +125,19 @@ struct cctx {
   ch_err err;
 };
 
+/* An allocation from the arena failed: the pattern is too large. */
+static bool too_large(struct cctx *c)
+{
+  set_err(c->errmsg, "pattern: too large to compile");
+  c->err = CH_ERR_TOOBIG;
+  return false;
+}
+
 static void *zalloc(struct cctx *c, size_t n)
 {
   void *p = ch_arena_alloc(c->a, n);
   if(!p) {
-    set_err(c->errmsg, "pattern: too large to compile");
-    c->err = CH_ERR_TOOBIG;
+    too_large(c);
     return NULL;
   }
   memset(p, 0, n);
@@ -188,7 +199,7 @@ static bool set_string(struct cctx *c, struct matcher *m, const json_t *v)
   m->slen = json_string_length(v);
   m->s = ch_arena_strndup(c->a, json_string_value(v), m->slen);
   if(!m->s)
-    return zalloc(c, (size_t)-1) != NULL; /* records the error */
+    return too_large(c);
   return true;
 }
 
@@ -634,7 +645,7 @@ static bool compile_or(struct cctx *c, const char *prefix, const json_t *v,
       return false;
     total += parts[i].n;
     if(total > CERTHUB_PATTERN_MAX_COMBOS)
-      return fail(c, CH_ERR_TOOBIG, *prefix ? prefix : "$or",
+      return fail(c, CH_ERR_TOOBIG, prefix ? prefix : "$or",
                   "$or expands to more than %d combinations",
                   CERTHUB_PATTERN_MAX_COMBOS);
   }
@@ -666,10 +677,10 @@ static bool compile_object(struct cctx *c, const char *prefix,
   json_t *v;
   json_object_foreach((json_t *)obj, key, v)
   {
-    char *path = *prefix ? ch_arena_printf(c->a, "%s.%s", prefix, key)
-                         : ch_arena_strdup(c->a, key);
+    char *path = prefix ? ch_arena_printf(c->a, "%s.%s", prefix, key)
+                        : ch_arena_strdup(c->a, key);
     if(!path)
-      return zalloc(c, (size_t)-1) != NULL;
+      return too_large(c);
     if(strcmp(key, "$or") == 0 && is_or_group(v)) {
       struct alts sub;
       if(!compile_or(c, prefix, v, &sub) || !product(c, path, &acc, &sub))
@@ -703,9 +714,31 @@ static bool compile_object(struct cctx *c, const char *prefix,
     }
   }
   /* Own leaves first, then those of nested objects and $or branches. */
-  if(!product(c, *prefix ? prefix : "(top level)", &base, &acc))
+  if(!product(c, prefix ? prefix : "(top level)", &base, &acc))
     return false;
   *out = base;
+  return true;
+}
+
+/* Collect the distinct leaf paths and point every leaf at its copy. */
+static bool intern_paths(struct cctx *c, certhub_pattern *p)
+{
+  size_t total = 0;
+  for(size_t i = 0; i < p->dnf.n; i++)
+    total += p->dnf.v[i].n;
+  p->paths = zalloc(c, (total ? total : 1) * sizeof(*p->paths));
+  if(!p->paths)
+    return false;
+  for(size_t i = 0; i < p->dnf.n; i++)
+    for(size_t j = 0; j < p->dnf.v[i].n; j++) {
+      struct leaf *l = p->dnf.v[i].v[j];
+      size_t k = 0;
+      while(k < p->npaths && strcmp(p->paths[k], l->path) != 0)
+        k++;
+      if(k == p->npaths)
+        p->paths[p->npaths++] = l->path;
+      l->path = p->paths[k];
+    }
   return true;
 }
 
@@ -753,7 +786,7 @@ ch_err certhub_pattern_compile(const char *json, size_t len,
     goto out;
   }
   struct cctx c = {p->arena, errmsg, 0, CH_OK};
-  if(!compile_object(&c, "", root, &p->dnf)) {
+  if(!compile_object(&c, NULL, root, &p->dnf) || !intern_paths(&c, p)) {
     e = c.err ? c.err : CH_ERR_PARSE;
     goto out;
   }
@@ -795,7 +828,10 @@ struct evleaf {
 };
 
 struct flat {
+  const certhub_pattern *p;
   struct ch_arena *a;
+  char path[4 * CERTHUB_PATTERN_MAX_LEN + 8]; /* of the value in hand */
+  const char *cur; /* the pattern path equal to it, or NULL */
   struct evleaf *v;
   size_t n, alloc;
   size_t arrays;
@@ -837,9 +873,28 @@ static bool flat_add(struct flat *f, const char *path, const json_t *v)
   return true;
 }
 
-/* path: the dotted path of v ("" at the top, which is an object). */
-static bool flatten(struct flat *f, const char *path, const json_t *v,
-                    size_t level)
+/* The pattern path equal to f->path[0..n), or NULL; *prefix tells
+ * whether some pattern path continues it ("a" continues to "a.b"). */
+static const char *path_lookup(const struct flat *f, size_t n, bool *prefix)
+{
+  const char *eq = NULL;
+  *prefix = false;
+  for(size_t i = 0; i < f->p->npaths; i++) {
+    const char *q = f->p->paths[i];
+    if(strncmp(q, f->path, n) != 0)
+      continue;
+    if(q[n] == '\0')
+      eq = q;
+    else if(q[n] == '.')
+      *prefix = true;
+  }
+  return eq;
+}
+
+/* v is at path f->path[0..n) (n == 0: the top object). Only the parts of
+ * the event on the pattern's paths are kept, which bounds the work by the
+ * pattern rather than by the event. */
+static bool flatten(struct flat *f, size_t n, const json_t *v, size_t level)
 {
   if(level >= EV_MAX_DEPTH)
     return flat_fail(f, CH_ERR_TOOBIG, "nested too deeply");
@@ -848,29 +903,41 @@ static bool flatten(struct flat *f, const char *path, const json_t *v,
     json_t *x;
     json_object_foreach((json_t *)v, k, x)
     {
-      char *p = *path ? ch_arena_printf(f->a, "%s.%s", path, k)
-                      : ch_arena_strdup(f->a, k);
-      if(!p)
-        return flat_fail(f, CH_ERR_TOOBIG, "too large to match");
-      if(!flatten(f, p, x, level + 1))
+      size_t kn = strlen(k), m = n + (level ? 1 : 0) + kn;
+      if(m >= sizeof(f->path))
+        continue; /* longer than any pattern path */
+      if(level)
+        f->path[n] = '.';
+      memcpy(f->path + m - kn, k, kn);
+      f->path[m] = '\0';
+      bool prefix;
+      const char *eq = path_lookup(f, m, &prefix);
+      /* A leaf needs an equal path; objects and arrays may hold either. */
+      if(!eq && !prefix)
+        continue;
+      f->cur = eq;
+      if(!flatten(f, m, x, level + 1))
         return false;
     }
     return true;
   }
   if(json_is_array(v)) {
     size_t id = f->arrays++, i;
+    const char *cur = f->cur;
     json_t *x;
     json_array_foreach(v, i, x)
     {
       f->stack[f->depth++] = (struct elem){id, i};
-      bool ok = flatten(f, path, x, level + 1);
+      f->cur = cur;
+      bool ok = flatten(f, n, x, level + 1);
       f->depth--;
       if(!ok)
         return false;
     }
     return true;
   }
-  return flat_add(f, path, v);
+  /* A leaf: kept only when its path is a pattern path. */
+  return !f->cur || flat_add(f, f->cur, v);
 }
 
 /* --- value matching ----------------------------------------------------- */
@@ -1025,7 +1092,7 @@ struct search {
 static bool path_present(const struct flat *f, const char *path)
 {
   for(size_t i = 0; i < f->n; i++)
-    if(strcmp(f->v[i].path, path) == 0)
+    if(f->v[i].path == path)
       return true;
   return false;
 }
@@ -1046,7 +1113,7 @@ static bool bind_from(struct search *s, size_t k)
       s->exhausted = true;
       return false;
     }
-    if(strcmp(e->path, l->path) != 0 || !leaf_accepts(l, e->value))
+    if(e->path != l->path || !leaf_accepts(l, e->value))
       continue;
     bool ok = true;
     for(size_t j = 0; j < k && ok; j++)
@@ -1079,7 +1146,8 @@ ch_err certhub_pattern_match_json(const certhub_pattern *p,
   f.errmsg = errmsg;
   if(!(f.a = ch_arena_new(EV_ARENA_CAP)))
     return CH_ERR_NOMEM;
-  if(!flatten(&f, "", event, 0)) {
+  f.p = p;
+  if(!flatten(&f, 0, event, 0)) {
     e = f.err;
     goto out;
   }
@@ -1098,8 +1166,7 @@ ch_err certhub_pattern_match_json(const certhub_pattern *p,
       const struct leaf *l = a->v[k];
       possible = leaf_allows_absence(l) && !path_present(&f, l->path);
       for(size_t j = 0; j < f.n && !possible; j++)
-        possible =
-            strcmp(f.v[j].path, l->path) == 0 && leaf_accepts(l, f.v[j].value);
+        possible = f.v[j].path == l->path && leaf_accepts(l, f.v[j].value);
     }
     if(!possible)
       continue;
