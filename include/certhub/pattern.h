@@ -32,8 +32,9 @@
  *   only numbers, or {"prefix"|"suffix": s} or {"equals-ignore-case"|
  *   "wildcard": s or list of s}): matches a leaf that is present and not
  *   excluded, of any type (so null matches, as on AWS; a number matches an
- *   anything-but prefix). On an array, like every matcher, it matches when
- *   some element is not excluded.
+ *   anything-but prefix). certhub: on an array, like every matcher, it
+ *   matches when some element is not excluded (event-ruler's flattened
+ *   model; not verified against AWS itself).
  * - numeric: ["=", n], or one or two bounds (">"/">=" first, then
  *   "<"/"<="), operands in [-5e9, 5e9]; matches JSON numbers only.
  * - exists: true matches any leaf at the path (null included); false
@@ -49,7 +50,11 @@
  * $or combinations, a wildcard with more than CERTHUB_PATTERN_MAX_STARS
  * '*' or a pattern with more than CERTHUB_PATTERN_MAX_ALL_STARS (certhub's
  * stand-in for EventBridge's wildcard complexity limit), duplicate keys
- * (certhub). Events: a JSON object of at most CERTHUB_EVENT_MAX_LEN bytes.
+ * (certhub). The length counts Unicode characters (UTF-8 code points).
+ * Events: a JSON object of at most CERTHUB_EVENT_MAX_LEN bytes; only the
+ * parts on the pattern's paths are read, at most 100 levels deep there,
+ * and a match that needs more than a few million binding steps (array
+ * consistency is a search) is CH_ERR_TOOBIG rather than a long stall.
  */
 #ifndef CERTHUB_PATTERN_H
 #define CERTHUB_PATTERN_H
