@@ -46,7 +46,7 @@ start_holder() {
   rm -f "$TMP/peak"
   python3 "$TMP/holder.py" "$TMP/peak" >"$TMP/port" &
   SRV=$!
-  for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+  for _ in $(seq 400); do [ -s "$TMP/port" ] && break; sleep 0.05; done
   PORT=$(cat "$TMP/port")
   [ -n "$PORT" ] || fail "holder did not start"
 }
