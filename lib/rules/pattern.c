@@ -325,7 +325,7 @@ static bool compile_numeric(struct cctx *c, const char *path,
   for(size_t i = 0; i < n; i += 2) {
     const json_t *op = json_array_get(v, i);
     const char *o = json_string_value(op);
-    double d;
+    double d = 0;
     if(!o)
       return fail(c, CH_ERR_PARSE, path,
                   "numeric: expected an operator (<, <=, =, >, >=) at "
