@@ -120,15 +120,14 @@ typedef struct certhub_target_hooks {
   /* Import the event event_json[0..len) (the transformed input) as
    * findings; product is the target's ProductName or NULL. */
   ch_err (*import_findings)(void *ctx, const char *product,
-                            const char *event_json, size_t len,
-                            char **detail);
+                            const char *event_json, size_t len, char **detail);
 } certhub_target_hooks;
 
 typedef struct certhub_target_ctx {
-  const char *rule_name; /* NULL: "" */
-  const char *rule_arn;  /* NULL: arn:certhub:events:::rule/[bus/]name */
-  const char *bus_name;  /* NULL: CERTHUB_DEFAULT_BUS */
-  const char *event_id;  /* NULL: the event's "id" */
+  const char *rule_name;  /* NULL: "" */
+  const char *rule_arn;   /* NULL: arn:certhub:events:::rule/[bus/]name */
+  const char *bus_name;   /* NULL: CERTHUB_DEFAULT_BUS */
+  const char *event_id;   /* NULL: the event's "id" */
   int64_t ingestion_time; /* seconds since the epoch, UTC */
   const certhub_target_hooks *hooks; /* NULL: none */
 } certhub_target_ctx;
@@ -153,8 +152,7 @@ ch_err certhub_target_input(const certhub_target *t,
                             const certhub_target_ctx *ctx,
                             const char *event_json, size_t len,
                             char **out /* OUT */, size_t *out_len /* OUT */,
-                            bool *is_json /* OUT */,
-                            char **errmsg /* OUT */);
+                            bool *is_json /* OUT */, char **errmsg /* OUT */);
 
 /* One delivery attempt of event_json[0..len). Returns CH_OK with *result
  * set (and *detail, malloc'd or NULL, saying why for RETRY/FAILED, e.g.

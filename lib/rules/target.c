@@ -10,14 +10,19 @@
 #include "target_int.h"
 
 static const struct ch_target_ops *const types[] = {
-    &ch_target_command, &ch_target_webhook, &ch_target_file,
+    &ch_target_command, &ch_target_webhook,  &ch_target_file,
     &ch_target_topic,   &ch_target_findings,
 };
 
 /* Keys every target may have; the type's own come from its ops. */
 static const char *const common_keys[] = {
-    "Id",          "Type",           "Input",           "InputPath",
-    "InputTransformer", "RetryPolicy", "DeadLetterConfig",
+    "Id",
+    "Type",
+    "Input",
+    "InputPath",
+    "InputTransformer",
+    "RetryPolicy",
+    "DeadLetterConfig",
 };
 
 struct certhub_target {
@@ -61,8 +66,8 @@ ch_err ch_target_int_field(json_t *spec, const char *key, long lo, long hi,
     return CH_OK;
   if(!json_is_integer(v) || json_integer_value(v) < lo ||
      json_integer_value(v) > hi)
-    return ch_target_err(errmsg, "%s: must be an integer from %ld to %ld",
-                         key, lo, hi);
+    return ch_target_err(errmsg, "%s: must be an integer from %ld to %ld", key,
+                         lo, hi);
   *out = (long)json_integer_value(v);
   return CH_OK;
 }
@@ -80,8 +85,8 @@ ch_err ch_target_str_field(json_t *spec, const char *key, size_t max,
   const char *s = json_string_value(v);
   size_t n = json_string_length(v);
   if(n == 0 || n > max)
-    return ch_target_err(errmsg, "%s: must be 1-%zu characters (got %zu)",
-                         key, max, n);
+    return ch_target_err(errmsg, "%s: must be 1-%zu characters (got %zu)", key,
+                         max, n);
   if(strlen(s) != n)
     return ch_target_err(errmsg, "%s: contains a NUL character", key);
   for(size_t i = 0; no_ctl && i < n; i++)
@@ -126,8 +131,8 @@ void certhub_target_free(certhub_target *t)
   free(t);
 }
 
-ch_err certhub_target_parse(const char *json, size_t len,
-                            certhub_target **out, char **errmsg)
+ch_err certhub_target_parse(const char *json, size_t len, certhub_target **out,
+                            char **errmsg)
 {
   ch_err rc = CH_OK;
   json_t *spec = NULL;
@@ -147,8 +152,9 @@ ch_err certhub_target_parse(const char *json, size_t len,
   json_error_t je;
   spec = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
   if(!spec) {
-    rc = ch_target_err(errmsg, "target: not a JSON object: %s (line %d, "
-                               "column %d)",
+    rc = ch_target_err(errmsg,
+                       "target: not a JSON object: %s (line %d, "
+                       "column %d)",
                        je.text, je.line, je.column);
     goto out;
   }
@@ -163,8 +169,9 @@ ch_err certhub_target_parse(const char *json, size_t len,
   }
   if(!json_is_string(id) ||
      !id_ok(json_string_value(id), json_string_length(id))) {
-    rc = ch_target_err(errmsg, "Id: must be 1-%d characters of A-Z a-z 0-9 "
-                               ". _ -",
+    rc = ch_target_err(errmsg,
+                       "Id: must be 1-%d characters of A-Z a-z 0-9 "
+                       ". _ -",
                        CERTHUB_TARGET_ID_MAX);
     goto out;
   }
@@ -243,8 +250,7 @@ const char *certhub_delivery_name(certhub_delivery d)
 /* Parse the event and shape it; *event gets the parsed event. */
 static ch_err shape(const certhub_target *t, const certhub_target_ctx *ctx,
                     const char *event_json, size_t len, json_t **event,
-                    char **out, size_t *out_len, bool *is_json,
-                    char **errmsg)
+                    char **out, size_t *out_len, bool *is_json, char **errmsg)
 {
   json_error_t je;
   *event = json_loadb(event_json, len, 0, &je);
@@ -261,8 +267,7 @@ static ch_err shape(const certhub_target *t, const certhub_target_ctx *ctx,
     *is_json = true;
     return *out ? CH_OK : CH_ERR_NOMEM;
   }
-  return ch_input_apply(t->input, ctx, *event, out, out_len, is_json,
-                        errmsg);
+  return ch_input_apply(t->input, ctx, *event, out, out_len, is_json, errmsg);
 }
 
 ch_err certhub_target_input(const certhub_target *t,
@@ -310,7 +315,7 @@ ch_err certhub_target_deliver(const certhub_target *t,
       .data = data,
       .len = dlen,
       .json = is_json,
-      .event_id = ctx && ctx->event_id   ? ctx->event_id
+      .event_id = ctx && ctx->event_id  ? ctx->event_id
                   : json_is_string(idv) ? json_string_value(idv)
                                         : "",
       .rule = ctx && ctx->rule_name ? ctx->rule_name : "",

@@ -17,8 +17,8 @@
 #define DETAIL_TAIL 512
 
 struct command {
-  char **argv;  /* NULL-terminated */
-  char **env;   /* "NAME=value", NULL-terminated, 3 slots left for ours */
+  char **argv; /* NULL-terminated */
+  char **env;  /* "NAME=value", NULL-terminated, 3 slots left for ours */
   size_t nenv;
   long timeout_s;
 };
@@ -129,8 +129,9 @@ static ch_err command_parse(json_t *spec, void **state, char **errmsg)
     }
     for(size_t i = 0; i < CH_ARRAY_LEN(reserved); i++)
       if(strcmp(k, reserved[i]) == 0) {
-        rc = ch_target_err(errmsg, "Environment.%s: set by certhub, may "
-                                   "not be given",
+        rc = ch_target_err(errmsg,
+                           "Environment.%s: set by certhub, may "
+                           "not be given",
                            k);
         goto out;
       }
@@ -142,8 +143,8 @@ static ch_err command_parse(json_t *spec, void **state, char **errmsg)
                          k, ENV_VALUE_MAX);
       goto out;
     }
-    if(!(c->env[c->nenv++] = ch_target_fmt("%s=%s", k, json_string_value(v))))
-    {
+    if(!(c->env[c->nenv++] =
+             ch_target_fmt("%s=%s", k, json_string_value(v)))) {
       rc = CH_ERR_NOMEM;
       goto out;
     }
@@ -206,8 +207,8 @@ static certhub_delivery command_deliver(const void *state,
   ch_run_result r;
   ch_err rc = ch_run(&o, &r);
   if(rc) {
-    *detail = ch_target_fmt("cannot run %s: %s", c->argv[0],
-                            certhub_strerror(rc));
+    *detail =
+        ch_target_fmt("cannot run %s: %s", c->argv[0], certhub_strerror(rc));
     goto out;
   }
   char what[256], err[DETAIL_TAIL + 1];

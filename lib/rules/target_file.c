@@ -31,17 +31,19 @@ static void file_free(void *state)
 static ch_err file_parse(json_t *spec, void **state, char **errmsg)
 {
   const char *p;
-  ch_err rc = ch_target_str_field(spec, "Path", PATH_MAX_LEN, true, true, &p,
-                                  errmsg);
+  ch_err rc =
+      ch_target_str_field(spec, "Path", PATH_MAX_LEN, true, true, &p, errmsg);
   if(rc)
     return rc;
   if(p[0] != '/')
-    return ch_target_err(errmsg, "Path: must be an absolute path (got "
-                                 "\"%.200s\")",
+    return ch_target_err(errmsg,
+                         "Path: must be an absolute path (got "
+                         "\"%.200s\")",
                          p);
   if(p[strlen(p) - 1] == '/')
-    return ch_target_err(errmsg, "Path: names a directory (\"%.200s\"); "
-                                 "give a file",
+    return ch_target_err(errmsg,
+                         "Path: names a directory (\"%.200s\"); "
+                         "give a file",
                          p);
   struct file *f = calloc(1, sizeof(*f));
   if(!f || !(f->path = strdup(p))) {
@@ -95,8 +97,8 @@ static certhub_delivery file_deliver(const void *state,
     goto out;
   }
   if((size_t)w != n + 1) {
-    *detail = ch_target_fmt("short write to %s: %zd of %zu bytes", f->path,
-                            w, n + 1);
+    *detail = ch_target_fmt("short write to %s: %zd of %zu bytes", f->path, w,
+                            n + 1);
     goto out;
   }
   if(close(fd) != 0) {

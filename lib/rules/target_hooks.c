@@ -38,15 +38,16 @@ static ch_err dup_opt(const char *s, char **out)
 static ch_err topic_parse(json_t *spec, void **state, char **errmsg)
 {
   const char *topic, *subject;
-  ch_err rc = ch_target_str_field(spec, "Topic", 256, true, true, &topic,
-                                  errmsg);
+  ch_err rc =
+      ch_target_str_field(spec, "Topic", 256, true, true, &topic, errmsg);
   if(rc)
     return rc;
   for(const char *p = topic; *p; p++)
     if(!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
          (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-      return ch_target_err(errmsg, "Topic: \"%.64s\" must be 1-256 "
-                                   "characters of A-Z a-z 0-9 _ -",
+      return ch_target_err(errmsg,
+                           "Topic: \"%.64s\" must be 1-256 "
+                           "characters of A-Z a-z 0-9 _ -",
                            topic);
   if((rc = ch_target_str_field(spec, "Subject", 100, false, true, &subject,
                                errmsg)))
@@ -106,8 +107,7 @@ static certhub_delivery verdict(ch_err rc, const char *what, char *hdetail,
 
 static certhub_delivery topic_deliver(const void *state,
                                       const certhub_target_ctx *ctx,
-                                      const ch_target_input *in,
-                                      char **detail)
+                                      const ch_target_input *in, char **detail)
 {
   const struct hooked *h = state;
   const certhub_target_hooks *hk = ctx ? ctx->hooks : NULL;
@@ -118,8 +118,8 @@ static certhub_delivery topic_deliver(const void *state,
     return CERTHUB_DELIVERY_FAILED;
   }
   char *hd = NULL;
-  ch_err rc = hk->publish(hk->ctx, h->name, h->subject, in->data, in->len,
-                          &hd);
+  ch_err rc =
+      hk->publish(hk->ctx, h->name, h->subject, in->data, in->len, &hd);
   char what[300];
   snprintf(what, sizeof(what), "topic %s", h->name);
   return verdict(rc, what, hd, detail);

@@ -19,7 +19,7 @@
 typedef struct ch_target_input {
   const char *data; /* NUL-terminated */
   size_t len;
-  bool json;        /* false: a text template's output */
+  bool json; /* false: a text template's output */
   const char *event_id;
   const char *rule;
   const char *bus;
@@ -30,8 +30,7 @@ struct ch_target_ops {
   const char *const *fields; /* the type's own keys, NULL-terminated */
   ch_err (*parse)(json_t *spec, void **state, char **errmsg);
   /* One attempt; *detail malloc'd or NULL. Returns the outcome. */
-  certhub_delivery (*deliver)(const void *state,
-                              const certhub_target_ctx *ctx,
+  certhub_delivery (*deliver)(const void *state, const certhub_target_ctx *ctx,
                               const ch_target_input *in, char **detail);
   void (*free)(void *state);
 };

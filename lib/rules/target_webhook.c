@@ -64,8 +64,9 @@ static ch_err check_url(const char *url, char **errmsg)
 {
   if(strncasecmp(url, "http://", 7) != 0 &&
      strncasecmp(url, "https://", 8) != 0)
-    return ch_target_err(errmsg, "Url: must start with http:// or https:// "
-                                 "(got \"%.200s\")",
+    return ch_target_err(errmsg,
+                         "Url: must start with http:// or https:// "
+                         "(got \"%.200s\")",
                          url);
   for(const char *p = url; *p; p++)
     if((unsigned char)*p <= 0x20 || *p == 0x7f)
@@ -102,8 +103,8 @@ static ch_err webhook_parse(json_t *spec, void **state, char **errmsg)
   if((rc = ch_target_int_field(spec, "TimeoutSeconds", 1, 300, 10,
                                &w->timeout_s, errmsg)))
     goto out;
-  if((rc = ch_target_str_field(spec, "CaFile", 4096, false, true, &ca,
-                               errmsg)))
+  if((rc =
+          ch_target_str_field(spec, "CaFile", 4096, false, true, &ca, errmsg)))
     goto out;
   json_t *ins = json_object_get(spec, "Insecure");
   if(ins && !json_is_boolean(ins)) {
@@ -127,14 +128,14 @@ static ch_err webhook_parse(json_t *spec, void **state, char **errmsg)
     for(const char *p = k; ok && *p; p++)
       ok = tchar((unsigned char)*p);
     if(!ok) {
-      rc = ch_target_err(errmsg, "Headers: \"%.64s\" is not a header name",
-                         k);
+      rc = ch_target_err(errmsg, "Headers: \"%.64s\" is not a header name", k);
       goto out;
     }
     for(size_t i = 0; i < CH_ARRAY_LEN(forbidden); i++)
       if(strcasecmp(k, forbidden[i]) == 0) {
-        rc = ch_target_err(errmsg, "Headers.%s: set by certhub, may not be "
-                                   "given",
+        rc = ch_target_err(errmsg,
+                           "Headers.%s: set by certhub, may not be "
+                           "given",
                            k);
         goto out;
       }
@@ -149,8 +150,9 @@ static ch_err webhook_parse(json_t *spec, void **state, char **errmsg)
     size_t n = json_string_length(v);
     for(size_t i = 0; i < n; i++)
       if(s[i] == '\r' || s[i] == '\n' || s[i] == '\0') {
-        rc = ch_target_err(errmsg, "Headers.%s: the value may not contain "
-                                   "CR, LF or NUL",
+        rc = ch_target_err(errmsg,
+                           "Headers.%s: the value may not contain "
+                           "CR, LF or NUL",
                            k);
         goto out;
       }
@@ -247,8 +249,8 @@ static certhub_delivery webhook_deliver(const void *state,
   free(idh);
   free(rh);
   if(!ok) {
-    *detail = ch_target_fmt("POST %s: cannot build the request headers",
-                            w->url);
+    *detail =
+        ch_target_fmt("POST %s: cannot build the request headers", w->url);
     goto out;
   }
   curl_easy_setopt(h, CURLOPT_URL, w->url);
@@ -284,10 +286,10 @@ static certhub_delivery webhook_deliver(const void *state,
     default:
       d = CERTHUB_DELIVERY_RETRY;
     }
-    *detail = ch_target_fmt("POST %s: %s%s%s", w->url,
-                            cc == CURLE_OPERATION_TIMEDOUT ? "timed out: "
-                                                           : "",
-                            errbuf[0] ? errbuf : curl_easy_strerror(cc), "");
+    *detail =
+        ch_target_fmt("POST %s: %s%s%s", w->url,
+                      cc == CURLE_OPERATION_TIMEDOUT ? "timed out: " : "",
+                      errbuf[0] ? errbuf : curl_easy_strerror(cc), "");
     goto out;
   }
   long status = 0;
@@ -307,8 +309,7 @@ static certhub_delivery webhook_deliver(const void *state,
       curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
     *detail = ch_target_fmt("HTTP %ld from %s%s%s%s%s", status, w->url,
                             loc ? " (redirect to " : "", loc ? loc : "",
-                            loc ? ", not followed)" : "",
-                            text[0] ? ": " : "");
+                            loc ? ", not followed)" : "", text[0] ? ": " : "");
     if(*detail && text[0]) {
       char *full = ch_target_fmt("%s%s", *detail, text);
       free(*detail);

@@ -19,7 +19,7 @@
 #define TEMPLATE_MAX 8192
 
 struct step {
-  char *name;   /* member, or NULL for an index */
+  char *name; /* member, or NULL for an index */
   size_t index;
 };
 
@@ -49,8 +49,8 @@ static const struct {
 };
 
 struct piece {
-  size_t off, len;  /* literal text in tmpl, when var < 0 && !pd */
-  int var;          /* index into vars, or -1 */
+  size_t off, len; /* literal text in tmpl, when var < 0 && !pd */
+  int var;         /* index into vars, or -1 */
   enum predef pd;
   bool in_string;
 };
@@ -59,13 +59,13 @@ enum kind { K_CONST, K_PATH, K_TRANSFORM };
 
 struct ch_input {
   enum kind kind;
-  char *constant;   /* K_CONST */
+  char *constant; /* K_CONST */
   size_t clen;
   struct path path; /* K_PATH */
   struct {          /* K_TRANSFORM */
     char *name;
     struct path path;
-  } *vars;
+  } * vars;
   size_t nvars;
   char *tmpl;
   bool tmpl_json;
@@ -99,8 +99,8 @@ static ch_err path_parse(const char *field, const char *s, struct path *p,
     return ch_target_err(errmsg, "%s: a path must be 1-%d characters", field,
                          PATH_MAX_LEN);
   if(s[0] != '$')
-    return ch_target_err(errmsg, "%s: path \"%s\" must start with '$'",
-                         field, s);
+    return ch_target_err(errmsg, "%s: path \"%s\" must start with '$'", field,
+                         s);
   p->steps = calloc(PATH_MAX_STEPS, sizeof(*p->steps));
   if(!p->steps)
     return CH_ERR_NOMEM;
@@ -112,6 +112,13 @@ static ch_err path_parse(const char *field, const char *s, struct path *p,
       goto out;
     }
     struct step *st = &p->steps[p->n];
+    if(strchr(".[", s[i]) && i + 1 < n && s[i + 1] == '*') {
+      rc = ch_target_err(errmsg,
+                         "%s: path \"%s\": wildcards (*) are not supported "
+                         "(offset %zu)",
+                         field, s, i + 1);
+      goto out;
+    }
     if(s[i] == '.') {
       size_t j = i + 1;
       while(j < n && name_char((unsigned char)s[j]))
@@ -213,10 +220,11 @@ static ch_err parse_map(json_t *map, ch_input *in, char **errmsg)
   {
     size_t kl = strlen(k);
     if(strncmp(k, "aws.", 4) == 0)
-      return ch_target_err(errmsg,
-                           "InputTransformer.InputPathsMap: variable \"%.64s\" "
-                           "may not start with \"aws.\" (reserved)",
-                           k);
+      return ch_target_err(
+          errmsg,
+          "InputTransformer.InputPathsMap: variable \"%.64s\" "
+          "may not start with \"aws.\" (reserved)",
+          k);
     bool ok = kl >= 1 && kl <= VAR_MAX_LEN;
     for(size_t i = 0; ok && i < kl; i++)
       ok = var_char((unsigned char)k[i]);
@@ -247,8 +255,8 @@ static ch_err parse_map(json_t *map, ch_input *in, char **errmsg)
 
 /* Placeholder <name> at t[i] ('<'): its variable or predefined id, and
  * the index past '>'; false when this '<' starts no known placeholder. */
-static bool placeholder(const ch_input *in, const char *t, size_t n,
-                        size_t i, int *var, enum predef *pd, size_t *end)
+static bool placeholder(const ch_input *in, const char *t, size_t n, size_t i,
+                        int *var, enum predef *pd, size_t *end)
 {
   size_t j = i + 1;
   while(j < n && (var_char((unsigned char)t[j]) || t[j] == '.'))
@@ -300,12 +308,12 @@ static ch_err compile_template(ch_input *in, char **errmsg)
     enum predef pd;
     size_t end;
     if(t[i] == '<' && placeholder(in, t, n, i, &var, &pd, &end)) {
-      if(i > lit && (rc = add_piece(in, &alloc,
-                                    (struct piece){lit, i - lit, -1, PD_NONE,
-                                                   str})))
+      if(i > lit &&
+         (rc = add_piece(in, &alloc,
+                         (struct piece){lit, i - lit, -1, PD_NONE, str})))
         goto out;
-      if((rc = add_piece(in, &alloc,
-                         (struct piece){i, end - i, var, pd, str})))
+      if((rc =
+              add_piece(in, &alloc, (struct piece){i, end - i, var, pd, str})))
         goto out;
       if((rc = ch_buf_addstr(&probe, str ? "" : "null")))
         goto out;
@@ -425,8 +433,9 @@ ch_err ch_input_parse(json_t *spec, ch_input **out, char **errmsg)
     json_error_t je;
     json_t *j = json_loadb(json_string_value(c), cl, JSON_DECODE_ANY, &je);
     if(!j) {
-      rc = ch_target_err(errmsg, "Input: not valid JSON: %s (near character "
-                                 "%d)",
+      rc = ch_target_err(errmsg,
+                         "Input: not valid JSON: %s (near character "
+                         "%d)",
                          je.text, je.position);
       goto out;
     }
@@ -531,8 +540,8 @@ static ch_err render(const ch_input *in, const certhub_target_ctx *ctx,
       rc = add_value(b, vals[p->var], in->tmpl_json, p->in_string);
       continue;
     }
-    const char *bus = ctx && ctx->bus_name ? ctx->bus_name
-                                           : CERTHUB_DEFAULT_BUS;
+    const char *bus =
+        ctx && ctx->bus_name ? ctx->bus_name : CERTHUB_DEFAULT_BUS;
     const char *rule = ctx && ctx->rule_name ? ctx->rule_name : "";
     char tbuf[40];
     switch(p->pd) {
