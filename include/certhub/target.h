@@ -1,9 +1,10 @@
 /*
- * certhub_target: one target of an event-bus rule (EventBridge's Target)
- * and one attempt to deliver one event to it.
+ * certhub_rule_target: one target of an event-bus rule (EventBridge's
+ * Target) and one attempt to deliver one event to it. (Named apart from
+ * probe.h's certhub_target, which is a host:port to probe.)
  *
  * The bus stores each target as the JSON object it was given and, for each
- * matched event, calls certhub_target_deliver(); retries, backoff and the
+ * matched event, calls certhub_rule_target_deliver(); retries, backoff and the
  * dead-letter queue are the bus's business (RetryPolicy and
  * DeadLetterConfig are accepted here and not interpreted).
  *
@@ -87,9 +88,10 @@
  * hook is FAILED with a detail saying so. Hooks may be called from
  * several threads at once with the same ctx.
  *
- * Ownership: a certhub_target is owned by the caller (certhub_target_free)
- * and immutable after parse, so one may be delivered from several threads
- * at once. ctx and everything it points to is borrowed for the call.
+ * Ownership: a certhub_rule_target is owned by the caller
+ * (certhub_rule_target_free) and immutable after parse, so one may be
+ * delivered from several threads at once. ctx and everything it points to is
+ * borrowed for the call.
  */
 #ifndef CERTHUB_TARGET_H
 #define CERTHUB_TARGET_H
@@ -104,7 +106,7 @@
 #define CERTHUB_TARGET_INPUT_MAX (256 * 1024)
 #define CERTHUB_TARGET_SPEC_MAX (64 * 1024) /* bytes of target JSON */
 
-typedef struct certhub_target certhub_target;
+typedef struct certhub_rule_target certhub_rule_target;
 
 typedef enum certhub_delivery {
   CERTHUB_DELIVERY_OK = 0, /* delivered */
@@ -135,35 +137,37 @@ typedef struct certhub_target_ctx {
 /* Parse and validate a target object json[0..len). On CH_ERR_PARSE /
  * CH_ERR_TOOBIG *errmsg (if errmsg is not NULL) is a malloc'd message
  * naming the field and the problem. */
-ch_err certhub_target_parse(const char *json, size_t len,
-                            certhub_target **out /* OUT */,
-                            char **errmsg /* OUT */);
-void certhub_target_free(certhub_target *t);
+ch_err certhub_rule_target_parse(const char *json, size_t len,
+                                 certhub_rule_target **out /* OUT */,
+                                 char **errmsg /* OUT */);
+void certhub_rule_target_free(certhub_rule_target *t);
 
 /* Borrowed strings, valid while t lives. */
-const char *certhub_target_id(const certhub_target *t);
-const char *certhub_target_type(const certhub_target *t);
+const char *certhub_rule_target_id(const certhub_rule_target *t);
+const char *certhub_rule_target_type(const certhub_rule_target *t);
 
 /* The input the target would receive for this event (no delivery): *out
  * is malloc'd, NUL-terminated, *out_len bytes; *is_json false for a text
  * template. CH_ERR_PARSE (event not JSON), CH_ERR_TOOBIG (over
  * CERTHUB_TARGET_INPUT_MAX) with *errmsg. */
-ch_err certhub_target_input(const certhub_target *t,
-                            const certhub_target_ctx *ctx,
-                            const char *event_json, size_t len,
-                            char **out /* OUT */, size_t *out_len /* OUT */,
-                            bool *is_json /* OUT */, char **errmsg /* OUT */);
+ch_err certhub_rule_target_input(const certhub_rule_target *t,
+                                 const certhub_target_ctx *ctx,
+                                 const char *event_json, size_t len,
+                                 char **out /* OUT */,
+                                 size_t *out_len /* OUT */,
+                                 bool *is_json /* OUT */,
+                                 char **errmsg /* OUT */);
 
 /* One delivery attempt of event_json[0..len). Returns CH_OK with *result
  * set (and *detail, malloc'd or NULL, saying why for RETRY/FAILED, e.g.
  * "HTTP 503 from https://..." or "exit status 3: ..."); an error only when
  * the attempt itself could not be made (CH_ERR_NOMEM, CH_ERR_USAGE). An
  * event that is not JSON, or whose input exceeds the cap, is FAILED. */
-ch_err certhub_target_deliver(const certhub_target *t,
-                              const certhub_target_ctx *ctx,
-                              const char *event_json, size_t len,
-                              certhub_delivery *result /* OUT */,
-                              char **detail /* OUT */);
+ch_err certhub_rule_target_deliver(const certhub_rule_target *t,
+                                   const certhub_target_ctx *ctx,
+                                   const char *event_json, size_t len,
+                                   certhub_delivery *result /* OUT */,
+                                   char **detail /* OUT */);
 
 /* "OK", "RETRY", "FAILED". */
 const char *certhub_delivery_name(certhub_delivery d);

@@ -25,7 +25,7 @@ static const char *const common_keys[] = {
     "DeadLetterConfig",
 };
 
-struct certhub_target {
+struct certhub_rule_target {
   char *id;
   const struct ch_target_ops *ops;
   void *state;
@@ -120,7 +120,7 @@ static bool key_known(const struct ch_target_ops *ops, const char *k)
   return false;
 }
 
-void certhub_target_free(certhub_target *t)
+void certhub_rule_target_free(certhub_rule_target *t)
 {
   if(!t)
     return;
@@ -131,12 +131,12 @@ void certhub_target_free(certhub_target *t)
   free(t);
 }
 
-ch_err certhub_target_parse(const char *json, size_t len, certhub_target **out,
-                            char **errmsg)
+ch_err certhub_rule_target_parse(const char *json, size_t len,
+                                 certhub_rule_target **out, char **errmsg)
 {
   ch_err rc = CH_OK;
   json_t *spec = NULL;
-  certhub_target *t = NULL;
+  certhub_rule_target *t = NULL;
   const char *k;
   json_t *v;
   *out = NULL;
@@ -218,18 +218,18 @@ ch_err certhub_target_parse(const char *json, size_t len, certhub_target **out,
 out:
   json_decref(spec);
   if(rc)
-    certhub_target_free(t);
+    certhub_rule_target_free(t);
   else
     *out = t;
   return rc;
 }
 
-const char *certhub_target_id(const certhub_target *t)
+const char *certhub_rule_target_id(const certhub_rule_target *t)
 {
   return t->id;
 }
 
-const char *certhub_target_type(const certhub_target *t)
+const char *certhub_rule_target_type(const certhub_rule_target *t)
 {
   return t->ops->name;
 }
@@ -248,9 +248,10 @@ const char *certhub_delivery_name(certhub_delivery d)
 }
 
 /* Parse the event and shape it; *event gets the parsed event. */
-static ch_err shape(const certhub_target *t, const certhub_target_ctx *ctx,
-                    const char *event_json, size_t len, json_t **event,
-                    char **out, size_t *out_len, bool *is_json, char **errmsg)
+static ch_err shape(const certhub_rule_target *t,
+                    const certhub_target_ctx *ctx, const char *event_json,
+                    size_t len, json_t **event, char **out, size_t *out_len,
+                    bool *is_json, char **errmsg)
 {
   json_error_t je;
   *event = json_loadb(event_json, len, 0, &je);
@@ -270,10 +271,11 @@ static ch_err shape(const certhub_target *t, const certhub_target_ctx *ctx,
   return ch_input_apply(t->input, ctx, *event, out, out_len, is_json, errmsg);
 }
 
-ch_err certhub_target_input(const certhub_target *t,
-                            const certhub_target_ctx *ctx,
-                            const char *event_json, size_t len, char **out,
-                            size_t *out_len, bool *is_json, char **errmsg)
+ch_err certhub_rule_target_input(const certhub_rule_target *t,
+                                 const certhub_target_ctx *ctx,
+                                 const char *event_json, size_t len,
+                                 char **out, size_t *out_len, bool *is_json,
+                                 char **errmsg)
 {
   json_t *event = NULL;
   if(errmsg)
@@ -287,10 +289,10 @@ ch_err certhub_target_input(const certhub_target *t,
   return rc;
 }
 
-ch_err certhub_target_deliver(const certhub_target *t,
-                              const certhub_target_ctx *ctx,
-                              const char *event_json, size_t len,
-                              certhub_delivery *result, char **detail)
+ch_err certhub_rule_target_deliver(const certhub_rule_target *t,
+                                   const certhub_target_ctx *ctx,
+                                   const char *event_json, size_t len,
+                                   certhub_delivery *result, char **detail)
 {
   ch_err rc = CH_OK;
   json_t *event = NULL;

@@ -33,11 +33,11 @@ static const certhub_target_ctx ctx0 = {.rule_name = "expiry",
                                         .bus_name = "default",
                                         .ingestion_time = 1795428000};
 
-static certhub_target *parse_ok(const char *json)
+static certhub_rule_target *parse_ok(const char *json)
 {
-  certhub_target *t = NULL;
+  certhub_rule_target *t = NULL;
   char *err = NULL;
-  ch_err rc = certhub_target_parse(json, strlen(json), &t, &err);
+  ch_err rc = certhub_rule_target_parse(json, strlen(json), &t, &err);
   if(rc != CH_OK)
     fprintf(stderr, "unexpected parse error: %s\n", err ? err : "?");
   assert_int_equal(rc, CH_OK);
@@ -45,12 +45,13 @@ static certhub_target *parse_ok(const char *json)
   return t;
 }
 
-static certhub_delivery deliver(const certhub_target *t,
+static certhub_delivery deliver(const certhub_rule_target *t,
                                 const certhub_target_ctx *ctx, char **detail)
 {
   certhub_delivery d = CERTHUB_DELIVERY_OK;
   assert_int_equal(
-      certhub_target_deliver(t, ctx, event, strlen(event), &d, detail), CH_OK);
+      certhub_rule_target_deliver(t, ctx, event, strlen(event), &d, detail),
+      CH_OK);
   return d;
 }
 
@@ -216,10 +217,10 @@ static void parse_errors(void **state)
        "InputPath: path \"x\" must start with '$'"},
   };
   for(size_t i = 0; i < CH_ARRAY_LEN(cases); i++) {
-    certhub_target *t = NULL;
+    certhub_rule_target *t = NULL;
     char *err = NULL;
-    ch_err rc =
-        certhub_target_parse(cases[i].json, strlen(cases[i].json), &t, &err);
+    ch_err rc = certhub_rule_target_parse(cases[i].json, strlen(cases[i].json),
+                                          &t, &err);
     if(rc == CH_OK || !err || !strstr(err, cases[i].want))
       fprintf(stderr, "case %zu %s: got %s, want \"%s\"\n", i, cases[i].json,
               err ? err : "(no error)", cases[i].want);
@@ -232,9 +233,9 @@ static void parse_errors(void **state)
   size_t big = CERTHUB_TARGET_SPEC_MAX + 1;
   char *s = malloc(big);
   memset(s, ' ', big);
-  certhub_target *t = NULL;
+  certhub_rule_target *t = NULL;
   char *err = NULL;
-  assert_int_equal(certhub_target_parse(s, big, &t, &err), CH_ERR_TOOBIG);
+  assert_int_equal(certhub_rule_target_parse(s, big, &t, &err), CH_ERR_TOOBIG);
   assert_non_null(strstr(err, "longer than"));
   free(err);
   free(s);
@@ -244,30 +245,30 @@ static void parse_accepts(void **state)
 {
   (void)state;
   /* The bus's keys are accepted, whatever they hold. */
-  certhub_target *t = parse_ok(
+  certhub_rule_target *t = parse_ok(
       "{\"Id\":\"A.b_c-9\",\"Type\":\"webhook\",\"Url\":\"HTTPS://"
       "example.com:8443/hook?x=1\",\"Headers\":{\"Authorization\":\"Bearer "
       "x\",\"X-Empty\":\"\"},\"TimeoutSeconds\":300,\"CaFile\":\"/etc/ssl/"
       "ca.pem\",\"Insecure\":false,\"RetryPolicy\":{\"MaximumRetryAttempts\":"
       "3},\"DeadLetterConfig\":{\"Arn\":\"x\"}}");
-  assert_string_equal(certhub_target_id(t), "A.b_c-9");
-  assert_string_equal(certhub_target_type(t), "webhook");
-  certhub_target_free(t);
+  assert_string_equal(certhub_rule_target_id(t), "A.b_c-9");
+  assert_string_equal(certhub_rule_target_type(t), "webhook");
+  certhub_rule_target_free(t);
   t = parse_ok("{\"Id\":\"c\",\"Type\":\"command\",\"Command\":[\"x\"],"
                "\"TimeoutSeconds\":900,\"Environment\":{\"_A1\":\"\"}}");
-  assert_string_equal(certhub_target_type(t), "command");
-  certhub_target_free(t);
+  assert_string_equal(certhub_rule_target_type(t), "command");
+  certhub_rule_target_free(t);
   t = parse_ok(
       "{\"Id\":\"t\",\"Type\":\"topic\",\"Topic\":\"expiry-alerts_1\","
       "\"Subject\":\"Certificate expiring\"}");
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   t = parse_ok("{\"Id\":\"f\",\"Type\":\"findings\",\"ProductName\":\"x\"}");
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   assert_string_equal(certhub_delivery_name(CERTHUB_DELIVERY_RETRY), "RETRY");
-  certhub_target_free(NULL);
+  certhub_rule_target_free(NULL);
 }
 
-static certhub_target *command(const char *script, const char *extra)
+static certhub_rule_target *command(const char *script, const char *extra)
 {
   json_t *spec = json_pack("{s:s,s:s,s:[s,s,s]}", "Id", "cmd", "Type",
                            "command", "Command", "/bin/sh", "-c", script);
@@ -278,7 +279,7 @@ static certhub_target *command(const char *script, const char *extra)
     json_decref(x);
   }
   char *s = json_dumps(spec, JSON_COMPACT);
-  certhub_target *t = parse_ok(s);
+  certhub_rule_target *t = parse_ok(s);
   free(s);
   json_decref(spec);
   return t;
@@ -293,7 +294,7 @@ static void command_success_and_env(void **state)
            "cat > '%s'; echo \"|$CERTHUB_RULE|$CERTHUB_BUS|"
            "$CERTHUB_EVENT_ID|$TEAM|\" >> '%s'",
            out, out);
-  certhub_target *t =
+  certhub_rule_target *t =
       command(script, "{\"Environment\":{\"TEAM\":\"pki ops\"},\"InputPath\":"
                       "\"$.detail\"}");
   char *detail = NULL;
@@ -311,7 +312,7 @@ static void command_success_and_env(void **state)
   got = slurp(out);
   assert_non_null(strstr(got, "|expiry|prod|from-ctx|pki ops|"));
   free(got);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
 }
 
 static void command_failures(void **state)
@@ -319,20 +320,20 @@ static void command_failures(void **state)
   (void)state;
   char *detail = NULL;
   /* Non-zero exit: RETRY with the tail of stderr. */
-  certhub_target *t = command(
+  certhub_rule_target *t = command(
       "cat >/dev/null; echo first >&2; echo 'disk full' >&2; exit 3", NULL);
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_RETRY);
   assert_non_null(strstr(detail, "exit status 3"));
   assert_non_null(strstr(detail, "stderr: first|disk full"));
   free(detail);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
 
   /* Killed by a signal: RETRY. */
   t = command("kill -9 $$", NULL);
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_RETRY);
   assert_non_null(strstr(detail, "killed by signal 9"));
   free(detail);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
 
   /* Timeout: RETRY after about TimeoutSeconds. */
   t = command("sleep 30", "{\"TimeoutSeconds\":1}");
@@ -344,16 +345,17 @@ static void command_failures(void **state)
   assert_true(el >= 0.9 && el < 10);
   assert_non_null(strstr(detail, "timed out after 1000 ms"));
   free(detail);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
 
   /* Not found, not executable: FAILED (retrying cannot help). */
-  certhub_target *nf = parse_ok("{\"Id\":\"n\",\"Type\":\"command\","
-                                "\"Command\":[\"/nonexistent/handler\"]}");
+  certhub_rule_target *nf =
+      parse_ok("{\"Id\":\"n\",\"Type\":\"command\","
+               "\"Command\":[\"/nonexistent/handler\"]}");
   assert_int_equal(deliver(nf, &ctx0, &detail), CERTHUB_DELIVERY_FAILED);
   assert_string_equal(detail, "/nonexistent/handler: cannot execute: No "
                               "such file or directory");
   free(detail);
-  certhub_target_free(nf);
+  certhub_rule_target_free(nf);
   char path[128];
   snprintf(path, sizeof(path), "%s/noexec.sh", tmpdir);
   FILE *f = fopen(path, "w");
@@ -367,7 +369,7 @@ static void command_failures(void **state)
   assert_int_equal(deliver(nf, &ctx0, &detail), CERTHUB_DELIVERY_FAILED);
   assert_non_null(strstr(detail, "Permission denied"));
   free(detail);
-  certhub_target_free(nf);
+  certhub_rule_target_free(nf);
 }
 
 static void command_flood(void **state)
@@ -375,22 +377,23 @@ static void command_flood(void **state)
   (void)state;
   char *detail = NULL;
   /* 100 MB on stdout and 10 MB on stderr: capped, drained, still OK. */
-  certhub_target *t = command("head -c 100000000 /dev/zero; head -c 10000000 "
-                              "/dev/zero | tr '\\0' x >&2",
-                              NULL);
+  certhub_rule_target *t =
+      command("head -c 100000000 /dev/zero; head -c 10000000 "
+              "/dev/zero | tr '\\0' x >&2",
+              NULL);
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_OK);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   /* The same failing: the detail holds only the tail. */
   t = command("head -c 10000000 /dev/zero | tr '\\0' x >&2; exit 1", NULL);
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_RETRY);
   assert_true(strlen(detail) < 1024);
   assert_non_null(strstr(detail, "xxxx"));
   free(detail);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   /* A program that never reads stdin does not block delivery. */
   t = command("exec 0<&-; exit 0", NULL);
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_OK);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
 }
 
 static void file_target(void **state)
@@ -401,17 +404,17 @@ static void file_target(void **state)
   snprintf(path, sizeof(path), "%s/events.jsonl", tmpdir);
   snprintf(spec, sizeof(spec),
            "{\"Id\":\"f\",\"Type\":\"file\",\"Path\":\"%s\"}", path);
-  certhub_target *t = parse_ok(spec);
+  certhub_rule_target *t = parse_ok(spec);
   /* A pretty-printed event becomes one compact line. */
   const char *pretty = "{\n  \"id\": \"p1\",\n  \"detail\": {\"a\": \"x\\ny\"}"
                        "\n}";
   certhub_delivery d;
-  assert_int_equal(
-      certhub_target_deliver(t, &ctx0, pretty, strlen(pretty), &d, &detail),
-      CH_OK);
+  assert_int_equal(certhub_rule_target_deliver(t, &ctx0, pretty,
+                                               strlen(pretty), &d, &detail),
+                   CH_OK);
   assert_int_equal(d, CERTHUB_DELIVERY_OK);
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_OK);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   /* A text template's output becomes a JSON string line. */
   snprintf(spec, sizeof(spec),
            "{\"Id\":\"f\",\"Type\":\"file\",\"Path\":\"%s\","
@@ -420,7 +423,7 @@ static void file_target(void **state)
            path);
   t = parse_ok(spec);
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_OK);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   char *got = slurp(path);
   char want[1024];
   snprintf(want, sizeof(want),
@@ -441,7 +444,7 @@ static void file_target(void **state)
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_RETRY);
   assert_non_null(strstr(detail, "No such file or directory"));
   free(detail);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   /* A directory in the way. */
   snprintf(spec, sizeof(spec),
            "{\"Id\":\"f\",\"Type\":\"file\",\"Path\":\"%s\"}", tmpdir);
@@ -449,17 +452,17 @@ static void file_target(void **state)
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_RETRY);
   assert_non_null(strstr(detail, "Is a directory"));
   free(detail);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   /* Not JSON: FAILED, nothing written. */
   snprintf(spec, sizeof(spec),
            "{\"Id\":\"f\",\"Type\":\"file\",\"Path\":\"%s\"}", path);
   t = parse_ok(spec);
-  assert_int_equal(certhub_target_deliver(t, &ctx0, "{x", 2, &d, &detail),
+  assert_int_equal(certhub_rule_target_deliver(t, &ctx0, "{x", 2, &d, &detail),
                    CH_OK);
   assert_int_equal(d, CERTHUB_DELIVERY_FAILED);
   assert_non_null(strstr(detail, "event: not JSON"));
   free(detail);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
 }
 
 /* A hook implementation, as the notify/findings modules will provide. */
@@ -498,12 +501,13 @@ static void hook_targets(void **state)
 {
   (void)state;
   char *detail = NULL;
-  certhub_target *t = parse_ok("{\"Id\":\"t\",\"Type\":\"topic\",\"Topic\":"
-                               "\"ops\",\"Subject\":\"Cert\","
-                               "\"InputTransformer\":{\"InputPathsMap\":{"
-                               "\"cn\":\"$.detail.CommonName\"},"
-                               "\"InputTemplate\":\"<cn> expires soon\"}}");
-  certhub_target *f =
+  certhub_rule_target *t =
+      parse_ok("{\"Id\":\"t\",\"Type\":\"topic\",\"Topic\":"
+               "\"ops\",\"Subject\":\"Cert\","
+               "\"InputTransformer\":{\"InputPathsMap\":{"
+               "\"cn\":\"$.detail.CommonName\"},"
+               "\"InputTemplate\":\"<cn> expires soon\"}}");
+  certhub_rule_target *f =
       parse_ok("{\"Id\":\"f\",\"Type\":\"findings\",\"ProductName\":\"pki\"}");
   /* No hooks: FAILED, saying so. */
   assert_int_equal(deliver(t, &ctx0, &detail), CERTHUB_DELIVERY_FAILED);
@@ -545,8 +549,8 @@ static void hook_targets(void **state)
   s.answer = CH_ERR_PARSE;
   assert_int_equal(deliver(f, &c, &detail), CERTHUB_DELIVERY_FAILED);
   free(detail);
-  certhub_target_free(t);
-  certhub_target_free(f);
+  certhub_rule_target_free(t);
+  certhub_rule_target_free(f);
 }
 
 int main(void)

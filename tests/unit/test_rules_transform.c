@@ -40,7 +40,7 @@ struct run {
   char *event;
   char rule[128], bus[128];
   long long time;
-  certhub_target *t;
+  certhub_rule_target *t;
   char *terr;
   ch_err trc;
 };
@@ -69,7 +69,7 @@ static const char *after(const char *line, const char *word)
 /* {"Id":"t","Type":"file","Path":"/dev/null"} plus the input fields. */
 static void make_target(struct run *r, const char *fields)
 {
-  certhub_target_free(r->t);
+  certhub_rule_target_free(r->t);
   r->t = NULL;
   free(r->terr);
   r->terr = NULL;
@@ -85,7 +85,7 @@ static void make_target(struct run *r, const char *fields)
   json_object_set_new(o, "Path", json_string("/dev/null"));
   char *s = json_dumps(o, JSON_COMPACT);
   json_decref(o);
-  r->trc = certhub_target_parse(s, strlen(s), &r->t, &r->terr);
+  r->trc = certhub_rule_target_parse(s, strlen(s), &r->t, &r->terr);
   free(s);
 }
 
@@ -102,8 +102,8 @@ static void expect_output(struct run *r, const char *want, size_t wlen,
   char *out = NULL, *err = NULL;
   size_t len = 0;
   bool is_json = !want_json;
-  ch_err rc = certhub_target_input(r->t, &ctx, r->event, strlen(r->event),
-                                   &out, &len, &is_json, &err);
+  ch_err rc = certhub_rule_target_input(r->t, &ctx, r->event, strlen(r->event),
+                                        &out, &len, &is_json, &err);
   if(rc != CH_OK) {
     report(r, "shaping failed: %s", err ? err : certhub_strerror(rc));
   }
@@ -204,7 +204,7 @@ static void data_cases(void **state)
     files++;
   }
   closedir(d);
-  certhub_target_free(r.t);
+  certhub_rule_target_free(r.t);
   free(r.terr);
   free(r.event);
   fprintf(stderr, "%d transform cases in %d files, %d failed\n", r.cases,
@@ -214,11 +214,11 @@ static void data_cases(void **state)
   assert_int_equal(r.failures, 0);
 }
 
-static certhub_target *parse_ok(const char *json)
+static certhub_rule_target *parse_ok(const char *json)
 {
-  certhub_target *t = NULL;
+  certhub_rule_target *t = NULL;
   char *err = NULL;
-  ch_err rc = certhub_target_parse(json, strlen(json), &t, &err);
+  ch_err rc = certhub_rule_target_parse(json, strlen(json), &t, &err);
   if(rc != CH_OK)
     fprintf(stderr, "unexpected: %s\n", err ? err : "?");
   assert_int_equal(rc, CH_OK);
@@ -246,18 +246,18 @@ static void paths_map_limit(void **state)
                              "file", "Path", "/dev/null", "InputTransformer",
                              "InputPathsMap", map, "InputTemplate", tmpl.data);
     char *s = json_dumps(spec, JSON_COMPACT);
-    certhub_target *t = NULL;
+    certhub_rule_target *t = NULL;
     char *err = NULL;
-    ch_err rc = certhub_target_parse(s, strlen(s), &t, &err);
+    ch_err rc = certhub_rule_target_parse(s, strlen(s), &t, &err);
     if(n == 100) {
       assert_int_equal(rc, CH_OK);
       const char *ev = "{\"detail\":{\"n\":7}}";
       char *out = NULL;
       size_t len;
       bool js;
-      assert_int_equal(
-          certhub_target_input(t, NULL, ev, strlen(ev), &out, &len, &js, &err),
-          CH_OK);
+      assert_int_equal(certhub_rule_target_input(t, NULL, ev, strlen(ev), &out,
+                                                 &len, &js, &err),
+                       CH_OK);
       assert_true(js);
       assert_int_equal(len, 2 + 100 + 99);
       free(out);
@@ -266,7 +266,7 @@ static void paths_map_limit(void **state)
       assert_int_equal(rc, CH_ERR_PARSE);
       assert_non_null(strstr(err, "at most 100 variables"));
     }
-    certhub_target_free(t);
+    certhub_rule_target_free(t);
     free(err);
     free(s);
     json_decref(spec);
@@ -287,7 +287,7 @@ static void output_is_capped(void **state)
                 "Path", "/dev/null", "InputTransformer", "InputPathsMap", "v",
                 "$.detail.s", "InputTemplate", tmpl.data);
   char *s = json_dumps(spec, JSON_COMPACT);
-  certhub_target *t = parse_ok(s);
+  certhub_rule_target *t = parse_ok(s);
   /* 200 bytes x 2000 = 400 KB > 256 KiB. */
   char ev[512];
   memset(ev, 0, sizeof(ev));
@@ -298,29 +298,29 @@ static void output_is_capped(void **state)
   char *out = NULL, *err = NULL;
   size_t len;
   bool js;
-  assert_int_equal(
-      certhub_target_input(t, NULL, ev, strlen(ev), &out, &len, &js, &err),
-      CH_ERR_TOOBIG);
+  assert_int_equal(certhub_rule_target_input(t, NULL, ev, strlen(ev), &out,
+                                             &len, &js, &err),
+                   CH_ERR_TOOBIG);
   assert_null(out);
   assert_non_null(strstr(err, "over 262144 bytes"));
   free(err);
   err = NULL;
   /* Delivery of it is FAILED (it would fail every time), not an error. */
   certhub_delivery dv;
-  assert_int_equal(certhub_target_deliver(t, NULL, ev, strlen(ev), &dv, &err),
-                   CH_OK);
+  assert_int_equal(
+      certhub_rule_target_deliver(t, NULL, ev, strlen(ev), &dv, &err), CH_OK);
   assert_int_equal(dv, CERTHUB_DELIVERY_FAILED);
   assert_non_null(strstr(err, "over 262144 bytes"));
   free(err);
   /* A smaller value fits: 100 x 2000 = 200 KB. */
   strcpy(ev + l + 100, "\"}}");
-  assert_int_equal(
-      certhub_target_input(t, NULL, ev, strlen(ev), &out, &len, &js, &err),
-      CH_OK);
+  assert_int_equal(certhub_rule_target_input(t, NULL, ev, strlen(ev), &out,
+                                             &len, &js, &err),
+                   CH_OK);
   assert_int_equal(len, 200000);
   assert_false(js);
   free(out);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   free(s);
   json_decref(spec);
   ch_buf_free(&tmpl);
@@ -330,7 +330,7 @@ static void output_is_capped(void **state)
 static void bad_events(void **state)
 {
   (void)state;
-  certhub_target *t = parse_ok(
+  certhub_rule_target *t = parse_ok(
       "{\"Id\":\"t\",\"Type\":\"file\",\"Path\":\"/dev/null\",\"InputPath\":"
       "\"$.a\"}");
   const char *bad[] = {"", "{", "[1]", "\"x\"", "{\"a\":1} x"};
@@ -338,26 +338,26 @@ static void bad_events(void **state)
     char *out = NULL, *err = NULL;
     size_t len;
     bool js;
-    assert_int_equal(certhub_target_input(t, NULL, bad[i], strlen(bad[i]),
-                                          &out, &len, &js, &err),
+    assert_int_equal(certhub_rule_target_input(t, NULL, bad[i], strlen(bad[i]),
+                                               &out, &len, &js, &err),
                      CH_ERR_PARSE);
     assert_non_null(strstr(err, "event: not"));
     free(err);
   }
   /* No input fields: the event byte for byte, even pretty-printed. */
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
   t = parse_ok("{\"Id\":\"t\",\"Type\":\"file\",\"Path\":\"/dev/null\"}");
   const char *ev = "{ \"a\" :\n 1 }";
   char *out = NULL, *err = NULL;
   size_t len;
   bool js;
-  assert_int_equal(
-      certhub_target_input(t, NULL, ev, strlen(ev), &out, &len, &js, &err),
-      CH_OK);
+  assert_int_equal(certhub_rule_target_input(t, NULL, ev, strlen(ev), &out,
+                                             &len, &js, &err),
+                   CH_OK);
   assert_string_equal(out, ev);
   assert_true(js);
   free(out);
-  certhub_target_free(t);
+  certhub_rule_target_free(t);
 }
 
 int main(void)
