@@ -33,6 +33,12 @@ static int64_t now_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* a + b without overflow (both non-negative). */
+static int64_t add_sat(int64_t a, int64_t b)
+{
+  return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+
 static void close_fd(int *fd)
 {
   if(*fd >= 0) {
@@ -278,7 +284,8 @@ ch_err ch_run(const ch_run_opts *o, ch_run_result *r)
   if(!o->stdin_len)
     close_fd(&pin[1]);
 
-  int64_t deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
+  int64_t deadline =
+      o->timeout_ms > 0 ? add_sat(start, o->timeout_ms) : INT64_MAX;
   int64_t grace = o->grace_ms > 0 ? o->grace_ms : CH_RUN_DEFAULT_GRACE_MS;
   int64_t kill_at = INT64_MAX, drain_until = INT64_MAX;
   const char *in = o->stdin_data;
@@ -312,7 +319,7 @@ ch_err ch_run(const ch_run_opts *o, ch_run_result *r)
     if(!reaped && !r->timed_out && t >= deadline) {
       r->timed_out = true;
       (void)kill(-pid, SIGTERM);
-      kill_at = t + grace;
+      kill_at = add_sat(t, grace);
     }
     if(!reaped && t >= kill_at) {
       (void)kill(-pid, SIGKILL);

@@ -17,6 +17,7 @@
 #define MAP_MAX 100
 #define VAR_MAX_LEN 64
 #define TEMPLATE_MAX 8192
+#define TEMPLATE_DEPTH 64 /* nesting of [ and { outside strings */
 
 struct step {
   char *name; /* member, or NULL for an index */
@@ -299,7 +300,7 @@ static ch_err compile_template(ch_input *in, char **errmsg)
 {
   ch_err rc = CH_OK;
   const char *t = in->tmpl;
-  size_t n = strlen(t), alloc = 0, lit = 0, i = 0;
+  size_t n = strlen(t), alloc = 0, lit = 0, i = 0, depth = 0, maxdepth = 0;
   bool str = false;
   ch_buf probe;
   ch_buf_init(&probe, 4 * TEMPLATE_MAX + 16);
@@ -328,6 +329,10 @@ static ch_err compile_template(ch_input *in, char **errmsg)
     }
     if(t[i] == '"')
       str = !str;
+    else if(!str && (t[i] == '[' || t[i] == '{') && ++depth > maxdepth)
+      maxdepth = depth;
+    else if(!str && (t[i] == ']' || t[i] == '}') && depth > 0)
+      depth--;
     if((rc = ch_buf_addc(&probe, t[i])))
       goto out;
     i++;
@@ -338,6 +343,15 @@ static ch_err compile_template(ch_input *in, char **errmsg)
     goto out;
 
   size_t s = strspn(t, " \t\r\n");
+  if((t[s] == '{' || t[s] == '[') && maxdepth > TEMPLATE_DEPTH) {
+    /* Deeper templates are no use, and values inserted into them could
+     * pass the depth JSON parsers accept. */
+    rc = ch_target_err(errmsg,
+                       "InputTransformer.InputTemplate: nested more than %d "
+                       "levels deep",
+                       TEMPLATE_DEPTH);
+    goto out;
+  }
   json_error_t je;
   json_t *j = json_loadb(probe.data ? probe.data : "", probe.len,
                          JSON_DECODE_ANY, &je);
