@@ -50,12 +50,17 @@ int main(int argc, char **argv)
   char *spec = slurp(argv[1], &sl), *ev = slurp(argv[2], &el);
   if(!spec || !ev) {
     fprintf(stderr, "cannot read %s\n", spec ? argv[2] : argv[1]);
+    free(spec);
+    free(ev);
     return 4;
   }
   certhub_rule_target *t = NULL;
   char *err = NULL;
   if(certhub_rule_target_parse(spec, sl, &t, &err) != CH_OK) {
     printf("PARSE\t%s\n", err ? err : "?");
+    free(err);
+    free(spec);
+    free(ev);
     return 3;
   }
   certhub_target_ctx ctx = {.rule_name = argc > 3 ? argv[3] : "test-rule",
@@ -65,6 +70,9 @@ int main(int argc, char **argv)
   char *detail = NULL;
   if(certhub_rule_target_deliver(t, &ctx, ev, el, &d, &detail) != CH_OK) {
     printf("ERROR\n");
+    certhub_rule_target_free(t);
+    free(spec);
+    free(ev);
     return 4;
   }
   printf("%s\t%s\n", certhub_delivery_name(d), detail ? detail : "");
