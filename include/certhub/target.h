@@ -32,8 +32,9 @@
  *            template) with X-Certhub-Event-Id and X-Certhub-Rule headers.
  *            Redirects are not followed (a 3xx is FAILED: the URL should
  *            be fixed). 2xx: OK; 408, 429, 5xx, connection errors,
- *            timeouts, TLS errors: RETRY; other statuses and a malformed
- *            URL: FAILED. 4 KiB of the response body are kept for detail.
+ *            timeouts, TLS errors: RETRY; other statuses, a malformed
+ *            URL, an unreadable CaFile: FAILED. 4 KiB of the response
+ *            body are kept for the detail, the rest read and dropped.
  *   file     "Path": "/abs/file.jsonl". Appends the input as one line of
  *            compact JSON (a text template's output becomes a JSON string)
  *            with O_APPEND in one write(2); creates the file mode 0640.

@@ -10,12 +10,16 @@ PORT=$(free_port)
 REC=$TMP/received.jsonl
 python3 "$here/webhook_receiver.py" "$PORT" "$REC" 2>"$TMP/receiver.err" &
 RPID=$!
-trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || fail "receiver did not start"
+SPID=
+trap 'kill $RPID $SPID 2>/dev/null; wait $RPID $SPID 2>/dev/null || true; cleanup' EXIT
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "receiver on port $1 did not start"
+}
+wait_port "$PORT"
 
 EVENT=$TMP/event.json
 cat >"$EVENT" <<'JSON'
@@ -125,4 +129,26 @@ run_expect 3 "$D" "$TMP/spec.json" "$EVENT"
 case "$OUT" in *"Url: must start with http:// or https://"*) ;; *) fail "$OUT" ;; esac
 
 [ "$(wc -l <"$REC")" -eq 4 ] || fail "expected 4 recorded requests, got $(wc -l <"$REC")"
+
+note "HTTPS: verified with CaFile, refused without it, Insecure skips the check"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+SPORT=$(free_port)
+python3 "$here/webhook_receiver.py" "$SPORT" "$REC" "$TMP/cert.pem" "$TMP/key.pem" \
+  2>"$TMP/tls-receiver.err" &
+SPID=$!
+wait_port "$SPORT"
+printf '{"Id":"hook","Type":"webhook","Url":"https://127.0.0.1:%s/ok","CaFile":"%s"}' \
+  "$SPORT" "$TMP/cert.pem" >"$TMP/spec.json"
+expect 0 OK "HTTP 200 from https://127.0.0.1:$SPORT/ok"
+printf '{"Id":"hook","Type":"webhook","Url":"https://127.0.0.1:%s/ok"}' "$SPORT" >"$TMP/spec.json"
+expect 1 RETRY "POST https://127.0.0.1:$SPORT/ok:"
+printf '{"Id":"hook","Type":"webhook","Url":"https://127.0.0.1:%s/ok","Insecure":true}' \
+  "$SPORT" >"$TMP/spec.json"
+expect 0 OK "HTTP 200"
+printf '{"Id":"hook","Type":"webhook","Url":"https://127.0.0.1:%s/ok","CaFile":"%s/none.pem"}' \
+  "$SPORT" "$TMP" >"$TMP/spec.json"
+expect 2 FAILED "POST https://127.0.0.1:$SPORT/ok:"
+[ "$(wc -l <"$REC")" -eq 6 ] || fail "expected 6 recorded requests, got $(wc -l <"$REC")"
 echo "PASS test_targets_webhook"

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """HTTP receiver for the webhook target's integration test.
 
-    webhook_receiver.py PORT RECORD.jsonl
+    webhook_receiver.py PORT RECORD.jsonl [CERT.pem KEY.pem]
 
-Listens on 127.0.0.1:PORT. The request path picks the behaviour:
+Listens on 127.0.0.1:PORT (HTTPS when a certificate and key are given). The request path picks the behaviour:
   /ok        200, and the request (path, headers, body) is appended to
              RECORD.jsonl as one JSON line
   /503 /404 /429 /500   that status, body "status NNN from receiver"
@@ -13,6 +13,7 @@ Listens on 127.0.0.1:PORT. The request path picks the behaviour:
   /big       200 with a 20 MB body
 """
 import json
+import ssl
 import sys
 import threading
 import time
@@ -68,4 +69,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if len(sys.argv) > 4:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
