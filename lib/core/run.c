@@ -295,13 +295,17 @@ ch_err ch_run(const ch_run_opts *o, ch_run_result *r)
       /* Exited (not yet reaped, so its pid still names the group)? */
       siginfo_t si;
       memset(&si, 0, sizeof(si));
-      if(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-         si.si_pid == pid) {
+      int wr = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+      if(wr == 0 && si.si_pid == pid) {
         /* Descendants left in the group go with it. */
         (void)kill(-pid, SIGKILL);
         int st = 0;
         if(reap(pid, &st) == pid)
           decode_status(r, st);
+      }
+      /* ECHILD: the caller ignores SIGCHLD, so the kernel reaped it and
+       * its status is lost; its pid may be reused, so no group kill. */
+      if((wr == 0 && si.si_pid == pid) || (wr < 0 && errno == ECHILD)) {
         reaped = true;
         r->elapsed_ms = now_ms() - start;
         drain_until = now_ms() + CH_RUN_DRAIN_MS;

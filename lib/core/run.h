@@ -12,6 +12,9 @@
  * call. ch_run_result's out/err buffers are owned by the result and
  * released by ch_run_result_free (safe on a zeroed or freed result).
  *
+ * A caller that ignores SIGCHLD lets the kernel reap the child: ch_run
+ * still returns when it ends, but with neither exited nor term_signal set.
+ *
  * Threads: safe to call from several threads at once. SIGPIPE is blocked in
  * the calling thread while feeding stdin, and a SIGPIPE raised by that is
  * consumed, so a child that closes stdin early cannot kill the caller.

@@ -2,6 +2,7 @@
  * ch_run with real processes: /bin/sh scripts, cat, head, sleep.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -350,6 +351,73 @@ static void no_fd_leak(void **state)
   close(fd);
 }
 
+/* With SIGCHLD ignored the kernel reaps the child: ch_run still returns
+ * (not spinning), without a status. */
+static void sigchld_ignored(void **state)
+{
+  (void)state;
+  signal(SIGCHLD, SIG_IGN);
+  ch_run_opts o = sh("echo hi; exit 3");
+  ch_run_result r;
+  assert_int_equal(ch_run(&o, &r), CH_OK);
+  signal(SIGCHLD, SIG_DFL);
+  assert_false(r.exited);
+  assert_int_equal(r.term_signal, 0);
+  assert_string_equal(r.out, "hi\n");
+  assert_true(r.elapsed_ms < 5000);
+  char d[128];
+  ch_run_describe(&r, o.timeout_ms, d, sizeof(d));
+  assert_string_equal(d, "ended for an unknown reason");
+  ch_run_result_free(&r);
+}
+
+/* Several threads at once, each feeding a cat that closes early half
+ * the time: outputs do not mix, SIGPIPE never escapes. */
+static void *worker(void *arg)
+{
+  long id = (long)arg;
+  size_t n = 512 * 1024;
+  char *data = malloc(n);
+  for(size_t i = 0; i < n; i++)
+    data[i] = (char)('A' + (i + (size_t)id) % 26);
+  long ok = 1;
+  for(int round = 0; round < 6 && ok; round++) {
+    const char *argv[] = {"/bin/sh", "-c",
+                          round % 2 ? "exec 0<&-; echo early" : "cat", NULL};
+    ch_run_opts o;
+    memset(&o, 0, sizeof(o));
+    o.argv = argv;
+    o.stdin_data = data;
+    o.stdin_len = n;
+    o.stdout_cap = n;
+    o.timeout_ms = 20000;
+    ch_run_result r;
+    if(ch_run(&o, &r) != CH_OK)
+      ok = 0;
+    else if(round % 2)
+      ok = strcmp(r.out, "early\n") == 0;
+    else
+      ok = r.out_len == n && memcmp(r.out, data, n) == 0;
+    ch_run_result_free(&r);
+  }
+  free(data);
+  return (void *)ok;
+}
+
+static void threads(void **state)
+{
+  (void)state;
+  pthread_t th[4];
+  for(long i = 0; i < 4; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, worker, (void *)i), 0);
+  for(int i = 0; i < 4; i++) {
+    void *ok = NULL;
+    pthread_join(th[i], &ok);
+    assert_true(ok == (void *)1);
+  }
+  assert_no_children();
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -362,6 +430,8 @@ int main(void)
       cmocka_unit_test(missing_executable),
       cmocka_unit_test(env_and_cwd),
       cmocka_unit_test(no_fd_leak),
+      cmocka_unit_test(sigchld_ignored),
+      cmocka_unit_test(threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
