@@ -79,27 +79,33 @@ typedef struct certhub_lifecycle_opts {
 } certhub_lifecycle_opts;
 
 typedef struct certhub_lifecycle_stats {
-  uint64_t certificates;              /* present certificates evaluated */
-  uint64_t emitted[CERTHUB_LC__N];    /* stored by the sink */
-  uint64_t deduped[CERTHUB_LC__N];    /* already stored before */
-  uint64_t renewal_attempts;          /* commands run */
-  uint64_t renewal_failures;          /* of those, failed */
+  uint64_t certificates;           /* present certificates evaluated */
+  uint64_t emitted[CERTHUB_LC__N]; /* stored by the sink */
+  uint64_t deduped[CERTHUB_LC__N]; /* already stored before */
+  uint64_t renewal_attempts;       /* commands run */
+  uint64_t renewal_failures;       /* of those, failed */
   uint64_t warnings;
 } certhub_lifecycle_stats;
 
 /* The milestones (days to expiry) of managed renewal, as ACM's. */
-#define CERTHUB_RENEWAL_MILESTONES {45, 30, 15, 3, 1}
+#define CERTHUB_RENEWAL_MILESTONES                                            \
+  {                                                                           \
+    45, 30, 15, 3, 1                                                          \
+  }
 
 /* certhub's own RenewalStatusReason values, next to ACM's (CAA_ERROR,
  * DOMAIN_NOT_ALLOWED, ...). */
 #define CERTHUB_RENEWAL_COMMAND_FAILED "COMMAND_FAILED"   /* exit != 0 */
 #define CERTHUB_RENEWAL_COMMAND_TIMEOUT "COMMAND_TIMEOUT" /* killed */
 #define CERTHUB_RENEWAL_EXEC_FAILED "COMMAND_NOT_RUN"     /* could not start */
-#define CERTHUB_RENEWAL_NO_NEW_CERT "NO_NEW_CERTIFICATE"  /* ran, no renewal */
-#define CERTHUB_RENEWAL_REIMPORT_FAILED "REIMPORT_FAILED" /* source unreadable */
+#define CERTHUB_RENEWAL_NO_NEW_CERT "NO_NEW_CERTIFICATE"  /* ran, no renewal  \
+                                                           */
+#define CERTHUB_RENEWAL_REIMPORT_FAILED                                       \
+  "REIMPORT_FAILED" /* source unreadable */
 
 /* Environment of a renewal command (besides the inherited one). */
-#define CERTHUB_RENEWAL_OUTPUT_MAX ((size_t)64 << 10) /* stdout+stderr kept */
+#define CERTHUB_RENEWAL_OUTPUT_MAX ((size_t)64 << 10) /* stdout+stderr kept   \
+                                                       */
 
 /* Evaluate every certificate in s against cfg at opts->now, putting due
  * events into sink in a deterministic order (not_after, then id). Runs

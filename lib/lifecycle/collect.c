@@ -107,8 +107,7 @@ static int cmp_cert(const void *pa, const void *pb)
   return strcmp(a->sha256, b->sha256);
 }
 
-ch_err ch_lc_collect(certhub_store *s, int64_t now, int64_t rowid,
-                     lc_set *out)
+ch_err ch_lc_collect(certhub_store *s, int64_t now, int64_t rowid, lc_set *out)
 {
   memset(out, 0, sizeof(*out));
   out->arena = ch_arena_new(LC_ARENA_CAP);

@@ -65,19 +65,19 @@ char *ch_lc_detail_expired(const lc_cert *c)
 
 char *ch_lc_detail_available(const lc_cert *c, const char *action)
 {
-  return finish(json_pack(
-      "{ss ss ss so so sI sb sb}", "Action", action, "CertificateType",
-      c->type, "CommonName", c->cn, "CertificateCreatedDate",
-      time_str(c->first_seen), "CertificateExpirationDate",
-      time_str(c->not_after), "DaysToExpiry", (json_int_t)c->days, "InUse",
-      in_use(c), "Exported", false));
+  return finish(json_pack("{ss ss ss so so sI sb sb}", "Action", action,
+                          "CertificateType", c->type, "CommonName", c->cn,
+                          "CertificateCreatedDate", time_str(c->first_seen),
+                          "CertificateExpirationDate", time_str(c->not_after),
+                          "DaysToExpiry", (json_int_t)c->days, "InUse",
+                          in_use(c), "Exported", false));
 }
 
 char *ch_lc_detail_renewal(const lc_cert *c, const char *reason)
 {
-  return finish(json_pack("{ss ss ss sI so sb sb}", "CertificateType",
-                          c->type, "CommonName", c->cn, "RenewalStatusReason",
-                          reason, "DaysToExpiry", (json_int_t)c->days,
+  return finish(json_pack("{ss ss ss sI so sb sb}", "CertificateType", c->type,
+                          "CommonName", c->cn, "RenewalStatusReason", reason,
+                          "DaysToExpiry", (json_int_t)c->days,
                           "CertificateExpirationDate", time_str(c->not_after),
                           "InUse", in_use(c), "Exported", false));
 }
@@ -134,9 +134,9 @@ ch_err certhub_event_to_json(const certhub_event *ev, const char *id,
   }
   o = json_pack("{ss ss ss ss ss ss ss sO sO}", "version", "0", "id", id,
                 "detail-type", ev->detail_type, "source", ev->source,
-                "account", ev->account ? ev->account : "000000000000",
-                "time", when, "region", ev->region ? ev->region : "local",
-                "resources", res, "detail", detail);
+                "account", ev->account ? ev->account : "000000000000", "time",
+                when, "region", ev->region ? ev->region : "local", "resources",
+                res, "detail", detail);
   if(!o)
     rc = CH_ERR_NOMEM;
 out:

@@ -186,8 +186,8 @@ static ch_err reimport(lc_eval *e, const lc_cert *c,
       .ctx = &note,
   };
   certhub_import_stats ist = {0};
-  rc = certhub_import(e->s, (const char *const *)src->paths, src->n_paths,
-                      &io, &ist);
+  rc = certhub_import(e->s, (const char *const *)src->paths, src->n_paths, &io,
+                      &ist);
   /* File problems are the source's, reported; the store's stop us. */
   if(rc == CH_ERR_DB || rc == CH_ERR_BUSY || rc == CH_ERR_NOMEM ||
      rc == CH_ERR_INTERNAL)
@@ -299,8 +299,8 @@ static ch_err renew_one(lc_eval *e, const lc_cert *c,
            (long long)c->days);
   snprintf(ev_ms, sizeof(ev_ms), "CERTHUB_RENEWAL_MILESTONE=%d", ms);
   snprintf(ev_arn, sizeof(ev_arn), "CERTHUB_CERT_ARN=%s", c->arn);
-  const char *env[] = {ev_id, ev_sha, ev_cn, ev_src,
-                       ev_days, ev_ms, ev_arn, NULL};
+  const char *env[] = {ev_id,   ev_sha, ev_cn,  ev_src,
+                       ev_days, ev_ms,  ev_arn, NULL};
   lc_run_result r;
   char tail[300];
   *renewed = false;
@@ -327,8 +327,8 @@ static ch_err renew_one(lc_eval *e, const lc_cert *c,
       warn(e, c->id, "renewal at %d days: command killed by signal %d%s", ms,
            r.signal, tail_line(r.output, tail, sizeof(tail)));
     else
-      warn(e, c->id, "renewal at %d days: command exited with status %d%s",
-           ms, r.exit_code, tail_line(r.output, tail, sizeof(tail)));
+      warn(e, c->id, "renewal at %d days: command exited with status %d%s", ms,
+           r.exit_code, tail_line(r.output, tail, sizeof(tail)));
   }
   ch_lc_run_result_free(&r);
   bool import_failed = false;
@@ -427,7 +427,7 @@ ch_err certhub_lifecycle_evaluate(certhub_store *s, const certhub_config *cfg,
       .o = opts,
       .sink = sink,
       .st = stats,
-      .source = opts->source       ? opts->source
+      .source = opts->source        ? opts->source
                 : cfg->event_source ? cfg->event_source
                                     : CERTHUB_DEFAULT_EVENT_SOURCE,
   };

@@ -61,7 +61,7 @@ typedef struct lc_path {
 
 typedef struct lc_match {
   const certhub_config *cfg;
-  lc_path **paths; /* per source */
+  lc_path **paths;    /* per source */
   char **ep_locators; /* per endpoint, NULL when the target did not parse */
 } lc_match;
 

@@ -251,9 +251,8 @@ int ch_lc_threshold(const lc_match *m, const lc_cert *c, bool *bad_tag)
   return best;
 }
 
-const certhub_source_cfg *ch_lc_renew_source(const lc_match *m,
-                                             const lc_cert *c,
-                                             const char **locator)
+const certhub_source_cfg *
+ch_lc_renew_source(const lc_match *m, const lc_cert *c, const char **locator)
 {
   for(size_t i = 0; i < c->n_places; i++) {
     if(strcmp(c->places[i].kind, CERTHUB_SOURCE_FILE))

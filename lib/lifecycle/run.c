@@ -105,8 +105,7 @@ ch_err ch_lc_run(const char *const *argv, const char *const *env,
     rc = CH_ERR_NOMEM;
     goto out;
   }
-  int err = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv,
-                         envp);
+  int err = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
   close(fds[1]);
   fds[1] = -1;
   if(err) {
