@@ -15,6 +15,7 @@
 
 #include "certhub/inventory.h"
 #include "certhub/time.h"
+#include "core/run.h"
 #include "lifecycle_int.h"
 
 #define MARK_RENEW "renew:"     /* renew:<sha256>:<milestone> attempted */
@@ -301,36 +302,33 @@ static ch_err renew_one(lc_eval *e, const lc_cert *c,
   snprintf(ev_arn, sizeof(ev_arn), "CERTHUB_CERT_ARN=%s", c->arn);
   const char *env[] = {ev_id,   ev_sha, ev_cn,  ev_src,
                        ev_days, ev_ms,  ev_arn, NULL};
-  lc_run_result r;
-  char tail[300];
+  char what[256], tail[300];
+  ch_run_opts ro = {
+      .argv = (const char *const *)src->renew_argv,
+      .env = env,
+      .timeout_ms = src->renew_timeout_ms,
+      .stdout_cap = CERTHUB_RENEWAL_OUTPUT_MAX,
+      .stderr_cap = CERTHUB_RENEWAL_OUTPUT_MAX,
+  };
+  ch_run_result r;
   *renewed = false;
   *reason = NULL;
   e->st->renewal_attempts++;
-  ch_err rc = ch_lc_run((const char *const *)src->renew_argv, env,
-                        src->renew_timeout_ms, &r);
-  if(rc) {
-    ch_lc_run_result_free(&r);
+  ch_err rc = ch_run(&ro, &r);
+  if(rc)
     return rc;
-  }
-  if(!r.started) {
+  if(r.exec_errno)
     *reason = CERTHUB_RENEWAL_EXEC_FAILED;
-    warn(e, c->id, "renewal at %d days: %s", ms, r.output ? r.output : "");
-  }
-  else if(r.timed_out) {
+  else if(r.timed_out)
     *reason = CERTHUB_RENEWAL_COMMAND_TIMEOUT;
-    warn(e, c->id, "renewal at %d days: command killed after %u ms%s", ms,
-         src->renew_timeout_ms, tail_line(r.output, tail, sizeof(tail)));
-  }
-  else if(r.exit_code != 0) {
+  else if(!r.exited || r.exit_status != 0)
     *reason = CERTHUB_RENEWAL_COMMAND_FAILED;
-    if(r.signal)
-      warn(e, c->id, "renewal at %d days: command killed by signal %d%s", ms,
-           r.signal, tail_line(r.output, tail, sizeof(tail)));
-    else
-      warn(e, c->id, "renewal at %d days: command exited with status %d%s", ms,
-           r.exit_code, tail_line(r.output, tail, sizeof(tail)));
+  if(*reason) {
+    ch_run_describe(&r, ro.timeout_ms, what, sizeof(what));
+    warn(e, c->id, "renewal at %d days: %s: %s%s", ms, src->renew_argv[0],
+         what, tail_line(r.err_len ? r.err : r.out, tail, sizeof(tail)));
   }
-  ch_lc_run_result_free(&r);
+  ch_run_result_free(&r);
   bool import_failed = false;
   if(!*reason)
     rc = reimport(e, c, src, &import_failed);

@@ -84,20 +84,4 @@ char *ch_lc_detail_expired(const lc_cert *c);
 char *ch_lc_detail_available(const lc_cert *c, const char *action);
 char *ch_lc_detail_renewal(const lc_cert *c, const char *reason);
 
-/* The renewal command's outcome. */
-typedef struct lc_run_result {
-  bool started;   /* exec succeeded */
-  bool timed_out; /* killed at the timeout */
-  int exit_code;  /* when exited normally, else -1 */
-  int signal;     /* when killed by a signal, else 0 */
-  char *output;   /* stdout and stderr, capped, malloc'd, may be NULL */
-} lc_run_result;
-
-/* Run argv with the extra environment (NULL-terminated "K=V" strings)
- * added, stdin /dev/null, a timeout, output captured up to
- * CERTHUB_RENEWAL_OUTPUT_MAX. */
-ch_err ch_lc_run(const char *const *argv, const char *const *env,
-                 unsigned timeout_ms, lc_run_result *r /* OUT */);
-void ch_lc_run_result_free(lc_run_result *r);
-
 #endif
