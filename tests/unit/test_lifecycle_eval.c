@@ -312,6 +312,83 @@ static void event_source(void **state)
   lenv_free(&e);
 }
 
+/* A certificate sighted at an endpoint (as `certhub probe` records it):
+ * the configured endpoint's threshold applies, InUse is true, and with
+ * every address probed the locator's " addr=IP" suffix still matches. */
+typedef struct ep_put {
+  certhub_store *s;
+  int64_t src, scan, now;
+} ep_put;
+
+static ch_err ep_on_cert(void *ctx, certhub_cert *cert, unsigned pos)
+{
+  ep_put *p = ctx;
+  ch_err rc = certhub_store_put_cert(p->s, cert, NULL, p->src, pos, p->scan,
+                                     p->now, NULL, NULL);
+  certhub_cert_free(cert);
+  return rc;
+}
+
+static void ep_on_error(void *ctx, unsigned pos, ch_err err,
+                        const char *reason)
+{
+  (void)ctx;
+  fail_msg("read #%u: %s %s", pos, certhub_strerror(err), reason);
+}
+
+static void sight_at_endpoint(lenv *e, const char *rel, const char *locator,
+                              int64_t now)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", e->dir, rel);
+  ep_put p = {.s = e->s, .now = now};
+  assert_int_equal(
+      certhub_store_source(e->s, CERTHUB_SOURCE_ENDPOINT, locator, &p.src),
+      CH_OK);
+  assert_int_equal(certhub_store_scan_begin(e->s, p.src, now, &p.scan), CH_OK);
+  certhub_read_opts ro = {0};
+  assert_int_equal(certhub_read_file(path, &ro, ep_on_cert, ep_on_error, &p),
+                   CH_OK);
+  assert_int_equal(
+      certhub_store_scan_finish(e->s, p.src, p.scan, now, NULL, NULL), CH_OK);
+}
+
+static void endpoint_threshold(void **state)
+{
+  (void)state;
+  lenv e;
+  lenv_make(&e);
+  memset(&rec, 0, sizeof(rec));
+  int64_t na = L_T0 + 25 * L_DAY + 3600;
+  lcert(&e, "ep1.pem", "www.example", na);
+  lcert(&e, "ep2.pem", "mx.example", na);
+  lcert(&e, "ep3.pem", "other.example", na);
+  lconfig(&e, "expiry_threshold_days: 10\n"
+              "endpoints:\n"
+              "  - target: www.example:443\n"
+              "    expiry_threshold_days: 30\n"
+              "  - target: smtp://mx.example\n"
+              "    all_addresses: true\n"
+              "    expiry_threshold_days: 40\n"
+              "  - other.example:443\n");
+  sight_at_endpoint(&e, "ep1.pem", "www.example:443", L_T0);
+  sight_at_endpoint(&e, "ep2.pem", "smtp://mx.example:25 addr=192.0.2.7",
+                    L_T0);
+  sight_at_endpoint(&e, "ep3.pem", "other.example:443", L_T0);
+  lrun(&e, &rec, L_T0, false, NULL);
+  assert_int_equal(
+      lcount(&rec, 0, DT_APP, lcert_find(&e, "www.example", L_T0).sha), 1);
+  assert_int_equal(
+      lcount(&rec, 0, DT_APP, lcert_find(&e, "mx.example", L_T0).sha), 1);
+  assert_int_equal(
+      lcount(&rec, 0, DT_APP, lcert_find(&e, "other.example", L_T0).sha), 0);
+  const lrec_event *x = lfind(&rec, DT_AVL, NULL);
+  json_t *d = json_loads(x->detail, 0, NULL);
+  assert_true(json_is_true(json_object_get(d, "InUse")));
+  json_decref(d);
+  lenv_free(&e);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -321,6 +398,7 @@ int main(void)
       cmocka_unit_test(available_reimport),
       cmocka_unit_test(envelope_json),
       cmocka_unit_test(event_source),
+      cmocka_unit_test(endpoint_threshold),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
