@@ -90,10 +90,16 @@ static ch_err emit_available(lc_eval *e, const lc_cert *c)
 {
   char key[128];
   bool renewed = false;
-  snprintf(key, sizeof(key), MARK_RENEWED "%s", c->sha256);
-  ch_err rc = certhub_store_mark_get(e->s, key, &renewed, NULL);
-  if(rc)
-    return rc;
+  ch_err rc = CH_OK;
+  /* A managed renewal only counts once the store linked it, so only a
+   * certificate that replaced another can be one: one lookup saved per
+   * certificate on every run. */
+  if(c->n_replaces) {
+    snprintf(key, sizeof(key), MARK_RENEWED "%s", c->sha256);
+    rc = certhub_store_mark_get(e->s, key, &renewed, NULL);
+    if(rc)
+      return rc;
+  }
   const char *action = renewed         ? "RENEWAL"
                        : c->n_replaces ? "REIMPORT"
                                        : "IMPORT";
