@@ -30,17 +30,17 @@ static json_t *cert_json(const lc_cert *c)
   certhub_time_format(c->not_after, na, sizeof(na));
   json_t *srcs = json_array();
   for(size_t i = 0; srcs && i < c->n_places; i++)
-    if(json_array_append_new(srcs, json_string(c->places[i].locator))) {
+    if(json_array_append_new(srcs, ch_lc_json_str(c->places[i].locator))) {
       json_decref(srcs);
       return NULL;
     }
   if(!srcs)
     return NULL;
-  return json_pack("{ss ss ss sI ss ss so so}", "Id", c->id, "Arn", c->arn,
-                   "CommonName", c->cn, "DaysToExpiry", (json_int_t)c->days,
-                   "NotAfter", na, "Issuer", c->issuer, "Owner",
-                   c->owner ? json_string(c->owner) : json_null(), "Sources",
-                   srcs);
+  return json_pack(
+      "{ss ss so sI ss so so so}", "Id", c->id, "Arn", c->arn, "CommonName",
+      ch_lc_json_str(c->cn), "DaysToExpiry", (json_int_t)c->days, "NotAfter",
+      na, "Issuer", ch_lc_json_str(c->issuer), "Owner",
+      c->owner ? ch_lc_json_str(c->owner) : json_null(), "Sources", srcs);
 }
 
 ch_err certhub_lifecycle_batch(certhub_store *s, const certhub_config *cfg,

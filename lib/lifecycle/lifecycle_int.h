@@ -78,6 +78,11 @@ const certhub_source_cfg *ch_lc_renew_source(const lc_match *m,
                                              const lc_cert *c,
                                              const char **locator /* OUT */);
 
+/* A JSON string of s; bytes that are not valid UTF-8 (a file name, a tag
+ * set from a shell) become U+FFFD rather than failing the event. NULL only
+ * when out of memory. */
+json_t *ch_lc_json_str(const char *s);
+
 /* Details (JSON object text, malloc'd) of the four events. */
 char *ch_lc_detail_approaching(const lc_cert *c);
 char *ch_lc_detail_expired(const lc_cert *c);

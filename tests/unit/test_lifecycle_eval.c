@@ -389,6 +389,41 @@ static void endpoint_threshold(void **state)
   lenv_free(&e);
 }
 
+/* A file name and an owner tag that are not UTF-8 still give valid JSON
+ * (U+FFFD for the bad bytes), never a failed run. */
+static void hostile_names(void **state)
+{
+  (void)state;
+  lenv e;
+  lenv_make(&e);
+  memset(&rec, 0, sizeof(rec));
+  lcert(&e, "bad\xff.pem", "bad.example", L_T0 + 5 * L_DAY);
+  lconfig(&e, "region: local\n");
+  limport(&e, "bad\xff.pem", L_T0);
+  lfound f = lcert_find(&e, "bad.example", L_T0);
+  int64_t *ids = NULL;
+  size_t n = 0;
+  assert_int_equal(certhub_store_resolve(e.s, f.id, &ids, &n), CH_OK);
+  assert_int_equal(certhub_store_tag_set(e.s, ids[0], "owner", "t\xc3"),
+                   CH_OK);
+  free(ids);
+  lrun(&e, &rec, L_T0, false, NULL);
+  assert_int_equal(rec.n, 2);
+  json_t *b = NULL;
+  assert_int_equal(certhub_lifecycle_batch(e.s, e.c, L_T0, &b), CH_OK);
+  json_t *c0 = json_array_get(json_object_get(b, "certificates"), 0);
+  assert_string_equal(json_string_value(json_object_get(c0, "Owner")),
+                      "t\xef\xbf\xbd");
+  const char *src =
+      json_string_value(json_array_get(json_object_get(c0, "Sources"), 0));
+  assert_non_null(strstr(src, "/bad\xef\xbf\xbd.pem"));
+  char *text = json_dumps(b, 0);
+  assert_non_null(text);
+  free(text);
+  json_decref(b);
+  lenv_free(&e);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -399,6 +434,7 @@ int main(void)
       cmocka_unit_test(envelope_json),
       cmocka_unit_test(event_source),
       cmocka_unit_test(endpoint_threshold),
+      cmocka_unit_test(hostile_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
