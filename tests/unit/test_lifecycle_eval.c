@@ -241,6 +241,11 @@ static void available_reimport(void **state)
   lrun(&e, &rec, L_T0 + L_DAY, true, NULL);
   assert_int_equal(rec.n, rec.mark);
   assert_true(rec.dups >= 1);
+
+  /* Past the old one's notAfter: no Expired for it, no source holds it. */
+  lrun(&e, &rec, L_T0 + 11 * L_DAY, false, NULL);
+  assert_int_equal(lcount(&rec, 0, DT_EXP, NULL), 0);
+  assert_int_equal(rec.n, rec.mark);
   lenv_free(&e);
 }
 
