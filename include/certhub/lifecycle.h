@@ -88,24 +88,23 @@ typedef struct certhub_lifecycle_stats {
 } certhub_lifecycle_stats;
 
 /* The milestones (days to expiry) of managed renewal, as ACM's. */
-#define CERTHUB_RENEWAL_MILESTONES                                            \
-  {                                                                           \
-    45, 30, 15, 3, 1                                                          \
-  }
+/* clang-format off */
+#define CERTHUB_RENEWAL_MILESTONES {45, 30, 15, 3, 1}
+/* clang-format on */
 
 /* certhub's own RenewalStatusReason values, next to ACM's (CAA_ERROR,
- * DOMAIN_NOT_ALLOWED, ...). */
-#define CERTHUB_RENEWAL_COMMAND_FAILED "COMMAND_FAILED"   /* exit != 0 */
-#define CERTHUB_RENEWAL_COMMAND_TIMEOUT "COMMAND_TIMEOUT" /* killed */
-#define CERTHUB_RENEWAL_EXEC_FAILED "COMMAND_NOT_RUN"     /* could not start */
-#define CERTHUB_RENEWAL_NO_NEW_CERT "NO_NEW_CERTIFICATE"  /* ran, no renewal  \
-                                                           */
-#define CERTHUB_RENEWAL_REIMPORT_FAILED                                       \
-  "REIMPORT_FAILED" /* source unreadable */
+ * DOMAIN_NOT_ALLOWED, ...): the command exited non-zero or was killed by a
+ * signal; ran past renew_timeout; could not be started; succeeded but the
+ * source holds no renewal; succeeded but re-reading the source failed. */
+#define CERTHUB_RENEWAL_COMMAND_FAILED "COMMAND_FAILED"
+#define CERTHUB_RENEWAL_COMMAND_TIMEOUT "COMMAND_TIMEOUT"
+#define CERTHUB_RENEWAL_EXEC_FAILED "COMMAND_NOT_RUN"
+#define CERTHUB_RENEWAL_NO_NEW_CERT "NO_NEW_CERTIFICATE"
+#define CERTHUB_RENEWAL_REIMPORT_FAILED "REIMPORT_FAILED"
 
-/* Environment of a renewal command (besides the inherited one). */
-#define CERTHUB_RENEWAL_OUTPUT_MAX ((size_t)64 << 10) /* stdout+stderr kept   \
-                                                       */
+/* Bytes of a renewal command's stdout (and of its stderr) kept for the
+ * warning; the rest is read and dropped. */
+#define CERTHUB_RENEWAL_OUTPUT_MAX ((size_t)64 << 10)
 
 /* Evaluate every certificate in s against cfg at opts->now, putting due
  * events into sink in a deterministic order (not_after, then id). Runs
