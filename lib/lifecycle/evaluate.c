@@ -33,6 +33,7 @@ typedef struct lc_eval {
   char date[16];
   int64_t *renewed; /* rowids of certificates renewals produced */
   size_t n_renewed, cap_renewed;
+  bool reimported; /* a renewal re-read a source: copies may be stale */
 } lc_eval;
 
 static void warn(lc_eval *e, const char *cert_id, const char *fmt, ...)
@@ -336,8 +337,10 @@ static ch_err renew_one(lc_eval *e, const lc_cert *c,
   }
   ch_run_result_free(&r);
   bool import_failed = false;
-  if(!*reason)
+  if(!*reason) {
+    e->reimported = true;
     rc = reimport(e, c, src, &import_failed);
+  }
   if(!rc && !*reason)
     rc = find_renewals(e, c, renewed);
   if(!rc && !*reason && !*renewed) {
@@ -439,8 +442,20 @@ ch_err certhub_lifecycle_evaluate(certhub_store *s, const certhub_config *cfg,
   rc = ch_lc_match_init(&e.m, cfg);
   if(!rc)
     rc = ch_lc_collect(s, opts->now, 0, &set);
-  for(size_t i = 0; !rc && i < set.n; i++)
-    rc = evaluate_one(&e, &set.v[i]);
+  for(size_t i = 0; !rc && i < set.n; i++) {
+    if(!e.reimported) {
+      rc = evaluate_one(&e, &set.v[i]);
+      continue;
+    }
+    /* A command may renew more than its own certificate (certbot renew):
+     * after a re-import, look at the certificate as the store has it now
+     * (gone from every source: nothing to say about it). */
+    lc_set now;
+    rc = ch_lc_collect(s, opts->now, set.v[i].rowid, &now);
+    if(!rc && now.n)
+      rc = evaluate_one(&e, &now.v[0]);
+    ch_lc_set_free(&now);
+  }
   /* Certificates the renewals produced: their Available (RENEWAL) now,
    * not on the next run. */
   for(size_t i = 0; !rc && i < e.n_renewed; i++) {

@@ -208,11 +208,65 @@ static void outcomes(void **state)
   lenv_free(&e);
 }
 
+/* One command renewing every certificate of its source (certbot renew):
+ * the second certificate is seen as replaced and its command not run. */
+static void renew_all_at_once(void **state)
+{
+  (void)state;
+  lenv e;
+  lenv_make(&e);
+  memset(&rec, 0, sizeof(rec));
+  int64_t now = L_T0;
+  int64_t na = L_T0 + 30 * L_DAY + 3600;
+  lcert(&e, "all/a.pem", "a.example", na);
+  lcert(&e, "all/b.pem", "b.example", na + 60);
+  char body[2048];
+  snprintf(body, sizeof(body),
+           "for n in a b; do '%s' --cn $n.example --san DNS:$n.example "
+           "--not-before @%lld --not-after @%lld -o %s/all/$n.pem || exit "
+           "1; done; echo run >> %s/all.log",
+           lgen(), (long long)(now - L_DAY), (long long)(now + 90 * L_DAY),
+           e.dir, e.dir);
+  script(&e, "all.sh", body);
+  char yaml[1024];
+  snprintf(yaml, sizeof(yaml),
+           "sources:\n"
+           "  - paths: [%s/all]\n"
+           "    renew_command: [%s/all.sh]\n",
+           e.dir, e.dir);
+  lconfig(&e, yaml);
+  limport(&e, "all", now);
+  lfound a = lcert_find(&e, "a.example", now);
+  lfound b = lcert_find(&e, "b.example", now);
+  certhub_lifecycle_stats st;
+  lrun(&e, &rec, now, false, &st);
+  assert_int_equal(st.renewal_attempts, 1);
+  assert_int_equal(st.renewal_failures, 0);
+  assert_int_equal(lines_in(&e, "all.log"), 1);
+  assert_null(lfind(&rec, DT_APP, a.sha));
+  assert_null(lfind(&rec, DT_APP, b.sha));
+  assert_null(lfind(&rec, DT_REN, NULL));
+  lfound na2 = lcert_find(&e, "a.example", now);
+  lfound nb2 = lcert_find(&e, "b.example", now);
+  char buf[64];
+  const lrec_event *x = lfind(&rec, DT_AVL, na2.sha);
+  assert_non_null(x);
+  assert_string_equal(ldetail_str(x, "Action", buf, sizeof(buf)), "RENEWAL");
+  /* b was renewed too, but not by its own attempt: a re-import. */
+  lrun(&e, &rec, now + 60, false, &st);
+  x = lfind(&rec, DT_AVL, nb2.sha);
+  assert_non_null(x);
+  assert_string_equal(ldetail_str(x, "Action", buf, sizeof(buf)), "REIMPORT");
+  assert_int_equal(st.renewal_attempts, 0);
+  lenv_free(&e);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(milestones_failing),
       cmocka_unit_test(outcomes),
+      cmocka_unit_test(renew_all_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
