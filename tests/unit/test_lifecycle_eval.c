@@ -429,6 +429,52 @@ static void hostile_names(void **state)
   lenv_free(&e);
 }
 
+/* Source paths through a symlinked directory, a glob naming directories,
+ * and a relative path all hold the files below them. */
+static void source_path_forms(void **state)
+{
+  (void)state;
+  lenv e;
+  lenv_make(&e);
+  memset(&rec, 0, sizeof(rec));
+  int64_t na = L_T0 + 20 * L_DAY + 3600;
+  lcert(&e, "real/s.pem", "link.example", na);
+  lcert(&e, "gdir/sub/c.pem", "glob.example", na);
+  lcert(&e, "rel/r.pem", "rel.example", na);
+  lcert(&e, "none/n.pem", "none.example", na);
+  lsh("ln -s '%s/real' '%s/link'", e.dir, e.dir);
+  char yaml[1024];
+  snprintf(yaml, sizeof(yaml),
+           "expiry_threshold_days: 10\n"
+           "sources:\n"
+           "  - paths: [%s/link]\n"
+           "    expiry_threshold_days: 30\n"
+           "  - paths: [\"%s/g*\"]\n"
+           "    expiry_threshold_days: 30\n"
+           "  - paths: [rel]\n"
+           "    expiry_threshold_days: 30\n",
+           e.dir, e.dir);
+  char cwd[512];
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  assert_int_equal(chdir(e.dir), 0);
+  lconfig(&e, yaml);
+  limport(&e, "link", L_T0);
+  limport(&e, "gdir", L_T0);
+  limport(&e, "rel", L_T0);
+  limport(&e, "none", L_T0);
+  lrun(&e, &rec, L_T0, false, NULL);
+  assert_int_equal(chdir(cwd), 0);
+  assert_int_equal(
+      lcount(&rec, 0, DT_APP, lcert_find(&e, "link.example", L_T0).sha), 1);
+  assert_int_equal(
+      lcount(&rec, 0, DT_APP, lcert_find(&e, "glob.example", L_T0).sha), 1);
+  assert_int_equal(
+      lcount(&rec, 0, DT_APP, lcert_find(&e, "rel.example", L_T0).sha), 1);
+  assert_int_equal(
+      lcount(&rec, 0, DT_APP, lcert_find(&e, "none.example", L_T0).sha), 0);
+  lenv_free(&e);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -440,6 +486,7 @@ int main(void)
       cmocka_unit_test(event_source),
       cmocka_unit_test(endpoint_threshold),
       cmocka_unit_test(hostile_names),
+      cmocka_unit_test(source_path_forms),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
