@@ -113,6 +113,8 @@ static const struct migration {
      ch_sq_probe_schema},
     {3, "probes: chain_checks (persistent chain-analysis cache)",
      ch_sq_chain_checks_schema},
+    {5, "lifecycle: lifecycle_marks (once-only markers)",
+     ch_sq_lifecycle_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -273,6 +275,7 @@ typedef struct sq {
   char *path;
   sqlite3_stmt *st[ST__MAX];
   sqlite3_stmt *pst[CH_PST__MAX]; /* store_sqlite_probe.c's, same rules */
+  sqlite3_stmt *lst[CH_LST__MAX]; /* store_sqlite_lifecycle.c's */
   ch_sq_probe_state probe;
   ch_buf sans; /* put_cert scratch */
   ch_buf eku;
@@ -447,6 +450,25 @@ static ch_err record_migration(certhub_store *s, const struct migration *m)
   return r == SQLITE_DONE ? CH_OK : dberr(s, r, "recording migration");
 }
 
+static ch_err is_applied(certhub_store *s, int version, bool *yes)
+{
+  sqlite3_stmt *st = NULL;
+  int r = sqlite3_prepare_v2(SQ(s)->db,
+                             "SELECT 1 FROM schema_migrations"
+                             " WHERE version = ?1",
+                             -1, &st, NULL);
+  *yes = false;
+  if(r == SQLITE_OK) {
+    sqlite3_bind_int(st, 1, version);
+    r = sqlite3_step(st);
+    *yes = r == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return r == SQLITE_ROW || r == SQLITE_DONE
+             ? CH_OK
+             : dberr(s, r, "reading schema_migrations");
+}
+
 static ch_err migrate(certhub_store *s)
 {
   const int latest = migrations[CH_ARRAY_LEN(migrations) - 1].version;
@@ -460,16 +482,21 @@ static ch_err migrate(certhub_store *s)
     rc = read_version(s, &cur);
   if(rc)
     return rc;
+  /* Each migration is applied unless recorded, not just those above the
+   * highest version: branches add numbers independently, so a database
+   * may hold 5 without 4 until both are merged. */
+  bool done = false;
   for(size_t i = 0; i < CH_ARRAY_LEN(migrations) && !rc; i++) {
     const struct migration *m = &migrations[i];
-    if(m->version <= cur)
+    rc = is_applied(s, m->version, &done);
+    if(rc || done)
       continue;
     rc = run_st(s, ST_BEGIN, "begin migration");
     if(rc)
       break;
     /* Another process may have migrated while we waited for the lock. */
-    rc = read_version(s, &cur);
-    if(!rc && m->version > cur) {
+    rc = is_applied(s, m->version, &done);
+    if(!rc && !done) {
       rc = exec_sql(s, m->sql, m->name);
       if(!rc)
         rc = record_migration(s, m);
@@ -556,6 +583,8 @@ static void sq_close(certhub_store *s)
     sqlite3_finalize(q->st[i]);
   for(int i = 0; i < CH_PST__MAX; i++)
     sqlite3_finalize(q->pst[i]);
+  for(int i = 0; i < CH_LST__MAX; i++)
+    sqlite3_finalize(q->lst[i]);
   sqlite3_close_v2(q->db);
   ch_buf_free(&q->sans);
   ch_buf_free(&q->eku);
@@ -968,6 +997,11 @@ ch_err ch_sq_put_known_cert(certhub_store *s, const char *sha256_hex,
 ch_err ch_sq_pst(certhub_store *s, enum ch_sq_pst id, sqlite3_stmt **out)
 {
   return cached_st(s, &SQ(s)->pst[id], ch_sq_probe_sql[id], out);
+}
+
+ch_err ch_sq_lst(certhub_store *s, enum ch_sq_lst id, sqlite3_stmt **out)
+{
+  return cached_st(s, &SQ(s)->lst[id], ch_sq_lifecycle_sql[id], out);
 }
 
 /* ---- scan_finish ----------------------------------------------------- */
@@ -1898,6 +1932,8 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .endpoint_describe = ch_sq_endpoint_describe,
     .chain_check_get = ch_sq_chain_check_get,
     .chain_check_put = ch_sq_chain_check_put,
+    .mark_set = ch_sq_mark_set,
+    .mark_get = ch_sq_mark_get,
     .test_exec = sq_test_exec,
 };
 
