@@ -113,6 +113,7 @@ static const struct migration {
      ch_sq_probe_schema},
     {3, "probes: chain_checks (persistent chain-analysis cache)",
      ch_sq_chain_checks_schema},
+    {4, "bus", ch_sq_bus_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -1899,6 +1900,29 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .chain_check_get = ch_sq_chain_check_get,
     .chain_check_put = ch_sq_chain_check_put,
     .test_exec = sq_test_exec,
+    .bus_create = ch_sq_bus_create,
+    .bus_delete = ch_sq_bus_delete,
+    .bus_list = ch_sq_bus_list,
+    .bus_exists = ch_sq_bus_exists,
+    .rule_put = ch_sq_rule_put,
+    .rule_get = ch_sq_rule_get,
+    .rule_list = ch_sq_rule_list,
+    .rule_delete = ch_sq_rule_delete,
+    .rule_set_state = ch_sq_rule_set_state,
+    .rule_fired = ch_sq_rule_fired,
+    .event_put = ch_sq_event_put,
+    .events_unrouted = ch_sq_events_unrouted,
+    .event_routed = ch_sq_event_routed,
+    .event_list = ch_sq_event_list,
+    .event_get = ch_sq_event_get,
+    .event_prune = ch_sq_event_prune,
+    .outbox_add = ch_sq_outbox_add,
+    .outbox_due = ch_sq_outbox_due,
+    .outbox_set = ch_sq_outbox_set,
+    .outbox_list = ch_sq_outbox_list,
+    .outbox_redrive = ch_sq_outbox_redrive,
+    .outbox_purge = ch_sq_outbox_purge,
+    .bus_next_due = ch_sq_bus_next_due,
 };
 
 /* For store_sqlite_probe.c, which keeps its statements to itself. */
