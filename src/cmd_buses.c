@@ -18,9 +18,11 @@ static ch_err list_row(void *ctx, const char *name, int64_t created,
                        uint64_t n_rules)
 {
   list_run *l = ctx;
-  char when[32] = "-", rules[24];
+  char when[32] = "", rules[24];
   if(created)
     certhub_time_format(created, when, sizeof(when));
+  else if(l->c->format == OUT_TABLE)
+    snprintf(when, sizeof(when), "-");
   snprintf(rules, sizeof(rules), "%llu", (unsigned long long)n_rules);
   if(l->c->format == OUT_JSON) {
     char *arn = NULL;

@@ -107,7 +107,7 @@ static const char *error_code(ch_err e, const char *msg)
     return "ResourceNotFoundException";
   if(e == CH_ERR_TOOBIG)
     return "EntrySizeExceeded";
-  if(!strncmp(msg, "Detail", 6))
+  if(!strncmp(msg, "Detail ", 7))
     return "MalformedDetail";
   return "InvalidArgument";
 }

@@ -100,6 +100,7 @@ static int rules_put(cli_ctx *c, int argc, char **argv, const char *bus,
     else if(json_is_object(t))
       json_array_append(arr, t);
     else {
+      /* not reached for strings: they fail to parse without DECODE_ANY */
       json_decref(t);
       code = cli_fail(c, CLI_EXIT_USAGE,
                       "--target %s: must be a JSON object (or an array of "
