@@ -1,8 +1,10 @@
 /*
  * certhub config check: load and validate the configuration file.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "certhub/bus.h"
 #include "cli.h"
 
 int cmd_config(cli_ctx *c, int argc, char **argv)
@@ -21,6 +23,13 @@ int cmd_config(cli_ctx *c, int argc, char **argv)
   int code = cli_config(c, true);
   if(code)
     return code;
+  char *err = NULL;
+  ch_err rc = certhub_bus_config_check(c->config, NULL, NULL, &err);
+  if(rc) {
+    code = cli_fail(c, CLI_EXIT_USAGE, "%s", err ? err : certhub_strerror(rc));
+    free(err);
+    return code;
+  }
   printf("%s: ok (%zu source%s, %zu endpoint%s, threshold %d day%s)\n",
          c->config->file, c->config->n_sources,
          c->config->n_sources == 1 ? "" : "s", c->config->n_endpoints,

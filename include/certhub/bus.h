@@ -26,6 +26,7 @@
 
 #include "bus_store.h"
 #include "certhub.h"
+#include "config.h"
 #include "event.h"
 #include "store.h"
 
@@ -203,5 +204,23 @@ ch_err certhub_bus_dlq_purge(certhub_store *s, int64_t id,
 ch_err certhub_bus_prune(certhub_store *s, int64_t now,
                          unsigned retention_days,
                          uint64_t *n_deleted /* OUT */);
+
+/* ---- configuration --------------------------------------------------------
+ */
+
+/* Validate the configuration's buses and rules (certhub_bus_rule_validate
+ * on each); *errmsg (malloc'd) is "FILE:LINE: rules[i]: problem", the line
+ * of the pattern, schedule or targets when that is what is wrong. */
+ch_err certhub_bus_config_check(const certhub_config *cfg,
+                                certhub_bus_target_check check, void *ctx,
+                                char **errmsg /* OUT */);
+
+/* Create the configuration's buses, put its rules (managed_by "config"; a
+ * CLI rule of the same bus and name becomes config-managed) and delete
+ * config-managed rules no longer in it; CLI rules are left alone. One
+ * transaction: on error nothing changes and the message names FILE:LINE. */
+ch_err certhub_bus_apply_config(certhub_store *s, const certhub_config *cfg,
+                                int64_t now, certhub_bus_target_check check,
+                                void *ctx);
 
 #endif

@@ -773,6 +773,93 @@ static void test_prune(void **state)
   assert_int_equal(n, 1);
 }
 
+/* ---- configuration --------------------------------------------------------
+ */
+
+static certhub_config *load_cfg(fx *f, const char *yaml)
+{
+  char path[256];
+  snprintf(path, sizeof(path), "%s/c.yaml", f->d.path);
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(yaml, fp);
+  fclose(fp);
+  certhub_config *cfg = NULL;
+  char *err = NULL;
+  if(certhub_config_load(path, &cfg, &err))
+    fail_msg("config: %s", err);
+  return cfg;
+}
+
+static void test_config(void **state)
+{
+  fx *f = *state;
+  certhub_config *cfg =
+      load_cfg(f, "buses: [ops]\n"
+                  "rules:\n"
+                  "  - name: expiring\n"
+                  "    pattern:\n"
+                  "      source: [certhub.acm]\n"
+                  "      detail: {DaysToExpiry: [{numeric: [\"<=\", 30]}], "
+                  "Exported: [false], Name: [\"007\"], Serial: ['12']}\n"
+                  "    targets:\n"
+                  "      - {id: log, type: file, Path: /tmp/x, RetryPolicy: "
+                  "{MaximumRetryAttempts: 3}}\n"
+                  "  - name: weekly\n"
+                  "    bus: ops\n"
+                  "    state: DISABLED\n"
+                  "    schedule: \"rate(7 days)\"\n");
+  char *err = NULL;
+  assert_int_equal(certhub_bus_config_check(cfg, NULL, NULL, &err), CH_OK);
+  assert_string_equal(cfg->rules[0].pattern,
+                      "{\"source\":[\"certhub.acm\"],\"detail\":{"
+                      "\"DaysToExpiry\":[{\"numeric\":[\"<=\",30]}],"
+                      "\"Exported\":[false],\"Name\":[\"007\"],"
+                      "\"Serial\":[\"12\"]}}");
+  assert_string_equal(cfg->rules[0].targets,
+                      "[{\"Id\":\"log\",\"Type\":\"file\",\"Path\":"
+                      "\"/tmp/x\",\"RetryPolicy\":{"
+                      "\"MaximumRetryAttempts\":3}}]");
+  rule_ok(f->s, NULL, "mine", "{}", NULL, NULL, T_NOW);
+  assert_int_equal(certhub_bus_apply_config(f->s, cfg, T_NOW, NULL, NULL),
+                   CH_OK);
+  t_query_eq(f->s,
+             "SELECT group_concat(x, ' ') FROM (SELECT bus || '/' || name ||"
+             " ':' || managed_by || ':' || state AS x FROM rules"
+             " ORDER BY bus, name)",
+             "default/expiring:config:ENABLED default/mine:cli:ENABLED "
+             "ops/weekly:config:DISABLED");
+  certhub_config_free(cfg);
+
+  /* weekly gone from the file: deleted; mine (CLI) stays. A bad rule
+   * changes nothing and names FILE:LINE. */
+  cfg = load_cfg(f, "rules:\n"
+                    "  - name: expiring\n"
+                    "    pattern: '{\"source\":[\"x\"]}'\n"
+                    "  - name: broken\n"
+                    "    pattern: {source: x}\n");
+  assert_int_equal(certhub_bus_config_check(cfg, NULL, NULL, &err),
+                   CH_ERR_CONFIG);
+  assert_non_null(strstr(err, "c.yaml:5: rules[1]: rule broken: invalid "
+                              "event pattern"));
+  free(err);
+  assert_int_not_equal(certhub_bus_apply_config(f->s, cfg, T_NOW, NULL, NULL),
+                       CH_OK);
+  assert_non_null(strstr(certhub_store_errmsg(f->s), "c.yaml:4: rules[1]"));
+  assert_int_equal(q_int(f->s, "SELECT count(*) FROM rules"), 3);
+  certhub_config_free(cfg);
+  cfg = load_cfg(f, "rules:\n"
+                    "  - name: expiring\n"
+                    "    pattern: '{\"source\":[\"x\"]}'\n");
+  assert_int_equal(certhub_bus_apply_config(f->s, cfg, T_NOW, NULL, NULL),
+                   CH_OK);
+  t_query_eq(f->s,
+             "SELECT group_concat(x, ' ') FROM (SELECT bus || '/' || name ||"
+             " ':' || pattern AS x FROM rules ORDER BY bus, name)",
+             "default/expiring:{\"source\":[\"x\"]} default/mine:{}");
+  certhub_config_free(cfg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -788,6 +875,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dispatch_age, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_config, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
