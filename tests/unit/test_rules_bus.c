@@ -773,6 +773,41 @@ static void test_prune(void **state)
   assert_int_equal(n, 1);
 }
 
+/* Recording an outcome fails (injected): dispatch reports it cleanly and
+ * the row stays pending, so it is delivered again: at least once, never
+ * lost. A dropped outbox table: route fails, the event stays unrouted. */
+static void test_dispatch_faults(void **state)
+{
+  fx *f = *state;
+  rule_ok(f->s, NULL, "r", "{}", NULL, "[{\"Id\":\"a\",\"Type\":\"f\"}]",
+          T_NOW);
+  one_event(f, T_NOW);
+  free(t_query(f->s, "CREATE TEMP TRIGGER boom BEFORE UPDATE ON outbox BEGIN"
+                     " SELECT RAISE(ABORT, 'disk on fire'); END"));
+  script sc = {0};
+  assert_int_not_equal(
+      certhub_bus_dispatch(f->s, T_NOW, scripted, &sc, 0, NULL), CH_OK);
+  assert_non_null(strstr(certhub_store_errmsg(f->s), "disk on fire"));
+  assert_int_equal(sc.at, 1);
+  t_query_eq(f->s, "SELECT state || ':' || attempts FROM outbox", "pending:0");
+  free(t_query(f->s, "DROP TRIGGER boom"));
+  assert_int_equal(certhub_bus_dispatch(f->s, T_NOW, scripted, &sc, 0, NULL),
+                   CH_OK);
+  assert_int_equal(sc.at, 2);
+  t_query_eq(f->s, "SELECT state FROM outbox", "delivered");
+
+  certhub_event ev = {.source = "s", .detail_type = "t"};
+  char id[37];
+  put_ok(f->s, &ev, T_NOW, id);
+  free(t_query(f->s, "DROP TABLE outbox"));
+  assert_int_equal(certhub_bus_route(f->s, T_NOW, NULL), CH_ERR_DB);
+  assert_non_null(strstr(certhub_store_errmsg(f->s), "outbox"));
+  assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE routed=0"),
+                   1);
+  assert_int_equal(certhub_bus_dispatch(f->s, T_NOW, scripted, &sc, 0, NULL),
+                   CH_ERR_DB);
+}
+
 /* ---- configuration --------------------------------------------------------
  */
 
@@ -875,6 +910,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dispatch_age, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dispatch_faults, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
