@@ -449,17 +449,41 @@ out:
 
 typedef struct show_run {
   cli_ctx *c;
+  certhub_store *s;
   int code;
 } show_run;
+
+static ch_err add_delivery(void *ctx, const certhub_bus_outbox_row *o)
+{
+  char when[32] = "";
+  if(o->last_attempt_at)
+    certhub_time_format(o->last_attempt_at, when, sizeof(when));
+  json_t *d =
+      json_pack("{s:s,s:s,s:s,s:s,s:I,s:s*,s:s}", "EventBusName", o->bus,
+                "Rule", o->rule, "TargetId", o->target_id, "State", o->state,
+                "Attempts", (json_int_t)o->attempts, "LastAttempt",
+                *when ? when : NULL, "LastError", o->last_error);
+  return d && !json_array_append_new(ctx, d) ? CH_OK : CH_ERR_NOMEM;
+}
 
 static ch_err show_row(void *ctx, const certhub_bus_event_rec *e)
 {
   show_run *r = ctx;
+  ch_err rc = CH_OK;
   json_t *o = r->c->format == OUT_JSON ? event_json(e)
                                        : json_loads(e->envelope, 0, NULL);
   if(!o)
     return CH_ERR_NOMEM;
-  ch_err rc = out_json_print(stdout, o);
+  /* JSON output adds the deliveries of the event (the outbox rows). */
+  if(r->c->format == OUT_JSON) {
+    json_t *ds = json_array();
+    if(!ds || json_object_set_new(o, "Deliveries", ds))
+      rc = CH_ERR_NOMEM;
+    if(!rc)
+      rc = certhub_store_outbox_of_event(r->s, e->id, add_delivery, ds);
+  }
+  if(!rc)
+    rc = out_json_print(stdout, o);
   json_decref(o);
   return rc;
 }
@@ -473,7 +497,7 @@ static int events_show(cli_ctx *c, int argc, char **argv)
     return code;
   if((code = cli_open_store(c, &s)))
     return code;
-  show_run r = {.c = c};
+  show_run r = {.c = c, .s = s};
   ch_err rc = certhub_store_event_get(s, id, show_row, &r);
   if(rc == CH_ERR_NOTFOUND)
     code = cli_fail(c, CLI_EXIT_USAGE, "no event with id '%s'", id);

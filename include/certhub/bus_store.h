@@ -178,6 +178,9 @@ ch_err certhub_store_outbox_set(certhub_store *s, int64_t id,
 ch_err certhub_store_outbox_list(certhub_store *s, const char *state,
                                  size_t limit, certhub_bus_outbox_cb cb,
                                  void *ctx);
+/* The outbox rows of one event (by its id), in row order. */
+ch_err certhub_store_outbox_of_event(certhub_store *s, const char *event_id,
+                                     certhub_bus_outbox_cb cb, void *ctx);
 /* Dead rows (id 0: all) back to pending, attempts 0, due now. */
 ch_err certhub_store_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
                                     uint64_t *n /* OUT */);

@@ -354,7 +354,7 @@ ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first)
 
 /* ---- event bus (certhub/bus_store.h) ----------------------------------- */
 
-#define NEED(s, cond, what)                                                    \
+#define NEED(s, cond, what)                                                   \
   do {                                                                        \
     if((s) && !(cond))                                                        \
       return ch_store_err((s), CH_ERR_USAGE, "%s", (what));                   \
@@ -515,6 +515,13 @@ ch_err certhub_store_outbox_list(certhub_store *s, const char *state,
   DISPATCH(s, outbox_list, s, state, limit, cb, ctx);
 }
 
+ch_err certhub_store_outbox_of_event(certhub_store *s, const char *event_id,
+                                     certhub_bus_outbox_cb cb, void *ctx)
+{
+  NEED(s, event_id && cb, "outbox_of_event needs an event id and a callback");
+  DISPATCH(s, outbox_of_event, s, event_id, cb, ctx);
+}
+
 ch_err certhub_store_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
                                     uint64_t *n)
 {
@@ -528,8 +535,7 @@ ch_err certhub_store_outbox_purge(certhub_store *s, int64_t id, uint64_t *n)
   DISPATCH(s, outbox_purge, s, id, n);
 }
 
-ch_err certhub_store_bus_next_due(certhub_store *s, int64_t *when,
-                                  bool *found)
+ch_err certhub_store_bus_next_due(certhub_store *s, int64_t *when, bool *found)
 {
   NEED(s, when && found, "bus_next_due needs outputs");
   DISPATCH(s, bus_next_due, s, when, found);

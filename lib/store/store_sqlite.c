@@ -1920,6 +1920,7 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .outbox_due = ch_sq_outbox_due,
     .outbox_set = ch_sq_outbox_set,
     .outbox_list = ch_sq_outbox_list,
+    .outbox_of_event = ch_sq_outbox_of_event,
     .outbox_redrive = ch_sq_outbox_redrive,
     .outbox_purge = ch_sq_outbox_purge,
     .bus_next_due = ch_sq_bus_next_due,

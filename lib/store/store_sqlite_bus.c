@@ -640,6 +640,21 @@ ch_err ch_sq_outbox_list(certhub_store *s, const char *state, size_t limit,
   return outbox_rows(s, st, false, cb, ctx);
 }
 
+ch_err ch_sq_outbox_of_event(certhub_store *s, const char *event_id,
+                             certhub_bus_outbox_cb cb, void *ctx)
+{
+  sqlite3_stmt *st = NULL;
+  ch_err rc = prep(s,
+                   "SELECT " OUTBOX_COLS " FROM events e"
+                   " JOIN outbox o ON o.event_seq = e.seq"
+                   " WHERE e.id = ?1 ORDER BY o.id",
+                   &st);
+  if(rc)
+    return rc;
+  bind_str(st, 1, event_id);
+  return outbox_rows(s, st, false, cb, ctx);
+}
+
 ch_err ch_sq_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
                             uint64_t *n)
 {

@@ -111,6 +111,8 @@ ch_err ch_sq_outbox_set(certhub_store *s, int64_t id, const char *state,
                         const char *last_error, int64_t now);
 ch_err ch_sq_outbox_list(certhub_store *s, const char *state, size_t limit,
                          certhub_bus_outbox_cb cb, void *ctx);
+ch_err ch_sq_outbox_of_event(certhub_store *s, const char *event_id,
+                             certhub_bus_outbox_cb cb, void *ctx);
 ch_err ch_sq_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
                             uint64_t *n);
 ch_err ch_sq_outbox_purge(certhub_store *s, int64_t id, uint64_t *n);
