@@ -129,6 +129,8 @@ typedef struct certhub_bus_stats {
  * CERTHUB_ROUTE_BATCH, each batch one transaction) against the enabled
  * pattern rules of its bus; one outbox row per target of each matching
  * rule. Idempotent per event. stats may be NULL; it is added to. */
+/* Route, fire_schedules and apply_config open their own transactions:
+ * call them outside any. */
 #define CERTHUB_ROUTE_BATCH 100
 ch_err certhub_bus_route(certhub_store *s, int64_t now,
                          certhub_bus_stats *stats);
@@ -179,6 +181,8 @@ typedef ch_err (*certhub_bus_deliver_cb)(void *ctx, const char *rule,
  * MaximumEventAgeInSeconds: then dead-lettered when the target has
  * DeadLetterConfig, else dropped (state "failed"). FAILED: the same at
  * once. A row whose event is already too old is given up without a call. */
+/* One dispatcher per store at a time (certhub serve): two would read the
+ * same due rows and deliver them twice. */
 ch_err certhub_bus_dispatch(certhub_store *s, int64_t now,
                             certhub_bus_deliver_cb deliver, void *ctx,
                             size_t max, certhub_bus_stats *stats);
