@@ -165,19 +165,22 @@ static int put_one(put_run *p, const certhub_event *ev, const char *pre_error)
   return 0;
 }
 
-/* Resources "a,b,c" split in place. */
-static size_t split_resources(char *s, const char **out, size_t max)
+/* Resources "a,b,c" split in place; false when there are more than max. */
+static bool split_resources(char *s, const char **out, size_t max, size_t *n)
 {
-  size_t n = 0;
-  for(char *tok = s; tok && n < max;) {
+  *n = 0;
+  for(char *tok = s; tok;) {
     char *comma = strchr(tok, ',');
     if(comma)
       *comma = '\0';
-    if(*tok)
-      out[n++] = tok;
+    if(*tok) {
+      if(*n == max)
+        return false;
+      out[(*n)++] = tok;
+    }
     tok = comma ? comma + 1 : NULL;
   }
-  return n;
+  return true;
 }
 
 /* One PutEvents entry object into ev (borrowing from e). Returns an error
@@ -315,8 +318,12 @@ static int events_put(cli_ctx *c, int argc, char **argv, const char *source,
                                       4 * CERTHUB_EVENT_MAX_LEN, &detail)))
       goto out;
     ev.detail = detail;
-    if(resources)
-      ev.n_resources = split_resources(resources, res, MAX_RESOURCES);
+    if(resources &&
+       !split_resources(resources, res, MAX_RESOURCES, &ev.n_resources)) {
+      code =
+          cli_usage(c, "--resources: more than %d resources", MAX_RESOURCES);
+      goto out;
+    }
     ev.resources = res;
     if(time_arg && certhub_time_parse(time_arg, &ev.time)) {
       code = cli_usage(c, "--time: '%s' is not an RFC 3339 time", time_arg);
