@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "certhub/bus.h"
 #include "cli.h"
 
 /* prog as execvp would find it: a path with '/', else a PATH entry. */
@@ -58,6 +59,13 @@ int cmd_config(cli_ctx *c, int argc, char **argv)
   int code = cli_config(c, true);
   if(code)
     return code;
+  char *err = NULL;
+  ch_err rc = certhub_bus_config_check(c->config, NULL, NULL, &err);
+  if(rc) {
+    code = cli_fail(c, CLI_EXIT_USAGE, "%s", err ? err : certhub_strerror(rc));
+    free(err);
+    return code;
+  }
   printf("%s: ok (%zu source%s, %zu endpoint%s, threshold %d day%s)\n",
          c->config->file, c->config->n_sources,
          c->config->n_sources == 1 ? "" : "s", c->config->n_endpoints,

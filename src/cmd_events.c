@@ -118,8 +118,37 @@ out:
   return code;
 }
 
+/* The first operand (skipping options and their values): the
+ * subcommand. */
+static const char *first_operand(int argc, char **argv)
+{
+  static const char *const with_value[] = {
+      "--db",     "--config",  "--now",       "--output", "-o",
+      "--color",  "--pattern", "--event",     "--source", "--detail-type",
+      "--detail", "--bus",     "--resources", "--time",   "--entries",
+      "--since",  "--until",   "--limit"};
+  for(int i = 1; i < argc; i++) {
+    if(argv[i][0] != '-')
+      return argv[i];
+    if(!strcmp(argv[i], "--"))
+      return i + 1 < argc ? argv[i + 1] : NULL;
+    for(size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+      if(!strcmp(argv[i], with_value[k])) {
+        i++;
+        break;
+      }
+  }
+  return NULL;
+}
+
 int cmd_events(cli_ctx *c, int argc, char **argv)
 {
+  /* put, list and show live in cmd_events_bus.c. */
+  const char *first = first_operand(argc, argv);
+  if(first && (!strcmp(first, "put") || !strcmp(first, "list") ||
+               !strcmp(first, "show")))
+    return cmd_events_bus(c, argc, argv);
+
   static const struct option longopts[] = {
       {"pattern", required_argument, NULL, OPT_PATTERN},
       {"event", required_argument, NULL, OPT_EVENT},

@@ -120,8 +120,20 @@ static const cli_cmd commands[] = {
      "\n"
      "  --compat             also emit blackbox_exporter and\n"
      "                       x509-certificate-exporter metric names\n"},
-    {"events", cmd_events, "test event patterns (the event bus)",
-     "Usage: certhub events test-pattern --pattern P --event E\n"
+    {"events", cmd_events, "put, list and show events; test event patterns",
+     "Usage: certhub events put --source S --detail-type T [--detail JSON|@F]\n"
+     "                          [--bus B] [--resources ARN,...] [--time T]\n"
+     "       certhub events put --entries FILE|-\n"
+     "       certhub events list [--bus B] [--source S] [--detail-type T]\n"
+     "                           [--since T] [--until T] [--limit N]\n"
+     "       certhub events show ID\n"
+     "       certhub events test-pattern --pattern P --event E\n"
+     "\n"
+     "put stores events on an event bus (default: default) and prints the\n"
+     "PutEvents answer; --entries takes a JSON array of PutEvents entries\n"
+     "(Source, DetailType, Detail, EventBusName, Resources, Time). Valid\n"
+     "entries are stored even when others fail; the exit status is then 2.\n"
+     "list shows the archive, newest first; show prints one event.\n"
      "\n"
      "Print true when the EventBridge event pattern P matches the event E,\n"
      "else false. P and E are JSON text, or @FILE to read a file. An invalid\n"
@@ -140,6 +152,31 @@ static const cli_cmd commands[] = {
      "  --dry-run            run no renewal command and record nothing\n"
      "  --batch              print the weekly batch instead: every active\n"
      "                       certificate within its threshold (JSON)\n"},
+    {"rules", cmd_rules, "manage the rules of event buses",
+     "Usage: certhub rules put NAME [--bus B] (--pattern P|@F | --schedule E)\n"
+     "                         [--target JSON|@F]... [--description D]\n"
+     "                         [--disabled]\n"
+     "       certhub rules list [--bus B]\n"
+     "       certhub rules describe|enable|disable|delete NAME [--bus B]\n"
+     "\n"
+     "A rule sends the events matching its EventBridge event pattern, or\n"
+     "the Scheduled Events of its schedule expression (rate(...) or\n"
+     "cron(...), UTC), to up to 5 targets. Each --target is a JSON object\n"
+     "with \"Id\" and \"Type\" (or an array of them); \"RetryPolicy\" and\n"
+     "\"DeadLetterConfig\" set retries and the dead-letter queue.\n"},
+    {"dlq", cmd_dlq, "list, redrive or purge the dead-letter queue",
+     "Usage: certhub dlq list [--limit N]\n"
+     "       certhub dlq redrive (ID...|--all)\n"
+     "       certhub dlq purge (ID...|--all)\n"
+     "\n"
+     "redrive puts dead letters back to delivery with their attempts reset;\n"
+     "purge deletes them.\n"},
+    {"buses", cmd_buses, "create, list or delete event buses",
+     "Usage: certhub buses create NAME\n"
+     "       certhub buses list\n"
+     "       certhub buses delete NAME\n"
+     "\n"
+     "The default bus always exists. A bus with rules cannot be deleted.\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };

@@ -34,7 +34,13 @@
  *     client_cert: /etc/certhub/client.pem  # mTLS, with client_key
  *     client_key: /etc/certhub/client.key
  *
- * Later sections (rules, topics, hub) are added by later modules;
+ *   buses: [ops]                       # extra event buses
+ *   rules:                             # event bus rules (lib/config/config_bus.c)
+ *     - name: expiring
+ *       pattern: {source: [certhub.acm]}   # or schedule: "rate(1 day)"
+ *       targets: [{Id: log, Type: file, Path: /var/log/certhub.jsonl}]
+ *
+ * Later sections (topics, hub) are added by later modules;
  * unknown keys are errors.
  *
  * Ownership: certhub_config_load() returns a tree owned by the caller and
@@ -95,6 +101,20 @@ typedef struct certhub_probe_cfg {
   char *client_key;
 } certhub_probe_cfg;
 
+/* One configured event bus rule: pattern and targets as JSON text. The
+ * bus validates them (certhub_bus_rule_validate); the lines point at the
+ * entry, its pattern, schedule and targets for messages (0: absent). */
+typedef struct certhub_rule_cfg {
+  char *name;
+  char *bus;         /* NULL: default */
+  char *description; /* may be NULL */
+  char *pattern;     /* JSON text, or NULL */
+  char *schedule;    /* or NULL */
+  char *targets;     /* JSON array text, or NULL (none) */
+  bool enabled;
+  int line, pattern_line, schedule_line, targets_line;
+} certhub_rule_cfg;
+
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
   char *db;            /* may be NULL */
@@ -107,6 +127,10 @@ typedef struct certhub_config {
   size_t n_endpoints;
   certhub_probe_cfg probe;
   char *event_source;  /* may be NULL: CERTHUB_DEFAULT_EVENT_SOURCE */
+  char **buses; /* extra event buses */
+  size_t n_buses;
+  certhub_rule_cfg *rules;
+  size_t n_rules;
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

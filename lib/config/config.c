@@ -10,6 +10,7 @@
 static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
+    "buses",   "rules",
 };
 
 static const char *const endpoint_keys[] = {
@@ -474,6 +475,10 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       rc = load_probe(e, v, c);
     else if(!strcmp(k->str, "event_source"))
       rc = get_event_source(e, v, k->str, &c->event_source);
+    else if(!strcmp(k->str, "buses"))
+      rc = ch_cfg_load_buses(e, v, c);
+    else if(!strcmp(k->str, "rules"))
+      rc = ch_cfg_load_rules(e, v, c);
     if(rc)
       return rc;
   }
@@ -618,6 +623,7 @@ void certhub_config_free(certhub_config *c)
     tags_free(ep->tags, ep->n_tags);
   }
   free(c->endpoints);
+  ch_cfg_bus_free(c);
   free(c->probe.ca_file);
   free(c->probe.client_cert);
   free(c->probe.client_key);

@@ -114,4 +114,12 @@ ch_err ch_cfg_string_list(ch_cfgerr *e, const ch_ynode *n, const char *path,
                           size_t *n_out /* OUT */);
 void ch_cfg_strv_free(char **v, size_t n);
 
+/* The event bus sections (config_bus.c). */
+struct certhub_config;
+ch_err ch_cfg_load_rules(ch_cfgerr *e, const ch_ynode *n,
+                         struct certhub_config *c);
+ch_err ch_cfg_load_buses(ch_cfgerr *e, const ch_ynode *n,
+                         struct certhub_config *c);
+void ch_cfg_bus_free(struct certhub_config *c);
+
 #endif

@@ -374,3 +374,204 @@ ch_err certhub_store_mark_get(certhub_store *s, const char *key, bool *found,
     return ch_store_err(s, CH_ERR_USAGE, "empty mark key");
   DISPATCH(s, mark_get, s, key, found, created);
 }
+
+/* ---- event bus (certhub/bus_store.h) ----------------------------------- */
+
+#define NEED(s, cond, what)                                                   \
+  do {                                                                        \
+    if((s) && !(cond))                                                        \
+      return ch_store_err((s), CH_ERR_USAGE, "%s", (what));                   \
+  } while(0)
+
+ch_err certhub_store_bus_create(certhub_store *s, const char *name,
+                                int64_t now)
+{
+  NEED(s, name && *name, "bus_create needs a name");
+  DISPATCH(s, bus_create, s, name, now);
+}
+
+ch_err certhub_store_bus_delete(certhub_store *s, const char *name)
+{
+  NEED(s, name && *name, "bus_delete needs a name");
+  DISPATCH(s, bus_delete, s, name);
+}
+
+ch_err certhub_store_bus_list(certhub_store *s, certhub_bus_name_cb cb,
+                              void *ctx)
+{
+  NEED(s, cb, "bus_list needs a callback");
+  DISPATCH(s, bus_list, s, cb, ctx);
+}
+
+ch_err certhub_store_bus_exists(certhub_store *s, const char *name,
+                                bool *exists)
+{
+  NEED(s, name && exists, "bus_exists needs a name");
+  DISPATCH(s, bus_exists, s, name, exists);
+}
+
+ch_err certhub_store_rule_put(certhub_store *s, const certhub_bus_rule *r,
+                              bool *created)
+{
+  NEED(s, r && r->bus && r->name && (!r->pattern != !r->schedule),
+       "rule_put needs a bus, a name and one of pattern or schedule");
+  DISPATCH(s, rule_put, s, r, created);
+}
+
+ch_err certhub_store_rule_get(certhub_store *s, const char *bus,
+                              const char *name, certhub_bus_rule_cb cb,
+                              void *ctx)
+{
+  NEED(s, bus && name && cb, "rule_get needs a bus, a name and a callback");
+  DISPATCH(s, rule_get, s, bus, name, cb, ctx);
+}
+
+ch_err certhub_store_rule_list(certhub_store *s, const char *bus,
+                               certhub_bus_rule_cb cb, void *ctx)
+{
+  NEED(s, cb, "rule_list needs a callback");
+  DISPATCH(s, rule_list, s, bus, cb, ctx);
+}
+
+ch_err certhub_store_rule_delete(certhub_store *s, const char *bus,
+                                 const char *name)
+{
+  NEED(s, bus && name, "rule_delete needs a bus and a name");
+  DISPATCH(s, rule_delete, s, bus, name);
+}
+
+ch_err certhub_store_rule_set_state(certhub_store *s, const char *bus,
+                                    const char *name, bool enabled,
+                                    int64_t next_fire, int64_t now)
+{
+  NEED(s, bus && name, "rule_set_state needs a bus and a name");
+  DISPATCH(s, rule_set_state, s, bus, name, enabled, next_fire, now);
+}
+
+ch_err certhub_store_rule_fired(certhub_store *s, const char *bus,
+                                const char *name, int64_t last_fire,
+                                int64_t next_fire)
+{
+  NEED(s, bus && name, "rule_fired needs a bus and a name");
+  DISPATCH(s, rule_fired, s, bus, name, last_fire, next_fire);
+}
+
+ch_err certhub_store_event_put(certhub_store *s,
+                               const certhub_bus_event_rec *e, bool *stored,
+                               int64_t *seq)
+{
+  NEED(s,
+       e && e->id && e->bus && e->source && e->detail_type && e->envelope &&
+           stored,
+       "event_put needs an id, bus, source, detail-type and envelope");
+  DISPATCH(s, event_put, s, e, stored, seq);
+}
+
+ch_err certhub_store_events_unrouted(certhub_store *s, size_t limit,
+                                     certhub_bus_event_cb cb, void *ctx)
+{
+  NEED(s, cb, "events_unrouted needs a callback");
+  DISPATCH(s, events_unrouted, s, limit, cb, ctx);
+}
+
+ch_err certhub_store_event_routed(certhub_store *s, int64_t seq)
+{
+  DISPATCH(s, event_routed, s, seq);
+}
+
+ch_err certhub_store_event_list(certhub_store *s,
+                                const certhub_bus_event_filter *f,
+                                certhub_bus_event_cb cb, void *ctx)
+{
+  static const certhub_bus_event_filter all = {0};
+  NEED(s, cb, "event_list needs a callback");
+  DISPATCH(s, event_list, s, f ? f : &all, cb, ctx);
+}
+
+ch_err certhub_store_event_get(certhub_store *s, const char *id,
+                               certhub_bus_event_cb cb, void *ctx)
+{
+  NEED(s, id && cb, "event_get needs an id and a callback");
+  DISPATCH(s, event_get, s, id, cb, ctx);
+}
+
+ch_err certhub_store_event_prune(certhub_store *s, int64_t before,
+                                 uint64_t *n_deleted)
+{
+  NEED(s, n_deleted, "event_prune needs a count");
+  DISPATCH(s, event_prune, s, before, n_deleted);
+}
+
+ch_err certhub_store_outbox_add(certhub_store *s, int64_t event_seq,
+                                const char *bus, const char *rule,
+                                const char *target_id, const char *target,
+                                int64_t now, bool *added)
+{
+  NEED(s, bus && rule && target_id && target,
+       "outbox_add needs a bus, rule, target id and target");
+  DISPATCH(s, outbox_add, s, event_seq, bus, rule, target_id, target, now,
+           added);
+}
+
+ch_err certhub_store_outbox_due(certhub_store *s, int64_t now, size_t limit,
+                                certhub_bus_outbox_cb cb, void *ctx)
+{
+  NEED(s, cb, "outbox_due needs a callback");
+  DISPATCH(s, outbox_due, s, now, limit, cb, ctx);
+}
+
+ch_err certhub_store_outbox_set(certhub_store *s, int64_t id,
+                                const char *state, unsigned attempts,
+                                int64_t next_attempt_at,
+                                const char *last_error, int64_t now)
+{
+  NEED(s, state, "outbox_set needs a state");
+  DISPATCH(s, outbox_set, s, id, state, attempts, next_attempt_at, last_error,
+           now);
+}
+
+ch_err certhub_store_outbox_list(certhub_store *s, const char *state,
+                                 size_t limit, certhub_bus_outbox_cb cb,
+                                 void *ctx)
+{
+  NEED(s, cb, "outbox_list needs a callback");
+  DISPATCH(s, outbox_list, s, state, limit, cb, ctx);
+}
+
+ch_err certhub_store_outbox_of_event(certhub_store *s, const char *event_id,
+                                     certhub_bus_outbox_cb cb, void *ctx)
+{
+  NEED(s, event_id && cb, "outbox_of_event needs an event id and a callback");
+  DISPATCH(s, outbox_of_event, s, event_id, cb, ctx);
+}
+
+ch_err certhub_store_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
+                                    uint64_t *n)
+{
+  NEED(s, n, "outbox_redrive needs a count");
+  DISPATCH(s, outbox_redrive, s, id, now, n);
+}
+
+ch_err certhub_store_outbox_purge(certhub_store *s, int64_t id, uint64_t *n)
+{
+  NEED(s, n, "outbox_purge needs a count");
+  DISPATCH(s, outbox_purge, s, id, n);
+}
+
+ch_err certhub_store_bus_next_due(certhub_store *s, int64_t *when, bool *found)
+{
+  NEED(s, when && found, "bus_next_due needs outputs");
+  DISPATCH(s, bus_next_due, s, when, found);
+}
+
+ch_err certhub_store_set_error(certhub_store *s, ch_err rc, const char *fmt,
+                               ...)
+{
+  if(!s)
+    return rc;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+  va_end(ap);
+  return rc;
+}

@@ -9,6 +9,7 @@
 #define CH_STORE_INT_H
 
 #include <stdarg.h>
+#include "certhub/bus_store.h"
 #include "certhub/store.h"
 #include "core/core.h"
 
@@ -80,6 +81,50 @@ struct ch_store_ops {
    * connection; *first (if not NULL) gets the first column of the first
    * row, malloc'd, or NULL. Used by unit tests for fault injection. */
   ch_err (*test_exec)(certhub_store *s, const char *stmt, char **first);
+
+  /* The event bus (certhub/bus_store.h). */
+  ch_err (*bus_create)(certhub_store *s, const char *name, int64_t now);
+  ch_err (*bus_delete)(certhub_store *s, const char *name);
+  ch_err (*bus_list)(certhub_store *s, certhub_bus_name_cb cb, void *ctx);
+  ch_err (*bus_exists)(certhub_store *s, const char *name, bool *exists);
+  ch_err (*rule_put)(certhub_store *s, const certhub_bus_rule *r,
+                     bool *created);
+  ch_err (*rule_get)(certhub_store *s, const char *bus, const char *name,
+                     certhub_bus_rule_cb cb, void *ctx);
+  ch_err (*rule_list)(certhub_store *s, const char *bus,
+                      certhub_bus_rule_cb cb, void *ctx);
+  ch_err (*rule_delete)(certhub_store *s, const char *bus, const char *name);
+  ch_err (*rule_set_state)(certhub_store *s, const char *bus,
+                           const char *name, bool enabled, int64_t next_fire,
+                           int64_t now);
+  ch_err (*rule_fired)(certhub_store *s, const char *bus, const char *name,
+                       int64_t last_fire, int64_t next_fire);
+  ch_err (*event_put)(certhub_store *s, const certhub_bus_event_rec *e,
+                      bool *stored, int64_t *seq);
+  ch_err (*events_unrouted)(certhub_store *s, size_t limit,
+                            certhub_bus_event_cb cb, void *ctx);
+  ch_err (*event_routed)(certhub_store *s, int64_t seq);
+  ch_err (*event_list)(certhub_store *s, const certhub_bus_event_filter *f,
+                       certhub_bus_event_cb cb, void *ctx);
+  ch_err (*event_get)(certhub_store *s, const char *id,
+                      certhub_bus_event_cb cb, void *ctx);
+  ch_err (*event_prune)(certhub_store *s, int64_t before, uint64_t *n);
+  ch_err (*outbox_add)(certhub_store *s, int64_t event_seq, const char *bus,
+                       const char *rule, const char *target_id,
+                       const char *target, int64_t now, bool *added);
+  ch_err (*outbox_due)(certhub_store *s, int64_t now, size_t limit,
+                       certhub_bus_outbox_cb cb, void *ctx);
+  ch_err (*outbox_set)(certhub_store *s, int64_t id, const char *state,
+                       unsigned attempts, int64_t next_attempt_at,
+                       const char *last_error, int64_t now);
+  ch_err (*outbox_list)(certhub_store *s, const char *state, size_t limit,
+                        certhub_bus_outbox_cb cb, void *ctx);
+  ch_err (*outbox_of_event)(certhub_store *s, const char *event_id,
+                            certhub_bus_outbox_cb cb, void *ctx);
+  ch_err (*outbox_redrive)(certhub_store *s, int64_t id, int64_t now,
+                           uint64_t *n);
+  ch_err (*outbox_purge)(certhub_store *s, int64_t id, uint64_t *n);
+  ch_err (*bus_next_due)(certhub_store *s, int64_t *when, bool *found);
 };
 
 struct certhub_store {

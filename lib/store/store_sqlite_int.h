@@ -83,5 +83,49 @@ ch_err ch_sq_mark_set(certhub_store *s, const char *key, int64_t now,
                       bool *was_new);
 ch_err ch_sq_mark_get(certhub_store *s, const char *key, bool *found,
                       int64_t *created);
+/* Migration 4 and the event bus (store_sqlite_bus.c). */
+extern const char ch_sq_bus_schema[];
+ch_err ch_sq_bus_create(certhub_store *s, const char *name, int64_t now);
+ch_err ch_sq_bus_delete(certhub_store *s, const char *name);
+ch_err ch_sq_bus_list(certhub_store *s, certhub_bus_name_cb cb, void *ctx);
+ch_err ch_sq_bus_exists(certhub_store *s, const char *name, bool *exists);
+ch_err ch_sq_rule_put(certhub_store *s, const certhub_bus_rule *r,
+                      bool *created);
+ch_err ch_sq_rule_get(certhub_store *s, const char *bus, const char *name,
+                      certhub_bus_rule_cb cb, void *ctx);
+ch_err ch_sq_rule_list(certhub_store *s, const char *bus,
+                       certhub_bus_rule_cb cb, void *ctx);
+ch_err ch_sq_rule_delete(certhub_store *s, const char *bus, const char *name);
+ch_err ch_sq_rule_set_state(certhub_store *s, const char *bus,
+                            const char *name, bool enabled, int64_t next_fire,
+                            int64_t now);
+ch_err ch_sq_rule_fired(certhub_store *s, const char *bus, const char *name,
+                        int64_t last_fire, int64_t next_fire);
+ch_err ch_sq_event_put(certhub_store *s, const certhub_bus_event_rec *e,
+                       bool *stored, int64_t *seq);
+ch_err ch_sq_events_unrouted(certhub_store *s, size_t limit,
+                             certhub_bus_event_cb cb, void *ctx);
+ch_err ch_sq_event_routed(certhub_store *s, int64_t seq);
+ch_err ch_sq_event_list(certhub_store *s, const certhub_bus_event_filter *f,
+                        certhub_bus_event_cb cb, void *ctx);
+ch_err ch_sq_event_get(certhub_store *s, const char *id,
+                       certhub_bus_event_cb cb, void *ctx);
+ch_err ch_sq_event_prune(certhub_store *s, int64_t before, uint64_t *n);
+ch_err ch_sq_outbox_add(certhub_store *s, int64_t event_seq, const char *bus,
+                        const char *rule, const char *target_id,
+                        const char *target, int64_t now, bool *added);
+ch_err ch_sq_outbox_due(certhub_store *s, int64_t now, size_t limit,
+                        certhub_bus_outbox_cb cb, void *ctx);
+ch_err ch_sq_outbox_set(certhub_store *s, int64_t id, const char *state,
+                        unsigned attempts, int64_t next_attempt_at,
+                        const char *last_error, int64_t now);
+ch_err ch_sq_outbox_list(certhub_store *s, const char *state, size_t limit,
+                         certhub_bus_outbox_cb cb, void *ctx);
+ch_err ch_sq_outbox_of_event(certhub_store *s, const char *event_id,
+                             certhub_bus_outbox_cb cb, void *ctx);
+ch_err ch_sq_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
+                            uint64_t *n);
+ch_err ch_sq_outbox_purge(certhub_store *s, int64_t id, uint64_t *n);
+ch_err ch_sq_bus_next_due(certhub_store *s, int64_t *when, bool *found);
 
 #endif
