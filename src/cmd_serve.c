@@ -1,0 +1,344 @@
+/*
+ * certhub serve: the daemon. One thread runs the loop:
+ *
+ *   evaluate lifecycle (at start, when the UTC day changes, and every
+ *   --evaluate-every) -> fire due schedules -> route stored events ->
+ *   deliver due outbox rows (a few at a time, checking signals between) ->
+ *   sleep until the next due instant, --interval at most, or a signal.
+ *
+ * Everything it does is persisted before it is acted on (events in the
+ * archive, outbox rows), so a crash or SIGKILL at any point loses nothing:
+ * the next start picks up where the store says. SIGTERM and SIGINT drain
+ * (the delivery in flight finishes and is recorded) and exit 0; SIGHUP
+ * reloads the configuration and keeps the old one when the new is invalid.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certhub/config.h"
+#include "cli.h"
+#include "wire.h"
+
+enum {
+  OPT_ONCE = 0x100,
+  OPT_INTERVAL,
+  OPT_EVALUATE_EVERY,
+  OPT_BATCH,
+};
+
+/* Deliveries per step between two looks at the signals: small, so SIGTERM
+ * waits for at most a few deliveries (each bounded by its timeout). */
+#define SERVE_STEP_DELIVERIES 8
+
+typedef struct serve {
+  cli_ctx *c;
+  certhub_store *store;
+  wire *w;
+  int sfd;                /* signalfd for TERM, INT, HUP */
+  int64_t offset;         /* --now minus the wall clock at start */
+  unsigned interval_ms;   /* longest sleep */
+  unsigned eval_every_ms; /* lifecycle evaluation period */
+  bool once;
+  bool stop;
+  int64_t last_eval;      /* instant of the last evaluation, 0 none */
+  wire_stats total;
+} serve;
+
+static int64_t serve_now(const serve *sv)
+{
+  return (int64_t)time(NULL) + sv->offset;
+}
+
+static void serve_logv(const char *fmt, va_list ap)
+{
+  char ts[32];
+  certhub_time_format((int64_t)time(NULL), ts, sizeof(ts));
+  fprintf(stderr, "%s certhub serve: ", ts);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  fflush(stderr);
+}
+
+static void serve_log(void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void serve_log(void *ctx, const char *fmt, ...)
+{
+  (void)ctx;
+  va_list ap;
+  va_start(ap, fmt);
+  serve_logv(fmt, ap);
+  va_end(ap);
+}
+
+/* Build the wiring for cfg and put its rules into the store. */
+static ch_err serve_wire(serve *sv, const certhub_config *cfg, wire **out)
+{
+  char *err = NULL;
+  wire *w = NULL;
+  ch_err rc = wire_new(sv->store, cfg, serve_log, sv, &w, &err);
+  if(!rc)
+    rc = wire_apply_config(w, serve_now(sv), &err);
+  if(rc) {
+    serve_log(sv, "configuration: %s", err ? err : certhub_strerror(rc));
+    wire_free(w);
+    w = NULL;
+  }
+  free(err);
+  *out = w;
+  return rc;
+}
+
+/* SIGHUP: load the file again; on any error keep running with the old. */
+static void serve_reload(serve *sv)
+{
+  cli_ctx *c = sv->c;
+  if(!c->config_from_file) {
+    serve_log(sv, "SIGHUP: no configuration file to reload");
+    return;
+  }
+  certhub_config *cfg = NULL;
+  char *err = NULL;
+  ch_err rc = certhub_config_load(c->config->file, &cfg, &err);
+  if(rc) {
+    serve_log(sv, "SIGHUP: keeping the running configuration: %s",
+              err ? err : certhub_strerror(rc));
+    free(err);
+    return;
+  }
+  wire *w = NULL;
+  if(serve_wire(sv, cfg, &w)) {
+    serve_log(sv, "SIGHUP: keeping the running configuration");
+    certhub_config_free(cfg);
+    return;
+  }
+  if((cfg->db || c->config->db) &&
+     (!cfg->db || !c->config->db || strcmp(cfg->db, c->config->db)))
+    serve_log(sv, "SIGHUP: db: changes take effect at the next start");
+  wire_free(sv->w);
+  certhub_config_free(c->config);
+  c->config = cfg;
+  sv->w = w;
+  sv->last_eval = 0; /* thresholds may have changed */
+  serve_log(sv, "SIGHUP: configuration reloaded from %s", cfg->file);
+}
+
+/* Read pending signals without blocking. */
+static void serve_signals(serve *sv)
+{
+  struct signalfd_siginfo si;
+  for(;;) {
+    ssize_t n = read(sv->sfd, &si, sizeof(si));
+    if(n != (ssize_t)sizeof(si))
+      return;
+    if(si.ssi_signo == SIGHUP)
+      serve_reload(sv);
+    else if(!sv->stop) {
+      serve_log(sv, "%s: draining and stopping",
+                si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+      sv->stop = true;
+    }
+  }
+}
+
+static void stats_add(wire_stats *t, const wire_stats *s)
+{
+  t->emitted += s->emitted;
+  t->deduped += s->deduped;
+  t->fired += s->fired;
+  t->routed += s->routed;
+  t->enqueued += s->enqueued;
+  t->delivered += s->delivered;
+  t->retried += s->retried;
+  t->dead += s->dead;
+}
+
+static bool evaluation_due(const serve *sv, int64_t now)
+{
+  if(!sv->last_eval)
+    return true;
+  if(now / 86400 != sv->last_eval / 86400) /* a new UTC day */
+    return true;
+  return (now - sv->last_eval) * 1000 >= (int64_t)sv->eval_every_ms;
+}
+
+/* One pass: evaluation when due, then schedules, routing and deliveries
+ * until nothing is due or a stop is asked. Errors are logged; a storage
+ * error ends the pass, and the next pass tries again. */
+static void serve_pass(serve *sv)
+{
+  wire_stats st = {0};
+  char *err = NULL;
+  int64_t now = serve_now(sv);
+  ch_err rc;
+  if(evaluation_due(sv, now)) {
+    rc = wire_evaluate(sv->w, now, &st, &err);
+    if(rc)
+      serve_log(sv, "evaluate: %s", err ? err : certhub_strerror(rc));
+    else
+      sv->last_eval = now;
+    free(err);
+    err = NULL;
+  }
+  bool more = true;
+  while(more && !sv->stop) {
+    rc = wire_step(sv->w, serve_now(sv), SERVE_STEP_DELIVERIES, &st, &more,
+                   &err);
+    if(rc) {
+      serve_log(sv, "bus: %s", err ? err : certhub_strerror(rc));
+      free(err);
+      err = NULL;
+      break;
+    }
+    serve_signals(sv);
+  }
+  if(st.emitted || st.fired || st.routed || st.delivered || st.retried ||
+     st.dead)
+    serve_log(sv,
+              "%llu events emitted, %llu schedules fired, %llu routed, "
+              "%llu delivered, %llu to retry, %llu given up",
+              (unsigned long long)st.emitted, (unsigned long long)st.fired,
+              (unsigned long long)st.routed,
+              (unsigned long long)st.delivered,
+              (unsigned long long)st.retried, (unsigned long long)st.dead);
+  stats_add(&sv->total, &st);
+}
+
+/* Milliseconds to sleep: until the next due instant, at most interval. */
+static int serve_sleep_ms(serve *sv)
+{
+  int64_t due = INT64_MAX, now = serve_now(sv);
+  int64_t ms = sv->interval_ms;
+  if(wire_next_due(sv->w, &due) == CH_OK && due != INT64_MAX) {
+    int64_t d = due <= now ? 0 : (due - now) * 1000;
+    if(d < ms)
+      ms = d;
+  }
+  if(sv->eval_every_ms && sv->last_eval) {
+    int64_t e = (sv->last_eval - now) * 1000 + sv->eval_every_ms;
+    if(e < 0)
+      e = 0;
+    if(e < ms)
+      ms = e;
+  }
+  /* wake at the next UTC midnight for the day's evaluation */
+  int64_t midnight = (now / 86400 + 1) * 86400;
+  if((midnight - now) * 1000 < ms)
+    ms = (midnight - now) * 1000;
+  return ms < 0 ? 0 : (int)ms;
+}
+
+static int parse_dur(cli_ctx *c, const char *opt, const char *arg,
+                     unsigned *ms)
+{
+  ch_err rc = certhub_duration_parse(arg, ms);
+  if(rc)
+    return cli_usage(c, "%s: '%s' is not a duration of at most an hour "
+                        "(e.g. 30s, 500ms, 5m)",
+                     opt, arg);
+  return 0;
+}
+
+int cmd_serve(cli_ctx *c, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+      {"once", no_argument, NULL, OPT_ONCE},
+      {"interval", required_argument, NULL, OPT_INTERVAL},
+      {"evaluate-every", required_argument, NULL, OPT_EVALUATE_EVERY},
+      {NULL, 0, NULL, 0},
+  };
+  serve sv = {.c = c, .sfd = -1, .interval_ms = 60000,
+              .eval_every_ms = 3600000};
+  sigset_t set, old;
+  bool masked = false;
+  int r, code;
+  while((r = cli_getopt(c, argc, argv, "", longopts)) != -1) {
+    switch(r) {
+    case CLI_OPT_STOP:
+      return c->exit_code;
+    case OPT_ONCE:
+      sv.once = true;
+      break;
+    case OPT_INTERVAL:
+      if((code = parse_dur(c, "--interval", optarg, &sv.interval_ms)))
+        return code;
+      break;
+    case OPT_EVALUATE_EVERY:
+      if((code = parse_dur(c, "--evaluate-every", optarg,
+                           &sv.eval_every_ms)))
+        return code;
+      break;
+    default:
+      return cli_usage(c, "unexpected option");
+    }
+  }
+  if(optind < argc)
+    return cli_usage(c, "unexpected argument '%s'", argv[optind]);
+  /* --now starts the daemon's clock at that instant; it then runs. */
+  sv.offset = c->now - (int64_t)time(NULL);
+
+  if((code = cli_config(c, false)))
+    return code;
+  if((code = cli_open_store(c, &sv.store)))
+    return code;
+
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if(sigprocmask(SIG_BLOCK, &set, &old) != 0) {
+    code = cli_fail(c, CLI_EXIT_INTERNAL, "sigprocmask: %s", strerror(errno));
+    goto out;
+  }
+  masked = true;
+  sv.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if(sv.sfd < 0) {
+    code = cli_fail(c, CLI_EXIT_INTERNAL, "signalfd: %s", strerror(errno));
+    goto out;
+  }
+  if(serve_wire(&sv, c->config, &sv.w)) {
+    code = c->exit_code = CLI_EXIT_USAGE;
+    goto out;
+  }
+  if(!c->quiet)
+    serve_log(&sv, "started (pid %ld%s%s)", (long)getpid(),
+              c->config_from_file ? ", config " : "",
+              c->config_from_file ? c->config->file : "");
+
+  while(!sv.stop) {
+    serve_pass(&sv);
+    if(sv.once || sv.stop)
+      break;
+    struct pollfd pfd = {.fd = sv.sfd, .events = POLLIN};
+    int n = poll(&pfd, 1, serve_sleep_ms(&sv));
+    if(n < 0 && errno != EINTR) {
+      code = cli_fail(c, CLI_EXIT_INTERNAL, "poll: %s", strerror(errno));
+      goto out;
+    }
+    if(n > 0)
+      serve_signals(&sv);
+  }
+  if(!c->quiet)
+    serve_log(&sv,
+              "stopped: %llu events emitted, %llu delivered, %llu to "
+              "retry, %llu given up",
+              (unsigned long long)sv.total.emitted,
+              (unsigned long long)sv.total.delivered,
+              (unsigned long long)sv.total.retried,
+              (unsigned long long)sv.total.dead);
+  code = 0;
+out:
+  wire_free(sv.w);
+  if(sv.sfd >= 0)
+    close(sv.sfd);
+  if(masked)
+    sigprocmask(SIG_SETMASK, &old, NULL);
+  certhub_store_close(sv.store);
+  return code;
+}
