@@ -138,6 +138,7 @@ int cmd_endpoints(cli_ctx *c, int argc, char **argv);
 int cmd_metrics(cli_ctx *c, int argc, char **argv);
 int cmd_events(cli_ctx *c, int argc, char **argv);
 int cmd_evaluate(cli_ctx *c, int argc, char **argv);
+int cmd_serve(cli_ctx *c, int argc, char **argv);
 int cmd_events_bus(cli_ctx *c, int argc, char **argv);
 int cmd_rules(cli_ctx *c, int argc, char **argv);
 int cmd_dlq(cli_ctx *c, int argc, char **argv);

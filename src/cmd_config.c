@@ -8,6 +8,7 @@
 
 #include "certhub/bus.h"
 #include "cli.h"
+#include "wire.h"
 
 /* prog as execvp would find it: a path with '/', else a PATH entry. */
 static bool runnable(const char *prog)
@@ -60,7 +61,7 @@ int cmd_config(cli_ctx *c, int argc, char **argv)
   if(code)
     return code;
   char *err = NULL;
-  ch_err rc = certhub_bus_config_check(c->config, NULL, NULL, &err);
+  ch_err rc = certhub_bus_config_check(c->config, wire_check_target, NULL, &err);
   if(rc) {
     code = cli_fail(c, CLI_EXIT_USAGE, "%s", err ? err : certhub_strerror(rc));
     free(err);

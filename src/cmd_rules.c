@@ -10,6 +10,7 @@
 #include "certhub/pattern.h"
 #include "certhub/schedule.h"
 #include "cli.h"
+#include "wire.h"
 
 enum {
   OPT_BUS = 0x100,
@@ -18,6 +19,7 @@ enum {
   OPT_TARGET,
   OPT_DESCRIPTION,
   OPT_DISABLED,
+  OPT_BATCH,
 };
 
 #define TARGET_MAX_BYTES (64 * 1024)
@@ -61,7 +63,7 @@ static int text_arg(cli_ctx *c, const char *opt, const char *arg, size_t cap,
 static int rules_put(cli_ctx *c, int argc, char **argv, const char *bus,
                      const char *pattern_arg, const char *schedule,
                      char **target_args, size_t n_targets, const char *descr,
-                     bool disabled)
+                     bool disabled, const char *batch)
 {
   certhub_store *s = NULL;
   char *pattern = NULL, *targets = NULL;
@@ -122,10 +124,11 @@ static int rules_put(cli_ctx *c, int argc, char **argv, const char *bus,
                         .schedule = schedule,
                         .enabled = !disabled,
                         .description = descr,
+                        .batch = batch,
                         .targets = targets,
                         .managed_by = CERTHUB_RULE_BY_CLI};
   bool created = false;
-  ch_err rc = certhub_bus_rule_put(s, &r, c->now, NULL, NULL, &created);
+  ch_err rc = certhub_bus_rule_put(s, &r, c->now, wire_check_target, NULL, &created);
   if(rc) {
     code = cli_fail(c, cli_exit_for(rc), "%s", certhub_store_errmsg(s));
     goto out;
@@ -154,11 +157,11 @@ static json_t *rule_json(const certhub_bus_rule *r)
   certhub_time_format(r->next_fire, next, sizeof(next));
   char *arn = certhub_bus_rule_arn(NULL, NULL, r->bus, r->name);
   json_t *o = json_pack(
-      "{s:s,s:s,s:s*,s:s,s:s*,s:s*,s:s,s:o*,s:s,s:s,s:s*,s:s*}", "Name",
+      "{s:s,s:s,s:s*,s:s,s:s*,s:s*,s:s,s:o*,s:s*,s:s,s:s,s:s*,s:s*}", "Name",
       r->name, "EventBusName", r->bus, "Arn", arn, "State",
       r->enabled ? "ENABLED" : "DISABLED", "EventPattern", r->pattern,
       "ScheduleExpression", r->schedule, "Description", r->description,
-      "Targets", json_loads(r->targets, 0, NULL), "ManagedBy", r->managed_by,
+      "Targets", json_loads(r->targets, 0, NULL), "Batch", r->batch, "ManagedBy", r->managed_by,
       "CreatedAt", created, "LastFire", r->last_fire ? last : NULL, "NextFire",
       r->next_fire ? next : NULL);
   (void)updated;
@@ -286,9 +289,11 @@ int cmd_rules(cli_ctx *c, int argc, char **argv)
       {"target", required_argument, NULL, OPT_TARGET},
       {"description", required_argument, NULL, OPT_DESCRIPTION},
       {"disabled", no_argument, NULL, OPT_DISABLED},
+      {"batch", required_argument, NULL, OPT_BATCH},
       {NULL, 0, NULL, 0},
   };
   const char *bus = NULL, *pattern = NULL, *schedule = NULL, *descr = NULL;
+  const char *batch = NULL;
   char **targets = calloc((size_t)argc + 1, sizeof(*targets));
   size_t n_targets = 0;
   bool disabled = false;
@@ -318,6 +323,9 @@ int cmd_rules(cli_ctx *c, int argc, char **argv)
     case OPT_DISABLED:
       disabled = true;
       break;
+    case OPT_BATCH:
+      batch = optarg;
+      break;
     default:
       code = cli_usage(c, "unexpected option");
       goto out;
@@ -330,16 +338,16 @@ int cmd_rules(cli_ctx *c, int argc, char **argv)
   }
   const char *sub = argv[optind++];
   bool put = !strcmp(sub, "put");
-  if(!put && (pattern || schedule || n_targets || descr || disabled)) {
+  if(!put && (pattern || schedule || n_targets || descr || disabled || batch)) {
     code = cli_usage(c,
-                     "%s: --pattern, --schedule, --target, --description "
-                     "and --disabled are options of put",
+                     "%s: --pattern, --schedule, --target, --description, "
+                     "--batch and --disabled are options of put",
                      sub);
     goto out;
   }
   if(put)
     code = rules_put(c, argc, argv, bus, pattern, schedule, targets, n_targets,
-                     descr, disabled);
+                     descr, disabled, batch);
   else if(!strcmp(sub, "list"))
     code = rules_list(c, argc, argv, bus);
   else if(!strcmp(sub, "describe") || !strcmp(sub, "enable") ||

@@ -155,7 +155,7 @@ static const cli_cmd commands[] = {
     {"rules", cmd_rules, "manage the rules of event buses",
      "Usage: certhub rules put NAME [--bus B] (--pattern P|@F | --schedule E)\n"
      "                         [--target JSON|@F]... [--description D]\n"
-     "                         [--disabled]\n"
+     "                         [--disabled] [--batch expiring-certificates]\n"
      "       certhub rules list [--bus B]\n"
      "       certhub rules describe|enable|disable|delete NAME [--bus B]\n"
      "\n"
@@ -163,7 +163,9 @@ static const cli_cmd commands[] = {
      "the Scheduled Events of its schedule expression (rate(...) or\n"
      "cron(...), UTC), to up to 5 targets. Each --target is a JSON object\n"
      "with \"Id\" and \"Type\" (or an array of them); \"RetryPolicy\" and\n"
-     "\"DeadLetterConfig\" set retries and the dead-letter queue.\n"},
+     "\"DeadLetterConfig\" set retries and the dead-letter queue. With\n"
+     "--batch expiring-certificates, a schedule rule's Scheduled Event lists\n"
+     "every certificate within its expiry threshold (the weekly digest).\n"},
     {"dlq", cmd_dlq, "list, redrive or purge the dead-letter queue",
      "Usage: certhub dlq list [--limit N]\n"
      "       certhub dlq redrive (ID...|--all)\n"
@@ -177,6 +179,18 @@ static const cli_cmd commands[] = {
      "       certhub buses delete NAME\n"
      "\n"
      "The default bus always exists. A bus with rules cannot be deleted.\n"},
+    {"serve", cmd_serve, "run the daemon: lifecycle events, schedules, rules",
+     "Usage: certhub serve [--once] [--interval DUR] [--evaluate-every DUR]\n"
+     "\n"
+     "Evaluate the lifecycle events (at start, every UTC day and every\n"
+     "--evaluate-every), fire due schedules, route events through the\n"
+     "rules and deliver them to their targets with retries, until SIGTERM\n"
+     "or SIGINT (the delivery in flight finishes). SIGHUP reloads the\n"
+     "configuration. Without a rules: section the seed rules apply.\n"
+     "\n"
+     "  --once               one pass, then exit (for timers and tests)\n"
+     "  --interval DUR       longest sleep between passes (default 60s)\n"
+     "  --evaluate-every DUR lifecycle evaluation period (default 1h)\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };

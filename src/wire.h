@@ -65,4 +65,8 @@ ch_err wire_step(wire *w, int64_t now, size_t max_deliveries, wire_stats *st,
  * when nothing is. */
 ch_err wire_next_due(wire *w, int64_t *when /* OUT */);
 
+/* The bus's certhub_bus_target_check: a target must parse as one of the
+ * target types (certhub_rule_target_parse). ctx is unused. */
+ch_err wire_check_target(void *ctx, const char *target_json, char **errmsg);
+
 #endif

@@ -47,7 +47,13 @@ typedef struct certhub_bus_rule {
   int64_t created, updated;
   int64_t last_fire; /* 0: never fired */
   int64_t next_fire; /* 0: none (pattern rule, disabled, or never again) */
+  /* Schedule rules only: NULL, or CERTHUB_BATCH_EXPIRING for a Scheduled
+   * Event whose detail lists every certificate within its threshold
+   * (certhub's extension: the weekly digest). */
+  const char *batch;
 } certhub_bus_rule;
+
+#define CERTHUB_BATCH_EXPIRING "expiring-certificates"
 
 typedef ch_err (*certhub_bus_rule_cb)(void *ctx, const certhub_bus_rule *r);
 

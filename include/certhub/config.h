@@ -111,6 +111,7 @@ typedef struct certhub_rule_cfg {
   char *pattern;     /* JSON text, or NULL */
   char *schedule;    /* or NULL */
   char *targets;     /* JSON array text, or NULL (none) */
+  char *batch;       /* NULL or CERTHUB_BATCH_EXPIRING (schedule rules) */
   bool enabled;
   int line, pattern_line, schedule_line, targets_line;
 } certhub_rule_cfg;
@@ -131,6 +132,9 @@ typedef struct certhub_config {
   size_t n_buses;
   certhub_rule_cfg *rules;
   size_t n_rules;
+  /* A rules: key was present (even empty). Without one, `certhub serve`
+   * and `certhub evaluate` use the built-in seed rules. */
+  bool has_rules;
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

@@ -125,11 +125,4 @@ ch_err certhub_lifecycle_evaluate(certhub_store *s, const certhub_config *cfg,
 ch_err certhub_lifecycle_batch(certhub_store *s, const certhub_config *cfg,
                                int64_t now, json_t **out /* OUT */);
 
-/* The EventBridge envelope of ev as JSON: version "0", id (id, else
- * ev->id, else a new UUID v4), detail-type, source, account, time
- * (RFC 3339), region, resources, detail (ev->detail parsed; CH_ERR_PARSE
- * when it is not a JSON object). */
-ch_err certhub_event_to_json(const certhub_event *ev, const char *id,
-                             json_t **out /* OUT */);
-
 #endif

@@ -478,7 +478,10 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
     else if(!strcmp(k->str, "buses"))
       rc = ch_cfg_load_buses(e, v, c);
     else if(!strcmp(k->str, "rules"))
+    {
+      c->has_rules = true;
       rc = ch_cfg_load_rules(e, v, c);
+    }
     if(rc)
       return rc;
   }

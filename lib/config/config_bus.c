@@ -11,6 +11,8 @@
  *         source: [certhub.acm]
  *         detail: {DaysToExpiry: [{numeric: ["<=", 30]}]}
  *       # schedule: "cron(0 8 ? * MON *)"   (instead of pattern)
+ *       # batch: expiring-certificates    (schedule rules: the Scheduled
+ *       #   Event's detail lists every certificate within its threshold)
  *       targets:
  *         - {Id: log, Type: file, Path: /var/log/certhub/events.jsonl}
  *
@@ -34,6 +36,7 @@
 
 static const char *const rule_keys[] = {
     "name", "bus", "description", "state", "pattern", "schedule", "targets",
+    "batch",
 };
 
 /* A plain scalar that is a JSON number. */
@@ -173,6 +176,8 @@ static ch_err load_rule(ch_cfgerr *e, const ch_ynode *n, const char *path,
         r->enabled = !strcmp(s, "ENABLED");
       free(s);
     }
+    else if(!strcmp(k->str, "batch"))
+      rc = ch_cfg_string(e, v, kp, &r->batch);
     else if(!strcmp(k->str, "schedule")) {
       r->schedule_line = v->line;
       rc = ch_cfg_string(e, v, kp, &r->schedule);
@@ -280,6 +285,7 @@ void ch_cfg_bus_free(certhub_config *c)
     free(r->name);
     free(r->bus);
     free(r->description);
+    free(r->batch);
     free(r->pattern);
     free(r->schedule);
     free(r->targets);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
 
 #include "certhub/time.h"
 #include "lifecycle_int.h"
@@ -133,69 +132,4 @@ char *ch_lc_detail_renewal(const lc_cert *c, const char *reason)
       ch_lc_json_str(c->cn), "RenewalStatusReason", reason, "DaysToExpiry",
       (json_int_t)c->days, "CertificateExpirationDate", time_str(c->not_after),
       "InUse", in_use(c), "Exported", false));
-}
-
-static ch_err uuid4(char out[37])
-{
-  uint8_t b[16];
-  if(RAND_bytes(b, sizeof(b)) != 1)
-    return CH_ERR_INTERNAL;
-  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-  char hex[33];
-  ch_hex_encode(b, sizeof(b), hex);
-  snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-           hex + 16, hex + 20);
-  return CH_OK;
-}
-
-ch_err certhub_event_to_json(const certhub_event *ev, const char *id,
-                             json_t **out)
-{
-  char gen[37];
-  json_error_t jerr;
-  ch_err rc = CH_OK;
-  json_t *o = NULL, *res = NULL, *detail = NULL;
-  if(!out)
-    return CH_ERR_USAGE;
-  *out = NULL;
-  if(!ev || !ev->source || !ev->detail_type || !ev->detail ||
-     (ev->n_resources && !ev->resources))
-    return CH_ERR_USAGE;
-  if(!id)
-    id = ev->id;
-  if(!id) {
-    rc = uuid4(gen);
-    if(rc)
-      return rc;
-    id = gen;
-  }
-  detail = json_loads(ev->detail, JSON_REJECT_DUPLICATES, &jerr);
-  if(!detail || !json_is_object(detail)) {
-    json_decref(detail);
-    return CH_ERR_PARSE;
-  }
-  res = json_array();
-  for(size_t i = 0; res && i < ev->n_resources; i++)
-    if(json_array_append_new(res, json_string(ev->resources[i])))
-      rc = CH_ERR_NOMEM;
-  char when[32];
-  certhub_time_format(ev->time, when, sizeof(when));
-  if(!res || rc) {
-    rc = CH_ERR_NOMEM;
-    goto out;
-  }
-  o = json_pack("{ss ss ss ss ss ss ss sO sO}", "version", "0", "id", id,
-                "detail-type", ev->detail_type, "source", ev->source,
-                "account", ev->account ? ev->account : "000000000000", "time",
-                when, "region", ev->region ? ev->region : "local", "resources",
-                res, "detail", detail);
-  if(!o)
-    rc = CH_ERR_NOMEM;
-out:
-  json_decref(res);
-  json_decref(detail);
-  if(!rc)
-    *out = o;
-  return rc;
 }

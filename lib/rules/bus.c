@@ -402,6 +402,14 @@ ch_err certhub_bus_rule_validate(const certhub_bus_rule *r,
                       r->name, "");
     return CH_ERR_USAGE;
   }
+  if(r->batch && (!r->schedule || strcmp(r->batch, CERTHUB_BATCH_EXPIRING))) {
+    *errmsg = msg_dup(r->schedule ? "rule %s: batch must be '%s'"
+                                  : "rule %s: batch needs a schedule "
+                                    "expression (it is the detail of the "
+                                    "rule's '%s' Scheduled Event)",
+                      r->name, CERTHUB_BATCH_EXPIRING);
+    return CH_ERR_USAGE;
+  }
   if(r->description && strlen(r->description) > CERTHUB_RULE_DESCRIPTION_MAX) {
     *errmsg = msg_dup("rule %s: description is longer than %s characters",
                       r->name, "512");

@@ -75,6 +75,7 @@ ch_err certhub_bus_apply_config(certhub_store *s, const certhub_config *cfg,
                           .schedule = c->schedule,
                           .enabled = c->enabled,
                           .description = c->description,
+                          .batch = c->batch,
                           .targets = c->targets,
                           .managed_by = CERTHUB_RULE_BY_CONFIG};
     rc = certhub_bus_rule_put(s, &r, now, check, ctx, NULL);
@@ -131,6 +132,7 @@ ch_err certhub_bus_config_check(const certhub_config *cfg,
                           .schedule = c->schedule,
                           .enabled = c->enabled,
                           .description = c->description,
+                          .batch = c->batch,
                           .targets = c->targets};
     char *err = NULL;
     ch_err rc = certhub_bus_rule_validate(&r, check, ctx, &err);

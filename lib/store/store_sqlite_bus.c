@@ -30,6 +30,7 @@ const char ch_sq_bus_schema[] =
     " updated INTEGER NOT NULL,"
     " last_fire INTEGER NOT NULL DEFAULT 0,"
     " next_fire INTEGER NOT NULL DEFAULT 0,"
+    " batch TEXT,"
     " PRIMARY KEY(bus, name)) WITHOUT ROWID;"
     "CREATE INDEX rules_by_fire ON rules(next_fire)"
     " WHERE next_fire > 0 AND state = 'ENABLED';"
@@ -200,7 +201,7 @@ ch_err ch_sq_bus_exists(certhub_store *s, const char *name, bool *exists)
 
 #define RULE_COLS                                                             \
   "bus, name, pattern, schedule, state, description, targets, managed_by,"    \
-  " created, updated, last_fire, next_fire"
+  " created, updated, last_fire, next_fire, batch"
 
 static ch_err rule_rows(certhub_store *s, sqlite3_stmt *st,
                         certhub_bus_rule_cb cb, void *ctx, size_t *n)
@@ -222,6 +223,7 @@ static ch_err rule_rows(certhub_store *s, sqlite3_stmt *st,
         .updated = sqlite3_column_int64(st, 9),
         .last_fire = sqlite3_column_int64(st, 10),
         .next_fire = sqlite3_column_int64(st, 11),
+        .batch = col_opt(st, 12),
     };
     (*n)++;
     rc = cb(ctx, &ru);
@@ -249,12 +251,12 @@ ch_err ch_sq_rule_put(certhub_store *s, const certhub_bus_rule *ru,
     return ch_sq_dberr(s, r, "looking up rule");
   rc = prep(s,
             "INSERT INTO rules(" RULE_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
-            " ?7, ?8, ?9, ?9, ?10, ?11) ON CONFLICT(bus, name) DO UPDATE SET"
+            " ?7, ?8, ?9, ?9, ?10, ?11, ?12) ON CONFLICT(bus, name) DO UPDATE SET"
             " pattern = excluded.pattern, schedule = excluded.schedule,"
             " state = excluded.state, description = excluded.description,"
             " targets = excluded.targets, managed_by = excluded.managed_by,"
             " updated = excluded.updated, last_fire = excluded.last_fire,"
-            " next_fire = excluded.next_fire",
+            " next_fire = excluded.next_fire, batch = excluded.batch",
             &st);
   if(rc)
     return rc;
@@ -269,6 +271,7 @@ ch_err ch_sq_rule_put(certhub_store *s, const certhub_bus_rule *ru,
   sqlite3_bind_int64(st, 9, ru->updated);
   sqlite3_bind_int64(st, 10, ru->last_fire);
   sqlite3_bind_int64(st, 11, ru->next_fire);
+  bind_str(st, 12, ru->batch);
   rc = run_done(s, st, "storing rule");
   if(!rc && created)
     *created = !exists;

@@ -249,50 +249,6 @@ static void available_reimport(void **state)
   lenv_free(&e);
 }
 
-/* The envelope: ACM's field names, order and types. */
-static void envelope_json(void **state)
-{
-  (void)state;
-  const char *res[] = {"arn:certhub:acm:local:000000000000:certificate/x"};
-  certhub_event ev = {
-      .source = "certhub.acm",
-      .detail_type = CERTHUB_DT_APPROACHING,
-      .account = "123456789012",
-      .region = "us-east-1",
-      .time = 1601448668, /* 2020-09-30T06:51:08Z */
-      .resources = res,
-      .n_resources = 1,
-      .detail = "{\"DaysToExpiry\":31,\"CommonName\":\"example.com\"}",
-  };
-  json_t *o = NULL;
-  assert_int_equal(certhub_event_to_json(&ev, "id-1", &o), CH_OK);
-  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  assert_string_equal(
-      text, "{\"version\":\"0\",\"id\":\"id-1\",\"detail-type\":\"ACM "
-            "Certificate Approaching Expiration\",\"source\":\"certhub.acm\","
-            "\"account\":\"123456789012\",\"time\":\"2020-09-30T06:51:08Z\","
-            "\"region\":\"us-east-1\",\"resources\":[\"arn:certhub:acm:local:"
-            "000000000000:certificate/x\"],\"detail\":{\"DaysToExpiry\":31,"
-            "\"CommonName\":\"example.com\"}}");
-  free(text);
-  json_decref(o);
-
-  /* No id: a UUID v4. */
-  assert_int_equal(certhub_event_to_json(&ev, NULL, &o), CH_OK);
-  const char *id = json_string_value(json_object_get(o, "id"));
-  assert_int_equal(strlen(id), 36);
-  assert_int_equal(id[14], '4');
-  assert_non_null(strchr("89ab", id[19]));
-  json_decref(o);
-
-  /* A detail that is not a JSON object is refused. */
-  ev.detail = "[1]";
-  assert_int_equal(certhub_event_to_json(&ev, NULL, &o), CH_ERR_PARSE);
-  assert_null(o);
-  ev.detail = "{\"a\":";
-  assert_int_equal(certhub_event_to_json(&ev, NULL, &o), CH_ERR_PARSE);
-}
-
 /* The event source comes from the options, else the config. */
 static void event_source(void **state)
 {
@@ -482,7 +438,6 @@ int main(void)
       cmocka_unit_test(skipped_days_not_backfilled),
       cmocka_unit_test(thresholds),
       cmocka_unit_test(available_reimport),
-      cmocka_unit_test(envelope_json),
       cmocka_unit_test(event_source),
       cmocka_unit_test(endpoint_threshold),
       cmocka_unit_test(hostile_names),
