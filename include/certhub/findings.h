@@ -20,8 +20,8 @@
 typedef struct certhub_store certhub_store;
 
 #define CERTHUB_ASFF_SCHEMA_VERSION "2018-10-08"
-#define CERTHUB_FINDINGS_BATCH_MAX 100               /* per import call */
-#define CERTHUB_FINDING_MAX_BYTES (240 * 1024)        /* one finding */
+#define CERTHUB_FINDINGS_BATCH_MAX 100                 /* per import call */
+#define CERTHUB_FINDING_MAX_BYTES (240 * 1024)         /* one finding */
 #define CERTHUB_FINDINGS_REQUEST_MAX (6 * 1024 * 1024) /* one import call */
 #define CERTHUB_FINDINGS_GENERATOR "certhub-lifecycle"
 
@@ -32,8 +32,8 @@ typedef struct certhub_finding_row {
   const char *id;
   const char *generator_id;
   const char *aws_account_id;
-  const char *region;         /* "" when unknown */
-  const char *severity_label; /* INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL */
+  const char *region;          /* "" when unknown */
+  const char *severity_label;  /* INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL */
   const char *workflow_status; /* NEW, NOTIFIED, RESOLVED, SUPPRESSED */
   const char *record_state;    /* ACTIVE, ARCHIVED */
   const char *resource_id;     /* Resources[0].Id */
@@ -41,11 +41,10 @@ typedef struct certhub_finding_row {
   int64_t updated_at;
   int64_t first_observed_at;
   int64_t last_observed_at;
-  const char *json;            /* the finding, compact JSON */
+  const char *json; /* the finding, compact JSON */
 } certhub_finding_row;
 
-typedef ch_err (*certhub_finding_cb)(void *ctx,
-                                     const certhub_finding_row *f);
+typedef ch_err (*certhub_finding_cb)(void *ctx, const certhub_finding_row *f);
 
 /* List filter; NULL members match anything. */
 typedef struct certhub_findings_filter {
@@ -64,13 +63,12 @@ ch_err certhub_findings_list(certhub_store *s,
 
 /* One finding by (ProductArn, Id); CH_ERR_NOTFOUND when absent. */
 ch_err certhub_findings_get(certhub_store *s, const char *product_arn,
-                            const char *id, certhub_finding_cb cb,
-                            void *ctx);
+                            const char *id, certhub_finding_cb cb, void *ctx);
 
 /* A finding BatchImportFindings refused. */
 typedef struct certhub_finding_failure {
-  char *id;    /* the finding's Id, "" when it had none */
-  char *code;  /* e.g. "MissingRequiredField", "InvalidInput" */
+  char *id;   /* the finding's Id, "" when it had none */
+  char *code; /* e.g. "MissingRequiredField", "InvalidInput" */
   char *message;
 } certhub_finding_failure;
 
@@ -106,7 +104,8 @@ void certhub_import_result_free(certhub_import_result *r);
  * error stores none of them. *r is reset first.
  */
 ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
-                               int64_t now, certhub_import_result *r /* OUT */);
+                               int64_t now,
+                               certhub_import_result *r /* OUT */);
 
 /*
  * Map one certhub bus event (EventBridge envelope) to findings and import

@@ -20,10 +20,10 @@
 typedef struct certhub_store certhub_store;
 
 #define CERTHUB_TOPIC_NAME_MAX 256
-#define CERTHUB_TOPIC_DISPLAY_MAX 100     /* SNS DisplayName */
-#define CERTHUB_SUBJECT_MAX 100           /* SNS Subject */
-#define CERTHUB_MESSAGE_MAX (256 * 1024)  /* SNS Publish: 256 KiB */
-#define CERTHUB_MESSAGE_ID_LEN 36         /* UUID v4, text form */
+#define CERTHUB_TOPIC_DISPLAY_MAX 100    /* SNS DisplayName */
+#define CERTHUB_SUBJECT_MAX 100          /* SNS Subject */
+#define CERTHUB_MESSAGE_MAX (256 * 1024) /* SNS Publish: 256 KiB */
+#define CERTHUB_MESSAGE_ID_LEN 36        /* UUID v4, text form */
 
 /* One topic. */
 typedef struct certhub_topic {
@@ -31,7 +31,7 @@ typedef struct certhub_topic {
   const char *arn;
   const char *display_name; /* "" when none */
   int64_t created;
-  uint64_t n_messages;      /* messages in the log */
+  uint64_t n_messages; /* messages in the log */
 } certhub_topic;
 
 /* One published message as logged. */
@@ -39,8 +39,8 @@ typedef struct certhub_message {
   const char *message_id; /* UUID v4 */
   const char *topic;
   const char *topic_arn;
-  const char *subject;    /* NULL when none */
-  const char *message;    /* UTF-8, not NUL-terminated past len in general */
+  const char *subject; /* NULL when none */
+  const char *message; /* UTF-8, not NUL-terminated past len in general */
   size_t len;
   int64_t published_at;
 } certhub_message;

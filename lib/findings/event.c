@@ -35,7 +35,7 @@ typedef struct env {
 /* One certificate of an event. */
 typedef struct certinfo {
   const char *arn;
-  const char *cn;        /* may be NULL */
+  const char *cn; /* may be NULL */
   bool has_days;
   json_int_t days;       /* DaysToExpiry */
   const char *not_after; /* RFC 3339 or NULL */
@@ -97,8 +97,7 @@ static void title_of(const certinfo *c, enum kind k, char *out, size_t len)
 /* Build the ASFF finding of one certificate. old: the stored finding of
  * that Id (its CreatedAt and FirstObservedAt are kept, and UpdatedAt must
  * move past its UpdatedAt). */
-static json_t *build(const env *e, const certinfo *c, enum kind k,
-                     json_t *old)
+static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old)
 {
   char id[1024], title[300], desc[1024], ts[32], created[32], first[32],
       buf[64];
@@ -226,8 +225,8 @@ static json_t *build(const env *e, const certinfo *c, enum kind k,
             "command fail, and deploy it wherever it is installed."
           : "Renew or replace the certificate and deploy the new one to every "
             "source where this one is installed.",
-      "ProductFields", pf, "ProductName", "certhub", "CompanyName",
-      "certhub", "RecordState", "ACTIVE", "Workflow", "Status", "NEW");
+      "ProductFields", pf, "ProductName", "certhub", "CompanyName", "certhub",
+      "RecordState", "ACTIVE", "Workflow", "Status", "NEW");
   details = pf = NULL; /* "o" stole them, also on failure */
 fail:
   json_decref(details);
@@ -292,8 +291,8 @@ static ch_err add_cert(certhub_store *s, const env *e, const certinfo *c,
 /* ---- the event kinds -------------------------------------------------- */
 
 static ch_err one_cert(certhub_store *s, const env *e, json_t *ev,
-                       json_t *detail, int64_t now, bool expired,
-                       enum kind k, outcome *o)
+                       json_t *detail, int64_t now, bool expired, enum kind k,
+                       outcome *o)
 {
   json_t *res = json_object_get(ev, "resources");
   json_t *arr = NULL;
@@ -323,8 +322,8 @@ static ch_err one_cert(certhub_store *s, const env *e, json_t *ev,
     return CH_ERR_PARSE;
   }
   else if(!expired && k == K_EXPIRY) {
-    note_error(o, "%s event: detail.DaysToExpiry is missing%s",
-               e->detail_type, "");
+    note_error(o, "%s event: detail.DaysToExpiry is missing%s", e->detail_type,
+               "");
     return CH_ERR_PARSE;
   }
   if(!(arr = json_array()))
@@ -420,11 +419,13 @@ static ch_err archive(certhub_store *s, const env *e, const char *arn,
     if(ou && !ch_findings_time_ms(ou, &old_ms) && old_ms >= upd)
       upd = old_ms + 1;
     ch_findings_time_format(upd, ts);
-    snprintf(why, sizeof(why), "Replaced by %.400s (ACM Certificate "
-             "Available, Action %.20s)", by, action ? action : "?");
-    json_t *comp = json_pack("{s:s, s:[{s:s, s:s}]}", "Status", "PASSED",
-                             "StatusReasons", "ReasonCode",
-                             "CERTIFICATE_REPLACED", "Description", why);
+    snprintf(why, sizeof(why),
+             "Replaced by %.400s (ACM Certificate "
+             "Available, Action %.20s)",
+             by, action ? action : "?");
+    json_t *comp =
+        json_pack("{s:s, s:[{s:s, s:s}]}", "Status", "PASSED", "StatusReasons",
+                  "ReasonCode", "CERTIFICATE_REPLACED", "Description", why);
     if(!comp || json_object_set_new(old, "Compliance", comp) ||
        json_object_set_new(old, "RecordState", json_string("ARCHIVED")) ||
        json_object_set_new(old, "UpdatedAt", json_string(ts)) ||
@@ -571,8 +572,8 @@ static char *fmt_detail(const char *fmt, ...)
 }
 
 ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
-                                   size_t len, int64_t now,
-                                   size_t *n_imported, char **detail)
+                                   size_t len, int64_t now, size_t *n_imported,
+                                   char **detail)
 {
   ch_err rc = CH_OK;
   json_t *ev = NULL;
@@ -631,8 +632,8 @@ ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
   else if(!strcmp(e.detail_type, CERTHUB_DT_AVAILABLE))
     rc = available(s, &e, ev, d, now, &o);
   else {
-    msg = fmt_detail("no finding mapping for detail-type %.200s",
-                     e.detail_type);
+    msg =
+        fmt_detail("no finding mapping for detail-type %.200s", e.detail_type);
     rc = CH_ERR_UNSUPPORTED;
     goto out;
   }
@@ -660,6 +661,6 @@ out:
 ch_err certhub_findings_event_hook(void *ctx, const char *event_json,
                                    size_t len, char **detail)
 {
-  return certhub_findings_from_event(ctx, event_json, len, certhub_now(),
-                                     NULL, detail);
+  return certhub_findings_from_event(ctx, event_json, len, certhub_now(), NULL,
+                                     detail);
 }

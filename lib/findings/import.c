@@ -212,7 +212,7 @@ static bool opt_enum(json_t *f, const char *obj, const char *key,
   if(!e)
     return true;
   if(!json_is_string(e) || !in_set(json_string_value(e), set, n))
-    return vf(v, "InvalidInput", "field '%s%s%s' has an invalid value", 
+    return vf(v, "InvalidInput", "field '%s%s%s' has an invalid value",
               obj ? obj : "", obj ? "." : "", key);
   return true;
 }
@@ -271,8 +271,7 @@ static bool validate(json_t *f, parsed *p, vfail *v)
     return false;
   if(!req_str(f, "AwsAccountId", 0, v, &p->account))
     return false;
-  if(strlen(p->account) != 12 ||
-     strspn(p->account, "0123456789") != 12)
+  if(strlen(p->account) != 12 || strspn(p->account, "0123456789") != 12)
     return vf(v, "InvalidInput", "AwsAccountId must be 12 digits");
   if(!req_str(f, "Title", TITLE_MAX, v, NULL) ||
      !req_str(f, "Description", DESCRIPTION_MAX, v, NULL))
@@ -306,8 +305,7 @@ static bool validate(json_t *f, parsed *p, vfail *v)
 
   json_t *res = json_object_get(f, "Resources");
   if(!res)
-    return vf(v, "MissingRequiredField",
-              "missing required field 'Resources'");
+    return vf(v, "MissingRequiredField", "missing required field 'Resources'");
   if(!json_is_array(res) || json_array_size(res) == 0)
     return vf(v, "InvalidInput", "Resources must be a non-empty array");
   if(json_array_size(res) > RESOURCES_MAX)
@@ -332,15 +330,13 @@ static bool validate(json_t *f, parsed *p, vfail *v)
 
   json_t *sev = json_object_get(f, "Severity");
   if(!sev)
-    return vf(v, "MissingRequiredField",
-              "missing required field 'Severity'");
+    return vf(v, "MissingRequiredField", "missing required field 'Severity'");
   if(!json_is_object(sev))
     return vf(v, "InvalidInput", "Severity must be an object");
   json_t *label = json_object_get(sev, "Label");
   json_t *norm = json_object_get(sev, "Normalized");
   if(!label && !norm)
-    return vf(v, "MissingRequiredField",
-              "Severity needs Label or Normalized");
+    return vf(v, "MissingRequiredField", "Severity needs Label or Normalized");
   if(label && (!json_is_string(label) ||
                !in_set(json_string_value(label), severity_labels,
                        CH_ARRAY_LEN(severity_labels))))
@@ -351,8 +347,8 @@ static bool validate(json_t *f, parsed *p, vfail *v)
               json_integer_value(norm) > 100))
     return vf(v, "InvalidInput",
               "Severity.Normalized must be an integer from 0 to 100");
-  p->label = label ? json_string_value(label)
-                   : label_of(json_integer_value(norm));
+  p->label =
+      label ? json_string_value(label) : label_of(json_integer_value(norm));
 
   static const char *const states[] = {"ACTIVE", "ARCHIVED"};
   static const char *const workflows[] = {"NEW", "NOTIFIED", "RESOLVED",
@@ -508,8 +504,8 @@ static void region_of(json_t *f, const char *product_arn, char *out,
 }
 
 /* Import one validated finding. *written false when ignored (not newer). */
-static ch_err upsert(certhub_store *s, json_t *f, const parsed *p,
-                     int64_t now, bool *written, bool *created)
+static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
+                     bool *written, bool *created)
 {
   json_t *old = NULL;
   char *text = NULL;
@@ -629,9 +625,8 @@ ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
   if(!s || (!json && len))
     return CH_ERR_USAGE;
   if(len > CERTHUB_FINDINGS_REQUEST_MAX) {
-    snprintf(r->error, sizeof(r->error),
-             "request is %zu bytes (at most %d)", len,
-             CERTHUB_FINDINGS_REQUEST_MAX);
+    snprintf(r->error, sizeof(r->error), "request is %zu bytes (at most %d)",
+             len, CERTHUB_FINDINGS_REQUEST_MAX);
     return CH_ERR_TOOBIG;
   }
   root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);

@@ -39,8 +39,7 @@ ch_err certhub_topic_subject_check(const char *subject, const char **why)
     *why = "subject must begin with a letter, number or punctuation mark";
     return CH_ERR_PARSE;
   }
-  for(const unsigned char *p = (const unsigned char *)subject; *p;
-      p++, n++) {
+  for(const unsigned char *p = (const unsigned char *)subject; *p; p++, n++) {
     if(*p == '\n' || *p == '\r') {
       *why = "subject must not contain line breaks";
       return CH_ERR_PARSE;
@@ -109,8 +108,8 @@ ch_err certhub_topic_message_check(const char *message, size_t len,
   for(size_t i = 0; i < len;) {
     size_t n = utf8_seq(p + i, len - i);
     if(!n) {
-      *why = p[i] ? "message is not valid UTF-8"
-                  : "message contains a NUL byte";
+      *why =
+          p[i] ? "message is not valid UTF-8" : "message contains a NUL byte";
       return CH_ERR_PARSE;
     }
     i += n;
@@ -160,13 +159,14 @@ ch_err certhub_topic_create(certhub_store *s, const char *name,
         name ? name : "");
   if(display_name && strlen(display_name) > CERTHUB_TOPIC_DISPLAY_MAX)
     return certhub_store_fail(s, CH_ERR_USAGE,
-                        "display name is longer than %d characters",
-                        CERTHUB_TOPIC_DISPLAY_MAX);
+                              "display name is longer than %d characters",
+                              CERTHUB_TOPIC_DISPLAY_MAX);
   if(!arn_part_ok(account) || !arn_part_ok(region))
-    return certhub_store_fail(s, CH_ERR_USAGE,
-                        "account '%.80s' or region '%.80s' cannot be part "
-                        "of an ARN",
-                        account, region);
+    return certhub_store_fail(
+        s, CH_ERR_USAGE,
+        "account '%.80s' or region '%.80s' cannot be part "
+        "of an ARN",
+        account, region);
   snprintf(arn, sizeof(arn), "arn:certhub:sns:%s:%s:%s", region, account,
            name);
   ch_err rc =
@@ -204,7 +204,7 @@ ch_err certhub_topic_publish(certhub_store *s, const char *topic,
   message_id[0] = '\0';
   if(!certhub_topic_name_valid(topic))
     return certhub_store_fail(s, CH_ERR_USAGE, "invalid topic name '%.300s'",
-                        topic ? topic : "");
+                              topic ? topic : "");
   if(subject && (rc = certhub_topic_subject_check(subject, &why)))
     return certhub_store_fail(s, rc, "invalid subject: %s", why);
   if((rc = certhub_topic_message_check(message, len, &why)))
@@ -240,8 +240,8 @@ ch_err certhub_topic_publish_hook(void *ctx, const char *topic,
   char id[CERTHUB_MESSAGE_ID_LEN + 1];
   if(detail)
     *detail = NULL;
-  ch_err rc =
-      certhub_topic_publish(s, topic, subject, message, len, certhub_now(), id);
+  ch_err rc = certhub_topic_publish(s, topic, subject, message, len,
+                                    certhub_now(), id);
   if(detail) {
     const char *msg = rc ? certhub_store_errmsg(s) : id;
     size_t n = strlen(msg) + 32;

@@ -102,8 +102,7 @@ ch_err ch_sq_finding_get(certhub_store *s, const char *product_arn,
 {
   sqlite3_stmt *st = NULL;
   size_t n = 0;
-  ch_err rc =
-      prep(s, FINDING_COLS " WHERE product_arn = ?1 AND id = ?2", &st);
+  ch_err rc = prep(s, FINDING_COLS " WHERE product_arn = ?1 AND id = ?2", &st);
   if(rc)
     goto out;
   bind_str(st, 1, product_arn);

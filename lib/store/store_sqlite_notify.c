@@ -50,8 +50,7 @@ static const char *col_str(sqlite3_stmt *st, int i)
 }
 
 ch_err ch_sq_topic_create(certhub_store *s, const char *name, const char *arn,
-                          const char *display_name, int64_t now,
-                          bool *created)
+                          const char *display_name, int64_t now, bool *created)
 {
   sqlite3_stmt *st = NULL;
   ch_err rc = prep(s,
@@ -103,8 +102,8 @@ static ch_err topic_rows(certhub_store *s, sqlite3_stmt *st,
   return r == SQLITE_DONE ? CH_OK : ch_sq_dberr(s, r, "reading topics");
 }
 
-ch_err ch_sq_topic_get(certhub_store *s, const char *name,
-                       certhub_topic_cb cb, void *ctx)
+ch_err ch_sq_topic_get(certhub_store *s, const char *name, certhub_topic_cb cb,
+                       void *ctx)
 {
   sqlite3_stmt *st = NULL;
   size_t n = 0;

@@ -9,7 +9,8 @@
 #include "certhub/findings.h"
 #include "test_store_util.h"
 
-#define PARN "arn:certhub:securityhub:eu-west-1:123456789012:product/certhub/certhub"
+#define PARN                                                                  \
+  "arn:certhub:securityhub:eu-west-1:123456789012:product/certhub/certhub"
 #define ARN1 "arn:certhub:acm:eu-west-1:123456789012:certificate/1111"
 #define ARN2 "arn:certhub:acm:eu-west-1:123456789012:certificate/2222"
 #define ARN3 "arn:certhub:acm:eu-west-1:123456789012:certificate/3333"
@@ -161,7 +162,7 @@ static void test_severity_bands(void **state)
   static const struct {
     int days;
     const char *label;
-  } bands[] = {{45, "LOW"}, {31, "LOW"}, {30, "MEDIUM"}, {8, "MEDIUM"},
+  } bands[] = {{45, "LOW"}, {31, "LOW"}, {30, "MEDIUM"},  {8, "MEDIUM"},
                {7, "HIGH"}, {0, "HIGH"}, {-1, "CRITICAL"}};
   tdir d;
   tdir_make(&d);
@@ -171,8 +172,8 @@ static void test_severity_bands(void **state)
     fs st = {0};
     snprintf(arn, sizeof(arn), "%s%zu", ARN1, i);
     snprintf(det, sizeof(det), "{\"DaysToExpiry\":%d}", bands[i].days);
-    map_ok(s, event("ACM Certificate Approaching Expiration", arn, det),
-           T_NOW, 1);
+    map_ok(s, event("ACM Certificate Approaching Expiration", arn, det), T_NOW,
+           1);
     snprintf(id, sizeof(id), "%s/expiry", arn);
     get(s, id, &st);
     if(strcmp(st.severity, bands[i].label))
@@ -211,7 +212,8 @@ static void test_scheduled_batch(void **state)
                       "Details"),
       "Other");
   assert_string_equal(sval(other, "owner", NULL), "team-a");
-  assert_string_equal(sval(other, "sources", NULL), "/etc/a.pem,a.example:443");
+  assert_string_equal(sval(other, "sources", NULL),
+                      "/etc/a.pem,a.example:443");
   get(s, ARN2 "/expiry", &st);
   assert_string_equal(st.severity, "MEDIUM");
   get(s, ARN3 "/expiry", &st);
@@ -224,9 +226,10 @@ static void test_scheduled_batch(void **state)
   assert_int_equal(count(s), 3);
 
   /* An entry without Arn fails the delivery, the others are stored. */
-  char *ev = event("Scheduled Event", NULL,
-                   "{\"certificates\":[{\"CommonName\":\"x\",\"DaysToExpiry\":"
-                   "1},{\"Arn\":\"arn:x:4\",\"DaysToExpiry\":2}],\"count\":2}");
+  char *ev =
+      event("Scheduled Event", NULL,
+            "{\"certificates\":[{\"CommonName\":\"x\",\"DaysToExpiry\":"
+            "1},{\"Arn\":\"arn:x:4\",\"DaysToExpiry\":2}],\"count\":2}");
   size_t n = 0;
   char *detail = NULL;
   assert_int_equal(map(s, ev, T_NOW, &n, &detail), CH_ERR_PARSE);
@@ -329,12 +332,13 @@ static void test_reimport_via_inventory(void **state)
   assert_string_equal(t_row(s, nid, T_NOW, &rs)->replaces, oldc.c.id);
 
   /* The events carry the inventory's account and region. */
-  snprintf(ev_old, sizeof(ev_old),
-           "{\"version\":\"0\",\"id\":\"x\",\"detail-type\":\"ACM Certificate"
-           " Approaching Expiration\",\"source\":\"certhub.acm\",\"account\":"
-           "\"000000000000\",\"time\":\"2026-11-23T10:00:00Z\",\"region\":"
-           "\"local\",\"resources\":[\"%s\"],\"detail\":{\"DaysToExpiry\":10}}",
-           old_arn);
+  snprintf(
+      ev_old, sizeof(ev_old),
+      "{\"version\":\"0\",\"id\":\"x\",\"detail-type\":\"ACM Certificate"
+      " Approaching Expiration\",\"source\":\"certhub.acm\",\"account\":"
+      "\"000000000000\",\"time\":\"2026-11-23T10:00:00Z\",\"region\":"
+      "\"local\",\"resources\":[\"%s\"],\"detail\":{\"DaysToExpiry\":10}}",
+      old_arn);
   map_ok(s, strdup(ev_old), T_NOW, 1);
   snprintf(ev_old, sizeof(ev_old),
            "{\"version\":\"0\",\"id\":\"y\",\"detail-type\":\"ACM Certificate"
@@ -349,7 +353,8 @@ static void test_reimport_via_inventory(void **state)
   memset(&st, 0, sizeof(st));
   assert_int_equal(
       certhub_findings_get(
-          s, "arn:certhub:securityhub:local:000000000000:product/certhub/certhub",
+          s,
+          "arn:certhub:securityhub:local:000000000000:product/certhub/certhub",
           id, grab, &st),
       CH_OK);
   assert_string_equal(st.record, "ARCHIVED");

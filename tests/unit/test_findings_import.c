@@ -10,7 +10,8 @@
 #include "findings/findings_int.h"
 #include "test_store_util.h"
 
-#define PARN "arn:certhub:securityhub:local:000000000000:product/certhub/certhub"
+#define PARN                                                                  \
+  "arn:certhub:securityhub:local:000000000000:product/certhub/certhub"
 
 static json_t *finding(const char *id, const char *updated)
 {
@@ -119,9 +120,9 @@ static void test_required_fields(void **state)
 {
   (void)state;
   static const char *const required[] = {
-      "AwsAccountId", "CreatedAt", "Description", "GeneratorId",
-      "Id",           "ProductArn", "Resources",  "SchemaVersion",
-      "Severity",     "Title",      "Types",      "UpdatedAt",
+      "AwsAccountId", "CreatedAt",  "Description", "GeneratorId",
+      "Id",           "ProductArn", "Resources",   "SchemaVersion",
+      "Severity",     "Title",      "Types",       "UpdatedAt",
   };
   tdir d;
   tdir_make(&d);
@@ -138,8 +139,8 @@ static void test_required_fields(void **state)
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     certhub_import_result r;
-    assert_int_equal(
-        certhub_findings_import(s, text, strlen(text), T_NOW, &r), CH_OK);
+    assert_int_equal(certhub_findings_import(s, text, strlen(text), T_NOW, &r),
+                     CH_OK);
     free(text);
     assert_int_equal(r.failed, 1);
     assert_int_equal(r.success, 1);
@@ -196,8 +197,8 @@ static void test_limits(void **state)
   f = finding("l-5", "2026-11-02T00:00:00Z");
   json_t *res = json_array();
   for(int i = 0; i < 33; i++)
-    json_array_append_new(res, json_pack("{s:s,s:s}", "Type", "Other", "Id",
-                                         "r"));
+    json_array_append_new(res,
+                          json_pack("{s:s,s:s}", "Type", "Other", "Id", "r"));
   json_object_set_new(f, "Resources", res);
   expect_invalid(s, f, "at most 32");
   f = finding("l-6", "2026-11-02T00:00:00Z");
@@ -266,19 +267,25 @@ static void test_upsert(void **state)
   /* The customer changes the workflow and adds a note (as
    * BatchUpdateFindings will; here directly in the store). */
   json_t *cust = finding("u-1", "2026-11-02T00:00:00Z");
-  json_object_set_new(cust, "Workflow", json_pack("{s:s}", "Status",
-                                                  "NOTIFIED"));
-  json_object_set_new(cust, "Note", json_pack("{s:s,s:s,s:s}", "Text",
-                                              "ticket 42", "UpdatedBy",
-                                              "alice", "UpdatedAt",
-                                              "2026-11-02T01:00:00Z"));
+  json_object_set_new(cust, "Workflow",
+                      json_pack("{s:s}", "Status", "NOTIFIED"));
+  json_object_set_new(cust, "Note",
+                      json_pack("{s:s,s:s,s:s}", "Text", "ticket 42",
+                                "UpdatedBy", "alice", "UpdatedAt",
+                                "2026-11-02T01:00:00Z"));
   char *ctext = json_dumps(cust, JSON_COMPACT);
   certhub_finding_row row = {
-      .product_arn = PARN, .id = "u-1", .generator_id = "gen-1",
-      .aws_account_id = "000000000000", .region = "local",
-      .severity_label = "MEDIUM", .workflow_status = "NOTIFIED",
-      .record_state = "ACTIVE", .resource_id = "res-1",
-      .updated_at = 1793577600000LL, .json = ctext,
+      .product_arn = PARN,
+      .id = "u-1",
+      .generator_id = "gen-1",
+      .aws_account_id = "000000000000",
+      .region = "local",
+      .severity_label = "MEDIUM",
+      .workflow_status = "NOTIFIED",
+      .record_state = "ACTIVE",
+      .resource_id = "res-1",
+      .updated_at = 1793577600000LL,
+      .json = ctext,
   };
   assert_int_equal(certhub_store_finding_put(s, &row, T_NOW), CH_OK);
   free(ctext);
@@ -391,9 +398,12 @@ static void test_time(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid_import), cmocka_unit_test(test_required_fields),
-      cmocka_unit_test(test_limits),       cmocka_unit_test(test_upsert),
-      cmocka_unit_test(test_atomic),       cmocka_unit_test(test_time),
+      cmocka_unit_test(test_valid_import),
+      cmocka_unit_test(test_required_fields),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_upsert),
+      cmocka_unit_test(test_atomic),
+      cmocka_unit_test(test_time),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
