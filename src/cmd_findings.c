@@ -116,8 +116,7 @@ out:
   return code;
 }
 
-/* The request body: FILE or "-" (stdin), at most one byte over the
- * request limit so the library reports the size. */
+/* The request body: FILE or "-" (stdin), at most the request limit. */
 static int read_request(cli_ctx *c, const char *path, char **out, size_t *len)
 {
   *out = NULL;
@@ -140,6 +139,13 @@ static int read_request(cli_ctx *c, const char *path, char **out, size_t *len)
   if(rerr) {
     free(buf);
     return cli_fail(c, CLI_EXIT_USAGE, "import: cannot read '%s'", path);
+  }
+  if(n >= cap) {
+    free(buf);
+    return cli_fail(c, CLI_EXIT_USAGE,
+                    "import: '%s' is larger than %d bytes (the limit of one "
+                    "import request)",
+                    path, CERTHUB_FINDINGS_REQUEST_MAX);
   }
   *out = buf;
   *len = n;

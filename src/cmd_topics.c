@@ -161,6 +161,8 @@ static ch_err message_row(void *ctx, const certhub_message *m)
   for(char *p = text; *p; p++)
     if(*p == '\n' || *p == '\r' || *p == '\t')
       *p = ' ';
+  for(size_t n = strlen(text); n && text[n - 1] == ' '; n--)
+    text[n - 1] = '\0';
   char *shown =
       st->c->format == OUT_TABLE ? out_truncate(text, MESSAGE_SHOWN) : NULL;
   const char *cells[] = {when, m->message_id, m->topic,
