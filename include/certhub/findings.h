@@ -97,9 +97,10 @@ void certhub_import_result_free(certhub_import_result *r);
  *   - known: ignored unless UpdatedAt is newer than the stored one;
  *     otherwise replaced, keeping the stored customer fields (Note,
  *     UserDefinedFields, VerificationState, Workflow), with Security Hub's
- *     automatic workflow changes (RecordState ACTIVE->ARCHIVED or
- *     Compliance FAILED->PASSED: NEW/NOTIFIED become RESOLVED; back to
- *     ACTIVE or FAILED: NOTIFIED/RESOLVED become NEW; SUPPRESSED stays).
+ *     automatic workflow changes (Compliance.Status becomes PASSED:
+ *     NEW/NOTIFIED become RESOLVED, as for control findings; RecordState
+ *     ARCHIVED->ACTIVE or Compliance PASSED->FAILED/WARNING/NOT_AVAILABLE:
+ *     NOTIFIED/RESOLVED become NEW; SUPPRESSED stays).
  * All stored findings of one call are written in one savepoint: a storage
  * error stores none of them. *r is reset first.
  */

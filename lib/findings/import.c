@@ -439,8 +439,11 @@ static ch_err merge(json_t *f, json_t *old)
   if(!st)
     st = "NEW";
   const char *next = st;
-  bool resolved = (!strcmp(old_rs, "ACTIVE") && !strcmp(new_rs, "ARCHIVED")) ||
-                  (failing(old_cs) && new_cs && !strcmp(new_cs, "PASSED"));
+  /* Security Hub resolves a control finding whose Compliance.Status is
+   * PASSED; certhub's checks are controls. Archiving alone changes no
+   * workflow (the documented rules only reopen). */
+  bool resolved = new_cs && !strcmp(new_cs, "PASSED") &&
+                  !(old_cs && !strcmp(old_cs, "PASSED"));
   bool reopened = (!strcmp(old_rs, "ARCHIVED") && !strcmp(new_rs, "ACTIVE")) ||
                   (old_cs && !strcmp(old_cs, "PASSED") && failing(new_cs));
   if(resolved && (!strcmp(st, "NEW") || !strcmp(st, "NOTIFIED")))

@@ -324,22 +324,49 @@ static void test_upsert(void **state)
   assert_string_equal(st.workflow, "NOTIFIED");
   assert_int_equal(count(s), 1);
 
-  /* The provider archives it: NOTIFIED becomes RESOLVED. */
+  /* Archived alone: the workflow stays NOTIFIED. */
   f = finding("u-1", "2026-11-03T00:00:00Z");
   json_object_set_new(f, "RecordState", json_string("ARCHIVED"));
+  json_object_set_new(f, "Compliance", json_pack("{s:s}", "Status", "FAILED"));
   assert_int_equal(import_one(s, f, &r), CH_OK);
   certhub_import_result_free(&r);
   get(s, "u-1", &st);
   assert_string_equal(st.record, "ARCHIVED");
-  assert_string_equal(st.workflow, "RESOLVED");
+  assert_string_equal(st.workflow, "NOTIFIED");
   assert_non_null(strstr(st.json, "ticket 42"));
-  /* Active again: RESOLVED goes back to NEW. */
+  /* Active again: NOTIFIED goes back to NEW. */
   f = finding("u-1", "2026-11-04T00:00:00Z");
+  json_object_set_new(f, "Compliance", json_pack("{s:s}", "Status", "FAILED"));
   assert_int_equal(import_one(s, f, &r), CH_OK);
   certhub_import_result_free(&r);
   get(s, "u-1", &st);
   assert_string_equal(st.record, "ACTIVE");
   assert_string_equal(st.workflow, "NEW");
+  /* Compliance FAILED -> PASSED: NEW becomes RESOLVED. */
+  f = finding("u-1", "2026-11-05T00:00:00Z");
+  json_object_set_new(f, "Compliance", json_pack("{s:s}", "Status", "PASSED"));
+  assert_int_equal(import_one(s, f, &r), CH_OK);
+  certhub_import_result_free(&r);
+  get(s, "u-1", &st);
+  assert_string_equal(st.workflow, "RESOLVED");
+  /* PASSED -> WARNING: RESOLVED goes back to NEW. */
+  f = finding("u-1", "2026-11-06T00:00:00Z");
+  json_object_set_new(f, "Compliance",
+                      json_pack("{s:s}", "Status", "WARNING"));
+  assert_int_equal(import_one(s, f, &r), CH_OK);
+  certhub_import_result_free(&r);
+  get(s, "u-1", &st);
+  assert_string_equal(st.workflow, "NEW");
+  /* SUPPRESSED (set by the customer) survives every change. */
+  free(t_query(s, "UPDATE findings SET finding = json_set(finding,"
+                  " '$.Workflow.Status', 'SUPPRESSED'),"
+                  " workflow_status = 'SUPPRESSED' WHERE id = 'u-1'"));
+  f = finding("u-1", "2026-11-07T00:00:00Z");
+  json_object_set_new(f, "Compliance", json_pack("{s:s}", "Status", "PASSED"));
+  assert_int_equal(import_one(s, f, &r), CH_OK);
+  certhub_import_result_free(&r);
+  get(s, "u-1", &st);
+  assert_string_equal(st.workflow, "SUPPRESSED");
   certhub_store_close(s);
   tdir_remove(&d);
 }
