@@ -18,6 +18,10 @@
 #define EVENT_MAX ((size_t)64 << 20)
 #define CN_SHOWN 160 /* characters of a CommonName in Title */
 
+/* Certificate ARNs longer than this are refused: the finding Id adds a
+ * suffix and must stay within ASFF's 512 characters. */
+#define ARN_MAX 400
+
 enum kind { K_EXPIRY, K_RENEWAL };
 
 static const char *const kind_suffix[] = {"/expiry", "/renewal"};
@@ -74,24 +78,24 @@ static const char *severity(const certinfo *c, int *normalized)
 
 static void title_of(const certinfo *c, enum kind k, char *out, size_t len)
 {
-  const char *cn = c->cn ? c->cn : c->arn;
-  int w = CN_SHOWN;
+  char cnb[CN_SHOWN + 1], rb[41];
+  const char *cn = ch_findings_cut(cnb, c->cn ? c->cn : c->arn, CN_SHOWN);
+  const char *reason = c->reason ? ch_findings_cut(rb, c->reason, 40) : NULL;
   if(k == K_RENEWAL)
-    snprintf(out, len, "Renewal of certificate %.*s needs action%s%.40s%s", w,
-             cn, c->reason ? " (" : "", c->reason ? c->reason : "",
-             c->reason ? ")" : "");
+    snprintf(out, len, "Renewal of certificate %s needs action%s%s%s", cn,
+             reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
   else if(c->expired && !c->has_days)
-    snprintf(out, len, "Certificate %.*s has expired", w, cn);
+    snprintf(out, len, "Certificate %s has expired", cn);
   else if(c->has_days && c->days < 0)
-    snprintf(out, len, "Certificate %.*s expired %lld day%s ago", w, cn,
+    snprintf(out, len, "Certificate %s expired %lld day%s ago", cn,
              (long long)-c->days, c->days == -1 ? "" : "s");
   else if(c->has_days && c->days == 0)
-    snprintf(out, len, "Certificate %.*s expires today", w, cn);
+    snprintf(out, len, "Certificate %s expires today", cn);
   else if(c->has_days)
-    snprintf(out, len, "Certificate %.*s expires in %lld day%s", w, cn,
+    snprintf(out, len, "Certificate %s expires in %lld day%s", cn,
              (long long)c->days, c->days == 1 ? "" : "s");
   else
-    snprintf(out, len, "Certificate %.*s is expiring", w, cn);
+    snprintf(out, len, "Certificate %s is expiring", cn);
 }
 
 /* Build the ASFF finding of one certificate. old: the stored finding of
@@ -99,7 +103,7 @@ static void title_of(const certinfo *c, enum kind k, char *out, size_t len)
  * move past its UpdatedAt). */
 static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old)
 {
-  char id[1024], title[300], desc[1024], ts[32], created[32], first[32],
+  char id[1024], title[300], desc[1024], ts[32], created[72], first[72],
       buf[64];
   int norm = 0;
   const char *label = severity(c, &norm);
@@ -122,22 +126,24 @@ static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old)
   if(old && jstr(old, "FirstObservedAt"))
     snprintf(first, sizeof(first), "%s", jstr(old, "FirstObservedAt"));
 
-  const char *cn = c->cn ? c->cn : "(no common name)";
+  char cnb[301], rb[61], nab[41];
+  const char *cn =
+      ch_findings_cut(cnb, c->cn ? c->cn : "(no common name)", 300);
   if(k == K_RENEWAL)
     snprintf(desc, sizeof(desc),
-             "Automatic renewal of the certificate %.300s (%.300s) failed%s"
-             "%.60s"
-             ". Renew it by hand or fix the renewal command.",
-             cn, c->arn, c->reason ? ": " : "", c->reason ? c->reason : "");
+             "Automatic renewal of the certificate %s (%s) failed%s%s. Renew "
+             "it by hand or fix the renewal command.",
+             cn, c->arn, c->reason ? ": " : "",
+             c->reason ? ch_findings_cut(rb, c->reason, 60) : "");
   else
     snprintf(desc, sizeof(desc),
-             "The certificate %.300s (%.300s) %s%s%.40s. A certificate past "
-             "its notAfter date is rejected by clients.",
+             "The certificate %s (%s) %s%s%s. A certificate past its "
+             "notAfter date is rejected by clients.",
              cn, c->arn,
              c->expired || (c->has_days && c->days < 0) ? "has expired"
                                                         : "is expiring",
              c->not_after ? ": notAfter " : "",
-             c->not_after ? c->not_after : "");
+             c->not_after ? ch_findings_cut(nab, c->not_after, 40) : "");
 
   json_t *details = json_object();
   json_t *acm = json_object();
@@ -264,9 +270,12 @@ static ch_err import_chunk(certhub_store *s, json_t *arr, int64_t now,
   }
   else {
     o->written += r.success - r.unchanged;
-    for(size_t i = 0; i < r.failed; i++)
-      note_error(o, "finding '%.200s': %.250s", r.failures[i].id,
-                 r.failures[i].message);
+    for(size_t i = 0; i < r.failed; i++) {
+      char ib[201], mb[251];
+      note_error(o, "finding '%s': %s",
+                 ch_findings_cut(ib, r.failures[i].id, 200),
+                 ch_findings_cut(mb, r.failures[i].message, 250));
+    }
   }
   certhub_import_result_free(&r);
   return rc;
@@ -304,6 +313,11 @@ static ch_err one_cert(certhub_store *s, const env *e, json_t *ev,
   if(!c.arn || !*c.arn) {
     note_error(o, "%s event has no certificate in resources[0]%s",
                e->detail_type, "");
+    return CH_ERR_PARSE;
+  }
+  if(strlen(c.arn) > ARN_MAX) {
+    note_error(o, "%s event: resources[0] is longer than %s bytes",
+               e->detail_type, "400");
     return CH_ERR_PARSE;
   }
   c.cn = jstr(detail, "CommonName");
@@ -357,6 +371,11 @@ static ch_err batch(certhub_store *s, const env *e, json_t *detail,
     c.arn = jstr(c_j, "Arn");
     if(!c.arn) {
       note_error(o, "certificates[%s]: no Arn%s", where, "");
+      continue;
+    }
+    if(strlen(c.arn) > ARN_MAX) {
+      note_error(o, "certificates[%s]: Arn is longer than %s bytes", where,
+                 "400");
       continue;
     }
     c.cn = jstr(c_j, "CommonName");
@@ -419,10 +438,11 @@ static ch_err archive(certhub_store *s, const env *e, const char *arn,
     if(ou && !ch_findings_time_ms(ou, &old_ms) && old_ms >= upd)
       upd = old_ms + 1;
     ch_findings_time_format(upd, ts);
+    char byb[ARN_MAX + 1], ab[21];
     snprintf(why, sizeof(why),
-             "Replaced by %.400s (ACM Certificate "
-             "Available, Action %.20s)",
-             by, action ? action : "?");
+             "Replaced by %s (ACM Certificate Available, Action %s)",
+             ch_findings_cut(byb, by, ARN_MAX),
+             ch_findings_cut(ab, action ? action : "?", 20));
     json_t *comp =
         json_pack("{s:s, s:[{s:s, s:s}]}", "Status", "PASSED", "StatusReasons",
                   "ReasonCode", "CERTIFICATE_REPLACED", "Description", why);
@@ -542,7 +562,8 @@ static ch_err available(certhub_store *s, const env *e, json_t *ev,
    * findings are the replaced certificate's. */
   json_array_foreach(res, i, r)
   {
-    if(json_is_string(r) && !rc)
+    /* A name too long to be in a finding Id has no finding. */
+    if(json_is_string(r) && json_string_length(r) <= ARN_MAX && !rc)
       rc = archive(s, e, json_string_value(r), first, action, now, o);
   }
   if(!rc && action &&
@@ -611,14 +632,16 @@ ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
     rc = CH_ERR_PARSE;
     goto out;
   }
-  if(strchr(e.region, ':') || strchr(e.account, ':')) {
-    msg = fmt_detail("event account or region contains ':'");
+  if(strchr(e.region, ':') || strchr(e.account, ':') ||
+     strlen(e.region) > 64 || strlen(e.account) > 64) {
+    msg = fmt_detail("event account or region contains ':' or is longer "
+                     "than 64 bytes");
     rc = CH_ERR_PARSE;
     goto out;
   }
   snprintf(e.product_arn, sizeof(e.product_arn),
-           "arn:certhub:securityhub:%.100s:%.100s:product/certhub/certhub",
-           e.region, e.account);
+           "arn:certhub:securityhub:%s:%s:product/certhub/certhub", e.region,
+           e.account);
   e.now_ms = now * 1000;
 
   if(!strcmp(e.detail_type, CERTHUB_DT_APPROACHING))
@@ -632,8 +655,9 @@ ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
   else if(!strcmp(e.detail_type, CERTHUB_DT_AVAILABLE))
     rc = available(s, &e, ev, d, now, &o);
   else {
-    msg =
-        fmt_detail("no finding mapping for detail-type %.200s", e.detail_type);
+    char dtb[201];
+    msg = fmt_detail("no finding mapping for detail-type %s",
+                     ch_findings_cut(dtb, e.detail_type, 200));
     rc = CH_ERR_UNSUPPORTED;
     goto out;
   }

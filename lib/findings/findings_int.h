@@ -27,4 +27,9 @@ void ch_findings_time_format(int64_t ms, char out[32]);
 ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
                           const char *id, json_t **out);
 
+/* s cut to at most max bytes without splitting a UTF-8 sequence (findings
+ * and messages must stay valid UTF-8), into buf of at least max + 1
+ * bytes; returns buf. */
+const char *ch_findings_cut(char *buf, const char *s, size_t max);
+
 #endif

@@ -63,6 +63,19 @@ static const char *label_of(json_int_t n)
   return "CRITICAL";
 }
 
+const char *ch_findings_cut(char *buf, const char *s, size_t max)
+{
+  size_t n = strlen(s);
+  if(n > max) {
+    n = max;
+    while(n && ((unsigned char)s[n] & 0xc0) == 0x80)
+      n--;
+  }
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return buf;
+}
+
 ch_err ch_findings_time_ms(const char *s, int64_t *ms)
 {
   int64_t t = 0;
@@ -131,7 +144,10 @@ static ch_err add_failure(certhub_import_result *r, const char *id,
     return CH_ERR_NOMEM;
   r->failures = f;
   f += r->failed;
-  f->id = strdup(id ? id : "");
+  /* An Id refused for its length would otherwise be echoed whole. */
+  f->id = malloc(ID_MAX + 1);
+  if(f->id)
+    ch_findings_cut(f->id, id ? id : "", ID_MAX);
   f->code = strdup(code);
   f->message = strdup(msg);
   r->failed++;
@@ -184,6 +200,7 @@ static bool req_str(json_t *f, const char *key, size_t max, vfail *v,
 static bool time_field(json_t *f, const char *key, bool required, vfail *v,
                        int64_t *ms)
 {
+  char cb[72];
   const char *s = NULL;
   *ms = 0;
   if(!required && !json_object_get(f, key))
@@ -192,7 +209,8 @@ static bool time_field(json_t *f, const char *key, bool required, vfail *v,
     return false;
   if(ch_findings_time_ms(s, ms))
     return vf(v, "InvalidInput",
-              "field '%s' is not an RFC 3339 timestamp: '%.64s'", key, s);
+              "field '%s' is not an RFC 3339 timestamp: '%s'", key,
+              ch_findings_cut(cb, s, 64));
   return true;
 }
 
@@ -248,6 +266,7 @@ typedef struct parsed {
 static bool validate(json_t *f, parsed *p, vfail *v)
 {
   const char *s = NULL;
+  char cb[256];
   memset(p, 0, sizeof(*p));
   if(!json_is_object(f))
     return vf(v, "InvalidInput", "finding is not a JSON object");
@@ -257,16 +276,16 @@ static bool validate(json_t *f, parsed *p, vfail *v)
   if(!req_str(f, "SchemaVersion", 0, v, &s))
     return false;
   if(strcmp(s, CERTHUB_ASFF_SCHEMA_VERSION))
-    return vf(v, "InvalidInput", "SchemaVersion must be \"%s\", not \"%.32s\"",
-              CERTHUB_ASFF_SCHEMA_VERSION, s);
+    return vf(v, "InvalidInput", "SchemaVersion must be \"%s\", not \"%s\"",
+              CERTHUB_ASFF_SCHEMA_VERSION, ch_findings_cut(cb, s, 32));
   if(!req_str(f, "ProductArn", 2048, v, &p->product_arn))
     return false;
   if(strncmp(p->product_arn, "arn:", 4) ||
      !strstr(p->product_arn, ":product/"))
     return vf(v, "InvalidInput",
-              "ProductArn '%.200s' is not arn:PARTITION:securityhub:REGION:"
+              "ProductArn '%s' is not arn:PARTITION:securityhub:REGION:"
               "ACCOUNT:product/COMPANY/PRODUCT",
-              p->product_arn);
+              ch_findings_cut(cb, p->product_arn, 200));
   if(!req_str(f, "GeneratorId", ID_MAX, v, &p->generator_id))
     return false;
   if(!req_str(f, "AwsAccountId", 0, v, &p->account))
@@ -382,6 +401,7 @@ static ch_err got_cb(void *ctx, const certhub_finding_row *row)
 ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
                           const char *id, json_t **out)
 {
+  char cb[256];
   got g = {0};
   *out = NULL;
   ch_err rc = certhub_store_finding_get(s, product_arn, id, got_cb, &g);
@@ -394,7 +414,8 @@ ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
   *out = json_loads(g.json, 0, NULL);
   if(!*out)
     rc = certhub_store_fail(s, CH_ERR_INTERNAL,
-                            "stored finding '%.200s' is not valid JSON", id);
+                            "stored finding '%s' is not valid JSON",
+                            ch_findings_cut(cb, id, 200));
 out:
   free(g.json);
   return rc;

@@ -421,6 +421,46 @@ static void test_refusals(void **state)
   tdir_remove(&d);
 }
 
+/* Long multi-byte names are cut on character boundaries (the finding stays
+ * valid UTF-8 and within ASFF's limits); overlong ARNs are refused. */
+static void test_hostile_strings(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  fs st = {0};
+  char det[1024] = "{\"DaysToExpiry\":2,\"CommonName\":\"";
+  for(int i = 0; i < 200; i++)
+    strcat(det, "\xc3\xa9"); /* é: 400 bytes */
+  strcat(det, "\"}");
+  map_ok(s, event("ACM Certificate Approaching Expiration", ARN1, det), T_NOW,
+         1);
+  get(s, ARN1 "/expiry", &st);
+  assert_non_null(st.last); /* the stored JSON parsed: valid UTF-8 */
+  const char *title = sval(st.last, "Title", NULL);
+  assert_true(strlen(title) <= 256);
+  assert_int_equal(strncmp(title, "Certificate \xc3\xa9", 14), 0);
+  assert_non_null(strstr(title, " expires in 2 days"));
+  json_decref(st.last);
+
+  char arn[600];
+  memset(arn, 'a', 500);
+  memcpy(arn, "arn:", 4);
+  arn[500] = '\0';
+  char *ev = event("ACM Certificate Approaching Expiration", arn,
+                   "{\"DaysToExpiry\":2}");
+  char *detail = NULL;
+  size_t n = 0;
+  assert_int_equal(map(s, ev, T_NOW, &n, &detail), CH_ERR_PARSE);
+  assert_non_null(strstr(detail, "longer than 400 bytes"));
+  free(detail);
+  free(ev);
+  assert_int_equal(count(s), 1);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -430,6 +470,7 @@ int main(void)
       cmocka_unit_test(test_renewal_action_and_available),
       cmocka_unit_test(test_reimport_via_inventory),
       cmocka_unit_test(test_refusals),
+      cmocka_unit_test(test_hostile_strings),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
