@@ -120,11 +120,11 @@ ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
  *   - "Scheduled Event" whose detail has "certificates": [{Arn, CommonName,
  *     DaysToExpiry, NotAfter, Issuer, owner, Sources, ...}]: one finding per
  *     entry;
- *   - "ACM Certificate Available": archives (RecordState ARCHIVED,
- *     Compliance PASSED) the expiry and renewal findings of the
- *     certificates it replaced: resources[0] itself (ACM renews in place),
- *     further resources, and with Action REIMPORT/RENEWAL the certificates
- *     the inventory records as replaced by it.
+ *   - "ACM Certificate Available" with Action REIMPORT or RENEWAL:
+ *     archives (RecordState ARCHIVED, Compliance PASSED) the expiry and
+ *     renewal findings of the certificates it replaced: the resources
+ *     themselves (ACM renews in place) and the certificates the inventory
+ *     records as replaced by resources[0]. Other Actions change nothing.
  * Severity by days left: expired (< 0, or the Expired event) CRITICAL,
  * 0..7 HIGH, 8..30 MEDIUM, else LOW. Other detail-types fail with "no
  * finding mapping for detail-type X". *n_imported counts findings

@@ -558,6 +558,10 @@ static ch_err available(certhub_store *s, const env *e, json_t *ev,
                e->detail_type, "");
     return CH_ERR_PARSE;
   }
+  /* Only a renewal or reimport replaces a certificate: ISSUANCE and IMPORT
+   * (also "first seen at an endpoint") say nothing about expiry. */
+  if(!action || (strcmp(action, "REIMPORT") && strcmp(action, "RENEWAL")))
+    return CH_OK;
   /* ACM renews and reimports in place (same ARN): the resources' own
    * findings are the replaced certificate's. */
   json_array_foreach(res, i, r)
@@ -566,8 +570,7 @@ static ch_err available(certhub_store *s, const env *e, json_t *ev,
     if(json_is_string(r) && json_string_length(r) <= ARN_MAX && !rc)
       rc = archive(s, e, json_string_value(r), first, action, now, o);
   }
-  if(!rc && action &&
-     (!strcmp(action, "REIMPORT") || !strcmp(action, "RENEWAL")))
+  if(!rc)
     rc = replaced_by_inventory(s, first, now, &more);
   for(size_t k = 0; k < more.n && !rc; k++)
     rc = archive(s, e, more.v[k], first, action, now, o);

@@ -271,6 +271,14 @@ static void test_renewal_action_and_available(void **state)
                       "(CAA_ERROR)");
   assert_string_equal(st.severity, "MEDIUM");
   assert_int_equal(count(s), 2);
+  /* Available with Action IMPORT (e.g. first seen at an endpoint) says
+   * nothing about expiry: nothing is archived. */
+  map_ok(s,
+         event("ACM Certificate Available", ARN1,
+               "{\"Action\":\"IMPORT\",\"CommonName\":\"a.example\"}"),
+         T_NOW + 30, 0);
+  get(s, ARN1 "/expiry", &st);
+  assert_string_equal(st.record, "ACTIVE");
   /* ACM renews in place: an Available RENEWAL of the same ARN archives
    * both findings of it; the workflow becomes RESOLVED. */
   map_ok(s,
