@@ -136,9 +136,22 @@ ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
                                    size_t *n_imported /* OUT, may be NULL */,
                                    char **detail /* OUT, may be NULL */);
 
-/* The event bus's `findings` target hook: certhub_findings_from_event with
- * ctx the certhub_store * and the time certhub_now(). */
-ch_err certhub_findings_event_hook(void *ctx, const char *event_json,
-                                   size_t len, char **detail /* OUT */);
+/* The same with the findings' ProductName set to product (NULL or "":
+ * "certhub"; cut to 128 bytes). ProductArn and Ids do not depend on it. */
+ch_err certhub_findings_from_event_product(
+    certhub_store *s, const char *product, const char *event_json, size_t len,
+    int64_t now, size_t *n_imported /* OUT */, char **detail /* OUT */);
+
+/* The event bus's `findings` target hook (certhub_target_hooks'
+ * import_findings in target.h): certhub_findings_from_event_product with
+ * ctx the certhub_store * and the time certhub_now(). Calls are
+ * serialized by a process-wide mutex, because the bus may call hooks from
+ * several threads with the same ctx and one store handle's savepoints
+ * must not interleave; give the hooks a store handle of their own. Errors
+ * follow target.h: PARSE/UNSUPPORTED/TOOBIG (the event cannot become
+ * findings: FAILED), storage errors (RETRY). */
+ch_err certhub_findings_event_hook(void *ctx, const char *product,
+                                   const char *event_json, size_t len,
+                                   char **detail /* OUT */);
 
 #endif

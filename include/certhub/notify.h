@@ -100,10 +100,14 @@ ch_err certhub_topic_publish(certhub_store *s, const char *topic,
 ch_err certhub_topic_messages(certhub_store *s, const char *topic,
                               size_t limit, certhub_message_cb cb, void *ctx);
 
-/* The event bus's `topic` target hook. ctx is the certhub_store *; the
- * time is certhub_now(). On success *detail is "MessageId <uuid>", on
- * failure the reason; malloc'd, caller frees (may be NULL on allocation
- * failure). */
+/* The event bus's `topic` target hook (certhub_target_hooks' publish in
+ * target.h). ctx is the certhub_store *; the time is certhub_now(). On
+ * success *detail is "MessageId <uuid>", on failure the reason; malloc'd,
+ * caller frees (may be NULL on allocation failure). Calls are serialized
+ * by a process-wide mutex (the bus may call hooks from several threads
+ * with the same ctx); give the hooks a store handle of their own. Errors
+ * follow target.h: NOTFOUND (no such topic), PARSE/TOOBIG (invalid
+ * subject or message) make the delivery FAILED, storage errors RETRY. */
 ch_err certhub_topic_publish_hook(void *ctx, const char *topic,
                                   const char *subject, const char *message,
                                   size_t len, char **detail /* OUT */);

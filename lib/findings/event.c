@@ -3,6 +3,7 @@
  * deterministic Id per (certificate ARN, kind) so a certificate's daily
  * events update one finding instead of piling up new ones.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static const char *const kind_suffix[] = {"/expiry", "/renewal"};
 
 /* What the mapping of one event needs from its envelope. */
 typedef struct env {
+  const char *product_name;
   const char *detail_type;
   const char *event_id;
   const char *account;
@@ -231,8 +233,8 @@ static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old)
             "command fail, and deploy it wherever it is installed."
           : "Renew or replace the certificate and deploy the new one to every "
             "source where this one is installed.",
-      "ProductFields", pf, "ProductName", "certhub", "CompanyName", "certhub",
-      "RecordState", "ACTIVE", "Workflow", "Status", "NEW");
+      "ProductFields", pf, "ProductName", e->product_name, "CompanyName",
+      "certhub", "RecordState", "ACTIVE", "Workflow", "Status", "NEW");
   details = pf = NULL; /* "o" stole them, also on failure */
 fail:
   json_decref(details);
@@ -599,6 +601,17 @@ ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
                                    size_t len, int64_t now, size_t *n_imported,
                                    char **detail)
 {
+  return certhub_findings_from_event_product(s, NULL, event_json, len, now,
+                                             n_imported, detail);
+}
+
+ch_err certhub_findings_from_event_product(certhub_store *s,
+                                           const char *product,
+                                           const char *event_json, size_t len,
+                                           int64_t now, size_t *n_imported,
+                                           char **detail)
+{
+  char pnb[129];
   ch_err rc = CH_OK;
   json_t *ev = NULL;
   json_error_t jerr;
@@ -624,6 +637,8 @@ ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
     rc = CH_ERR_PARSE;
     goto out;
   }
+  e.product_name =
+      ch_findings_cut(pnb, product && *product ? product : "certhub", 128);
   e.detail_type = jstr(ev, "detail-type");
   e.event_id = jstr(ev, "id");
   e.account = jstr(ev, "account");
@@ -685,9 +700,16 @@ out:
   return rc;
 }
 
-ch_err certhub_findings_event_hook(void *ctx, const char *event_json,
-                                   size_t len, char **detail)
+ch_err certhub_findings_event_hook(void *ctx, const char *product,
+                                   const char *event_json, size_t len,
+                                   char **detail)
 {
-  return certhub_findings_from_event(ctx, event_json, len, certhub_now(), NULL,
-                                     detail);
+  /* One handle, possibly several delivery threads: savepoints on one
+   * connection must not interleave. */
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&lock);
+  ch_err rc = certhub_findings_from_event_product(
+      ctx, product, event_json, len, certhub_now(), NULL, detail);
+  pthread_mutex_unlock(&lock);
+  return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include "certhub/notify.h"
 #include "certhub/store_hub.h"
@@ -236,10 +237,14 @@ ch_err certhub_topic_publish_hook(void *ctx, const char *topic,
                                   const char *subject, const char *message,
                                   size_t len, char **detail)
 {
+  /* One handle, possibly several delivery threads: one call at a time,
+   * also so that the error text read below is this call's. */
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
   certhub_store *s = ctx;
   char id[CERTHUB_MESSAGE_ID_LEN + 1];
   if(detail)
     *detail = NULL;
+  pthread_mutex_lock(&lock);
   ch_err rc = certhub_topic_publish(s, topic, subject, message, len,
                                     certhub_now(), id);
   if(detail) {
@@ -250,5 +255,6 @@ ch_err certhub_topic_publish_hook(void *ctx, const char *topic,
       snprintf(*detail, n, "%s%s", rc ? "" : "MessageId ",
                *msg ? msg : certhub_strerror(rc));
   }
+  pthread_mutex_unlock(&lock);
   return rc;
 }

@@ -5,6 +5,7 @@
  * renewal links), and refusals.
  */
 #include <jansson.h>
+#include <pthread.h>
 
 #include "certhub/findings.h"
 #include "test_store_util.h"
@@ -419,12 +420,26 @@ static void test_refusals(void **state)
   setenv("CERTHUB_NOW", "2026-11-23T10:00:00Z", 1);
   ev = event("ACM Certificate Approaching Expiration", ARN1,
              "{\"DaysToExpiry\":3}");
-  assert_int_equal(certhub_findings_event_hook(s, ev, strlen(ev), &detail),
-                   CH_OK);
+  assert_int_equal(
+      certhub_findings_event_hook(s, "Team PKI", ev, strlen(ev), &detail),
+      CH_OK);
   assert_string_equal(detail, "1 finding(s) written");
   free(detail);
   free(ev);
   assert_int_equal(count(s), 1);
+  fs st = {0};
+  get(s, ARN1 "/expiry", &st);
+  assert_string_equal(sval(st.last, "ProductName", NULL), "Team PKI");
+  assert_string_equal(sval(st.last, "UpdatedAt", NULL),
+                      "2026-11-23T10:00:00.000Z");
+  json_decref(st.last);
+  /* Hook errors map to the bus's FAILED class (target.h). */
+  ev = event("Other", ARN1, "{}");
+  assert_int_equal(
+      certhub_findings_event_hook(s, NULL, ev, strlen(ev), &detail),
+      CH_ERR_UNSUPPORTED);
+  free(detail);
+  free(ev);
   certhub_store_close(s);
   tdir_remove(&d);
 }
@@ -469,6 +484,52 @@ static void test_hostile_strings(void **state)
   tdir_remove(&d);
 }
 
+/* The bus calls hooks from several threads with the same store handle:
+ * every call succeeds and every finding is there. */
+typedef struct hook_arg {
+  certhub_store *s;
+  int thread;
+  int failures;
+} hook_arg;
+
+static void *hook_thread(void *p)
+{
+  hook_arg *a = p;
+  for(int i = 0; i < 25; i++) {
+    char arn[128], *detail = NULL;
+    snprintf(arn, sizeof(arn), "%s-%d-%d", ARN1, a->thread, i);
+    char *ev = event("ACM Certificate Approaching Expiration", arn,
+                     "{\"DaysToExpiry\":9}");
+    if(certhub_findings_event_hook(a->s, NULL, ev, strlen(ev), &detail))
+      a->failures++;
+    free(detail);
+    free(ev);
+  }
+  return NULL;
+}
+
+static void test_hook_threads(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  pthread_t th[4];
+  hook_arg args[4];
+  setenv("CERTHUB_NOW", "2026-11-23T10:00:00Z", 1);
+  for(int i = 0; i < 4; i++) {
+    args[i] = (hook_arg){.s = s, .thread = i};
+    assert_int_equal(pthread_create(&th[i], NULL, hook_thread, &args[i]), 0);
+  }
+  for(int i = 0; i < 4; i++) {
+    assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(args[i].failures, 0);
+  }
+  assert_int_equal(count(s), 100);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -479,6 +540,7 @@ int main(void)
       cmocka_unit_test(test_reimport_via_inventory),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_hostile_strings),
+      cmocka_unit_test(test_hook_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,8 @@
  * list, delete, and Publish's validation: missing topic, subject rules,
  * the 256 KiB limit, empty and non-UTF-8 messages; the message log.
  */
+#include <pthread.h>
+
 #include "certhub/notify.h"
 #include "test_store_util.h"
 
@@ -217,11 +219,56 @@ static void test_publish(void **state)
   tdir_remove(&d);
 }
 
+/* The bus may publish from several threads through one store handle. */
+typedef struct pub_arg {
+  certhub_store *s;
+  int failures;
+} pub_arg;
+
+static void *pub_thread(void *p)
+{
+  pub_arg *a = p;
+  for(int i = 0; i < 25; i++) {
+    char *detail = NULL;
+    if(certhub_topic_publish_hook(a->s, "busy", NULL, "m", 1, &detail) ||
+       !detail || strncmp(detail, "MessageId ", 10))
+      a->failures++;
+    free(detail);
+  }
+  return NULL;
+}
+
+static void test_hook_threads(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  pthread_t th[4];
+  pub_arg args[4];
+  seen sn = {0};
+  assert_int_equal(
+      certhub_topic_create(s, "busy", NULL, NULL, NULL, T_NOW, NULL), CH_OK);
+  for(int i = 0; i < 4; i++) {
+    args[i] = (pub_arg){.s = s};
+    assert_int_equal(pthread_create(&th[i], NULL, pub_thread, &args[i]), 0);
+  }
+  for(int i = 0; i < 4; i++) {
+    assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(args[i].failures, 0);
+  }
+  assert_int_equal(certhub_topic_get(s, "busy", on_topic, &sn), CH_OK);
+  assert_int_equal(sn.n_messages, 100);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_list_delete),
       cmocka_unit_test(test_publish),
+      cmocka_unit_test(test_hook_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
