@@ -137,6 +137,7 @@ int cmd_probe(cli_ctx *c, int argc, char **argv);
 int cmd_endpoints(cli_ctx *c, int argc, char **argv);
 int cmd_metrics(cli_ctx *c, int argc, char **argv);
 int cmd_events(cli_ctx *c, int argc, char **argv);
+int cmd_evaluate(cli_ctx *c, int argc, char **argv);
 int cmd_topics(cli_ctx *c, int argc, char **argv);
 int cmd_findings(cli_ctx *c, int argc, char **argv);
 

@@ -128,6 +128,18 @@ static const cli_cmd commands[] = {
      "pattern or event is reported on stderr with exit status 2.\n"
      "  --pattern P          the event pattern (JSON or @FILE)\n"
      "  --event E            the event, with its EventBridge envelope\n"},
+    {"evaluate", cmd_evaluate, "emit the ACM lifecycle events that are due",
+     "Usage: certhub evaluate [--dry-run] [--batch]\n"
+     "\n"
+     "Evaluate every certificate: ACM Certificate Approaching Expiration\n"
+     "(daily within its threshold), Expired, Available, and Renewal Action\n"
+     "Required (a source's renew_command failed at 45/30/15/3/1 days).\n"
+     "Each new event is printed as one EventBridge JSON line; a summary\n"
+     "goes to stderr.\n"
+     "\n"
+     "  --dry-run            run no renewal command and record nothing\n"
+     "  --batch              print the weekly batch instead: every active\n"
+     "                       certificate within its threshold (JSON)\n"},
     {"topics", cmd_topics, "create topics, publish to them, read the log",
      "Usage: certhub topics create NAME [--display-name D]\n"
      "       certhub topics list\n"

@@ -13,13 +13,19 @@
  *       password_file: /etc/certhub/p12.pass           # for PKCS#12
  *       expiry_threshold_days: 30
  *       account: ... region: ...       # override the top-level labels
+ *       renew_command: [/usr/local/bin/renew, --cert, site]  # argv, or a
+ *                                      # string run with /bin/sh -c
+ *       renew_timeout: 5m              # duration, at most 1h (default 5m)
  *   endpoints:                         # TLS endpoints for `certhub probe`
  *     - target: "www.example.com:443"  # any TARGET form of certhub-probe(1)
  *       sni: www.example.com           # optional SNI override
  *       starttls: smtp                 # optional STARTTLS dialect
  *       all_addresses: true            # probe every A/AAAA address
  *       tags: {owner: team-a}
+ *       expiry_threshold_days: 20      # 1..365, for its certificates
  *     - "smtp://mx.example.com"        # a plain string is the target
+ *   event_source: certhub.acm          # source of lifecycle events (1-256
+ *                                      # characters, no spaces)
  *   probe:                             # defaults for `certhub probe`
  *     concurrency: 256                 # 1..65535
  *     per_host: 8                      # 1..1024
@@ -43,6 +49,7 @@
 #include "store.h"
 
 #define CERTHUB_DEFAULT_THRESHOLD_DAYS 45
+#define CERTHUB_DEFAULT_RENEW_TIMEOUT_MS (5u * 60u * 1000u)
 
 typedef struct certhub_source_cfg {
   char *name;          /* may be NULL */
@@ -57,6 +64,12 @@ typedef struct certhub_source_cfg {
   char *account;       /* may be NULL: inherit */
   char *region;        /* may be NULL: inherit */
   int line;            /* line in the file, for messages */
+  /* Managed renewal (lib/lifecycle): argv of the command, NULL when none;
+   * a string in the file becomes {"/bin/sh", "-c", text} (renew_shell). */
+  char **renew_argv;
+  size_t n_renew_argv;
+  bool renew_shell;
+  unsigned renew_timeout_ms; /* CERTHUB_DEFAULT_RENEW_TIMEOUT_MS if unset */
 } certhub_source_cfg;
 
 /* One configured endpoint. The target text is checked by the prober
@@ -69,6 +82,7 @@ typedef struct certhub_endpoint_cfg {
   certhub_tag *tags;   /* key/value strings owned by the config */
   size_t n_tags;
   int line;
+  int threshold_days;  /* 0: inherit */
 } certhub_endpoint_cfg;
 
 /* Probe defaults; 0 / NULL: not set (the prober's own defaults apply). */
@@ -92,6 +106,7 @@ typedef struct certhub_config {
   certhub_endpoint_cfg *endpoints;
   size_t n_endpoints;
   certhub_probe_cfg probe;
+  char *event_source;  /* may be NULL: CERTHUB_DEFAULT_EVENT_SOURCE */
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

@@ -355,4 +355,20 @@ ch_err certhub_store_chain_check_put(certhub_store *s,
                                      const uint8_t *blob, size_t len,
                                      int64_t now);
 
+/*
+ * Lifecycle marks: once-only markers kept across runs by lifecycle
+ * evaluation (lib/lifecycle), e.g. "renew:<sha256>:30" for a renewal
+ * milestone attempted. Generic: the store does not interpret keys.
+ */
+#define CERTHUB_MARK_KEY_MAX 512
+
+/* Set key (first time: created = now). *was_new (may be NULL) is true
+ * when the mark did not exist before; an existing mark is left as is. */
+ch_err certhub_store_mark_set(certhub_store *s, const char *key, int64_t now,
+                              bool *was_new /* OUT, may be NULL */);
+/* *found tells whether key is set; *created (may be NULL) when it was. */
+ch_err certhub_store_mark_get(certhub_store *s, const char *key,
+                              bool *found /* OUT */,
+                              int64_t *created /* OUT, may be NULL */);
+
 #endif

@@ -9,11 +9,12 @@
 
 static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
-    "sources", "endpoints", "probe",
+    "sources", "endpoints", "probe",  "event_source",
 };
 
 static const char *const endpoint_keys[] = {
-    "target", "sni", "starttls", "all_addresses", "tags",
+    "target",        "sni",  "starttls",
+    "all_addresses", "tags", "expiry_threshold_days",
 };
 
 static const char *const probe_keys[] = {
@@ -22,9 +23,10 @@ static const char *const probe_keys[] = {
 };
 
 static const char *const source_keys[] = {
-    "name",    "paths",         "exclude",
-    "tags",    "password_file", "expiry_threshold_days",
-    "account", "region",
+    "name",          "paths",         "exclude",
+    "tags",          "password_file", "expiry_threshold_days",
+    "account",       "region",        "renew_command",
+    "renew_timeout",
 };
 
 static ch_err get_threshold(ch_cfgerr *e, const ch_ynode *n, const char *path,
@@ -115,6 +117,50 @@ static ch_err get_tags(ch_cfgerr *e, const ch_ynode *n, const char *path,
   return CH_OK;
 }
 
+static ch_err get_duration(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                           unsigned *ms);
+
+/* renew_command: a list is the argv as is; a string runs with /bin/sh -c
+ * (stored as that argv, so the runner has one form). */
+static ch_err get_command(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                          certhub_source_cfg *src)
+{
+  char **v = NULL;
+  size_t nv = 0;
+  ch_err rc;
+  if(n && n->kind == CH_Y_SCALAR) {
+    char *text = NULL;
+    rc = ch_cfg_string(e, n, path, &text);
+    if(rc)
+      return rc;
+    if(!*text) {
+      free(text);
+      return ch_cfg_errorf(e, n, path, "is empty");
+    }
+    v = calloc(4, sizeof(*v));
+    if(!v || !(v[0] = strdup("/bin/sh")) || !(v[1] = strdup("-c"))) {
+      ch_cfg_strv_free(v, v ? 2 : 0);
+      free(text);
+      return CH_ERR_NOMEM;
+    }
+    v[2] = text;
+    nv = 3;
+    src->renew_shell = true;
+  }
+  else {
+    rc = ch_cfg_string_list(e, n, path, false, &v, &nv);
+    if(rc)
+      return rc;
+    if(!nv || !*v[0]) {
+      ch_cfg_strv_free(v, nv);
+      return ch_cfg_errorf(e, n, path, "the program (first item) is empty");
+    }
+  }
+  src->renew_argv = v;
+  src->n_renew_argv = nv;
+  return CH_OK;
+}
+
 static ch_err load_source(ch_cfgerr *e, const ch_ynode *n, const char *path,
                           certhub_source_cfg *src)
 {
@@ -125,6 +171,7 @@ static ch_err load_source(ch_cfgerr *e, const ch_ynode *n, const char *path,
     return rc;
   src->line = n->line;
   src->threshold_days = -1;
+  src->renew_timeout_ms = CERTHUB_DEFAULT_RENEW_TIMEOUT_MS;
   for(const ch_ynode *k = n->first; k; k = k->next) {
     const ch_ynode *v = k->value;
     ch_cfg_path(kp, sizeof(kp), path, k->str);
@@ -145,6 +192,10 @@ static ch_err load_source(ch_cfgerr *e, const ch_ynode *n, const char *path,
       rc = get_account(e, v, kp, &src->account);
     else if(!strcmp(k->str, "region"))
       rc = get_region(e, v, kp, &src->region);
+    else if(!strcmp(k->str, "renew_command"))
+      rc = get_command(e, v, kp, src);
+    else if(!strcmp(k->str, "renew_timeout"))
+      rc = get_duration(e, v, kp, &src->renew_timeout_ms);
     if(rc)
       return rc;
   }
@@ -270,6 +321,8 @@ static ch_err load_endpoint(ch_cfgerr *e, const ch_ynode *n, const char *path,
       rc = get_bool(e, v, kp, &ep->all_addresses);
     else if(!strcmp(k->str, "tags"))
       rc = get_tags(e, v, kp, &ep->tags, &ep->n_tags);
+    else if(!strcmp(k->str, "expiry_threshold_days"))
+      rc = get_threshold(e, v, kp, &ep->threshold_days);
     if(rc)
       return rc;
   }
@@ -373,6 +426,29 @@ static ch_err load_probe(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
   return CH_OK;
 }
 
+/* As EventBridge's Source: 1 to 256 characters, no whitespace or control
+ * characters. */
+static ch_err get_event_source(ch_cfgerr *e, const ch_ynode *n,
+                               const char *path, char **out)
+{
+  ch_err rc = ch_cfg_string(e, n, path, out);
+  if(rc)
+    return rc;
+  size_t len = strlen(*out);
+  bool ok = len >= 1 && len <= 256;
+  for(size_t i = 0; ok && i < len; i++) {
+    unsigned char ch = (unsigned char)(*out)[i];
+    ok = ch > 0x20 && ch != 0x7f;
+  }
+  if(ok)
+    return CH_OK;
+  ch_safefree(*out);
+  return ch_cfg_errorf(e, n, path,
+                       "invalid event source \"%.64s\" (1 to 256 "
+                       "characters, no spaces)",
+                       n->str);
+}
+
 static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
 {
   if(!root)
@@ -396,6 +472,8 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       rc = load_endpoints(e, v, c);
     else if(!strcmp(k->str, "probe"))
       rc = load_probe(e, v, c);
+    else if(!strcmp(k->str, "event_source"))
+      rc = get_event_source(e, v, k->str, &c->event_source);
     if(rc)
       return rc;
   }
@@ -525,6 +603,7 @@ static void source_free(certhub_source_cfg *s)
   free(s->password_file);
   free(s->account);
   free(s->region);
+  ch_cfg_strv_free(s->renew_argv, s->n_renew_argv);
 }
 
 void certhub_config_free(certhub_config *c)
@@ -549,5 +628,6 @@ void certhub_config_free(certhub_config *c)
   free(c->db);
   free(c->account);
   free(c->region);
+  free(c->event_source);
   free(c);
 }

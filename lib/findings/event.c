@@ -383,7 +383,8 @@ static ch_err batch(certhub_store *s, const env *e, json_t *detail,
     c.cn = jstr(c_j, "CommonName");
     c.not_after = jstr(c_j, "NotAfter");
     c.issuer = jstr(c_j, "Issuer");
-    c.owner = jstr(c_j, "owner");
+    /* lifecycle's batch says "Owner" (the tag is "owner"). */
+    c.owner = jstr(c_j, "Owner") ? jstr(c_j, "Owner") : jstr(c_j, "owner");
     c.sources = json_object_get(c_j, "Sources");
     json_t *days = json_object_get(c_j, "DaysToExpiry");
     int64_t na;

@@ -351,3 +351,26 @@ ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first)
     return CH_ERR_USAGE;
   DISPATCH(s, test_exec, s, stmt, first);
 }
+
+ch_err certhub_store_mark_set(certhub_store *s, const char *key, int64_t now,
+                              bool *was_new)
+{
+  if(was_new)
+    *was_new = false;
+  if(s && (!key || !*key || strlen(key) > CERTHUB_MARK_KEY_MAX))
+    return ch_store_err(s, CH_ERR_USAGE, "mark key empty or too long");
+  DISPATCH(s, mark_set, s, key, now, was_new);
+}
+
+ch_err certhub_store_mark_get(certhub_store *s, const char *key, bool *found,
+                              int64_t *created)
+{
+  if(!found)
+    return CH_ERR_USAGE;
+  *found = false;
+  if(created)
+    *created = 0;
+  if(s && (!key || !*key))
+    return ch_store_err(s, CH_ERR_USAGE, "empty mark key");
+  DISPATCH(s, mark_get, s, key, found, created);
+}

@@ -72,6 +72,11 @@ struct ch_store_ops {
                             const uint8_t chain_key[32], const uint8_t *blob,
                             size_t len, int64_t now);
 
+  ch_err (*mark_set)(certhub_store *s, const char *key, int64_t now,
+                     bool *was_new);
+  ch_err (*mark_get)(certhub_store *s, const char *key, bool *found,
+                     int64_t *created);
+
   /* Test hook: run one statement in the backend's own language on this
    * connection; *first (if not NULL) gets the first column of the first
    * row, malloc'd, or NULL. Used by unit tests for fault injection. */

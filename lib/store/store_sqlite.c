@@ -113,8 +113,10 @@ static const struct migration {
      ch_sq_probe_schema},
     {3, "probes: chain_checks (persistent chain-analysis cache)",
      ch_sq_chain_checks_schema},
-    /* 4 (bus) and 5 (lifecycle marks) come from other branches; the
-     * runner applies every migration not yet recorded, so gaps are fine. */
+    {5, "lifecycle: lifecycle_marks (once-only markers)",
+     ch_sq_lifecycle_schema},
+    /* 4 (bus) comes from another branch; the runner applies every
+     * migration not yet recorded, so gaps are fine. */
     {6, "topics: topics, topic_messages", ch_sq_notify_schema},
     {7, "findings: findings (ASFF)", ch_sq_findings_schema},
 };
@@ -277,6 +279,7 @@ typedef struct sq {
   char *path;
   sqlite3_stmt *st[ST__MAX];
   sqlite3_stmt *pst[CH_PST__MAX]; /* store_sqlite_probe.c's, same rules */
+  sqlite3_stmt *lst[CH_LST__MAX]; /* store_sqlite_lifecycle.c's */
   ch_sq_probe_state probe;
   ch_buf sans; /* put_cert scratch */
   ch_buf eku;
@@ -451,26 +454,23 @@ static ch_err record_migration(certhub_store *s, const struct migration *m)
   return r == SQLITE_DONE ? CH_OK : dberr(s, r, "recording migration");
 }
 
-/* Whether migration version is recorded. Migrations are applied by this
- * set, not by the highest version, so a database migrated by a build that
- * had 6 but not 4 still gets 4 later (branches number theirs apart). */
-static ch_err is_recorded(certhub_store *s, int version, bool *done)
+static ch_err is_applied(certhub_store *s, int version, bool *yes)
 {
   sqlite3_stmt *st = NULL;
   int r = sqlite3_prepare_v2(SQ(s)->db,
-                             "SELECT 1 FROM schema_migrations WHERE version "
-                             "= ?1",
+                             "SELECT 1 FROM schema_migrations"
+                             " WHERE version = ?1",
                              -1, &st, NULL);
-  *done = false;
+  *yes = false;
   if(r == SQLITE_OK) {
     sqlite3_bind_int(st, 1, version);
     r = sqlite3_step(st);
-    *done = r == SQLITE_ROW;
-    if(r == SQLITE_ROW)
-      r = SQLITE_DONE;
+    *yes = r == SQLITE_ROW;
   }
   sqlite3_finalize(st);
-  return r == SQLITE_DONE ? CH_OK : dberr(s, r, "reading migrations");
+  return r == SQLITE_ROW || r == SQLITE_DONE
+             ? CH_OK
+             : dberr(s, r, "reading schema_migrations");
 }
 
 static ch_err migrate(certhub_store *s)
@@ -486,17 +486,20 @@ static ch_err migrate(certhub_store *s)
     rc = read_version(s, &cur);
   if(rc)
     return rc;
+  /* Each migration is applied unless recorded, not just those above the
+   * highest version: branches add numbers independently, so a database
+   * may hold 5 without 4 until both are merged. */
+  bool done = false;
   for(size_t i = 0; i < CH_ARRAY_LEN(migrations) && !rc; i++) {
     const struct migration *m = &migrations[i];
-    bool done = false;
-    rc = is_recorded(s, m->version, &done);
+    rc = is_applied(s, m->version, &done);
     if(rc || done)
       continue;
     rc = run_st(s, ST_BEGIN, "begin migration");
     if(rc)
       break;
     /* Another process may have migrated while we waited for the lock. */
-    rc = is_recorded(s, m->version, &done);
+    rc = is_applied(s, m->version, &done);
     if(!rc && !done) {
       rc = exec_sql(s, m->sql, m->name);
       if(!rc)
@@ -584,6 +587,8 @@ static void sq_close(certhub_store *s)
     sqlite3_finalize(q->st[i]);
   for(int i = 0; i < CH_PST__MAX; i++)
     sqlite3_finalize(q->pst[i]);
+  for(int i = 0; i < CH_LST__MAX; i++)
+    sqlite3_finalize(q->lst[i]);
   sqlite3_close_v2(q->db);
   ch_buf_free(&q->sans);
   ch_buf_free(&q->eku);
@@ -996,6 +1001,11 @@ ch_err ch_sq_put_known_cert(certhub_store *s, const char *sha256_hex,
 ch_err ch_sq_pst(certhub_store *s, enum ch_sq_pst id, sqlite3_stmt **out)
 {
   return cached_st(s, &SQ(s)->pst[id], ch_sq_probe_sql[id], out);
+}
+
+ch_err ch_sq_lst(certhub_store *s, enum ch_sq_lst id, sqlite3_stmt **out)
+{
+  return cached_st(s, &SQ(s)->lst[id], ch_sq_lifecycle_sql[id], out);
 }
 
 /* ---- scan_finish ----------------------------------------------------- */
@@ -1926,6 +1936,8 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .endpoint_describe = ch_sq_endpoint_describe,
     .chain_check_get = ch_sq_chain_check_get,
     .chain_check_put = ch_sq_chain_check_put,
+    .mark_set = ch_sq_mark_set,
+    .mark_get = ch_sq_mark_get,
     .test_exec = sq_test_exec,
     .topic_create = ch_sq_topic_create,
     .topic_get = ch_sq_topic_get,

@@ -78,6 +78,16 @@ ch_err ch_sq_endpoint_describe(certhub_store *s, int64_t endpoint_id,
                                size_t max_history,
                                certhub_endpoint_detail_cb cb, void *ctx);
 
+/* Migration 5 and the statements of store_sqlite_lifecycle.c (lifecycle
+ * marks), cached per handle like the probe ones. */
+extern const char ch_sq_lifecycle_schema[];
+enum ch_sq_lst { CH_LST_MARK_SET, CH_LST_MARK_GET, CH_LST__MAX };
+extern const char *const ch_sq_lifecycle_sql[CH_LST__MAX];
+ch_err ch_sq_lst(certhub_store *s, enum ch_sq_lst id, sqlite3_stmt **st);
+ch_err ch_sq_mark_set(certhub_store *s, const char *key, int64_t now,
+                      bool *was_new);
+ch_err ch_sq_mark_get(certhub_store *s, const char *key, bool *found,
+                      int64_t *created);
 /* store_sqlite_notify.c */
 ch_err ch_sq_topic_create(certhub_store *s, const char *name, const char *arn,
                           const char *display_name, int64_t now,

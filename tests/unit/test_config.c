@@ -162,10 +162,10 @@ static void unknown_keys(void **state)
   load_bad("sources:\n  - paths: [/a]\n    pathz: /b\n",
            "3: sources[0].pathz: unknown key (expected one of: name, paths, "
            "exclude, tags, password_file, expiry_threshold_days, account, "
-           "region)");
+           "region, renew_command, renew_timeout)");
   load_bad("db: x\ndbz: y\n",
            "2: dbz: unknown key (expected one of: db, account, region, "
-           "expiry_threshold_days, sources, endpoints, probe)");
+           "expiry_threshold_days, sources, endpoints, probe, event_source)");
   load_bad("- a\n- b\n", "1: expected a map, got a list");
   load_bad("sources: {a: b}\n",
            "1: sources: expected a list of sources, got a map");

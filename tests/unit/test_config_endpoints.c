@@ -123,7 +123,7 @@ static void endpoints_bad(void **state)
            "2: endpoints[0].target: missing required key");
   load_bad("endpoints:\n  - target: a:1\n    port: 3\n",
            "3: endpoints[0].port: unknown key (expected one of: target, "
-           "sni, starttls, all_addresses, tags)");
+           "sni, starttls, all_addresses, tags, expiry_threshold_days)");
   load_bad("endpoints:\n  - a:1\n  - target: b\n    all_addresses: maybe\n",
            "4: endpoints[1].all_addresses: expected true or false");
   load_bad("endpoints:\n  - target: b\n    tags: [a]\n",

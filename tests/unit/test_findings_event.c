@@ -197,7 +197,7 @@ static void test_scheduled_batch(void **state)
       "{\"certificates\":["
       "{\"Id\":\"aaaa\",\"Arn\":\"" ARN1 "\",\"CommonName\":\"a.example\","
       "\"DaysToExpiry\":3,\"NotAfter\":\"2026-11-26T00:00:00Z\","
-      "\"Issuer\":\"CN=CA\",\"owner\":\"team-a\",\"Sources\":[\"/etc/a.pem\","
+      "\"Issuer\":\"CN=CA\",\"Owner\":\"team-a\",\"Sources\":[\"/etc/a.pem\","
       "\"a.example:443\"]},"
       "{\"Id\":\"bbbb\",\"Arn\":\"" ARN2 "\",\"CommonName\":\"b.example\","
       "\"DaysToExpiry\":20},"
