@@ -143,5 +143,7 @@ int cmd_events_bus(cli_ctx *c, int argc, char **argv);
 int cmd_rules(cli_ctx *c, int argc, char **argv);
 int cmd_dlq(cli_ctx *c, int argc, char **argv);
 int cmd_buses(cli_ctx *c, int argc, char **argv);
+int cmd_topics(cli_ctx *c, int argc, char **argv);
+int cmd_findings(cli_ctx *c, int argc, char **argv);
 
 #endif

@@ -191,6 +191,34 @@ static const cli_cmd commands[] = {
      "  --once               one pass, then exit (for timers and tests)\n"
      "  --interval DUR       longest sleep between passes (default 60s)\n"
      "  --evaluate-every DUR lifecycle evaluation period (default 1h)\n"},
+    {"topics", cmd_topics, "create topics, publish to them, read the log",
+     "Usage: certhub topics create NAME [--display-name D]\n"
+     "       certhub topics list\n"
+     "       certhub topics delete NAME\n"
+     "       certhub topics publish NAME --message M|@FILE [--subject S]\n"
+     "       certhub topics messages [NAME] [--limit N]\n"
+     "\n"
+     "Topics are certhub's SNS: NAME is 1 to 256 letters, digits, '-' or\n"
+     "'_'. publish checks the message like SNS Publish (not empty, at most\n"
+     "256 KiB of UTF-8; a subject of at most 100 printable ASCII\n"
+     "characters) and logs it with a new MessageId, which it prints.\n"
+     "  --message M          the message text, or @FILE to read a file\n"
+     "  --subject S          the subject (optional)\n"
+     "  --display-name D     the topic's display name (create)\n"
+     "  --limit N            newest N messages (messages)\n"},
+    {"findings", cmd_findings, "list and import security findings (ASFF)",
+     "Usage: certhub findings list [--severity L] [--workflow S]\n"
+     "                             [--record-state S] [--limit N]\n"
+     "       certhub findings import FILE|-\n"
+     "\n"
+     "Findings are certhub's Security Hub, in the AWS Security Finding\n"
+     "Format. import takes a JSON array of findings or {\"Findings\": [...]}\n"
+     "(at most 100), like BatchImportFindings, prints SuccessCount,\n"
+     "FailedCount and FailedFindings, and exits 2 when some failed.\n"
+     "  --severity L         INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL\n"
+     "  --workflow S         NEW, NOTIFIED, RESOLVED or SUPPRESSED\n"
+     "  --record-state S     ACTIVE or ARCHIVED\n"
+     "  --limit N            at most N findings, most recently updated\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include "certhub/bus_store.h"
 #include "certhub/store.h"
+#include "certhub/store_hub.h"
 #include "core/core.h"
 
 #define CH_STORE_ERRMSG_MAX 1024
@@ -125,6 +126,25 @@ struct ch_store_ops {
                            uint64_t *n);
   ch_err (*outbox_purge)(certhub_store *s, int64_t id, uint64_t *n);
   ch_err (*bus_next_due)(certhub_store *s, int64_t *when, bool *found);
+  /* Topics and their message log (store_hub.h). A backend without them
+   * leaves these NULL: the calls fail with CH_ERR_UNSUPPORTED. */
+  ch_err (*topic_create)(certhub_store *s, const char *name, const char *arn,
+                         const char *display_name, int64_t now,
+                         bool *created);
+  ch_err (*topic_get)(certhub_store *s, const char *name, certhub_topic_cb cb,
+                      void *ctx);
+  ch_err (*topic_list)(certhub_store *s, certhub_topic_cb cb, void *ctx);
+  ch_err (*topic_delete)(certhub_store *s, const char *name);
+  ch_err (*message_add)(certhub_store *s, const certhub_message *m);
+  ch_err (*messages)(certhub_store *s, const char *topic, size_t limit,
+                     certhub_message_cb cb, void *ctx);
+  /* Findings (store_hub.h). */
+  ch_err (*finding_get)(certhub_store *s, const char *product_arn,
+                        const char *id, certhub_finding_cb cb, void *ctx);
+  ch_err (*finding_put)(certhub_store *s, const certhub_finding_row *f,
+                        int64_t now);
+  ch_err (*findings)(certhub_store *s, const certhub_findings_filter *f,
+                     certhub_finding_cb cb, void *ctx);
 };
 
 struct certhub_store {

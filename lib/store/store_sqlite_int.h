@@ -20,6 +20,11 @@ extern const char ch_sq_probe_schema[];
 /* Migration 3: the persistent chain-analysis cache. */
 extern const char ch_sq_chain_checks_schema[];
 
+/* Migration 6: topics and their message log (store_sqlite_notify.c). */
+extern const char ch_sq_notify_schema[];
+/* Migration 7: findings (store_sqlite_findings.c). */
+extern const char ch_sq_findings_schema[];
+
 /* Statements of store_sqlite_probe.c, cached per handle like the core's:
  * prepared on first use, reset after each use, finalized at close. */
 enum ch_sq_pst {
@@ -127,5 +132,23 @@ ch_err ch_sq_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
                             uint64_t *n);
 ch_err ch_sq_outbox_purge(certhub_store *s, int64_t id, uint64_t *n);
 ch_err ch_sq_bus_next_due(certhub_store *s, int64_t *when, bool *found);
+/* store_sqlite_notify.c */
+ch_err ch_sq_topic_create(certhub_store *s, const char *name, const char *arn,
+                          const char *display_name, int64_t now,
+                          bool *created);
+ch_err ch_sq_topic_get(certhub_store *s, const char *name,
+                       certhub_topic_cb cb, void *ctx);
+ch_err ch_sq_topic_list(certhub_store *s, certhub_topic_cb cb, void *ctx);
+ch_err ch_sq_topic_delete(certhub_store *s, const char *name);
+ch_err ch_sq_message_add(certhub_store *s, const certhub_message *m);
+ch_err ch_sq_messages(certhub_store *s, const char *topic, size_t limit,
+                      certhub_message_cb cb, void *ctx);
+/* store_sqlite_findings.c */
+ch_err ch_sq_finding_get(certhub_store *s, const char *product_arn,
+                         const char *id, certhub_finding_cb cb, void *ctx);
+ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
+                         int64_t now);
+ch_err ch_sq_findings(certhub_store *s, const certhub_findings_filter *f,
+                      certhub_finding_cb cb, void *ctx);
 
 #endif

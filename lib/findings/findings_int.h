@@ -1,0 +1,35 @@
+/*
+ * Private to lib/findings: what import.c shares with event.c.
+ */
+#ifndef CH_FINDINGS_INT_H
+#define CH_FINDINGS_INT_H
+
+#include <jansson.h>
+
+#include "certhub/findings.h"
+#include "certhub/store_hub.h"
+#include "core/core.h"
+
+/* BatchImportFindings over an already parsed array (borrowed; entries may
+ * be modified). *r must be zeroed or freed before. */
+ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
+                                certhub_import_result *r);
+
+/* ASFF timestamp (RFC 3339, fraction kept to the millisecond) to
+ * milliseconds since the epoch. CH_ERR_PARSE when malformed. */
+ch_err ch_findings_time_ms(const char *s, int64_t *ms);
+
+/* ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (25 bytes with NUL). */
+void ch_findings_time_format(int64_t ms, char out[32]);
+
+/* The stored finding (ProductArn, Id) parsed, or NULL in *out when there
+ * is none. */
+ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
+                          const char *id, json_t **out);
+
+/* s cut to at most max bytes without splitting a UTF-8 sequence (findings
+ * and messages must stay valid UTF-8), into buf of at least max + 1
+ * bytes; returns buf. */
+const char *ch_findings_cut(char *buf, const char *s, size_t max);
+
+#endif

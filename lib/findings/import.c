@@ -1,0 +1,690 @@
+/*
+ * BatchImportFindings: validate ASFF findings, upsert them by (ProductArn,
+ * Id) with Security Hub's rules (newer UpdatedAt wins, customer fields kept,
+ * automatic workflow changes) and report per-finding failures.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certhub/time.h"
+#include "findings_int.h"
+
+#define ID_MAX 512
+#define TITLE_MAX 256
+#define DESCRIPTION_MAX 1024
+#define RESOURCES_MAX 32
+#define TYPES_MAX 50
+#define TYPE_MAX 256
+
+/* Fields Security Hub lets only the customer change once a finding
+ * exists (BatchUpdateFindings). */
+static const char *const customer_fields[] = {
+    "Note",
+    "UserDefinedFields",
+    "VerificationState",
+    "Workflow",
+};
+
+/* The ASFF type namespaces. */
+static const char *const type_namespaces[] = {
+    "Software and Configuration Checks",
+    "TTPs",
+    "Effects",
+    "Unusual Behaviors",
+    "Sensitive Data Identifications",
+};
+
+static const char *const severity_labels[] = {
+    "INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL",
+};
+
+static bool in_set(const char *v, const char *const *set, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(!strcmp(v, set[i]))
+      return true;
+  return false;
+}
+
+/* Security Hub's mapping of Severity.Normalized to a label. */
+static const char *label_of(json_int_t n)
+{
+  if(n == 0)
+    return "INFORMATIONAL";
+  if(n < 40)
+    return "LOW";
+  if(n < 70)
+    return "MEDIUM";
+  if(n < 90)
+    return "HIGH";
+  return "CRITICAL";
+}
+
+const char *ch_findings_cut(char *buf, const char *s, size_t max)
+{
+  size_t n = strlen(s);
+  if(n > max) {
+    n = max;
+    while(n && ((unsigned char)s[n] & 0xc0) == 0x80)
+      n--;
+  }
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+ch_err ch_findings_time_ms(const char *s, int64_t *ms)
+{
+  int64_t t = 0;
+  /* certhub_time_parse needs a full date-time; "T" must be there. */
+  if(!s || strlen(s) < 20 || !strchr(s, 'T') ||
+     certhub_time_parse(s, &t) != CH_OK)
+    return CH_ERR_PARSE;
+  int64_t frac = 0;
+  const char *dot = strchr(s, '.');
+  if(dot) {
+    int k = 0;
+    for(const char *p = dot + 1; isdigit((unsigned char)*p); p++)
+      if(k < 3) {
+        frac = frac * 10 + (*p - '0');
+        k++;
+      }
+    for(; k < 3; k++)
+      frac *= 10;
+  }
+  *ms = t * 1000 + frac;
+  return CH_OK;
+}
+
+void ch_findings_time_format(int64_t ms, char out[32])
+{
+  char buf[32];
+  int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  certhub_time_format(sec, buf, sizeof(buf));
+  /* buf is "YYYY-MM-DDTHH:MM:SSZ": insert the milliseconds. */
+  size_t n = strlen(buf);
+  if(n && buf[n - 1] == 'Z')
+    buf[n - 1] = '\0';
+  snprintf(out, 32, "%s.%03dZ", buf, (int)(ms - sec * 1000));
+}
+
+/* ---- result ----------------------------------------------------------- */
+
+void certhub_import_result_free(certhub_import_result *r)
+{
+  if(!r)
+    return;
+  for(size_t i = 0; i < r->failed; i++) {
+    free(r->failures[i].id);
+    free(r->failures[i].code);
+    free(r->failures[i].message);
+  }
+  free(r->failures);
+  memset(r, 0, sizeof(*r));
+}
+
+static ch_err add_failure(certhub_import_result *r, const char *id,
+                          const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static ch_err add_failure(certhub_import_result *r, const char *id,
+                          const char *code, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  certhub_finding_failure *f =
+      realloc(r->failures, (r->failed + 1) * sizeof(*f));
+  if(!f)
+    return CH_ERR_NOMEM;
+  r->failures = f;
+  f += r->failed;
+  /* An Id refused for its length would otherwise be echoed whole. */
+  f->id = malloc(ID_MAX + 1);
+  if(f->id)
+    ch_findings_cut(f->id, id ? id : "", ID_MAX);
+  f->code = strdup(code);
+  f->message = strdup(msg);
+  r->failed++;
+  if(!f->id || !f->code || !f->message)
+    return CH_ERR_NOMEM;
+  return CH_OK;
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+/* Validation failure: code and message for one finding. */
+typedef struct vfail {
+  const char *code;
+  char msg[400];
+} vfail;
+
+static bool vf(vfail *v, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool vf(vfail *v, const char *code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+  va_end(ap);
+  v->code = code;
+  return false;
+}
+
+/* A required non-empty string of at most max characters (0: no limit). */
+static bool req_str(json_t *f, const char *key, size_t max, vfail *v,
+                    const char **out)
+{
+  json_t *j = json_object_get(f, key);
+  if(!j)
+    return vf(v, "MissingRequiredField", "missing required field '%s'", key);
+  if(!json_is_string(j))
+    return vf(v, "InvalidInput", "field '%s' must be a string", key);
+  const char *s = json_string_value(j);
+  if(!*s)
+    return vf(v, "InvalidInput", "field '%s' must not be empty", key);
+  if(max && json_string_length(j) > max)
+    return vf(v, "InvalidInput", "field '%s' is longer than %zu characters",
+              key, max);
+  if(out)
+    *out = s;
+  return true;
+}
+
+static bool time_field(json_t *f, const char *key, bool required, vfail *v,
+                       int64_t *ms)
+{
+  char cb[72];
+  const char *s = NULL;
+  *ms = 0;
+  if(!required && !json_object_get(f, key))
+    return true;
+  if(!req_str(f, key, 64, v, &s))
+    return false;
+  if(ch_findings_time_ms(s, ms))
+    return vf(v, "InvalidInput",
+              "field '%s' is not an RFC 3339 timestamp: '%s'", key,
+              ch_findings_cut(cb, s, 64));
+  return true;
+}
+
+/* An optional enum at f[key] (or f[obj][key] when obj is set). */
+static bool opt_enum(json_t *f, const char *obj, const char *key,
+                     const char *const *set, size_t n, vfail *v)
+{
+  json_t *j = f;
+  if(obj) {
+    j = json_object_get(f, obj);
+    if(!j)
+      return true;
+    if(!json_is_object(j))
+      return vf(v, "InvalidInput", "field '%s' must be an object", obj);
+  }
+  json_t *e = json_object_get(j, key);
+  if(!e)
+    return true;
+  if(!json_is_string(e) || !in_set(json_string_value(e), set, n))
+    return vf(v, "InvalidInput", "field '%s%s%s' has an invalid value",
+              obj ? obj : "", obj ? "." : "", key);
+  return true;
+}
+
+static bool valid_type(const char *t)
+{
+  /* namespace[/category[/classifier]] with a known namespace. */
+  const char *slash = strchr(t, '/');
+  size_t n = slash ? (size_t)(slash - t) : strlen(t);
+  bool known = false;
+  for(size_t i = 0; i < CH_ARRAY_LEN(type_namespaces); i++)
+    if(strlen(type_namespaces[i]) == n && !strncmp(t, type_namespaces[i], n))
+      known = true;
+  if(!known)
+    return false;
+  int parts = 1;
+  for(const char *p = t; *p; p++)
+    if(*p == '/') {
+      if(p[1] == '\0' || p[1] == '/')
+        return false;
+      parts++;
+    }
+  return parts <= 3;
+}
+
+/* The finding's validated fields that the row needs. */
+typedef struct parsed {
+  const char *id, *product_arn, *generator_id, *account, *resource_id;
+  const char *label;
+  int64_t created_at, updated_at, first_observed_at, last_observed_at;
+} parsed;
+
+static bool validate(json_t *f, parsed *p, vfail *v)
+{
+  const char *s = NULL;
+  char cb[256];
+  memset(p, 0, sizeof(*p));
+  if(!json_is_object(f))
+    return vf(v, "InvalidInput", "finding is not a JSON object");
+  /* Id first: later failures can name it. */
+  if(!req_str(f, "Id", ID_MAX, v, &p->id))
+    return false;
+  if(!req_str(f, "SchemaVersion", 0, v, &s))
+    return false;
+  if(strcmp(s, CERTHUB_ASFF_SCHEMA_VERSION))
+    return vf(v, "InvalidInput", "SchemaVersion must be \"%s\", not \"%s\"",
+              CERTHUB_ASFF_SCHEMA_VERSION, ch_findings_cut(cb, s, 32));
+  if(!req_str(f, "ProductArn", 2048, v, &p->product_arn))
+    return false;
+  if(strncmp(p->product_arn, "arn:", 4) ||
+     !strstr(p->product_arn, ":product/"))
+    return vf(v, "InvalidInput",
+              "ProductArn '%s' is not arn:PARTITION:securityhub:REGION:"
+              "ACCOUNT:product/COMPANY/PRODUCT",
+              ch_findings_cut(cb, p->product_arn, 200));
+  if(!req_str(f, "GeneratorId", ID_MAX, v, &p->generator_id))
+    return false;
+  if(!req_str(f, "AwsAccountId", 0, v, &p->account))
+    return false;
+  if(strlen(p->account) != 12 || strspn(p->account, "0123456789") != 12)
+    return vf(v, "InvalidInput", "AwsAccountId must be 12 digits");
+  if(!req_str(f, "Title", TITLE_MAX, v, NULL) ||
+     !req_str(f, "Description", DESCRIPTION_MAX, v, NULL))
+    return false;
+  if(!time_field(f, "CreatedAt", true, v, &p->created_at) ||
+     !time_field(f, "UpdatedAt", true, v, &p->updated_at) ||
+     !time_field(f, "FirstObservedAt", false, v, &p->first_observed_at) ||
+     !time_field(f, "LastObservedAt", false, v, &p->last_observed_at))
+    return false;
+
+  json_t *types = json_object_get(f, "Types");
+  if(!types)
+    return vf(v, "MissingRequiredField", "missing required field 'Types'");
+  if(!json_is_array(types) || json_array_size(types) == 0)
+    return vf(v, "InvalidInput", "Types must be a non-empty array");
+  if(json_array_size(types) > TYPES_MAX)
+    return vf(v, "InvalidInput", "Types has %zu entries (at most %d)",
+              json_array_size(types), TYPES_MAX);
+  size_t i;
+  json_t *e;
+  json_array_foreach(types, i, e)
+  {
+    if(!json_is_string(e) || json_string_length(e) > TYPE_MAX ||
+       !valid_type(json_string_value(e)))
+      return vf(v, "InvalidInput",
+                "Types[%zu] is not namespace/category/classifier with a "
+                "known namespace (e.g. \"Software and Configuration "
+                "Checks/...\")",
+                i);
+  }
+
+  json_t *res = json_object_get(f, "Resources");
+  if(!res)
+    return vf(v, "MissingRequiredField", "missing required field 'Resources'");
+  if(!json_is_array(res) || json_array_size(res) == 0)
+    return vf(v, "InvalidInput", "Resources must be a non-empty array");
+  if(json_array_size(res) > RESOURCES_MAX)
+    return vf(v, "InvalidInput", "Resources has %zu entries (at most %d)",
+              json_array_size(res), RESOURCES_MAX);
+  json_array_foreach(res, i, e)
+  {
+    json_t *ty = json_object_get(e, "Type"), *id = json_object_get(e, "Id");
+    if(!json_is_object(e))
+      return vf(v, "InvalidInput", "Resources[%zu] is not an object", i);
+    if(!json_is_string(ty) || !*json_string_value(ty) ||
+       json_string_length(ty) > 256)
+      return vf(v, "InvalidInput",
+                "Resources[%zu].Type is missing or not a string", i);
+    if(!json_is_string(id) || !*json_string_value(id) ||
+       json_string_length(id) > ID_MAX)
+      return vf(v, "InvalidInput",
+                "Resources[%zu].Id is missing or not a string", i);
+    if(i == 0)
+      p->resource_id = json_string_value(id);
+  }
+
+  json_t *sev = json_object_get(f, "Severity");
+  if(!sev)
+    return vf(v, "MissingRequiredField", "missing required field 'Severity'");
+  if(!json_is_object(sev))
+    return vf(v, "InvalidInput", "Severity must be an object");
+  json_t *label = json_object_get(sev, "Label");
+  json_t *norm = json_object_get(sev, "Normalized");
+  if(!label && !norm)
+    return vf(v, "MissingRequiredField", "Severity needs Label or Normalized");
+  if(label && (!json_is_string(label) ||
+               !in_set(json_string_value(label), severity_labels,
+                       CH_ARRAY_LEN(severity_labels))))
+    return vf(v, "InvalidInput",
+              "Severity.Label must be INFORMATIONAL, LOW, MEDIUM, HIGH or "
+              "CRITICAL");
+  if(norm && (!json_is_integer(norm) || json_integer_value(norm) < 0 ||
+              json_integer_value(norm) > 100))
+    return vf(v, "InvalidInput",
+              "Severity.Normalized must be an integer from 0 to 100");
+  p->label =
+      label ? json_string_value(label) : label_of(json_integer_value(norm));
+
+  static const char *const states[] = {"ACTIVE", "ARCHIVED"};
+  static const char *const workflows[] = {"NEW", "NOTIFIED", "RESOLVED",
+                                          "SUPPRESSED"};
+  static const char *const compliance[] = {"PASSED", "WARNING", "FAILED",
+                                           "NOT_AVAILABLE"};
+  if(!opt_enum(f, NULL, "RecordState", states, 2, v) ||
+     !opt_enum(f, "Workflow", "Status", workflows, 4, v) ||
+     !opt_enum(f, "Compliance", "Status", compliance, 4, v))
+    return false;
+  json_t *region = json_object_get(f, "Region");
+  if(region && !json_is_string(region))
+    return vf(v, "InvalidInput", "field 'Region' must be a string");
+  return true;
+}
+
+/* ---- upsert ----------------------------------------------------------- */
+
+typedef struct got {
+  char *json;
+} got;
+
+static ch_err got_cb(void *ctx, const certhub_finding_row *row)
+{
+  got *g = ctx;
+  free(g->json);
+  g->json = strdup(row->json);
+  return g->json ? CH_OK : CH_ERR_NOMEM;
+}
+
+ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
+                          const char *id, json_t **out)
+{
+  char cb[256];
+  got g = {0};
+  *out = NULL;
+  ch_err rc = certhub_store_finding_get(s, product_arn, id, got_cb, &g);
+  if(rc == CH_ERR_NOTFOUND) {
+    rc = CH_OK;
+    goto out;
+  }
+  if(rc)
+    goto out;
+  *out = json_loads(g.json, 0, NULL);
+  if(!*out)
+    rc = certhub_store_fail(s, CH_ERR_INTERNAL,
+                            "stored finding '%s' is not valid JSON",
+                            ch_findings_cut(cb, id, 200));
+out:
+  free(g.json);
+  return rc;
+}
+
+static const char *str_at(json_t *o, const char *a, const char *b)
+{
+  json_t *j = json_object_get(o, a);
+  if(b)
+    j = json_object_get(j, b);
+  return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static bool failing(const char *cs)
+{
+  return cs && strcmp(cs, "PASSED") != 0;
+}
+
+/* Carry the stored customer fields over and apply Security Hub's
+ * automatic workflow changes. */
+static ch_err merge(json_t *f, json_t *old)
+{
+  const char *old_rs = str_at(old, "RecordState", NULL);
+  const char *new_rs = str_at(f, "RecordState", NULL);
+  const char *old_cs = str_at(old, "Compliance", "Status");
+  const char *new_cs = str_at(f, "Compliance", "Status");
+  if(!old_rs)
+    old_rs = "ACTIVE";
+  if(!new_rs)
+    new_rs = "ACTIVE";
+  for(size_t i = 0; i < CH_ARRAY_LEN(customer_fields); i++) {
+    json_t *keep = json_object_get(old, customer_fields[i]);
+    if(keep) {
+      if(json_object_set(f, customer_fields[i], keep))
+        return CH_ERR_NOMEM;
+    }
+    else
+      json_object_del(f, customer_fields[i]);
+  }
+  json_t *wf = json_object_get(f, "Workflow");
+  const char *st = str_at(f, "Workflow", "Status");
+  if(!st)
+    st = "NEW";
+  const char *next = st;
+  /* Security Hub resolves a control finding whose Compliance.Status is
+   * PASSED; certhub's checks are controls. Archiving alone changes no
+   * workflow (the documented rules only reopen). */
+  bool resolved = new_cs && !strcmp(new_cs, "PASSED") &&
+                  !(old_cs && !strcmp(old_cs, "PASSED"));
+  bool reopened = (!strcmp(old_rs, "ARCHIVED") && !strcmp(new_rs, "ACTIVE")) ||
+                  (old_cs && !strcmp(old_cs, "PASSED") && failing(new_cs));
+  if(resolved && (!strcmp(st, "NEW") || !strcmp(st, "NOTIFIED")))
+    next = "RESOLVED";
+  else if(reopened && (!strcmp(st, "NOTIFIED") || !strcmp(st, "RESOLVED")))
+    next = "NEW";
+  if(!wf || next != st || !str_at(f, "Workflow", "Status")) {
+    json_t *w = json_is_object(wf) ? json_deep_copy(wf) : json_object();
+    if(!w || json_object_set_new(w, "Status", json_string(next)) ||
+       json_object_set_new(f, "Workflow", w))
+      return CH_ERR_NOMEM;
+  }
+  return CH_OK;
+}
+
+/* Defaults a new finding gets. */
+static ch_err defaults(json_t *f, const char *label)
+{
+  if(!json_object_get(f, "RecordState") &&
+     json_object_set_new(f, "RecordState", json_string("ACTIVE")))
+    return CH_ERR_NOMEM;
+  if(!str_at(f, "Workflow", "Status")) {
+    json_t *w = json_object_get(f, "Workflow");
+    if(!json_is_object(w)) {
+      w = json_object();
+      if(!w || json_object_set_new(f, "Workflow", w))
+        return CH_ERR_NOMEM;
+    }
+    if(json_object_set_new(w, "Status", json_string("NEW")))
+      return CH_ERR_NOMEM;
+  }
+  json_t *sev = json_object_get(f, "Severity");
+  if(!json_object_get(sev, "Label") &&
+     json_object_set_new(sev, "Label", json_string(label)))
+    return CH_ERR_NOMEM;
+  return CH_OK;
+}
+
+/* The Region column: the finding's Region, else the ProductArn's. */
+static void region_of(json_t *f, const char *product_arn, char *out,
+                      size_t len)
+{
+  const char *r = str_at(f, "Region", NULL);
+  out[0] = '\0';
+  if(r) {
+    snprintf(out, len, "%s", r);
+    return;
+  }
+  /* arn:partition:service:region:... */
+  const char *p = product_arn;
+  for(int k = 0; k < 3 && p; k++) {
+    p = strchr(p, ':');
+    if(p)
+      p++;
+  }
+  if(p) {
+    const char *e = strchr(p, ':');
+    if(e)
+      snprintf(out, len, "%.*s", (int)(e - p), p);
+  }
+}
+
+/* Import one validated finding. *written false when ignored (not newer). */
+static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
+                     bool *written, bool *created)
+{
+  json_t *old = NULL;
+  char *text = NULL;
+  char region[128];
+  *written = *created = false;
+  ch_err rc = ch_findings_stored(s, p->product_arn, p->id, &old);
+  if(rc)
+    goto out;
+  if(old) {
+    int64_t old_ms = 0;
+    const char *ou = str_at(old, "UpdatedAt", NULL);
+    if(ou && !ch_findings_time_ms(ou, &old_ms) && p->updated_at <= old_ms)
+      goto out; /* Security Hub ignores an update that is not newer. */
+    rc = merge(f, old);
+  }
+  else
+    *created = true;
+  if(!rc)
+    rc = defaults(f, p->label);
+  if(rc)
+    goto out;
+  text = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if(!text) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  region_of(f, p->product_arn, region, sizeof(region));
+  certhub_finding_row row = {
+      .product_arn = p->product_arn,
+      .id = p->id,
+      .generator_id = p->generator_id,
+      .aws_account_id = p->account,
+      .region = region,
+      .severity_label = p->label,
+      .workflow_status = str_at(f, "Workflow", "Status"),
+      .record_state = str_at(f, "RecordState", NULL),
+      .resource_id = p->resource_id,
+      .created_at = p->created_at,
+      .updated_at = p->updated_at,
+      .first_observed_at = p->first_observed_at,
+      .last_observed_at = p->last_observed_at,
+      .json = text,
+  };
+  rc = certhub_store_finding_put(s, &row, now);
+  *written = rc == CH_OK;
+out:
+  free(text);
+  json_decref(old);
+  return rc;
+}
+
+ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
+                                certhub_import_result *r)
+{
+  ch_err rc = CH_OK;
+  size_t n = json_array_size(arr);
+  if(n > CERTHUB_FINDINGS_BATCH_MAX) {
+    snprintf(r->error, sizeof(r->error),
+             "%zu findings in one import (at most %d)", n,
+             CERTHUB_FINDINGS_BATCH_MAX);
+    return CH_ERR_TOOBIG;
+  }
+  if(!n)
+    return CH_OK;
+  bool in_sp = false;
+  if((rc = certhub_store_savepoint(s)))
+    goto fail;
+  in_sp = true;
+  for(size_t i = 0; i < n && !rc; i++) {
+    json_t *f = json_array_get(arr, i);
+    parsed p;
+    vfail v = {0};
+    bool written, created;
+    char *dump = json_dumps(f, JSON_COMPACT);
+    size_t size = dump ? strlen(dump) : 0;
+    free(dump);
+    if(!validate(f, &p, &v)) {
+      rc = add_failure(r, p.id, v.code, "%s", v.msg);
+      continue;
+    }
+    if(size > CERTHUB_FINDING_MAX_BYTES) {
+      rc = add_failure(r, p.id, "InvalidInput",
+                       "finding is %zu bytes (at most %d)", size,
+                       CERTHUB_FINDING_MAX_BYTES);
+      continue;
+    }
+    rc = upsert(s, f, &p, now, &written, &created);
+    if(rc)
+      break;
+    r->success++;
+    if(!written)
+      r->unchanged++;
+    else if(created)
+      r->created++;
+  }
+  if(!rc && !(rc = certhub_store_release(s)))
+    return CH_OK;
+fail:
+  snprintf(r->error, sizeof(r->error), "storing findings: %s: %s",
+           certhub_strerror(rc), certhub_store_errmsg(s));
+  /* Only our own savepoint: "ch_sp" may also name a caller's. */
+  if(in_sp)
+    certhub_store_rollback_to(s);
+  r->success = r->unchanged = r->created = 0;
+  return rc;
+}
+
+ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
+                               int64_t now, certhub_import_result *r)
+{
+  ch_err rc = CH_OK;
+  json_t *root = NULL;
+  json_error_t jerr;
+  if(!r)
+    return CH_ERR_USAGE;
+  memset(r, 0, sizeof(*r));
+  if(!s || (!json && len))
+    return CH_ERR_USAGE;
+  if(len > CERTHUB_FINDINGS_REQUEST_MAX) {
+    snprintf(r->error, sizeof(r->error), "request is %zu bytes (at most %d)",
+             len, CERTHUB_FINDINGS_REQUEST_MAX);
+    return CH_ERR_TOOBIG;
+  }
+  root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);
+  if(!root) {
+    snprintf(r->error, sizeof(r->error),
+             "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+             jerr.text);
+    rc = CH_ERR_PARSE;
+    goto out;
+  }
+  json_t *arr = root;
+  if(json_is_object(root))
+    arr = json_object_get(root, "Findings");
+  if(!json_is_array(arr)) {
+    snprintf(r->error, sizeof(r->error),
+             "expected a JSON array of findings or {\"Findings\": [...]}");
+    rc = CH_ERR_PARSE;
+    goto out;
+  }
+  rc = ch_findings_import_array(s, arr, now, r);
+out:
+  json_decref(root);
+  return rc;
+}
+
+ch_err certhub_findings_list(certhub_store *s,
+                             const certhub_findings_filter *f,
+                             certhub_finding_cb cb, void *ctx)
+{
+  return certhub_store_findings(s, f, cb, ctx);
+}
+
+ch_err certhub_findings_get(certhub_store *s, const char *product_arn,
+                            const char *id, certhub_finding_cb cb, void *ctx)
+{
+  return certhub_store_finding_get(s, product_arn, id, cb, ctx);
+}

@@ -1,0 +1,194 @@
+/*
+ * SQLite backend: the findings store (migration 7). A finding is its whole
+ * ASFF JSON plus the columns queries filter and sort on; lib/findings
+ * decides what to write (validation, upsert rules), this file only stores.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite_int.h"
+
+/* Times are milliseconds since the epoch (ASFF timestamps carry
+ * fractions, and "newer UpdatedAt" compares them). */
+const char ch_sq_findings_schema[] =
+    "CREATE TABLE findings("
+    " product_arn TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " generator_id TEXT NOT NULL,"
+    " aws_account_id TEXT NOT NULL,"
+    " region TEXT NOT NULL DEFAULT '',"
+    " severity_label TEXT NOT NULL,"
+    " workflow_status TEXT NOT NULL,"
+    " record_state TEXT NOT NULL,"
+    " resource_id TEXT NOT NULL,"
+    " created_at INTEGER,"
+    " updated_at INTEGER NOT NULL,"
+    " first_observed_at INTEGER,"
+    " last_observed_at INTEGER,"
+    " imported_at INTEGER NOT NULL,"
+    " finding TEXT NOT NULL,"
+    " PRIMARY KEY(product_arn, id));"
+    "CREATE INDEX findings_by_updated ON findings(updated_at);"
+    "CREATE INDEX findings_by_severity ON findings(severity_label,"
+    " updated_at);"
+    "CREATE INDEX findings_by_resource ON findings(resource_id);";
+
+#define FINDING_COLS                                                          \
+  "SELECT product_arn, id, generator_id, aws_account_id, region,"             \
+  " severity_label, workflow_status, record_state, resource_id, created_at,"  \
+  " updated_at, first_observed_at, last_observed_at, finding FROM findings"
+
+static ch_err prep(certhub_store *s, const char *sql, sqlite3_stmt **st)
+{
+  int r = sqlite3_prepare_v2(ch_sq_db(s), sql, -1, st, NULL);
+  return r == SQLITE_OK ? CH_OK : ch_sq_dberr(s, r, "prepare");
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+  if(v)
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+/* 0 (absent) is stored as NULL. */
+static void bind_ms(sqlite3_stmt *st, int i, int64_t v)
+{
+  if(v)
+    sqlite3_bind_int64(st, i, v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+  const char *t = (const char *)sqlite3_column_text(st, i);
+  return t ? t : "";
+}
+
+static ch_err finding_rows(certhub_store *s, sqlite3_stmt *st,
+                           certhub_finding_cb cb, void *ctx, size_t *n)
+{
+  int r;
+  *n = 0;
+  while((r = sqlite3_step(st)) == SQLITE_ROW) {
+    certhub_finding_row f = {
+        .product_arn = col_str(st, 0),
+        .id = col_str(st, 1),
+        .generator_id = col_str(st, 2),
+        .aws_account_id = col_str(st, 3),
+        .region = col_str(st, 4),
+        .severity_label = col_str(st, 5),
+        .workflow_status = col_str(st, 6),
+        .record_state = col_str(st, 7),
+        .resource_id = col_str(st, 8),
+        .created_at = sqlite3_column_int64(st, 9),
+        .updated_at = sqlite3_column_int64(st, 10),
+        .first_observed_at = sqlite3_column_int64(st, 11),
+        .last_observed_at = sqlite3_column_int64(st, 12),
+        .json = col_str(st, 13),
+    };
+    ++*n;
+    ch_err rc = cb(ctx, &f);
+    if(rc)
+      return rc;
+  }
+  return r == SQLITE_DONE ? CH_OK : ch_sq_dberr(s, r, "reading findings");
+}
+
+ch_err ch_sq_finding_get(certhub_store *s, const char *product_arn,
+                         const char *id, certhub_finding_cb cb, void *ctx)
+{
+  sqlite3_stmt *st = NULL;
+  size_t n = 0;
+  ch_err rc = prep(s, FINDING_COLS " WHERE product_arn = ?1 AND id = ?2", &st);
+  if(rc)
+    goto out;
+  bind_str(st, 1, product_arn);
+  bind_str(st, 2, id);
+  rc = finding_rows(s, st, cb, ctx, &n);
+  if(!rc && !n)
+    rc = ch_store_err(s, CH_ERR_NOTFOUND, "no finding '%s' of product '%s'",
+                      id, product_arn);
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
+
+ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
+                         int64_t now)
+{
+  sqlite3_stmt *st = NULL;
+  ch_err rc = prep(
+      s,
+      "INSERT INTO findings(product_arn, id, generator_id, aws_account_id,"
+      " region, severity_label, workflow_status, record_state, resource_id,"
+      " created_at, updated_at, first_observed_at, last_observed_at,"
+      " imported_at, finding)"
+      " VALUES(?1, ?2, ?3, ?4, coalesce(?5, ''), ?6, ?7, ?8, ?9, ?10, ?11,"
+      " ?12, ?13, ?14, ?15)"
+      " ON CONFLICT(product_arn, id) DO UPDATE SET"
+      " generator_id = excluded.generator_id,"
+      " aws_account_id = excluded.aws_account_id, region = excluded.region,"
+      " severity_label = excluded.severity_label,"
+      " workflow_status = excluded.workflow_status,"
+      " record_state = excluded.record_state,"
+      " resource_id = excluded.resource_id, created_at = excluded.created_at,"
+      " updated_at = excluded.updated_at,"
+      " first_observed_at = excluded.first_observed_at,"
+      " last_observed_at = excluded.last_observed_at,"
+      " imported_at = excluded.imported_at, finding = excluded.finding",
+      &st);
+  if(rc)
+    goto out;
+  bind_str(st, 1, f->product_arn);
+  bind_str(st, 2, f->id);
+  bind_str(st, 3, f->generator_id);
+  bind_str(st, 4, f->aws_account_id);
+  bind_str(st, 5, f->region);
+  bind_str(st, 6, f->severity_label);
+  bind_str(st, 7, f->workflow_status);
+  bind_str(st, 8, f->record_state);
+  bind_str(st, 9, f->resource_id);
+  bind_ms(st, 10, f->created_at);
+  sqlite3_bind_int64(st, 11, f->updated_at);
+  bind_ms(st, 12, f->first_observed_at);
+  bind_ms(st, 13, f->last_observed_at);
+  sqlite3_bind_int64(st, 14, now);
+  bind_str(st, 15, f->json);
+  int r = sqlite3_step(st);
+  if(r != SQLITE_DONE)
+    rc = ch_sq_dberr(s, r, "storing finding");
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
+
+ch_err ch_sq_findings(certhub_store *s, const certhub_findings_filter *f,
+                      certhub_finding_cb cb, void *ctx)
+{
+  sqlite3_stmt *st = NULL;
+  size_t n = 0;
+  ch_err rc = prep(s,
+                   FINDING_COLS " WHERE (?1 IS NULL OR severity_label = ?1)"
+                                " AND (?2 IS NULL OR workflow_status = ?2)"
+                                " AND (?3 IS NULL OR record_state = ?3)"
+                                " AND (?4 IS NULL OR product_arn = ?4)"
+                                " AND (?5 IS NULL OR resource_id = ?5)"
+                                " ORDER BY updated_at DESC, product_arn, id"
+                                " LIMIT ?6",
+                   &st);
+  if(rc)
+    goto out;
+  bind_str(st, 1, f->severity_label);
+  bind_str(st, 2, f->workflow_status);
+  bind_str(st, 3, f->record_state);
+  bind_str(st, 4, f->product_arn);
+  bind_str(st, 5, f->resource_id);
+  sqlite3_bind_int64(st, 6, f->limit ? (int64_t)f->limit : -1);
+  rc = finding_rows(s, st, cb, ctx, &n);
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
