@@ -81,6 +81,9 @@ static void derive_subject(const char *message, size_t len, char *out,
     snprintf(out, cap, "%lld certificate%s expiring within threshold",
              (long long)json_integer_value(count),
              json_integer_value(count) == 1 ? "" : "s");
+  else if(cn && json_is_integer(days) && !strcmp(dt, CERTHUB_DT_APPROACHING) &&
+          json_integer_value(days) == 0)
+    snprintf(out, cap, "Certificate %s expires today", cn);
   else if(cn && json_is_integer(days) && !strcmp(dt, CERTHUB_DT_APPROACHING))
     snprintf(out, cap, "Certificate %s expires in %lld day%s", cn,
              (long long)json_integer_value(days),
@@ -258,7 +261,8 @@ void wire_free(wire *w)
 /* The seed rules, used when the configuration has no rules: section:
  * (a) each certificate's Approaching Expiration (and Expired) event goes
  * to the findings hub and the certificate-expiry topic, one notification
- * per certificate; (b) every Monday 00:05 UTC one Scheduled Event lists
+ * per certificate; (b) every Sunday 00:05 UTC (cron day-of-week 1 is
+ * Sunday in EventBridge) one Scheduled Event lists
  * every certificate within its threshold: one finding each and ONE digest
  * notification. */
 static ch_err seed_rules(const certhub_config *cfg, certhub_rule_cfg r[2],
@@ -281,7 +285,7 @@ static ch_err seed_rules(const certhub_config *cfg, certhub_rule_cfg r[2],
   r[0].enabled = true;
   r[1].name = (char *)"weekly-expiry-digest";
   r[1].description =
-      (char *)"certhub seed rule: every Monday, one finding per certificate "
+      (char *)"certhub seed rule: every Sunday, one finding per certificate "
               "within its threshold and one digest notification";
   r[1].schedule = (char *)"cron(5 0 ? * 1 *)";
   r[1].batch = (char *)CERTHUB_BATCH_EXPIRING;
