@@ -1,0 +1,1699 @@
+/*
+ * The compiled ruleset: all rules' patterns in one structure, matched in
+ * one pass over the event (include/certhub/ruleset.h has the contract).
+ *
+ * Design
+ *
+ * - Rules are compiled by certhub_pattern_compile (same validation) into
+ *   alternatives ($or expanded), each a list of conditions: a dotted path
+ *   and the matchers of its value array (pattern_int.h). A condition is
+ *   shared by the alternatives of its rule that contain it.
+ * - Field paths are interned into one hash table of nodes: every rule path
+ *   and every proper prefix of one ending before a '.', so that both
+ *   {"a":{"b":..}} and {"a.b":..} in the event reach node "a.b". The
+ *   event flattener hashes the path incrementally as it descends and
+ *   enters a value only when its path is a node; everything else is
+ *   skipped (validated, not decoded).
+ * - Per rule path, the matchers are dispatched by value: exact strings and
+ *   numbers (by value, so 300 = 3.0e2) through one hash table keyed by
+ *   (path, value), true/false/null/exists by lists, and the remaining
+ *   operators (prefix, suffix, equals-ignore-case, wildcard, cidr,
+ *   numeric, anything-but) by a short per-path list checked in turn. So a
+ *   value costs one lookup whatever the number of exact-value rules.
+ * - Each accepting (condition, event leaf) pair is a hit. After the event
+ *   is read, hits bump per-alternative counters (stamped with an epoch,
+ *   so nothing is cleared between events); an alternative whose
+ *   conditions are all satisfied (or absent for exists:false) is then
+ *   checked for array consistency, only among the conditions whose leaves
+ *   all sit inside arrays: a leaf outside every array agrees with any
+ *   other. That check is the reference's search, over hits only.
+ * - Duplicate keys: jansson (and so the reference) keeps the last value of
+ *   a repeated key; the flattener marks the leaves of the earlier value
+ *   dead, so the answer is the same.
+ *
+ * The event flattener is hand-written: a generic JSON library builds a
+ * tree of every value (jansson: about 10x slower than this matcher on the
+ * benchmark's 1 KB events) when a rule reads a handful of them. It still
+ * validates the whole event exactly as jansson does (grammar, UTF-8,
+ * escapes and surrogates, no \u0000, integers that fit in 64 bits, reals
+ * that do not overflow, at most 2048 levels), so an event is refused here
+ * exactly when the reference refuses it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "certhub/ruleset.h"
+#include "pattern_int.h"
+#include "rules_int.h"
+
+#define JSON_MAX_DEPTH 2048         /* jansson's JSON_PARSER_MAX_DEPTH */
+#define SCRATCH_MAX_CTX (4u << 20)  /* array positions of kept leaves */
+#define SCRATCH_MAX_HITS (4u << 20) /* (condition, leaf) pairs per event */
+#define SCRATCH_MAX_KEYS (1u << 20) /* keys on rule paths being read */
+#define NONE UINT32_MAX
+#define MARKER (UINT32_MAX - 1) /* a leaf standing for "too deep here" */
+
+/* --- growing arrays ------------------------------------------------------ */
+
+/* Grow *v (of elem-size items, *cap of them) to hold need; false on
+ * overflow of max or allocation failure. */
+static bool grow(void **v, size_t *cap, size_t need, size_t elem, size_t max)
+{
+  if(need <= *cap)
+    return true;
+  if(need > max)
+    return false;
+  size_t n = *cap ? *cap : 16;
+  while(n < need)
+    n *= 2;
+  if(n > max)
+    n = max;
+  void *nv = realloc(*v, n * elem);
+  if(!nv)
+    return false;
+  *v = nv;
+  *cap = n;
+  return true;
+}
+
+struct u32v {
+  uint32_t *v;
+  size_t n, cap;
+};
+
+static bool u32_push(struct u32v *a, uint32_t x)
+{
+  if(!grow((void **)&a->v, &a->cap, a->n + 1, sizeof(*a->v), SIZE_MAX / 8))
+    return false;
+  a->v[a->n++] = x;
+  return true;
+}
+
+/* --- the compiled ruleset ------------------------------------------------ */
+
+#define FNV_OFF 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+  const unsigned char *s = p;
+  for(size_t i = 0; i < n; i++)
+    h = (h ^ s[i]) * FNV_PRIME;
+  return h;
+}
+
+/* A path node: a rule path, or a proper prefix of one before a '.'. */
+struct node {
+  char *path;
+  size_t len;
+  uint64_t hash;
+  uint32_t leafpath; /* index in paths, or NONE */
+};
+
+struct gen { /* an operator checked in turn */
+  const struct matcher *m;
+  uint32_t cond;
+};
+
+struct genv {
+  struct gen *v;
+  size_t n, cap;
+};
+
+/* Dispatch of one rule path's conditions by the type of the value. */
+struct rpath {
+  struct u32v exists, t, f, nul; /* conditions */
+  struct genv gs, gn, go;        /* strings, numbers, true/false/null */
+};
+
+struct cond {
+  uint32_t path;
+  bool absent_ok; /* has exists:false: satisfied when the path is absent */
+  struct u32v alts;
+};
+
+struct ralt {
+  uint32_t rule;
+  uint32_t n, nabsent; /* conditions, of which absent_ok */
+  uint32_t *conds;
+};
+
+/* An exact value of a rule path: a string or a number. */
+struct xent {
+  uint64_t hash;
+  uint32_t path;
+  bool isnum;
+  const char *s;
+  size_t n;
+  double d;
+  struct u32v conds;
+};
+
+struct rule {
+  char *name;
+  certhub_pattern *p;
+};
+
+struct certhub_ruleset {
+  struct rule *rules;
+  size_t nrules, caprules;
+  struct node *nodes;
+  size_t nnodes, capnodes;
+  uint32_t *ntab; /* node index + 1, open addressing */
+  size_t ntabsize;
+  struct rpath *paths;
+  size_t npaths, cappaths;
+  struct cond *conds;
+  size_t nconds, capconds;
+  struct ralt *alts;
+  size_t nalts, capalts;
+  struct xent *xs;
+  size_t nxs, capxs;
+  uint32_t *xtab; /* xent index + 1 */
+  size_t xtabsize;
+  struct u32v absent_alts; /* alternatives that may match with no hit */
+  size_t maxpath;          /* longest node path */
+  size_t maxalt;           /* most conditions in one alternative */
+};
+
+static struct node *node_find(const certhub_ruleset *rs, const char *p,
+                              size_t n, uint64_t h)
+{
+  if(!rs->ntabsize)
+    return NULL;
+  size_t mask = rs->ntabsize - 1;
+  for(size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    uint32_t k = rs->ntab[i];
+    if(!k)
+      return NULL;
+    struct node *nd = &rs->nodes[k - 1];
+    if(nd->hash == h && nd->len == n && memcmp(nd->path, p, n) == 0)
+      return nd;
+  }
+}
+
+static bool rehash(uint32_t **tab, size_t *size, size_t count,
+                   const void *items, size_t stride, size_t hoff)
+{
+  size_t ns = *size ? *size : 64;
+  while(ns < 2 * (count + 1))
+    ns *= 2;
+  if(ns == *size)
+    return true;
+  uint32_t *t = calloc(ns, sizeof(*t));
+  if(!t)
+    return false;
+  for(size_t i = 0; i < count; i++) {
+    uint64_t h;
+    memcpy(&h, (const char *)items + i * stride + hoff, sizeof(h));
+    size_t j = (size_t)h & (ns - 1);
+    while(t[j])
+      j = (j + 1) & (ns - 1);
+    t[j] = (uint32_t)(i + 1);
+  }
+  free(*tab);
+  *tab = t;
+  *size = ns;
+  return true;
+}
+
+/* The node for p[0..n), added if new. */
+static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
+{
+  uint64_t h = fnv(FNV_OFF, p, n);
+  struct node *nd = node_find(rs, p, n, h);
+  if(nd)
+    return nd;
+  if(!grow((void **)&rs->nodes, &rs->capnodes, rs->nnodes + 1,
+           sizeof(*rs->nodes), NONE / 2) ||
+     !rehash(&rs->ntab, &rs->ntabsize, rs->nnodes + 1, rs->nodes,
+             sizeof(*rs->nodes), offsetof(struct node, hash)))
+    return NULL;
+  nd = &rs->nodes[rs->nnodes];
+  if(!(nd->path = malloc(n + 1)))
+    return NULL;
+  memcpy(nd->path, p, n);
+  nd->path[n] = '\0';
+  nd->len = n;
+  nd->hash = h;
+  nd->leafpath = NONE;
+  rs->nnodes++;
+  size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
+  while(rs->ntab[j])
+    j = (j + 1) & mask;
+  rs->ntab[j] = (uint32_t)rs->nnodes;
+  if(n > rs->maxpath)
+    rs->maxpath = n;
+  return nd;
+}
+
+/* The rule path index of path, adding its node and prefixes. */
+static bool path_get(certhub_ruleset *rs, const char *path, uint32_t *out)
+{
+  size_t n = strlen(path);
+  for(size_t i = 0; i < n; i++)
+    if(path[i] == '.' && !node_get(rs, path, i))
+      return false;
+  struct node *nd = node_get(rs, path, n);
+  if(!nd)
+    return false;
+  if(nd->leafpath == NONE) {
+    if(!grow((void **)&rs->paths, &rs->cappaths, rs->npaths + 1,
+             sizeof(*rs->paths), NONE / 2))
+      return false;
+    memset(&rs->paths[rs->npaths], 0, sizeof(*rs->paths));
+    nd->leafpath = (uint32_t)rs->npaths++;
+  }
+  *out = nd->leafpath;
+  return true;
+}
+
+static double norm_zero(double d)
+{
+  return d == 0 ? 0.0 : d;
+}
+
+static uint64_t xhash(uint32_t path, bool isnum, const char *s, size_t n,
+                      double d)
+{
+  uint64_t h = fnv(FNV_OFF, &path, sizeof(path));
+  if(isnum) {
+    d = norm_zero(d);
+    return fnv(h ^ 1, &d, sizeof(d));
+  }
+  return fnv(h, s, n);
+}
+
+static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
+                           uint32_t path, bool isnum, const char *s, size_t n,
+                           double d)
+{
+  if(!rs->xtabsize)
+    return NULL;
+  size_t mask = rs->xtabsize - 1;
+  for(size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    uint32_t k = rs->xtab[i];
+    if(!k)
+      return NULL;
+    struct xent *x = &rs->xs[k - 1];
+    if(x->hash != h || x->path != path || x->isnum != isnum)
+      continue;
+    if(isnum ? x->d == d : (x->n == n && memcmp(x->s, s, n) == 0))
+      return x;
+  }
+}
+
+static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
+                  uint32_t cond)
+{
+  bool isnum = m->kind == M_NUMBER;
+  double d = isnum ? norm_zero(m->num) : 0;
+  uint64_t h = xhash(path, isnum, m->s, m->slen, d);
+  struct xent *x = x_find(rs, h, path, isnum, m->s, m->slen, d);
+  if(!x) {
+    if(!grow((void **)&rs->xs, &rs->capxs, rs->nxs + 1, sizeof(*rs->xs),
+             NONE / 2) ||
+       !rehash(&rs->xtab, &rs->xtabsize, rs->nxs + 1, rs->xs, sizeof(*rs->xs),
+               offsetof(struct xent, hash)))
+      return false;
+    x = &rs->xs[rs->nxs++];
+    *x = (struct xent){h, path, isnum, m->s, m->slen, d, {0}};
+    size_t mask = rs->xtabsize - 1, j = (size_t)h & mask;
+    while(rs->xtab[j])
+      j = (j + 1) & mask;
+    rs->xtab[j] = (uint32_t)rs->nxs;
+  }
+  return u32_push(&x->conds, cond);
+}
+
+static bool gen_push(struct genv *g, const struct matcher *m, uint32_t cond)
+{
+  if(!grow((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v), SIZE_MAX / 16))
+    return false;
+  g->v[g->n++] = (struct gen){m, cond};
+  return true;
+}
+
+/* Register one condition (a pattern leaf) under its path. */
+static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
+{
+  uint32_t pi;
+  if(!path_get(rs, l->path, &pi) ||
+     !grow((void **)&rs->conds, &rs->capconds, rs->nconds + 1,
+           sizeof(*rs->conds), NONE / 2))
+    return false;
+  uint32_t c = (uint32_t)rs->nconds++;
+  struct cond *cd = &rs->conds[c];
+  memset(cd, 0, sizeof(*cd));
+  cd->path = pi;
+  struct rpath *rp = &rs->paths[pi];
+  for(size_t i = 0; i < l->nm; i++) {
+    const struct matcher *m = &l->m[i];
+    bool ok = true;
+    switch(m->kind) {
+    case M_STRING:
+    case M_NUMBER:
+      ok = x_add(rs, pi, m, c);
+      break;
+    case M_TRUE:
+      ok = u32_push(&rp->t, c);
+      break;
+    case M_FALSE:
+      ok = u32_push(&rp->f, c);
+      break;
+    case M_NULL:
+      ok = u32_push(&rp->nul, c);
+      break;
+    case M_EXISTS:
+      if(m->exists)
+        ok = u32_push(&rp->exists, c);
+      else
+        cd->absent_ok = true;
+      break;
+    case M_NUMERIC:
+      ok = gen_push(&rp->gn, m, c);
+      break;
+    case M_ANYBUT:
+      ok = gen_push(&rp->gs, m, c) && gen_push(&rp->gn, m, c) &&
+           gen_push(&rp->go, m, c);
+      break;
+    default: /* prefix, suffix, equals-ignore-case, wildcard, cidr */
+      ok = gen_push(&rp->gs, m, c);
+      break;
+    }
+    if(!ok)
+      return false;
+  }
+  *out = c;
+  return true;
+}
+
+ch_err certhub_ruleset_new(certhub_ruleset **out)
+{
+  *out = calloc(1, sizeof(**out));
+  return *out ? CH_OK : CH_ERR_NOMEM;
+}
+
+size_t certhub_ruleset_count(const certhub_ruleset *rs)
+{
+  return rs->nrules;
+}
+
+const char *certhub_ruleset_name(const certhub_ruleset *rs, size_t index)
+{
+  return index < rs->nrules ? rs->rules[index].name : NULL;
+}
+
+ch_err certhub_ruleset_add(certhub_ruleset *rs, const char *name,
+                           const char *pattern_json, size_t len, size_t *index,
+                           char **errmsg)
+{
+  certhub_pattern *p = NULL;
+  const struct leaf **seen = NULL;
+  uint32_t *ids = NULL;
+  size_t nseen = 0, total = 0;
+  if(errmsg)
+    *errmsg = NULL;
+  if(rs->nrules >= CERTHUB_RULESET_MAX_RULES) {
+    if(errmsg)
+      *errmsg = strdup("ruleset: too many rules");
+    return CH_ERR_TOOBIG;
+  }
+  ch_err e = certhub_pattern_compile(pattern_json, len, &p, errmsg);
+  if(e != CH_OK)
+    return e;
+  e = CH_ERR_NOMEM;
+  if(!grow((void **)&rs->rules, &rs->caprules, rs->nrules + 1,
+           sizeof(*rs->rules), CERTHUB_RULESET_MAX_RULES))
+    goto out;
+  char *nm = strdup(name);
+  if(!nm)
+    goto out;
+  uint32_t r = (uint32_t)rs->nrules++;
+  rs->rules[r] = (struct rule){nm, p};
+  p = NULL; /* owned by the ruleset from here */
+  const struct alts *dnf = &rs->rules[r].p->dnf;
+  for(size_t i = 0; i < dnf->n; i++)
+    total += dnf->v[i].n;
+  seen = malloc((total + 1) * sizeof(*seen));
+  ids = malloc((total + 1) * sizeof(*ids));
+  if(!seen || !ids)
+    goto out;
+  for(size_t i = 0; i < dnf->n; i++) {
+    const struct alt *pa = &dnf->v[i];
+    if(!grow((void **)&rs->alts, &rs->capalts, rs->nalts + 1,
+             sizeof(*rs->alts), NONE / 2))
+      goto out;
+    uint32_t a = (uint32_t)rs->nalts;
+    struct ralt *al = &rs->alts[a];
+    *al = (struct ralt){r, 0, 0, malloc((pa->n + 1) * sizeof(uint32_t))};
+    if(!al->conds)
+      goto out;
+    rs->nalts++;
+    for(size_t j = 0; j < pa->n; j++) {
+      const struct leaf *l = pa->v[j];
+      size_t k = 0;
+      while(k < nseen && seen[k] != l)
+        k++;
+      if(k == nseen) {
+        if(!cond_add(rs, l, &ids[k]))
+          goto out;
+        seen[nseen++] = l;
+      }
+      uint32_t c = ids[k];
+      bool dup = false;
+      for(uint32_t q = 0; q < al->n; q++)
+        dup |= al->conds[q] == c;
+      if(dup)
+        continue;
+      al->conds[al->n++] = c;
+      al->nabsent += rs->conds[c].absent_ok;
+      if(!u32_push(&rs->conds[c].alts, a))
+        goto out;
+    }
+    if(al->n > rs->maxalt)
+      rs->maxalt = al->n;
+    if(al->nabsent == al->n && !u32_push(&rs->absent_alts, a))
+      goto out;
+  }
+  if(index)
+    *index = r;
+  e = CH_OK;
+out:
+  free(seen);
+  free(ids);
+  certhub_pattern_free(p);
+  return e;
+}
+
+void certhub_ruleset_free(certhub_ruleset *rs)
+{
+  if(!rs)
+    return;
+  for(size_t i = 0; i < rs->nrules; i++) {
+    free(rs->rules[i].name);
+    certhub_pattern_free(rs->rules[i].p);
+  }
+  for(size_t i = 0; i < rs->nnodes; i++)
+    free(rs->nodes[i].path);
+  for(size_t i = 0; i < rs->npaths; i++) {
+    struct rpath *p = &rs->paths[i];
+    free(p->exists.v);
+    free(p->t.v);
+    free(p->f.v);
+    free(p->nul.v);
+    free(p->gs.v);
+    free(p->gn.v);
+    free(p->go.v);
+  }
+  for(size_t i = 0; i < rs->nconds; i++)
+    free(rs->conds[i].alts.v);
+  for(size_t i = 0; i < rs->nalts; i++)
+    free(rs->alts[i].conds);
+  for(size_t i = 0; i < rs->nxs; i++)
+    free(rs->xs[i].conds.v);
+  free(rs->rules);
+  free(rs->nodes);
+  free(rs->ntab);
+  free(rs->paths);
+  free(rs->conds);
+  free(rs->alts);
+  free(rs->xs);
+  free(rs->xtab);
+  free(rs->absent_alts.v);
+  free(rs);
+}
+
+/* --- scratch ------------------------------------------------------------- */
+
+struct elem { /* an array element passed through */
+  uint32_t array, index;
+};
+
+struct sleaf {
+  uint32_t path; /* rule path, or MARKER */
+  uint32_t ctx;  /* first of nctx in ctx[] */
+  uint16_t nctx;
+  uint8_t dead; /* replaced by a later duplicate key */
+};
+
+struct hit {
+  uint32_t cond, leaf, next;
+};
+
+struct keyrec { /* a key on a rule path in an object being read */
+  const struct node *node;
+  uint32_t lstart, lend; /* its value's leaves */
+};
+
+struct certhub_match_scratch {
+  struct sleaf *leaves;
+  size_t nleaves, capleaves;
+  struct elem *ctx;
+  size_t nctx, capctx;
+  struct hit *hits;
+  size_t nhits, caphits;
+  struct keyrec *keys;
+  size_t nkeys, capkeys;
+  struct elem stack[EV_MAX_DEPTH + 1];
+  size_t depth;
+  char *path; /* of the value in hand */
+  size_t cappath;
+  char *dbuf; /* a decoded string, or a number for strtod */
+  /* sized by the ruleset; stamps equal to epoch are this event's */
+  uint32_t epoch;
+  size_t ncond, nalt, npath, nrule, maxalt;
+  uint32_t *cond_stamp, *cond_head, *path_stamp, *alt_stamp, *alt_count,
+      *rule_stamp, *touched, *hard;
+  uint8_t *cond_free;
+  const struct sleaf **bound;
+  size_t *out;
+  size_t steps;
+};
+
+ch_err certhub_match_scratch_new(certhub_match_scratch **out)
+{
+  *out = calloc(1, sizeof(**out));
+  if(!*out)
+    return CH_ERR_NOMEM;
+  (*out)->dbuf = malloc(CERTHUB_EVENT_MAX_LEN + 1);
+  if(!(*out)->dbuf) {
+    free(*out);
+    *out = NULL;
+    return CH_ERR_NOMEM;
+  }
+  return CH_OK;
+}
+
+void certhub_match_scratch_free(certhub_match_scratch *s)
+{
+  if(!s)
+    return;
+  free(s->leaves);
+  free(s->ctx);
+  free(s->hits);
+  free(s->keys);
+  free(s->path);
+  free(s->dbuf);
+  free(s->cond_stamp);
+  free(s->cond_head);
+  free(s->path_stamp);
+  free(s->alt_stamp);
+  free(s->alt_count);
+  free(s->rule_stamp);
+  free(s->touched);
+  free(s->hard);
+  free(s->cond_free);
+  free(s->bound);
+  free(s->out);
+  free(s);
+}
+
+/* Resize *v from old to n items of elem bytes, zeroing the new ones. */
+static bool resize0(void *vp, size_t old, size_t n, size_t elem)
+{
+  void **v = vp;
+  if(n <= old && *v)
+    return true;
+  void *nv = realloc(*v, (n ? n : 1) * elem);
+  if(!nv)
+    return false;
+  if(n > old)
+    memset((char *)nv + old * elem, 0, (n - old) * elem);
+  *v = nv;
+  return true;
+}
+
+/* Fit the scratch to the ruleset (it only grows). */
+static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
+{
+  if(rs->nconds > s->ncond) {
+    if(!resize0(&s->cond_stamp, s->ncond, rs->nconds, sizeof(uint32_t)) ||
+       !resize0(&s->cond_head, s->ncond, rs->nconds, sizeof(uint32_t)) ||
+       !resize0(&s->cond_free, s->ncond, rs->nconds, sizeof(uint8_t)))
+      return false;
+    s->ncond = rs->nconds;
+  }
+  if(rs->nalts > s->nalt) {
+    if(!resize0(&s->alt_stamp, s->nalt, rs->nalts, sizeof(uint32_t)) ||
+       !resize0(&s->alt_count, s->nalt, rs->nalts, sizeof(uint32_t)) ||
+       !resize0(&s->touched, s->nalt, rs->nalts, sizeof(uint32_t)))
+      return false;
+    s->nalt = rs->nalts;
+  }
+  if(rs->npaths > s->npath) {
+    if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)))
+      return false;
+    s->npath = rs->npaths;
+  }
+  if(rs->nrules > s->nrule) {
+    if(!resize0(&s->rule_stamp, s->nrule, rs->nrules, sizeof(uint32_t)) ||
+       !resize0(&s->out, s->nrule, rs->nrules, sizeof(size_t)))
+      return false;
+    s->nrule = rs->nrules;
+  }
+  if(rs->maxalt > s->maxalt) {
+    if(!resize0(&s->hard, s->maxalt, rs->maxalt, sizeof(uint32_t)) ||
+       !resize0(&s->bound, s->maxalt, rs->maxalt, sizeof(*s->bound)))
+      return false;
+    s->maxalt = rs->maxalt;
+  }
+  if(rs->maxpath + 1 > s->cappath) {
+    char *np = realloc(s->path, rs->maxpath + 1);
+    if(!np)
+      return false;
+    s->path = np;
+    s->cappath = rs->maxpath + 1;
+  }
+  if(++s->epoch == 0) { /* wrapped: forget every stamp */
+    memset(s->cond_stamp, 0, s->ncond * sizeof(uint32_t));
+    memset(s->path_stamp, 0, s->npath * sizeof(uint32_t));
+    memset(s->alt_stamp, 0, s->nalt * sizeof(uint32_t));
+    memset(s->rule_stamp, 0, s->nrule * sizeof(uint32_t));
+    s->epoch = 1;
+  }
+  return true;
+}
+
+/* --- values -------------------------------------------------------------- */
+
+enum vtype { V_STR, V_NUM, V_TRUE, V_FALSE, V_NULL };
+
+struct val {
+  enum vtype t;
+  const char *s;
+  size_t n;
+  double d;
+};
+
+static int fold(int ch)
+{
+  return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+
+static bool bytes_eq(const char *a, const char *b, size_t n, bool icase)
+{
+  if(!icase)
+    return memcmp(a, b, n) == 0;
+  for(size_t i = 0; i < n; i++)
+    if(fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+      return false;
+  return true;
+}
+
+/* First segment a prefix, last a suffix, middle ones leftmost in order
+ * ('*' is the only metacharacter, so leftmost never loses a match). */
+static bool wild(const struct matcher *m, const char *s, size_t n)
+{
+  size_t ns = m->nseg, first = m->seglen[0], last = m->seglen[ns - 1];
+  if(ns == 1)
+    return n == first && memcmp(s, m->seg[0], n) == 0;
+  if(first + last > n || memcmp(s, m->seg[0], first) != 0 ||
+     memcmp(s + n - last, m->seg[ns - 1], last) != 0)
+    return false;
+  const char *pos = s + first, *end = s + n - last;
+  for(size_t k = 1; k + 1 < ns; k++) {
+    size_t sl = m->seglen[k];
+    const char *hit = NULL;
+    if(sl == 0)
+      continue;
+    for(const char *q = pos; q + sl <= end; q++)
+      if(*q == m->seg[k][0] && memcmp(q, m->seg[k], sl) == 0) {
+        hit = q;
+        break;
+      }
+    if(!hit)
+      return false;
+    pos = hit + sl;
+  }
+  return true;
+}
+
+static bool cidr(const struct matcher *m, const char *s, size_t n)
+{
+  unsigned char a[16];
+  char buf[64];
+  if(n >= sizeof(buf) || memchr(s, '\0', n))
+    return false;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  if(inet_pton(m->family, buf, a) != 1)
+    return false;
+  unsigned bits = m->prefix, i = 0;
+  for(; bits >= 8; bits -= 8, i++)
+    if(a[i] != m->addr[i])
+      return false;
+  return !bits || ((a[i] ^ m->addr[i]) & (0xff << (8 - bits)) & 0xff) == 0;
+}
+
+static bool vmatch(const struct matcher *m, const struct val *v)
+{
+  bool str = v->t == V_STR;
+  switch(m->kind) {
+  case M_STRING:
+    return str && v->n == m->slen && memcmp(v->s, m->s, v->n) == 0;
+  case M_NUMBER:
+    return v->t == V_NUM && v->d == m->num;
+  case M_TRUE:
+    return v->t == V_TRUE;
+  case M_FALSE:
+    return v->t == V_FALSE;
+  case M_NULL:
+    return v->t == V_NULL;
+  case M_PREFIX:
+    return str && v->n >= m->slen && bytes_eq(v->s, m->s, m->slen, m->icase);
+  case M_SUFFIX:
+    return str && v->n >= m->slen &&
+           bytes_eq(v->s + v->n - m->slen, m->s, m->slen, m->icase);
+  case M_EIC:
+    return str && v->n == m->slen && bytes_eq(v->s, m->s, v->n, true);
+  case M_WILDCARD:
+    return str && wild(m, v->s, v->n);
+  case M_NUMERIC:
+    if(v->t != V_NUM)
+      return false;
+    if(m->has_lo && !(m->lo_incl ? v->d >= m->lo : v->d > m->lo))
+      return false;
+    return !m->has_hi || (m->hi_incl ? v->d <= m->hi : v->d < m->hi);
+  case M_EXISTS:
+    return m->exists;
+  case M_CIDR:
+    return str && cidr(m, v->s, v->n);
+  case M_ANYBUT:
+    for(size_t i = 0; i < m->ninner; i++)
+      if(vmatch(&m->inner[i], v))
+        return false;
+    return true;
+  }
+  return false;
+}
+
+/* --- the flattener ------------------------------------------------------- */
+
+struct fl {
+  const certhub_ruleset *rs;
+  certhub_match_scratch *s;
+  const unsigned char *p, *start, *end;
+  uint32_t arrays;
+  ch_err err;
+  const char *what; /* the problem, for the message */
+  size_t at;        /* its byte offset */
+};
+
+static bool bad(struct fl *f, const unsigned char *at, const char *what)
+{
+  f->err = CH_ERR_PARSE;
+  f->what = what;
+  f->at = (size_t)(at - f->start);
+  return false;
+}
+
+static bool toobig(struct fl *f, const char *what)
+{
+  f->err = CH_ERR_TOOBIG;
+  f->what = what;
+  f->at = (size_t)(f->p - f->start);
+  return false;
+}
+
+static void ws(struct fl *f)
+{
+  const unsigned char *p = f->p, *e = f->end;
+  while(p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  f->p = p;
+}
+
+/* The first byte at or after p that ends a plain run of string bytes:
+ * '"', '\\', a control character or a non-ASCII byte; e if none. */
+static const unsigned char *plain_run(const unsigned char *p,
+                                      const unsigned char *e)
+{
+#ifdef __SSE2__
+  const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+                sp = _mm_set1_epi8(0x20);
+  while(e - p >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed compare: bytes >= 0x80 are negative, so below 0x20 too */
+    __m128i m =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                     _mm_cmplt_epi8(x, sp));
+    int mask = _mm_movemask_epi8(m);
+    if(mask)
+      return p + __builtin_ctz((unsigned)mask);
+    p += 16;
+  }
+#endif
+  while(p < e && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+    p++;
+  return p;
+}
+
+/* Length of the valid UTF-8 sequence at p (as jansson checks it: no
+ * overlong forms, no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *e)
+{
+  unsigned c = p[0], n, cp;
+  if(c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  }
+  else if(c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  }
+  else if(c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  }
+  else {
+    return 0;
+  }
+  if((size_t)(e - p) < n)
+    return 0;
+  for(unsigned i = 1; i < n; i++) {
+    if((p[i] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+     (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+static int hex4(const unsigned char *p, const unsigned char *e)
+{
+  if(e - p < 4)
+    return -1;
+  int v = 0;
+  for(int i = 0; i < 4; i++) {
+    int d = ch_hex_val(p[i]);
+    if(d < 0)
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+enum smode { S_SKIP, S_VALUE, S_KEY };
+
+/* A string; f->p is just after its opening quote and ends just after the
+ * closing one. S_SKIP validates only. S_VALUE: *s, *n the decoded bytes
+ * (pointing into the event when there is no escape, else into out).
+ * S_KEY: decoded into out (cap bytes); *n is SIZE_MAX when it did not
+ * fit. */
+static bool string(struct fl *f, enum smode mode, char *out, size_t cap,
+                   const char **s, size_t *n)
+{
+  const unsigned char *p = f->p, *e = f->end, *run = p, *begin = p;
+  size_t o = 0;
+  bool esc = false, fits = true;
+#define FLUSH(from, to)                                                       \
+  do {                                                                        \
+    size_t len_ = (size_t)((to) - (from));                                    \
+    if(mode != S_SKIP && fits) {                                              \
+      if(o + len_ > cap)                                                      \
+        fits = false;                                                         \
+      else                                                                    \
+        memcpy(out + o, (from), len_), o += len_;                             \
+    }                                                                         \
+  } while(0)
+  for(;;) {
+    p = plain_run(p, e);
+    if(p >= e)
+      return bad(f, begin - 1, "unterminated string");
+    unsigned c = *p;
+    if(c == '"')
+      break;
+    if(c >= 0x80) {
+      size_t k = utf8_len(p, e);
+      if(!k)
+        return bad(f, p, "invalid UTF-8 in a string");
+      p += k;
+      continue;
+    }
+    if(c < 0x20)
+      return bad(f, p, "control character in a string");
+    /* a backslash */
+    FLUSH(run, p);
+    esc = true;
+    if(e - p < 2)
+      return bad(f, p, "unterminated string");
+    unsigned char one[4];
+    size_t k = 1, adv = 2;
+    switch(p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+      one[0] = p[1];
+      break;
+    case 'b':
+      one[0] = '\b';
+      break;
+    case 'f':
+      one[0] = '\f';
+      break;
+    case 'n':
+      one[0] = '\n';
+      break;
+    case 'r':
+      one[0] = '\r';
+      break;
+    case 't':
+      one[0] = '\t';
+      break;
+    case 'u': {
+      int v = hex4(p + 2, e);
+      long cp = v;
+      adv = 6;
+      if(v < 0)
+        return bad(f, p, "invalid \\u escape");
+      if(v == 0)
+        return bad(f, p, "\\u0000 is not allowed");
+      if(v >= 0xdc00 && v <= 0xdfff)
+        return bad(f, p, "lone low surrogate in a \\u escape");
+      if(v >= 0xd800 && v <= 0xdbff) {
+        int lo = -1;
+        if(e - p >= 12 && p[6] == '\\' && p[7] == 'u')
+          lo = hex4(p + 8, e);
+        if(lo < 0xdc00 || lo > 0xdfff)
+          return bad(f, p, "high surrogate not followed by a low one");
+        cp = 0x10000 + ((long)(v - 0xd800) << 10) + (lo - 0xdc00);
+        adv = 12;
+      }
+      if(cp < 0x80) {
+        one[0] = (unsigned char)cp;
+      }
+      else if(cp < 0x800) {
+        one[0] = (unsigned char)(0xc0 | (cp >> 6));
+        one[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        k = 2;
+      }
+      else if(cp < 0x10000) {
+        one[0] = (unsigned char)(0xe0 | (cp >> 12));
+        one[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        one[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        k = 3;
+      }
+      else {
+        one[0] = (unsigned char)(0xf0 | (cp >> 18));
+        one[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+        one[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        one[3] = (unsigned char)(0x80 | (cp & 0x3f));
+        k = 4;
+      }
+      break;
+    }
+    default:
+      return bad(f, p, "invalid escape in a string");
+    }
+    FLUSH(one, one + k);
+    p += adv;
+    run = p;
+  }
+  f->p = p + 1;
+  if(mode == S_SKIP)
+    return true;
+  if(mode == S_VALUE && !esc) {
+    *s = (const char *)begin;
+    *n = (size_t)(p - begin);
+    return true;
+  }
+  FLUSH(run, p);
+#undef FLUSH
+  *s = out;
+  *n = fits ? o : SIZE_MAX;
+  return true;
+}
+
+/* jansson quirk, kept for identical answers: its lexer pushes back the
+ * byte after a number or a literal, and a pushed-back NUL reads as "no
+ * byte", so one NUL right after such a token is ignored. */
+static void nul_quirk(struct fl *f)
+{
+  if(f->p < f->end && *f->p == '\0')
+    f->p++;
+}
+
+static bool is_digit(int c)
+{
+  return c >= '0' && c <= '9';
+}
+
+static const double pow10tab[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A JSON number, as jansson reads it: an integer (no '.', no exponent)
+ * must fit in a long long, a real must not overflow. *d (if d) is its
+ * value as json_number_value gives it. */
+static bool number(struct fl *f, double *d)
+{
+  const unsigned char *p = f->p, *e = f->end, *st = p;
+  bool neg = false, real = false;
+  uint64_t mant = 0;
+  int sig = 0, intdigits = 0, fracdigits = 0, lead = 1;
+  long ex = 0;
+  if(p < e && *p == '-') {
+    neg = true;
+    p++;
+  }
+  if(p >= e || !is_digit(*p))
+    return bad(f, st, "invalid value");
+  if(*p == '0') {
+    p++;
+    if(p < e && is_digit(*p))
+      return bad(f, st, "a number may not start with 0");
+  }
+  else {
+    for(; p < e && is_digit(*p); p++) {
+      intdigits++;
+      if(sig < 19) {
+        mant = mant * 10 + (uint64_t)(*p - '0');
+        sig++;
+      }
+      else {
+        sig++; /* digits beyond 19 only counted */
+      }
+    }
+    lead = 0;
+  }
+  if(p < e && *p == '.') {
+    real = true;
+    p++;
+    if(p >= e || !is_digit(*p))
+      return bad(f, p, "expected a digit after '.'");
+    for(; p < e && is_digit(*p); p++) {
+      if(lead && *p == '0') {
+        fracdigits++;
+        continue; /* leading zeros of 0.000x are not significant */
+      }
+      lead = 0;
+      if(sig < 19) {
+        mant = mant * 10 + (uint64_t)(*p - '0');
+        sig++;
+        fracdigits++;
+      }
+      else {
+        sig = 20;
+      }
+    }
+  }
+  if(p < e && (*p == 'e' || *p == 'E')) {
+    real = true;
+    p++;
+    bool eneg = false;
+    if(p < e && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    if(p >= e || !is_digit(*p))
+      return bad(f, p, "expected a digit in the exponent");
+    for(; p < e && is_digit(*p); p++)
+      if(ex < 100000)
+        ex = ex * 10 + (*p - '0');
+    if(eneg)
+      ex = -ex;
+  }
+  f->p = p;
+  nul_quirk(f);
+  size_t len = (size_t)(p - st);
+  if(!real) {
+    /* strtoll's range: compare the digits with 2^63 - 1 (or 2^63) */
+    if(intdigits > 19 ||
+       (intdigits == 19 &&
+        mant > (neg ? 9223372036854775808ull : 9223372036854775807ull)))
+      return bad(f, st, "integer too big for 64 bits");
+    if(d) {
+      if(neg)
+        *d = mant == 9223372036854775808ull ? (double)INT64_MIN
+                                            : (double)(-(int64_t)mant);
+      else
+        *d = (double)(int64_t)mant;
+    }
+    return true;
+  }
+  /* Exact when the significand has at most 15 digits and the power of
+   * ten is at most 22 (both exactly representable: one rounding). */
+  long p10 = ex - fracdigits;
+  if(d && sig <= 15 && p10 >= -22 && p10 <= 22) {
+    double v = (double)mant;
+    v = p10 < 0 ? v / pow10tab[-p10] : v * pow10tab[p10];
+    *d = neg ? -v : v;
+    return true;
+  }
+  if(!d && intdigits + ex <= 300)
+    return true; /* below 1e301: cannot overflow */
+  char small[64], *buf = len < sizeof(small) ? small : f->s->dbuf;
+  memcpy(buf, st, len);
+  buf[len] = '\0';
+  errno = 0;
+  double v = strtod(buf, NULL);
+  if(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL))
+    return bad(f, st, "real number overflow");
+  if(d)
+    *d = v;
+  return true;
+}
+
+static bool skip(struct fl *f, unsigned depth);
+
+static bool literal(struct fl *f, const char *w, size_t n)
+{
+  if((size_t)(f->end - f->p) < n || memcmp(f->p, w, n) != 0)
+    return bad(f, f->p, "invalid value");
+  f->p += n;
+  nul_quirk(f);
+  return true;
+}
+
+/* Validate one value (at jansson depth `depth`) without keeping it. */
+static bool skip(struct fl *f, unsigned depth)
+{
+  if(depth > JSON_MAX_DEPTH)
+    return bad(f, f->p, "nested more than 2048 levels");
+  if(f->p >= f->end)
+    return bad(f, f->p, "unexpected end of input");
+  switch(*f->p) {
+  case '{':
+    f->p++;
+    ws(f);
+    if(f->p < f->end && *f->p == '}') {
+      f->p++;
+      return true;
+    }
+    for(;;) {
+      if(f->p >= f->end || *f->p != '"')
+        return bad(f, f->p, "expected a string key");
+      f->p++;
+      if(!string(f, S_SKIP, NULL, 0, NULL, NULL))
+        return false;
+      ws(f);
+      if(f->p >= f->end || *f->p != ':')
+        return bad(f, f->p, "expected ':'");
+      f->p++;
+      ws(f);
+      if(!skip(f, depth + 1))
+        return false;
+      ws(f);
+      if(f->p < f->end && *f->p == ',') {
+        f->p++;
+        ws(f);
+        continue;
+      }
+      if(f->p < f->end && *f->p == '}') {
+        f->p++;
+        return true;
+      }
+      return bad(f, f->p, "expected ',' or '}'");
+    }
+  case '[':
+    f->p++;
+    ws(f);
+    if(f->p < f->end && *f->p == ']') {
+      f->p++;
+      return true;
+    }
+    for(;;) {
+      if(!skip(f, depth + 1))
+        return false;
+      ws(f);
+      if(f->p < f->end && *f->p == ',') {
+        f->p++;
+        ws(f);
+        continue;
+      }
+      if(f->p < f->end && *f->p == ']') {
+        f->p++;
+        return true;
+      }
+      return bad(f, f->p, "expected ',' or ']'");
+    }
+  case '"':
+    f->p++;
+    return string(f, S_SKIP, NULL, 0, NULL, NULL);
+  case 't':
+    return literal(f, "true", 4);
+  case 'f':
+    return literal(f, "false", 5);
+  case 'n':
+    return literal(f, "null", 4);
+  default:
+    return number(f, NULL);
+  }
+}
+
+static bool add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
+{
+  certhub_match_scratch *s = f->s;
+  if(s->nhits == s->caphits &&
+     !grow((void **)&s->hits, &s->caphits, s->nhits + 1, sizeof(*s->hits),
+           SCRATCH_MAX_HITS))
+    return toobig(f, "too many values match to track");
+  s->hits[s->nhits++] = (struct hit){cond, leaf, NONE};
+  return true;
+}
+
+static bool add_hits(struct fl *f, const struct u32v *v, uint32_t leaf)
+{
+  for(size_t i = 0; i < v->n; i++)
+    if(!add_hit(f, v->v[i], leaf))
+      return false;
+  return true;
+}
+
+static bool add_gen(struct fl *f, const struct genv *g, const struct val *v,
+                    uint32_t leaf)
+{
+  for(size_t i = 0; i < g->n; i++)
+    if(vmatch(g->v[i].m, v) && !add_hit(f, g->v[i].cond, leaf))
+      return false;
+  return true;
+}
+
+/* A leaf at rule path pi (or a MARKER): recorded with its array
+ * positions, and its hits found. */
+static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
+{
+  certhub_match_scratch *s = f->s;
+  if(s->nleaves >= EV_MAX_LEAVES ||
+     !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
+           sizeof(*s->leaves), EV_MAX_LEAVES))
+    return toobig(f, "too many values to match");
+  if(s->depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + s->depth,
+                       sizeof(*s->ctx), SCRATCH_MAX_CTX))
+    return toobig(f, "too large to match");
+  uint32_t id = (uint32_t)s->nleaves++;
+  s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)s->depth, 0};
+  if(s->depth) {
+    memcpy(s->ctx + s->nctx, s->stack, s->depth * sizeof(*s->ctx));
+    s->nctx += s->depth;
+  }
+  if(pi == MARKER)
+    return true;
+  const certhub_ruleset *rs = f->rs;
+  const struct rpath *rp = &rs->paths[pi];
+  if(!add_hits(f, &rp->exists, id))
+    return false;
+  switch(v->t) {
+  case V_STR:
+  case V_NUM: {
+    bool isnum = v->t == V_NUM;
+    double d = isnum ? norm_zero(v->d) : 0;
+    if(rs->nxs) {
+      uint64_t h = xhash(pi, isnum, v->s, v->n, d);
+      const struct xent *x = x_find(rs, h, pi, isnum, v->s, v->n, d);
+      if(x && !add_hits(f, &x->conds, id))
+        return false;
+    }
+    return add_gen(f, isnum ? &rp->gn : &rp->gs, v, id);
+  }
+  case V_TRUE:
+    return add_hits(f, &rp->t, id) && add_gen(f, &rp->go, v, id);
+  case V_FALSE:
+    return add_hits(f, &rp->f, id) && add_gen(f, &rp->go, v, id);
+  case V_NULL:
+    return add_hits(f, &rp->nul, id) && add_gen(f, &rp->go, v, id);
+  }
+  return true;
+}
+
+/* A value on some rule's path (its path is a node): pi is its rule path
+ * or NONE, plen and h the length and hash of its path in s->path, level
+ * the reference's nesting level, depth jansson's. */
+static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
+                   unsigned level, unsigned depth)
+{
+  certhub_match_scratch *s = f->s;
+  if(depth > JSON_MAX_DEPTH)
+    return bad(f, f->p, "nested more than 2048 levels");
+  if(level >= EV_MAX_DEPTH) {
+    /* The reference refuses this event as too deep, unless a later
+     * duplicate key drops this value: a dead-able marker leaf. */
+    return leaf(f, MARKER, NULL) && skip(f, depth);
+  }
+  if(f->p >= f->end)
+    return bad(f, f->p, "unexpected end of input");
+  struct val v = {0};
+  switch(*f->p) {
+  case '{': {
+    size_t base = s->nkeys;
+    f->p++;
+    ws(f);
+    if(f->p < f->end && *f->p == '}') {
+      f->p++;
+      return true;
+    }
+    size_t off = level ? plen + 1 : 0;
+    for(;;) {
+      if(f->p >= f->end || *f->p != '"')
+        return bad(f, f->p, "expected a string key");
+      f->p++;
+      const char *k = NULL;
+      size_t kn = 0;
+      const struct node *nd = NULL;
+      if(off <= f->rs->maxpath) {
+        if(!string(f, S_KEY, s->path + off, f->rs->maxpath - off, &k, &kn))
+          return false;
+        if(kn != SIZE_MAX) {
+          uint64_t kh = level ? fnv(fnv(h, ".", 1), k, kn) : fnv(h, k, kn);
+          if(level)
+            s->path[plen] = '.';
+          nd = node_find(f->rs, s->path, off + kn, kh);
+          if(nd) {
+            ws(f);
+            if(f->p >= f->end || *f->p != ':')
+              return bad(f, f->p, "expected ':'");
+            f->p++;
+            ws(f);
+            /* jansson keeps the last of duplicate keys */
+            for(size_t i = base; i < s->nkeys; i++)
+              if(s->keys[i].node == nd) {
+                for(uint32_t j = s->keys[i].lstart; j < s->keys[i].lend; j++)
+                  s->leaves[j].dead = 1;
+                s->keys[i].node = NULL;
+              }
+            if(!grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
+                     sizeof(*s->keys), SCRATCH_MAX_KEYS))
+              return toobig(f, "too many keys to match");
+            size_t ki = s->nkeys++;
+            s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
+            if(!onpath(f, nd->leafpath, off + kn, kh, level + 1, depth + 1))
+              return false;
+            s->keys[ki].lend = (uint32_t)s->nleaves;
+          }
+        }
+      }
+      else if(!string(f, S_SKIP, NULL, 0, NULL, NULL)) {
+        return false;
+      }
+      if(!nd) {
+        ws(f);
+        if(f->p >= f->end || *f->p != ':')
+          return bad(f, f->p, "expected ':'");
+        f->p++;
+        ws(f);
+        if(!skip(f, depth + 1))
+          return false;
+      }
+      ws(f);
+      if(f->p < f->end && *f->p == ',') {
+        f->p++;
+        ws(f);
+        continue;
+      }
+      if(f->p < f->end && *f->p == '}') {
+        f->p++;
+        s->nkeys = base;
+        return true;
+      }
+      return bad(f, f->p, "expected ',' or '}'");
+    }
+  }
+  case '[': {
+    uint32_t id = f->arrays++;
+    size_t sd = s->depth++;
+    s->stack[sd] = (struct elem){id, 0};
+    f->p++;
+    ws(f);
+    if(f->p < f->end && *f->p == ']') {
+      f->p++;
+      s->depth--;
+      return true;
+    }
+    for(uint32_t i = 0;; i++) {
+      s->stack[sd].index = i;
+      if(!onpath(f, pi, plen, h, level + 1, depth + 1))
+        return false;
+      ws(f);
+      if(f->p < f->end && *f->p == ',') {
+        f->p++;
+        ws(f);
+        continue;
+      }
+      if(f->p < f->end && *f->p == ']') {
+        f->p++;
+        s->depth--;
+        return true;
+      }
+      return bad(f, f->p, "expected ',' or ']'");
+    }
+  }
+  case '"':
+    f->p++;
+    if(pi == NONE)
+      return string(f, S_SKIP, NULL, 0, NULL, NULL);
+    v.t = V_STR;
+    if(!string(f, S_VALUE, s->dbuf, CERTHUB_EVENT_MAX_LEN, &v.s, &v.n))
+      return false;
+    break;
+  case 't':
+    if(!literal(f, "true", 4))
+      return false;
+    v.t = V_TRUE;
+    break;
+  case 'f':
+    if(!literal(f, "false", 5))
+      return false;
+    v.t = V_FALSE;
+    break;
+  case 'n':
+    if(!literal(f, "null", 4))
+      return false;
+    v.t = V_NULL;
+    break;
+  default:
+    v.t = V_NUM;
+    if(!number(f, pi == NONE ? NULL : &v.d))
+      return false;
+    break;
+  }
+  return pi == NONE || leaf(f, pi, &v);
+}
+
+/* --- matching ------------------------------------------------------------ */
+
+/* Two leaves agree when they took the same element of every array both
+ * passed through; shared arrays are a common prefix of their stacks. */
+static bool agree(const struct elem *ctx, const struct sleaf *a,
+                  const struct sleaf *b)
+{
+  size_t n = a->nctx < b->nctx ? a->nctx : b->nctx;
+  const struct elem *x = ctx + a->ctx, *y = ctx + b->ctx;
+  for(size_t i = 0; i < n; i++) {
+    if(x[i].array != y[i].array)
+      return true;
+    if(x[i].index != y[i].index)
+      return false;
+  }
+  return true;
+}
+
+/* Bind hard conditions k.. to consistent leaves: 1 yes, 0 no, -1 out of
+ * steps. */
+static int bind_from(certhub_match_scratch *s, size_t nhard, size_t k)
+{
+  if(k == nhard)
+    return 1;
+  for(uint32_t h = s->cond_head[s->hard[k]]; h != NONE; h = s->hits[h].next) {
+    if(++s->steps > MATCH_MAX_STEPS)
+      return -1;
+    const struct sleaf *l = &s->leaves[s->hits[h].leaf];
+    bool ok = true;
+    for(size_t j = 0; j < k && ok; j++)
+      ok = agree(s->ctx, s->bound[j], l);
+    if(!ok)
+      continue;
+    s->bound[k] = l;
+    int r = bind_from(s, nhard, k + 1);
+    if(r)
+      return r;
+  }
+  return 0;
+}
+
+static int sz_cmp(const void *a, const void *b)
+{
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void set_msg(char **errmsg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_msg(char **errmsg, const char *fmt, ...)
+{
+  if(!errmsg)
+    return;
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  *errmsg = strdup(buf);
+}
+
+ch_err certhub_ruleset_match(const certhub_ruleset *rs,
+                             certhub_match_scratch *scratch,
+                             const char *event_json, size_t len,
+                             const size_t **matched, size_t *nmatched,
+                             char **errmsg)
+{
+  certhub_match_scratch *s = scratch;
+  *matched = NULL;
+  *nmatched = 0;
+  if(errmsg)
+    *errmsg = NULL;
+  if(len > CERTHUB_EVENT_MAX_LEN) {
+    set_msg(errmsg, "event: %zu bytes, larger than the limit of %d", len,
+            CERTHUB_EVENT_MAX_LEN);
+    return CH_ERR_TOOBIG;
+  }
+  if(!scratch_fit(s, rs))
+    return CH_ERR_NOMEM;
+  s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = 0;
+  struct fl f = {rs,
+                 s,
+                 (const unsigned char *)event_json,
+                 (const unsigned char *)event_json,
+                 (const unsigned char *)event_json + len,
+                 0,
+                 CH_OK,
+                 NULL,
+                 0};
+  ws(&f);
+  bool ok;
+  const char *notobj = NULL;
+  if(f.p < f.end && *f.p == '{') {
+    ok = onpath(&f, NONE, 0, FNV_OFF, 0, 1);
+  }
+  else {
+    const unsigned char *v = f.p;
+    ok = skip(&f, 1);
+    if(ok)
+      notobj = *v == '['                ? "an array"
+               : *v == '"'              ? "a string"
+               : *v == 't' || *v == 'f' ? "a boolean"
+               : *v == 'n'              ? "null"
+                                        : "a number";
+  }
+  if(ok) {
+    ws(&f);
+    if(f.p < f.end)
+      ok = bad(&f, f.p, "unexpected data after the JSON value");
+  }
+  if(!ok) {
+    if(f.err == CH_ERR_TOOBIG) {
+      /* a cap of ours: still, invalid JSON is a parse error first */
+      ch_err e = f.err;
+      const char *what = f.what;
+      struct fl g = f;
+      g.p = g.start;
+      ws(&g);
+      if(!(skip(&g, 1) && (ws(&g), g.p == g.end))) {
+        set_msg(errmsg, "event: invalid JSON at byte %zu: %s", g.at, g.what);
+        return CH_ERR_PARSE;
+      }
+      set_msg(errmsg, "event: %s", what);
+      return e;
+    }
+    set_msg(errmsg, "event: invalid JSON at byte %zu: %s", f.at, f.what);
+    return f.err;
+  }
+  if(notobj) {
+    set_msg(errmsg, "event: must be a JSON object, not %s", notobj);
+    return CH_ERR_PARSE;
+  }
+  uint32_t ep = s->epoch;
+  for(size_t i = 0; i < s->nleaves; i++) {
+    const struct sleaf *l = &s->leaves[i];
+    if(l->dead)
+      continue;
+    if(l->path == MARKER) {
+      set_msg(errmsg, "event: nested too deeply");
+      return CH_ERR_TOOBIG;
+    }
+    s->path_stamp[l->path] = ep;
+  }
+  size_t ntouched = 0;
+  for(size_t i = 0; i < s->nhits; i++) {
+    struct hit *ht = &s->hits[i];
+    const struct sleaf *l = &s->leaves[ht->leaf];
+    if(l->dead)
+      continue;
+    uint32_t c = ht->cond;
+    if(s->cond_stamp[c] != ep) {
+      s->cond_stamp[c] = ep;
+      s->cond_head[c] = NONE;
+      s->cond_free[c] = 0;
+      const struct u32v *al = &rs->conds[c].alts;
+      for(size_t j = 0; j < al->n; j++) {
+        uint32_t a = al->v[j];
+        if(s->alt_stamp[a] != ep) {
+          s->alt_stamp[a] = ep;
+          s->alt_count[a] = 0;
+          s->touched[ntouched++] = a;
+        }
+        s->alt_count[a]++;
+      }
+    }
+    ht->next = s->cond_head[c];
+    s->cond_head[c] = (uint32_t)i;
+    if(!l->nctx)
+      s->cond_free[c] = 1;
+  }
+  for(size_t i = 0; i < rs->absent_alts.n; i++) {
+    uint32_t a = rs->absent_alts.v[i];
+    if(s->alt_stamp[a] != ep) {
+      s->alt_stamp[a] = ep;
+      s->alt_count[a] = 0;
+      s->touched[ntouched++] = a;
+    }
+  }
+  size_t nout = 0;
+  for(size_t t = 0; t < ntouched; t++) {
+    const struct ralt *al = &rs->alts[s->touched[t]];
+    if(s->rule_stamp[al->rule] == ep ||
+       s->alt_count[s->touched[t]] + al->nabsent < al->n)
+      continue;
+    size_t nhard = 0;
+    bool sat = true;
+    for(uint32_t j = 0; j < al->n && sat; j++) {
+      uint32_t c = al->conds[j];
+      const struct cond *cd = &rs->conds[c];
+      if(cd->absent_ok && s->path_stamp[cd->path] != ep)
+        continue; /* bound to nothing, like the reference */
+      if(s->cond_stamp[c] != ep)
+        sat = false;
+      else if(!s->cond_free[c])
+        s->hard[nhard++] = c;
+    }
+    if(!sat)
+      continue;
+    if(nhard > 1) {
+      s->steps = 0;
+      int r = bind_from(s, nhard, 0);
+      if(r < 0) {
+        set_msg(errmsg, "event: too complex to match (more than %d steps)",
+                MATCH_MAX_STEPS);
+        return CH_ERR_TOOBIG;
+      }
+      if(!r)
+        continue;
+    }
+    s->rule_stamp[al->rule] = ep;
+    s->out[nout++] = al->rule;
+  }
+  if(nout > 1)
+    qsort(s->out, nout, sizeof(*s->out), sz_cmp);
+  *matched = s->out;
+  *nmatched = nout;
+  return CH_OK;
+}
