@@ -137,5 +137,6 @@ int cmd_probe(cli_ctx *c, int argc, char **argv);
 int cmd_endpoints(cli_ctx *c, int argc, char **argv);
 int cmd_metrics(cli_ctx *c, int argc, char **argv);
 int cmd_events(cli_ctx *c, int argc, char **argv);
+int cmd_events_match(cli_ctx *c, int argc, char **argv);
 
 #endif

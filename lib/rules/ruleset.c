@@ -41,6 +41,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -131,6 +132,7 @@ struct genv {
 
 /* Dispatch of one rule path's conditions by the type of the value. */
 struct rpath {
+  size_t xstr, xnum;             /* exact values in the hash table */
   struct u32v exists, t, f, nul; /* conditions */
   struct genv gs, gn, go;        /* strings, numbers, true/false/null */
 };
@@ -363,6 +365,11 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
     case M_STRING:
     case M_NUMBER:
       ok = x_add(rs, pi, m, c);
+      rp = &rs->paths[pi];
+      if(m->kind == M_STRING)
+        rp->xstr++;
+      else
+        rp->xnum++;
       break;
     case M_TRUE:
       ok = u32_push(&rp->t, c);
@@ -825,9 +832,11 @@ static bool toobig(struct fl *f, const char *what)
   return false;
 }
 
-static void ws(struct fl *f)
+static inline void ws(struct fl *f)
 {
   const unsigned char *p = f->p, *e = f->end;
+  if(p<e && * p> ' ')
+    return; /* the common case: no whitespace */
   while(p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
     p++;
   f->p = p;
@@ -1152,6 +1161,30 @@ static bool number(struct fl *f, double *d)
   }
   if(!d && intdigits + ex <= 300)
     return true; /* below 1e301: cannot overflow */
+#if LDBL_MANT_DIG == 64
+  /* Up to 19 digits and 10^27 are exact in x87 long double; one rounding
+   * there, then one to double: right unless the first rounding landed
+   * within an ulp of a halfway point between doubles (then strtod). */
+  if(d && sig <= 19 && p10 >= -27 && p10 <= 27) {
+    static const long double lp10[] = {
+        1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+        1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+        1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+    long double v = (long double)mant;
+    v = p10 < 0 ? v / lp10[-p10] : v * lp10[p10];
+    if(mant == 0) {
+      *d = neg ? -0.0 : 0.0;
+      return true;
+    }
+    uint64_t bits; /* x87: the 64-bit significand comes first */
+    memcpy(&bits, &v, sizeof(bits));
+    unsigned low = (unsigned)(bits & 0x7ff);
+    if(low < 0x3ff || low > 0x401) {
+      *d = neg ? -(double)v : (double)v;
+      return true;
+    }
+  }
+#endif
   char small[64], *buf = len < sizeof(small) ? small : f->s->dbuf;
   memcpy(buf, st, len);
   buf[len] = '\0';
@@ -1166,6 +1199,77 @@ static bool number(struct fl *f, double *d)
 
 static bool skip(struct fl *f, unsigned depth);
 
+/* A number no rule reads: the grammar only, and the two ways jansson
+ * refuses a well-formed number left to number(). */
+static bool skip_number(struct fl *f)
+{
+  const unsigned char *p = f->p, *e = f->end, *ds;
+  bool real = false;
+  long ex = 0;
+  if(p < e && *p == '-')
+    p++;
+  ds = p;
+  if(p >= e || !is_digit(*p))
+    return number(f, NULL); /* for its message */
+  if(*p == '0')
+    p++;
+  else
+    while(p < e && is_digit(*p))
+      p++;
+  size_t intdigits = (size_t)(p - ds);
+  if(p < e && *p == '.') {
+    real = true;
+    p++;
+    if(p >= e || !is_digit(*p))
+      return number(f, NULL);
+    while(p < e && is_digit(*p))
+      p++;
+  }
+  if(p < e && (*p == 'e' || *p == 'E')) {
+    real = true;
+    p++;
+    bool eneg = false;
+    if(p < e && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    if(p >= e || !is_digit(*p))
+      return number(f, NULL);
+    for(; p < e && is_digit(*p); p++)
+      if(ex < 100000)
+        ex = ex * 10 + (*p - '0');
+    if(eneg)
+      ex = -ex;
+  }
+  if(p < e && is_digit(*p))
+    return number(f, NULL); /* a leading zero */
+  if(real ? (long)intdigits + ex > 300 : intdigits > 18)
+    return number(f, NULL); /* may be out of range: decide exactly */
+  f->p = p;
+  nul_quirk(f);
+  return true;
+}
+
+/* A string no rule reads (f->p after its opening quote). */
+static bool skip_string(struct fl *f)
+{
+  const unsigned char *p = f->p, *e = f->end;
+  for(;;) {
+    p = plain_run(p, e);
+    if(p < e && *p == '"') {
+      f->p = p + 1;
+      return true;
+    }
+    if(p < e && *p >= 0x80) {
+      size_t k = utf8_len(p, e);
+      if(k) {
+        p += k;
+        continue;
+      }
+    }
+    /* an escape, or an error: the full reader decides */
+    return string(f, S_SKIP, NULL, 0, NULL, NULL);
+  }
+}
+
 static bool literal(struct fl *f, const char *w, size_t n)
 {
   if((size_t)(f->end - f->p) < n || memcmp(f->p, w, n) != 0)
@@ -1173,6 +1277,21 @@ static bool literal(struct fl *f, const char *w, size_t n)
   f->p += n;
   nul_quirk(f);
   return true;
+}
+
+/* skip() without a call for the common scalars. */
+static inline bool skip_value(struct fl *f, unsigned depth)
+{
+  if(f->p < f->end && depth <= JSON_MAX_DEPTH) {
+    unsigned char c = *f->p;
+    if(c == '"') {
+      f->p++;
+      return skip_string(f);
+    }
+    if(c == '-' || is_digit(c))
+      return skip_number(f);
+  }
+  return skip(f, depth);
 }
 
 /* Validate one value (at jansson depth `depth`) without keeping it. */
@@ -1194,14 +1313,14 @@ static bool skip(struct fl *f, unsigned depth)
       if(f->p >= f->end || *f->p != '"')
         return bad(f, f->p, "expected a string key");
       f->p++;
-      if(!string(f, S_SKIP, NULL, 0, NULL, NULL))
+      if(!skip_string(f))
         return false;
       ws(f);
       if(f->p >= f->end || *f->p != ':')
         return bad(f, f->p, "expected ':'");
       f->p++;
       ws(f);
-      if(!skip(f, depth + 1))
+      if(!skip_value(f, depth + 1))
         return false;
       ws(f);
       if(f->p < f->end && *f->p == ',') {
@@ -1223,7 +1342,7 @@ static bool skip(struct fl *f, unsigned depth)
       return true;
     }
     for(;;) {
-      if(!skip(f, depth + 1))
+      if(!skip_value(f, depth + 1))
         return false;
       ws(f);
       if(f->p < f->end && *f->p == ',') {
@@ -1239,7 +1358,7 @@ static bool skip(struct fl *f, unsigned depth)
     }
   case '"':
     f->p++;
-    return string(f, S_SKIP, NULL, 0, NULL, NULL);
+    return skip_string(f);
   case 't':
     return literal(f, "true", 4);
   case 'f':
@@ -1247,7 +1366,7 @@ static bool skip(struct fl *f, unsigned depth)
   case 'n':
     return literal(f, "null", 4);
   default:
-    return number(f, NULL);
+    return skip_number(f);
   }
 }
 
@@ -1308,7 +1427,7 @@ static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
   case V_NUM: {
     bool isnum = v->t == V_NUM;
     double d = isnum ? norm_zero(v->d) : 0;
-    if(rs->nxs) {
+    if(isnum ? rp->xnum : rp->xstr) {
       uint64_t h = xhash(pi, isnum, v->s, v->n, d);
       const struct xent *x = x_find(rs, h, pi, isnum, v->s, v->n, d);
       if(x && !add_hits(f, &x->conds, id))
@@ -1401,7 +1520,7 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
           return bad(f, f->p, "expected ':'");
         f->p++;
         ws(f);
-        if(!skip(f, depth + 1))
+        if(!skip_value(f, depth + 1))
           return false;
       }
       ws(f);
@@ -1450,7 +1569,7 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
   case '"':
     f->p++;
     if(pi == NONE)
-      return string(f, S_SKIP, NULL, 0, NULL, NULL);
+      return skip_string(f);
     v.t = V_STR;
     if(!string(f, S_VALUE, s->dbuf, CERTHUB_EVENT_MAX_LEN, &v.s, &v.n))
       return false;
@@ -1472,7 +1591,9 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
     break;
   default:
     v.t = V_NUM;
-    if(!number(f, pi == NONE ? NULL : &v.d))
+    if(pi == NONE)
+      return skip_number(f);
+    if(!number(f, &v.d))
       return false;
     break;
   }
