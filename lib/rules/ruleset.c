@@ -1197,79 +1197,6 @@ static bool number(struct fl *f, double *d)
   return true;
 }
 
-static bool skip(struct fl *f, unsigned depth);
-
-/* A number no rule reads: the grammar only, and the two ways jansson
- * refuses a well-formed number left to number(). */
-static bool skip_number(struct fl *f)
-{
-  const unsigned char *p = f->p, *e = f->end, *ds;
-  bool real = false;
-  long ex = 0;
-  if(p < e && *p == '-')
-    p++;
-  ds = p;
-  if(p >= e || !is_digit(*p))
-    return number(f, NULL); /* for its message */
-  if(*p == '0')
-    p++;
-  else
-    while(p < e && is_digit(*p))
-      p++;
-  size_t intdigits = (size_t)(p - ds);
-  if(p < e && *p == '.') {
-    real = true;
-    p++;
-    if(p >= e || !is_digit(*p))
-      return number(f, NULL);
-    while(p < e && is_digit(*p))
-      p++;
-  }
-  if(p < e && (*p == 'e' || *p == 'E')) {
-    real = true;
-    p++;
-    bool eneg = false;
-    if(p < e && (*p == '+' || *p == '-'))
-      eneg = *p++ == '-';
-    if(p >= e || !is_digit(*p))
-      return number(f, NULL);
-    for(; p < e && is_digit(*p); p++)
-      if(ex < 100000)
-        ex = ex * 10 + (*p - '0');
-    if(eneg)
-      ex = -ex;
-  }
-  if(p < e && is_digit(*p))
-    return number(f, NULL); /* a leading zero */
-  if(real ? (long)intdigits + ex > 300 : intdigits > 18)
-    return number(f, NULL); /* may be out of range: decide exactly */
-  f->p = p;
-  nul_quirk(f);
-  return true;
-}
-
-/* A string no rule reads (f->p after its opening quote). */
-static bool skip_string(struct fl *f)
-{
-  const unsigned char *p = f->p, *e = f->end;
-  for(;;) {
-    p = plain_run(p, e);
-    if(p < e && *p == '"') {
-      f->p = p + 1;
-      return true;
-    }
-    if(p < e && *p >= 0x80) {
-      size_t k = utf8_len(p, e);
-      if(k) {
-        p += k;
-        continue;
-      }
-    }
-    /* an escape, or an error: the full reader decides */
-    return string(f, S_SKIP, NULL, 0, NULL, NULL);
-  }
-}
-
 static bool literal(struct fl *f, const char *w, size_t n)
 {
   if((size_t)(f->end - f->p) < n || memcmp(f->p, w, n) != 0)
@@ -1279,95 +1206,228 @@ static bool literal(struct fl *f, const char *w, size_t n)
   return true;
 }
 
-/* skip() without a call for the common scalars. */
-static inline bool skip_value(struct fl *f, unsigned depth)
+/*
+ * Skipping: the values no rule reads are validated by these, which keep
+ * the position in a register (p in, p out; NULL after an error, with
+ * f->err set) since they run over most of the bytes of most events.
+ */
+
+#define SKIP_WS(p, e)                                                         \
+  while((p) < (e) && *(p) <= ' ' &&                                           \
+        (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t'))        \
+  (p)++
+
+static const unsigned char *bad_at(struct fl *f, const unsigned char *at,
+                                   const char *what)
 {
-  if(f->p < f->end && depth <= JSON_MAX_DEPTH) {
-    unsigned char c = *f->p;
-    if(c == '"') {
-      f->p++;
-      return skip_string(f);
-    }
-    if(c == '-' || is_digit(c))
-      return skip_number(f);
+  bad(f, at, what);
+  return NULL;
+}
+
+/* The first non-digit at or after p; eight bytes at a time. */
+static inline const unsigned char *digits(const unsigned char *p,
+                                          const unsigned char *e)
+{
+  while(e - p >= 8) {
+    uint64_t x, t;
+    memcpy(&x, p, sizeof(x));
+    /* a digit byte (0x30-0x39) gives 0x33: high nibble 3 before and
+     * after adding 6 */
+    t = (x & 0xf0f0f0f0f0f0f0f0ull) |
+        (((x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) >> 4);
+    t ^= 0x3333333333333333ull;
+    if(t)
+      return p + (__builtin_ctzll(t) >> 3); /* little-endian */
+    p += 8;
   }
-  return skip(f, depth);
+  while(p < e && is_digit(*p))
+    p++;
+  return p;
+}
+
+/* A number no rule reads: the grammar only; the two ways jansson refuses
+ * a well-formed number (too big an integer, overflowing real) are left
+ * to number() when they are possible. */
+static const unsigned char *sk_number(struct fl *f, const unsigned char *p)
+{
+  const unsigned char *e = f->end, *st = p, *ds;
+  bool real = false;
+  long ex = 0;
+  if(p < e && *p == '-')
+    p++;
+  ds = p;
+  if(p >= e || !is_digit(*p))
+    goto slow; /* for its message */
+  if(*p == '0')
+    p++;
+  else
+    p = digits(p, e);
+  size_t intdigits = (size_t)(p - ds);
+  if(p < e && *p == '.') {
+    real = true;
+    p++;
+    if(p >= e || !is_digit(*p))
+      goto slow;
+    p = digits(p, e);
+  }
+  if(p < e && (*p == 'e' || *p == 'E')) {
+    real = true;
+    p++;
+    bool eneg = false;
+    if(p < e && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    if(p >= e || !is_digit(*p))
+      goto slow;
+    for(; p < e && is_digit(*p); p++)
+      if(ex < 100000)
+        ex = ex * 10 + (*p - '0');
+    if(eneg)
+      ex = -ex;
+  }
+  if(p < e && is_digit(*p))
+    goto slow; /* a leading zero */
+  if(real ? (long)intdigits + ex > 300 : intdigits > 18)
+    goto slow; /* may be out of range: decide exactly */
+  if(p < e && *p == '\0')
+    p++; /* nul_quirk */
+  return p;
+slow:
+  f->p = st;
+  return number(f, NULL) ? f->p : NULL;
+}
+
+/* A string no rule reads; p is after its opening quote. */
+static const unsigned char *sk_string(struct fl *f, const unsigned char *p)
+{
+  const unsigned char *e = f->end, *st = p;
+  for(;;) {
+    p = plain_run(p, e);
+    if(p < e && *p == '"')
+      return p + 1;
+    if(p < e && *p >= 0x80) {
+      size_t k = utf8_len(p, e);
+      if(k) {
+        p += k;
+        continue;
+      }
+    }
+    /* an escape, or an error: the full reader decides */
+    f->p = st;
+    return string(f, S_SKIP, NULL, 0, NULL, NULL) ? f->p : NULL;
+  }
+}
+
+static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
+                                   unsigned depth);
+
+/* sk_any() without a call for the common scalars. */
+static inline const unsigned char *
+sk_value(struct fl *f, const unsigned char *p, unsigned depth)
+{
+  if(p < f->end && depth <= JSON_MAX_DEPTH) {
+    if(*p == '"')
+      return sk_string(f, p + 1);
+    if(*p == '-' || is_digit(*p))
+      return sk_number(f, p);
+  }
+  return sk_any(f, p, depth);
 }
 
 /* Validate one value (at jansson depth `depth`) without keeping it. */
-static bool skip(struct fl *f, unsigned depth)
+static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
+                                   unsigned depth)
 {
+  const unsigned char *e = f->end;
   if(depth > JSON_MAX_DEPTH)
-    return bad(f, f->p, "nested more than 2048 levels");
-  if(f->p >= f->end)
-    return bad(f, f->p, "unexpected end of input");
-  switch(*f->p) {
+    return bad_at(f, p, "nested more than 2048 levels");
+  if(p >= e)
+    return bad_at(f, p, "unexpected end of input");
+  switch(*p) {
   case '{':
-    f->p++;
-    ws(f);
-    if(f->p < f->end && *f->p == '}') {
-      f->p++;
-      return true;
-    }
+    p++;
+    SKIP_WS(p, e);
+    if(p < e && *p == '}')
+      return p + 1;
     for(;;) {
-      if(f->p >= f->end || *f->p != '"')
-        return bad(f, f->p, "expected a string key");
-      f->p++;
-      if(!skip_string(f))
-        return false;
-      ws(f);
-      if(f->p >= f->end || *f->p != ':')
-        return bad(f, f->p, "expected ':'");
-      f->p++;
-      ws(f);
-      if(!skip_value(f, depth + 1))
-        return false;
-      ws(f);
-      if(f->p < f->end && *f->p == ',') {
-        f->p++;
-        ws(f);
+      if(p >= e || *p != '"')
+        return bad_at(f, p, "expected a string key");
+      if(!(p = sk_string(f, p + 1)))
+        return NULL;
+      SKIP_WS(p, e);
+      if(p >= e || *p != ':')
+        return bad_at(f, p, "expected ':'");
+      p++;
+      SKIP_WS(p, e);
+      if(!(p = sk_value(f, p, depth + 1)))
+        return NULL;
+      SKIP_WS(p, e);
+      if(p < e && *p == ',') {
+        p++;
+        SKIP_WS(p, e);
         continue;
       }
-      if(f->p < f->end && *f->p == '}') {
-        f->p++;
-        return true;
-      }
-      return bad(f, f->p, "expected ',' or '}'");
+      if(p < e && *p == '}')
+        return p + 1;
+      return bad_at(f, p, "expected ',' or '}'");
     }
   case '[':
-    f->p++;
-    ws(f);
-    if(f->p < f->end && *f->p == ']') {
-      f->p++;
-      return true;
-    }
+    p++;
+    SKIP_WS(p, e);
+    if(p < e && *p == ']')
+      return p + 1;
     for(;;) {
-      if(!skip_value(f, depth + 1))
-        return false;
-      ws(f);
-      if(f->p < f->end && *f->p == ',') {
-        f->p++;
-        ws(f);
+      if(!(p = sk_value(f, p, depth + 1)))
+        return NULL;
+      SKIP_WS(p, e);
+      if(p < e && *p == ',') {
+        p++;
+        SKIP_WS(p, e);
         continue;
       }
-      if(f->p < f->end && *f->p == ']') {
-        f->p++;
-        return true;
-      }
-      return bad(f, f->p, "expected ',' or ']'");
+      if(p < e && *p == ']')
+        return p + 1;
+      return bad_at(f, p, "expected ',' or ']'");
     }
   case '"':
-    f->p++;
-    return skip_string(f);
+    return sk_string(f, p + 1);
   case 't':
-    return literal(f, "true", 4);
   case 'f':
-    return literal(f, "false", 5);
-  case 'n':
-    return literal(f, "null", 4);
-  default:
-    return skip_number(f);
+  case 'n': {
+    const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+    f->p = p;
+    return literal(f, w, strlen(w)) ? f->p : NULL;
   }
+  default:
+    return sk_number(f, p);
+  }
+}
+
+/* The same through f->p, for the reader of rule paths. */
+static bool skip(struct fl *f, unsigned depth)
+{
+  const unsigned char *p = sk_value(f, f->p, depth);
+  if(!p)
+    return false;
+  f->p = p;
+  return true;
+}
+
+static bool skip_string(struct fl *f)
+{
+  const unsigned char *p = sk_string(f, f->p);
+  if(!p)
+    return false;
+  f->p = p;
+  return true;
+}
+
+static bool skip_number(struct fl *f)
+{
+  const unsigned char *p = sk_number(f, f->p);
+  if(!p)
+    return false;
+  f->p = p;
+  return true;
 }
 
 static bool add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
@@ -1520,7 +1580,7 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
           return bad(f, f->p, "expected ':'");
         f->p++;
         ws(f);
-        if(!skip_value(f, depth + 1))
+        if(!skip(f, depth + 1))
           return false;
       }
       ws(f);
