@@ -130,11 +130,23 @@ struct genv {
   size_t n, cap;
 };
 
+struct range { /* a numeric matcher, unpacked for a tight loop */
+  double lo, hi;
+  bool has_lo, lo_incl, has_hi, hi_incl;
+  uint32_t cond;
+};
+
+struct rangev {
+  struct range *v;
+  size_t n, cap;
+};
+
 /* Dispatch of one rule path's conditions by the type of the value. */
 struct rpath {
   size_t xstr, xnum;             /* exact values in the hash table */
   struct u32v exists, t, f, nul; /* conditions */
   struct genv gs, gn, go;        /* strings, numbers, true/false/null */
+  struct rangev nr;              /* numeric ranges */
 };
 
 struct cond {
@@ -226,6 +238,26 @@ static bool rehash(uint32_t **tab, size_t *size, size_t count,
   *tab = t;
   *size = ns;
   return true;
+}
+
+/* The node whose path is prefix[0..off) followed by key[0..kn). */
+static const struct node *node_find2(const certhub_ruleset *rs,
+                                     const char *prefix, size_t off,
+                                     const char *key, size_t kn, uint64_t h)
+{
+  if(!rs->ntabsize)
+    return NULL;
+  size_t mask = rs->ntabsize - 1;
+  for(size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    uint32_t k = rs->ntab[i];
+    if(!k)
+      return NULL;
+    const struct node *nd = &rs->nodes[k - 1];
+    if(nd->hash == h && nd->len == off + kn &&
+       memcmp(nd->path, prefix, off) == 0 &&
+       memcmp(nd->path + off, key, kn) == 0)
+      return nd;
+  }
 }
 
 /* The node for p[0..n), added if new. */
@@ -387,7 +419,11 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
         cd->absent_ok = true;
       break;
     case M_NUMERIC:
-      ok = gen_push(&rp->gn, m, c);
+      ok = grow((void **)&rp->nr.v, &rp->nr.cap, rp->nr.n + 1,
+                sizeof(*rp->nr.v), SIZE_MAX / 64);
+      if(ok)
+        rp->nr.v[rp->nr.n++] = (struct range){
+            m->lo, m->hi, m->has_lo, m->lo_incl, m->has_hi, m->hi_incl, c};
       break;
     case M_ANYBUT:
       ok = gen_push(&rp->gs, m, c) && gen_push(&rp->gn, m, c) &&
@@ -521,6 +557,7 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     free(p->gs.v);
     free(p->gn.v);
     free(p->go.v);
+    free(p->nr.v);
   }
   for(size_t i = 0; i < rs->nconds; i++)
     free(rs->conds[i].alts.v);
@@ -1066,12 +1103,17 @@ static const double pow10tab[] = {
 /* A JSON number, as jansson reads it: an integer (no '.', no exponent)
  * must fit in a long long, a real must not overflow. *d (if d) is its
  * value as json_number_value gives it. */
+static inline const unsigned char *digits(const unsigned char *p,
+                                          const unsigned char *e);
+
+/* A JSON number, as jansson reads it: an integer (no '.', no exponent)
+ * must fit in a long long, a real must not overflow. *d (if d) is its
+ * value as json_number_value gives it. */
 static bool number(struct fl *f, double *d)
 {
-  const unsigned char *p = f->p, *e = f->end, *st = p;
+  const unsigned char *p = f->p, *e = f->end, *st = p, *ip, *ie, *fp = NULL,
+                      *fe = NULL;
   bool neg = false, real = false;
-  uint64_t mant = 0;
-  int sig = 0, intdigits = 0, fracdigits = 0, lead = 1;
   long ex = 0;
   if(p < e && *p == '-') {
     neg = true;
@@ -1079,44 +1121,23 @@ static bool number(struct fl *f, double *d)
   }
   if(p >= e || !is_digit(*p))
     return bad(f, st, "invalid value");
+  ip = p;
   if(*p == '0') {
     p++;
     if(p < e && is_digit(*p))
       return bad(f, st, "a number may not start with 0");
   }
   else {
-    for(; p < e && is_digit(*p); p++) {
-      intdigits++;
-      if(sig < 19) {
-        mant = mant * 10 + (uint64_t)(*p - '0');
-        sig++;
-      }
-      else {
-        sig++; /* digits beyond 19 only counted */
-      }
-    }
-    lead = 0;
+    p = digits(p, e);
   }
+  ie = p;
   if(p < e && *p == '.') {
     real = true;
     p++;
     if(p >= e || !is_digit(*p))
       return bad(f, p, "expected a digit after '.'");
-    for(; p < e && is_digit(*p); p++) {
-      if(lead && *p == '0') {
-        fracdigits++;
-        continue; /* leading zeros of 0.000x are not significant */
-      }
-      lead = 0;
-      if(sig < 19) {
-        mant = mant * 10 + (uint64_t)(*p - '0');
-        sig++;
-        fracdigits++;
-      }
-      else {
-        sig = 20;
-      }
-    }
+    fp = p;
+    p = fe = digits(p, e);
   }
   if(p < e && (*p == 'e' || *p == 'E')) {
     real = true;
@@ -1134,9 +1155,13 @@ static bool number(struct fl *f, double *d)
   }
   f->p = p;
   nul_quirk(f);
-  size_t len = (size_t)(p - st);
+  size_t len = (size_t)(p - st), intdigits = (size_t)(ie - ip);
   if(!real) {
     /* strtoll's range: compare the digits with 2^63 - 1 (or 2^63) */
+    uint64_t mant = 0;
+    if(intdigits <= 19)
+      for(const unsigned char *q = ip; q < ie; q++)
+        mant = mant * 10 + (uint64_t)(*q - '0');
     if(intdigits > 19 ||
        (intdigits == 19 &&
         mant > (neg ? 9223372036854775808ull : 9223372036854775807ull)))
@@ -1150,41 +1175,77 @@ static bool number(struct fl *f, double *d)
     }
     return true;
   }
-  /* Exact when the significand has at most 15 digits and the power of
-   * ten is at most 22 (both exactly representable: one rounding). */
-  long p10 = ex - fracdigits;
-  if(d && sig <= 15 && p10 >= -22 && p10 <= 22) {
-    double v = (double)mant;
-    v = p10 < 0 ? v / pow10tab[-p10] : v * pow10tab[p10];
-    *d = neg ? -v : v;
-    return true;
+  if(!d) {
+    if((long)intdigits + ex <= 300)
+      return true; /* below 1e301: cannot overflow */
   }
-  if(!d && intdigits + ex <= 300)
-    return true; /* below 1e301: cannot overflow */
-#if LDBL_MANT_DIG == 64
-  /* Up to 19 digits and 10^27 are exact in x87 long double; one rounding
-   * there, then one to double: right unless the first rounding landed
-   * within an ulp of a halfway point between doubles (then strtod). */
-  if(d && sig <= 19 && p10 >= -27 && p10 <= 27) {
-    static const long double lp10[] = {
-        1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
-        1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
-        1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-    long double v = (long double)mant;
-    v = p10 < 0 ? v / lp10[-p10] : v * lp10[p10];
-    if(mant == 0) {
+  else {
+    /* The significand's digits (leading zeros dropped), at most 19. */
+    uint64_t mant = 0;
+    int sig = 0;
+    long p10 = ex;
+    bool cut = false;
+    for(const unsigned char *q = ip; q < ie; q++) {
+      unsigned dg = (unsigned)(*q - '0');
+      if(!sig && !dg)
+        continue;
+      if(sig < 19) {
+        mant = mant * 10 + dg;
+        sig++;
+      }
+      else {
+        p10++;
+        cut = true;
+      }
+    }
+    for(const unsigned char *q = fp; q && q < fe; q++) {
+      unsigned dg = (unsigned)(*q - '0');
+      if(!sig && !dg) {
+        p10--;
+        continue;
+      }
+      if(sig < 19) {
+        mant = mant * 10 + dg;
+        sig++;
+        p10--;
+      }
+      else {
+        cut = true;
+      }
+    }
+    if(!cut && mant == 0) {
       *d = neg ? -0.0 : 0.0;
       return true;
     }
-    uint64_t bits; /* x87: the 64-bit significand comes first */
-    memcpy(&bits, &v, sizeof(bits));
-    unsigned low = (unsigned)(bits & 0x7ff);
-    if(low < 0x3ff || low > 0x401) {
-      *d = neg ? -(double)v : (double)v;
+    /* Exact when the significand has at most 15 digits and the power of
+     * ten is at most 22 (both exactly representable: one rounding). */
+    if(!cut && sig <= 15 && p10 >= -22 && p10 <= 22) {
+      double v = (double)mant;
+      v = p10 < 0 ? v / pow10tab[-p10] : v * pow10tab[p10];
+      *d = neg ? -v : v;
       return true;
     }
-  }
+#if LDBL_MANT_DIG == 64
+    /* Up to 19 digits and 10^27 are exact in x87 long double; one
+     * rounding there, then one to double: right unless the first landed
+     * within an ulp of a halfway point between doubles (then strtod). */
+    if(!cut && p10 >= -27 && p10 <= 27) {
+      static const long double lp10[] = {
+          1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+          1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+          1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+      long double v = (long double)mant;
+      v = p10 < 0 ? v / lp10[-p10] : v * lp10[p10];
+      uint64_t bits; /* x87: the 64-bit significand comes first */
+      memcpy(&bits, &v, sizeof(bits));
+      unsigned low = (unsigned)(bits & 0x7ff);
+      if(low < 0x3ff || low > 0x401) {
+        *d = neg ? -(double)v : (double)v;
+        return true;
+      }
+    }
 #endif
+  }
   char small[64], *buf = len < sizeof(small) ? small : f->s->dbuf;
   memcpy(buf, st, len);
   buf[len] = '\0';
@@ -1493,6 +1554,14 @@ static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
       if(x && !add_hits(f, &x->conds, id))
         return false;
     }
+    if(isnum)
+      for(size_t i = 0; i < rp->nr.n; i++) {
+        const struct range *r = &rp->nr.v[i];
+        if((!r->has_lo || (r->lo_incl ? v->d >= r->lo : v->d > r->lo)) &&
+           (!r->has_hi || (r->hi_incl ? v->d <= r->hi : v->d < r->hi)) &&
+           !add_hit(f, r->cond, id))
+          return false;
+      }
     return add_gen(f, isnum ? &rp->gn : &rp->gs, v, id);
   }
   case V_TRUE:
@@ -1531,22 +1600,36 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
       f->p++;
       return true;
     }
-    size_t off = level ? plen + 1 : 0;
+    size_t off = level ? plen + 1 : 0, maxp = f->rs->maxpath;
+    uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
+    if(level && plen < maxp)
+      s->path[plen] = '.';
     for(;;) {
       if(f->p >= f->end || *f->p != '"')
         return bad(f, f->p, "expected a string key");
       f->p++;
       const char *k = NULL;
-      size_t kn = 0;
+      size_t kn = SIZE_MAX;
       const struct node *nd = NULL;
-      if(off <= f->rs->maxpath) {
-        if(!string(f, S_KEY, s->path + off, f->rs->maxpath - off, &k, &kn))
+      const unsigned char *ke = plain_run(f->p, f->end);
+      if(ke < f->end && *ke == '"') { /* the usual key: no escape */
+        k = (const char *)f->p;
+        kn = (size_t)(ke - f->p);
+        f->p = ke + 1;
+      }
+      else if(off <= maxp) {
+        if(!string(f, S_KEY, s->path + off, maxp - off, &k, &kn))
           return false;
-        if(kn != SIZE_MAX) {
-          uint64_t kh = level ? fnv(fnv(h, ".", 1), k, kn) : fnv(h, k, kn);
-          if(level)
-            s->path[plen] = '.';
-          nd = node_find(f->rs, s->path, off + kn, kh);
+      }
+      else if(!skip_string(f)) {
+        return false;
+      }
+      if(kn != SIZE_MAX && off + kn <= maxp) {
+        uint64_t kh = fnv(hk, k, kn);
+        nd = node_find2(f->rs, s->path, off, k, kn, kh);
+        if(nd) {
+          if(k != s->path + off)
+            memcpy(s->path + off, k, kn);
           if(nd) {
             ws(f);
             if(f->p >= f->end || *f->p != ':')
@@ -1570,9 +1653,6 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
             s->keys[ki].lend = (uint32_t)s->nleaves;
           }
         }
-      }
-      else if(!string(f, S_SKIP, NULL, 0, NULL, NULL)) {
-        return false;
       }
       if(!nd) {
         ws(f);

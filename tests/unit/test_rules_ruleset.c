@@ -672,6 +672,68 @@ static void test_random(void **state)
   assert_int_equal(failures, 0);
 }
 
+/* The double next to v (dir -1 or 1), without libm. */
+static double neighbour(double v, int dir)
+{
+  uint64_t b;
+  if(v == 0)
+    return dir * 5e-324;
+  memcpy(&b, &v, sizeof(b));
+  b = (v > 0) == (dir > 0) ? b + 1 : b - 1;
+  memcpy(&v, &b, sizeof(v));
+  return v;
+}
+
+/* Numbers in every form read to the same double as jansson's strtod:
+ * random significands (up to 25 digits) and exponents, each matched
+ * against the shortest pattern for its double and its neighbours. */
+static void test_numbers(void **state)
+{
+  (void)state;
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  char num[96], pat[160], ev[160];
+  for(int i = 0; i < 4000; i++) {
+    size_t o = 0;
+    if(rnd(2))
+      num[o++] = '-';
+    unsigned nd = 1 + rnd(rnd(4) ? 19 : 25), dot = rnd(nd + 1);
+    for(unsigned k = 0; k < nd; k++) {
+      if(k == dot && k > 0)
+        num[o++] = '.';
+      num[o++] =
+          (char)('0' + (k == 0 && nd > 1 && dot != 1 ? 1 + rnd(9) : rnd(10)));
+    }
+    if(num[o - 1] == '.')
+      num[o++] = '0';
+    if(rnd(3) == 0)
+      o +=
+          (size_t)snprintf(num + o, sizeof(num) - o, "e%d", (int)rnd(70) - 35);
+    num[o] = '\0';
+    double v = strtod(num, NULL);
+    snprintf(ev, sizeof(ev), "{\"a\":%s}", num);
+    for(int k = -1; k <= 1; k++) {
+      double w = k ? neighbour(v, k) : v;
+      snprintf(pat, sizeof(pat), "{\"a\":[%.17g]}", w);
+      certhub_pattern *p = NULL;
+      certhub_ruleset *rs = NULL;
+      char *err = NULL;
+      if(certhub_pattern_compile(pat, strlen(pat), &p, &err) != CH_OK) {
+        free(err); /* e.g. a pattern number jansson reads as too big */
+        continue;
+      }
+      assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+      assert_int_equal(
+          certhub_ruleset_add(rs, "n", pat, strlen(pat), NULL, &err), CH_OK);
+      check_one("numbers", pat, p, rs, sc, ev, strlen(ev), -1);
+      certhub_pattern_free(p);
+      certhub_ruleset_free(rs);
+    }
+  }
+  certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
 /* The API's edges: empty ruleset, a scratch reused across rulesets,
  * oversized events, a bad pattern leaves the ruleset unchanged. */
 static void test_api(void **state)
@@ -746,7 +808,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_api),     cmocka_unit_test(test_data_files),
       cmocka_unit_test(test_hostile), cmocka_unit_test(test_depth),
-      cmocka_unit_test(test_random),
+      cmocka_unit_test(test_random),  cmocka_unit_test(test_numbers),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
