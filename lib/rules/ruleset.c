@@ -1100,9 +1100,25 @@ static const double pow10tab[] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* A JSON number, as jansson reads it: an integer (no '.', no exponent)
- * must fit in a long long, a real must not overflow. *d (if d) is its
- * value as json_number_value gives it. */
+/* acc * 10^n + the value of the n digits at p (the result fits). */
+static inline uint64_t digits_value(const unsigned char *p, size_t n,
+                                    uint64_t acc)
+{
+  for(; n >= 8; n -= 8, p += 8) {
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    v -= 0x3030303030303030ull; /* little-endian: p[0] lowest */
+    v = v * 10 + (v >> 8);      /* pairs of digits */
+    v = (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+        32;
+    acc = acc * 100000000ull + v;
+  }
+  for(; n; n--, p++)
+    acc = acc * 10 + (uint64_t)(*p - '0');
+  return acc;
+}
+
 static inline const unsigned char *digits(const unsigned char *p,
                                           const unsigned char *e);
 
@@ -1185,6 +1201,15 @@ static bool number(struct fl *f, double *d)
     int sig = 0;
     long p10 = ex;
     bool cut = false;
+    size_t nfrac = fp ? (size_t)(fe - fp) : 0;
+    if(intdigits + nfrac <= 19) {
+      /* all digits fit: eight at a time */
+      mant = digits_value(ip, intdigits, 0);
+      mant = digits_value(fp, nfrac, mant);
+      p10 -= (long)nfrac;
+      sig = mant > 999999999999999ull ? 16 : 15;
+      goto have;
+    }
     for(const unsigned char *q = ip; q < ie; q++) {
       unsigned dg = (unsigned)(*q - '0');
       if(!sig && !dg)
@@ -1213,6 +1238,7 @@ static bool number(struct fl *f, double *d)
         cut = true;
       }
     }
+  have:
     if(!cut && mant == 0) {
       *d = neg ? -0.0 : 0.0;
       return true;
@@ -1952,8 +1978,17 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
     s->rule_stamp[al->rule] = ep;
     s->out[nout++] = al->rule;
   }
-  if(nout > 1)
+  if(nout > 32) {
     qsort(s->out, nout, sizeof(*s->out), sz_cmp);
+  }
+  else {
+    for(size_t i = 1; i < nout; i++) /* few: insertion */
+      for(size_t j = i; j > 0 && s->out[j - 1] > s->out[j]; j--) {
+        size_t t = s->out[j];
+        s->out[j] = s->out[j - 1];
+        s->out[j - 1] = t;
+      }
+  }
   *matched = s->out;
   *nmatched = nout;
   return CH_OK;
