@@ -1356,6 +1356,11 @@ static const unsigned char *sk_number(struct fl *f, const unsigned char *p)
     if(p >= e || !is_digit(*p))
       goto slow;
     p = digits(p, e);
+    if(p < e && (*p == ',' || *p == '}' || *p == ']') && intdigits <= 300)
+      return p; /* the usual real: no exponent, cannot overflow */
+  }
+  else if(p < e && (*p == ',' || *p == '}' || *p == ']') && intdigits <= 18) {
+    return p; /* the usual integer */
   }
   if(p < e && (*p == 'e' || *p == 'E')) {
     real = true;
