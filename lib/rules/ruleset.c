@@ -881,8 +881,8 @@ static inline void ws(struct fl *f)
 
 /* The first byte at or after p that ends a plain run of string bytes:
  * '"', '\\', a control character or a non-ASCII byte; e if none. */
-static const unsigned char *plain_run(const unsigned char *p,
-                                      const unsigned char *e)
+static inline __attribute__((always_inline)) const unsigned char *
+plain_run(const unsigned char *p, const unsigned char *e)
 {
 #ifdef __SSE2__
   const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
@@ -1335,7 +1335,8 @@ static inline const unsigned char *digits(const unsigned char *p,
 /* A number no rule reads: the grammar only; the two ways jansson refuses
  * a well-formed number (too big an integer, overflowing real) are left
  * to number() when they are possible. */
-static const unsigned char *sk_number(struct fl *f, const unsigned char *p)
+static inline __attribute__((always_inline)) const unsigned char *
+sk_number(struct fl *f, const unsigned char *p)
 {
   const unsigned char *e = f->end, *st = p, *ds;
   bool real = false;
@@ -1388,8 +1389,21 @@ slow:
   return number(f, NULL) ? f->p : NULL;
 }
 
+static const unsigned char *sk_string_slow(struct fl *f,
+                                           const unsigned char *p);
+
 /* A string no rule reads; p is after its opening quote. */
-static const unsigned char *sk_string(struct fl *f, const unsigned char *p)
+static inline __attribute__((always_inline)) const unsigned char *
+sk_string(struct fl *f, const unsigned char *p)
+{
+  const unsigned char *q = plain_run(p, f->end);
+  if(q < f->end && *q == '"')
+    return q + 1; /* the usual string: ASCII, no escape */
+  return sk_string_slow(f, p);
+}
+
+static const unsigned char *sk_string_slow(struct fl *f,
+                                           const unsigned char *p)
 {
   const unsigned char *e = f->end, *st = p;
   for(;;) {
