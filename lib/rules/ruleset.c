@@ -118,6 +118,8 @@ struct node {
   size_t len;
   uint64_t hash;
   uint32_t leafpath; /* index in paths, or NONE */
+  uint32_t parent;   /* the node of path[0..koff - 1), or NONE */
+  uint32_t koff;     /* after the last '.', or 0 */
 };
 
 struct gen { /* an operator checked in turn */
@@ -243,7 +245,8 @@ static bool rehash(uint32_t **tab, size_t *size, size_t count,
 /* The node whose path is prefix[0..off) followed by key[0..kn). */
 static const struct node *node_find2(const certhub_ruleset *rs,
                                      const char *prefix, size_t off,
-                                     const char *key, size_t kn, uint64_t h)
+                                     const char *key, size_t kn, uint64_t h,
+                                     uint32_t self)
 {
   if(!rs->ntabsize)
     return NULL;
@@ -253,9 +256,12 @@ static const struct node *node_find2(const certhub_ruleset *rs,
     if(!k)
       return NULL;
     const struct node *nd = &rs->nodes[k - 1];
+    /* the prefix is the path of node self: equal when nd's parent is
+     * self, else compared (a key holding '.') */
     if(nd->hash == h && nd->len == off + kn &&
-       memcmp(nd->path, prefix, off) == 0 &&
-       memcmp(nd->path + off, key, kn) == 0)
+       memcmp(nd->path + off, key, kn) == 0 &&
+       ((nd->koff == off && nd->parent == self) ||
+        memcmp(nd->path, prefix, off) == 0))
       return nd;
   }
 }
@@ -267,6 +273,16 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
   struct node *nd = node_find(rs, p, n, h);
   if(nd)
     return nd;
+  uint32_t parent = NONE, koff = 0;
+  for(size_t i = n; i > 0; i--)
+    if(p[i - 1] == '.') {
+      struct node *pn = node_get(rs, p, i - 1);
+      if(!pn)
+        return NULL;
+      parent = (uint32_t)(pn - rs->nodes);
+      koff = (uint32_t)i;
+      break;
+    }
   if(!grow((void **)&rs->nodes, &rs->capnodes, rs->nnodes + 1,
            sizeof(*rs->nodes), NONE / 2) ||
      !rehash(&rs->ntab, &rs->ntabsize, rs->nnodes + 1, rs->nodes,
@@ -280,6 +296,8 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
   nd->len = n;
   nd->hash = h;
   nd->leafpath = NONE;
+  nd->parent = parent;
+  nd->koff = koff;
   rs->nnodes++;
   size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
   while(rs->ntab[j])
@@ -1260,12 +1278,20 @@ static bool number(struct fl *f, double *d)
           1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
           1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
           1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+      static const long double ln10[] = {
+          1e-0L,  1e-1L,  1e-2L,  1e-3L,  1e-4L,  1e-5L,  1e-6L,
+          1e-7L,  1e-8L,  1e-9L,  1e-10L, 1e-11L, 1e-12L, 1e-13L,
+          1e-14L, 1e-15L, 1e-16L, 1e-17L, 1e-18L, 1e-19L, 1e-20L,
+          1e-21L, 1e-22L, 1e-23L, 1e-24L, 1e-25L, 1e-26L, 1e-27L};
+      /* 10^-k is rounded too (a multiply is far quicker than a divide):
+       * two roundings of 2^-64 each, under 2 ulps of the long double
+       * result; within 3 ulps of a halfway point, strtod decides. */
       long double v = (long double)mant;
-      v = p10 < 0 ? v / lp10[-p10] : v * lp10[p10];
+      v = p10 < 0 ? v * ln10[-p10] : v * lp10[p10];
       uint64_t bits; /* x87: the 64-bit significand comes first */
       memcpy(&bits, &v, sizeof(bits));
       unsigned low = (unsigned)(bits & 0x7ff);
-      if(low < 0x3ff || low > 0x401) {
+      if(low < 0x3fd || low > 0x403) {
         *d = neg ? -(double)v : (double)v;
         return true;
       }
@@ -1622,8 +1648,8 @@ static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
 /* A value on some rule's path (its path is a node): pi is its rule path
  * or NONE, plen and h the length and hash of its path in s->path, level
  * the reference's nesting level, depth jansson's. */
-static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
-                   unsigned level, unsigned depth)
+static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
+                   uint64_t h, unsigned level, unsigned depth)
 {
   certhub_match_scratch *s = f->s;
   if(depth > JSON_MAX_DEPTH)
@@ -1671,7 +1697,7 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
       }
       if(kn != SIZE_MAX && off + kn <= maxp) {
         uint64_t kh = fnv(hk, k, kn);
-        nd = node_find2(f->rs, s->path, off, k, kn, kh);
+        nd = node_find2(f->rs, s->path, off, k, kn, kh, self);
         if(nd) {
           if(k != s->path + off)
             memcpy(s->path + off, k, kn);
@@ -1693,7 +1719,8 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
               return toobig(f, "too many keys to match");
             size_t ki = s->nkeys++;
             s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
-            if(!onpath(f, nd->leafpath, off + kn, kh, level + 1, depth + 1))
+            if(!onpath(f, (uint32_t)(nd - f->rs->nodes), nd->leafpath,
+                       off + kn, kh, level + 1, depth + 1))
               return false;
             s->keys[ki].lend = (uint32_t)s->nleaves;
           }
@@ -1735,7 +1762,7 @@ static bool onpath(struct fl *f, uint32_t pi, size_t plen, uint64_t h,
     }
     for(uint32_t i = 0;; i++) {
       s->stack[sd].index = i;
-      if(!onpath(f, pi, plen, h, level + 1, depth + 1))
+      if(!onpath(f, self, pi, plen, h, level + 1, depth + 1))
         return false;
       ws(f);
       if(f->p < f->end && *f->p == ',') {
@@ -1878,7 +1905,7 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
   bool ok;
   const char *notobj = NULL;
   if(f.p < f.end && *f.p == '{') {
-    ok = onpath(&f, NONE, 0, FNV_OFF, 0, 1);
+    ok = onpath(&f, NONE, NONE, 0, FNV_OFF, 0, 1);
   }
   else {
     const unsigned char *v = f.p;
