@@ -2024,16 +2024,24 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
     s->rule_stamp[al->rule] = ep;
     s->out[nout++] = al->rule;
   }
-  if(nout > 32) {
+  /* In rule order: a scan of the stamps when the rules are few next to
+   * the matches, else a sort. */
+  if(nout > 1 && rs->nrules <= 8 * nout + 256) {
+    nout = 0;
+    for(size_t r = 0; r < rs->nrules; r++)
+      if(s->rule_stamp[r] == ep)
+        s->out[nout++] = r;
+  }
+  else if(nout > 32) {
     qsort(s->out, nout, sizeof(*s->out), sz_cmp);
   }
   else {
-    for(size_t i = 1; i < nout; i++) /* few: insertion */
-      for(size_t j = i; j > 0 && s->out[j - 1] > s->out[j]; j--) {
-        size_t t = s->out[j];
+    for(size_t i = 1; i < nout; i++) { /* few: insertion */
+      size_t x = s->out[i], j = i;
+      for(; j > 0 && s->out[j - 1] > x; j--)
         s->out[j] = s->out[j - 1];
-        s->out[j - 1] = t;
-      }
+      s->out[j] = x;
+    }
   }
   *matched = s->out;
   *nmatched = nout;
