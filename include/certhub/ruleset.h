@@ -7,9 +7,13 @@
  *
  * Semantics are those of certhub_pattern_match (include/certhub/pattern.h)
  * for every operator; tests/unit/test_rules_ruleset.c checks the two agree.
- * One difference in bounds only: a match the reference gives up as too
+ * Differences in bounds only: a match the reference gives up as too
  * complex (CH_ERR_TOOBIG after millions of binding steps) may be answered
- * here, since the search runs over fewer candidates.
+ * here, since the search runs over fewer candidates; and the caps on the
+ * scratch memory (leaves, hits, array positions per event) are not the
+ * reference's arena size, so an event near them (hundreds of thousands of
+ * values on rules' paths, nested deep in arrays) may be refused by one
+ * and not the other, always as CH_ERR_TOOBIG.
  *
  * Ownership and threads: the ruleset owns copies of the names and the
  * compiled patterns. Adding rules mutates it; matching takes it const and
@@ -38,8 +42,9 @@ ch_err certhub_ruleset_new(certhub_ruleset **out);
  * certhub_pattern_compile: CH_ERR_PARSE / CH_ERR_TOOBIG with a malloc'd
  * *errmsg the caller frees) and add it as rule `name` (copied; any string,
  * names need not be unique). *index (OUT, may be NULL) is the rule's
- * index: rules are numbered 0, 1, ... in the order added. On error the
- * ruleset is unchanged. */
+ * index: rules are numbered 0, 1, ... in the order added. After a
+ * compile error (CH_ERR_PARSE, CH_ERR_TOOBIG) the ruleset is unchanged;
+ * after CH_ERR_NOMEM it may hold part of the rule: free it. */
 ch_err certhub_ruleset_add(certhub_ruleset *rs, const char *name,
                            const char *pattern_json, size_t len, size_t *index,
                            char **errmsg);
