@@ -109,6 +109,7 @@ done
 /usr/bin/time -f '%M' -o "$DATA/rss" "$CERTHUB" events match \
   --rules "$DATA/all.json" --events "$EVENTS" >/dev/null
 rss=$(cat "$DATA/rss")
+nrules=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$DATA/all.json")
 
 cat <<TXT
 Command: \`certhub events match --rules bench/match/rules/KIND.json --events citylots2.jsonl --stats\`
@@ -119,5 +120,5 @@ matching loop only, reading excluded).
 |---|---:|---:|---:|---|
 ${rows}| jansson json_loadb per event (baseline) | $js_cpu_med | $js_wall_med | 1.0x | |
 
-Peak RSS with all $(grep -c '"' "$DATA/all.json") rules over the whole file: ${rss} KB.
+Peak RSS with all $nrules rules over the whole file: ${rss} KB.
 TXT

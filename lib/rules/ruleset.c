@@ -1341,6 +1341,20 @@ static const unsigned char *bad_at(struct fl *f, const unsigned char *at,
 static inline const unsigned char *digits(const unsigned char *p,
                                           const unsigned char *e)
 {
+#ifdef __SSE2__
+  if(e - p >= 16) {
+    /* digits are the bytes whose (b ^ 0x80) - ('0' ^ 0x80) is below 10
+     * as signed: one compare for sixteen */
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+    __m128i big = _mm_cmpgt_epi8(_mm_xor_si128(d, _mm_set1_epi8((char)0x80)),
+                                 _mm_set1_epi8((char)(0x80 + 9)));
+    int mask = _mm_movemask_epi8(big);
+    if(mask)
+      return p + __builtin_ctz((unsigned)mask);
+    p += 16;
+  }
+#endif
   while(e - p >= 8) {
     uint64_t x, t;
     memcpy(&x, p, sizeof(x));
