@@ -61,6 +61,25 @@ for k in sys.argv[2:]:
 json.dump(out, sys.stdout, indent=1)
 PY
 
+# Scaling: 10,000 rules at once (exact MAPBLKLOT values, STREET prefixes,
+# suffixes and equals-ignore-case, numeric x ranges), deterministic.
+python3 - >"$DATA/many.json" <<'PY'
+import json, random
+r, out = random.Random(7), {}
+for i in range(4000):
+    out["x%d" % i] = {"properties": {"MAPBLKLOT": ["%07d" % r.randrange(10**7)]}}
+for i in range(2000):
+    s = "".join(r.choice("ABCDEFGHIJKLMNOPRSTUVWY") for _ in range(r.randint(2, 5)))
+    out["p%d" % i] = {"properties": {"STREET": [{"prefix": s}]}}
+    out["s%d" % i] = {"properties": {"STREET": [{"suffix": {"equals-ignore-case": s.lower()}}]}}
+for i in range(1000):
+    out["e%d" % i] = {"properties": {"STREET": [{"equals-ignore-case": "%s%d" % ("mason", i)}]}}
+for i in range(1000):
+    lo = -122.52 + r.random() * 0.16
+    out["n%d" % i] = {"geometry": {"firstCoordinates": {"x": [{"numeric": [">", lo, "<", lo + 0.001]}]}}}
+print(json.dumps(out))
+PY
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { tr ' ' '\n' | awk -v k="$1" 'p {print; exit} $0 == k {p=1}'; }
 
@@ -80,9 +99,10 @@ js_cpu_med=$(printf '%s\n' "${js_cpu[@]}" | median)
 js_wall_med=$(printf '%s\n' "${js_wall[@]}" | median)
 
 rows=""
-for k in $KINDS all; do
+for k in $KINDS all many; do
   rf=$RULES/$k.json
   [ "$k" = all ] && rf=$DATA/all.json
+  [ "$k" = many ] && rf=$DATA/many.json
   cpu=(); wall=()
   for r in $(seq "$RUNS"); do
     "${PIN[@]}" "$CERTHUB" events match --rules "$rf" --events "$EVENTS" \
@@ -95,7 +115,7 @@ for k in $KINDS all; do
   counts=$(python3 - "$DATA/out.$k.json" bench/match/event-ruler-counts.json <<'PY'
 import json, sys
 got, er = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-if len(got) > 5:
+if len(got) > 5:  # all, many
     print("%d rules, %d matches" % (len(got), sum(got.values())))
 else:
     print(" ".join("%d (%d)" % (v, er[k]) for k, v in got.items()))

@@ -14,12 +14,15 @@
  *   event flattener hashes the path incrementally as it descends and
  *   enters a value only when its path is a node; everything else is
  *   skipped (validated, not decoded).
- * - Per rule path, the matchers are dispatched by value: exact strings and
- *   numbers (by value, so 300 = 3.0e2) through one hash table keyed by
- *   (path, value), true/false/null/exists by lists, and the remaining
- *   operators (prefix, suffix, equals-ignore-case, wildcard, cidr,
- *   numeric, anything-but) by a short per-path list checked in turn. So a
- *   value costs one lookup whatever the number of exact-value rules.
+ * - Per rule path, the matchers are dispatched by value: exact strings,
+ *   numbers (by value, so 300 = 3.0e2) and equals-ignore-case strings
+ *   through one hash table keyed by (path, value); prefixes and suffixes
+ *   (each also ignoring case) through byte tries walked once per value
+ *   (suffixes reversed); true/false/null/exists by lists; numeric ranges
+ *   as an unpacked array; wildcard, cidr and anything-but by a per-path
+ *   list checked in turn. So a string value costs a few lookups and a
+ *   walk bounded by its length, whatever the number of rules of those
+ *   kinds; ranges, wildcards, cidr and anything-but cost one check each.
  * - Each accepting (condition, event leaf) pair is a hit. After the event
  *   is read, hits bump per-alternative counters (stamped with an epoch,
  *   so nothing is cleared between events); an alternative whose
@@ -132,6 +135,20 @@ struct genv {
   size_t n, cap;
 };
 
+/* Prefixes (or reversed suffixes) of one path, as a byte trie: a string
+ * value walks it once, whatever the number of rules. Children are a
+ * sibling list (short in practice; at most 256). */
+struct tnode {
+  uint32_t child, sib;
+  unsigned char byte;
+  struct u32v conds; /* the prefixes ending here */
+};
+
+struct trie {
+  struct tnode *v; /* v[0] is the root (the empty prefix) */
+  size_t n, cap;
+};
+
 struct range { /* a numeric matcher, unpacked for a tight loop */
   double lo, hi;
   bool has_lo, lo_incl, has_hi, hi_incl;
@@ -145,10 +162,11 @@ struct rangev {
 
 /* Dispatch of one rule path's conditions by the type of the value. */
 struct rpath {
-  size_t xstr, xnum;             /* exact values in the hash table */
-  struct u32v exists, t, f, nul; /* conditions */
-  struct genv gs, gn, go;        /* strings, numbers, true/false/null */
-  struct rangev nr;              /* numeric ranges */
+  size_t xstr, xnum, xeic;          /* exact values in the hash table */
+  struct trie pre, prei, suf, sufi; /* prefix, suffix (i: ignore case) */
+  struct u32v exists, t, f, nul;    /* conditions */
+  struct genv gs, gn, go;           /* strings, numbers, true/false/null */
+  struct rangev nr;                 /* numeric ranges */
 };
 
 struct cond {
@@ -163,11 +181,14 @@ struct ralt {
   uint32_t *conds;
 };
 
-/* An exact value of a rule path: a string or a number. */
+/* An exact value of a rule path: a string, a number, or a string
+ * compared ignoring case (equals-ignore-case). */
+enum { X_STR, X_NUM, X_EIC };
+
 struct xent {
   uint64_t hash;
   uint32_t path;
-  bool isnum;
+  int kind;
   const char *s;
   size_t n;
   double d;
@@ -334,19 +355,38 @@ static double norm_zero(double d)
   return d == 0 ? 0.0 : d;
 }
 
-static uint64_t xhash(uint32_t path, bool isnum, const char *s, size_t n,
+static int lc(int ch)
+{
+  return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+
+static bool eq_icase(const char *a, const char *b, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(lc((unsigned char)a[i]) != lc((unsigned char)b[i]))
+      return false;
+  return true;
+}
+
+static uint64_t xhash(uint32_t path, int kind, const char *s, size_t n,
                       double d)
 {
   uint64_t h = fnv(FNV_OFF, &path, sizeof(path));
-  if(isnum) {
+  if(kind == X_NUM) {
     d = norm_zero(d);
     return fnv(h ^ 1, &d, sizeof(d));
+  }
+  if(kind == X_EIC) {
+    h ^= 2;
+    for(size_t i = 0; i < n; i++)
+      h = (h ^ (unsigned)lc((unsigned char)s[i])) * FNV_PRIME;
+    return h;
   }
   return fnv(h, s, n);
 }
 
 static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
-                           uint32_t path, bool isnum, const char *s, size_t n,
+                           uint32_t path, int kind, const char *s, size_t n,
                            double d)
 {
   if(!rs->xtabsize)
@@ -357,9 +397,11 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
     if(!k)
       return NULL;
     struct xent *x = &rs->xs[k - 1];
-    if(x->hash != h || x->path != path || x->isnum != isnum)
+    if(x->hash != h || x->path != path || x->kind != kind)
       continue;
-    if(isnum ? x->d == d : (x->n == n && memcmp(x->s, s, n) == 0))
+    if(kind == X_NUM   ? x->d == d
+       : kind == X_EIC ? x->n == n && eq_icase(x->s, s, n)
+                       : x->n == n && memcmp(x->s, s, n) == 0)
       return x;
   }
 }
@@ -367,10 +409,10 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
 static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
                   uint32_t cond)
 {
-  bool isnum = m->kind == M_NUMBER;
-  double d = isnum ? norm_zero(m->num) : 0;
-  uint64_t h = xhash(path, isnum, m->s, m->slen, d);
-  struct xent *x = x_find(rs, h, path, isnum, m->s, m->slen, d);
+  int kind = m->kind == M_NUMBER ? X_NUM : m->kind == M_EIC ? X_EIC : X_STR;
+  double d = kind == X_NUM ? norm_zero(m->num) : 0;
+  uint64_t h = xhash(path, kind, m->s, m->slen, d);
+  struct xent *x = x_find(rs, h, path, kind, m->s, m->slen, d);
   if(!x) {
     if(!grow((void **)&rs->xs, &rs->capxs, rs->nxs + 1, sizeof(*rs->xs),
              NONE / 2) ||
@@ -378,13 +420,49 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
                offsetof(struct xent, hash)))
       return false;
     x = &rs->xs[rs->nxs++];
-    *x = (struct xent){h, path, isnum, m->s, m->slen, d, {0}};
+    *x = (struct xent){h, path, kind, m->s, m->slen, d, {0}};
     size_t mask = rs->xtabsize - 1, j = (size_t)h & mask;
     while(rs->xtab[j])
       j = (j + 1) & mask;
     rs->xtab[j] = (uint32_t)rs->nxs;
   }
   return u32_push(&x->conds, cond);
+}
+
+static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
+                     bool icase, uint32_t cond)
+{
+  if(!t->n) {
+    if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
+      return false;
+    t->v[0] = (struct tnode){NONE, NONE, 0, {0}};
+    t->n = 1;
+  }
+  uint32_t cur = 0;
+  for(size_t i = 0; i < n; i++) {
+    unsigned char b = (unsigned char)s[rev ? n - 1 - i : i];
+    if(icase)
+      b = (unsigned char)lc(b);
+    uint32_t c = t->v[cur].child;
+    while(c != NONE && t->v[c].byte != b)
+      c = t->v[c].sib;
+    if(c == NONE) {
+      if(!grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), NONE / 2))
+        return false;
+      c = (uint32_t)t->n++;
+      t->v[c] = (struct tnode){NONE, t->v[cur].child, b, {0}};
+      t->v[cur].child = c;
+    }
+    cur = c;
+  }
+  return u32_push(&t->v[cur].conds, cond);
+}
+
+static void trie_free(struct trie *t)
+{
+  for(size_t i = 0; i < t->n; i++)
+    free(t->v[i].conds.v);
+  free(t->v);
 }
 
 static bool gen_push(struct genv *g, const struct matcher *m, uint32_t cond)
@@ -414,12 +492,22 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
     switch(m->kind) {
     case M_STRING:
     case M_NUMBER:
+    case M_EIC:
       ok = x_add(rs, pi, m, c);
-      rp = &rs->paths[pi];
       if(m->kind == M_STRING)
         rp->xstr++;
-      else
+      else if(m->kind == M_NUMBER)
         rp->xnum++;
+      else
+        rp->xeic++;
+      break;
+    case M_PREFIX:
+      ok = trie_add(m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
+                    m->icase, c);
+      break;
+    case M_SUFFIX:
+      ok = trie_add(m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
+                    m->icase, c);
       break;
     case M_TRUE:
       ok = u32_push(&rp->t, c);
@@ -447,7 +535,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
       ok = gen_push(&rp->gs, m, c) && gen_push(&rp->gn, m, c) &&
            gen_push(&rp->go, m, c);
       break;
-    default: /* prefix, suffix, equals-ignore-case, wildcard, cidr */
+    default: /* wildcard, cidr */
       ok = gen_push(&rp->gs, m, c);
       break;
     }
@@ -576,6 +664,10 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     free(p->gn.v);
     free(p->go.v);
     free(p->nr.v);
+    trie_free(&p->pre);
+    trie_free(&p->prei);
+    trie_free(&p->suf);
+    trie_free(&p->sufi);
   }
   for(size_t i = 0; i < rs->nconds; i++)
     free(rs->conds[i].alts.v);
@@ -1604,6 +1696,30 @@ static bool add_gen(struct fl *f, const struct genv *g, const struct val *v,
   return true;
 }
 
+/* Hits of every prefix (rev: suffix) of s[0..n) in t. */
+static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
+                      size_t n, bool rev, bool icase, uint32_t leaf)
+{
+  if(!t->n)
+    return true;
+  uint32_t cur = 0;
+  for(size_t i = 0;; i++) {
+    if(!add_hits(f, &t->v[cur].conds, leaf))
+      return false;
+    if(i == n)
+      return true;
+    unsigned char b = (unsigned char)s[rev ? n - 1 - i : i];
+    if(icase)
+      b = (unsigned char)lc(b);
+    uint32_t c = t->v[cur].child;
+    while(c != NONE && t->v[c].byte != b)
+      c = t->v[c].sib;
+    if(c == NONE)
+      return true;
+    cur = c;
+  }
+}
+
 /* A leaf at rule path pi (or a MARKER): recorded with its array
  * positions, and its hits found. */
 static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
@@ -1632,11 +1748,25 @@ static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
   case V_STR:
   case V_NUM: {
     bool isnum = v->t == V_NUM;
+    int kind = isnum ? X_NUM : X_STR;
     double d = isnum ? norm_zero(v->d) : 0;
     if(isnum ? rp->xnum : rp->xstr) {
-      uint64_t h = xhash(pi, isnum, v->s, v->n, d);
-      const struct xent *x = x_find(rs, h, pi, isnum, v->s, v->n, d);
+      uint64_t h = xhash(pi, kind, v->s, v->n, d);
+      const struct xent *x = x_find(rs, h, pi, kind, v->s, v->n, d);
       if(x && !add_hits(f, &x->conds, id))
+        return false;
+    }
+    if(!isnum) {
+      if(rp->xeic) {
+        uint64_t h = xhash(pi, X_EIC, v->s, v->n, 0);
+        const struct xent *x = x_find(rs, h, pi, X_EIC, v->s, v->n, 0);
+        if(x && !add_hits(f, &x->conds, id))
+          return false;
+      }
+      if(!trie_walk(f, &rp->pre, v->s, v->n, false, false, id) ||
+         !trie_walk(f, &rp->prei, v->s, v->n, false, true, id) ||
+         !trie_walk(f, &rp->suf, v->s, v->n, true, false, id) ||
+         !trie_walk(f, &rp->sufi, v->s, v->n, true, true, id))
         return false;
     }
     if(isnum)
