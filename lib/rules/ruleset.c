@@ -1555,8 +1555,100 @@ static const unsigned char *sk_string_slow(struct fl *f,
   }
 }
 
+/* Validate one value (at jansson depth `depth`) without keeping it: a
+ * loop with a bit stack of the open containers (1: object) rather than
+ * recursion, since it runs over most bytes of most events. */
 static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
-                                   unsigned depth);
+                                   unsigned depth)
+{
+  const unsigned char *e = f->end;
+  uint64_t stack[JSON_MAX_DEPTH / 64 + 1];
+  unsigned sp = 0; /* open containers */
+#define TOP_IS_OBJ ((stack[(sp - 1) / 64] >> ((sp - 1) % 64)) & 1)
+#define PUSH(obj)                                                             \
+  do {                                                                        \
+    uint64_t bit_ = (uint64_t)1 << (sp % 64);                                 \
+    if(obj)                                                                   \
+      stack[sp / 64] |= bit_;                                                 \
+    else                                                                      \
+      stack[sp / 64] &= ~bit_;                                                \
+    sp++;                                                                     \
+  } while(0)
+value:
+  if(depth + sp > JSON_MAX_DEPTH)
+    return bad_at(f, p, "nested more than 2048 levels");
+  if(p >= e)
+    return bad_at(f, p, "unexpected end of input");
+  switch(*p) {
+  case '"':
+    if(!(p = sk_string(f, p + 1)))
+      return NULL;
+    goto after;
+  case '{':
+    p++;
+    SKIP_WS(p, e);
+    if(p < e && *p == '}') {
+      p++;
+      goto after;
+    }
+    PUSH(1);
+    goto key;
+  case '[':
+    p++;
+    SKIP_WS(p, e);
+    if(p < e && *p == ']') {
+      p++;
+      goto after;
+    }
+    PUSH(0);
+    goto value;
+  case 't':
+  case 'f':
+  case 'n': {
+    const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+    f->p = p;
+    if(!literal(f, w, strlen(w)))
+      return NULL;
+    p = f->p;
+    goto after;
+  }
+  default:
+    if(!(p = sk_number(f, p)))
+      return NULL;
+    goto after;
+  }
+key:
+  if(p >= e || *p != '"')
+    return bad_at(f, p, "expected a string key");
+  if(!(p = sk_string(f, p + 1)))
+    return NULL;
+  SKIP_WS(p, e);
+  if(p >= e || *p != ':')
+    return bad_at(f, p, "expected ':'");
+  p++;
+  SKIP_WS(p, e);
+  goto value;
+after:
+  if(!sp)
+    return p;
+  SKIP_WS(p, e);
+  if(p < e && *p == ',') {
+    p++;
+    SKIP_WS(p, e);
+    if(TOP_IS_OBJ)
+      goto key;
+    goto value;
+  }
+  if(p < e && *p == (TOP_IS_OBJ ? '}' : ']')) {
+    p++;
+    sp--;
+    goto after;
+  }
+  return bad_at(f, p,
+                TOP_IS_OBJ ? "expected ',' or '}'" : "expected ',' or ']'");
+#undef TOP_IS_OBJ
+#undef PUSH
+}
 
 /* sk_any() without a call for the common scalars. */
 static inline const unsigned char *
@@ -1569,75 +1661,6 @@ sk_value(struct fl *f, const unsigned char *p, unsigned depth)
       return sk_number(f, p);
   }
   return sk_any(f, p, depth);
-}
-
-/* Validate one value (at jansson depth `depth`) without keeping it. */
-static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
-                                   unsigned depth)
-{
-  const unsigned char *e = f->end;
-  if(depth > JSON_MAX_DEPTH)
-    return bad_at(f, p, "nested more than 2048 levels");
-  if(p >= e)
-    return bad_at(f, p, "unexpected end of input");
-  switch(*p) {
-  case '{':
-    p++;
-    SKIP_WS(p, e);
-    if(p < e && *p == '}')
-      return p + 1;
-    for(;;) {
-      if(p >= e || *p != '"')
-        return bad_at(f, p, "expected a string key");
-      if(!(p = sk_string(f, p + 1)))
-        return NULL;
-      SKIP_WS(p, e);
-      if(p >= e || *p != ':')
-        return bad_at(f, p, "expected ':'");
-      p++;
-      SKIP_WS(p, e);
-      if(!(p = sk_value(f, p, depth + 1)))
-        return NULL;
-      SKIP_WS(p, e);
-      if(p < e && *p == ',') {
-        p++;
-        SKIP_WS(p, e);
-        continue;
-      }
-      if(p < e && *p == '}')
-        return p + 1;
-      return bad_at(f, p, "expected ',' or '}'");
-    }
-  case '[':
-    p++;
-    SKIP_WS(p, e);
-    if(p < e && *p == ']')
-      return p + 1;
-    for(;;) {
-      if(!(p = sk_value(f, p, depth + 1)))
-        return NULL;
-      SKIP_WS(p, e);
-      if(p < e && *p == ',') {
-        p++;
-        SKIP_WS(p, e);
-        continue;
-      }
-      if(p < e && *p == ']')
-        return p + 1;
-      return bad_at(f, p, "expected ',' or ']'");
-    }
-  case '"':
-    return sk_string(f, p + 1);
-  case 't':
-  case 'f':
-  case 'n': {
-    const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
-    f->p = p;
-    return literal(f, w, strlen(w)) ? f->p : NULL;
-  }
-  default:
-    return sk_number(f, p);
-  }
 }
 
 /* The same through f->p, for the reader of rule paths. */
