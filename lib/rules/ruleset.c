@@ -728,6 +728,9 @@ struct certhub_match_scratch {
   size_t ncond, nalt, npath, nrule, maxalt;
   uint32_t *cond_stamp, *cond_head, *path_stamp, *alt_stamp, *alt_count,
       *rule_stamp, *touched, *hard;
+  size_t nnode;
+  uint32_t *node_obj, *node_rec; /* per node: object serial, key record */
+  uint32_t objserial;
   uint8_t *cond_free;
   const struct sleaf **bound;
   size_t *out;
@@ -767,6 +770,8 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->touched);
   free(s->hard);
   free(s->cond_free);
+  free(s->node_obj);
+  free(s->node_rec);
   free(s->bound);
   free(s->out);
   free(s);
@@ -803,6 +808,12 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
        !resize0(&s->touched, s->nalt, rs->nalts, sizeof(uint32_t)))
       return false;
     s->nalt = rs->nalts;
+  }
+  if(rs->nnodes > s->nnode) {
+    if(!resize0(&s->node_obj, s->nnode, rs->nnodes, sizeof(uint32_t)) ||
+       !resize0(&s->node_rec, s->nnode, rs->nnodes, sizeof(uint32_t)))
+      return false;
+    s->nnode = rs->nnodes;
   }
   if(rs->npaths > s->npath) {
     if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)))
@@ -1839,6 +1850,11 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
       return true;
     }
     size_t off = level ? plen + 1 : 0, maxp = f->rs->maxpath;
+    uint32_t serial = ++s->objserial;
+    if(!serial) { /* wrapped: forget every node's object */
+      memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
+      serial = s->objserial = 1;
+    }
     uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
     if(level && plen < maxp)
       s->path[plen] = '.';
@@ -1868,29 +1884,32 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
         if(nd) {
           if(k != s->path + off)
             memcpy(s->path + off, k, kn);
-          if(nd) {
-            ws(f);
-            if(f->p >= f->end || *f->p != ':')
-              return bad(f, f->p, "expected ':'");
-            f->p++;
-            ws(f);
-            /* jansson keeps the last of duplicate keys */
-            for(size_t i = base; i < s->nkeys; i++)
-              if(s->keys[i].node == nd) {
-                for(uint32_t j = s->keys[i].lstart; j < s->keys[i].lend; j++)
-                  s->leaves[j].dead = 1;
-                s->keys[i].node = NULL;
-              }
+          ws(f);
+          if(f->p >= f->end || *f->p != ':')
+            return bad(f, f->p, "expected ':'");
+          f->p++;
+          ws(f);
+          /* jansson keeps the last of duplicate keys: the node remembers
+           * (by object serial) its record in this object, O(1) */
+          size_t ni = (size_t)(nd - f->rs->nodes), ki;
+          if(s->node_obj[ni] == serial) {
+            ki = s->node_rec[ni];
+            for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
+              s->leaves[j].dead = 1;
+          }
+          else {
             if(!grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
                      sizeof(*s->keys), SCRATCH_MAX_KEYS))
               return toobig(f, "too many keys to match");
-            size_t ki = s->nkeys++;
-            s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
-            if(!onpath(f, (uint32_t)(nd - f->rs->nodes), nd->leafpath,
-                       off + kn, kh, level + 1, depth + 1))
-              return false;
-            s->keys[ki].lend = (uint32_t)s->nleaves;
+            ki = s->nkeys++;
+            s->node_obj[ni] = serial;
+            s->node_rec[ni] = (uint32_t)ki;
           }
+          s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
+          if(!onpath(f, (uint32_t)(nd - f->rs->nodes), nd->leafpath, off + kn,
+                     kh, level + 1, depth + 1))
+            return false;
+          s->keys[ki].lend = (uint32_t)s->nleaves;
         }
       }
       if(!nd) {
