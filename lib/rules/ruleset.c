@@ -36,8 +36,8 @@
  *
  * The event flattener is hand-written: a generic JSON library builds a
  * tree of every value (jansson parses the benchmark's 1 KB events 20-30x
- * slower than this whole matcher) when a rule reads a handful of them. It still
- * validates the whole event exactly as jansson does (grammar, UTF-8,
+ * slower than this whole matcher) when a rule reads a handful of them. It
+ * still validates the whole event exactly as jansson does (grammar, UTF-8,
  * escapes and surrogates, no \u0000, integers that fit in 64 bits, reals
  * that do not overflow, at most 2048 levels), so an event is refused here
  * exactly when the reference refuses it.
