@@ -103,9 +103,9 @@ drop:
 
 typedef ch_err (*match_hit)(void *ctx, const route_rule *r);
 
-/* Every rule of bus that ev matches, in (bus, name) order, through hit.
- * This is the one place that knows how matching is done: the reference
- * matcher, one pattern per rule; the compiled ruleset replaces it. */
+/* Every rule of bus that the event text matches, in (bus, name) order,
+ * through hit: one pass of the compiled ruleset over the event for all
+ * the rules, then the other buses' rules are dropped. */
 static ch_err bus_match(const route_set *rs, const char *bus,
                         const char *event, size_t len, match_hit hit,
                         void *ctx, uint64_t *errors)
