@@ -162,13 +162,15 @@ awk -v e="$elapsed" -v m="$RUN_MAX" 'BEGIN{exit !(e <= m)}' ||
   fail "peak RSS $((rss_kb / 1024)) MB, bound ${RSS_MAX_MB} MB"
 
 # The two that never finish, alone: each ends at its deadline, so the run
-# takes the timeout plus a margin, not more (the trickle does not reset it).
+# takes the timeout plus a margin, not more (the trickle does not reset it:
+# slowloris trickles for hours, so a reset deadline would never end). The
+# margin allows for process start under ASan on a loaded machine.
 start=$(date +%s.%N)
 run_expect 1 "$CERTHUB" probe --no-store --timeout "${TIMEOUT}s" -o json \
   "127.0.0.1:$(hport silent)" "127.0.0.1:$(hport slowloris)"
 end=$(date +%s.%N)
 elapsed=$(awk -v s="$start" -v e="$end" 'BEGIN{printf "%.1f", e-s}')
-awk -v e="$elapsed" -v t="$TIMEOUT" 'BEGIN{exit !(e >= t - 0.5 && e <= t + 2)}' ||
+awk -v e="$elapsed" -v t="$TIMEOUT" 'BEGIN{exit !(e >= t - 0.5 && e <= t + 10)}' ||
   fail "silent+slowloris took ${elapsed}s, expected about ${TIMEOUT}s"
 [ "$(grep -o '"Status": *"timeout"' <<<"$OUT" | wc -l)" = 2 ] ||
   { printf '%s\n' "$OUT"; fail "silent+slowloris: not two timeouts"; }
