@@ -108,7 +108,10 @@ void ch_findings_time_format(int64_t ms, char out[32])
   size_t n = strlen(buf);
   if(n && buf[n - 1] == 'Z')
     buf[n - 1] = '\0';
-  snprintf(out, 32, "%s.%03dZ", buf, (int)(ms - sec * 1000));
+  /* Bounds the compiler can see (-Wformat-truncation at -O0): a date of
+   * at most 20 characters and 0..999 milliseconds. */
+  unsigned frac = (unsigned)(ms - sec * 1000) % 1000u;
+  snprintf(out, 32, "%.20s.%03uZ", buf, frac);
 }
 
 /* ---- result ----------------------------------------------------------- */
