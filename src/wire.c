@@ -171,10 +171,12 @@ static ch_err deliver(void *ctx, const char *rule, const char *bus,
               : d == CERTHUB_DELIVERY_RETRY ? CERTHUB_BUS_RETRY
                                             : CERTHUB_BUS_FAILED;
 out:
+  /* Whether a retryable failure is retried is the bus's decision, made
+   * after this (RetryPolicy, event age): the pass's summary counts it. */
   if(w->log && *result != CERTHUB_BUS_DELIVERED)
-    w->log(w->log_ctx, "rule %s target %s: %s: %s", rule,
+    w->log(w->log_ctx, "rule %s target %s: attempt failed (%s): %s", rule,
            t ? certhub_rule_target_id(t) : "?",
-           *result == CERTHUB_BUS_RETRY ? "will retry" : "failed",
+           *result == CERTHUB_BUS_RETRY ? "retryable" : "permanent",
            *detail ? *detail : "");
   certhub_rule_target_free(t);
   free(arn);

@@ -57,7 +57,9 @@ hang_dead() { rss_sample; state_is "$HANG" "hang:dead:1"; }
 wait_until 60 "the hanging command dead-lettered" hang_dead
 hang_pid=$(cat "$TMP/hang.pid")
 ! kill -0 "$hang_pid" 2>/dev/null || fail "the timed-out command ($hang_pid) still runs"
-grep -q "rule hang target hang: .*timed out after 1000 ms" "$SLOG" || fail "no timeout logged for the hanging command"
+grep -q "rule hang target hang: attempt failed (retryable): .*timed out after 1000 ms" "$SLOG" ||
+  fail "no timeout logged for the hanging command"
+grep -q "1 given up" "$SLOG" || fail "the pass did not log the hanging command as given up"
 kill -0 "$SPID" || fail "serve died"
 note "daemon RSS peak so far: $RSS_MAX kB"
 [ "$RSS_MAX" -lt 102400 ] || fail "daemon RSS reached $RSS_MAX kB"
@@ -66,7 +68,7 @@ note "webhook: 503, 503, then 200"
 put test.flaky '{"k":"flaky-1"}'; FLAKY=$ID
 wait_until 60 "the flaky webhook to take it" received flaky-1
 wait_until 30 "the flaky delivery recorded" state_is "$FLAKY" "hook:delivered:3"
-[ "$(grep -c 'rule flaky target hook: will retry: HTTP 503' "$SLOG")" = 2 ] ||
+[ "$(grep -c 'rule flaky target hook: attempt failed (retryable): HTTP 503' "$SLOG")" = 2 ] ||
   fail "want 2 logged retries of the flaky webhook"
 [ "$(grep -c flaky-1 "$REC")" = 1 ] || fail "the flaky webhook got it more than once"
 
