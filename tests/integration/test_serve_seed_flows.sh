@@ -176,4 +176,47 @@ set +e; wait "$SPID"; SRC=$?; set -e; SPID=
 again=$(check) || fail "after the --once restart"
 [ "$again" = "$counts" ] || fail "the --once restart changed the counts: $counts -> $again"
 
+note "across midnight (--interval 60s): the new day's events, edge46 enters its threshold"
+serve_start --now 2026-12-06T23:59:58Z serve
+day2() {
+  "$CERTHUB" events list --detail-type "ACM Certificate Approaching Expiration" \
+    --since 2026-12-07T00:00:00Z -o json | pyjson 'len(d)'
+}
+seven() { [ "$(day2)" -ge 7 ]; }
+wait_until 30 "the 2026-12-07 evaluation" seven
+wait_until 30 "every delivery done" no_pending
+serve_stop TERM 20
+[ "$SRC" = 0 ] || fail "serve exited $SRC"
+"$CERTHUB" events list -o json >"$TMP/events.json"
+"$CERTHUB" topics messages certificate-expiry -o json >"$TMP/messages.json"
+"$CERTHUB" findings list -o json >"$TMP/findings.json"
+python3 - "$TMP/expect.json" "$TMP/events.json" "$TMP/messages.json" "$TMP/findings.json" <<'PY' ||
+import collections, json, sys
+exp, events, msgs, finds = (json.load(open(p)) for p in sys.argv[1:5])
+want = {cn: v[2] - 1 for cn, v in exp["approaching"].items()}
+want["edge46.example.test"] = 45
+got = collections.Counter()
+for e in events:
+    if e["DetailType"] == "ACM Certificate Approaching Expiration" and e["Time"] >= "2026-12-07":
+        det = e["Event"]["detail"]
+        got[det["CommonName"]] += 1
+        if det["DaysToExpiry"] != want.get(det["CommonName"]):
+            sys.exit("FAIL: %s on 2026-12-07: %s days" % (det["CommonName"], det["DaysToExpiry"]))
+if sorted(got) != sorted(want) or set(got.values()) != {1}:
+    sys.exit("FAIL: 2026-12-07 approaching events: %s" % dict(got))
+if sum(1 for e in events if e["DetailType"] == "ACM Certificate Expired") != 1:
+    sys.exit("FAIL: the Expired event was sent again")
+new = [m for m in msgs if m["Timestamp"] >= "2026-12-07"]
+if sorted(json.loads(m["Message"])["detail"]["CommonName"] for m in new) != sorted(want):
+    sys.exit("FAIL: 2026-12-07 messages: %s" % [m["Subject"] for m in new])
+ids = [f["Id"] for f in finds]
+if len(ids) != 8 or len(set(ids)) != 8:
+    sys.exit("FAIL: %d findings (%d distinct), want 8" % (len(ids), len(set(ids))))
+titles = {f["Title"] for f in finds}
+for cn, d in want.items():
+    if "Certificate %s expires in %d days" % (cn, d) not in titles:
+        sys.exit("FAIL: no updated finding for %s (%d days): %s" % (cn, d, sorted(titles)))
+PY
+  fail "midnight rollover"
+
 echo "PASS test_serve_seed_flows ($((SECONDS - t0))s)"

@@ -125,4 +125,11 @@ serve_stop INT 10
 log_has 'SIGINT: draining and stopping' || fail "no SIGINT line"
 [ "$(grep -c 'certhub serve: stopped: ' "$SLOG")" = 4 ] ||
   fail "want 4 'stopped' lines (TERM, --once, TERM, INT): $(grep -c 'stopped: ' "$SLOG")"
+note "an invalid configuration at start: exit 2 naming the problem; bad options: exit 2"
+printf 'rules:\n  - name: x\n    pattern: {source: [a]}\n    targets:\n      - {Id: t, Type: carrier-pigeon}\n' >"$TMP/bad.yaml"
+run_expect 2 timeout 30 "$CERTHUB" --config "$TMP/bad.yaml" serve --once
+case "$ERR" in *carrier-pigeon*) ;; *) fail "the error does not name the bad target type: $ERR" ;; esac
+run_expect 2 timeout 30 "$CERTHUB" serve --interval 2h
+run_expect 2 timeout 30 "$CERTHUB" serve --interval soon
+run_expect 2 timeout 30 "$CERTHUB" serve extra
 echo "PASS test_serve_signals ($((SECONDS - t0))s)"
