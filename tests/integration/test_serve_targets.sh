@@ -65,8 +65,13 @@ note "daemon RSS peak so far: $RSS_MAX kB"
 [ "$RSS_MAX" -lt 102400 ] || fail "daemon RSS reached $RSS_MAX kB"
 
 note "webhook: 503, 503, then 200"
+t_put=$(date +%s%N)
 put test.flaky '{"k":"flaky-1"}'; FLAKY=$ID
 wait_until 60 "the flaky webhook to take it" received flaky-1
+# Two waits of at least the next whole second each (backoff from 1 s).
+ms=$((($(date +%s%N) - t_put) / 1000000))
+[ "$ms" -ge 1000 ] || fail "3 attempts within $ms ms: no backoff"
+note "delivered on the third attempt, $ms ms after the put"
 wait_until 30 "the flaky delivery recorded" state_is "$FLAKY" "hook:delivered:3"
 [ "$(grep -c 'rule flaky target hook: attempt failed (retryable): HTTP 503' "$SLOG")" = 2 ] ||
   fail "want 2 logged retries of the flaky webhook"
