@@ -6,9 +6,9 @@ SLOG=$TMP/serve.log
 EXTRA_PIDS=()
 
 serve_cleanup() {
-  [ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null
-  for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  [ -z "$SPID" ] || kill -9 "$SPID" 2>/dev/null || true
+  for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   cleanup
 }
 trap 'serve_cleanup' EXIT

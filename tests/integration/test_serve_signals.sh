@@ -118,6 +118,27 @@ case "$OUT" in *"$B"*) ;; *) fail "a refused reload changed the stored rule: $OU
 [ "$(wc -l <"$A")" = 1 ] && [ "$(wc -l <"$B")" = 2 ] ||
   fail "A has $(wc -l <"$A") lines, B $(wc -l <"$B"); want 1 and 2"
 
+note "the store locked by another process past the busy timeout: logged, then recovered"
+kill -STOP "$SPID"
+put 4
+python3 - "$CERTHUB_DB" "$TMP/locked" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(7)
+c.execute("COMMIT")
+PY
+LOCKER=$!
+EXTRA_PIDS+=($LOCKER)
+wait_until 20 "the lock" test -f "$TMP/locked"
+kill -CONT "$SPID"
+wait_until 30 "serve to report the lock" log_has 'database is locked'
+! in_file 4 "$B" || fail "event 4 delivered while the store was locked"
+wait "$LOCKER"
+wait_until 30 "event 4 in B after the lock" in_file 4 "$B"
+kill -0 "$SPID" || fail "serve died on a locked store"
+
 note "SIGINT stops it cleanly"
 sent=$(now_ms)
 serve_stop INT 10
