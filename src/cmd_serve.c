@@ -302,8 +302,11 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     code = cli_fail(c, CLI_EXIT_INTERNAL, "signalfd: %s", strerror(errno));
     goto out;
   }
-  if(serve_wire(&sv, c->config, &sv.w)) {
-    code = c->exit_code = CLI_EXIT_USAGE;
+  ch_err wrc = serve_wire(&sv, c->config, &sv.w);
+  if(wrc) {
+    /* 2 for a configuration the rules reject, 3 when the store failed
+     * (e.g. locked by another process past the busy timeout). */
+    code = c->exit_code = cli_exit_for(wrc);
     goto out;
   }
   if(!c->quiet)

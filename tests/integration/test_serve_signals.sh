@@ -126,13 +126,16 @@ import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN EXCLUSIVE")
 open(sys.argv[2], "w").close()
-time.sleep(7)
+time.sleep(9)
 c.execute("COMMIT")
 PY
 LOCKER=$!
 EXTRA_PIDS+=($LOCKER)
 wait_until 20 "the lock" test -f "$TMP/locked"
 kill -CONT "$SPID"
+# A second daemon that must write its rules cannot start: a storage error.
+run_expect 3 timeout 30 "$CERTHUB" --config "$TMP/slow.yaml" serve --once
+case "$ERR" in *"database is locked"*) ;; *) fail "serve on a locked store: $ERR" ;; esac
 wait_until 30 "serve to report the lock" log_has 'database is locked'
 ! in_file 4 "$B" || fail "event 4 delivered while the store was locked"
 wait "$LOCKER"
