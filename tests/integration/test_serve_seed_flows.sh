@@ -219,4 +219,26 @@ for cn, d in want.items():
 PY
   fail "midnight rollover"
 
+note "a digest missed while serve was down is caught up once, not twice"
+for at in 2026-12-13T01:00:00Z 2026-12-13T02:00:00Z; do
+  serve_start --now "$at" serve --once
+  set +e; wait "$SPID"; SRC=$?; set -e; SPID=
+  [ "$SRC" = 0 ] || fail "serve --once at $at exited $SRC"
+done
+"$CERTHUB" topics messages certificate-expiry -o json >"$TMP/messages.json"
+python3 - "$TMP/messages.json" <<'PY' || fail "catch-up digest"
+import json, sys
+d = [json.loads(m["Message"]) for m in json.load(open(sys.argv[1]))]
+d = [e for e in d if e["detail-type"] == "Scheduled Event"]
+if len(d) != 2:
+    sys.exit("FAIL: %d digests after the catch-up, want 2" % len(d))
+late = max(d, key=lambda e: e["time"])
+names = sorted(c["CommonName"] for c in late["detail"]["certificates"])
+want = sorted(["web-1.example.test", "web-2.example.test", "web-3.example.test",
+               "ops-1.example.test", "ops-2.example.test", "edge45.example.test",
+               "edge46.example.test"])
+if names != want or late["detail"]["count"] != 7:
+    sys.exit("FAIL: the catch-up digest lists %s" % names)
+PY
+
 echo "PASS test_serve_seed_flows ($((SECONDS - t0))s)"
