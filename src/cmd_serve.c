@@ -239,8 +239,8 @@ static int parse_dur(cli_ctx *c, const char *opt, const char *arg,
 {
   ch_err rc = certhub_duration_parse(arg, ms);
   if(rc)
-    return cli_usage(c, "%s: '%s' is not a duration of at most an hour "
-                        "(e.g. 30s, 500ms, 5m)",
+    return cli_usage(c, "%s: '%s' is not a duration over zero and of at "
+                        "most an hour (e.g. 30s, 500ms, 5m)",
                      opt, arg);
   return 0;
 }

@@ -155,5 +155,8 @@ run_expect 2 timeout 30 "$CERTHUB" --config "$TMP/bad.yaml" serve --once
 case "$ERR" in *carrier-pigeon*) ;; *) fail "the error does not name the bad target type: $ERR" ;; esac
 run_expect 2 timeout 30 "$CERTHUB" serve --interval 2h
 run_expect 2 timeout 30 "$CERTHUB" serve --interval soon
+run_expect 2 timeout 30 "$CERTHUB" serve --interval 0s
+case "$ERR" in *"'0s' is not a duration over zero"*) ;; *) fail "--interval 0s: $ERR" ;; esac
+run_expect 2 timeout 30 "$CERTHUB" serve --evaluate-every 0
 run_expect 2 timeout 30 "$CERTHUB" serve extra
 echo "PASS test_serve_signals ($((SECONDS - t0))s)"
