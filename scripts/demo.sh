@@ -305,6 +305,68 @@ for c in json.load(sys.stdin):
 '
 }
 
+# The two seed flows. `serve --once` applies the seed rules, evaluates the
+# ACM lifecycle events, routes them and delivers them: (1) each certificate
+# approaching expiry (or expired) becomes one finding and one message on
+# the certificate-expiry topic; (2) with the clock at the next Sunday
+# 00:05 UTC the weekly schedule fires: one finding per certificate within
+# its threshold and ONE digest message listing them all.
+lifecycle_events() {
+  say "Lifecycle events through the seed rules: certhub serve --once"
+  ch -q serve --once
+  ch rules list
+  echo
+  ch -q events list --limit 100000 -o json | python3 -c '
+import collections, json, sys
+n = collections.Counter(e["DetailType"] if "DetailType" in e else e.get("detail-type", "?")
+                        for e in json.load(sys.stdin))
+for k, v in sorted(n.items()):
+    print("  %5d  %s" % (v, k))
+'
+  echo
+  echo "Findings (one per certificate approaching expiry or expired), most severe:"
+  ch -q findings list -o json | python3 -c '
+import collections, json, sys
+f = json.load(sys.stdin)
+sev = collections.Counter(x["Severity"]["Label"] for x in f)
+print("  " + ", ".join("%d %s" % (sev[k], k) for k in ("CRITICAL", "HIGH", "MEDIUM", "LOW") if sev[k]))
+for x in [x for x in f if x["Severity"]["Label"] == "HIGH"][:4]:
+    print("  %-8s %s" % (x["Severity"]["Label"], x["Title"]))
+'
+  echo
+  echo "Messages on topic certificate-expiry (one per certificate), newest:"
+  ch -q topics messages certificate-expiry -o json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+print("  %d messages" % len(m))
+for x in m[:4]:
+    print("  " + x.get("Subject", ""))
+'
+  local sunday
+  sunday=$(python3 -c '
+import datetime, sys
+now = datetime.datetime.strptime(sys.argv[1][:19], "%Y-%m-%dT%H:%M:%S")
+d = now.date() + datetime.timedelta(days=(6 - now.weekday()) % 7 or 7)
+print(d.isoformat() + "T00:06:00Z")' "$NOW")
+  say "The weekly digest: the clock at $sunday (cron(5 0 ? * 1 *) is due)"
+  ch -q --now "$sunday" serve --once
+  ch -q topics messages certificate-expiry -o json | python3 -c '
+import collections, json, sys
+m = [x for x in json.load(sys.stdin)
+     if json.loads(x["Message"]).get("detail-type") == "Scheduled Event"][0]
+ev = json.loads(m["Message"])
+certs = ev["detail"]["certificates"]
+print("  Subject: %s" % m.get("Subject", ""))
+by = collections.defaultdict(list)
+for c in certs:
+    by[c.get("Owner") or "(no owner)"].append(c)
+for owner, cs in sorted(by.items()):
+    print("  %s: %d" % (owner, len(cs)))
+    for c in cs[:3]:
+        print("    %3d days  %s" % (c["DaysToExpiry"], c["CommonName"]))
+'
+}
+
 # certhub check, as a CI pipeline would run it on one team's folder.
 report_check() {
   local rc=0
@@ -324,6 +386,9 @@ next_steps() {
   $bin --db $rel list --tag owner=mail -o json
   $bin --db $rel endpoints describe "127.0.0.1:${NGINX_PORT:-443} sni=api.example.com"
   $bin --db $rel metrics --compat
+  $bin --db $rel findings list --severity HIGH
+  $bin --db $rel topics messages certificate-expiry --limit 3 -o json
+  $bin --db $rel --config packaging/config.example.yaml config check
   $bin probe --no-store www.example.com smtp://mx.example.com
   $bin check --fail-within 30 /path/to/certs
 TXT
@@ -342,6 +407,7 @@ main() {
   report_expiring
   report_summary
   probe_endpoints
+  lifecycle_events
   report_check
   next_steps
 }

@@ -58,6 +58,8 @@ typedef struct cli_ctx {
   /* loaded on demand by cli_config() */
   certhub_config *config;
   bool config_from_file;
+  /* the database target cli_open_store() opened (malloc'd), or NULL */
+  char *db_target;
   /* the merged option tables of the running command */
   struct option *longopts;
   char *shortopts;

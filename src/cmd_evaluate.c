@@ -27,7 +27,7 @@ typedef struct bus_sink {
 static ch_err bus_put(void *ctx, const certhub_event *ev, bool *stored)
 {
   bus_sink *b = ctx;
-  char id[37];
+  char id[37], stored_id[37];
   char *env = NULL, *err = NULL;
   ch_err rc = certhub_bus_render(ev, b->now, id, &env, &err);
   if(rc) {
@@ -36,7 +36,7 @@ static ch_err bus_put(void *ctx, const certhub_event *ev, bool *stored)
   }
   certhub_event e = *ev;
   e.id = id;
-  rc = certhub_bus_put(b->s, &e, b->now, id, stored);
+  rc = certhub_bus_put(b->s, &e, b->now, stored_id, stored);
   if(!rc && *stored && (fputs(env, stdout) == EOF || putchar('\n') == EOF))
     rc = CH_ERR_IO;
 out:

@@ -18,6 +18,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +44,7 @@ typedef struct serve {
   certhub_store *store;
   wire *w;
   int sfd;                /* signalfd for TERM, INT, HUP */
+  int lockfd;             /* DB.serve.lock, held while running */
   int64_t offset;         /* --now minus the wall clock at start */
   unsigned interval_ms;   /* longest sleep */
   unsigned eval_every_ms; /* lifecycle evaluation period */
@@ -234,6 +237,36 @@ static int serve_sleep_ms(serve *sv)
   return ms < 0 ? 0 : (int)ms;
 }
 
+/* One daemon per database: two dispatchers would deliver the same outbox
+ * rows twice. The lock is a file beside an SQLite database (flock, not
+ * the database file itself: closing another descriptor of that file
+ * would drop SQLite's own POSIX locks). */
+static int serve_lock(serve *sv)
+{
+  const char *t = sv->c->db_target;
+  if(!t || strstr(t, "://"))
+    return 0;
+  if(!strncmp(t, "sqlite:", 7))
+    t += 7;
+  char path[4096];
+  if(snprintf(path, sizeof(path), "%s.serve.lock", t) >= (int)sizeof(path))
+    return cli_fail(sv->c, CLI_EXIT_USAGE, "database path too long");
+  sv->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if(sv->lockfd < 0)
+    return cli_fail(sv->c, CLI_EXIT_INTERNAL, "cannot open %s: %s", path,
+                    strerror(errno));
+  if(flock(sv->lockfd, LOCK_EX | LOCK_NB) != 0) {
+    if(errno == EWOULDBLOCK)
+      return cli_fail(sv->c, CLI_EXIT_USAGE,
+                      "another certhub serve is running on %s (%s is "
+                      "locked)",
+                      t, path);
+    return cli_fail(sv->c, CLI_EXIT_INTERNAL, "cannot lock %s: %s", path,
+                    strerror(errno));
+  }
+  return 0;
+}
+
 static int parse_dur(cli_ctx *c, const char *opt, const char *arg,
                      unsigned *ms)
 {
@@ -253,7 +286,7 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
       {"evaluate-every", required_argument, NULL, OPT_EVALUATE_EVERY},
       {NULL, 0, NULL, 0},
   };
-  serve sv = {.c = c, .sfd = -1, .interval_ms = 60000,
+  serve sv = {.c = c, .sfd = -1, .lockfd = -1, .interval_ms = 60000,
               .eval_every_ms = 3600000};
   sigset_t set, old;
   bool masked = false;
@@ -283,11 +316,7 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
   /* --now starts the daemon's clock at that instant; it then runs. */
   sv.offset = c->now - (int64_t)time(NULL);
 
-  if((code = cli_config(c, false)))
-    return code;
-  if((code = cli_open_store(c, &sv.store)))
-    return code;
-
+  /* Signals first: from the moment the lock is held, SIGTERM drains. */
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
@@ -302,6 +331,12 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     code = cli_fail(c, CLI_EXIT_INTERNAL, "signalfd: %s", strerror(errno));
     goto out;
   }
+  if((code = cli_config(c, false)))
+    goto out;
+  if((code = cli_open_store(c, &sv.store)))
+    goto out;
+  if((code = serve_lock(&sv)))
+    goto out;
   ch_err wrc = serve_wire(&sv, c->config, &sv.w);
   if(wrc) {
     /* 2 for a configuration the rules reject, 3 when the store failed
@@ -340,6 +375,8 @@ out:
   wire_free(sv.w);
   if(sv.sfd >= 0)
     close(sv.sfd);
+  if(sv.lockfd >= 0)
+    close(sv.lockfd); /* releases the flock */
   if(masked)
     sigprocmask(SIG_SETMASK, &old, NULL);
   certhub_store_close(sv.store);

@@ -605,7 +605,10 @@ int cli_open_store(cli_ctx *c, certhub_store **s)
     }
     target = owned;
   }
-  ch_err rc = certhub_store_open(target, s, &errmsg);
+  free(c->db_target);
+  c->db_target = strdup(target);
+  ch_err rc = c->db_target ? certhub_store_open(target, s, &errmsg)
+                           : CH_ERR_NOMEM;
   if(rc) {
     *s = NULL;
     code = cli_fail(c, CLI_EXIT_INTERNAL, "%s",
@@ -766,6 +769,7 @@ int main(int argc, char **argv)
   }
 out:
   certhub_config_free(c.config);
+  free(c.db_target);
   free(c.longopts);
   free(c.shortopts);
   return code;

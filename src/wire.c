@@ -296,6 +296,36 @@ static ch_err seed_rules(const certhub_config *cfg, certhub_rule_cfg r[2],
   return CH_OK;
 }
 
+/* Create the topics the configured rules publish to (until topics get a
+ * configuration section of their own, a topic target in the config is
+ * its declaration). CreateTopic is idempotent. */
+static ch_err create_rule_topics(wire *w, const certhub_config *view,
+                                 int64_t now, char **errmsg)
+{
+  ch_err rc = CH_OK;
+  for(size_t i = 0; !rc && i < view->n_rules; i++) {
+    json_t *ts = view->rules[i].targets
+                     ? json_loads(view->rules[i].targets, 0, NULL)
+                     : NULL;
+    size_t k;
+    json_t *t;
+    json_array_foreach(ts, k, t)
+    {
+      const char *type = json_string_value(json_object_get(t, "Type"));
+      const char *topic = json_string_value(json_object_get(t, "Topic"));
+      if(rc || !type || strcmp(type, "topic") || !topic ||
+         !certhub_topic_name_valid(topic))
+        continue;
+      rc = certhub_topic_create(w->s, topic, NULL, w->cfg->account,
+                                w->cfg->region, now, NULL);
+      if(rc)
+        *errmsg = store_msg(w, rc, "creating a rule's topic");
+    }
+    json_decref(ts);
+  }
+  return rc;
+}
+
 ch_err wire_apply_config(wire *w, int64_t now, char **errmsg)
 {
   certhub_config view = *w->cfg;
@@ -309,13 +339,9 @@ ch_err wire_apply_config(wire *w, int64_t now, char **errmsg)
       goto out;
     view.rules = seed;
     view.n_rules = 2;
-    rc = certhub_topic_create(w->s, SEED_TOPIC, "Certificate expiry",
-                              w->cfg->account, w->cfg->region, now, NULL);
-    if(rc) {
-      *errmsg = store_msg(w, rc, "creating topic " SEED_TOPIC);
-      goto out;
-    }
   }
+  if((rc = create_rule_topics(w, &view, now, errmsg)))
+    goto out;
   rc = certhub_bus_apply_config(w->s, &view, now, wire_check_target, w);
   if(rc)
     *errmsg = store_msg(w, rc, "rules");
@@ -340,8 +366,19 @@ ch_err wire_evaluate(wire *w, int64_t now, wire_stats *st, char **errmsg)
     st->emitted += ls.emitted[k];
     st->deduped += ls.deduped[k];
   }
-  if(rc)
+  if(rc) {
     *errmsg = store_msg(w, rc, "lifecycle evaluation");
+    return rc;
+  }
+  /* The archive's retention: routed events whose deliveries are all
+   * finished, older than CERTHUB_EVENT_RETENTION_DAYS. */
+  uint64_t pruned = 0;
+  rc = certhub_bus_prune(w->s, now, 0, &pruned);
+  if(rc)
+    *errmsg = store_msg(w, rc, "pruning the event archive");
+  else if(pruned && w->log)
+    w->log(w->log_ctx, "pruned %llu events older than %d days",
+           (unsigned long long)pruned, CERTHUB_EVENT_RETENTION_DAYS);
   return rc;
 }
 

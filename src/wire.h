@@ -52,7 +52,8 @@ void wire_free(wire *w);
 ch_err wire_apply_config(wire *w, int64_t now, char **errmsg);
 
 /* Lifecycle evaluation: the ACM events due at now, stored through the
- * bus (once per key), renewal commands run where configured. */
+ * bus (once per key), renewal commands run where configured; then the
+ * event archive's retention is applied. */
 ch_err wire_evaluate(wire *w, int64_t now, wire_stats *st, char **errmsg);
 
 /* Fire due schedules, route stored events, and make at most max_deliveries

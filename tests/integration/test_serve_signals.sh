@@ -126,16 +126,16 @@ import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN EXCLUSIVE")
 open(sys.argv[2], "w").close()
-time.sleep(9)
+time.sleep(7)
 c.execute("COMMIT")
 PY
 LOCKER=$!
 EXTRA_PIDS+=($LOCKER)
 wait_until 20 "the lock" test -f "$TMP/locked"
 kill -CONT "$SPID"
-# A second daemon that must write its rules cannot start: a storage error.
-run_expect 3 timeout 30 "$CERTHUB" --config "$TMP/slow.yaml" serve --once
-case "$ERR" in *"database is locked"*) ;; *) fail "serve on a locked store: $ERR" ;; esac
+# A second daemon on the same database is refused at once.
+run_expect 2 timeout 30 "$CERTHUB" --config "$TMP/slow.yaml" serve --once
+case "$ERR" in *"another certhub serve is running"*) ;; *) fail "second daemon: $ERR" ;; esac
 wait_until 30 "serve to report the lock" log_has 'database is locked'
 ! in_file 4 "$B" || fail "event 4 delivered while the store was locked"
 wait "$LOCKER"
@@ -149,6 +149,24 @@ serve_stop INT 10
 log_has 'SIGINT: draining and stopping' || fail "no SIGINT line"
 [ "$(grep -c 'certhub serve: stopped: ' "$SLOG")" = 4 ] ||
   fail "want 4 'stopped' lines (TERM, --once, TERM, INT): $(grep -c 'stopped: ' "$SLOG")"
+note "a store locked at start (past the busy timeout): exit 3, a storage error"
+rm -f "$TMP/locked"
+python3 - "$CERTHUB_DB" "$TMP/locked" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(7)
+c.execute("COMMIT")
+PY
+LOCKER=$!
+EXTRA_PIDS+=($LOCKER)
+wait_until 20 "the lock" test -f "$TMP/locked"
+# slow.yaml's rules differ from the stored ones: serve must write them.
+run_expect 3 timeout 30 "$CERTHUB" --config "$TMP/slow.yaml" serve --once
+case "$ERR" in *"database is locked"*) ;; *) fail "serve on a locked store: $ERR" ;; esac
+wait "$LOCKER"
+
 note "an invalid configuration at start: exit 2 naming the problem; bad options: exit 2"
 printf 'rules:\n  - name: x\n    pattern: {source: [a]}\n    targets:\n      - {Id: t, Type: carrier-pigeon}\n' >"$TMP/bad.yaml"
 run_expect 2 timeout 30 "$CERTHUB" --config "$TMP/bad.yaml" serve --once
