@@ -25,7 +25,7 @@ rand_sleep() {
 cat >"$TMP/deliver.sh" <<'SH'
 #!/bin/bash
 id=$(sed -n 's/^{"version":"0","id":"\([0-9a-f-]*\)".*/\1/p')
-sleep "0.0$((RANDOM % 4))"
+sleep "0.0$((RANDOM % 3))"
 echo "$id $CERTHUB_EVENT_ID" >>"$OUT_FILE"
 SH
 chmod +x "$TMP/deliver.sh"
@@ -77,7 +77,7 @@ all_done() {
   [ "$(sqlite3 "$CERTHUB_DB" "SELECT count(*) FROM events WHERE routed = 0")" = 0 ] &&
     [ "$(outbox_count pending)" = 0 ]
 }
-wait_until 120 "every outbox row delivered" all_done
+wait_until 300 "every outbox row delivered" all_done
 serve_stop TERM 30
 [ "$SRC" = 0 ] || fail "serve exited $SRC after SIGTERM"
 
