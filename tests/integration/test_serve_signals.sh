@@ -143,7 +143,7 @@ import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN EXCLUSIVE")
 open(sys.argv[2], "w").close()
-time.sleep(7)
+time.sleep(9)
 c.execute("COMMIT")
 PY
 LOCKER=$!
