@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 # BENCH=probe: the probe benchmark instead (bench/probe/run.sh).
 if [ "${BENCH:-import}" = probe ]; then exec bench/probe/run.sh "$BUILD"; fi
+# BENCH=match: the event-matching benchmark (bench/match/run.sh).
+if [ "${BENCH:-import}" = match ]; then exec bench/match/run.sh "$BUILD"; fi
 RUNS=${RUNS:-5}
 N=${N:-100000}
 DATA=bench/data

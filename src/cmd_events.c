@@ -156,6 +156,8 @@ int cmd_events(cli_ctx *c, int argc, char **argv)
   };
   const char *popt = NULL, *eopt = NULL;
   int r;
+  if(argc > 1 && strcmp(argv[1], "match") == 0) /* src/cmd_events_match.c */
+    return cmd_events_match(c, argc - 1, argv + 1);
   /* Options may come before or after the subcommand. */
   while((r = cli_getopt(c, argc, argv, "", longopts)) != -1) {
     switch(r) {

@@ -139,7 +139,16 @@ static const cli_cmd commands[] = {
      "else false. P and E are JSON text, or @FILE to read a file. An invalid\n"
      "pattern or event is reported on stderr with exit status 2.\n"
      "  --pattern P          the event pattern (JSON or @FILE)\n"
-     "  --event E            the event, with its EventBridge envelope\n"},
+     "  --event E            the event, with its EventBridge envelope\n"
+     "\n"
+     "Usage: certhub events match --rules RULES.json --events FILE\n"
+     "                            [--per-event] [--stats]\n"
+     "\n"
+     "Match every event of FILE (JSON Lines, plain or .gz) against every\n"
+     "rule of RULES.json (an object: rule name -> event pattern); print\n"
+     "{\"rule\": count, ...}. A bad rule or event line: exit 2, naming it.\n"
+     "  --per-event          print {\"line\": N, \"rules\": [...]} per event\n"
+     "  --stats              print events/s of the matching to stderr\n"},
     {"evaluate", cmd_evaluate, "emit the ACM lifecycle events that are due",
      "Usage: certhub evaluate [--dry-run] [--batch]\n"
      "\n"

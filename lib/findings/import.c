@@ -101,17 +101,16 @@ ch_err ch_findings_time_ms(const char *s, int64_t *ms)
 
 void ch_findings_time_format(int64_t ms, char out[32])
 {
-  char buf[32];
+  char buf[24];
   int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  unsigned milli = (unsigned)(ms - sec * 1000) % 1000u; /* 0..999 */
   certhub_time_format(sec, buf, sizeof(buf));
-  /* buf is "YYYY-MM-DDTHH:MM:SSZ": insert the milliseconds. */
+  /* buf is "YYYY-MM-DDTHH:MM:SSZ" (20 characters, years clamped to four
+   * digits): insert the milliseconds. */
   size_t n = strlen(buf);
   if(n && buf[n - 1] == 'Z')
     buf[n - 1] = '\0';
-  /* Bounds the compiler can see (-Wformat-truncation at -O0): a date of
-   * at most 20 characters and 0..999 milliseconds. */
-  unsigned frac = (unsigned)(ms - sec * 1000) % 1000u;
-  snprintf(out, 32, "%.20s.%03uZ", buf, frac);
+  snprintf(out, 32, "%.20s.%03uZ", buf, milli);
 }
 
 /* ---- result ----------------------------------------------------------- */

@@ -18,7 +18,7 @@
 #include <openssl/rand.h>
 
 #include "bus_int.h"
-#include "certhub/pattern.h"
+#include "certhub/ruleset.h"
 #include "certhub/schedule.h"
 
 #define DISPATCH_DEFAULT_MAX 1000
@@ -27,17 +27,20 @@
 /* ---- the matcher ----------------------------------------------------------
  */
 
-/* The enabled pattern rules of every bus, compiled once per route call. */
+/* The enabled pattern rules of every bus, compiled once per route call
+ * into one ruleset (include/certhub/ruleset.h): an event is read once,
+ * whatever the number of rules. Rule i of the set is r[i]. */
 typedef struct route_rule {
   char *bus;
   char *name;
-  certhub_pattern *pattern;
   json_t *targets; /* array */
 } route_rule;
 
 typedef struct route_set {
   route_rule *r;
   size_t n, alloc;
+  certhub_ruleset *rules;
+  certhub_match_scratch *scratch;
 } route_set;
 
 static void route_set_free(route_set *rs)
@@ -45,10 +48,11 @@ static void route_set_free(route_set *rs)
   for(size_t i = 0; i < rs->n; i++) {
     free(rs->r[i].bus);
     free(rs->r[i].name);
-    certhub_pattern_free(rs->r[i].pattern);
     json_decref(rs->r[i].targets);
   }
   free(rs->r);
+  certhub_ruleset_free(rs->rules);
+  certhub_match_scratch_free(rs->scratch);
   memset(rs, 0, sizeof(*rs));
 }
 
@@ -67,48 +71,63 @@ static ch_err load_rule(void *ctx, const certhub_bus_rule *r)
   }
   route_rule *rr = &rs->r[rs->n];
   memset(rr, 0, sizeof(*rr));
-  /* Stored rules were validated at put; one that no longer compiles (a
-   * newer, stricter certhub) is skipped rather than blocking the bus. */
-  if(certhub_pattern_compile(r->pattern, strlen(r->pattern), &rr->pattern,
-                             NULL))
-    return CH_OK;
   rr->targets = json_loads(r->targets, 0, NULL);
   rr->bus = strdup(r->bus);
   rr->name = strdup(r->name);
+  ch_err rc = CH_OK;
   if(!json_is_array(rr->targets) || !rr->bus || !rr->name) {
-    certhub_pattern_free(rr->pattern);
-    json_decref(rr->targets);
-    free(rr->bus);
-    free(rr->name);
-    return json_is_array(rr->targets) || !rr->targets ? CH_ERR_NOMEM : CH_OK;
+    rc = json_is_array(rr->targets) || !rr->targets ? CH_ERR_NOMEM : CH_OK;
+    goto drop;
+  }
+  /* Stored rules were validated at put; one that no longer compiles (a
+   * newer, stricter certhub) is skipped rather than blocking the bus. */
+  size_t index = 0;
+  rc = certhub_ruleset_add(rs->rules, r->name, r->pattern, strlen(r->pattern),
+                           &index, NULL);
+  if(rc) {
+    rc = rc == CH_ERR_NOMEM ? rc : CH_OK;
+    goto drop;
+  }
+  if(index != rs->n) { /* the set and r[] grow together */
+    rc = CH_ERR_INTERNAL;
+    goto drop;
   }
   rs->n++;
   return CH_OK;
+drop:
+  json_decref(rr->targets);
+  free(rr->bus);
+  free(rr->name);
+  return rc;
 }
 
 typedef ch_err (*match_hit)(void *ctx, const route_rule *r);
 
-/* Every rule of bus that ev matches, in (bus, name) order, through hit.
- * This is the one place that knows how matching is done: the reference
- * matcher, one pattern per rule; the compiled ruleset replaces it. */
-static ch_err bus_match(const route_set *rs, const char *bus, const json_t *ev,
-                        match_hit hit, void *ctx, uint64_t *errors)
+/* Every rule of bus that the event text matches, in (bus, name) order,
+ * through hit: one pass of the compiled ruleset over the event for all
+ * the rules, then the other buses' rules are dropped. */
+static ch_err bus_match(const route_set *rs, const char *bus,
+                        const char *event, size_t len, match_hit hit,
+                        void *ctx, uint64_t *errors)
 {
-  for(size_t i = 0; i < rs->n; i++) {
-    const route_rule *r = &rs->r[i];
-    bool matched = false;
-    char *err = NULL;
+  const size_t *idx = NULL;
+  size_t n = 0;
+  ch_err rc = certhub_ruleset_match(rs->rules, rs->scratch, event, len, &idx,
+                                    &n, NULL);
+  if(rc == CH_ERR_NOMEM)
+    return rc;
+  if(rc) {
+    /* The envelope was rendered by certhub_bus_put; one that is too large
+     * or complex (or was edited by hand) matches nothing. */
+    (*errors)++;
+    return CH_OK;
+  }
+  /* The indices are increasing, so hits come in (bus, name) order. */
+  for(size_t i = 0; i < n; i++) {
+    const route_rule *r = &rs->r[idx[i]];
     if(strcmp(r->bus, bus))
       continue;
-    ch_err rc = certhub_pattern_match_json(r->pattern, ev, &matched, &err);
-    free(err);
-    if(rc == CH_ERR_NOMEM)
-      return rc;
-    if(rc) {
-      (*errors)++; /* too large or complex for this rule: no match */
-      continue;
-    }
-    if(matched && (rc = hit(ctx, r)))
+    if((rc = hit(ctx, r)))
       return rc;
   }
   return CH_OK;
@@ -195,14 +214,10 @@ static ch_err route_batch(certhub_store *s, const route_set *rs, batch *b,
     return rc;
   for(size_t i = 0; !rc && i < b->n; i++) {
     pending_event *p = &b->e[i];
-    json_t *ev = json_loads(p->envelope, 0, NULL);
-    /* The envelope was rendered by certhub_bus_put; an unreadable one
-     * (edited by hand) matches nothing but is still marked routed. */
-    if(ev) {
-      enqueue_ctx q = {s, p->seq, now, st};
-      rc = bus_match(rs, p->bus, ev, on_hit, &q, &st->match_errors);
-      json_decref(ev);
-    }
+    enqueue_ctx q = {s, p->seq, now, st};
+    /* An event that matches nothing is still marked routed. */
+    rc = bus_match(rs, p->bus, p->envelope, strlen(p->envelope), on_hit, &q,
+                   &st->match_errors);
     if(!rc)
       rc = certhub_store_event_routed(s, p->seq);
     if(!rc)
@@ -226,15 +241,22 @@ ch_err certhub_bus_route(certhub_store *s, int64_t now,
   if(!s)
     return CH_ERR_USAGE;
   certhub_bus_stats *st = stats ? stats : &local;
-  ch_err rc = certhub_store_rule_list(s, NULL, load_rule, &rs);
-  if(rc)
-    goto out;
+  ch_err rc = CH_OK;
   if(!(b = calloc(1, sizeof(*b)))) {
     rc = certhub_store_set_error(s, CH_ERR_NOMEM, "out of memory");
     goto out;
   }
   for(;;) {
     rc = certhub_store_events_unrouted(s, CERTHUB_ROUTE_BATCH, take_event, b);
+    /* The rules are compiled only when there is something to route: the
+     * daemon calls this on every pass. */
+    if(!rc && b->n && !rs.rules) {
+      rc = certhub_ruleset_new(&rs.rules);
+      if(!rc)
+        rc = certhub_match_scratch_new(&rs.scratch);
+      if(!rc)
+        rc = certhub_store_rule_list(s, NULL, load_rule, &rs);
+    }
     if(!rc && b->n)
       rc = route_batch(s, &rs, b, now, st);
     size_t n = b->n;

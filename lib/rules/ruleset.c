@@ -1,0 +1,2235 @@
+/*
+ * The compiled ruleset: all rules' patterns in one structure, matched in
+ * one pass over the event (include/certhub/ruleset.h has the contract).
+ *
+ * Design
+ *
+ * - Rules are compiled by certhub_pattern_compile (same validation) into
+ *   alternatives ($or expanded), each a list of conditions: a dotted path
+ *   and the matchers of its value array (pattern_int.h). A condition is
+ *   shared by the alternatives of its rule that contain it.
+ * - Field paths are interned into one hash table of nodes: every rule path
+ *   and every proper prefix of one ending before a '.', so that both
+ *   {"a":{"b":..}} and {"a.b":..} in the event reach node "a.b". The
+ *   event flattener hashes the path incrementally as it descends and
+ *   enters a value only when its path is a node; everything else is
+ *   skipped (validated, not decoded).
+ * - Per rule path, the matchers are dispatched by value: exact strings,
+ *   numbers (by value, so 300 = 3.0e2) and equals-ignore-case strings
+ *   through one hash table keyed by (path, value); prefixes and suffixes
+ *   (each also ignoring case) through byte tries walked once per value
+ *   (suffixes reversed); true/false/null/exists by lists; numeric ranges
+ *   as an unpacked array; wildcard, cidr and anything-but by a per-path
+ *   list checked in turn. So a string value costs a few lookups and a
+ *   walk bounded by its length, whatever the number of rules of those
+ *   kinds; ranges, wildcards, cidr and anything-but cost one check each.
+ * - Each accepting (condition, event leaf) pair is a hit. After the event
+ *   is read, hits bump per-alternative counters (stamped with an epoch,
+ *   so nothing is cleared between events); an alternative whose
+ *   conditions are all satisfied (or absent for exists:false) is then
+ *   checked for array consistency, only among the conditions whose leaves
+ *   all sit inside arrays: a leaf outside every array agrees with any
+ *   other. That check is the reference's search, over hits only.
+ * - Duplicate keys: jansson (and so the reference) keeps the last value of
+ *   a repeated key; the flattener marks the leaves of the earlier value
+ *   dead, so the answer is the same.
+ *
+ * The event flattener is hand-written: a generic JSON library builds a
+ * tree of every value (jansson parses the benchmark's 1 KB events 20-30x
+ * slower than this whole matcher) when a rule reads a handful of them. It
+ * still validates the whole event exactly as jansson does (grammar, UTF-8,
+ * escapes and surrogates, no \u0000, integers that fit in 64 bits, reals
+ * that do not overflow, at most 2048 levels), so an event is refused here
+ * exactly when the reference refuses it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "certhub/ruleset.h"
+#include "pattern_int.h"
+#include "rules_int.h"
+
+#define JSON_MAX_DEPTH 2048         /* jansson's JSON_PARSER_MAX_DEPTH */
+#define SCRATCH_MAX_CTX (4u << 20)  /* array positions of kept leaves */
+#define SCRATCH_MAX_HITS (4u << 20) /* (condition, leaf) pairs per event */
+#define SCRATCH_MAX_KEYS (1u << 20) /* keys on rule paths being read */
+#define NONE UINT32_MAX
+#define MARKER (UINT32_MAX - 1) /* a leaf standing for "too deep here" */
+
+/* --- growing arrays ------------------------------------------------------ */
+
+/* Grow *v (of elem-size items, *cap of them) to hold need; false on
+ * overflow of max or allocation failure. */
+static bool grow(void **v, size_t *cap, size_t need, size_t elem, size_t max)
+{
+  if(need <= *cap)
+    return true;
+  if(need > max)
+    return false;
+  size_t n = *cap ? *cap : 16;
+  while(n < need)
+    n *= 2;
+  if(n > max)
+    n = max;
+  void *nv = realloc(*v, n * elem);
+  if(!nv)
+    return false;
+  *v = nv;
+  *cap = n;
+  return true;
+}
+
+struct u32v {
+  uint32_t *v;
+  size_t n, cap;
+};
+
+static bool u32_push(struct u32v *a, uint32_t x)
+{
+  if(!grow((void **)&a->v, &a->cap, a->n + 1, sizeof(*a->v), SIZE_MAX / 8))
+    return false;
+  a->v[a->n++] = x;
+  return true;
+}
+
+/* --- the compiled ruleset ------------------------------------------------ */
+
+#define FNV_OFF 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+  const unsigned char *s = p;
+  for(size_t i = 0; i < n; i++)
+    h = (h ^ s[i]) * FNV_PRIME;
+  return h;
+}
+
+/* A path node: a rule path, or a proper prefix of one before a '.'. */
+struct node {
+  char *path;
+  size_t len;
+  uint64_t hash;
+  uint32_t leafpath; /* index in paths, or NONE */
+  uint32_t parent;   /* the node of path[0..koff - 1), or NONE */
+  uint32_t koff;     /* after the last '.', or 0 */
+};
+
+struct gen { /* an operator checked in turn */
+  const struct matcher *m;
+  uint32_t cond;
+};
+
+struct genv {
+  struct gen *v;
+  size_t n, cap;
+};
+
+/* Prefixes (or reversed suffixes) of one path, as a byte trie: a string
+ * value walks it once, whatever the number of rules. Children are a
+ * sibling list (short in practice; at most 256). */
+struct tnode {
+  uint32_t child, sib;
+  unsigned char byte;
+  struct u32v conds; /* the prefixes ending here */
+};
+
+struct trie {
+  struct tnode *v; /* v[0] is the root (the empty prefix) */
+  size_t n, cap;
+};
+
+struct range { /* a numeric matcher, unpacked for a tight loop */
+  double lo, hi;
+  bool has_lo, lo_incl, has_hi, hi_incl;
+  uint32_t cond;
+};
+
+struct rangev {
+  struct range *v;
+  size_t n, cap;
+};
+
+/* Dispatch of one rule path's conditions by the type of the value. */
+struct rpath {
+  size_t xstr, xnum, xeic;          /* exact values in the hash table */
+  struct trie pre, prei, suf, sufi; /* prefix, suffix (i: ignore case) */
+  struct u32v exists, t, f, nul;    /* conditions */
+  struct genv gs, gn, go;           /* strings, numbers, true/false/null */
+  struct rangev nr;                 /* numeric ranges */
+};
+
+struct cond {
+  uint32_t path;
+  bool absent_ok; /* has exists:false: satisfied when the path is absent */
+  struct u32v alts;
+};
+
+struct ralt {
+  uint32_t rule;
+  uint32_t n, nabsent; /* conditions, of which absent_ok */
+  uint32_t *conds;
+};
+
+/* An exact value of a rule path: a string, a number, or a string
+ * compared ignoring case (equals-ignore-case). */
+enum { X_STR, X_NUM, X_EIC };
+
+struct xent {
+  uint64_t hash;
+  uint32_t path;
+  int kind;
+  const char *s;
+  size_t n;
+  double d;
+  struct u32v conds;
+};
+
+struct rule {
+  char *name;
+  certhub_pattern *p;
+};
+
+struct certhub_ruleset {
+  struct rule *rules;
+  size_t nrules, caprules;
+  struct node *nodes;
+  size_t nnodes, capnodes;
+  uint32_t *ntab; /* node index + 1, open addressing */
+  size_t ntabsize;
+  struct rpath *paths;
+  size_t npaths, cappaths;
+  struct cond *conds;
+  size_t nconds, capconds;
+  struct ralt *alts;
+  size_t nalts, capalts;
+  struct xent *xs;
+  size_t nxs, capxs;
+  uint32_t *xtab; /* xent index + 1 */
+  size_t xtabsize;
+  struct u32v absent_alts; /* alternatives that may match with no hit */
+  size_t maxpath;          /* longest node path */
+  size_t maxalt;           /* most conditions in one alternative */
+};
+
+static struct node *node_find(const certhub_ruleset *rs, const char *p,
+                              size_t n, uint64_t h)
+{
+  if(!rs->ntabsize)
+    return NULL;
+  size_t mask = rs->ntabsize - 1;
+  for(size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    uint32_t k = rs->ntab[i];
+    if(!k)
+      return NULL;
+    struct node *nd = &rs->nodes[k - 1];
+    if(nd->hash == h && nd->len == n && memcmp(nd->path, p, n) == 0)
+      return nd;
+  }
+}
+
+static bool rehash(uint32_t **tab, size_t *size, size_t count,
+                   const void *items, size_t stride, size_t hoff)
+{
+  size_t ns = *size ? *size : 64;
+  while(ns < 2 * (count + 1))
+    ns *= 2;
+  if(ns == *size)
+    return true;
+  uint32_t *t = calloc(ns, sizeof(*t));
+  if(!t)
+    return false;
+  for(size_t i = 0; i < count; i++) {
+    uint64_t h;
+    memcpy(&h, (const char *)items + i * stride + hoff, sizeof(h));
+    size_t j = (size_t)h & (ns - 1);
+    while(t[j])
+      j = (j + 1) & (ns - 1);
+    t[j] = (uint32_t)(i + 1);
+  }
+  free(*tab);
+  *tab = t;
+  *size = ns;
+  return true;
+}
+
+/* The node whose path is prefix[0..off) followed by key[0..kn). */
+static const struct node *node_find2(const certhub_ruleset *rs,
+                                     const char *prefix, size_t off,
+                                     const char *key, size_t kn, uint64_t h,
+                                     uint32_t self)
+{
+  if(!rs->ntabsize)
+    return NULL;
+  size_t mask = rs->ntabsize - 1;
+  for(size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    uint32_t k = rs->ntab[i];
+    if(!k)
+      return NULL;
+    const struct node *nd = &rs->nodes[k - 1];
+    /* the prefix is the path of node self: equal when nd's parent is
+     * self, else compared (a key holding '.') */
+    if(nd->hash == h && nd->len == off + kn &&
+       memcmp(nd->path + off, key, kn) == 0 &&
+       ((nd->koff == off && nd->parent == self) ||
+        memcmp(nd->path, prefix, off) == 0))
+      return nd;
+  }
+}
+
+/* The node for p[0..n), added if new. */
+static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
+{
+  uint64_t h = fnv(FNV_OFF, p, n);
+  struct node *nd = node_find(rs, p, n, h);
+  if(nd)
+    return nd;
+  uint32_t parent = NONE, koff = 0;
+  for(size_t i = n; i > 0; i--)
+    if(p[i - 1] == '.') {
+      struct node *pn = node_get(rs, p, i - 1);
+      if(!pn)
+        return NULL;
+      parent = (uint32_t)(pn - rs->nodes);
+      koff = (uint32_t)i;
+      break;
+    }
+  if(!grow((void **)&rs->nodes, &rs->capnodes, rs->nnodes + 1,
+           sizeof(*rs->nodes), NONE / 2) ||
+     !rehash(&rs->ntab, &rs->ntabsize, rs->nnodes + 1, rs->nodes,
+             sizeof(*rs->nodes), offsetof(struct node, hash)))
+    return NULL;
+  nd = &rs->nodes[rs->nnodes];
+  if(!(nd->path = malloc(n + 1)))
+    return NULL;
+  memcpy(nd->path, p, n);
+  nd->path[n] = '\0';
+  nd->len = n;
+  nd->hash = h;
+  nd->leafpath = NONE;
+  nd->parent = parent;
+  nd->koff = koff;
+  rs->nnodes++;
+  size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
+  while(rs->ntab[j])
+    j = (j + 1) & mask;
+  rs->ntab[j] = (uint32_t)rs->nnodes;
+  if(n > rs->maxpath)
+    rs->maxpath = n;
+  return nd;
+}
+
+/* The rule path index of path, adding its node and prefixes. */
+static bool path_get(certhub_ruleset *rs, const char *path, uint32_t *out)
+{
+  size_t n = strlen(path);
+  for(size_t i = 0; i < n; i++)
+    if(path[i] == '.' && !node_get(rs, path, i))
+      return false;
+  struct node *nd = node_get(rs, path, n);
+  if(!nd)
+    return false;
+  if(nd->leafpath == NONE) {
+    if(!grow((void **)&rs->paths, &rs->cappaths, rs->npaths + 1,
+             sizeof(*rs->paths), NONE / 2))
+      return false;
+    memset(&rs->paths[rs->npaths], 0, sizeof(*rs->paths));
+    nd->leafpath = (uint32_t)rs->npaths++;
+  }
+  *out = nd->leafpath;
+  return true;
+}
+
+static double norm_zero(double d)
+{
+  return d == 0 ? 0.0 : d;
+}
+
+static int lc(int ch)
+{
+  return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+
+static bool eq_icase(const char *a, const char *b, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(lc((unsigned char)a[i]) != lc((unsigned char)b[i]))
+      return false;
+  return true;
+}
+
+static uint64_t xhash(uint32_t path, int kind, const char *s, size_t n,
+                      double d)
+{
+  uint64_t h = fnv(FNV_OFF, &path, sizeof(path));
+  if(kind == X_NUM) {
+    d = norm_zero(d);
+    return fnv(h ^ 1, &d, sizeof(d));
+  }
+  if(kind == X_EIC) {
+    h ^= 2;
+    for(size_t i = 0; i < n; i++)
+      h = (h ^ (unsigned)lc((unsigned char)s[i])) * FNV_PRIME;
+    return h;
+  }
+  return fnv(h, s, n);
+}
+
+static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
+                           uint32_t path, int kind, const char *s, size_t n,
+                           double d)
+{
+  if(!rs->xtabsize)
+    return NULL;
+  size_t mask = rs->xtabsize - 1;
+  for(size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    uint32_t k = rs->xtab[i];
+    if(!k)
+      return NULL;
+    struct xent *x = &rs->xs[k - 1];
+    if(x->hash != h || x->path != path || x->kind != kind)
+      continue;
+    if(kind == X_NUM   ? x->d == d
+       : kind == X_EIC ? x->n == n && eq_icase(x->s, s, n)
+                       : x->n == n && memcmp(x->s, s, n) == 0)
+      return x;
+  }
+}
+
+static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
+                  uint32_t cond)
+{
+  int kind = m->kind == M_NUMBER ? X_NUM : m->kind == M_EIC ? X_EIC : X_STR;
+  double d = kind == X_NUM ? norm_zero(m->num) : 0;
+  uint64_t h = xhash(path, kind, m->s, m->slen, d);
+  struct xent *x = x_find(rs, h, path, kind, m->s, m->slen, d);
+  if(!x) {
+    if(!grow((void **)&rs->xs, &rs->capxs, rs->nxs + 1, sizeof(*rs->xs),
+             NONE / 2) ||
+       !rehash(&rs->xtab, &rs->xtabsize, rs->nxs + 1, rs->xs, sizeof(*rs->xs),
+               offsetof(struct xent, hash)))
+      return false;
+    x = &rs->xs[rs->nxs++];
+    *x = (struct xent){h, path, kind, m->s, m->slen, d, {0}};
+    size_t mask = rs->xtabsize - 1, j = (size_t)h & mask;
+    while(rs->xtab[j])
+      j = (j + 1) & mask;
+    rs->xtab[j] = (uint32_t)rs->nxs;
+  }
+  return u32_push(&x->conds, cond);
+}
+
+static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
+                     bool icase, uint32_t cond)
+{
+  if(!t->n) {
+    if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
+      return false;
+    t->v[0] = (struct tnode){NONE, NONE, 0, {0}};
+    t->n = 1;
+  }
+  uint32_t cur = 0;
+  for(size_t i = 0; i < n; i++) {
+    unsigned char b = (unsigned char)s[rev ? n - 1 - i : i];
+    if(icase)
+      b = (unsigned char)lc(b);
+    uint32_t c = t->v[cur].child;
+    while(c != NONE && t->v[c].byte != b)
+      c = t->v[c].sib;
+    if(c == NONE) {
+      if(!grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), NONE / 2))
+        return false;
+      c = (uint32_t)t->n++;
+      t->v[c] = (struct tnode){NONE, t->v[cur].child, b, {0}};
+      t->v[cur].child = c;
+    }
+    cur = c;
+  }
+  return u32_push(&t->v[cur].conds, cond);
+}
+
+static void trie_free(struct trie *t)
+{
+  for(size_t i = 0; i < t->n; i++)
+    free(t->v[i].conds.v);
+  free(t->v);
+}
+
+static bool gen_push(struct genv *g, const struct matcher *m, uint32_t cond)
+{
+  if(!grow((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v), SIZE_MAX / 16))
+    return false;
+  g->v[g->n++] = (struct gen){m, cond};
+  return true;
+}
+
+/* Register one condition (a pattern leaf) under its path. */
+static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
+{
+  uint32_t pi;
+  if(!path_get(rs, l->path, &pi) ||
+     !grow((void **)&rs->conds, &rs->capconds, rs->nconds + 1,
+           sizeof(*rs->conds), NONE / 2))
+    return false;
+  uint32_t c = (uint32_t)rs->nconds++;
+  struct cond *cd = &rs->conds[c];
+  memset(cd, 0, sizeof(*cd));
+  cd->path = pi;
+  struct rpath *rp = &rs->paths[pi];
+  for(size_t i = 0; i < l->nm; i++) {
+    const struct matcher *m = &l->m[i];
+    bool ok = true;
+    switch(m->kind) {
+    case M_STRING:
+    case M_NUMBER:
+    case M_EIC:
+      ok = x_add(rs, pi, m, c);
+      if(m->kind == M_STRING)
+        rp->xstr++;
+      else if(m->kind == M_NUMBER)
+        rp->xnum++;
+      else
+        rp->xeic++;
+      break;
+    case M_PREFIX:
+      ok = trie_add(m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
+                    m->icase, c);
+      break;
+    case M_SUFFIX:
+      ok = trie_add(m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
+                    m->icase, c);
+      break;
+    case M_TRUE:
+      ok = u32_push(&rp->t, c);
+      break;
+    case M_FALSE:
+      ok = u32_push(&rp->f, c);
+      break;
+    case M_NULL:
+      ok = u32_push(&rp->nul, c);
+      break;
+    case M_EXISTS:
+      if(m->exists)
+        ok = u32_push(&rp->exists, c);
+      else
+        cd->absent_ok = true;
+      break;
+    case M_NUMERIC:
+      ok = grow((void **)&rp->nr.v, &rp->nr.cap, rp->nr.n + 1,
+                sizeof(*rp->nr.v), SIZE_MAX / 64);
+      if(ok)
+        rp->nr.v[rp->nr.n++] = (struct range){
+            m->lo, m->hi, m->has_lo, m->lo_incl, m->has_hi, m->hi_incl, c};
+      break;
+    case M_ANYBUT:
+      ok = gen_push(&rp->gs, m, c) && gen_push(&rp->gn, m, c) &&
+           gen_push(&rp->go, m, c);
+      break;
+    default: /* wildcard, cidr */
+      ok = gen_push(&rp->gs, m, c);
+      break;
+    }
+    if(!ok)
+      return false;
+  }
+  *out = c;
+  return true;
+}
+
+ch_err certhub_ruleset_new(certhub_ruleset **out)
+{
+  *out = calloc(1, sizeof(**out));
+  return *out ? CH_OK : CH_ERR_NOMEM;
+}
+
+size_t certhub_ruleset_count(const certhub_ruleset *rs)
+{
+  return rs->nrules;
+}
+
+const char *certhub_ruleset_name(const certhub_ruleset *rs, size_t index)
+{
+  return index < rs->nrules ? rs->rules[index].name : NULL;
+}
+
+ch_err certhub_ruleset_add(certhub_ruleset *rs, const char *name,
+                           const char *pattern_json, size_t len, size_t *index,
+                           char **errmsg)
+{
+  certhub_pattern *p = NULL;
+  const struct leaf **seen = NULL;
+  uint32_t *ids = NULL;
+  size_t nseen = 0, total = 0;
+  if(errmsg)
+    *errmsg = NULL;
+  if(rs->nrules >= CERTHUB_RULESET_MAX_RULES) {
+    if(errmsg)
+      *errmsg = strdup("ruleset: too many rules");
+    return CH_ERR_TOOBIG;
+  }
+  ch_err e = certhub_pattern_compile(pattern_json, len, &p, errmsg);
+  if(e != CH_OK)
+    return e;
+  e = CH_ERR_NOMEM;
+  if(!grow((void **)&rs->rules, &rs->caprules, rs->nrules + 1,
+           sizeof(*rs->rules), CERTHUB_RULESET_MAX_RULES))
+    goto out;
+  char *nm = strdup(name);
+  if(!nm)
+    goto out;
+  uint32_t r = (uint32_t)rs->nrules++;
+  rs->rules[r] = (struct rule){nm, p};
+  p = NULL; /* owned by the ruleset from here */
+  const struct alts *dnf = &rs->rules[r].p->dnf;
+  for(size_t i = 0; i < dnf->n; i++)
+    total += dnf->v[i].n;
+  seen = malloc((total + 1) * sizeof(*seen));
+  ids = malloc((total + 1) * sizeof(*ids));
+  if(!seen || !ids)
+    goto out;
+  for(size_t i = 0; i < dnf->n; i++) {
+    const struct alt *pa = &dnf->v[i];
+    if(!grow((void **)&rs->alts, &rs->capalts, rs->nalts + 1,
+             sizeof(*rs->alts), NONE / 2))
+      goto out;
+    uint32_t a = (uint32_t)rs->nalts;
+    struct ralt *al = &rs->alts[a];
+    *al = (struct ralt){r, 0, 0, malloc((pa->n + 1) * sizeof(uint32_t))};
+    if(!al->conds)
+      goto out;
+    rs->nalts++;
+    for(size_t j = 0; j < pa->n; j++) {
+      const struct leaf *l = pa->v[j];
+      size_t k = 0;
+      while(k < nseen && seen[k] != l)
+        k++;
+      if(k == nseen) {
+        if(!cond_add(rs, l, &ids[k]))
+          goto out;
+        seen[nseen++] = l;
+      }
+      uint32_t c = ids[k];
+      bool dup = false;
+      for(uint32_t q = 0; q < al->n; q++)
+        dup |= al->conds[q] == c;
+      if(dup)
+        continue;
+      al->conds[al->n++] = c;
+      al->nabsent += rs->conds[c].absent_ok;
+      if(!u32_push(&rs->conds[c].alts, a))
+        goto out;
+    }
+    if(al->n > rs->maxalt)
+      rs->maxalt = al->n;
+    if(al->nabsent == al->n && !u32_push(&rs->absent_alts, a))
+      goto out;
+  }
+  if(index)
+    *index = r;
+  e = CH_OK;
+out:
+  free(seen);
+  free(ids);
+  certhub_pattern_free(p);
+  return e;
+}
+
+void certhub_ruleset_free(certhub_ruleset *rs)
+{
+  if(!rs)
+    return;
+  for(size_t i = 0; i < rs->nrules; i++) {
+    free(rs->rules[i].name);
+    certhub_pattern_free(rs->rules[i].p);
+  }
+  for(size_t i = 0; i < rs->nnodes; i++)
+    free(rs->nodes[i].path);
+  for(size_t i = 0; i < rs->npaths; i++) {
+    struct rpath *p = &rs->paths[i];
+    free(p->exists.v);
+    free(p->t.v);
+    free(p->f.v);
+    free(p->nul.v);
+    free(p->gs.v);
+    free(p->gn.v);
+    free(p->go.v);
+    free(p->nr.v);
+    trie_free(&p->pre);
+    trie_free(&p->prei);
+    trie_free(&p->suf);
+    trie_free(&p->sufi);
+  }
+  for(size_t i = 0; i < rs->nconds; i++)
+    free(rs->conds[i].alts.v);
+  for(size_t i = 0; i < rs->nalts; i++)
+    free(rs->alts[i].conds);
+  for(size_t i = 0; i < rs->nxs; i++)
+    free(rs->xs[i].conds.v);
+  free(rs->rules);
+  free(rs->nodes);
+  free(rs->ntab);
+  free(rs->paths);
+  free(rs->conds);
+  free(rs->alts);
+  free(rs->xs);
+  free(rs->xtab);
+  free(rs->absent_alts.v);
+  free(rs);
+}
+
+/* --- scratch ------------------------------------------------------------- */
+
+struct elem { /* an array element passed through */
+  uint32_t array, index;
+};
+
+struct sleaf {
+  uint32_t path; /* rule path, or MARKER */
+  uint32_t ctx;  /* first of nctx in ctx[] */
+  uint16_t nctx;
+  uint8_t dead; /* replaced by a later duplicate key */
+};
+
+struct hit {
+  uint32_t cond, leaf, next;
+};
+
+struct keyrec { /* a key on a rule path in an object being read */
+  const struct node *node;
+  uint32_t lstart, lend; /* its value's leaves */
+};
+
+struct certhub_match_scratch {
+  struct sleaf *leaves;
+  size_t nleaves, capleaves;
+  struct elem *ctx;
+  size_t nctx, capctx;
+  struct hit *hits;
+  size_t nhits, caphits;
+  struct keyrec *keys;
+  size_t nkeys, capkeys;
+  struct elem stack[EV_MAX_DEPTH + 1];
+  size_t depth;
+  char *path; /* of the value in hand */
+  size_t cappath;
+  char *dbuf; /* a decoded string, or a number for strtod */
+  /* sized by the ruleset; stamps equal to epoch are this event's */
+  uint32_t epoch;
+  size_t ncond, nalt, npath, nrule, maxalt;
+  uint32_t *cond_stamp, *cond_head, *path_stamp, *alt_stamp, *alt_count,
+      *rule_stamp, *touched, *hard;
+  size_t nnode;
+  uint32_t *node_obj, *node_rec; /* per node: object serial, key record */
+  uint32_t objserial;
+  uint8_t *cond_free;
+  const struct sleaf **bound;
+  size_t *out;
+  size_t steps;
+};
+
+ch_err certhub_match_scratch_new(certhub_match_scratch **out)
+{
+  *out = calloc(1, sizeof(**out));
+  if(!*out)
+    return CH_ERR_NOMEM;
+  (*out)->dbuf = malloc(CERTHUB_EVENT_MAX_LEN + 1);
+  if(!(*out)->dbuf) {
+    free(*out);
+    *out = NULL;
+    return CH_ERR_NOMEM;
+  }
+  return CH_OK;
+}
+
+void certhub_match_scratch_free(certhub_match_scratch *s)
+{
+  if(!s)
+    return;
+  free(s->leaves);
+  free(s->ctx);
+  free(s->hits);
+  free(s->keys);
+  free(s->path);
+  free(s->dbuf);
+  free(s->cond_stamp);
+  free(s->cond_head);
+  free(s->path_stamp);
+  free(s->alt_stamp);
+  free(s->alt_count);
+  free(s->rule_stamp);
+  free(s->touched);
+  free(s->hard);
+  free(s->cond_free);
+  free(s->node_obj);
+  free(s->node_rec);
+  free(s->bound);
+  free(s->out);
+  free(s);
+}
+
+/* Resize *v from old to n items of elem bytes, zeroing the new ones. */
+static bool resize0(void *vp, size_t old, size_t n, size_t elem)
+{
+  void **v = vp;
+  if(n <= old && *v)
+    return true;
+  void *nv = realloc(*v, (n ? n : 1) * elem);
+  if(!nv)
+    return false;
+  if(n > old)
+    memset((char *)nv + old * elem, 0, (n - old) * elem);
+  *v = nv;
+  return true;
+}
+
+/* Fit the scratch to the ruleset (it only grows). */
+static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
+{
+  if(rs->nconds > s->ncond) {
+    if(!resize0(&s->cond_stamp, s->ncond, rs->nconds, sizeof(uint32_t)) ||
+       !resize0(&s->cond_head, s->ncond, rs->nconds, sizeof(uint32_t)) ||
+       !resize0(&s->cond_free, s->ncond, rs->nconds, sizeof(uint8_t)))
+      return false;
+    s->ncond = rs->nconds;
+  }
+  if(rs->nalts > s->nalt) {
+    if(!resize0(&s->alt_stamp, s->nalt, rs->nalts, sizeof(uint32_t)) ||
+       !resize0(&s->alt_count, s->nalt, rs->nalts, sizeof(uint32_t)) ||
+       !resize0(&s->touched, s->nalt, rs->nalts, sizeof(uint32_t)))
+      return false;
+    s->nalt = rs->nalts;
+  }
+  if(rs->nnodes > s->nnode) {
+    if(!resize0(&s->node_obj, s->nnode, rs->nnodes, sizeof(uint32_t)) ||
+       !resize0(&s->node_rec, s->nnode, rs->nnodes, sizeof(uint32_t)))
+      return false;
+    s->nnode = rs->nnodes;
+  }
+  if(rs->npaths > s->npath) {
+    if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)))
+      return false;
+    s->npath = rs->npaths;
+  }
+  if(rs->nrules > s->nrule) {
+    if(!resize0(&s->rule_stamp, s->nrule, rs->nrules, sizeof(uint32_t)) ||
+       !resize0(&s->out, s->nrule, rs->nrules, sizeof(size_t)))
+      return false;
+    s->nrule = rs->nrules;
+  }
+  if(rs->maxalt > s->maxalt) {
+    if(!resize0(&s->hard, s->maxalt, rs->maxalt, sizeof(uint32_t)) ||
+       !resize0(&s->bound, s->maxalt, rs->maxalt, sizeof(*s->bound)))
+      return false;
+    s->maxalt = rs->maxalt;
+  }
+  if(rs->maxpath + 1 > s->cappath) {
+    char *np = realloc(s->path, rs->maxpath + 1);
+    if(!np)
+      return false;
+    s->path = np;
+    s->cappath = rs->maxpath + 1;
+  }
+  if(++s->epoch == 0) { /* wrapped: forget every stamp */
+    memset(s->cond_stamp, 0, s->ncond * sizeof(uint32_t));
+    memset(s->path_stamp, 0, s->npath * sizeof(uint32_t));
+    memset(s->alt_stamp, 0, s->nalt * sizeof(uint32_t));
+    memset(s->rule_stamp, 0, s->nrule * sizeof(uint32_t));
+    s->epoch = 1;
+  }
+  return true;
+}
+
+/* --- values -------------------------------------------------------------- */
+
+enum vtype { V_STR, V_NUM, V_TRUE, V_FALSE, V_NULL };
+
+struct val {
+  enum vtype t;
+  const char *s;
+  size_t n;
+  double d;
+};
+
+static int fold(int ch)
+{
+  return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+
+static bool bytes_eq(const char *a, const char *b, size_t n, bool icase)
+{
+  if(!icase)
+    return memcmp(a, b, n) == 0;
+  for(size_t i = 0; i < n; i++)
+    if(fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+      return false;
+  return true;
+}
+
+/* First segment a prefix, last a suffix, middle ones leftmost in order
+ * ('*' is the only metacharacter, so leftmost never loses a match). */
+static bool wild(const struct matcher *m, const char *s, size_t n)
+{
+  size_t ns = m->nseg, first = m->seglen[0], last = m->seglen[ns - 1];
+  if(ns == 1)
+    return n == first && memcmp(s, m->seg[0], n) == 0;
+  if(first + last > n || memcmp(s, m->seg[0], first) != 0 ||
+     memcmp(s + n - last, m->seg[ns - 1], last) != 0)
+    return false;
+  const char *pos = s + first, *end = s + n - last;
+  for(size_t k = 1; k + 1 < ns; k++) {
+    size_t sl = m->seglen[k];
+    const char *hit = NULL;
+    if(sl == 0)
+      continue;
+    for(const char *q = pos; q + sl <= end; q++)
+      if(*q == m->seg[k][0] && memcmp(q, m->seg[k], sl) == 0) {
+        hit = q;
+        break;
+      }
+    if(!hit)
+      return false;
+    pos = hit + sl;
+  }
+  return true;
+}
+
+static bool cidr(const struct matcher *m, const char *s, size_t n)
+{
+  unsigned char a[16];
+  char buf[64];
+  if(n >= sizeof(buf) || memchr(s, '\0', n))
+    return false;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  if(inet_pton(m->family, buf, a) != 1)
+    return false;
+  unsigned bits = m->prefix, i = 0;
+  for(; bits >= 8; bits -= 8, i++)
+    if(a[i] != m->addr[i])
+      return false;
+  return !bits || ((a[i] ^ m->addr[i]) & (0xff << (8 - bits)) & 0xff) == 0;
+}
+
+static bool vmatch(const struct matcher *m, const struct val *v)
+{
+  bool str = v->t == V_STR;
+  switch(m->kind) {
+  case M_STRING:
+    return str && v->n == m->slen && memcmp(v->s, m->s, v->n) == 0;
+  case M_NUMBER:
+    return v->t == V_NUM && v->d == m->num;
+  case M_TRUE:
+    return v->t == V_TRUE;
+  case M_FALSE:
+    return v->t == V_FALSE;
+  case M_NULL:
+    return v->t == V_NULL;
+  case M_PREFIX:
+    return str && v->n >= m->slen && bytes_eq(v->s, m->s, m->slen, m->icase);
+  case M_SUFFIX:
+    return str && v->n >= m->slen &&
+           bytes_eq(v->s + v->n - m->slen, m->s, m->slen, m->icase);
+  case M_EIC:
+    return str && v->n == m->slen && bytes_eq(v->s, m->s, v->n, true);
+  case M_WILDCARD:
+    return str && wild(m, v->s, v->n);
+  case M_NUMERIC:
+    if(v->t != V_NUM)
+      return false;
+    if(m->has_lo && !(m->lo_incl ? v->d >= m->lo : v->d > m->lo))
+      return false;
+    return !m->has_hi || (m->hi_incl ? v->d <= m->hi : v->d < m->hi);
+  case M_EXISTS:
+    return m->exists;
+  case M_CIDR:
+    return str && cidr(m, v->s, v->n);
+  case M_ANYBUT:
+    for(size_t i = 0; i < m->ninner; i++)
+      if(vmatch(&m->inner[i], v))
+        return false;
+    return true;
+  }
+  return false;
+}
+
+/* --- the flattener ------------------------------------------------------- */
+
+struct fl {
+  const certhub_ruleset *rs;
+  certhub_match_scratch *s;
+  const unsigned char *p, *start, *end;
+  uint32_t arrays;
+  ch_err err;
+  const char *what; /* the problem, for the message */
+  size_t at;        /* its byte offset */
+};
+
+static bool bad(struct fl *f, const unsigned char *at, const char *what)
+{
+  f->err = CH_ERR_PARSE;
+  f->what = what;
+  f->at = (size_t)(at - f->start);
+  return false;
+}
+
+static bool toobig(struct fl *f, const char *what)
+{
+  f->err = CH_ERR_TOOBIG;
+  f->what = what;
+  f->at = (size_t)(f->p - f->start);
+  return false;
+}
+
+static inline void ws(struct fl *f)
+{
+  const unsigned char *p = f->p, *e = f->end;
+  if(p<e && * p> ' ')
+    return; /* the common case: no whitespace */
+  while(p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  f->p = p;
+}
+
+/* The first byte at or after p that ends a plain run of string bytes:
+ * '"', '\\', a control character or a non-ASCII byte; e if none. */
+static inline __attribute__((always_inline)) const unsigned char *
+plain_run(const unsigned char *p, const unsigned char *e)
+{
+#ifdef __SSE2__
+  const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+                sp = _mm_set1_epi8(0x20);
+  while(e - p >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed compare: bytes >= 0x80 are negative, so below 0x20 too */
+    __m128i m =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                     _mm_cmplt_epi8(x, sp));
+    int mask = _mm_movemask_epi8(m);
+    if(mask)
+      return p + __builtin_ctz((unsigned)mask);
+    p += 16;
+  }
+#endif
+  while(p < e && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+    p++;
+  return p;
+}
+
+/* Length of the valid UTF-8 sequence at p (as jansson checks it: no
+ * overlong forms, no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *e)
+{
+  unsigned c = p[0], n, cp;
+  if(c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  }
+  else if(c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  }
+  else if(c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  }
+  else {
+    return 0;
+  }
+  if((size_t)(e - p) < n)
+    return 0;
+  for(unsigned i = 1; i < n; i++) {
+    if((p[i] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+     (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+static int hex4(const unsigned char *p, const unsigned char *e)
+{
+  if(e - p < 4)
+    return -1;
+  int v = 0;
+  for(int i = 0; i < 4; i++) {
+    int d = ch_hex_val(p[i]);
+    if(d < 0)
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+enum smode { S_SKIP, S_VALUE, S_KEY };
+
+/* A string; f->p is just after its opening quote and ends just after the
+ * closing one. S_SKIP validates only. S_VALUE: *s, *n the decoded bytes
+ * (pointing into the event when there is no escape, else into out).
+ * S_KEY: decoded into out (cap bytes); *n is SIZE_MAX when it did not
+ * fit. */
+static bool string(struct fl *f, enum smode mode, char *out, size_t cap,
+                   const char **s, size_t *n)
+{
+  const unsigned char *p = f->p, *e = f->end, *run = p, *begin = p;
+  size_t o = 0;
+  bool esc = false, fits = true;
+#define FLUSH(from, to)                                                       \
+  do {                                                                        \
+    size_t len_ = (size_t)((to) - (from));                                    \
+    if(mode != S_SKIP && fits) {                                              \
+      if(o + len_ > cap)                                                      \
+        fits = false;                                                         \
+      else                                                                    \
+        memcpy(out + o, (from), len_), o += len_;                             \
+    }                                                                         \
+  } while(0)
+  for(;;) {
+    p = plain_run(p, e);
+    if(p >= e)
+      return bad(f, begin - 1, "unterminated string");
+    unsigned c = *p;
+    if(c == '"')
+      break;
+    if(c >= 0x80) {
+      size_t k = utf8_len(p, e);
+      if(!k)
+        return bad(f, p, "invalid UTF-8 in a string");
+      p += k;
+      continue;
+    }
+    if(c < 0x20)
+      return bad(f, p, "control character in a string");
+    /* a backslash */
+    FLUSH(run, p);
+    esc = true;
+    if(e - p < 2)
+      return bad(f, p, "unterminated string");
+    unsigned char one[4];
+    size_t k = 1, adv = 2;
+    switch(p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+      one[0] = p[1];
+      break;
+    case 'b':
+      one[0] = '\b';
+      break;
+    case 'f':
+      one[0] = '\f';
+      break;
+    case 'n':
+      one[0] = '\n';
+      break;
+    case 'r':
+      one[0] = '\r';
+      break;
+    case 't':
+      one[0] = '\t';
+      break;
+    case 'u': {
+      int v = hex4(p + 2, e);
+      long cp = v;
+      adv = 6;
+      if(v < 0)
+        return bad(f, p, "invalid \\u escape");
+      if(v == 0)
+        return bad(f, p, "\\u0000 is not allowed");
+      if(v >= 0xdc00 && v <= 0xdfff)
+        return bad(f, p, "lone low surrogate in a \\u escape");
+      if(v >= 0xd800 && v <= 0xdbff) {
+        int lo = -1;
+        if(e - p >= 12 && p[6] == '\\' && p[7] == 'u')
+          lo = hex4(p + 8, e);
+        if(lo < 0xdc00 || lo > 0xdfff)
+          return bad(f, p, "high surrogate not followed by a low one");
+        cp = 0x10000 + ((long)(v - 0xd800) << 10) + (lo - 0xdc00);
+        adv = 12;
+      }
+      if(cp < 0x80) {
+        one[0] = (unsigned char)cp;
+      }
+      else if(cp < 0x800) {
+        one[0] = (unsigned char)(0xc0 | (cp >> 6));
+        one[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        k = 2;
+      }
+      else if(cp < 0x10000) {
+        one[0] = (unsigned char)(0xe0 | (cp >> 12));
+        one[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        one[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        k = 3;
+      }
+      else {
+        one[0] = (unsigned char)(0xf0 | (cp >> 18));
+        one[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+        one[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        one[3] = (unsigned char)(0x80 | (cp & 0x3f));
+        k = 4;
+      }
+      break;
+    }
+    default:
+      return bad(f, p, "invalid escape in a string");
+    }
+    FLUSH(one, one + k);
+    p += adv;
+    run = p;
+  }
+  f->p = p + 1;
+  if(mode == S_SKIP)
+    return true;
+  if(mode == S_VALUE && !esc) {
+    *s = (const char *)begin;
+    *n = (size_t)(p - begin);
+    return true;
+  }
+  FLUSH(run, p);
+#undef FLUSH
+  *s = out;
+  *n = fits ? o : SIZE_MAX;
+  return true;
+}
+
+/* jansson quirk, kept for identical answers: its lexer pushes back the
+ * byte after a number or a literal, and a pushed-back NUL reads as "no
+ * byte", so one NUL right after such a token is ignored. */
+static void nul_quirk(struct fl *f)
+{
+  if(f->p < f->end && *f->p == '\0')
+    f->p++;
+}
+
+static bool is_digit(int c)
+{
+  return c >= '0' && c <= '9';
+}
+
+static const double pow10tab[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* acc * 10^n + the value of the n digits at p (the result fits). */
+static inline uint64_t digits_value(const unsigned char *p, size_t n,
+                                    uint64_t acc)
+{
+  for(; n >= 8; n -= 8, p += 8) {
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    v -= 0x3030303030303030ull; /* little-endian: p[0] lowest */
+    v = v * 10 + (v >> 8);      /* pairs of digits */
+    v = (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+        32;
+    acc = acc * 100000000ull + v;
+  }
+  for(; n; n--, p++)
+    acc = acc * 10 + (uint64_t)(*p - '0');
+  return acc;
+}
+
+static inline const unsigned char *digits(const unsigned char *p,
+                                          const unsigned char *e);
+
+/* A JSON number, as jansson reads it: an integer (no '.', no exponent)
+ * must fit in a long long, a real must not overflow. *d (if d) is its
+ * value as json_number_value gives it. */
+static bool number(struct fl *f, double *d)
+{
+  const unsigned char *p = f->p, *e = f->end, *st = p, *ip, *ie, *fp = NULL,
+                      *fe = NULL;
+  bool neg = false, real = false;
+  long ex = 0;
+  if(p < e && *p == '-') {
+    neg = true;
+    p++;
+  }
+  if(p >= e || !is_digit(*p))
+    return bad(f, st, "invalid value");
+  ip = p;
+  if(*p == '0') {
+    p++;
+    if(p < e && is_digit(*p))
+      return bad(f, st, "a number may not start with 0");
+  }
+  else {
+    p = digits(p, e);
+  }
+  ie = p;
+  if(p < e && *p == '.') {
+    real = true;
+    p++;
+    if(p >= e || !is_digit(*p))
+      return bad(f, p, "expected a digit after '.'");
+    fp = p;
+    p = fe = digits(p, e);
+  }
+  if(p < e && (*p == 'e' || *p == 'E')) {
+    real = true;
+    p++;
+    bool eneg = false;
+    if(p < e && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    if(p >= e || !is_digit(*p))
+      return bad(f, p, "expected a digit in the exponent");
+    for(; p < e && is_digit(*p); p++)
+      if(ex < 100000)
+        ex = ex * 10 + (*p - '0');
+    if(eneg)
+      ex = -ex;
+  }
+  f->p = p;
+  nul_quirk(f);
+  size_t len = (size_t)(p - st), intdigits = (size_t)(ie - ip);
+  if(!real) {
+    /* strtoll's range: compare the digits with 2^63 - 1 (or 2^63) */
+    uint64_t mant = 0;
+    if(intdigits <= 19)
+      for(const unsigned char *q = ip; q < ie; q++)
+        mant = mant * 10 + (uint64_t)(*q - '0');
+    if(intdigits > 19 ||
+       (intdigits == 19 &&
+        mant > (neg ? 9223372036854775808ull : 9223372036854775807ull)))
+      return bad(f, st, "integer too big for 64 bits");
+    if(d) {
+      if(neg)
+        *d = mant == 9223372036854775808ull ? (double)INT64_MIN
+                                            : (double)(-(int64_t)mant);
+      else
+        *d = (double)(int64_t)mant;
+    }
+    return true;
+  }
+  if(!d) {
+    if((long)intdigits + ex <= 300)
+      return true; /* below 1e301: cannot overflow */
+  }
+  else {
+    /* The significand's digits (leading zeros dropped), at most 19. */
+    uint64_t mant = 0;
+    int sig = 0;
+    long p10 = ex;
+    bool cut = false;
+    size_t nfrac = fp ? (size_t)(fe - fp) : 0;
+    if(intdigits + nfrac <= 19) {
+      /* all digits fit: eight at a time */
+      mant = digits_value(ip, intdigits, 0);
+      mant = digits_value(fp, nfrac, mant);
+      p10 -= (long)nfrac;
+      sig = mant > 999999999999999ull ? 16 : 15;
+      goto have;
+    }
+    for(const unsigned char *q = ip; q < ie; q++) {
+      unsigned dg = (unsigned)(*q - '0');
+      if(!sig && !dg)
+        continue;
+      if(sig < 19) {
+        mant = mant * 10 + dg;
+        sig++;
+      }
+      else {
+        p10++;
+        cut = true;
+      }
+    }
+    for(const unsigned char *q = fp; q && q < fe; q++) {
+      unsigned dg = (unsigned)(*q - '0');
+      if(!sig && !dg) {
+        p10--;
+        continue;
+      }
+      if(sig < 19) {
+        mant = mant * 10 + dg;
+        sig++;
+        p10--;
+      }
+      else {
+        cut = true;
+      }
+    }
+  have:
+    if(!cut && mant == 0) {
+      *d = neg ? -0.0 : 0.0;
+      return true;
+    }
+    /* Exact when the significand has at most 15 digits and the power of
+     * ten is at most 22 (both exactly representable: one rounding). */
+    if(!cut && sig <= 15 && p10 >= -22 && p10 <= 22) {
+      double v = (double)mant;
+      v = p10 < 0 ? v / pow10tab[-p10] : v * pow10tab[p10];
+      *d = neg ? -v : v;
+      return true;
+    }
+#if LDBL_MANT_DIG == 64
+    /* Up to 19 digits and 10^27 are exact in x87 long double; one
+     * rounding there, then one to double: right unless the first landed
+     * within an ulp of a halfway point between doubles (then strtod). */
+    if(!cut && p10 >= -27 && p10 <= 27) {
+      static const long double lp10[] = {
+          1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+          1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+          1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+      static const long double ln10[] = {
+          1e-0L,  1e-1L,  1e-2L,  1e-3L,  1e-4L,  1e-5L,  1e-6L,
+          1e-7L,  1e-8L,  1e-9L,  1e-10L, 1e-11L, 1e-12L, 1e-13L,
+          1e-14L, 1e-15L, 1e-16L, 1e-17L, 1e-18L, 1e-19L, 1e-20L,
+          1e-21L, 1e-22L, 1e-23L, 1e-24L, 1e-25L, 1e-26L, 1e-27L};
+      /* 10^-k is rounded too (a multiply is far quicker than a divide):
+       * two roundings of 2^-64 each, under 2 ulps of the long double
+       * result; within 3 ulps of a halfway point, strtod decides. */
+      long double v = (long double)mant;
+      v = p10 < 0 ? v * ln10[-p10] : v * lp10[p10];
+      uint64_t bits; /* x87: the 64-bit significand comes first */
+      memcpy(&bits, &v, sizeof(bits));
+      unsigned low = (unsigned)(bits & 0x7ff);
+      if(low < 0x3fd || low > 0x403) {
+        *d = neg ? -(double)v : (double)v;
+        return true;
+      }
+    }
+#endif
+  }
+  char small[64], *buf = len < sizeof(small) ? small : f->s->dbuf;
+  memcpy(buf, st, len);
+  buf[len] = '\0';
+  errno = 0;
+  double v = strtod(buf, NULL);
+  if(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL))
+    return bad(f, st, "real number overflow");
+  if(d)
+    *d = v;
+  return true;
+}
+
+static bool literal(struct fl *f, const char *w, size_t n)
+{
+  if((size_t)(f->end - f->p) < n || memcmp(f->p, w, n) != 0)
+    return bad(f, f->p, "invalid value");
+  f->p += n;
+  nul_quirk(f);
+  return true;
+}
+
+/*
+ * Skipping: the values no rule reads are validated by these, which keep
+ * the position in a register (p in, p out; NULL after an error, with
+ * f->err set) since they run over most of the bytes of most events.
+ */
+
+#define SKIP_WS(p, e)                                                         \
+  while((p) < (e) && *(p) <= ' ' &&                                           \
+        (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t'))        \
+  (p)++
+
+static const unsigned char *bad_at(struct fl *f, const unsigned char *at,
+                                   const char *what)
+{
+  bad(f, at, what);
+  return NULL;
+}
+
+/* The first non-digit at or after p; eight bytes at a time. */
+static inline const unsigned char *digits(const unsigned char *p,
+                                          const unsigned char *e)
+{
+#ifdef __SSE2__
+  if(e - p >= 16) {
+    /* digits are the bytes whose (b ^ 0x80) - ('0' ^ 0x80) is below 10
+     * as signed: one compare for sixteen */
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+    __m128i big = _mm_cmpgt_epi8(_mm_xor_si128(d, _mm_set1_epi8((char)0x80)),
+                                 _mm_set1_epi8((char)(0x80 + 9)));
+    int mask = _mm_movemask_epi8(big);
+    if(mask)
+      return p + __builtin_ctz((unsigned)mask);
+    p += 16;
+  }
+#endif
+  while(e - p >= 8) {
+    uint64_t x, t;
+    memcpy(&x, p, sizeof(x));
+    /* a digit byte (0x30-0x39) gives 0x33: high nibble 3 before and
+     * after adding 6 */
+    t = (x & 0xf0f0f0f0f0f0f0f0ull) |
+        (((x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) >> 4);
+    t ^= 0x3333333333333333ull;
+    if(t)
+      return p + (__builtin_ctzll(t) >> 3); /* little-endian */
+    p += 8;
+  }
+  while(p < e && is_digit(*p))
+    p++;
+  return p;
+}
+
+/* A number no rule reads: the grammar only; the two ways jansson refuses
+ * a well-formed number (too big an integer, overflowing real) are left
+ * to number() when they are possible. */
+static inline __attribute__((always_inline)) const unsigned char *
+sk_number(struct fl *f, const unsigned char *p)
+{
+  const unsigned char *e = f->end, *st = p, *ds;
+  bool real = false;
+  long ex = 0;
+  if(p < e && *p == '-')
+    p++;
+  ds = p;
+  if(p >= e || !is_digit(*p))
+    goto slow; /* for its message */
+  if(*p == '0')
+    p++;
+  else
+    p = digits(p, e);
+  size_t intdigits = (size_t)(p - ds);
+  if(p < e && *p == '.') {
+    real = true;
+    p++;
+    if(p >= e || !is_digit(*p))
+      goto slow;
+    p = digits(p, e);
+    if(p < e && (*p == ',' || *p == '}' || *p == ']') && intdigits <= 300)
+      return p; /* the usual real: no exponent, cannot overflow */
+  }
+  else if(p < e && (*p == ',' || *p == '}' || *p == ']') && intdigits <= 18) {
+    return p; /* the usual integer */
+  }
+  if(p < e && (*p == 'e' || *p == 'E')) {
+    real = true;
+    p++;
+    bool eneg = false;
+    if(p < e && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    if(p >= e || !is_digit(*p))
+      goto slow;
+    for(; p < e && is_digit(*p); p++)
+      if(ex < 100000)
+        ex = ex * 10 + (*p - '0');
+    if(eneg)
+      ex = -ex;
+  }
+  if(p < e && is_digit(*p))
+    goto slow; /* a leading zero */
+  if(real ? (long)intdigits + ex > 300 : intdigits > 18)
+    goto slow; /* may be out of range: decide exactly */
+  if(p < e && *p == '\0')
+    p++; /* nul_quirk */
+  return p;
+slow:
+  f->p = st;
+  return number(f, NULL) ? f->p : NULL;
+}
+
+static const unsigned char *sk_string_slow(struct fl *f,
+                                           const unsigned char *p);
+
+/* A string no rule reads; p is after its opening quote. */
+static inline __attribute__((always_inline)) const unsigned char *
+sk_string(struct fl *f, const unsigned char *p)
+{
+  const unsigned char *q = plain_run(p, f->end);
+  if(q < f->end && *q == '"')
+    return q + 1; /* the usual string: ASCII, no escape */
+  return sk_string_slow(f, p);
+}
+
+static const unsigned char *sk_string_slow(struct fl *f,
+                                           const unsigned char *p)
+{
+  const unsigned char *e = f->end, *st = p;
+  for(;;) {
+    p = plain_run(p, e);
+    if(p < e && *p == '"')
+      return p + 1;
+    if(p < e && *p >= 0x80) {
+      size_t k = utf8_len(p, e);
+      if(k) {
+        p += k;
+        continue;
+      }
+    }
+    /* an escape, or an error: the full reader decides */
+    f->p = st;
+    return string(f, S_SKIP, NULL, 0, NULL, NULL) ? f->p : NULL;
+  }
+}
+
+/* Validate one value (at jansson depth `depth`) without keeping it: a
+ * loop with a bit stack of the open containers (1: object) rather than
+ * recursion, since it runs over most bytes of most events. */
+static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
+                                   unsigned depth)
+{
+  const unsigned char *e = f->end;
+  uint64_t stack[JSON_MAX_DEPTH / 64 + 1];
+  unsigned sp = 0; /* open containers */
+#define TOP_IS_OBJ ((stack[(sp - 1) / 64] >> ((sp - 1) % 64)) & 1)
+#define PUSH(obj)                                                             \
+  do {                                                                        \
+    uint64_t bit_ = (uint64_t)1 << (sp % 64);                                 \
+    if(obj)                                                                   \
+      stack[sp / 64] |= bit_;                                                 \
+    else                                                                      \
+      stack[sp / 64] &= ~bit_;                                                \
+    sp++;                                                                     \
+  } while(0)
+value:
+  if(depth + sp > JSON_MAX_DEPTH)
+    return bad_at(f, p, "nested more than 2048 levels");
+  if(p >= e)
+    return bad_at(f, p, "unexpected end of input");
+  switch(*p) {
+  case '"':
+    if(!(p = sk_string(f, p + 1)))
+      return NULL;
+    goto after;
+  case '{':
+    p++;
+    SKIP_WS(p, e);
+    if(p < e && *p == '}') {
+      p++;
+      goto after;
+    }
+    PUSH(1);
+    goto key;
+  case '[':
+    p++;
+    SKIP_WS(p, e);
+    if(p < e && *p == ']') {
+      p++;
+      goto after;
+    }
+    PUSH(0);
+    goto value;
+  case 't':
+  case 'f':
+  case 'n': {
+    const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+    f->p = p;
+    if(!literal(f, w, strlen(w)))
+      return NULL;
+    p = f->p;
+    goto after;
+  }
+  default:
+    if(!(p = sk_number(f, p)))
+      return NULL;
+    goto after;
+  }
+key:
+  if(p >= e || *p != '"')
+    return bad_at(f, p, "expected a string key");
+  if(!(p = sk_string(f, p + 1)))
+    return NULL;
+  SKIP_WS(p, e);
+  if(p >= e || *p != ':')
+    return bad_at(f, p, "expected ':'");
+  p++;
+  SKIP_WS(p, e);
+  goto value;
+after:
+  if(!sp)
+    return p;
+  SKIP_WS(p, e);
+  if(p < e && *p == ',') {
+    p++;
+    SKIP_WS(p, e);
+    if(TOP_IS_OBJ)
+      goto key;
+    goto value;
+  }
+  if(p < e && *p == (TOP_IS_OBJ ? '}' : ']')) {
+    p++;
+    sp--;
+    goto after;
+  }
+  return bad_at(f, p,
+                TOP_IS_OBJ ? "expected ',' or '}'" : "expected ',' or ']'");
+#undef TOP_IS_OBJ
+#undef PUSH
+}
+
+/* sk_any() without a call for the common scalars. */
+static inline const unsigned char *
+sk_value(struct fl *f, const unsigned char *p, unsigned depth)
+{
+  if(p < f->end && depth <= JSON_MAX_DEPTH) {
+    if(*p == '"')
+      return sk_string(f, p + 1);
+    if(*p == '-' || is_digit(*p))
+      return sk_number(f, p);
+  }
+  return sk_any(f, p, depth);
+}
+
+/* The same through f->p, for the reader of rule paths. */
+static bool skip(struct fl *f, unsigned depth)
+{
+  const unsigned char *p = sk_value(f, f->p, depth);
+  if(!p)
+    return false;
+  f->p = p;
+  return true;
+}
+
+static bool skip_string(struct fl *f)
+{
+  const unsigned char *p = sk_string(f, f->p);
+  if(!p)
+    return false;
+  f->p = p;
+  return true;
+}
+
+static bool skip_number(struct fl *f)
+{
+  const unsigned char *p = sk_number(f, f->p);
+  if(!p)
+    return false;
+  f->p = p;
+  return true;
+}
+
+static bool add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
+{
+  certhub_match_scratch *s = f->s;
+  if(s->nhits == s->caphits &&
+     !grow((void **)&s->hits, &s->caphits, s->nhits + 1, sizeof(*s->hits),
+           SCRATCH_MAX_HITS))
+    return toobig(f, "too many values match to track");
+  s->hits[s->nhits++] = (struct hit){cond, leaf, NONE};
+  return true;
+}
+
+static bool add_hits(struct fl *f, const struct u32v *v, uint32_t leaf)
+{
+  for(size_t i = 0; i < v->n; i++)
+    if(!add_hit(f, v->v[i], leaf))
+      return false;
+  return true;
+}
+
+static bool add_gen(struct fl *f, const struct genv *g, const struct val *v,
+                    uint32_t leaf)
+{
+  for(size_t i = 0; i < g->n; i++)
+    if(vmatch(g->v[i].m, v) && !add_hit(f, g->v[i].cond, leaf))
+      return false;
+  return true;
+}
+
+/* Hits of every prefix (rev: suffix) of s[0..n) in t. */
+static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
+                      size_t n, bool rev, bool icase, uint32_t leaf)
+{
+  if(!t->n)
+    return true;
+  uint32_t cur = 0;
+  for(size_t i = 0;; i++) {
+    if(!add_hits(f, &t->v[cur].conds, leaf))
+      return false;
+    if(i == n)
+      return true;
+    unsigned char b = (unsigned char)s[rev ? n - 1 - i : i];
+    if(icase)
+      b = (unsigned char)lc(b);
+    uint32_t c = t->v[cur].child;
+    while(c != NONE && t->v[c].byte != b)
+      c = t->v[c].sib;
+    if(c == NONE)
+      return true;
+    cur = c;
+  }
+}
+
+/* A leaf at rule path pi (or a MARKER): recorded with its array
+ * positions, and its hits found. */
+static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
+{
+  certhub_match_scratch *s = f->s;
+  if(s->nleaves >= EV_MAX_LEAVES ||
+     !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
+           sizeof(*s->leaves), EV_MAX_LEAVES))
+    return toobig(f, "too many values to match");
+  if(s->depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + s->depth,
+                       sizeof(*s->ctx), SCRATCH_MAX_CTX))
+    return toobig(f, "too large to match");
+  uint32_t id = (uint32_t)s->nleaves++;
+  s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)s->depth, 0};
+  if(s->depth) {
+    memcpy(s->ctx + s->nctx, s->stack, s->depth * sizeof(*s->ctx));
+    s->nctx += s->depth;
+  }
+  if(pi == MARKER)
+    return true;
+  const certhub_ruleset *rs = f->rs;
+  const struct rpath *rp = &rs->paths[pi];
+  if(!add_hits(f, &rp->exists, id))
+    return false;
+  switch(v->t) {
+  case V_STR:
+  case V_NUM: {
+    bool isnum = v->t == V_NUM;
+    int kind = isnum ? X_NUM : X_STR;
+    double d = isnum ? norm_zero(v->d) : 0;
+    if(isnum ? rp->xnum : rp->xstr) {
+      uint64_t h = xhash(pi, kind, v->s, v->n, d);
+      const struct xent *x = x_find(rs, h, pi, kind, v->s, v->n, d);
+      if(x && !add_hits(f, &x->conds, id))
+        return false;
+    }
+    if(!isnum) {
+      if(rp->xeic) {
+        uint64_t h = xhash(pi, X_EIC, v->s, v->n, 0);
+        const struct xent *x = x_find(rs, h, pi, X_EIC, v->s, v->n, 0);
+        if(x && !add_hits(f, &x->conds, id))
+          return false;
+      }
+      if(!trie_walk(f, &rp->pre, v->s, v->n, false, false, id) ||
+         !trie_walk(f, &rp->prei, v->s, v->n, false, true, id) ||
+         !trie_walk(f, &rp->suf, v->s, v->n, true, false, id) ||
+         !trie_walk(f, &rp->sufi, v->s, v->n, true, true, id))
+        return false;
+    }
+    if(isnum)
+      for(size_t i = 0; i < rp->nr.n; i++) {
+        const struct range *r = &rp->nr.v[i];
+        if((!r->has_lo || (r->lo_incl ? v->d >= r->lo : v->d > r->lo)) &&
+           (!r->has_hi || (r->hi_incl ? v->d <= r->hi : v->d < r->hi)) &&
+           !add_hit(f, r->cond, id))
+          return false;
+      }
+    return add_gen(f, isnum ? &rp->gn : &rp->gs, v, id);
+  }
+  case V_TRUE:
+    return add_hits(f, &rp->t, id) && add_gen(f, &rp->go, v, id);
+  case V_FALSE:
+    return add_hits(f, &rp->f, id) && add_gen(f, &rp->go, v, id);
+  case V_NULL:
+    return add_hits(f, &rp->nul, id) && add_gen(f, &rp->go, v, id);
+  }
+  return true;
+}
+
+/* A value on some rule's path (its path is a node): pi is its rule path
+ * or NONE, plen and h the length and hash of its path in s->path, level
+ * the reference's nesting level, depth jansson's. */
+static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
+                   uint64_t h, unsigned level, unsigned depth)
+{
+  certhub_match_scratch *s = f->s;
+  if(depth > JSON_MAX_DEPTH)
+    return bad(f, f->p, "nested more than 2048 levels");
+  if(level >= EV_MAX_DEPTH) {
+    /* The reference refuses this event as too deep, unless a later
+     * duplicate key drops this value: a dead-able marker leaf. */
+    return leaf(f, MARKER, NULL) && skip(f, depth);
+  }
+  if(f->p >= f->end)
+    return bad(f, f->p, "unexpected end of input");
+  struct val v = {0};
+  switch(*f->p) {
+  case '{': {
+    size_t base = s->nkeys;
+    f->p++;
+    ws(f);
+    if(f->p < f->end && *f->p == '}') {
+      f->p++;
+      return true;
+    }
+    size_t off = level ? plen + 1 : 0, maxp = f->rs->maxpath;
+    uint32_t serial = ++s->objserial;
+    if(!serial) { /* wrapped: forget every node's object */
+      memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
+      serial = s->objserial = 1;
+    }
+    uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
+    if(level && plen < maxp)
+      s->path[plen] = '.';
+    for(;;) {
+      if(f->p >= f->end || *f->p != '"')
+        return bad(f, f->p, "expected a string key");
+      f->p++;
+      const char *k = NULL;
+      size_t kn = SIZE_MAX;
+      const struct node *nd = NULL;
+      const unsigned char *ke = plain_run(f->p, f->end);
+      if(ke < f->end && *ke == '"') { /* the usual key: no escape */
+        k = (const char *)f->p;
+        kn = (size_t)(ke - f->p);
+        f->p = ke + 1;
+      }
+      else if(off <= maxp) {
+        if(!string(f, S_KEY, s->path + off, maxp - off, &k, &kn))
+          return false;
+      }
+      else if(!skip_string(f)) {
+        return false;
+      }
+      if(kn != SIZE_MAX && off + kn <= maxp) {
+        uint64_t kh = fnv(hk, k, kn);
+        nd = node_find2(f->rs, s->path, off, k, kn, kh, self);
+        if(nd) {
+          if(k != s->path + off)
+            memcpy(s->path + off, k, kn);
+          ws(f);
+          if(f->p >= f->end || *f->p != ':')
+            return bad(f, f->p, "expected ':'");
+          f->p++;
+          ws(f);
+          /* jansson keeps the last of duplicate keys: the node remembers
+           * (by object serial) its record in this object, O(1) */
+          size_t ni = (size_t)(nd - f->rs->nodes), ki;
+          if(s->node_obj[ni] == serial) {
+            ki = s->node_rec[ni];
+            for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
+              s->leaves[j].dead = 1;
+          }
+          else {
+            if(!grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
+                     sizeof(*s->keys), SCRATCH_MAX_KEYS))
+              return toobig(f, "too many keys to match");
+            ki = s->nkeys++;
+            s->node_obj[ni] = serial;
+            s->node_rec[ni] = (uint32_t)ki;
+          }
+          s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
+          if(!onpath(f, (uint32_t)(nd - f->rs->nodes), nd->leafpath, off + kn,
+                     kh, level + 1, depth + 1))
+            return false;
+          s->keys[ki].lend = (uint32_t)s->nleaves;
+        }
+      }
+      if(!nd) {
+        ws(f);
+        if(f->p >= f->end || *f->p != ':')
+          return bad(f, f->p, "expected ':'");
+        f->p++;
+        ws(f);
+        if(!skip(f, depth + 1))
+          return false;
+      }
+      ws(f);
+      if(f->p < f->end && *f->p == ',') {
+        f->p++;
+        ws(f);
+        continue;
+      }
+      if(f->p < f->end && *f->p == '}') {
+        f->p++;
+        s->nkeys = base;
+        return true;
+      }
+      return bad(f, f->p, "expected ',' or '}'");
+    }
+  }
+  case '[': {
+    uint32_t id = f->arrays++;
+    size_t sd = s->depth++;
+    s->stack[sd] = (struct elem){id, 0};
+    f->p++;
+    ws(f);
+    if(f->p < f->end && *f->p == ']') {
+      f->p++;
+      s->depth--;
+      return true;
+    }
+    for(uint32_t i = 0;; i++) {
+      s->stack[sd].index = i;
+      if(!onpath(f, self, pi, plen, h, level + 1, depth + 1))
+        return false;
+      ws(f);
+      if(f->p < f->end && *f->p == ',') {
+        f->p++;
+        ws(f);
+        continue;
+      }
+      if(f->p < f->end && *f->p == ']') {
+        f->p++;
+        s->depth--;
+        return true;
+      }
+      return bad(f, f->p, "expected ',' or ']'");
+    }
+  }
+  case '"':
+    f->p++;
+    if(pi == NONE)
+      return skip_string(f);
+    v.t = V_STR;
+    if(!string(f, S_VALUE, s->dbuf, CERTHUB_EVENT_MAX_LEN, &v.s, &v.n))
+      return false;
+    break;
+  case 't':
+    if(!literal(f, "true", 4))
+      return false;
+    v.t = V_TRUE;
+    break;
+  case 'f':
+    if(!literal(f, "false", 5))
+      return false;
+    v.t = V_FALSE;
+    break;
+  case 'n':
+    if(!literal(f, "null", 4))
+      return false;
+    v.t = V_NULL;
+    break;
+  default:
+    v.t = V_NUM;
+    if(pi == NONE)
+      return skip_number(f);
+    if(!number(f, &v.d))
+      return false;
+    break;
+  }
+  return pi == NONE || leaf(f, pi, &v);
+}
+
+/* --- matching ------------------------------------------------------------ */
+
+/* Two leaves agree when they took the same element of every array both
+ * passed through; shared arrays are a common prefix of their stacks. */
+static bool agree(const struct elem *ctx, const struct sleaf *a,
+                  const struct sleaf *b)
+{
+  size_t n = a->nctx < b->nctx ? a->nctx : b->nctx;
+  const struct elem *x = ctx + a->ctx, *y = ctx + b->ctx;
+  for(size_t i = 0; i < n; i++) {
+    if(x[i].array != y[i].array)
+      return true;
+    if(x[i].index != y[i].index)
+      return false;
+  }
+  return true;
+}
+
+/* Bind hard conditions k.. to consistent leaves: 1 yes, 0 no, -1 out of
+ * steps. */
+static int bind_from(certhub_match_scratch *s, size_t nhard, size_t k)
+{
+  if(k == nhard)
+    return 1;
+  for(uint32_t h = s->cond_head[s->hard[k]]; h != NONE; h = s->hits[h].next) {
+    if(++s->steps > MATCH_MAX_STEPS)
+      return -1;
+    const struct sleaf *l = &s->leaves[s->hits[h].leaf];
+    bool ok = true;
+    for(size_t j = 0; j < k && ok; j++)
+      ok = agree(s->ctx, s->bound[j], l);
+    if(!ok)
+      continue;
+    s->bound[k] = l;
+    int r = bind_from(s, nhard, k + 1);
+    if(r)
+      return r;
+  }
+  return 0;
+}
+
+static int sz_cmp(const void *a, const void *b)
+{
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void set_msg(char **errmsg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_msg(char **errmsg, const char *fmt, ...)
+{
+  if(!errmsg)
+    return;
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  *errmsg = strdup(buf);
+}
+
+ch_err certhub_ruleset_match(const certhub_ruleset *rs,
+                             certhub_match_scratch *scratch,
+                             const char *event_json, size_t len,
+                             const size_t **matched, size_t *nmatched,
+                             char **errmsg)
+{
+  certhub_match_scratch *s = scratch;
+  *matched = NULL;
+  *nmatched = 0;
+  if(errmsg)
+    *errmsg = NULL;
+  if(len > CERTHUB_EVENT_MAX_LEN) {
+    set_msg(errmsg, "event: %zu bytes, larger than the limit of %d", len,
+            CERTHUB_EVENT_MAX_LEN);
+    return CH_ERR_TOOBIG;
+  }
+  if(!scratch_fit(s, rs))
+    return CH_ERR_NOMEM;
+  s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = 0;
+  struct fl f = {rs,
+                 s,
+                 (const unsigned char *)event_json,
+                 (const unsigned char *)event_json,
+                 (const unsigned char *)event_json + len,
+                 0,
+                 CH_OK,
+                 NULL,
+                 0};
+  ws(&f);
+  bool ok;
+  const char *notobj = NULL;
+  if(f.p < f.end && *f.p == '{') {
+    ok = onpath(&f, NONE, NONE, 0, FNV_OFF, 0, 1);
+  }
+  else {
+    const unsigned char *v = f.p;
+    ok = skip(&f, 1);
+    if(ok)
+      notobj = *v == '['                ? "an array"
+               : *v == '"'              ? "a string"
+               : *v == 't' || *v == 'f' ? "a boolean"
+               : *v == 'n'              ? "null"
+                                        : "a number";
+  }
+  if(ok) {
+    ws(&f);
+    if(f.p < f.end)
+      ok = bad(&f, f.p, "unexpected data after the JSON value");
+  }
+  if(!ok) {
+    if(f.err == CH_ERR_TOOBIG) {
+      /* a cap of ours: still, invalid JSON is a parse error first */
+      ch_err e = f.err;
+      const char *what = f.what;
+      struct fl g = f;
+      g.p = g.start;
+      ws(&g);
+      if(!(skip(&g, 1) && (ws(&g), g.p == g.end))) {
+        set_msg(errmsg, "event: invalid JSON at byte %zu: %s", g.at, g.what);
+        return CH_ERR_PARSE;
+      }
+      set_msg(errmsg, "event: %s", what);
+      return e;
+    }
+    set_msg(errmsg, "event: invalid JSON at byte %zu: %s", f.at, f.what);
+    return f.err;
+  }
+  if(notobj) {
+    set_msg(errmsg, "event: must be a JSON object, not %s", notobj);
+    return CH_ERR_PARSE;
+  }
+  uint32_t ep = s->epoch;
+  for(size_t i = 0; i < s->nleaves; i++) {
+    const struct sleaf *l = &s->leaves[i];
+    if(l->dead)
+      continue;
+    if(l->path == MARKER) {
+      set_msg(errmsg, "event: nested too deeply");
+      return CH_ERR_TOOBIG;
+    }
+    s->path_stamp[l->path] = ep;
+  }
+  size_t ntouched = 0;
+  for(size_t i = 0; i < s->nhits; i++) {
+    struct hit *ht = &s->hits[i];
+    const struct sleaf *l = &s->leaves[ht->leaf];
+    if(l->dead)
+      continue;
+    uint32_t c = ht->cond;
+    if(s->cond_stamp[c] != ep) {
+      s->cond_stamp[c] = ep;
+      s->cond_head[c] = NONE;
+      s->cond_free[c] = 0;
+      const struct u32v *al = &rs->conds[c].alts;
+      for(size_t j = 0; j < al->n; j++) {
+        uint32_t a = al->v[j];
+        if(s->alt_stamp[a] != ep) {
+          s->alt_stamp[a] = ep;
+          s->alt_count[a] = 0;
+          s->touched[ntouched++] = a;
+        }
+        s->alt_count[a]++;
+      }
+    }
+    ht->next = s->cond_head[c];
+    s->cond_head[c] = (uint32_t)i;
+    if(!l->nctx)
+      s->cond_free[c] = 1;
+  }
+  for(size_t i = 0; i < rs->absent_alts.n; i++) {
+    uint32_t a = rs->absent_alts.v[i];
+    if(s->alt_stamp[a] != ep) {
+      s->alt_stamp[a] = ep;
+      s->alt_count[a] = 0;
+      s->touched[ntouched++] = a;
+    }
+  }
+  size_t nout = 0;
+  for(size_t t = 0; t < ntouched; t++) {
+    const struct ralt *al = &rs->alts[s->touched[t]];
+    if(s->rule_stamp[al->rule] == ep ||
+       s->alt_count[s->touched[t]] + al->nabsent < al->n)
+      continue;
+    size_t nhard = 0;
+    bool sat = true;
+    for(uint32_t j = 0; j < al->n && sat; j++) {
+      uint32_t c = al->conds[j];
+      const struct cond *cd = &rs->conds[c];
+      if(cd->absent_ok && s->path_stamp[cd->path] != ep)
+        continue; /* bound to nothing, like the reference */
+      if(s->cond_stamp[c] != ep)
+        sat = false;
+      else if(!s->cond_free[c])
+        s->hard[nhard++] = c;
+    }
+    if(!sat)
+      continue;
+    if(nhard > 1) {
+      s->steps = 0;
+      int r = bind_from(s, nhard, 0);
+      if(r < 0) {
+        set_msg(errmsg, "event: too complex to match (more than %d steps)",
+                MATCH_MAX_STEPS);
+        return CH_ERR_TOOBIG;
+      }
+      if(!r)
+        continue;
+    }
+    s->rule_stamp[al->rule] = ep;
+    s->out[nout++] = al->rule;
+  }
+  /* In rule order: a scan of the stamps when the rules are few next to
+   * the matches, else a sort. */
+  if(nout > 1 && rs->nrules <= 8 * nout + 256) {
+    nout = 0;
+    for(size_t r = 0; r < rs->nrules; r++)
+      if(s->rule_stamp[r] == ep)
+        s->out[nout++] = r;
+  }
+  else if(nout > 32) {
+    qsort(s->out, nout, sizeof(*s->out), sz_cmp);
+  }
+  else {
+    for(size_t i = 1; i < nout; i++) { /* few: insertion */
+      size_t x = s->out[i], j = i;
+      for(; j > 0 && s->out[j - 1] > x; j--)
+        s->out[j] = s->out[j - 1];
+      s->out[j] = x;
+    }
+  }
+  *matched = s->out;
+  *nmatched = nout;
+  return CH_OK;
+}

@@ -1,0 +1,821 @@
+/*
+ * The compiled ruleset against the reference matcher (certhub_pattern_*):
+ *
+ * - every case of tests/data/patterns/ (format in test_rules_pattern.c),
+ *   each pattern alone in a ruleset: same compile errors, and each event
+ *   gives the reference's answer and the expected one;
+ * - all those patterns in one ruleset: every event of the files against
+ *   all rules at once equals the reference run pattern by pattern;
+ * - hostile JSON (validity must agree with jansson, which the reference
+ *   uses), duplicate keys, depth limits;
+ * - seeded random patterns and events over a small vocabulary (so they
+ *   hit each other), compared one by one and all at once.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "certhub/pattern.h"
+#include "certhub/ruleset.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static int failures;
+
+static void fail_at(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static void fail_at(const char *fmt, ...)
+{
+  va_list ap;
+  fputs("FAIL ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  failures++;
+}
+
+/* Collected from the data files. */
+struct item {
+  char *text;
+};
+static struct item *pats, *evs;
+static size_t npats, nevs;
+
+static void push(struct item **v, size_t *n, const char *s)
+{
+  *v = realloc(*v, (*n + 1) * sizeof(**v));
+  assert_non_null(*v);
+  (*v)[*n].text = strdup(s);
+  assert_non_null((*v)[*n].text);
+  (*n)++;
+}
+
+static const char *after(const char *line, const char *word)
+{
+  size_t n = strlen(word);
+  if(strncmp(line, word, n) != 0)
+    return NULL;
+  if(line[n] == '\0')
+    return line + n;
+  return line[n] == ' ' ? line + n + 1 : NULL;
+}
+
+/* The reference's answer: CH_OK with *m, or an error code. */
+static ch_err ref(const certhub_pattern *p, const char *ev, size_t len,
+                  bool *m)
+{
+  char *err = NULL;
+  ch_err e = certhub_pattern_match(p, ev, len, m, &err);
+  free(err);
+  return e;
+}
+
+/* One pattern, one event: ruleset == reference (== want when want >= 0).
+ */
+static void check_one(const char *where, const char *pat,
+                      const certhub_pattern *p, const certhub_ruleset *rs,
+                      certhub_match_scratch *sc, const char *ev, size_t len,
+                      int want)
+{
+  bool rm = false;
+  ch_err re = ref(p, ev, len, &rm);
+  const size_t *mv = NULL;
+  size_t nm = 0;
+  char *err = NULL;
+  ch_err e = certhub_ruleset_match(rs, sc, ev, len, &mv, &nm, &err);
+  if(e != re)
+    fail_at("%s: pattern %s event %.300s: ruleset %s (%s), reference %s",
+            where, pat, ev, certhub_strerror(e), err ? err : "",
+            certhub_strerror(re));
+  else if(e == CH_OK && (nm == 1) != rm)
+    fail_at("%s: pattern %s event %.300s: ruleset %d, reference %d", where,
+            pat, ev, (int)nm, rm);
+  else if(e == CH_OK && want >= 0 && rm != (want == 1))
+    fail_at("%s: pattern %s event %.300s: both %d, expected %d", where, pat,
+            ev, rm, want);
+  if(e != CH_OK && !err)
+    fail_at("%s: error without a message", where);
+  if(e == CH_OK && err)
+    fail_at("%s: message without an error", where);
+  free(err);
+}
+
+static void run_file(const char *path, const char *name)
+{
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char line[8192], *ptext = NULL;
+  certhub_pattern *p = NULL;
+  certhub_ruleset *rs = NULL;
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  int ln = 0;
+  while(fgets(line, sizeof(line), f)) {
+    ln++;
+    line[strcspn(line, "\n")] = '\0';
+    char where[300];
+    snprintf(where, sizeof(where), "%s:%d", name, ln);
+    const char *rest;
+    if((rest = after(line, "pattern"))) {
+      certhub_pattern_free(p);
+      certhub_ruleset_free(rs);
+      p = NULL;
+      rs = NULL;
+      free(ptext);
+      ptext = strdup(rest);
+      char *e1 = NULL, *e2 = NULL;
+      ch_err a = certhub_pattern_compile(rest, strlen(rest), &p, &e1);
+      assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+      size_t idx = 99;
+      ch_err b = certhub_ruleset_add(rs, name, rest, strlen(rest), &idx, &e2);
+      if(a != b || (a && (!e1 || !e2 || strcmp(e1, e2) != 0)))
+        fail_at("%s: compile %s / %s", where, e1 ? e1 : "ok", e2 ? e2 : "ok");
+      if(b == CH_OK && idx != 0)
+        fail_at("%s: first rule index %zu", where, idx);
+      if(b != CH_OK && certhub_ruleset_count(rs) != 0)
+        fail_at("%s: failed add changed the ruleset", where);
+      if(a == CH_OK)
+        push(&pats, &npats, rest);
+      free(e1);
+      free(e2);
+    }
+    else if(p &&
+            ((rest = after(line, "true")) || (rest = after(line, "false")) ||
+             (rest = after(line, "event-error")))) {
+      int want = line[0] == 't' ? 1 : line[0] == 'f' ? 0 : -1;
+      check_one(where, ptext, p, rs, sc, rest, strlen(rest), want);
+      push(&evs, &nevs, rest);
+    }
+  }
+  fclose(f);
+  free(ptext);
+  certhub_pattern_free(p);
+  certhub_ruleset_free(rs);
+  certhub_match_scratch_free(sc);
+}
+
+/* Every event against every pattern: one ruleset vs the reference. */
+static void check_all(const char *what, struct item *pv, size_t np,
+                      struct item *ev, size_t ne)
+{
+  certhub_ruleset *rs = NULL;
+  certhub_match_scratch *sc = NULL;
+  certhub_pattern **ps = calloc(np + 1, sizeof(*ps));
+  bool *want = calloc(np + 1, sizeof(*want));
+  assert_non_null(ps);
+  assert_non_null(want);
+  assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  for(size_t i = 0; i < np; i++) {
+    char *err = NULL;
+    size_t idx;
+    char name[32];
+    snprintf(name, sizeof(name), "r%zu", i);
+    assert_int_equal(
+        certhub_pattern_compile(pv[i].text, strlen(pv[i].text), &ps[i], &err),
+        CH_OK);
+    assert_int_equal(certhub_ruleset_add(rs, name, pv[i].text,
+                                         strlen(pv[i].text), &idx, &err),
+                     CH_OK);
+    assert_int_equal(idx, i);
+    assert_string_equal(certhub_ruleset_name(rs, i), name);
+  }
+  assert_int_equal(certhub_ruleset_count(rs), np);
+  assert_null(certhub_ruleset_name(rs, np));
+  size_t matches = 0;
+  for(size_t j = 0; j < ne; j++) {
+    const char *e = ev[j].text;
+    size_t len = strlen(e);
+    ch_err worst = CH_OK;
+    for(size_t i = 0; i < np; i++) {
+      ch_err r = ref(ps[i], e, len, &want[i]);
+      if(r != CH_OK && worst == CH_OK)
+        worst = r;
+      if(r != CH_OK)
+        want[i] = false;
+    }
+    const size_t *mv = NULL;
+    size_t nm = 0;
+    char *err = NULL;
+    ch_err got = certhub_ruleset_match(rs, sc, e, len, &mv, &nm, &err);
+    free(err);
+    if(got != worst) {
+      fail_at("%s: event %.300s: ruleset %s, reference %s", what, e,
+              certhub_strerror(got), certhub_strerror(worst));
+      continue;
+    }
+    if(got != CH_OK)
+      continue;
+    size_t k = 0;
+    for(size_t i = 0; i < np; i++) {
+      bool in = k < nm && mv[k] == i;
+      if(in)
+        k++;
+      if(in != want[i])
+        fail_at("%s: event %.300s pattern %s: ruleset %d, reference %d", what,
+                e, pv[i].text, in, want[i]);
+      matches += want[i];
+    }
+    if(k != nm)
+      fail_at("%s: event %.300s: unsorted or extra rule indices", what, e);
+  }
+  fprintf(stderr, "%s: %zu rules x %zu events, %zu matches\n", what, np, ne,
+          matches);
+  for(size_t i = 0; i < np; i++)
+    certhub_pattern_free(ps[i]);
+  free(ps);
+  free(want);
+  certhub_ruleset_free(rs);
+  certhub_match_scratch_free(sc);
+}
+
+static void test_data_files(void **state)
+{
+  (void)state;
+  const char *data = getenv("CERTHUB_TEST_DATA");
+  assert_non_null(data);
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s/patterns", data);
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  struct dirent *de;
+  int files = 0;
+  while((de = readdir(d))) {
+    size_t n = strlen(de->d_name);
+    if(n < 5 || strcmp(de->d_name + n - 4, ".txt") != 0)
+      continue;
+    char path[8192];
+    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+    run_file(path, de->d_name);
+    files++;
+  }
+  closedir(d);
+  fprintf(stderr, "data files: %zu patterns, %zu events\n", npats, nevs);
+  assert_true(files >= 10);
+  assert_true(npats > 50);
+  check_all("all data patterns", pats, npats, evs, nevs);
+  assert_int_equal(failures, 0);
+}
+
+/* Event texts whose validity or meaning is delicate, each against a few
+ * patterns, one by one and all at once. */
+static const char *const hostile_events[] = {
+    "{\"a\":1}",
+    "{\"a\":1} ",
+    " \t\r\n{\"a\":1}\n",
+    "{\"a\":1}x",
+    "{\"a\":1}{}",
+    "{\"a\":1,}",
+    "{,}",
+    "{\"a\" 1}",
+    "{\"a\":01}",
+    "{\"a\":-0}",
+    "{\"a\":-0.0}",
+    "{\"a\":-}",
+    "{\"a\":1.}",
+    "{\"a\":.5}",
+    "{\"a\":1e}",
+    "{\"a\":1e+}",
+    "{\"a\":+1}",
+    "{\"a\":1E2}",
+    "{\"a\":100}",
+    "{\"a\":1e400}",
+    "{\"b\":1e400}",
+    "{\"b\":-1e400}",
+    "{\"a\":1e-400}",
+    "{\"b\":1e-400}",
+    "{\"a\":9223372036854775807}",
+    "{\"a\":9223372036854775808}",
+    "{\"b\":9223372036854775808}",
+    "{\"a\":-9223372036854775808}",
+    "{\"b\":-9223372036854775809}",
+    "{\"a\":9007199254740993}",
+    "{\"a\":0.1e1}",
+    "{\"a\":1000000000000000000000000.0}",
+    "{\"a\":0.00000000000000000000000000000000000001e38}",
+    "{\"a\":123456789012345678901234567890e-29}",
+    "{\"b\":1" /* truncated */,
+    "{\"a\":\"x\"}",
+    "{\"a\":\"\\u0078\"}",
+    "{\"a\":\"\\u0000\"}",
+    "{\"b\":\"\\u0000\"}",
+    "{\"\\u0000\":1}",
+    "{\"a\":\"\\ud83d\\ude00\"}",
+    "{\"a\":\"\xf0\x9f\x98\x80\"}",
+    "{\"a\":\"\\ud83d\"}",
+    "{\"b\":\"\\ud83dx\"}",
+    "{\"b\":\"\\ude00\"}",
+    "{\"b\":\"\\ud83d\\u0041\"}",
+    "{\"a\":\"\\x\"}",
+    "{\"a\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"}",
+    "{\"b\":\"\t\"}",
+    "{\"b\":\"\xc3\"}",
+    "{\"b\":\"\xc0\xaf\"}",
+    "{\"b\":\"\xed\xa0\x80\"}",
+    "{\"b\":\"\xf4\x90\x80\x80\"}",
+    "{\"b\":\"\xe0\x80\xaf\"}",
+    "{\"b\":\"\xff\"}",
+    "{\"a\":\"\xc3\xa9\"}",
+    "{\"a\":\"\\u00e9\"}",
+    "{\"a\":\"unterminated}",
+    "{\"a\":tru}",
+    "{\"a\":true}",
+    "{\"a\":truex}",
+    "{\"a\":nul}",
+    "{\"a\":null}",
+    "{\"a\":false}",
+    "[]",
+    "[1,2",
+    "\"s\"",
+    "1",
+    "null",
+    "",
+    "   ",
+    "{",
+    "}",
+    "{\"a\":[1,2,]}",
+    "{\"a\":[]}",
+    "{\"a\":{}}",
+    "{\"a\":[[]]}",
+    "{\"a\":1,\"a\":2}",
+    "{\"a\":2,\"a\":1}",
+    "{\"a\":{\"b\":1},\"a\":3}",
+    "{\"a\":3,\"a\":{\"b\":1}}",
+    "{\"a\":1,\"\\u0061\":2}",
+    "{\"a.b\":1}",
+    "{\"a\":{\"b\":1}}",
+    "{\"a\":{\"b\":1,\"b\":5}}",
+    "{\"a\":[{\"b\":1,\"c\":2},{\"b\":2,\"c\":1}]}",
+    "{\"a\":[{\"b\":1},{\"c\":2}],\"a.c\":2}",
+    "{\"a\":{\"b\":[1,2]},\"a.b\":3}",
+    "{\"a\":\"10.0.0.1\"}",
+    "{\"a\":\"::ffff:10.0.0.1\"}",
+    "{\"a\":\"x\",\"a\":[]}",
+    "{\"a\":[\"x\"],\"a\":[]}",
+    "{\"c\":\"\\\"\"}",
+};
+
+static const char *const hostile_patterns[] = {
+    "{}",
+    "{\"a\":[{\"exists\":true}]}",
+    "{\"a\":[{\"exists\":false}]}",
+    "{\"a\":[1]}",
+    "{\"a\":[100]}",
+    "{\"a\":[0]}",
+    "{\"a\":[\"x\"]}",
+    "{\"a\":[\"\xf0\x9f\x98\x80\"]}",
+    "{\"a\":[\"\xc3\xa9\"]}",
+    "{\"a\":[{\"anything-but\":\"x\"}]}",
+    "{\"a\":[{\"numeric\":[\">\",1]}]}",
+    "{\"a\":[9007199254740992]}",
+    "{\"a\":{\"b\":[1]}}",
+    "{\"a\":{\"b\":[1],\"c\":[2]}}",
+    "{\"a\":{\"b\":[2],\"c\":[1]}}",
+    "{\"a\":{\"c\":[2]}}",
+    "{\"a\":{\"b\":[3]}}",
+    "{\"a\":[{\"cidr\":\"10.0.0.0/8\"}]}",
+    "{\"a\":[null]}",
+    "{\"a\":[true,false]}",
+    "{\"c\":[\"\\\"\"]}",
+};
+
+static void test_hostile(void **state)
+{
+  (void)state;
+  size_t ne = NELEM(hostile_events), np = NELEM(hostile_patterns);
+  struct item *ev = calloc(ne, sizeof(*ev)), *pv = calloc(np, sizeof(*pv));
+  assert_non_null(ev);
+  assert_non_null(pv);
+  for(size_t i = 0; i < ne; i++)
+    ev[i].text = (char *)hostile_events[i];
+  for(size_t i = 0; i < np; i++)
+    pv[i].text = (char *)hostile_patterns[i];
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  for(size_t i = 0; i < np; i++) {
+    certhub_pattern *p = NULL;
+    certhub_ruleset *rs = NULL;
+    char *err = NULL;
+    assert_int_equal(
+        certhub_pattern_compile(pv[i].text, strlen(pv[i].text), &p, &err),
+        CH_OK);
+    assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+    assert_int_equal(certhub_ruleset_add(rs, "x", pv[i].text,
+                                         strlen(pv[i].text), NULL, &err),
+                     CH_OK);
+    for(size_t j = 0; j < ne; j++) {
+      check_one("hostile", pv[i].text, p, rs, sc, ev[j].text,
+                strlen(ev[j].text), -1);
+    }
+    /* NUL bytes inside and after the value */
+    check_one("hostile", pv[i].text, p, rs, sc, "{\"a\":\"x\"}\0", 10, -1);
+    check_one("hostile", pv[i].text, p, rs, sc, "{\"a\":\"x\0\"}", 10, -1);
+    check_one("hostile", pv[i].text, p, rs, sc, "{\"a\":1\0}", 8, -1);
+    check_one("hostile", pv[i].text, p, rs, sc, "{\"a\":1\0\0}", 9, -1);
+    check_one("hostile", pv[i].text, p, rs, sc, "{\"a\":true\0}", 11, -1);
+    check_one("hostile", pv[i].text, p, rs, sc, "{\"b\":[1e5\0,null\0]}", 19,
+              -1);
+    check_one("hostile", pv[i].text, p, rs, sc, "{\"a\":\"x\"\0}", 10, -1);
+    certhub_pattern_free(p);
+    certhub_ruleset_free(rs);
+  }
+  certhub_match_scratch_free(sc);
+  check_all("hostile, all at once", pv, np, ev, ne);
+  free(ev);
+  free(pv);
+  assert_int_equal(failures, 0);
+}
+
+/* Depth: jansson refuses more than 2048 levels anywhere; the reference
+ * refuses 100 levels on a pattern's path. */
+static void test_depth(void **state)
+{
+  (void)state;
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  const char *pats_[] = {"{\"a\":[1]}", "{\"z\":[1]}", "{\"a\":{\"a\":[1]}}"};
+  static const int depths[] = {98, 99, 100, 101, 2046, 2047, 2048, 2049};
+  char *buf = malloc(20000);
+  assert_non_null(buf);
+  for(size_t i = 0; i < NELEM(pats_); i++) {
+    certhub_pattern *p = NULL;
+    certhub_ruleset *rs = NULL;
+    char *err = NULL;
+    assert_int_equal(
+        certhub_pattern_compile(pats_[i], strlen(pats_[i]), &p, &err), CH_OK);
+    assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+    assert_int_equal(
+        certhub_ruleset_add(rs, "d", pats_[i], strlen(pats_[i]), NULL, &err),
+        CH_OK);
+    for(size_t k = 0; k < NELEM(depths); k++)
+      for(int shape = 0; shape < 3; shape++) {
+        /* {"a": [[[...1...]]]} or {"a":{"a":{...}}} or the array after a
+         * duplicate key replaces it */
+        int n = depths[k];
+        size_t o = 0;
+        o += (size_t)sprintf(buf + o, "{\"a\":");
+        for(int j = 0; j < n; j++)
+          o += (size_t)sprintf(buf + o, shape == 1 ? "{\"a\":" : "[");
+        o += (size_t)sprintf(buf + o, "1");
+        for(int j = 0; j < n; j++)
+          o += (size_t)sprintf(buf + o, shape == 1 ? "}" : "]");
+        o += (size_t)sprintf(buf + o, shape == 2 ? ",\"a\":1}" : "}");
+        char where[64];
+        snprintf(where, sizeof(where), "depth %d shape %d", n, shape);
+        check_one(where, pats_[i], p, rs, sc, buf, o, -1);
+      }
+    certhub_pattern_free(p);
+    certhub_ruleset_free(rs);
+  }
+  free(buf);
+  certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
+/* --- random ------------------------------------------------------------- */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static unsigned rnd(unsigned n)
+{
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (unsigned)(rng % n);
+}
+
+static const char *const fields[] = {"a", "b", "c"};
+static const char *const svals[] = {
+    "\"x\"",        "\"X\"",   "\"xy\"",      "\"yx\"",       "\"\"",
+    "\"10.1.2.3\"", "\"a*b\"", "\"\\u0078\"", "\"x\\u00e9\"", "\"xyz\""};
+static const char *const nvals[] = {"1",   "1.0", "3e2", "300", "-0",
+                                    "2.5", "-7",  "0",   "1e0", "12345678"};
+
+static void add(char *b, size_t *o, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add(char *b, size_t *o, size_t cap, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(b + *o, cap - *o, fmt, ap);
+  va_end(ap);
+  if(n > 0 && (size_t)n < cap - *o)
+    *o += (size_t)n;
+}
+
+static void rand_scalar(char *b, size_t *o, size_t cap)
+{
+  switch(rnd(6)) {
+  case 0:
+  case 1:
+    add(b, o, cap, "%s", svals[rnd(NELEM(svals))]);
+    break;
+  case 2:
+  case 3:
+    add(b, o, cap, "%s", nvals[rnd(NELEM(nvals))]);
+    break;
+  case 4:
+    add(b, o, cap, "%s", rnd(2) ? "true" : "false");
+    break;
+  default:
+    add(b, o, cap, "null");
+  }
+}
+
+static void rand_value(char *b, size_t *o, size_t cap, int depth)
+{
+  unsigned k = depth > 3 ? 0 : rnd(6);
+  if(k <= 2) {
+    rand_scalar(b, o, cap);
+  }
+  else if(k == 3 || k == 4) {
+    add(b, o, cap, "[");
+    unsigned n = rnd(4);
+    for(unsigned i = 0; i < n; i++) {
+      if(i)
+        add(b, o, cap, ",");
+      rand_value(b, o, cap, depth + 1);
+    }
+    add(b, o, cap, "]");
+  }
+  else {
+    add(b, o, cap, "{");
+    unsigned n = rnd(4);
+    for(unsigned i = 0; i < n; i++) {
+      add(b, o, cap, "%s\"%s\":", i ? "," : "", fields[rnd(NELEM(fields))]);
+      rand_value(b, o, cap, depth + 1);
+    }
+    add(b, o, cap, "}");
+  }
+}
+
+static void rand_matcher(char *b, size_t *o, size_t cap)
+{
+  static const char *const ops[] = {
+      "{\"prefix\":\"x\"}",
+      "{\"prefix\":{\"equals-ignore-case\":\"X\"}}",
+      "{\"suffix\":\"x\"}",
+      "{\"suffix\":{\"equals-ignore-case\":\"YX\"}}",
+      "{\"equals-ignore-case\":\"x\"}",
+      "{\"wildcard\":\"x*\"}",
+      "{\"wildcard\":\"*y*\"}",
+      "{\"wildcard\":\"a\\\\*b\"}",
+      "{\"anything-but\":\"x\"}",
+      "{\"anything-but\":[1,300]}",
+      "{\"anything-but\":{\"prefix\":\"x\"}}",
+      "{\"anything-but\":{\"suffix\":\"x\"}}",
+      "{\"anything-but\":{\"equals-ignore-case\":[\"X\",\"XY\"]}}",
+      "{\"anything-but\":{\"wildcard\":\"*x*\"}}",
+      "{\"numeric\":[\">\",0]}",
+      "{\"numeric\":[\">=\",1,\"<\",300]}",
+      "{\"numeric\":[\"=\",300]}",
+      "{\"numeric\":[\"<=\",-0.5]}",
+      "{\"exists\":true}",
+      "{\"exists\":false}",
+      "{\"cidr\":\"10.0.0.0/8\"}",
+      "true",
+      "false",
+      "null",
+  };
+  if(rnd(2))
+    rand_scalar(b, o, cap);
+  else
+    add(b, o, cap, "%s", ops[rnd(NELEM(ops))]);
+}
+
+static void rand_object(char *b, size_t *o, size_t cap, int depth, bool *used)
+{
+  add(b, o, cap, "{");
+  unsigned n = 1 + rnd(2);
+  bool mine[3] = {false, false, false};
+  unsigned w = 0;
+  for(unsigned i = 0; i < n; i++) {
+    unsigned fi = rnd(3);
+    if(mine[fi])
+      continue;
+    mine[fi] = true;
+    add(b, o, cap, "%s\"%s\":", w++ ? "," : "", fields[fi]);
+    if(depth < 2 && rnd(3) == 0) {
+      rand_object(b, o, cap, depth + 1, used);
+    }
+    else {
+      add(b, o, cap, "[");
+      unsigned m = 1 + rnd(2);
+      for(unsigned j = 0; j < m; j++) {
+        if(j)
+          add(b, o, cap, ",");
+        rand_matcher(b, o, cap);
+      }
+      add(b, o, cap, "]");
+    }
+  }
+  if(depth == 0 && rnd(5) == 0 && !*used) {
+    *used = true;
+    add(b, o, cap, "%s\"$or\":[", w ? "," : "");
+    rand_object(b, o, cap, 1, used);
+    add(b, o, cap, ",");
+    rand_object(b, o, cap, 1, used);
+    add(b, o, cap, "]");
+  }
+  add(b, o, cap, "}");
+}
+
+static void test_random(void **state)
+{
+  (void)state;
+  enum { NP = 300, NE = 3000 };
+  struct item *pv = calloc(NP, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  char buf[4096];
+  size_t np = 0;
+  while(np < NP) {
+    size_t o = 0;
+    bool used = false;
+    rand_object(buf, &o, sizeof(buf), 0, &used);
+    certhub_pattern *p = NULL;
+    char *err = NULL;
+    if(certhub_pattern_compile(buf, o, &p, &err) != CH_OK) {
+      free(err); /* e.g. mixed anything-but: not what is tested here */
+      continue;
+    }
+    certhub_pattern_free(p);
+    pv[np++].text = strdup(buf);
+  }
+  for(size_t i = 0; i < NE; i++) {
+    size_t o = 0;
+    add(buf, &o, sizeof(buf), "{");
+    unsigned n = rnd(4);
+    for(unsigned j = 0; j < n; j++) {
+      add(buf, &o, sizeof(buf), "%s\"%s\":", j ? "," : "",
+          fields[rnd(NELEM(fields))]);
+      rand_value(buf, &o, sizeof(buf), 0);
+    }
+    add(buf, &o, sizeof(buf), "}");
+    ev[i].text = strdup(buf);
+  }
+  check_all("random", pv, np, ev, NE);
+  for(size_t i = 0; i < NP; i++)
+    free(pv[i].text);
+  for(size_t i = 0; i < NE; i++)
+    free(ev[i].text);
+  free(pv);
+  free(ev);
+  assert_int_equal(failures, 0);
+}
+
+/* The double next to v (dir -1 or 1), without libm. */
+static double neighbour(double v, int dir)
+{
+  uint64_t b;
+  if(v == 0)
+    return dir * 5e-324;
+  memcpy(&b, &v, sizeof(b));
+  b = (v > 0) == (dir > 0) ? b + 1 : b - 1;
+  memcpy(&v, &b, sizeof(v));
+  return v;
+}
+
+/* Numbers in every form read to the same double as jansson's strtod:
+ * random significands (up to 25 digits) and exponents, each matched
+ * against the shortest pattern for its double and its neighbours. */
+static void test_numbers(void **state)
+{
+  (void)state;
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  char num[96], pat[160], ev[160];
+  for(int i = 0; i < 4000; i++) {
+    size_t o = 0;
+    if(rnd(2))
+      num[o++] = '-';
+    unsigned nd = 1 + rnd(rnd(4) ? 19 : 25), dot = rnd(nd + 1);
+    for(unsigned k = 0; k < nd; k++) {
+      if(k == dot && k > 0)
+        num[o++] = '.';
+      num[o++] =
+          (char)('0' + (k == 0 && nd > 1 && dot != 1 ? 1 + rnd(9) : rnd(10)));
+    }
+    if(num[o - 1] == '.')
+      num[o++] = '0';
+    if(rnd(3) == 0)
+      o +=
+          (size_t)snprintf(num + o, sizeof(num) - o, "e%d", (int)rnd(70) - 35);
+    num[o] = '\0';
+    double v = strtod(num, NULL);
+    snprintf(ev, sizeof(ev), "{\"a\":%s}", num);
+    for(int k = -1; k <= 1; k++) {
+      double w = k ? neighbour(v, k) : v;
+      snprintf(pat, sizeof(pat), "{\"a\":[%.17g]}", w);
+      certhub_pattern *p = NULL;
+      certhub_ruleset *rs = NULL;
+      char *err = NULL;
+      if(certhub_pattern_compile(pat, strlen(pat), &p, &err) != CH_OK) {
+        free(err); /* e.g. a pattern number jansson reads as too big */
+        continue;
+      }
+      assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+      assert_int_equal(
+          certhub_ruleset_add(rs, "n", pat, strlen(pat), NULL, &err), CH_OK);
+      check_one("numbers", pat, p, rs, sc, ev, strlen(ev), -1);
+      certhub_pattern_free(p);
+      certhub_ruleset_free(rs);
+    }
+  }
+  certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
+/* The API's edges: empty ruleset, a scratch reused across rulesets,
+ * oversized events, a bad pattern leaves the ruleset unchanged. */
+static void test_api(void **state)
+{
+  (void)state;
+  certhub_ruleset *rs = NULL, *rs2 = NULL;
+  certhub_match_scratch *sc = NULL;
+  const size_t *mv = NULL;
+  size_t nm = 9;
+  char *err = NULL;
+  assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  assert_int_equal(certhub_ruleset_match(rs, sc, "{}", 2, &mv, &nm, &err),
+                   CH_OK);
+  assert_int_equal(nm, 0);
+  assert_int_equal(certhub_ruleset_add(rs, "bad", "{\"a\":1}", 7, NULL, &err),
+                   CH_ERR_PARSE);
+  assert_non_null(strstr(err, "must be in an array"));
+  free(err);
+  err = NULL;
+  assert_int_equal(certhub_ruleset_count(rs), 0);
+  assert_int_equal(certhub_ruleset_add(rs, "all", "{}", 2, NULL, &err), CH_OK);
+  assert_int_equal(certhub_ruleset_add(rs, "a1", "{\"a\":[1]}", 9, NULL, &err),
+                   CH_OK);
+  assert_int_equal(
+      certhub_ruleset_match(rs, sc, "{\"a\":1}", 7, &mv, &nm, &err), CH_OK);
+  assert_int_equal(nm, 2);
+  assert_int_equal(mv[0], 0);
+  assert_int_equal(mv[1], 1);
+  /* a bigger ruleset after a smaller one, same scratch */
+  assert_int_equal(certhub_ruleset_new(&rs2), CH_OK);
+  for(int i = 0; i < 50; i++) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "{\"k%d\":[%d]}", i % 7, i);
+    assert_int_equal(
+        certhub_ruleset_add(rs2, pat, pat, strlen(pat), NULL, &err), CH_OK);
+  }
+  assert_int_equal(
+      certhub_ruleset_match(rs2, sc, "{\"k3\":10}", 9, &mv, &nm, &err), CH_OK);
+  assert_int_equal(nm, 1);
+  assert_int_equal(mv[0], 10);
+  assert_string_equal(certhub_ruleset_name(rs2, 10), "{\"k3\":[10]}");
+  assert_int_equal(
+      certhub_ruleset_match(rs, sc, "{\"a\":1}", 7, &mv, &nm, &err), CH_OK);
+  assert_int_equal(nm, 2);
+  size_t big = CERTHUB_EVENT_MAX_LEN + 1;
+  char *b = malloc(big);
+  assert_non_null(b);
+  memset(b, ' ', big);
+  b[0] = '{';
+  b[1] = '}';
+  assert_int_equal(certhub_ruleset_match(rs, sc, b, big, &mv, &nm, &err),
+                   CH_ERR_TOOBIG);
+  assert_non_null(strstr(err, "larger than the limit"));
+  free(err);
+  err = NULL;
+  assert_int_equal(certhub_ruleset_match(rs, sc, b, big - 1, &mv, &nm, &err),
+                   CH_OK);
+  free(b);
+  assert_int_equal(
+      certhub_ruleset_match(rs, sc, "{\"a\":1,}", 8, &mv, &nm, &err),
+      CH_ERR_PARSE);
+  assert_non_null(strstr(err, "invalid JSON at byte 7"));
+  free(err);
+  certhub_ruleset_free(rs);
+  certhub_ruleset_free(rs2);
+  certhub_match_scratch_free(sc);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_api),     cmocka_unit_test(test_data_files),
+      cmocka_unit_test(test_hostile), cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_random),  cmocka_unit_test(test_numbers),
+  };
+  int r = cmocka_run_group_tests(tests, NULL, NULL);
+  for(size_t i = 0; i < npats; i++)
+    free(pats[i].text);
+  for(size_t i = 0; i < nevs; i++)
+    free(evs[i].text);
+  free(pats);
+  free(evs);
+  return r;
+}
