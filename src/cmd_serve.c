@@ -35,8 +35,9 @@ enum {
   OPT_BATCH,
 };
 
-/* Deliveries per step between two looks at the signals: small, so SIGTERM
- * waits for at most a few deliveries (each bounded by its timeout). */
+/* Deliveries per step between two looks for due schedules and unrouted
+ * events. SIGTERM is looked for before each delivery (serve_stopping), so
+ * it waits for the delivery in flight only. */
 #define SERVE_STEP_DELIVERIES 8
 
 typedef struct serve {
@@ -50,7 +51,8 @@ typedef struct serve {
   unsigned eval_every_ms; /* lifecycle evaluation period */
   bool once;
   bool stop;
-  int64_t last_eval;      /* instant of the last evaluation, 0 none */
+  bool hup;          /* SIGHUP read, reload not done yet */
+  int64_t last_eval; /* instant of the last evaluation, 0 none */
   wire_stats total;
 } serve;
 
@@ -80,14 +82,18 @@ static void serve_log(void *ctx, const char *fmt, ...)
   va_end(ap);
 }
 
+static bool serve_stopping(void *ctx);
+
 /* Build the wiring for cfg and put its rules into the store. */
 static ch_err serve_wire(serve *sv, const certhub_config *cfg, wire **out)
 {
   char *err = NULL;
   wire *w = NULL;
   ch_err rc = wire_new(sv->store, cfg, serve_log, sv, &w, &err);
-  if(!rc)
+  if(!rc) {
+    wire_set_stop(w, serve_stopping, sv);
     rc = wire_apply_config(w, serve_now(sv), &err);
+  }
   if(rc) {
     serve_log(sv, "configuration: %s", err ? err : certhub_strerror(rc));
     wire_free(w);
@@ -132,8 +138,9 @@ static void serve_reload(serve *sv)
   serve_log(sv, "SIGHUP: configuration reloaded from %s", cfg->file);
 }
 
-/* Read pending signals without blocking. */
-static void serve_signals(serve *sv)
+/* Read pending signals without blocking; a SIGHUP is only noted (a
+ * delivery may be in progress on the current wiring). */
+static void serve_read_signals(serve *sv)
 {
   struct signalfd_siginfo si;
   for(;;) {
@@ -141,13 +148,31 @@ static void serve_signals(serve *sv)
     if(n != (ssize_t)sizeof(si))
       return;
     if(si.ssi_signo == SIGHUP)
-      serve_reload(sv);
+      sv->hup = true;
     else if(!sv->stop) {
       serve_log(sv, "%s: draining and stopping",
                 si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
       sv->stop = true;
     }
   }
+}
+
+/* Between steps: read the signals and reload when asked. */
+static void serve_signals(serve *sv)
+{
+  serve_read_signals(sv);
+  if(sv->hup) {
+    sv->hup = false;
+    serve_reload(sv);
+  }
+}
+
+/* The wiring's stop check, before each delivery. */
+static bool serve_stopping(void *ctx)
+{
+  serve *sv = ctx;
+  serve_read_signals(sv);
+  return sv->stop;
 }
 
 static void stats_add(wire_stats *t, const wire_stats *s)
@@ -272,8 +297,8 @@ static int parse_dur(cli_ctx *c, const char *opt, const char *arg,
 {
   ch_err rc = certhub_duration_parse(arg, ms);
   if(rc)
-    return cli_usage(c, "%s: '%s' is not a duration of at most an hour "
-                        "(e.g. 30s, 500ms, 5m)",
+    return cli_usage(c, "%s: '%s' is not a duration over zero and of at "
+                        "most an hour (e.g. 30s, 500ms, 5m)",
                      opt, arg);
   return 0;
 }
@@ -337,8 +362,11 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     goto out;
   if((code = serve_lock(&sv)))
     goto out;
-  if(serve_wire(&sv, c->config, &sv.w)) {
-    code = c->exit_code = CLI_EXIT_USAGE;
+  ch_err wrc = serve_wire(&sv, c->config, &sv.w);
+  if(wrc) {
+    /* 2 for a configuration the rules reject, 3 when the store failed
+     * (e.g. locked by another process past the busy timeout). */
+    code = c->exit_code = cli_exit_for(wrc);
     goto out;
   }
   if(!c->quiet)

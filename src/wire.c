@@ -33,6 +33,8 @@ struct wire {
   void *log_ctx;
   int64_t now; /* of the step in progress, for the hooks */
   certhub_target_hooks hooks;
+  bool (*stopping)(void *ctx); /* asked before each delivery; may be NULL */
+  void *stop_ctx;
 };
 
 static char *msg_dup(const char *fmt, ...)
@@ -147,6 +149,11 @@ static ch_err deliver(void *ctx, const char *rule, const char *bus,
                       size_t len, certhub_bus_delivery *result, char **detail)
 {
   wire *w = ctx;
+  if(w->stopping && w->stopping(w->stop_ctx)) {
+    /* a stop was asked: leave this row for the next start */
+    *result = CERTHUB_BUS_SKIPPED;
+    return CH_OK;
+  }
   certhub_rule_target *t = NULL;
   certhub_delivery d = CERTHUB_DELIVERY_FAILED;
   char *arn = certhub_bus_rule_arn(w->cfg->region, w->cfg->account, bus, rule);
@@ -171,10 +178,12 @@ static ch_err deliver(void *ctx, const char *rule, const char *bus,
               : d == CERTHUB_DELIVERY_RETRY ? CERTHUB_BUS_RETRY
                                             : CERTHUB_BUS_FAILED;
 out:
+  /* Whether a retryable failure is retried is the bus's decision, made
+   * after this (RetryPolicy, event age): the pass's summary counts it. */
   if(w->log && *result != CERTHUB_BUS_DELIVERED)
-    w->log(w->log_ctx, "rule %s target %s: %s: %s", rule,
+    w->log(w->log_ctx, "rule %s target %s: attempt failed (%s): %s", rule,
            t ? certhub_rule_target_id(t) : "?",
-           *result == CERTHUB_BUS_RETRY ? "will retry" : "failed",
+           *result == CERTHUB_BUS_RETRY ? "retryable" : "permanent",
            *detail ? *detail : "");
   certhub_rule_target_free(t);
   free(arn);
@@ -251,6 +260,12 @@ ch_err wire_new(certhub_store *s, const certhub_config *cfg, wire_log_fn log,
   w->hooks.import_findings = hook_findings;
   *out = w;
   return CH_OK;
+}
+
+void wire_set_stop(wire *w, bool (*stopping)(void *ctx), void *ctx)
+{
+  w->stopping = stopping;
+  w->stop_ctx = ctx;
 }
 
 void wire_free(wire *w)

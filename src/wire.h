@@ -46,6 +46,11 @@ ch_err wire_new(certhub_store *s, const certhub_config *cfg, wire_log_fn log,
                 char **errmsg /* OUT, caller frees */);
 void wire_free(wire *w);
 
+/* stopping(ctx) is asked before each delivery; when it returns true the
+ * delivery is not attempted (its outbox row stays due) and the step ends.
+ * It must not free or replace the wire. */
+void wire_set_stop(wire *w, bool (*stopping)(void *ctx), void *ctx);
+
 /* Put the configured rules (or the built-in seed rules when the config
  * has no rules: section) into the store; config-managed rules that are no
  * longer configured are deleted, CLI rules are left alone. */

@@ -157,8 +157,10 @@ ch_err certhub_bus_fire_schedules(certhub_store *s, int64_t now,
 
 typedef enum certhub_bus_delivery {
   CERTHUB_BUS_DELIVERED = 0,
-  CERTHUB_BUS_RETRY,  /* transient: try again later */
-  CERTHUB_BUS_FAILED, /* permanent: dead letter / drop now */
+  CERTHUB_BUS_RETRY,   /* transient: try again later */
+  CERTHUB_BUS_FAILED,  /* permanent: dead letter / drop now */
+  CERTHUB_BUS_SKIPPED, /* not attempted (the dispatcher is stopping): the
+                        * row stays as it was and the dispatch ends */
 } certhub_bus_delivery;
 
 /* One delivery attempt. *detail (malloc'd, may stay NULL) explains a

@@ -490,7 +490,7 @@ static ch_err give_up(certhub_store *s, const due_row *r,
 
 static ch_err dispatch_one(certhub_store *s, const due_row *r, int64_t now,
                            certhub_bus_deliver_cb deliver, void *ctx,
-                           certhub_bus_stats *st)
+                           certhub_bus_stats *st, bool *skipped)
 {
   ch_bus_policy pol;
   char why[ERRLEN];
@@ -511,6 +511,12 @@ static ch_err dispatch_one(certhub_store *s, const due_row *r, int64_t now,
   st->attempted++;
   ch_err cbrc = deliver(ctx, r->rule, r->bus, r->target, r->event,
                         strlen(r->event), &res, &detail);
+  if(!cbrc && res == CERTHUB_BUS_SKIPPED) { /* untouched, due as before */
+    st->attempted--;
+    *skipped = true;
+    free(detail);
+    return CH_OK;
+  }
   if(cbrc) {
     res = CERTHUB_BUS_RETRY;
     if(!detail) {
@@ -571,8 +577,10 @@ ch_err certhub_bus_dispatch(certhub_store *s, int64_t now,
   if(!(d.r = calloc(d.cap, sizeof(*d.r))))
     return certhub_store_set_error(s, CH_ERR_NOMEM, "out of memory");
   ch_err rc = certhub_store_outbox_due(s, now, d.cap, take_row, &d);
-  for(size_t i = 0; !rc && i < d.n; i++)
-    rc = dispatch_one(s, &d.r[i], now, deliver, ctx, stats ? stats : &local);
+  bool skipped = false;
+  for(size_t i = 0; !rc && !skipped && i < d.n; i++)
+    rc = dispatch_one(s, &d.r[i], now, deliver, ctx, stats ? stats : &local,
+                      &skipped);
   for(size_t i = 0; i < d.n; i++) {
     free(d.r[i].bus);
     free(d.r[i].rule);

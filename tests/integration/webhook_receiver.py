@@ -11,8 +11,12 @@ Listens on 127.0.0.1:PORT (HTTPS when a certificate and key are given). The requ
   /slow      answers 200 after 1.5 s (recorded like /ok)
   /redirect  302 to /ok
   /big       200 with a 20 MB body
+  /flaky/N/KEY  503 for the first N requests to this path, then like /ok
+  /gate/KEY  never answers while RECORD.jsonl.open does not exist; once it
+             does, like /ok
 """
 import json
+import os
 import ssl
 import sys
 import threading
@@ -22,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT = int(sys.argv[1])
 RECORD = sys.argv[2]
 lock = threading.Lock()
+seen = {}  # /flaky/ path -> requests so far
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -60,6 +65,21 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(1.5)
             self.record(body)
             self.reply(200)
+        elif p.startswith("/flaky/") and p.count("/") == 3:
+            with lock:
+                seen[p] = seen.get(p, 0) + 1
+                n = seen[p]
+            if n <= int(p.split("/")[2]):
+                self.reply(503, b"status 503 from receiver (flaky)")
+            else:
+                self.record(body)
+                self.reply(200, b"thanks")
+        elif p.startswith("/gate/"):
+            if os.path.exists(RECORD + ".open"):
+                self.record(body)
+                self.reply(200, b"thanks")
+            else:
+                time.sleep(30)
         elif p == "/redirect":
             self.reply(302, b"", [("Location", "/ok")])
         elif p == "/big":

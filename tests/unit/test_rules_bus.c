@@ -686,6 +686,41 @@ static void test_dispatch(void **state)
                    0);
 }
 
+/* SKIPPED (the dispatcher is stopping): that row is left as it was, no
+ * attempt counted, and the rows after it are not offered; the next
+ * dispatch delivers them. */
+static void test_dispatch_skipped(void **state)
+{
+  fx *f = *state;
+  rule_ok(f->s, NULL, "r", "{}", NULL,
+          "[{\"Id\":\"a\",\"Type\":\"f\"},{\"Id\":\"b\",\"Type\":\"f\"},"
+          "{\"Id\":\"c\",\"Type\":\"f\"}]",
+          T_NOW);
+  one_event(f, T_NOW);
+  script sc = {.res = {CERTHUB_BUS_DELIVERED, CERTHUB_BUS_SKIPPED}, .n = 2};
+  certhub_bus_stats st = {0};
+  assert_int_equal(certhub_bus_dispatch(f->s, T_NOW, scripted, &sc, 0, &st),
+                   CH_OK);
+  assert_string_equal(sc.log, "default/r/a default/r/b");
+  assert_int_equal(st.attempted, 1);
+  assert_int_equal(st.delivered, 1);
+  assert_int_equal(st.retried, 0);
+  t_query_eq(f->s,
+             "SELECT group_concat(x, ' ') FROM (SELECT target_id || ':' ||"
+             " state || ':' || attempts || ':' || next_attempt_at || ':' ||"
+             " last_error AS x FROM outbox ORDER BY id)",
+             "a:delivered:1:0: b:pending:0:1795428000: "
+             "c:pending:0:1795428000:");
+  sc.log[0] = '\0';
+  assert_int_equal(certhub_bus_dispatch(f->s, T_NOW, scripted, &sc, 0, &st),
+                   CH_OK);
+  assert_string_equal(sc.log, "default/r/b default/r/c");
+  t_query_eq(f->s,
+             "SELECT group_concat(x, ' ') FROM (SELECT target_id || ':' ||"
+             " state || ':' || attempts AS x FROM outbox ORDER BY id)",
+             "a:delivered:1 b:delivered:1 c:delivered:1");
+}
+
 static void test_dispatch_age(void **state)
 {
   fx *f = *state;
@@ -908,6 +943,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_schedules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dispatch_age, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dispatch_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dispatch_faults, setup, teardown),
