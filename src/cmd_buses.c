@@ -26,7 +26,7 @@ static ch_err list_row(void *ctx, const char *name, int64_t created,
   snprintf(rules, sizeof(rules), "%llu", (unsigned long long)n_rules);
   if(l->c->format == OUT_JSON) {
     char *arn = NULL;
-    if(asprintf(&arn, "arn:aws:events:%s:%s:event-bus/%s",
+    if(asprintf(&arn, "arn:certhub:events:%s:%s:event-bus/%s",
                 CERTHUB_BUS_DEFAULT_REGION, CERTHUB_BUS_DEFAULT_ACCOUNT,
                 name) < 0)
       return CH_ERR_NOMEM;

@@ -104,7 +104,7 @@ ch_err certhub_bus_rule_put(certhub_store *s, const certhub_bus_rule *r,
 ch_err certhub_bus_rule_enable(certhub_store *s, const char *bus,
                                const char *name, bool enable, int64_t now);
 
-/* The rule's ARN: arn:aws:events:REGION:ACCOUNT:rule/[BUS/]NAME (the bus
+/* The rule's ARN: arn:certhub:events:REGION:ACCOUNT:rule/[BUS/]NAME (the bus
  * only when not "default", as EventBridge). malloc'd, NULL on OOM. */
 char *certhub_bus_rule_arn(const char *region, const char *account,
                            const char *bus, const char *name);

@@ -642,11 +642,11 @@ char *certhub_bus_rule_arn(const char *region, const char *account,
   bool dflt = !bus || !strcmp(bus, CERTHUB_DEFAULT_BUS);
   const char *rg = region ? region : CERTHUB_BUS_DEFAULT_REGION;
   const char *ac = account ? account : CERTHUB_BUS_DEFAULT_ACCOUNT;
-  int n = snprintf(NULL, 0, "arn:aws:events:%s:%s:rule/%s%s%s", rg, ac,
+  int n = snprintf(NULL, 0, "arn:certhub:events:%s:%s:rule/%s%s%s", rg, ac,
                    dflt ? "" : bus, dflt ? "" : "/", name);
   char *arn = n >= 0 ? malloc((size_t)n + 1) : NULL;
   if(arn)
-    snprintf(arn, (size_t)n + 1, "arn:aws:events:%s:%s:rule/%s%s%s", rg, ac,
+    snprintf(arn, (size_t)n + 1, "arn:certhub:events:%s:%s:rule/%s%s%s", rg, ac,
              dflt ? "" : bus, dflt ? "" : "/", name);
   return arn;
 }

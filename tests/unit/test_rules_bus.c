@@ -272,10 +272,10 @@ static void test_buses(void **state)
   assert_int_equal(certhub_bus_delete(f->s, "ops/certs"), CH_OK);
   assert_int_equal(certhub_bus_delete(f->s, "ops/certs"), CH_ERR_NOTFOUND);
   char *arn = certhub_bus_rule_arn(NULL, NULL, "ops", "r");
-  assert_string_equal(arn, "arn:aws:events:local:000000000000:rule/ops/r");
+  assert_string_equal(arn, "arn:certhub:events:local:000000000000:rule/ops/r");
   free(arn);
   arn = certhub_bus_rule_arn("eu-west-1", "123456789012", "default", "r");
-  assert_string_equal(arn, "arn:aws:events:eu-west-1:123456789012:rule/r");
+  assert_string_equal(arn, "arn:certhub:events:eu-west-1:123456789012:rule/r");
   free(arn);
 }
 
@@ -514,7 +514,7 @@ static void test_schedules(void **state)
              "SELECT source || '|' || detail_type || '|' || "
              "json_extract(envelope, '$.resources[0]') || '|' || "
              "json_extract(envelope, '$.time') || '|' || routed FROM events",
-             "aws.events|Scheduled Event|arn:aws:events:eu-west-1:"
+             "aws.events|Scheduled Event|arn:certhub:events:eu-west-1:"
              "123456789012:rule/hourly|2026-11-23T11:00:00Z|1");
   t_query_eq(f->s, "SELECT rule || ':' || target_id FROM outbox", "hourly:h");
   t_query_eq(f->s,
