@@ -61,7 +61,8 @@ int cmd_config(cli_ctx *c, int argc, char **argv)
   if(code)
     return code;
   char *err = NULL;
-  ch_err rc = certhub_bus_config_check(c->config, wire_check_target, NULL, &err);
+  ch_err rc =
+      certhub_bus_config_check(c->config, wire_check_target, NULL, &err);
   if(rc) {
     code = cli_fail(c, CLI_EXIT_USAGE, "%s", err ? err : certhub_strerror(rc));
     free(err);

@@ -128,7 +128,8 @@ static int rules_put(cli_ctx *c, int argc, char **argv, const char *bus,
                         .targets = targets,
                         .managed_by = CERTHUB_RULE_BY_CLI};
   bool created = false;
-  ch_err rc = certhub_bus_rule_put(s, &r, c->now, wire_check_target, NULL, &created);
+  ch_err rc =
+      certhub_bus_rule_put(s, &r, c->now, wire_check_target, NULL, &created);
   if(rc) {
     code = cli_fail(c, cli_exit_for(rc), "%s", certhub_store_errmsg(s));
     goto out;
@@ -161,9 +162,9 @@ static json_t *rule_json(const certhub_bus_rule *r)
       r->name, "EventBusName", r->bus, "Arn", arn, "State",
       r->enabled ? "ENABLED" : "DISABLED", "EventPattern", r->pattern,
       "ScheduleExpression", r->schedule, "Description", r->description,
-      "Targets", json_loads(r->targets, 0, NULL), "Batch", r->batch, "ManagedBy", r->managed_by,
-      "CreatedAt", created, "LastFire", r->last_fire ? last : NULL, "NextFire",
-      r->next_fire ? next : NULL);
+      "Targets", json_loads(r->targets, 0, NULL), "Batch", r->batch,
+      "ManagedBy", r->managed_by, "CreatedAt", created, "LastFire",
+      r->last_fire ? last : NULL, "NextFire", r->next_fire ? next : NULL);
   (void)updated;
   free(arn);
   return o;
@@ -338,7 +339,8 @@ int cmd_rules(cli_ctx *c, int argc, char **argv)
   }
   const char *sub = argv[optind++];
   bool put = !strcmp(sub, "put");
-  if(!put && (pattern || schedule || n_targets || descr || disabled || batch)) {
+  if(!put &&
+     (pattern || schedule || n_targets || descr || disabled || batch)) {
     code = cli_usage(c,
                      "%s: --pattern, --schedule, --target, --description, "
                      "--batch and --disabled are options of put",

@@ -232,8 +232,7 @@ static void serve_pass(serve *sv)
               "%llu events emitted, %llu schedules fired, %llu routed, "
               "%llu delivered, %llu to retry, %llu given up",
               (unsigned long long)st.emitted, (unsigned long long)st.fired,
-              (unsigned long long)st.routed,
-              (unsigned long long)st.delivered,
+              (unsigned long long)st.routed, (unsigned long long)st.delivered,
               (unsigned long long)st.retried, (unsigned long long)st.dead);
   stats_add(&sv->total, &st);
 }
@@ -297,8 +296,9 @@ static int parse_dur(cli_ctx *c, const char *opt, const char *arg,
 {
   ch_err rc = certhub_duration_parse(arg, ms);
   if(rc)
-    return cli_usage(c, "%s: '%s' is not a duration over zero and of at "
-                        "most an hour (e.g. 30s, 500ms, 5m)",
+    return cli_usage(c,
+                     "%s: '%s' is not a duration over zero and of at "
+                     "most an hour (e.g. 30s, 500ms, 5m)",
                      opt, arg);
   return 0;
 }
@@ -311,7 +311,10 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
       {"evaluate-every", required_argument, NULL, OPT_EVALUATE_EVERY},
       {NULL, 0, NULL, 0},
   };
-  serve sv = {.c = c, .sfd = -1, .lockfd = -1, .interval_ms = 60000,
+  serve sv = {.c = c,
+              .sfd = -1,
+              .lockfd = -1,
+              .interval_ms = 60000,
               .eval_every_ms = 3600000};
   sigset_t set, old;
   bool masked = false;
@@ -328,8 +331,7 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
         return code;
       break;
     case OPT_EVALUATE_EVERY:
-      if((code = parse_dur(c, "--evaluate-every", optarg,
-                           &sv.eval_every_ms)))
+      if((code = parse_dur(c, "--evaluate-every", optarg, &sv.eval_every_ms)))
         return code;
       break;
     default:

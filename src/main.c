@@ -121,7 +121,8 @@ static const cli_cmd commands[] = {
      "  --compat             also emit blackbox_exporter and\n"
      "                       x509-certificate-exporter metric names\n"},
     {"events", cmd_events, "put, list and show events; test event patterns",
-     "Usage: certhub events put --source S --detail-type T [--detail JSON|@F]\n"
+     "Usage: certhub events put --source S --detail-type T [--detail "
+     "JSON|@F]\n"
      "                          [--bus B] [--resources ARN,...] [--time T]\n"
      "       certhub events put --entries FILE|-\n"
      "       certhub events list [--bus B] [--source S] [--detail-type T]\n"
@@ -162,7 +163,8 @@ static const cli_cmd commands[] = {
      "  --batch              print the weekly batch instead: every active\n"
      "                       certificate within its threshold (JSON)\n"},
     {"rules", cmd_rules, "manage the rules of event buses",
-     "Usage: certhub rules put NAME [--bus B] (--pattern P|@F | --schedule E)\n"
+     "Usage: certhub rules put NAME [--bus B] (--pattern P|@F | --schedule "
+     "E)\n"
      "                         [--target JSON|@F]... [--description D]\n"
      "                         [--disabled] [--batch expiring-certificates]\n"
      "       certhub rules list [--bus B]\n"
@@ -616,8 +618,8 @@ int cli_open_store(cli_ctx *c, certhub_store **s)
   }
   free(c->db_target);
   c->db_target = strdup(target);
-  ch_err rc = c->db_target ? certhub_store_open(target, s, &errmsg)
-                           : CH_ERR_NOMEM;
+  ch_err rc =
+      c->db_target ? certhub_store_open(target, s, &errmsg) : CH_ERR_NOMEM;
   if(rc) {
     *s = NULL;
     code = cli_fail(c, CLI_EXIT_INTERNAL, "%s",

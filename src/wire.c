@@ -21,7 +21,7 @@
 /* The topic the seed rules publish to; created when they are applied. */
 #define SEED_TOPIC "certificate-expiry"
 #define SEED_TARGETS                                                          \
-  "[{\"Id\":\"findings\",\"Type\":\"findings\"},"                            \
+  "[{\"Id\":\"findings\",\"Type\":\"findings\"},"                             \
   "{\"Id\":\"notify\",\"Type\":\"topic\",\"Topic\":\"" SEED_TOPIC "\"}]"
 /* SNS's Subject limit. */
 #define SUBJECT_MAX 100
@@ -138,8 +138,8 @@ ch_err wire_check_target(void *ctx, const char *target_json, char **errmsg)
 {
   (void)ctx;
   certhub_rule_target *t = NULL;
-  ch_err rc = certhub_rule_target_parse(target_json, strlen(target_json), &t,
-                                        errmsg);
+  ch_err rc =
+      certhub_rule_target_parse(target_json, strlen(target_json), &t, errmsg);
   certhub_rule_target_free(t);
   return rc;
 }
@@ -157,8 +157,8 @@ static ch_err deliver(void *ctx, const char *rule, const char *bus,
   certhub_rule_target *t = NULL;
   certhub_delivery d = CERTHUB_DELIVERY_FAILED;
   char *arn = certhub_bus_rule_arn(w->cfg->region, w->cfg->account, bus, rule);
-  ch_err rc = certhub_rule_target_parse(target_json, strlen(target_json), &t,
-                                        detail);
+  ch_err rc =
+      certhub_rule_target_parse(target_json, strlen(target_json), &t, detail);
   if(rc) {
     /* A stored target that no longer parses will never deliver. */
     *result = CERTHUB_BUS_FAILED;

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "certhub/time.h"
 #include "lifecycle_int.h"
 

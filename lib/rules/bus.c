@@ -646,7 +646,7 @@ char *certhub_bus_rule_arn(const char *region, const char *account,
                    dflt ? "" : bus, dflt ? "" : "/", name);
   char *arn = n >= 0 ? malloc((size_t)n + 1) : NULL;
   if(arn)
-    snprintf(arn, (size_t)n + 1, "arn:certhub:events:%s:%s:rule/%s%s%s", rg, ac,
-             dflt ? "" : bus, dflt ? "" : "/", name);
+    snprintf(arn, (size_t)n + 1, "arn:certhub:events:%s:%s:rule/%s%s%s", rg,
+             ac, dflt ? "" : bus, dflt ? "" : "/", name);
   return arn;
 }

@@ -95,9 +95,8 @@ struct ch_store_ops {
   ch_err (*rule_list)(certhub_store *s, const char *bus,
                       certhub_bus_rule_cb cb, void *ctx);
   ch_err (*rule_delete)(certhub_store *s, const char *bus, const char *name);
-  ch_err (*rule_set_state)(certhub_store *s, const char *bus,
-                           const char *name, bool enabled, int64_t next_fire,
-                           int64_t now);
+  ch_err (*rule_set_state)(certhub_store *s, const char *bus, const char *name,
+                           bool enabled, int64_t next_fire, int64_t now);
   ch_err (*rule_fired)(certhub_store *s, const char *bus, const char *name,
                        int64_t last_fire, int64_t next_fire);
   ch_err (*event_put)(certhub_store *s, const certhub_bus_event_rec *e,
@@ -129,8 +128,7 @@ struct ch_store_ops {
   /* Topics and their message log (store_hub.h). A backend without them
    * leaves these NULL: the calls fail with CH_ERR_UNSUPPORTED. */
   ch_err (*topic_create)(certhub_store *s, const char *name, const char *arn,
-                         const char *display_name, int64_t now,
-                         bool *created);
+                         const char *display_name, int64_t now, bool *created);
   ch_err (*topic_get)(certhub_store *s, const char *name, certhub_topic_cb cb,
                       void *ctx);
   ch_err (*topic_list)(certhub_store *s, certhub_topic_cb cb, void *ctx);

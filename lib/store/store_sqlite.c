@@ -379,14 +379,33 @@ static void bind_id(sqlite3_stmt *st, int i, int64_t v)
     sqlite3_bind_null(st, i);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+ch_err ch_sq_prepare(certhub_store *s, const char *sql, sqlite3_stmt **st)
+{
+  int r = sqlite3_prepare_v2(ch_sq_db(s), sql, -1, st, NULL);
+  if(r != SQLITE_OK) {
+    sqlite3_finalize(*st);
+    *st = NULL;
+    return ch_sq_dberr(s, r, "prepare");
+  }
+  return CH_OK;
+}
+
+void ch_sq_bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+  if(v)
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+const char *ch_sq_col_opt(sqlite3_stmt *st, int i)
 {
   return (const char *)sqlite3_column_text(st, i);
 }
 
-static const char *col_str(sqlite3_stmt *st, int i)
+const char *ch_sq_col_str(sqlite3_stmt *st, int i)
 {
-  const char *t = col_text(st, i);
+  const char *t = ch_sq_col_opt(st, i);
   return t ? t : "";
 }
 
@@ -1091,7 +1110,7 @@ static ch_err renew_by_sans(certhub_store *s, int64_t source_id,
       alloc = na;
     }
     keys[n].id = sqlite3_column_int64(st, 0);
-    rc = san_digest(s, col_str(st, 1), keys[n].md);
+    rc = san_digest(s, ch_sq_col_str(st, 1), keys[n].md);
     n++;
   }
   if(!rc)
@@ -1112,7 +1131,7 @@ static ch_err renew_by_sans(certhub_store *s, int64_t source_id,
   while(!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
     struct san_key k;
     int64_t old = sqlite3_column_int64(st, 0);
-    rc = san_digest(s, col_str(st, 1), k.md);
+    rc = san_digest(s, ch_sq_col_str(st, 1), k.md);
     if(rc)
       break;
     struct san_key *hit = bsearch(&k, keys, n, sizeof(*keys), cmp_key);
@@ -1160,7 +1179,7 @@ static ch_err sq_scan_finish(certhub_store *s, int64_t source_id,
   sqlite3_bind_int64(st, 1, source_id);
   r = sqlite3_step(st);
   if(r == SQLITE_ROW)
-    is_stdin = strcmp(col_str(st, 0), CERTHUB_SOURCE_STDIN) == 0;
+    is_stdin = strcmp(ch_sq_col_str(st, 0), CERTHUB_SOURCE_STDIN) == 0;
   else if(r == SQLITE_DONE) {
     sqlite3_reset(st);
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "%s: no source with id %lld",
@@ -1472,21 +1491,22 @@ static ch_err fill_aux(certhub_store *s, sqlite3_stmt *m, struct ch_arena *a,
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, row->rowid);
-  sqlite3_bind_text(st, 2, col_text(m, C_ISSUER_HASH), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, col_text(m, C_AKI), -1, SQLITE_TRANSIENT);
-  bind_hash_key(st, 4, col_text(m, C_ISSUER_HASH));
+  sqlite3_bind_text(st, 2, ch_sq_col_opt(m, C_ISSUER_HASH), -1,
+                    SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, ch_sq_col_opt(m, C_AKI), -1, SQLITE_TRANSIENT);
+  bind_hash_key(st, 4, ch_sq_col_opt(m, C_ISSUER_HASH));
   while(!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
     int k = sqlite3_column_int(st, 0);
     if(k == 0) {
       certhub_tag *t = vec_push(a, &tags, sizeof(*t));
-      if(!t || !(t->key = ch_arena_strdup(a, col_str(st, 1))) ||
-         !(t->value = ch_arena_strdup(a, col_str(st, 3))))
+      if(!t || !(t->key = ch_arena_strdup(a, ch_sq_col_str(st, 1))) ||
+         !(t->value = ch_arena_strdup(a, ch_sq_col_str(st, 3))))
         rc = CH_ERR_TOOBIG;
     }
     else if(k == 1) {
       certhub_sighting *g = vec_push(a, &srcs, sizeof(*g));
-      if(!g || !(g->locator = ch_arena_strdup(a, col_str(st, 2))) ||
-         !(g->kind = ch_arena_strdup(a, col_str(st, 3))))
+      if(!g || !(g->locator = ch_arena_strdup(a, ch_sq_col_str(st, 2))) ||
+         !(g->kind = ch_arena_strdup(a, ch_sq_col_str(st, 3))))
         rc = CH_ERR_TOOBIG;
       else {
         g->position = (unsigned)sqlite3_column_int64(st, 4);
@@ -1498,7 +1518,7 @@ static ch_err fill_aux(certhub_store *s, sqlite3_stmt *m, struct ch_arena *a,
     else {
       struct vec *v = k == 2 ? &iss : k == 3 ? &rby : &rep;
       const char **p = vec_push(a, v, sizeof(*p));
-      if(!p || !(*p = ch_arena_strdup(a, col_str(st, 1))))
+      if(!p || !(*p = ch_arena_strdup(a, ch_sq_col_str(st, 1))))
         rc = CH_ERR_TOOBIG;
     }
   }
@@ -1527,31 +1547,31 @@ static ch_err fill_row(certhub_store *s, sqlite3_stmt *m, int64_t now,
   ch_err rc;
   memset(row, 0, sizeof(*row));
   row->rowid = sqlite3_column_int64(m, C_ID);
-  row->id = col_str(m, C_SHORT);
-  row->sha256 = col_str(m, C_SHA256);
-  row->sha1 = col_str(m, C_SHA1);
-  row->subject = col_str(m, C_SUBJECT);
-  row->common_name = col_text(m, C_CN);
-  row->issuer = col_str(m, C_ISSUER);
-  row->issuer_cn = col_text(m, C_ISSUER_CN);
-  row->serial = col_str(m, C_SERIAL);
+  row->id = ch_sq_col_str(m, C_SHORT);
+  row->sha256 = ch_sq_col_str(m, C_SHA256);
+  row->sha1 = ch_sq_col_str(m, C_SHA1);
+  row->subject = ch_sq_col_str(m, C_SUBJECT);
+  row->common_name = ch_sq_col_opt(m, C_CN);
+  row->issuer = ch_sq_col_str(m, C_ISSUER);
+  row->issuer_cn = ch_sq_col_opt(m, C_ISSUER_CN);
+  row->serial = ch_sq_col_str(m, C_SERIAL);
   row->not_before = sqlite3_column_int64(m, C_NB);
   row->not_after = sqlite3_column_int64(m, C_NA);
   row->days_to_expiry = certhub_days_to_expiry(row->not_after, now);
-  row->key_alg = col_str(m, C_KEY_ALG);
+  row->key_alg = ch_sq_col_str(m, C_KEY_ALG);
   row->key_bits = sqlite3_column_int(m, C_KEY_BITS);
-  row->key_curve = col_text(m, C_CURVE);
-  row->sig_alg = col_str(m, C_SIG_ALG);
+  row->key_curve = ch_sq_col_opt(m, C_CURVE);
+  row->sig_alg = ch_sq_col_str(m, C_SIG_ALG);
   row->is_ca = sqlite3_column_int(m, C_IS_CA) != 0;
   row->path_len = sqlite3_column_type(m, C_PATH_LEN) == SQLITE_NULL
                       ? -1
                       : sqlite3_column_int(m, C_PATH_LEN);
   row->self_signed = sqlite3_column_int(m, C_SELF) != 0;
-  row->key_usage = col_str(m, C_KU);
-  row->ext_key_usage = col_str(m, C_EKU);
-  row->type = col_str(m, C_TYPE);
-  row->account = col_str(m, C_ACCOUNT);
-  row->region = col_str(m, C_REGION);
+  row->key_usage = ch_sq_col_str(m, C_KU);
+  row->ext_key_usage = ch_sq_col_str(m, C_EKU);
+  row->type = ch_sq_col_str(m, C_TYPE);
+  row->account = ch_sq_col_str(m, C_ACCOUNT);
+  row->region = ch_sq_col_str(m, C_REGION);
   row->first_seen = sqlite3_column_int64(m, C_FIRST);
   row->last_seen = sqlite3_column_int64(m, C_LAST);
   bool present = sqlite3_column_int(m, C_PRESENT) != 0;
@@ -1567,7 +1587,7 @@ static ch_err fill_row(certhub_store *s, sqlite3_stmt *m, int64_t now,
   else
     row->arn = ch_arena_printf(a, "arn:certhub:acm:%s:%s:certificate/%s",
                                row->region, row->account, h);
-  char *sans = ch_arena_strdup(a, col_str(m, C_SANS));
+  char *sans = ch_arena_strdup(a, ch_sq_col_str(m, C_SANS));
   certhub_san *arr = NULL;
   if(!row->arn || !sans)
     return ch_store_err(s, CH_ERR_TOOBIG,
@@ -1896,7 +1916,7 @@ static ch_err sq_test_exec(certhub_store *s, const char *stmt, char **first)
   ch_err rc = CH_OK;
   r = sqlite3_step(st);
   if(r == SQLITE_ROW && first && sqlite3_column_text(st, 0)) {
-    *first = strdup(col_text(st, 0));
+    *first = strdup(ch_sq_col_opt(st, 0));
     if(!*first)
       rc = ch_store_err(s, CH_ERR_NOMEM, "out of memory");
   }

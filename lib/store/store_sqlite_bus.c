@@ -73,36 +73,6 @@ const char ch_sq_bus_schema[] =
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static ch_err prep(certhub_store *s, const char *sql, sqlite3_stmt **st)
-{
-  int r = sqlite3_prepare_v2(ch_sq_db(s), sql, -1, st, NULL);
-  if(r != SQLITE_OK) {
-    sqlite3_finalize(*st);
-    *st = NULL;
-    return ch_sq_dberr(s, r, "prepare");
-  }
-  return CH_OK;
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-  if(v)
-    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null(st, i);
-}
-
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-  const char *t = (const char *)sqlite3_column_text(st, i);
-  return t ? t : "";
-}
-
-static const char *col_opt(sqlite3_stmt *st, int i)
-{
-  return (const char *)sqlite3_column_text(st, i);
-}
-
 /* Step a statement that returns no rows, finalize it. */
 static ch_err run_done(certhub_store *s, sqlite3_stmt *st, const char *what)
 {
@@ -122,13 +92,13 @@ static uint64_t changes(certhub_store *s)
 ch_err ch_sq_bus_create(certhub_store *s, const char *name, int64_t now)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "INSERT INTO buses(name, created) VALUES(?1, ?2)"
-                   " ON CONFLICT(name) DO NOTHING",
-                   &st);
+  ch_err rc = ch_sq_prepare(s,
+                            "INSERT INTO buses(name, created) VALUES(?1, ?2)"
+                            " ON CONFLICT(name) DO NOTHING",
+                            &st);
   if(rc)
     return rc;
-  bind_str(st, 1, name);
+  ch_sq_bind_opt(st, 1, name);
   sqlite3_bind_int64(st, 2, now);
   rc = run_done(s, st, "creating bus");
   if(!rc && !changes(s))
@@ -139,10 +109,11 @@ ch_err ch_sq_bus_create(certhub_store *s, const char *name, int64_t now)
 ch_err ch_sq_bus_delete(certhub_store *s, const char *name)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s, "SELECT count(*) FROM rules WHERE bus = ?1", &st);
+  ch_err rc =
+      ch_sq_prepare(s, "SELECT count(*) FROM rules WHERE bus = ?1", &st);
   if(rc)
     return rc;
-  bind_str(st, 1, name);
+  ch_sq_bind_opt(st, 1, name);
   int r = sqlite3_step(st);
   int64_t n = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   sqlite3_finalize(st);
@@ -153,10 +124,10 @@ ch_err ch_sq_bus_delete(certhub_store *s, const char *name)
                         "event bus '%s' still has %" PRId64
                         " rule(s); delete them first",
                         name, n);
-  rc = prep(s, "DELETE FROM buses WHERE name = ?1", &st);
+  rc = ch_sq_prepare(s, "DELETE FROM buses WHERE name = ?1", &st);
   if(rc)
     return rc;
-  bind_str(st, 1, name);
+  ch_sq_bind_opt(st, 1, name);
   rc = run_done(s, st, "deleting bus");
   if(!rc && !changes(s))
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "no event bus '%s'", name);
@@ -166,15 +137,16 @@ ch_err ch_sq_bus_delete(certhub_store *s, const char *name)
 ch_err ch_sq_bus_list(certhub_store *s, certhub_bus_name_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "SELECT b.name, b.created, (SELECT count(*) FROM rules r"
-                   " WHERE r.bus = b.name) FROM buses b ORDER BY b.name",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT b.name, b.created, (SELECT count(*) FROM rules r"
+                    " WHERE r.bus = b.name) FROM buses b ORDER BY b.name",
+                    &st);
   if(rc)
     return rc;
   int r;
   while(!rc && (r = sqlite3_step(st)) == SQLITE_ROW)
-    rc = cb(ctx, col_str(st, 0), sqlite3_column_int64(st, 1),
+    rc = cb(ctx, ch_sq_col_str(st, 0), sqlite3_column_int64(st, 1),
             (uint64_t)sqlite3_column_int64(st, 2));
   if(!rc && r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "listing buses");
@@ -185,10 +157,10 @@ ch_err ch_sq_bus_list(certhub_store *s, certhub_bus_name_cb cb, void *ctx)
 ch_err ch_sq_bus_exists(certhub_store *s, const char *name, bool *exists)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s, "SELECT 1 FROM buses WHERE name = ?1", &st);
+  ch_err rc = ch_sq_prepare(s, "SELECT 1 FROM buses WHERE name = ?1", &st);
   if(rc)
     return rc;
-  bind_str(st, 1, name);
+  ch_sq_bind_opt(st, 1, name);
   int r = sqlite3_step(st);
   *exists = r == SQLITE_ROW;
   if(r != SQLITE_ROW && r != SQLITE_DONE)
@@ -211,19 +183,19 @@ static ch_err rule_rows(certhub_store *s, sqlite3_stmt *st,
   *n = 0;
   while(!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
     certhub_bus_rule ru = {
-        .bus = col_str(st, 0),
-        .name = col_str(st, 1),
-        .pattern = col_opt(st, 2),
-        .schedule = col_opt(st, 3),
-        .enabled = strcmp(col_str(st, 4), "ENABLED") == 0,
-        .description = col_str(st, 5),
-        .targets = col_str(st, 6),
-        .managed_by = col_str(st, 7),
+        .bus = ch_sq_col_str(st, 0),
+        .name = ch_sq_col_str(st, 1),
+        .pattern = ch_sq_col_opt(st, 2),
+        .schedule = ch_sq_col_opt(st, 3),
+        .enabled = strcmp(ch_sq_col_str(st, 4), "ENABLED") == 0,
+        .description = ch_sq_col_str(st, 5),
+        .targets = ch_sq_col_str(st, 6),
+        .managed_by = ch_sq_col_str(st, 7),
         .created = sqlite3_column_int64(st, 8),
         .updated = sqlite3_column_int64(st, 9),
         .last_fire = sqlite3_column_int64(st, 10),
         .next_fire = sqlite3_column_int64(st, 11),
-        .batch = col_opt(st, 12),
+        .batch = ch_sq_col_opt(st, 12),
     };
     (*n)++;
     rc = cb(ctx, &ru);
@@ -239,39 +211,41 @@ ch_err ch_sq_rule_put(certhub_store *s, const certhub_bus_rule *ru,
 {
   sqlite3_stmt *st = NULL;
   bool exists = false;
-  ch_err rc = prep(s, "SELECT 1 FROM rules WHERE bus = ?1 AND name = ?2", &st);
+  ch_err rc = ch_sq_prepare(
+      s, "SELECT 1 FROM rules WHERE bus = ?1 AND name = ?2", &st);
   if(rc)
     return rc;
-  bind_str(st, 1, ru->bus);
-  bind_str(st, 2, ru->name);
+  ch_sq_bind_opt(st, 1, ru->bus);
+  ch_sq_bind_opt(st, 2, ru->name);
   int r = sqlite3_step(st);
   exists = r == SQLITE_ROW;
   sqlite3_finalize(st);
   if(r != SQLITE_ROW && r != SQLITE_DONE)
     return ch_sq_dberr(s, r, "looking up rule");
-  rc = prep(s,
-            "INSERT INTO rules(" RULE_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
-            " ?7, ?8, ?9, ?9, ?10, ?11, ?12) ON CONFLICT(bus, name) DO UPDATE SET"
-            " pattern = excluded.pattern, schedule = excluded.schedule,"
-            " state = excluded.state, description = excluded.description,"
-            " targets = excluded.targets, managed_by = excluded.managed_by,"
-            " updated = excluded.updated, last_fire = excluded.last_fire,"
-            " next_fire = excluded.next_fire, batch = excluded.batch",
-            &st);
+  rc = ch_sq_prepare(
+      s,
+      "INSERT INTO rules(" RULE_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+      " ?7, ?8, ?9, ?9, ?10, ?11, ?12) ON CONFLICT(bus, name) DO UPDATE SET"
+      " pattern = excluded.pattern, schedule = excluded.schedule,"
+      " state = excluded.state, description = excluded.description,"
+      " targets = excluded.targets, managed_by = excluded.managed_by,"
+      " updated = excluded.updated, last_fire = excluded.last_fire,"
+      " next_fire = excluded.next_fire, batch = excluded.batch",
+      &st);
   if(rc)
     return rc;
-  bind_str(st, 1, ru->bus);
-  bind_str(st, 2, ru->name);
-  bind_str(st, 3, ru->pattern);
-  bind_str(st, 4, ru->schedule);
-  bind_str(st, 5, ru->enabled ? "ENABLED" : "DISABLED");
-  bind_str(st, 6, ru->description ? ru->description : "");
-  bind_str(st, 7, ru->targets ? ru->targets : "[]");
-  bind_str(st, 8, ru->managed_by ? ru->managed_by : CERTHUB_RULE_BY_CLI);
+  ch_sq_bind_opt(st, 1, ru->bus);
+  ch_sq_bind_opt(st, 2, ru->name);
+  ch_sq_bind_opt(st, 3, ru->pattern);
+  ch_sq_bind_opt(st, 4, ru->schedule);
+  ch_sq_bind_opt(st, 5, ru->enabled ? "ENABLED" : "DISABLED");
+  ch_sq_bind_opt(st, 6, ru->description ? ru->description : "");
+  ch_sq_bind_opt(st, 7, ru->targets ? ru->targets : "[]");
+  ch_sq_bind_opt(st, 8, ru->managed_by ? ru->managed_by : CERTHUB_RULE_BY_CLI);
   sqlite3_bind_int64(st, 9, ru->updated);
   sqlite3_bind_int64(st, 10, ru->last_fire);
   sqlite3_bind_int64(st, 11, ru->next_fire);
-  bind_str(st, 12, ru->batch);
+  ch_sq_bind_opt(st, 12, ru->batch);
   rc = run_done(s, st, "storing rule");
   if(!rc && created)
     *created = !exists;
@@ -283,14 +257,14 @@ ch_err ch_sq_rule_get(certhub_store *s, const char *bus, const char *name,
 {
   sqlite3_stmt *st = NULL;
   size_t n;
-  ch_err rc = prep(s,
-                   "SELECT " RULE_COLS " FROM rules WHERE bus = ?1"
-                   " AND name = ?2",
-                   &st);
+  ch_err rc = ch_sq_prepare(s,
+                            "SELECT " RULE_COLS " FROM rules WHERE bus = ?1"
+                            " AND name = ?2",
+                            &st);
   if(rc)
     return rc;
-  bind_str(st, 1, bus);
-  bind_str(st, 2, name);
+  ch_sq_bind_opt(st, 1, bus);
+  ch_sq_bind_opt(st, 2, name);
   rc = rule_rows(s, st, cb, ctx, &n);
   if(!rc && !n)
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "no rule '%s' on event bus '%s'",
@@ -303,24 +277,26 @@ ch_err ch_sq_rule_list(certhub_store *s, const char *bus,
 {
   sqlite3_stmt *st = NULL;
   size_t n;
-  ch_err rc = prep(s,
-                   "SELECT " RULE_COLS " FROM rules WHERE ?1 IS NULL OR"
-                   " bus = ?1 ORDER BY bus, name",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT " RULE_COLS " FROM rules WHERE ?1 IS NULL OR"
+                    " bus = ?1 ORDER BY bus, name",
+                    &st);
   if(rc)
     return rc;
-  bind_str(st, 1, bus);
+  ch_sq_bind_opt(st, 1, bus);
   return rule_rows(s, st, cb, ctx, &n);
 }
 
 ch_err ch_sq_rule_delete(certhub_store *s, const char *bus, const char *name)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s, "DELETE FROM rules WHERE bus = ?1 AND name = ?2", &st);
+  ch_err rc =
+      ch_sq_prepare(s, "DELETE FROM rules WHERE bus = ?1 AND name = ?2", &st);
   if(rc)
     return rc;
-  bind_str(st, 1, bus);
-  bind_str(st, 2, name);
+  ch_sq_bind_opt(st, 1, bus);
+  ch_sq_bind_opt(st, 2, name);
   rc = run_done(s, st, "deleting rule");
   if(!rc && !changes(s))
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "no rule '%s' on event bus '%s'",
@@ -333,15 +309,16 @@ ch_err ch_sq_rule_set_state(certhub_store *s, const char *bus,
                             int64_t now)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "UPDATE rules SET state = ?3, next_fire = ?4, updated = ?5"
-                   " WHERE bus = ?1 AND name = ?2",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "UPDATE rules SET state = ?3, next_fire = ?4, updated = ?5"
+                    " WHERE bus = ?1 AND name = ?2",
+                    &st);
   if(rc)
     return rc;
-  bind_str(st, 1, bus);
-  bind_str(st, 2, name);
-  bind_str(st, 3, enabled ? "ENABLED" : "DISABLED");
+  ch_sq_bind_opt(st, 1, bus);
+  ch_sq_bind_opt(st, 2, name);
+  ch_sq_bind_opt(st, 3, enabled ? "ENABLED" : "DISABLED");
   sqlite3_bind_int64(st, 4, next_fire);
   sqlite3_bind_int64(st, 5, now);
   rc = run_done(s, st, "updating rule");
@@ -355,14 +332,14 @@ ch_err ch_sq_rule_fired(certhub_store *s, const char *bus, const char *name,
                         int64_t last_fire, int64_t next_fire)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "UPDATE rules SET last_fire = ?3, next_fire = ?4"
-                   " WHERE bus = ?1 AND name = ?2",
-                   &st);
+  ch_err rc = ch_sq_prepare(s,
+                            "UPDATE rules SET last_fire = ?3, next_fire = ?4"
+                            " WHERE bus = ?1 AND name = ?2",
+                            &st);
   if(rc)
     return rc;
-  bind_str(st, 1, bus);
-  bind_str(st, 2, name);
+  ch_sq_bind_opt(st, 1, bus);
+  ch_sq_bind_opt(st, 2, name);
   sqlite3_bind_int64(st, 3, last_fire);
   sqlite3_bind_int64(st, 4, next_fire);
   rc = run_done(s, st, "recording schedule fire");
@@ -387,13 +364,13 @@ static ch_err event_rows(certhub_store *s, sqlite3_stmt *st,
   while(!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
     certhub_bus_event_rec e = {
         .seq = sqlite3_column_int64(st, 0),
-        .id = col_str(st, 1),
-        .bus = col_str(st, 2),
-        .source = col_str(st, 3),
-        .detail_type = col_str(st, 4),
+        .id = ch_sq_col_str(st, 1),
+        .bus = ch_sq_col_str(st, 2),
+        .source = ch_sq_col_str(st, 3),
+        .detail_type = ch_sq_col_str(st, 4),
         .time = sqlite3_column_int64(st, 5),
-        .envelope = col_str(st, 6),
-        .dedupe_key = col_opt(st, 7),
+        .envelope = ch_sq_col_str(st, 6),
+        .dedupe_key = ch_sq_col_opt(st, 7),
         .ingested_at = sqlite3_column_int64(st, 8),
         .routed = sqlite3_column_int(st, 9) != 0,
     };
@@ -412,20 +389,21 @@ ch_err ch_sq_event_put(certhub_store *s, const certhub_bus_event_rec *e,
   sqlite3_stmt *st = NULL;
   *stored = false;
   /* Only a dedupe_key conflict is silent; a duplicate id is an error. */
-  ch_err rc = prep(s,
-                   "INSERT INTO events(id, bus, source, detail_type, time,"
-                   " envelope, dedupe_key, ingested_at) VALUES(?1, ?2, ?3,"
-                   " ?4, ?5, ?6, ?7, ?8) ON CONFLICT(dedupe_key) DO NOTHING",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "INSERT INTO events(id, bus, source, detail_type, time,"
+                    " envelope, dedupe_key, ingested_at) VALUES(?1, ?2, ?3,"
+                    " ?4, ?5, ?6, ?7, ?8) ON CONFLICT(dedupe_key) DO NOTHING",
+                    &st);
   if(rc)
     return rc;
-  bind_str(st, 1, e->id);
-  bind_str(st, 2, e->bus);
-  bind_str(st, 3, e->source);
-  bind_str(st, 4, e->detail_type);
+  ch_sq_bind_opt(st, 1, e->id);
+  ch_sq_bind_opt(st, 2, e->bus);
+  ch_sq_bind_opt(st, 3, e->source);
+  ch_sq_bind_opt(st, 4, e->detail_type);
   sqlite3_bind_int64(st, 5, e->time);
-  bind_str(st, 6, e->envelope);
-  bind_str(st, 7, e->dedupe_key);
+  ch_sq_bind_opt(st, 6, e->envelope);
+  ch_sq_bind_opt(st, 7, e->dedupe_key);
   sqlite3_bind_int64(st, 8, e->ingested_at);
   int r = sqlite3_step(st);
   sqlite3_finalize(st);
@@ -445,10 +423,11 @@ ch_err ch_sq_events_unrouted(certhub_store *s, size_t limit,
 {
   sqlite3_stmt *st = NULL;
   size_t n;
-  ch_err rc = prep(s,
-                   "SELECT " EVENT_COLS " FROM events WHERE routed = 0"
-                   " ORDER BY seq LIMIT ?1",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT " EVENT_COLS " FROM events WHERE routed = 0"
+                    " ORDER BY seq LIMIT ?1",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
@@ -458,7 +437,8 @@ ch_err ch_sq_events_unrouted(certhub_store *s, size_t limit,
 ch_err ch_sq_event_routed(certhub_store *s, int64_t seq)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s, "UPDATE events SET routed = 1 WHERE seq = ?1", &st);
+  ch_err rc =
+      ch_sq_prepare(s, "UPDATE events SET routed = 1 WHERE seq = ?1", &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, seq);
@@ -470,18 +450,19 @@ ch_err ch_sq_event_list(certhub_store *s, const certhub_bus_event_filter *f,
 {
   sqlite3_stmt *st = NULL;
   size_t n;
-  ch_err rc = prep(s,
-                   "SELECT " EVENT_COLS " FROM events WHERE"
-                   " (?1 IS NULL OR bus = ?1) AND (?2 IS NULL OR"
-                   " detail_type = ?2) AND (?3 IS NULL OR source = ?3)"
-                   " AND (?4 = 0 OR time >= ?4) AND (?5 = 0 OR time <= ?5)"
-                   " ORDER BY time DESC, seq DESC LIMIT ?6",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT " EVENT_COLS " FROM events WHERE"
+                    " (?1 IS NULL OR bus = ?1) AND (?2 IS NULL OR"
+                    " detail_type = ?2) AND (?3 IS NULL OR source = ?3)"
+                    " AND (?4 = 0 OR time >= ?4) AND (?5 = 0 OR time <= ?5)"
+                    " ORDER BY time DESC, seq DESC LIMIT ?6",
+                    &st);
   if(rc)
     return rc;
-  bind_str(st, 1, f->bus);
-  bind_str(st, 2, f->detail_type);
-  bind_str(st, 3, f->source);
+  ch_sq_bind_opt(st, 1, f->bus);
+  ch_sq_bind_opt(st, 2, f->detail_type);
+  ch_sq_bind_opt(st, 3, f->source);
   sqlite3_bind_int64(st, 4, f->since);
   sqlite3_bind_int64(st, 5, f->until);
   sqlite3_bind_int64(st, 6, f->limit ? (int64_t)f->limit : -1);
@@ -493,10 +474,11 @@ ch_err ch_sq_event_get(certhub_store *s, const char *id,
 {
   sqlite3_stmt *st = NULL;
   size_t n;
-  ch_err rc = prep(s, "SELECT " EVENT_COLS " FROM events WHERE id = ?1", &st);
+  ch_err rc =
+      ch_sq_prepare(s, "SELECT " EVENT_COLS " FROM events WHERE id = ?1", &st);
   if(rc)
     return rc;
-  bind_str(st, 1, id);
+  ch_sq_bind_opt(st, 1, id);
   rc = event_rows(s, st, cb, ctx, &n);
   if(!rc && !n)
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "no event with id '%s'", id);
@@ -506,12 +488,13 @@ ch_err ch_sq_event_get(certhub_store *s, const char *id,
 ch_err ch_sq_event_prune(certhub_store *s, int64_t before, uint64_t *n)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "DELETE FROM events WHERE routed = 1 AND ingested_at < ?1"
-                   " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE"
-                   " o.event_seq = events.seq AND o.state IN ('pending',"
-                   " 'dead'))",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "DELETE FROM events WHERE routed = 1 AND ingested_at < ?1"
+                    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE"
+                    " o.event_seq = events.seq AND o.state IN ('pending',"
+                    " 'dead'))",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, before);
@@ -527,19 +510,20 @@ ch_err ch_sq_outbox_add(certhub_store *s, int64_t event_seq, const char *bus,
                         const char *target, int64_t now, bool *added)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "INSERT INTO outbox(event_seq, bus, rule, target_id,"
-                   " target, created, next_attempt_at) VALUES(?1, ?2, ?3,"
-                   " ?4, ?5, ?6, ?6) ON CONFLICT(event_seq, bus, rule,"
-                   " target_id) DO NOTHING",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "INSERT INTO outbox(event_seq, bus, rule, target_id,"
+                    " target, created, next_attempt_at) VALUES(?1, ?2, ?3,"
+                    " ?4, ?5, ?6, ?6) ON CONFLICT(event_seq, bus, rule,"
+                    " target_id) DO NOTHING",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, event_seq);
-  bind_str(st, 2, bus);
-  bind_str(st, 3, rule);
-  bind_str(st, 4, target_id);
-  bind_str(st, 5, target);
+  ch_sq_bind_opt(st, 2, bus);
+  ch_sq_bind_opt(st, 3, rule);
+  ch_sq_bind_opt(st, 4, target_id);
+  ch_sq_bind_opt(st, 5, target);
   sqlite3_bind_int64(st, 6, now);
   rc = run_done(s, st, "adding outbox row");
   if(!rc && added)
@@ -561,20 +545,20 @@ static ch_err outbox_rows(certhub_store *s, sqlite3_stmt *st, bool with_event,
     certhub_bus_outbox_row o = {
         .id = sqlite3_column_int64(st, 0),
         .event_seq = sqlite3_column_int64(st, 1),
-        .event_id = col_str(st, 2),
-        .bus = col_str(st, 3),
-        .rule = col_str(st, 4),
-        .target_id = col_str(st, 5),
-        .target = col_str(st, 6),
-        .state = col_str(st, 7),
+        .event_id = ch_sq_col_str(st, 2),
+        .bus = ch_sq_col_str(st, 3),
+        .rule = ch_sq_col_str(st, 4),
+        .target_id = ch_sq_col_str(st, 5),
+        .target = ch_sq_col_str(st, 6),
+        .state = ch_sq_col_str(st, 7),
         .attempts = (unsigned)sqlite3_column_int64(st, 8),
         .created = sqlite3_column_int64(st, 9),
         .first_attempt_at = sqlite3_column_int64(st, 10),
         .last_attempt_at = sqlite3_column_int64(st, 11),
         .next_attempt_at = sqlite3_column_int64(st, 12),
-        .last_error = col_str(st, 13),
+        .last_error = ch_sq_col_str(st, 13),
         .ingested_at = sqlite3_column_int64(st, 14),
-        .event = with_event ? col_str(st, 15) : NULL,
+        .event = with_event ? ch_sq_col_str(st, 15) : NULL,
     };
     rc = cb(ctx, &o);
   }
@@ -588,12 +572,13 @@ ch_err ch_sq_outbox_due(certhub_store *s, int64_t now, size_t limit,
                         certhub_bus_outbox_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "SELECT " OUTBOX_COLS ", e.envelope FROM outbox o"
-                   " JOIN events e ON e.seq = o.event_seq"
-                   " WHERE o.state = 'pending' AND o.next_attempt_at <= ?1"
-                   " ORDER BY o.next_attempt_at, o.id LIMIT ?2",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT " OUTBOX_COLS ", e.envelope FROM outbox o"
+                    " JOIN events e ON e.seq = o.event_seq"
+                    " WHERE o.state = 'pending' AND o.next_attempt_at <= ?1"
+                    " ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, now);
@@ -606,20 +591,21 @@ ch_err ch_sq_outbox_set(certhub_store *s, int64_t id, const char *state,
                         const char *last_error, int64_t now)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "UPDATE outbox SET state = ?2, attempts = ?3,"
-                   " next_attempt_at = ?4, last_error = ?5,"
-                   " last_attempt_at = ?6, first_attempt_at = CASE WHEN"
-                   " first_attempt_at = 0 THEN ?6 ELSE first_attempt_at END"
-                   " WHERE id = ?1",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "UPDATE outbox SET state = ?2, attempts = ?3,"
+                    " next_attempt_at = ?4, last_error = ?5,"
+                    " last_attempt_at = ?6, first_attempt_at = CASE WHEN"
+                    " first_attempt_at = 0 THEN ?6 ELSE first_attempt_at END"
+                    " WHERE id = ?1",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, id);
-  bind_str(st, 2, state);
+  ch_sq_bind_opt(st, 2, state);
   sqlite3_bind_int64(st, 3, attempts);
   sqlite3_bind_int64(st, 4, next_attempt_at);
-  bind_str(st, 5, last_error ? last_error : "");
+  ch_sq_bind_opt(st, 5, last_error ? last_error : "");
   sqlite3_bind_int64(st, 6, now);
   rc = run_done(s, st, "updating outbox row");
   if(!rc && !changes(s))
@@ -631,14 +617,15 @@ ch_err ch_sq_outbox_list(certhub_store *s, const char *state, size_t limit,
                          certhub_bus_outbox_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "SELECT " OUTBOX_COLS " FROM outbox o"
-                   " JOIN events e ON e.seq = o.event_seq"
-                   " WHERE ?1 IS NULL OR o.state = ?1 ORDER BY o.id LIMIT ?2",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT " OUTBOX_COLS " FROM outbox o"
+                    " JOIN events e ON e.seq = o.event_seq"
+                    " WHERE ?1 IS NULL OR o.state = ?1 ORDER BY o.id LIMIT ?2",
+                    &st);
   if(rc)
     return rc;
-  bind_str(st, 1, state);
+  ch_sq_bind_opt(st, 1, state);
   sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
   return outbox_rows(s, st, false, cb, ctx);
 }
@@ -647,14 +634,14 @@ ch_err ch_sq_outbox_of_event(certhub_store *s, const char *event_id,
                              certhub_bus_outbox_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "SELECT " OUTBOX_COLS " FROM events e"
-                   " JOIN outbox o ON o.event_seq = e.seq"
-                   " WHERE e.id = ?1 ORDER BY o.id",
-                   &st);
+  ch_err rc = ch_sq_prepare(s,
+                            "SELECT " OUTBOX_COLS " FROM events e"
+                            " JOIN outbox o ON o.event_seq = e.seq"
+                            " WHERE e.id = ?1 ORDER BY o.id",
+                            &st);
   if(rc)
     return rc;
-  bind_str(st, 1, event_id);
+  ch_sq_bind_opt(st, 1, event_id);
   return outbox_rows(s, st, false, cb, ctx);
 }
 
@@ -662,11 +649,12 @@ ch_err ch_sq_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
                             uint64_t *n)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "UPDATE outbox SET state = 'pending', attempts = 0,"
-                   " first_attempt_at = 0, next_attempt_at = ?2"
-                   " WHERE state = 'dead' AND (?1 = 0 OR id = ?1)",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "UPDATE outbox SET state = 'pending', attempts = 0,"
+                    " first_attempt_at = 0, next_attempt_at = ?2"
+                    " WHERE state = 'dead' AND (?1 = 0 OR id = ?1)",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, id);
@@ -679,10 +667,10 @@ ch_err ch_sq_outbox_redrive(certhub_store *s, int64_t id, int64_t now,
 ch_err ch_sq_outbox_purge(certhub_store *s, int64_t id, uint64_t *n)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "DELETE FROM outbox WHERE state = 'dead'"
-                   " AND (?1 = 0 OR id = ?1)",
-                   &st);
+  ch_err rc = ch_sq_prepare(s,
+                            "DELETE FROM outbox WHERE state = 'dead'"
+                            " AND (?1 = 0 OR id = ?1)",
+                            &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, id);
@@ -694,12 +682,13 @@ ch_err ch_sq_outbox_purge(certhub_store *s, int64_t id, uint64_t *n)
 ch_err ch_sq_bus_next_due(certhub_store *s, int64_t *when, bool *found)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM"
-                   " outbox WHERE state = 'pending' UNION ALL SELECT"
-                   " min(next_fire) FROM rules WHERE next_fire > 0 AND"
-                   " state = 'ENABLED')",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM"
+                    " outbox WHERE state = 'pending' UNION ALL SELECT"
+                    " min(next_fire) FROM rules WHERE next_fire > 0 AND"
+                    " state = 'ENABLED')",
+                    &st);
   if(rc)
     return rc;
   int r = sqlite3_step(st);

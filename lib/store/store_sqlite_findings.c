@@ -38,20 +38,6 @@ const char ch_sq_findings_schema[] =
   " severity_label, workflow_status, record_state, resource_id, created_at,"  \
   " updated_at, first_observed_at, last_observed_at, finding FROM findings"
 
-static ch_err prep(certhub_store *s, const char *sql, sqlite3_stmt **st)
-{
-  int r = sqlite3_prepare_v2(ch_sq_db(s), sql, -1, st, NULL);
-  return r == SQLITE_OK ? CH_OK : ch_sq_dberr(s, r, "prepare");
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-  if(v)
-    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null(st, i);
-}
-
 /* 0 (absent) is stored as NULL. */
 static void bind_ms(sqlite3_stmt *st, int i, int64_t v)
 {
@@ -61,12 +47,6 @@ static void bind_ms(sqlite3_stmt *st, int i, int64_t v)
     sqlite3_bind_null(st, i);
 }
 
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-  const char *t = (const char *)sqlite3_column_text(st, i);
-  return t ? t : "";
-}
-
 static ch_err finding_rows(certhub_store *s, sqlite3_stmt *st,
                            certhub_finding_cb cb, void *ctx, size_t *n)
 {
@@ -74,20 +54,20 @@ static ch_err finding_rows(certhub_store *s, sqlite3_stmt *st,
   *n = 0;
   while((r = sqlite3_step(st)) == SQLITE_ROW) {
     certhub_finding_row f = {
-        .product_arn = col_str(st, 0),
-        .id = col_str(st, 1),
-        .generator_id = col_str(st, 2),
-        .aws_account_id = col_str(st, 3),
-        .region = col_str(st, 4),
-        .severity_label = col_str(st, 5),
-        .workflow_status = col_str(st, 6),
-        .record_state = col_str(st, 7),
-        .resource_id = col_str(st, 8),
+        .product_arn = ch_sq_col_str(st, 0),
+        .id = ch_sq_col_str(st, 1),
+        .generator_id = ch_sq_col_str(st, 2),
+        .aws_account_id = ch_sq_col_str(st, 3),
+        .region = ch_sq_col_str(st, 4),
+        .severity_label = ch_sq_col_str(st, 5),
+        .workflow_status = ch_sq_col_str(st, 6),
+        .record_state = ch_sq_col_str(st, 7),
+        .resource_id = ch_sq_col_str(st, 8),
         .created_at = sqlite3_column_int64(st, 9),
         .updated_at = sqlite3_column_int64(st, 10),
         .first_observed_at = sqlite3_column_int64(st, 11),
         .last_observed_at = sqlite3_column_int64(st, 12),
-        .json = col_str(st, 13),
+        .json = ch_sq_col_str(st, 13),
     };
     ++*n;
     ch_err rc = cb(ctx, &f);
@@ -102,11 +82,12 @@ ch_err ch_sq_finding_get(certhub_store *s, const char *product_arn,
 {
   sqlite3_stmt *st = NULL;
   size_t n = 0;
-  ch_err rc = prep(s, FINDING_COLS " WHERE product_arn = ?1 AND id = ?2", &st);
+  ch_err rc = ch_sq_prepare(
+      s, FINDING_COLS " WHERE product_arn = ?1 AND id = ?2", &st);
   if(rc)
     goto out;
-  bind_str(st, 1, product_arn);
-  bind_str(st, 2, id);
+  ch_sq_bind_opt(st, 1, product_arn);
+  ch_sq_bind_opt(st, 2, id);
   rc = finding_rows(s, st, cb, ctx, &n);
   if(!rc && !n)
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "no finding '%s' of product '%s'",
@@ -120,7 +101,7 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
                          int64_t now)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(
+  ch_err rc = ch_sq_prepare(
       s,
       "INSERT INTO findings(product_arn, id, generator_id, aws_account_id,"
       " region, severity_label, workflow_status, record_state, resource_id,"
@@ -142,21 +123,21 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
       &st);
   if(rc)
     goto out;
-  bind_str(st, 1, f->product_arn);
-  bind_str(st, 2, f->id);
-  bind_str(st, 3, f->generator_id);
-  bind_str(st, 4, f->aws_account_id);
-  bind_str(st, 5, f->region);
-  bind_str(st, 6, f->severity_label);
-  bind_str(st, 7, f->workflow_status);
-  bind_str(st, 8, f->record_state);
-  bind_str(st, 9, f->resource_id);
+  ch_sq_bind_opt(st, 1, f->product_arn);
+  ch_sq_bind_opt(st, 2, f->id);
+  ch_sq_bind_opt(st, 3, f->generator_id);
+  ch_sq_bind_opt(st, 4, f->aws_account_id);
+  ch_sq_bind_opt(st, 5, f->region);
+  ch_sq_bind_opt(st, 6, f->severity_label);
+  ch_sq_bind_opt(st, 7, f->workflow_status);
+  ch_sq_bind_opt(st, 8, f->record_state);
+  ch_sq_bind_opt(st, 9, f->resource_id);
   bind_ms(st, 10, f->created_at);
   sqlite3_bind_int64(st, 11, f->updated_at);
   bind_ms(st, 12, f->first_observed_at);
   bind_ms(st, 13, f->last_observed_at);
   sqlite3_bind_int64(st, 14, now);
-  bind_str(st, 15, f->json);
+  ch_sq_bind_opt(st, 15, f->json);
   int r = sqlite3_step(st);
   if(r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "storing finding");
@@ -170,22 +151,23 @@ ch_err ch_sq_findings(certhub_store *s, const certhub_findings_filter *f,
 {
   sqlite3_stmt *st = NULL;
   size_t n = 0;
-  ch_err rc = prep(s,
-                   FINDING_COLS " WHERE (?1 IS NULL OR severity_label = ?1)"
-                                " AND (?2 IS NULL OR workflow_status = ?2)"
-                                " AND (?3 IS NULL OR record_state = ?3)"
-                                " AND (?4 IS NULL OR product_arn = ?4)"
-                                " AND (?5 IS NULL OR resource_id = ?5)"
-                                " ORDER BY updated_at DESC, product_arn, id"
-                                " LIMIT ?6",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    FINDING_COLS " WHERE (?1 IS NULL OR severity_label = ?1)"
+                                 " AND (?2 IS NULL OR workflow_status = ?2)"
+                                 " AND (?3 IS NULL OR record_state = ?3)"
+                                 " AND (?4 IS NULL OR product_arn = ?4)"
+                                 " AND (?5 IS NULL OR resource_id = ?5)"
+                                 " ORDER BY updated_at DESC, product_arn, id"
+                                 " LIMIT ?6",
+                    &st);
   if(rc)
     goto out;
-  bind_str(st, 1, f->severity_label);
-  bind_str(st, 2, f->workflow_status);
-  bind_str(st, 3, f->record_state);
-  bind_str(st, 4, f->product_arn);
-  bind_str(st, 5, f->resource_id);
+  ch_sq_bind_opt(st, 1, f->severity_label);
+  ch_sq_bind_opt(st, 2, f->workflow_status);
+  ch_sq_bind_opt(st, 3, f->record_state);
+  ch_sq_bind_opt(st, 4, f->product_arn);
+  ch_sq_bind_opt(st, 5, f->resource_id);
   sqlite3_bind_int64(st, 6, f->limit ? (int64_t)f->limit : -1);
   rc = finding_rows(s, st, cb, ctx, &n);
 out:

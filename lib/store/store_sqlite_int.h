@@ -15,6 +15,16 @@ const char *ch_sq_path(certhub_store *s);
 /* Set s->errmsg from an SQLite result code; returns the mapped ch_err. */
 ch_err ch_sq_dberr(certhub_store *s, int rc, const char *what);
 
+/* Statement helpers shared by the backend's files. ch_sq_prepare: an
+ * uncached statement (for those run a few times per command); on failure
+ * *st is NULL and s->errmsg names the problem. ch_sq_bind_opt binds v
+ * (borrowed until the step) or NULL. ch_sq_col_str gives "" for NULL,
+ * ch_sq_col_opt NULL. */
+ch_err ch_sq_prepare(certhub_store *s, const char *sql, sqlite3_stmt **st);
+void ch_sq_bind_opt(sqlite3_stmt *st, int i, const char *v);
+const char *ch_sq_col_str(sqlite3_stmt *st, int i);
+const char *ch_sq_col_opt(sqlite3_stmt *st, int i);
+
 /* Migration 2: the endpoint and probe tables. */
 extern const char ch_sq_probe_schema[];
 /* Migration 3: the persistent chain-analysis cache. */
@@ -136,8 +146,8 @@ ch_err ch_sq_bus_next_due(certhub_store *s, int64_t *when, bool *found);
 ch_err ch_sq_topic_create(certhub_store *s, const char *name, const char *arn,
                           const char *display_name, int64_t now,
                           bool *created);
-ch_err ch_sq_topic_get(certhub_store *s, const char *name,
-                       certhub_topic_cb cb, void *ctx);
+ch_err ch_sq_topic_get(certhub_store *s, const char *name, certhub_topic_cb cb,
+                       void *ctx);
 ch_err ch_sq_topic_list(certhub_store *s, certhub_topic_cb cb, void *ctx);
 ch_err ch_sq_topic_delete(certhub_store *s, const char *name);
 ch_err ch_sq_message_add(certhub_store *s, const certhub_message *m);

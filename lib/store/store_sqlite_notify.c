@@ -28,41 +28,21 @@ const char ch_sq_notify_schema[] =
     " published_at INTEGER NOT NULL);"
     "CREATE INDEX topic_messages_by_topic ON topic_messages(topic, id);";
 
-/* Statements here run a few times per command: prepared per call. */
-static ch_err prep(certhub_store *s, const char *sql, sqlite3_stmt **st)
-{
-  int r = sqlite3_prepare_v2(ch_sq_db(s), sql, -1, st, NULL);
-  return r == SQLITE_OK ? CH_OK : ch_sq_dberr(s, r, "prepare");
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-  if(v)
-    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null(st, i);
-}
-
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-  const char *t = (const char *)sqlite3_column_text(st, i);
-  return t ? t : "";
-}
-
 ch_err ch_sq_topic_create(certhub_store *s, const char *name, const char *arn,
                           const char *display_name, int64_t now, bool *created)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "INSERT INTO topics(name, arn, display_name, created)"
-                   " VALUES(?1, ?2, coalesce(?3, ''), ?4)"
-                   " ON CONFLICT(name) DO NOTHING",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "INSERT INTO topics(name, arn, display_name, created)"
+                    " VALUES(?1, ?2, coalesce(?3, ''), ?4)"
+                    " ON CONFLICT(name) DO NOTHING",
+                    &st);
   if(rc)
     goto out;
-  bind_str(st, 1, name);
-  bind_str(st, 2, arn);
-  bind_str(st, 3, display_name);
+  ch_sq_bind_opt(st, 1, name);
+  ch_sq_bind_opt(st, 2, arn);
+  ch_sq_bind_opt(st, 3, display_name);
   sqlite3_bind_int64(st, 4, now);
   int r = sqlite3_step(st);
   if(r != SQLITE_DONE) {
@@ -88,9 +68,9 @@ static ch_err topic_rows(certhub_store *s, sqlite3_stmt *st,
   *n = 0;
   while((r = sqlite3_step(st)) == SQLITE_ROW) {
     certhub_topic t = {
-        .name = col_str(st, 0),
-        .arn = col_str(st, 1),
-        .display_name = col_str(st, 2),
+        .name = ch_sq_col_str(st, 0),
+        .arn = ch_sq_col_str(st, 1),
+        .display_name = ch_sq_col_str(st, 2),
         .created = sqlite3_column_int64(st, 3),
         .n_messages = (uint64_t)sqlite3_column_int64(st, 4),
     };
@@ -107,10 +87,10 @@ ch_err ch_sq_topic_get(certhub_store *s, const char *name, certhub_topic_cb cb,
 {
   sqlite3_stmt *st = NULL;
   size_t n = 0;
-  ch_err rc = prep(s, TOPIC_COLS " WHERE t.name = ?1", &st);
+  ch_err rc = ch_sq_prepare(s, TOPIC_COLS " WHERE t.name = ?1", &st);
   if(rc)
     goto out;
-  bind_str(st, 1, name);
+  ch_sq_bind_opt(st, 1, name);
   rc = topic_rows(s, st, cb, ctx, &n);
   if(!rc && !n)
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "topic '%s' does not exist", name);
@@ -123,7 +103,7 @@ ch_err ch_sq_topic_list(certhub_store *s, certhub_topic_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
   size_t n = 0;
-  ch_err rc = prep(s, TOPIC_COLS " ORDER BY t.name", &st);
+  ch_err rc = ch_sq_prepare(s, TOPIC_COLS " ORDER BY t.name", &st);
   if(!rc)
     rc = topic_rows(s, st, cb, ctx, &n);
   sqlite3_finalize(st);
@@ -133,10 +113,10 @@ ch_err ch_sq_topic_list(certhub_store *s, certhub_topic_cb cb, void *ctx)
 ch_err ch_sq_topic_delete(certhub_store *s, const char *name)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s, "DELETE FROM topics WHERE name = ?1", &st);
+  ch_err rc = ch_sq_prepare(s, "DELETE FROM topics WHERE name = ?1", &st);
   if(rc)
     goto out;
-  bind_str(st, 1, name);
+  ch_sq_bind_opt(st, 1, name);
   int r = sqlite3_step(st);
   if(r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "deleting topic");
@@ -151,17 +131,18 @@ ch_err ch_sq_message_add(certhub_store *s, const certhub_message *m)
 {
   sqlite3_stmt *st = NULL;
   /* One statement: the topic's existence and the insert cannot race. */
-  ch_err rc = prep(s,
-                   "INSERT INTO topic_messages(message_id, topic, topic_arn,"
-                   " subject, message, published_at)"
-                   " SELECT ?1, t.name, t.arn, ?3, ?4, ?5 FROM topics t"
-                   " WHERE t.name = ?2",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "INSERT INTO topic_messages(message_id, topic, topic_arn,"
+                    " subject, message, published_at)"
+                    " SELECT ?1, t.name, t.arn, ?3, ?4, ?5 FROM topics t"
+                    " WHERE t.name = ?2",
+                    &st);
   if(rc)
     goto out;
-  bind_str(st, 1, m->message_id);
-  bind_str(st, 2, m->topic);
-  bind_str(st, 3, m->subject);
+  ch_sq_bind_opt(st, 1, m->message_id);
+  ch_sq_bind_opt(st, 2, m->topic);
+  ch_sq_bind_opt(st, 3, m->subject);
   sqlite3_bind_text(st, 4, m->message ? m->message : "", (int)m->len,
                     SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, m->published_at);
@@ -180,24 +161,25 @@ ch_err ch_sq_messages(certhub_store *s, const char *topic, size_t limit,
                       certhub_message_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = prep(s,
-                   "SELECT message_id, topic, topic_arn, subject, message,"
-                   " published_at FROM topic_messages"
-                   " WHERE ?1 IS NULL OR topic = ?1"
-                   " ORDER BY id DESC LIMIT ?2",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT message_id, topic, topic_arn, subject, message,"
+                    " published_at FROM topic_messages"
+                    " WHERE ?1 IS NULL OR topic = ?1"
+                    " ORDER BY id DESC LIMIT ?2",
+                    &st);
   if(rc)
     goto out;
-  bind_str(st, 1, topic);
+  ch_sq_bind_opt(st, 1, topic);
   sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
   int r;
   while((r = sqlite3_step(st)) == SQLITE_ROW) {
     certhub_message m = {
-        .message_id = col_str(st, 0),
-        .topic = col_str(st, 1),
-        .topic_arn = col_str(st, 2),
+        .message_id = ch_sq_col_str(st, 0),
+        .topic = ch_sq_col_str(st, 1),
+        .topic_arn = ch_sq_col_str(st, 2),
         .subject = (const char *)sqlite3_column_text(st, 3),
-        .message = col_str(st, 4),
+        .message = ch_sq_col_str(st, 4),
         .len = (size_t)sqlite3_column_bytes(st, 4),
         .published_at = sqlite3_column_int64(st, 5),
     };

@@ -145,17 +145,6 @@ const char *const ch_sq_probe_sql[CH_PST__MAX] = {
 
 /* ---- statement helpers ----------------------------------------------- */
 
-static ch_err prep(certhub_store *s, const char *sql, sqlite3_stmt **st)
-{
-  int r = sqlite3_prepare_v2(ch_sq_db(s), sql, -1, st, NULL);
-  if(r != SQLITE_OK) {
-    sqlite3_finalize(*st);
-    *st = NULL;
-    return ch_sq_dberr(s, r, "prepare");
-  }
-  return CH_OK;
-}
-
 /* Step a cached statement to its end and reset it for the next use. */
 static ch_err pst_done(certhub_store *s, sqlite3_stmt *st, const char *what)
 {
@@ -582,10 +571,11 @@ static ch_err load_tags(certhub_store *s, struct ch_arena *a,
   certhub_tag *tags = NULL;
   bool oom = false;
   int r;
-  ch_err rc = prep(s,
-                   "SELECT key, value FROM endpoint_tags WHERE endpoint_id"
-                   " = ?1 ORDER BY key",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT key, value FROM endpoint_tags WHERE endpoint_id"
+                    " = ?1 ORDER BY key",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, e->id);
@@ -625,16 +615,16 @@ ch_err ch_sq_endpoints(certhub_store *s, const certhub_endpoint_filter *f,
   int r = SQLITE_DONE;
   if(!a)
     return ch_store_err(s, CH_ERR_NOMEM, "out of memory");
-  ch_err rc =
-      prep(s,
-           "SELECT " ENDPOINT_COLS ", " PROBE_COLS " FROM endpoints e"
-           " LEFT JOIN probes p ON p.id = e.last_probe_id"
-           " WHERE (?1 < 0 OR p.status = ?1)"
-           " AND (?2 = 0 OR (p.problems & ?2) <> 0)"
-           " AND (?3 IS NULL OR EXISTS(SELECT 1 FROM endpoint_tags t"
-           " WHERE t.endpoint_id = e.id AND t.key = 'owner' AND t.value = ?3))"
-           " ORDER BY e.locator",
-           &st);
+  ch_err rc = ch_sq_prepare(
+      s,
+      "SELECT " ENDPOINT_COLS ", " PROBE_COLS " FROM endpoints e"
+      " LEFT JOIN probes p ON p.id = e.last_probe_id"
+      " WHERE (?1 < 0 OR p.status = ?1)"
+      " AND (?2 = 0 OR (p.problems & ?2) <> 0)"
+      " AND (?3 IS NULL OR EXISTS(SELECT 1 FROM endpoint_tags t"
+      " WHERE t.endpoint_id = e.id AND t.key = 'owner' AND t.value = ?3))"
+      " ORDER BY e.locator",
+      &st);
   if(rc)
     goto out;
   sqlite3_bind_int(st, 1, f->status);
@@ -674,7 +664,7 @@ static ch_err match_ids(certhub_store *s, const char *sql, const char *ref,
   sqlite3_stmt *st = NULL;
   int r;
   *n = 0;
-  ch_err rc = prep(s, sql, &st);
+  ch_err rc = ch_sq_prepare(s, sql, &st);
   if(rc)
     return rc;
   bind_str(st, 1, ref);
@@ -732,13 +722,14 @@ static ch_err load_chain(certhub_store *s, struct ch_arena *a,
   size_t alloc = 0;
   certhub_chain_entry *v = NULL;
   int r;
-  ch_err rc = prep(s,
-                   "SELECT s.position, c.short_id, c.sha256, c.subject,"
-                   " c.common_name, c.issuer, c.not_before, c.not_after"
-                   " FROM sightings s JOIN certs c ON c.id = s.cert_id"
-                   " WHERE s.source_id = ?1 AND s.present = 1"
-                   " ORDER BY s.position, c.short_id",
-                   &st);
+  ch_err rc =
+      ch_sq_prepare(s,
+                    "SELECT s.position, c.short_id, c.sha256, c.subject,"
+                    " c.common_name, c.issuer, c.not_before, c.not_after"
+                    " FROM sightings s JOIN certs c ON c.id = s.cert_id"
+                    " WHERE s.source_id = ?1 AND s.present = 1"
+                    " ORDER BY s.position, c.short_id",
+                    &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, d->ep.source_id);
@@ -790,10 +781,10 @@ static ch_err load_history(certhub_store *s, struct ch_arena *a,
   certhub_probe_row *v = ch_arena_alloc(a, max_history * sizeof(*v));
   if(!v)
     return ch_store_err(s, CH_ERR_NOMEM, "out of memory");
-  ch_err rc = prep(s,
-                   "SELECT " PROBE_COLS " FROM probes p WHERE"
-                   " p.endpoint_id = ?1 ORDER BY p.id DESC LIMIT ?2",
-                   &st);
+  ch_err rc = ch_sq_prepare(s,
+                            "SELECT " PROBE_COLS " FROM probes p WHERE"
+                            " p.endpoint_id = ?1 ORDER BY p.id DESC LIMIT ?2",
+                            &st);
   if(rc)
     return rc;
   sqlite3_bind_int64(st, 1, d->ep.id);
@@ -821,11 +812,11 @@ ch_err ch_sq_endpoint_describe(certhub_store *s, int64_t endpoint_id,
   memset(&d, 0, sizeof(d));
   if(!a)
     return ch_store_err(s, CH_ERR_NOMEM, "out of memory");
-  ch_err rc = prep(s,
-                   "SELECT " ENDPOINT_COLS ", " PROBE_COLS
-                   " FROM endpoints e LEFT JOIN probes p"
-                   " ON p.id = e.last_probe_id WHERE e.id = ?1",
-                   &st);
+  ch_err rc = ch_sq_prepare(s,
+                            "SELECT " ENDPOINT_COLS ", " PROBE_COLS
+                            " FROM endpoints e LEFT JOIN probes p"
+                            " ON p.id = e.last_probe_id WHERE e.id = ?1",
+                            &st);
   if(rc)
     goto out;
   sqlite3_bind_int64(st, 1, endpoint_id);
