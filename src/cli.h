@@ -111,6 +111,16 @@ int cli_resolve(cli_ctx *c, certhub_store *s, const char *ref,
 int cli_resolve_one(cli_ctx *c, certhub_store *s, const char *ref,
                     int64_t *rowid /* OUT */);
 
+/* The contents of path ("-": stdin), at most cap bytes, NUL-terminated,
+ * into *out (malloc'd) and *len. A missing, unreadable or larger input is
+ * a usage error naming opt and path. Returns an exit code. */
+int cli_read_file(cli_ctx *c, const char *opt, const char *path, size_t cap,
+                  char **out /* OUT */, size_t *len /* OUT */);
+/* arg itself, or the contents of FILE for "@FILE" (cli_read_file); len
+ * may be NULL. Returns an exit code. */
+int cli_arg_text(cli_ctx *c, const char *opt, const char *arg, size_t cap,
+                 char **out /* OUT */, size_t *len /* OUT */);
+
 /* Report a store failure; returns the exit code. */
 int cli_store_fail(cli_ctx *c, certhub_store *s, ch_err e, const char *what);
 

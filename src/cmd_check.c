@@ -121,7 +121,8 @@ static ch_err on_file(void *ctx, const char *path, bool explicit)
     /* other files in a directory are not our business */
     if(explicit) {
       st->reporting = true;
-      on_error(st, 0, rc, st->file_empty ? "empty file" : "no certificate found");
+      on_error(st, 0, rc,
+               st->file_empty ? "empty file" : "no certificate found");
       st->reporting = false;
     }
     return CH_OK;

@@ -45,8 +45,8 @@ static json_t *probe_json(const certhub_probe_row *p, int64_t now)
       " s:o, s:o, s:s, s:I, s:s, s:o}",
       "ProbeId", (json_int_t)p->id, "Started", time_json(p->started), "Status",
       certhub_probe_status_name(p->status), "Reason", p->reason, "Address",
-      p->address, "TlsVersion", certhub_tls_version_name(p->tls_version), "Cipher", p->cipher,
-      "ConnectMs", p->connect_us / 1000.0, "HandshakeMs",
+      p->address, "TlsVersion", certhub_tls_version_name(p->tls_version),
+      "Cipher", p->cipher, "ConnectMs", p->connect_us / 1000.0, "HandshakeMs",
       p->handshake_us / 1000.0, "Trusted", chain && p->trusted, "Problems",
       problems, "VerifyError", p->verify_error, "HostnameMatch",
       chain && p->hostname_match, "EarliestExpiry",
@@ -254,7 +254,8 @@ static void print_probe_line(const certhub_probe_row *p, int64_t now)
   if(has_chain(p)) {
     certhub_chain_problems_text(p->problems, detail, sizeof(detail));
     printf("  %s  %-9s %-7s  %s  %lld days  trusted=%s%s%s\n", when,
-           certhub_probe_status_name(p->status), certhub_tls_version_name(p->tls_version),
+           certhub_probe_status_name(p->status),
+           certhub_tls_version_name(p->tls_version),
            *p->address ? p->address : "-",
            (long long)certhub_days_to_expiry(p->earliest_not_after, now),
            p->trusted ? "yes" : "no", *detail ? "  " : "", detail);
@@ -315,7 +316,8 @@ static ch_err describe_cb(void *ctx, const certhub_endpoint_detail *d)
     else {
       char probs[512];
       certhub_chain_problems_text(p->problems, probs, sizeof(probs));
-      printf("TLS:         %s %s\n", certhub_tls_version_name(p->tls_version), p->cipher);
+      printf("TLS:         %s %s\n", certhub_tls_version_name(p->tls_version),
+             p->cipher);
       printf("Handshake:   %.1f ms\n", p->handshake_us / 1000.0);
       printf("Trusted:     %s%s", p->trusted ? "yes" : "no",
              *p->verify_error ? " (" : "");

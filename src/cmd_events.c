@@ -17,45 +17,6 @@ static const char *const envelope[] = {
     "id", "account", "source", "time", "region", "resources", "detail-type",
 };
 
-/* The text of an argument: itself, or the contents of FILE for "@FILE"
- * (at most cap bytes; one more is read to detect a larger file). Returns
- * an exit code; *out is malloc'd. */
-static int arg_text(cli_ctx *c, const char *opt, const char *arg, size_t cap,
-                    char **out, size_t *len)
-{
-  *out = NULL;
-  if(arg[0] != '@') {
-    *len = strlen(arg);
-    if(!(*out = strdup(arg)))
-      return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-    return 0;
-  }
-  FILE *f = fopen(arg + 1, "rb");
-  if(!f)
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot open '%s': %s", opt,
-                    arg + 1, strerror(errno));
-  char *buf = malloc(cap + 1);
-  if(!buf) {
-    fclose(f);
-    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-  }
-  size_t n = fread(buf, 1, cap + 1, f);
-  int rerr = ferror(f);
-  fclose(f);
-  if(rerr) {
-    free(buf);
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot read '%s'", opt, arg + 1);
-  }
-  if(n > cap) {
-    free(buf);
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: '%s' is larger than %zu bytes",
-                    opt, arg + 1, cap);
-  }
-  *out = buf;
-  *len = n;
-  return 0;
-}
-
 static int test_pattern(cli_ctx *c, const char *popt, const char *eopt)
 {
   char *ptext = NULL, *etext = NULL, *err = NULL;
@@ -65,11 +26,12 @@ static int test_pattern(cli_ctx *c, const char *popt, const char *eopt)
   bool matched = false;
   ch_err e;
   /* Four bytes per character bounds the pattern's size in bytes. */
-  int code = arg_text(c, "--pattern", popt, 4 * CERTHUB_PATTERN_MAX_LEN + 4,
-                      &ptext, &plen);
+  int code = cli_arg_text(c, "--pattern", popt,
+                          4 * CERTHUB_PATTERN_MAX_LEN + 4, &ptext, &plen);
   if(code)
     goto out;
-  code = arg_text(c, "--event", eopt, CERTHUB_EVENT_MAX_LEN, &etext, &elen);
+  code =
+      cli_arg_text(c, "--event", eopt, CERTHUB_EVENT_MAX_LEN, &etext, &elen);
   if(code)
     goto out;
   e = certhub_pattern_compile(ptext, plen, &p, &err);

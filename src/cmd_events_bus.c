@@ -33,73 +33,6 @@ enum {
 /* Entries stored per transaction. */
 #define PUT_BATCH 1000
 
-/* Read all of path ("-": stdin), at most cap bytes. Returns an exit code;
- * *out is malloc'd and NUL-terminated. */
-static int read_all(cli_ctx *c, const char *opt, const char *path, size_t cap,
-                    char **out, size_t *len)
-{
-  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  size_t n = 0, alloc = 0;
-  char *buf = NULL;
-  *out = NULL;
-  if(!f)
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot open '%s': %s", opt, path,
-                    strerror(errno));
-  for(;;) {
-    if(alloc - n < 65536) {
-      size_t na = alloc ? alloc * 2 : 65536;
-      if(na > cap + 2)
-        na = cap + 2;
-      char *nb = na > alloc ? realloc(buf, na) : NULL;
-      if(!nb) {
-        free(buf);
-        if(f != stdin)
-          fclose(f);
-        if(na <= alloc)
-          return cli_fail(c, CLI_EXIT_USAGE,
-                          "%s: '%s' is larger than %zu bytes", opt, path, cap);
-        return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-      }
-      buf = nb;
-      alloc = na;
-    }
-    size_t r = fread(buf + n, 1, alloc - n - 1, f);
-    n += r;
-    if(n > cap) {
-      free(buf);
-      if(f != stdin)
-        fclose(f);
-      return cli_fail(c, CLI_EXIT_USAGE, "%s: '%s' is larger than %zu bytes",
-                      opt, path, cap);
-    }
-    if(r == 0)
-      break;
-  }
-  int err = ferror(f);
-  if(f != stdin)
-    fclose(f);
-  if(err) {
-    free(buf);
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot read '%s'", opt, path);
-  }
-  buf[n] = '\0';
-  *out = buf;
-  *len = n;
-  return 0;
-}
-
-/* TEXT or @FILE. */
-static int text_arg(cli_ctx *c, const char *opt, const char *arg, size_t cap,
-                    char **out)
-{
-  size_t len;
-  if(arg[0] == '@')
-    return read_all(c, opt, arg + 1, cap, out, &len);
-  if(!(*out = strdup(arg)))
-    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-  return 0;
-}
-
 /* PutEvents-style error code for a put failure. */
 static const char *error_code(ch_err e, const char *msg)
 {
@@ -268,7 +201,8 @@ static int put_entries(cli_ctx *c, put_run *p, const char *path)
   json_t *arr = NULL;
   const char *res[MAX_RESOURCES];
   char err[256];
-  int code = read_all(c, "--entries", path, ENTRIES_MAX_BYTES, &text, &len);
+  int code =
+      cli_read_file(c, "--entries", path, ENTRIES_MAX_BYTES, &text, &len);
   if(code)
     return code;
   arr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -314,8 +248,9 @@ static int events_put(cli_ctx *c, int argc, char **argv, const char *source,
     return cli_usage(c, "put needs --source and --detail-type, or --entries");
   certhub_event ev = {.source = source, .detail_type = dtype, .bus = bus};
   if(!entries) {
-    if(detail_arg && (code = text_arg(c, "--detail", detail_arg,
-                                      4 * CERTHUB_EVENT_MAX_LEN, &detail)))
+    if(detail_arg &&
+       (code = cli_arg_text(c, "--detail", detail_arg,
+                            4 * CERTHUB_EVENT_MAX_LEN, &detail, NULL)))
       goto out;
     ev.detail = detail;
     if(resources &&

@@ -116,42 +116,6 @@ out:
   return code;
 }
 
-/* The request body: FILE or "-" (stdin), at most the request limit. */
-static int read_request(cli_ctx *c, const char *path, char **out, size_t *len)
-{
-  *out = NULL;
-  *len = 0;
-  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  if(!f)
-    return cli_fail(c, CLI_EXIT_USAGE, "import: cannot open '%s': %s", path,
-                    strerror(errno));
-  size_t cap = CERTHUB_FINDINGS_REQUEST_MAX + 1;
-  char *buf = malloc(cap);
-  if(!buf) {
-    if(f != stdin)
-      fclose(f);
-    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-  }
-  size_t n = fread(buf, 1, cap, f);
-  int rerr = ferror(f);
-  if(f != stdin)
-    fclose(f);
-  if(rerr) {
-    free(buf);
-    return cli_fail(c, CLI_EXIT_USAGE, "import: cannot read '%s'", path);
-  }
-  if(n >= cap) {
-    free(buf);
-    return cli_fail(c, CLI_EXIT_USAGE,
-                    "import: '%s' is larger than %d bytes (the limit of one "
-                    "import request)",
-                    path, CERTHUB_FINDINGS_REQUEST_MAX);
-  }
-  *out = buf;
-  *len = n;
-  return 0;
-}
-
 static int findings_import(cli_ctx *c, const char *path)
 {
   certhub_store *s = NULL;
@@ -159,7 +123,9 @@ static int findings_import(cli_ctx *c, const char *path)
   char *body = NULL;
   size_t len = 0;
   json_t *o = NULL, *failed = NULL;
-  int code = read_request(c, path, &body, &len);
+  /* One byte over the request limit is enough to tell a larger file. */
+  int code = cli_read_file(c, "import", path, CERTHUB_FINDINGS_REQUEST_MAX,
+                           &body, &len);
   if(code)
     return code;
   if((code = cli_open_store(c, &s)))

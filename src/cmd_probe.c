@@ -78,7 +78,7 @@ typedef struct probe_run {
   out_table *table;
   out_json_stream js;
   const certhub_target *base; /* the run's target array */
-  bool sweep;                  /* targets from sweep_from on are a sweep */
+  bool sweep;                 /* targets from sweep_from on are a sweep */
   size_t sweep_from;
   size_t n_silent; /* sweep addresses with no TLS service (not shown) */
   ch_err out_rc;
@@ -151,8 +151,7 @@ static ch_err add_tags(certhub_target *t, const certhub_tag *tags, size_t n)
 static int too_many(cli_ctx *c);
 
 /* "443,8443" into ports. */
-static int parse_ports(cli_ctx *c, const char *arg, uint16_t *ports,
-                       size_t *n)
+static int parse_ports(cli_ctx *c, const char *arg, uint16_t *ports, size_t *n)
 {
   const char *p = arg;
   *n = 0;
@@ -161,8 +160,9 @@ static int parse_ports(cli_ctx *c, const char *arg, uint16_t *ports,
     errno = 0;
     long v = strtol(p, &end, 10);
     if(end == p || errno || v < 1 || v > 65535 || (*end && *end != ','))
-      return cli_usage(c, "--ports: '%s' is not a list of ports (1-65535, "
-                          "comma-separated)",
+      return cli_usage(c,
+                       "--ports: '%s' is not a list of ports (1-65535, "
+                       "comma-separated)",
                        arg);
     if(*n == MAX_SWEEP_PORTS)
       return cli_usage(c, "--ports: at most %d ports", MAX_SWEEP_PORTS);
@@ -434,8 +434,8 @@ static json_t *result_json(const certhub_probe_result *r, int64_t now)
       "{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:f, s:o?, s:I, s:b, s:o?, s:s,"
       " s:b, s:o?, s:s, s:o?}",
       "Target", r->target->spec ? r->target->spec : r->target->host,
-      "Endpoint", endpoint, "Address",
-      r->address, "Status", certhub_probe_status_name(r->status), "Reason",
+      "Endpoint", endpoint, "Address", r->address, "Status",
+      certhub_probe_status_name(r->status), "Reason",
       r->reason ? r->reason : "", "TlsVersion",
       r->tls_version_name ? r->tls_version_name : "", "Cipher",
       r->cipher ? r->cipher : "", "HandshakeMs", r->handshake_us / 1000.0,
@@ -818,8 +818,8 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
   if(c->format == OUT_JSON)
     out_json_begin(&pr.js, stdout);
   else {
-    static const char *const heads[] = {"ENDPOINT", "ADDRESS", "STATUS",  "TLS",
-                                        "DAYS",   "TRUSTED", "PROBLEMS"};
+    static const char *const heads[] = {
+        "ENDPOINT", "ADDRESS", "STATUS", "TLS", "DAYS", "TRUSTED", "PROBLEMS"};
     pr.table = out_table_new(heads, sizeof(heads) / sizeof(heads[0]));
     if(!pr.table) {
       code = cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");

@@ -24,42 +24,6 @@ enum {
 
 #define TARGET_MAX_BYTES (64 * 1024)
 
-/* TEXT or @FILE (at most cap bytes). Returns an exit code. */
-static int text_arg(cli_ctx *c, const char *opt, const char *arg, size_t cap,
-                    char **out)
-{
-  *out = NULL;
-  if(arg[0] != '@') {
-    if(!(*out = strdup(arg)))
-      return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-    return 0;
-  }
-  FILE *f = fopen(arg + 1, "rb");
-  if(!f)
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot open '%s': %s", opt,
-                    arg + 1, strerror(errno));
-  char *buf = malloc(cap + 2);
-  if(!buf) {
-    fclose(f);
-    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-  }
-  size_t n = fread(buf, 1, cap + 1, f);
-  int err = ferror(f);
-  fclose(f);
-  if(err || n > cap) {
-    free(buf);
-    return err ? cli_fail(c, CLI_EXIT_USAGE, "%s: cannot read '%s'", opt,
-                          arg + 1)
-               : cli_fail(c, CLI_EXIT_USAGE,
-                          "%s: '%s' is larger than %zu "
-                          "bytes",
-                          opt, arg + 1, cap);
-  }
-  buf[n] = '\0';
-  *out = buf;
-  return 0;
-}
-
 static int rules_put(cli_ctx *c, int argc, char **argv, const char *bus,
                      const char *pattern_arg, const char *schedule,
                      char **target_args, size_t n_targets, const char *descr,
@@ -75,8 +39,8 @@ static int rules_put(cli_ctx *c, int argc, char **argv, const char *bus,
   if(!pattern_arg == !schedule)
     return cli_usage(c, "put needs exactly one of --pattern and --schedule");
   if(pattern_arg &&
-     (code = text_arg(c, "--pattern", pattern_arg,
-                      4 * CERTHUB_PATTERN_MAX_LEN + 4, &pattern)))
+     (code = cli_arg_text(c, "--pattern", pattern_arg,
+                          4 * CERTHUB_PATTERN_MAX_LEN + 4, &pattern, NULL)))
     goto out;
   if(!(arr = json_array())) {
     code = cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
@@ -86,8 +50,8 @@ static int rules_put(cli_ctx *c, int argc, char **argv, const char *bus,
   for(size_t i = 0; i < n_targets; i++) {
     char *text = NULL;
     json_error_t jerr;
-    if((code =
-            text_arg(c, "--target", target_args[i], TARGET_MAX_BYTES, &text)))
+    if((code = cli_arg_text(c, "--target", target_args[i], TARGET_MAX_BYTES,
+                            &text, NULL)))
       goto out;
     json_t *t = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     free(text);

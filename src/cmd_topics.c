@@ -13,41 +13,6 @@ enum { OPT_MESSAGE = 0x100, OPT_SUBJECT, OPT_LIMIT, OPT_DISPLAY };
 
 #define MESSAGE_SHOWN 60 /* characters of a message in the table */
 
-/* Contents of FILE, "-" for stdin (at most cap bytes; one more is read to
- * tell a larger file). Returns an exit code; *out is malloc'd. */
-static int read_capped(cli_ctx *c, const char *what, const char *path,
-                       size_t cap, char **out, size_t *len)
-{
-  *out = NULL;
-  *len = 0;
-  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  if(!f)
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot open '%s': %s", what, path,
-                    strerror(errno));
-  char *buf = malloc(cap + 1);
-  if(!buf) {
-    if(f != stdin)
-      fclose(f);
-    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
-  }
-  size_t n = fread(buf, 1, cap + 1, f);
-  int rerr = ferror(f);
-  if(f != stdin)
-    fclose(f);
-  if(rerr) {
-    free(buf);
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot read '%s'", what, path);
-  }
-  if(n > cap) {
-    free(buf);
-    return cli_fail(c, CLI_EXIT_USAGE, "%s: '%s' is larger than %zu bytes",
-                    what, path, cap);
-  }
-  *out = buf;
-  *len = n;
-  return 0;
-}
-
 static json_t *topic_json(const certhub_topic *t)
 {
   char created[32];
@@ -256,8 +221,8 @@ static int topics_publish(cli_ctx *c, const char *name, const char *message,
   int code = 0;
   if(message[0] == '@') {
     /* One byte over the limit is enough to report it as too large. */
-    code = read_capped(c, "--message", message + 1, CERTHUB_MESSAGE_MAX + 1,
-                       &body, &len);
+    code = cli_read_file(c, "--message", message + 1, CERTHUB_MESSAGE_MAX + 1,
+                         &body, &len);
     if(code)
       return code;
     message = body;

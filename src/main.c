@@ -631,6 +631,73 @@ out:
   return code;
 }
 
+/* Read with a growing buffer up to cap: a large cap costs memory only for
+ * the input there is. */
+int cli_read_file(cli_ctx *c, const char *opt, const char *path, size_t cap,
+                  char **out, size_t *len)
+{
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  size_t n = 0, alloc = 0;
+  char *buf = NULL;
+  int code = 0;
+  *out = NULL;
+  *len = 0;
+  if(!f)
+    return cli_fail(c, CLI_EXIT_USAGE, "%s: cannot open '%s': %s", opt, path,
+                    strerror(errno));
+  /* Room for cap bytes, one more to tell a larger input, and the NUL. */
+  const size_t max = cap + 2;
+  for(;;) {
+    if(alloc - n < 65536 && alloc < max) {
+      size_t na = alloc ? alloc * 2 : 65536;
+      if(na > max || na < alloc)
+        na = max;
+      char *nb = realloc(buf, na);
+      if(!nb) {
+        code = cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+        goto out;
+      }
+      buf = nb;
+      alloc = na;
+    }
+    size_t r = fread(buf + n, 1, alloc - n - 1, f);
+    n += r;
+    if(n > cap) {
+      code = cli_fail(c, CLI_EXIT_USAGE, "%s: '%s' is larger than %zu bytes",
+                      opt, path, cap);
+      goto out;
+    }
+    if(r == 0)
+      break;
+  }
+  if(ferror(f)) {
+    code = cli_fail(c, CLI_EXIT_USAGE, "%s: cannot read '%s'", opt, path);
+    goto out;
+  }
+  buf[n] = '\0';
+  *out = buf;
+  *len = n;
+  buf = NULL;
+out:
+  free(buf);
+  if(f != stdin)
+    fclose(f);
+  return code;
+}
+
+int cli_arg_text(cli_ctx *c, const char *opt, const char *arg, size_t cap,
+                 char **out, size_t *len)
+{
+  size_t n = 0;
+  if(arg[0] == '@')
+    return cli_read_file(c, opt, arg + 1, cap, out, len ? len : &n);
+  if(!(*out = strdup(arg)))
+    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+  if(len)
+    *len = strlen(arg);
+  return 0;
+}
+
 int cli_store_fail(cli_ctx *c, certhub_store *s, ch_err e, const char *what)
 {
   const char *detail = s ? certhub_store_errmsg(s) : "";
