@@ -43,7 +43,9 @@ while True:
 PY
 
 start_holder() {
-  rm -f "$TMP/peak"
+  # Remove the last holder's port file first: the redirect below truncates
+  # it only when the child runs, so the loop could read the old port.
+  rm -f "$TMP/peak" "$TMP/port"
   python3 "$TMP/holder.py" "$TMP/peak" >"$TMP/port" &
   SRV=$!
   for _ in $(seq 400); do [ -s "$TMP/port" ] && break; sleep 0.05; done
