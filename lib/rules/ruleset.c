@@ -166,7 +166,15 @@ struct rpath {
   struct trie pre, prei, suf, sufi; /* prefix, suffix (i: ignore case) */
   struct u32v exists, t, f, nul;    /* conditions */
   struct genv gs, gn, go;           /* strings, numbers, true/false/null */
-  struct rangev nr;                 /* numeric ranges */
+  struct rangev nr;                 /* numeric ranges open on a side */
+  /* numeric ranges with both bounds, sorted by lower bound; nbspan is the
+   * widest (hi - lo): a value v is in none whose lo is below v - nbspan,
+   * so many narrow ranges cost a binary search and a few checks */
+  struct rangev nb;
+  double nbspan;
+  /* some alternative has another condition besides one on this path: its
+   * leaves need their array positions (else a leaf agrees with any) */
+  bool needctx;
 };
 
 struct cond {
@@ -263,6 +271,15 @@ static bool rehash(uint32_t **tab, size_t *size, size_t count,
   return true;
 }
 
+/* a[0..n) == b[0..n), inline: keys are short, a call costs more */
+static inline bool same(const char *a, const char *b, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(a[i] != b[i])
+      return false;
+  return true;
+}
+
 /* The node whose path is prefix[0..off) followed by key[0..kn). */
 static const struct node *node_find2(const certhub_ruleset *rs,
                                      const char *prefix, size_t off,
@@ -279,8 +296,7 @@ static const struct node *node_find2(const certhub_ruleset *rs,
     const struct node *nd = &rs->nodes[k - 1];
     /* the prefix is the path of node self: equal when nd's parent is
      * self, else compared (a key holding '.') */
-    if(nd->hash == h && nd->len == off + kn &&
-       memcmp(nd->path + off, key, kn) == 0 &&
+    if(nd->hash == h && nd->len == off + kn && same(nd->path + off, key, kn) &&
        ((nd->koff == off && nd->parent == self) ||
         memcmp(nd->path, prefix, off) == 0))
       return nd;
@@ -525,6 +541,20 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
         cd->absent_ok = true;
       break;
     case M_NUMERIC:
+      if(m->has_lo && m->has_hi) {
+        ok = grow((void **)&rp->nb.v, &rp->nb.cap, rp->nb.n + 1,
+                  sizeof(*rp->nb.v), SIZE_MAX / 64);
+        if(ok) { /* insertion in lo order */
+          size_t k = rp->nb.n++;
+          for(; k > 0 && rp->nb.v[k - 1].lo > m->lo; k--)
+            rp->nb.v[k] = rp->nb.v[k - 1];
+          rp->nb.v[k] = (struct range){m->lo, m->hi,      true, m->lo_incl,
+                                       true,  m->hi_incl, c};
+          if(!(m->hi - m->lo <= rp->nbspan))
+            rp->nbspan = m->hi - m->lo; /* inf if it overflows */
+        }
+        break;
+      }
       ok = grow((void **)&rp->nr.v, &rp->nr.cap, rp->nr.n + 1,
                 sizeof(*rp->nr.v), SIZE_MAX / 64);
       if(ok)
@@ -631,6 +661,9 @@ ch_err certhub_ruleset_add(certhub_ruleset *rs, const char *name,
     }
     if(al->n > rs->maxalt)
       rs->maxalt = al->n;
+    if(al->n > 1)
+      for(uint32_t q = 0; q < al->n; q++)
+        rs->paths[rs->conds[al->conds[q]].path].needctx = true;
     if(al->nabsent == al->n && !u32_push(&rs->absent_alts, a))
       goto out;
   }
@@ -664,6 +697,7 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     free(p->gn.v);
     free(p->go.v);
     free(p->nr.v);
+    free(p->nb.v);
     trie_free(&p->pre);
     trie_free(&p->prei);
     trie_free(&p->suf);
@@ -858,6 +892,10 @@ struct val {
   const char *s;
   size_t n;
   double d;
+  /* a number: d is within 2^-50 |d| of the exact double (cheap to get),
+   * the text at num decides when that is too close to call */
+  bool approx;
+  const unsigned char *num;
 };
 
 static int fold(int ch)
@@ -1221,8 +1259,10 @@ static const double pow10tab[] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* acc * 10^n + the value of the n digits at p (the result fits). */
-static inline uint64_t digits_value(const unsigned char *p, size_t n,
+/* acc * 10^n + the value of the n digits at p (the result fits; e: the
+ * end of the buffer, for reading past the digits). */
+static inline uint64_t digits_value(const unsigned char *p,
+                                    const unsigned char *e, size_t n,
                                     uint64_t acc)
 {
   for(; n >= 8; n -= 8, p += 8) {
@@ -1235,6 +1275,21 @@ static inline uint64_t digits_value(const unsigned char *p, size_t n,
         32;
     acc = acc * 100000000ull + v;
   }
+  if(n && (size_t)(e - p) >= 8) {
+    /* the last 1-7 digits the same way: the bytes after them shifted
+     * out (a borrow from them only runs further out) */
+    static const uint64_t p10i[] = {1,     10,     100,     1000,
+                                    10000, 100000, 1000000, 10000000};
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    v -= 0x3030303030303030ull;
+    v <<= 8 * (8 - n);
+    v = v * 10 + (v >> 8);
+    v = (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+        32;
+    return acc * p10i[n] + v;
+  }
   for(; n; n--, p++)
     acc = acc * 10 + (uint64_t)(*p - '0');
   return acc;
@@ -1246,7 +1301,7 @@ static inline const unsigned char *digits(const unsigned char *p,
 /* A JSON number, as jansson reads it: an integer (no '.', no exponent)
  * must fit in a long long, a real must not overflow. *d (if d) is its
  * value as json_number_value gives it. */
-static bool number(struct fl *f, double *d)
+static bool number(struct fl *f, double *d, bool *approx)
 {
   const unsigned char *p = f->p, *e = f->end, *st = p, *ip, *ie, *fp = NULL,
                       *fe = NULL;
@@ -1325,8 +1380,8 @@ static bool number(struct fl *f, double *d)
     size_t nfrac = fp ? (size_t)(fe - fp) : 0;
     if(intdigits + nfrac <= 19) {
       /* all digits fit: eight at a time */
-      mant = digits_value(ip, intdigits, 0);
-      mant = digits_value(fp, nfrac, mant);
+      mant = digits_value(ip, e, intdigits, 0);
+      mant = digits_value(fp, e, nfrac, mant);
       p10 -= (long)nfrac;
       sig = mant > 999999999999999ull ? 16 : 15;
       goto have;
@@ -1370,6 +1425,22 @@ static bool number(struct fl *f, double *d)
       double v = (double)mant;
       v = p10 < 0 ? v / pow10tab[-p10] : v * pow10tab[p10];
       *d = neg ? -v : v;
+      return true;
+    }
+    /* Asked for an approximation: up to 19 digits and 10^22 in double,
+     * two roundings of 2^-53 each; leaf() compares with a margin and
+     * converts exactly only when a bound is that close. */
+    if(approx && !cut && p10 >= -22 && p10 <= 22) {
+      /* 10^-k rounded too (a multiply is far quicker than a divide):
+       * three roundings, |error| < 2^-51 |d| */
+      static const double n10[] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
+                                   1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11,
+                                   1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
+                                   1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+      double v = (double)mant;
+      v = p10 < 0 ? v * n10[-p10] : v * pow10tab[p10];
+      *d = neg ? -v : v;
+      *approx = true;
       return true;
     }
 #if LDBL_MANT_DIG == 64
@@ -1529,7 +1600,7 @@ sk_number(struct fl *f, const unsigned char *p)
   return p;
 slow:
   f->p = st;
-  return number(f, NULL) ? f->p : NULL;
+  return number(f, NULL, NULL) ? f->p : NULL;
 }
 
 static const unsigned char *sk_string_slow(struct fl *f,
@@ -1754,28 +1825,118 @@ static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
   }
 }
 
+/* The exact double of an approximated number (already validated). */
+static void num_exact(struct fl *f, struct val *v)
+{
+  const unsigned char *p = f->p;
+  f->p = v->num;
+  (void)number(f, &v->d, NULL);
+  f->p = p;
+  v->approx = false;
+}
+
+/* Whether the approximate a (see struct val) is in r: 1 or 0, or -1 when
+ * a bound is too close to tell. */
+static int range_approx(const struct range *r, double a)
+{
+  double tol = fabs(a) * 0x1p-50;
+  if(r->has_lo) {
+    if(r->lo - a > tol)
+      return 0;
+    if(!(a - r->lo > tol))
+      return -1;
+  }
+  if(r->has_hi) {
+    if(a - r->hi > tol)
+      return 0;
+    if(!(r->hi - a > tol))
+      return -1;
+  }
+  return 1;
+}
+
+/* The hits of the number v among rv->v[i..n). */
+static bool ranges(struct fl *f, const struct rangev *rv, size_t i, size_t n,
+                   struct val *v, uint32_t id)
+{
+  for(; i < n; i++) {
+    const struct range *r = &rv->v[i];
+    if(v->approx) {
+      int in = range_approx(r, v->d);
+      if(in >= 0) {
+        if(in && !add_hit(f, r->cond, id))
+          return false;
+        continue;
+      }
+      num_exact(f, v);
+    }
+    if((!r->has_lo || (r->lo_incl ? v->d >= r->lo : v->d > r->lo)) &&
+       (!r->has_hi || (r->hi_incl ? v->d <= r->hi : v->d < r->hi)) &&
+       !add_hit(f, r->cond, id))
+      return false;
+  }
+  return true;
+}
+
+/* The first of rv's ranges (in lo order) whose lo is not below key. */
+static size_t lo_search(const struct rangev *rv, double key)
+{
+  size_t lo = 0, hi = rv->n;
+  while(lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if(rv->v[mid].lo < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* p's bounded ranges that may hold the (maybe approximate, see struct
+ * val) number d: [*first, *end). One with lo < d - nbspan has hi < d,
+ * one with lo > d is above it; the margin of 2^-46 (|d| + nbspan) covers
+ * the approximation and the roundings of these sums. */
+static void nb_window(const struct rpath *p, double d, size_t *first,
+                      size_t *end)
+{
+  *first = 0;
+  *end = p->nb.n;
+  if(p->nb.n < 8)
+    return;
+  double m = (fabs(d) + p->nbspan) * 0x1p-46;
+  double key = d - p->nbspan - m;
+  if(key > -HUGE_VAL)
+    *first = lo_search(&p->nb, key);
+  *end = lo_search(&p->nb, d + fabs(d) * 0x1p-46 + DBL_MIN);
+  /* lo_search gives the first lo >= the key: the ranges with lo equal to
+   * it stay out, and they start above d + the margin */
+}
+
 /* A leaf at rule path pi (or a MARKER): recorded with its array
- * positions, and its hits found. */
-static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
+ * positions (when a rule may need them), and its hits found. */
+static bool leaf(struct fl *f, uint32_t pi, struct val *v)
 {
   certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
+  size_t depth = pi != MARKER && rs->paths[pi].needctx ? s->depth : 0;
   if(s->nleaves >= EV_MAX_LEAVES ||
      !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
            sizeof(*s->leaves), EV_MAX_LEAVES))
     return toobig(f, "too many values to match");
-  if(s->depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + s->depth,
-                       sizeof(*s->ctx), SCRATCH_MAX_CTX))
+  if(depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + depth,
+                    sizeof(*s->ctx), SCRATCH_MAX_CTX))
     return toobig(f, "too large to match");
   uint32_t id = (uint32_t)s->nleaves++;
-  s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)s->depth, 0};
-  if(s->depth) {
-    memcpy(s->ctx + s->nctx, s->stack, s->depth * sizeof(*s->ctx));
-    s->nctx += s->depth;
+  s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)depth, 0};
+  if(depth) {
+    memcpy(s->ctx + s->nctx, s->stack, depth * sizeof(*s->ctx));
+    s->nctx += depth;
   }
   if(pi == MARKER)
     return true;
-  const certhub_ruleset *rs = f->rs;
   const struct rpath *rp = &rs->paths[pi];
+  if(v->t == V_NUM && v->approx && (rp->xnum || rp->gn.n))
+    num_exact(f, v);
   if(!add_hits(f, &rp->exists, id))
     return false;
   switch(v->t) {
@@ -1803,14 +1964,13 @@ static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
          !trie_walk(f, &rp->sufi, v->s, v->n, true, true, id))
         return false;
     }
-    if(isnum)
-      for(size_t i = 0; i < rp->nr.n; i++) {
-        const struct range *r = &rp->nr.v[i];
-        if((!r->has_lo || (r->lo_incl ? v->d >= r->lo : v->d > r->lo)) &&
-           (!r->has_hi || (r->hi_incl ? v->d <= r->hi : v->d < r->hi)) &&
-           !add_hit(f, r->cond, id))
-          return false;
-      }
+    if(isnum) {
+      size_t b, e;
+      nb_window(rp, v->d, &b, &e);
+      if(!ranges(f, &rp->nr, 0, rp->nr.n, v, id) ||
+         !ranges(f, &rp->nb, b, e, v, id))
+        return false;
+    }
     return add_gen(f, isnum ? &rp->gn : &rp->gs, v, id);
   }
   case V_TRUE:
@@ -1883,7 +2043,8 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
         nd = node_find2(f->rs, s->path, off, k, kn, kh, self);
         if(nd) {
           if(k != s->path + off)
-            memcpy(s->path + off, k, kn);
+            for(size_t j = 0; j < kn; j++) /* short: no call */
+              s->path[off + j] = k[j];
           ws(f);
           if(f->p >= f->end || *f->p != ':')
             return bad(f, f->p, "expected ':'");
@@ -1991,7 +2152,8 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
     v.t = V_NUM;
     if(pi == NONE)
       return skip_number(f);
-    if(!number(f, &v.d))
+    v.num = f->p;
+    if(!number(f, &v.d, &v.approx))
       return false;
     break;
   }
