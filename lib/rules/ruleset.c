@@ -1255,6 +1255,12 @@ static bool is_digit(int c)
   return c >= '0' && c <= '9';
 }
 
+/* 10^-k, rounded */
+static const double n10[] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
+                             1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11,
+                             1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
+                             1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
 static const double pow10tab[] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -1310,6 +1316,25 @@ static bool number(struct fl *f, double *d, bool *approx)
   if(p < e && *p == '-') {
     neg = true;
     p++;
+  }
+  if(approx && p < e && *p >= '1' && *p <= '9') {
+    /* the usual real on a rule path (coordinates): digits '.' digits, no
+     * exponent, at most 19 digits; approximated as below */
+    const unsigned char *a = digits(p, e), *b;
+    if(a + 1 < e && *a == '.' && is_digit(a[1])) {
+      b = digits(a + 1, e);
+      size_t ni = (size_t)(a - p), nf = (size_t)(b - a - 1);
+      if(ni + nf <= 19 && !(b < e && (*b == 'e' || *b == 'E'))) {
+        double v =
+            (double)digits_value(a + 1, e, nf, digits_value(p, e, ni, 0)) *
+            n10[nf];
+        *d = neg ? -v : v;
+        *approx = true;
+        f->p = b;
+        nul_quirk(f);
+        return true;
+      }
+    }
   }
   if(p >= e || !is_digit(*p))
     return bad(f, st, "invalid value");
@@ -1433,10 +1458,7 @@ static bool number(struct fl *f, double *d, bool *approx)
     if(approx && !cut && p10 >= -22 && p10 <= 22) {
       /* 10^-k rounded too (a multiply is far quicker than a divide):
        * three roundings, |error| < 2^-51 |d| */
-      static const double n10[] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
-                                   1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11,
-                                   1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
-                                   1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
       double v = (double)mant;
       v = p10 < 0 ? v * n10[-p10] : v * pow10tab[p10];
       *d = neg ? -v : v;
@@ -1835,43 +1857,30 @@ static void num_exact(struct fl *f, struct val *v)
   v->approx = false;
 }
 
-/* Whether the approximate a (see struct val) is in r: 1 or 0, or -1 when
- * a bound is too close to tell. */
-static int range_approx(const struct range *r, double a)
+/* The hits of the number v among rv->v[i..n). An approximate v (see
+ * struct val) decides a bound when farther from it than its error bound
+ * tol, and is made exact for the first one it cannot. */
+static inline __attribute__((always_inline)) bool
+ranges(struct fl *f, const struct rangev *rv, size_t i, size_t n,
+       struct val *v, uint32_t id)
 {
-  double tol = fabs(a) * 0x1p-50;
-  if(r->has_lo) {
-    if(r->lo - a > tol)
-      return 0;
-    if(!(a - r->lo > tol))
-      return -1;
-  }
-  if(r->has_hi) {
-    if(a - r->hi > tol)
-      return 0;
-    if(!(r->hi - a > tol))
-      return -1;
-  }
-  return 1;
-}
-
-/* The hits of the number v among rv->v[i..n). */
-static bool ranges(struct fl *f, const struct rangev *rv, size_t i, size_t n,
-                   struct val *v, uint32_t id)
-{
+  double tol = v->approx ? fabs(v->d) * 0x1p-50 : 0;
   for(; i < n; i++) {
     const struct range *r = &rv->v[i];
+    double d = v->d;
     if(v->approx) {
-      int in = range_approx(r, v->d);
-      if(in >= 0) {
-        if(in && !add_hit(f, r->cond, id))
+      if((r->has_lo && r->lo - d > tol) || (r->has_hi && d - r->hi > tol))
+        continue; /* surely out */
+      if((!r->has_lo || d - r->lo > tol) && (!r->has_hi || r->hi - d > tol)) {
+        if(!add_hit(f, r->cond, id))
           return false;
-        continue;
+        continue; /* surely in */
       }
       num_exact(f, v);
+      d = v->d;
     }
-    if((!r->has_lo || (r->lo_incl ? v->d >= r->lo : v->d > r->lo)) &&
-       (!r->has_hi || (r->hi_incl ? v->d <= r->hi : v->d < r->hi)) &&
+    if((!r->has_lo || (r->lo_incl ? d >= r->lo : d > r->lo)) &&
+       (!r->has_hi || (r->hi_incl ? d <= r->hi : d < r->hi)) &&
        !add_hit(f, r->cond, id))
       return false;
   }
@@ -2153,7 +2162,10 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
     if(pi == NONE)
       return skip_number(f);
     v.num = f->p;
-    if(!number(f, &v.d, &v.approx))
+    /* approximated when no exact number or other operator needs d */
+    if(!number(f, &v.d,
+               f->rs->paths[pi].xnum || f->rs->paths[pi].gn.n ? NULL
+                                                              : &v.approx))
       return false;
     break;
   }
