@@ -19,17 +19,25 @@
  *   through one hash table keyed by (path, value); prefixes and suffixes
  *   (each also ignoring case) through byte tries walked once per value
  *   (suffixes reversed); true/false/null/exists by lists; numeric ranges
- *   as an unpacked array; wildcard, cidr and anything-but by a per-path
- *   list checked in turn. So a string value costs a few lookups and a
- *   walk bounded by its length, whatever the number of rules of those
- *   kinds; ranges, wildcards, cidr and anything-but cost one check each.
+ *   with both bounds sorted by lower bound (a binary search, then the
+ *   ones starting within the widest range's width below the value), the
+ *   others as an unpacked array; wildcard, cidr and anything-but by a
+ *   per-path list checked in turn. So a string value costs a few lookups
+ *   and a walk bounded by its length, whatever the number of rules of
+ *   those kinds; wildcards, cidr and anything-but cost one check each.
+ * - A real read only by ranges is approximated from its digits (within
+ *   2^-51 of the exact double); a bound closer than 2^-50 of it makes
+ *   the number exact first, so answers are those of the exact value
+ *   while most coordinates never pay for an exact conversion.
  * - Each accepting (condition, event leaf) pair is a hit. After the event
  *   is read, hits bump per-alternative counters (stamped with an epoch,
  *   so nothing is cleared between events); an alternative whose
  *   conditions are all satisfied (or absent for exists:false) is then
  *   checked for array consistency, only among the conditions whose leaves
  *   all sit inside arrays: a leaf outside every array agrees with any
- *   other. That check is the reference's search, over hits only.
+ *   other. That check is the reference's search, over hits only. Array
+ *   positions are kept only for leaves on paths that an alternative with
+ *   two or more conditions reads.
  * - Duplicate keys: jansson (and so the reference) keeps the last value of
  *   a repeated key; the flattener marks the leaves of the earlier value
  *   dead, so the answer is the same.
