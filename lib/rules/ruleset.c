@@ -1675,20 +1675,24 @@ static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
 {
   const unsigned char *e = f->end;
   uint64_t stack[JSON_MAX_DEPTH / 64 + 1];
-  unsigned sp = 0; /* open containers */
+  unsigned sp = 0;  /* open containers */
+  bool obj = false; /* the innermost open one is an object */
 #define TOP_IS_OBJ ((stack[(sp - 1) / 64] >> ((sp - 1) % 64)) & 1)
-#define PUSH(obj)                                                             \
+#define PUSH(o)                                                               \
   do {                                                                        \
     uint64_t bit_ = (uint64_t)1 << (sp % 64);                                 \
-    if(obj)                                                                   \
+    if(o)                                                                     \
       stack[sp / 64] |= bit_;                                                 \
     else                                                                      \
       stack[sp / 64] &= ~bit_;                                                \
     sp++;                                                                     \
+    obj = (o);                                                                \
   } while(0)
-value:
-  if(depth + sp > JSON_MAX_DEPTH)
+  if(depth > JSON_MAX_DEPTH)
     return bad_at(f, p, "nested more than 2048 levels");
+value:
+  /* the depth is checked where it grows: at an array's first element
+   * (the others are at the same level) and at each member's value */
   if(p >= e)
     return bad_at(f, p, "unexpected end of input");
   switch(*p) {
@@ -1703,7 +1707,7 @@ value:
       p++;
       goto after;
     }
-    PUSH(1);
+    PUSH(1); /* depth: checked at each member's value */
     goto key;
   case '[':
     p++;
@@ -1712,6 +1716,8 @@ value:
       p++;
       goto after;
     }
+    if(depth + sp + 1 > JSON_MAX_DEPTH)
+      return bad_at(f, p, "nested more than 2048 levels");
     PUSH(0);
     goto value;
   case 't':
@@ -1734,11 +1740,21 @@ key:
     return bad_at(f, p, "expected a string key");
   if(!(p = sk_string(f, p + 1)))
     return NULL;
+  if(p + 1 < e && *p == ':' && (p[1] == '-' || is_digit(p[1]))) {
+    /* the usual member of a coordinate: "k":number */
+    if(depth + sp > JSON_MAX_DEPTH)
+      return bad_at(f, p + 1, "nested more than 2048 levels");
+    if(!(p = sk_number(f, p + 1)))
+      return NULL;
+    goto after;
+  }
   SKIP_WS(p, e);
   if(p >= e || *p != ':')
     return bad_at(f, p, "expected ':'");
   p++;
   SKIP_WS(p, e);
+  if(depth + sp > JSON_MAX_DEPTH)
+    return bad_at(f, p, "nested more than 2048 levels");
   goto value;
 after:
   if(!sp)
@@ -1747,17 +1763,18 @@ after:
   if(p < e && *p == ',') {
     p++;
     SKIP_WS(p, e);
-    if(TOP_IS_OBJ)
+    if(obj)
       goto key;
     goto value;
   }
-  if(p < e && *p == (TOP_IS_OBJ ? '}' : ']')) {
+  if(p < e && *p == (obj ? '}' : ']')) {
     p++;
     sp--;
+    if(sp)
+      obj = TOP_IS_OBJ;
     goto after;
   }
-  return bad_at(f, p,
-                TOP_IS_OBJ ? "expected ',' or '}'" : "expected ',' or ']'");
+  return bad_at(f, p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
 #undef TOP_IS_OBJ
 #undef PUSH
 }
