@@ -19,17 +19,25 @@
  *   through one hash table keyed by (path, value); prefixes and suffixes
  *   (each also ignoring case) through byte tries walked once per value
  *   (suffixes reversed); true/false/null/exists by lists; numeric ranges
- *   as an unpacked array; wildcard, cidr and anything-but by a per-path
- *   list checked in turn. So a string value costs a few lookups and a
- *   walk bounded by its length, whatever the number of rules of those
- *   kinds; ranges, wildcards, cidr and anything-but cost one check each.
+ *   with both bounds sorted by lower bound (a binary search, then the
+ *   ones starting within the widest range's width below the value), the
+ *   others as an unpacked array; wildcard, cidr and anything-but by a
+ *   per-path list checked in turn. So a string value costs a few lookups
+ *   and a walk bounded by its length, whatever the number of rules of
+ *   those kinds; wildcards, cidr and anything-but cost one check each.
+ * - A real read only by ranges is approximated from its digits (within
+ *   2^-51 of the exact double); a bound closer than 2^-50 of it makes
+ *   the number exact first, so answers are those of the exact value
+ *   while most coordinates never pay for an exact conversion.
  * - Each accepting (condition, event leaf) pair is a hit. After the event
  *   is read, hits bump per-alternative counters (stamped with an epoch,
  *   so nothing is cleared between events); an alternative whose
  *   conditions are all satisfied (or absent for exists:false) is then
  *   checked for array consistency, only among the conditions whose leaves
  *   all sit inside arrays: a leaf outside every array agrees with any
- *   other. That check is the reference's search, over hits only.
+ *   other. That check is the reference's search, over hits only. Array
+ *   positions are kept only for leaves on paths that an alternative with
+ *   two or more conditions reads.
  * - Duplicate keys: jansson (and so the reference) keeps the last value of
  *   a repeated key; the flattener marks the leaves of the earlier value
  *   dead, so the answer is the same.
@@ -166,7 +174,15 @@ struct rpath {
   struct trie pre, prei, suf, sufi; /* prefix, suffix (i: ignore case) */
   struct u32v exists, t, f, nul;    /* conditions */
   struct genv gs, gn, go;           /* strings, numbers, true/false/null */
-  struct rangev nr;                 /* numeric ranges */
+  struct rangev nr;                 /* numeric ranges open on a side */
+  /* numeric ranges with both bounds, sorted by lower bound; nbspan is the
+   * widest (hi - lo): a value v is in none whose lo is below v - nbspan,
+   * so many narrow ranges cost a binary search and a few checks */
+  struct rangev nb;
+  double nbspan;
+  /* some alternative has another condition besides one on this path: its
+   * leaves need their array positions (else a leaf agrees with any) */
+  bool needctx;
 };
 
 struct cond {
@@ -263,6 +279,15 @@ static bool rehash(uint32_t **tab, size_t *size, size_t count,
   return true;
 }
 
+/* a[0..n) == b[0..n), inline: keys are short, a call costs more */
+static inline bool same(const char *a, const char *b, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(a[i] != b[i])
+      return false;
+  return true;
+}
+
 /* The node whose path is prefix[0..off) followed by key[0..kn). */
 static const struct node *node_find2(const certhub_ruleset *rs,
                                      const char *prefix, size_t off,
@@ -279,8 +304,7 @@ static const struct node *node_find2(const certhub_ruleset *rs,
     const struct node *nd = &rs->nodes[k - 1];
     /* the prefix is the path of node self: equal when nd's parent is
      * self, else compared (a key holding '.') */
-    if(nd->hash == h && nd->len == off + kn &&
-       memcmp(nd->path + off, key, kn) == 0 &&
+    if(nd->hash == h && nd->len == off + kn && same(nd->path + off, key, kn) &&
        ((nd->koff == off && nd->parent == self) ||
         memcmp(nd->path, prefix, off) == 0))
       return nd;
@@ -525,6 +549,20 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
         cd->absent_ok = true;
       break;
     case M_NUMERIC:
+      if(m->has_lo && m->has_hi) {
+        ok = grow((void **)&rp->nb.v, &rp->nb.cap, rp->nb.n + 1,
+                  sizeof(*rp->nb.v), SIZE_MAX / 64);
+        if(ok) { /* insertion in lo order */
+          size_t k = rp->nb.n++;
+          for(; k > 0 && rp->nb.v[k - 1].lo > m->lo; k--)
+            rp->nb.v[k] = rp->nb.v[k - 1];
+          rp->nb.v[k] = (struct range){m->lo, m->hi,      true, m->lo_incl,
+                                       true,  m->hi_incl, c};
+          if(!(m->hi - m->lo <= rp->nbspan))
+            rp->nbspan = m->hi - m->lo; /* inf if it overflows */
+        }
+        break;
+      }
       ok = grow((void **)&rp->nr.v, &rp->nr.cap, rp->nr.n + 1,
                 sizeof(*rp->nr.v), SIZE_MAX / 64);
       if(ok)
@@ -631,6 +669,9 @@ ch_err certhub_ruleset_add(certhub_ruleset *rs, const char *name,
     }
     if(al->n > rs->maxalt)
       rs->maxalt = al->n;
+    if(al->n > 1)
+      for(uint32_t q = 0; q < al->n; q++)
+        rs->paths[rs->conds[al->conds[q]].path].needctx = true;
     if(al->nabsent == al->n && !u32_push(&rs->absent_alts, a))
       goto out;
   }
@@ -664,6 +705,7 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     free(p->gn.v);
     free(p->go.v);
     free(p->nr.v);
+    free(p->nb.v);
     trie_free(&p->pre);
     trie_free(&p->prei);
     trie_free(&p->suf);
@@ -858,6 +900,10 @@ struct val {
   const char *s;
   size_t n;
   double d;
+  /* a number: d is within 2^-50 |d| of the exact double (cheap to get),
+   * the text at num decides when that is too close to call */
+  bool approx;
+  const unsigned char *num;
 };
 
 static int fold(int ch)
@@ -1217,12 +1263,20 @@ static bool is_digit(int c)
   return c >= '0' && c <= '9';
 }
 
+/* 10^-k, rounded */
+static const double n10[] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,
+                             1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11,
+                             1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
+                             1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
 static const double pow10tab[] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* acc * 10^n + the value of the n digits at p (the result fits). */
-static inline uint64_t digits_value(const unsigned char *p, size_t n,
+/* acc * 10^n + the value of the n digits at p (the result fits; e: the
+ * end of the buffer, for reading past the digits). */
+static inline uint64_t digits_value(const unsigned char *p,
+                                    const unsigned char *e, size_t n,
                                     uint64_t acc)
 {
   for(; n >= 8; n -= 8, p += 8) {
@@ -1235,6 +1289,21 @@ static inline uint64_t digits_value(const unsigned char *p, size_t n,
         32;
     acc = acc * 100000000ull + v;
   }
+  if(n && (size_t)(e - p) >= 8) {
+    /* the last 1-7 digits the same way: the bytes after them shifted
+     * out (a borrow from them only runs further out) */
+    static const uint64_t p10i[] = {1,     10,     100,     1000,
+                                    10000, 100000, 1000000, 10000000};
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    v -= 0x3030303030303030ull;
+    v <<= 8 * (8 - n);
+    v = v * 10 + (v >> 8);
+    v = (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+        32;
+    return acc * p10i[n] + v;
+  }
   for(; n; n--, p++)
     acc = acc * 10 + (uint64_t)(*p - '0');
   return acc;
@@ -1246,7 +1315,7 @@ static inline const unsigned char *digits(const unsigned char *p,
 /* A JSON number, as jansson reads it: an integer (no '.', no exponent)
  * must fit in a long long, a real must not overflow. *d (if d) is its
  * value as json_number_value gives it. */
-static bool number(struct fl *f, double *d)
+static bool number(struct fl *f, double *d, bool *approx)
 {
   const unsigned char *p = f->p, *e = f->end, *st = p, *ip, *ie, *fp = NULL,
                       *fe = NULL;
@@ -1255,6 +1324,25 @@ static bool number(struct fl *f, double *d)
   if(p < e && *p == '-') {
     neg = true;
     p++;
+  }
+  if(approx && p < e && *p >= '1' && *p <= '9') {
+    /* the usual real on a rule path (coordinates): digits '.' digits, no
+     * exponent, at most 19 digits; approximated as below */
+    const unsigned char *a = digits(p, e), *b;
+    if(a + 1 < e && *a == '.' && is_digit(a[1])) {
+      b = digits(a + 1, e);
+      size_t ni = (size_t)(a - p), nf = (size_t)(b - a - 1);
+      if(ni + nf <= 19 && !(b < e && (*b == 'e' || *b == 'E'))) {
+        double v =
+            (double)digits_value(a + 1, e, nf, digits_value(p, e, ni, 0)) *
+            n10[nf];
+        *d = neg ? -v : v;
+        *approx = true;
+        f->p = b;
+        nul_quirk(f);
+        return true;
+      }
+    }
   }
   if(p >= e || !is_digit(*p))
     return bad(f, st, "invalid value");
@@ -1325,8 +1413,8 @@ static bool number(struct fl *f, double *d)
     size_t nfrac = fp ? (size_t)(fe - fp) : 0;
     if(intdigits + nfrac <= 19) {
       /* all digits fit: eight at a time */
-      mant = digits_value(ip, intdigits, 0);
-      mant = digits_value(fp, nfrac, mant);
+      mant = digits_value(ip, e, intdigits, 0);
+      mant = digits_value(fp, e, nfrac, mant);
       p10 -= (long)nfrac;
       sig = mant > 999999999999999ull ? 16 : 15;
       goto have;
@@ -1370,6 +1458,19 @@ static bool number(struct fl *f, double *d)
       double v = (double)mant;
       v = p10 < 0 ? v / pow10tab[-p10] : v * pow10tab[p10];
       *d = neg ? -v : v;
+      return true;
+    }
+    /* Asked for an approximation: up to 19 digits and 10^22 in double,
+     * two roundings of 2^-53 each; leaf() compares with a margin and
+     * converts exactly only when a bound is that close. */
+    if(approx && !cut && p10 >= -22 && p10 <= 22) {
+      /* 10^-k rounded too (a multiply is far quicker than a divide):
+       * three roundings, |error| < 2^-51 |d| */
+
+      double v = (double)mant;
+      v = p10 < 0 ? v * n10[-p10] : v * pow10tab[p10];
+      *d = neg ? -v : v;
+      *approx = true;
       return true;
     }
 #if LDBL_MANT_DIG == 64
@@ -1529,7 +1630,7 @@ sk_number(struct fl *f, const unsigned char *p)
   return p;
 slow:
   f->p = st;
-  return number(f, NULL) ? f->p : NULL;
+  return number(f, NULL, NULL) ? f->p : NULL;
 }
 
 static const unsigned char *sk_string_slow(struct fl *f,
@@ -1574,20 +1675,24 @@ static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
 {
   const unsigned char *e = f->end;
   uint64_t stack[JSON_MAX_DEPTH / 64 + 1];
-  unsigned sp = 0; /* open containers */
+  unsigned sp = 0;  /* open containers */
+  bool obj = false; /* the innermost open one is an object */
 #define TOP_IS_OBJ ((stack[(sp - 1) / 64] >> ((sp - 1) % 64)) & 1)
-#define PUSH(obj)                                                             \
+#define PUSH(o)                                                               \
   do {                                                                        \
     uint64_t bit_ = (uint64_t)1 << (sp % 64);                                 \
-    if(obj)                                                                   \
+    if(o)                                                                     \
       stack[sp / 64] |= bit_;                                                 \
     else                                                                      \
       stack[sp / 64] &= ~bit_;                                                \
     sp++;                                                                     \
+    obj = (o);                                                                \
   } while(0)
-value:
-  if(depth + sp > JSON_MAX_DEPTH)
+  if(depth > JSON_MAX_DEPTH)
     return bad_at(f, p, "nested more than 2048 levels");
+value:
+  /* the depth is checked where it grows: at an array's first element
+   * (the others are at the same level) and at each member's value */
   if(p >= e)
     return bad_at(f, p, "unexpected end of input");
   switch(*p) {
@@ -1602,7 +1707,7 @@ value:
       p++;
       goto after;
     }
-    PUSH(1);
+    PUSH(1); /* depth: checked at each member's value */
     goto key;
   case '[':
     p++;
@@ -1611,6 +1716,8 @@ value:
       p++;
       goto after;
     }
+    if(depth + sp + 1 > JSON_MAX_DEPTH)
+      return bad_at(f, p, "nested more than 2048 levels");
     PUSH(0);
     goto value;
   case 't':
@@ -1633,11 +1740,21 @@ key:
     return bad_at(f, p, "expected a string key");
   if(!(p = sk_string(f, p + 1)))
     return NULL;
+  if(p + 1 < e && *p == ':' && (p[1] == '-' || is_digit(p[1]))) {
+    /* the usual member of a coordinate: "k":number */
+    if(depth + sp > JSON_MAX_DEPTH)
+      return bad_at(f, p + 1, "nested more than 2048 levels");
+    if(!(p = sk_number(f, p + 1)))
+      return NULL;
+    goto after;
+  }
   SKIP_WS(p, e);
   if(p >= e || *p != ':')
     return bad_at(f, p, "expected ':'");
   p++;
   SKIP_WS(p, e);
+  if(depth + sp > JSON_MAX_DEPTH)
+    return bad_at(f, p, "nested more than 2048 levels");
   goto value;
 after:
   if(!sp)
@@ -1646,17 +1763,18 @@ after:
   if(p < e && *p == ',') {
     p++;
     SKIP_WS(p, e);
-    if(TOP_IS_OBJ)
+    if(obj)
       goto key;
     goto value;
   }
-  if(p < e && *p == (TOP_IS_OBJ ? '}' : ']')) {
+  if(p < e && *p == (obj ? '}' : ']')) {
     p++;
     sp--;
+    if(sp)
+      obj = TOP_IS_OBJ;
     goto after;
   }
-  return bad_at(f, p,
-                TOP_IS_OBJ ? "expected ',' or '}'" : "expected ',' or ']'");
+  return bad_at(f, p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
 #undef TOP_IS_OBJ
 #undef PUSH
 }
@@ -1754,28 +1872,105 @@ static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
   }
 }
 
+/* The exact double of an approximated number (already validated). */
+static void num_exact(struct fl *f, struct val *v)
+{
+  const unsigned char *p = f->p;
+  f->p = v->num;
+  (void)number(f, &v->d, NULL);
+  f->p = p;
+  v->approx = false;
+}
+
+/* The hits of the number v among rv->v[i..n). An approximate v (see
+ * struct val) decides a bound when farther from it than its error bound
+ * tol, and is made exact for the first one it cannot. */
+static inline __attribute__((always_inline)) bool
+ranges(struct fl *f, const struct rangev *rv, size_t i, size_t n,
+       struct val *v, uint32_t id)
+{
+  double tol = v->approx ? fabs(v->d) * 0x1p-50 : 0;
+  for(; i < n; i++) {
+    const struct range *r = &rv->v[i];
+    double d = v->d;
+    if(v->approx) {
+      if((r->has_lo && r->lo - d > tol) || (r->has_hi && d - r->hi > tol))
+        continue; /* surely out */
+      if((!r->has_lo || d - r->lo > tol) && (!r->has_hi || r->hi - d > tol)) {
+        if(!add_hit(f, r->cond, id))
+          return false;
+        continue; /* surely in */
+      }
+      num_exact(f, v);
+      d = v->d;
+    }
+    if((!r->has_lo || (r->lo_incl ? d >= r->lo : d > r->lo)) &&
+       (!r->has_hi || (r->hi_incl ? d <= r->hi : d < r->hi)) &&
+       !add_hit(f, r->cond, id))
+      return false;
+  }
+  return true;
+}
+
+/* The first of rv's ranges (in lo order) whose lo is not below key. */
+static size_t lo_search(const struct rangev *rv, double key)
+{
+  size_t lo = 0, hi = rv->n;
+  while(lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if(rv->v[mid].lo < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* p's bounded ranges that may hold the (maybe approximate, see struct
+ * val) number d: [*first, *end). One with lo < d - nbspan has hi < d,
+ * one with lo > d is above it; the margin of 2^-46 (|d| + nbspan) covers
+ * the approximation and the roundings of these sums. */
+static void nb_window(const struct rpath *p, double d, size_t *first,
+                      size_t *end)
+{
+  *first = 0;
+  *end = p->nb.n;
+  if(p->nb.n < 8)
+    return;
+  double m = (fabs(d) + p->nbspan) * 0x1p-46;
+  double key = d - p->nbspan - m;
+  if(key > -HUGE_VAL)
+    *first = lo_search(&p->nb, key);
+  *end = lo_search(&p->nb, d + fabs(d) * 0x1p-46 + DBL_MIN);
+  /* lo_search gives the first lo >= the key: the ranges with lo equal to
+   * it stay out, and they start above d + the margin */
+}
+
 /* A leaf at rule path pi (or a MARKER): recorded with its array
- * positions, and its hits found. */
-static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
+ * positions (when a rule may need them), and its hits found. */
+static bool leaf(struct fl *f, uint32_t pi, struct val *v)
 {
   certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
+  size_t depth = pi != MARKER && rs->paths[pi].needctx ? s->depth : 0;
   if(s->nleaves >= EV_MAX_LEAVES ||
      !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
            sizeof(*s->leaves), EV_MAX_LEAVES))
     return toobig(f, "too many values to match");
-  if(s->depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + s->depth,
-                       sizeof(*s->ctx), SCRATCH_MAX_CTX))
+  if(depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + depth,
+                    sizeof(*s->ctx), SCRATCH_MAX_CTX))
     return toobig(f, "too large to match");
   uint32_t id = (uint32_t)s->nleaves++;
-  s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)s->depth, 0};
-  if(s->depth) {
-    memcpy(s->ctx + s->nctx, s->stack, s->depth * sizeof(*s->ctx));
-    s->nctx += s->depth;
+  s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)depth, 0};
+  if(depth) {
+    memcpy(s->ctx + s->nctx, s->stack, depth * sizeof(*s->ctx));
+    s->nctx += depth;
   }
   if(pi == MARKER)
     return true;
-  const certhub_ruleset *rs = f->rs;
   const struct rpath *rp = &rs->paths[pi];
+  if(v->t == V_NUM && v->approx && (rp->xnum || rp->gn.n))
+    num_exact(f, v);
   if(!add_hits(f, &rp->exists, id))
     return false;
   switch(v->t) {
@@ -1803,14 +1998,13 @@ static bool leaf(struct fl *f, uint32_t pi, const struct val *v)
          !trie_walk(f, &rp->sufi, v->s, v->n, true, true, id))
         return false;
     }
-    if(isnum)
-      for(size_t i = 0; i < rp->nr.n; i++) {
-        const struct range *r = &rp->nr.v[i];
-        if((!r->has_lo || (r->lo_incl ? v->d >= r->lo : v->d > r->lo)) &&
-           (!r->has_hi || (r->hi_incl ? v->d <= r->hi : v->d < r->hi)) &&
-           !add_hit(f, r->cond, id))
-          return false;
-      }
+    if(isnum) {
+      size_t b, e;
+      nb_window(rp, v->d, &b, &e);
+      if(!ranges(f, &rp->nr, 0, rp->nr.n, v, id) ||
+         !ranges(f, &rp->nb, b, e, v, id))
+        return false;
+    }
     return add_gen(f, isnum ? &rp->gn : &rp->gs, v, id);
   }
   case V_TRUE:
@@ -1883,7 +2077,8 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
         nd = node_find2(f->rs, s->path, off, k, kn, kh, self);
         if(nd) {
           if(k != s->path + off)
-            memcpy(s->path + off, k, kn);
+            for(size_t j = 0; j < kn; j++) /* short: no call */
+              s->path[off + j] = k[j];
           ws(f);
           if(f->p >= f->end || *f->p != ':')
             return bad(f, f->p, "expected ':'");
@@ -1991,7 +2186,11 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
     v.t = V_NUM;
     if(pi == NONE)
       return skip_number(f);
-    if(!number(f, &v.d))
+    v.num = f->p;
+    /* approximated when no exact number or other operator needs d */
+    if(!number(f, &v.d,
+               f->rs->paths[pi].xnum || f->rs->paths[pi].gn.n ? NULL
+                                                              : &v.approx))
       return false;
     break;
   }

@@ -712,9 +712,16 @@ static void test_numbers(void **state)
     num[o] = '\0';
     double v = strtod(num, NULL);
     snprintf(ev, sizeof(ev), "{\"a\":%s}", num);
-    for(int k = -1; k <= 1; k++) {
+    /* exact values, and ranges with a bound at the value or next to it
+     * (the compiled matcher compares ranges on an approximation first) */
+    static const char *const forms[] = {
+        "{\"a\":[%.17g]}", "{\"a\":[{\"numeric\":[\"<\",%.17g]}]}",
+        "{\"a\":[{\"numeric\":[\">=\",%.17g]}]}",
+        "{\"a\":[{\"numeric\":[\">\",-1e300,\"<=\",%.17g]}]}"};
+    for(int q = 0; q < 3 * 4; q++) {
+      int k = q / 4 - 1;
       double w = k ? neighbour(v, k) : v;
-      snprintf(pat, sizeof(pat), "{\"a\":[%.17g]}", w);
+      snprintf(pat, sizeof(pat), forms[q % 4], w);
       certhub_pattern *p = NULL;
       certhub_ruleset *rs = NULL;
       char *err = NULL;
@@ -731,6 +738,56 @@ static void test_numbers(void **state)
     }
   }
   certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
+/* Many bounded ranges on one path (the compiled matcher searches them by
+ * lower bound), with events at, next to and between their bounds. */
+static void test_range_index(void **state)
+{
+  (void)state;
+  enum { NP = 120, NE = 1500 };
+  struct item *pv = calloc(NP, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  double *bound = calloc(2 * NP, sizeof(*bound));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  assert_non_null(bound);
+  static const char *const ops[][2] = {
+      {">", "<"}, {">=", "<"}, {">", "<="}, {">=", "<="}};
+  for(size_t i = 0; i < NP; i++) {
+    double lo = ((double)rnd(2000000) - 1000000) / 97.0,
+           w = i % 17 == 0 ? (double)rnd(5000) : (double)rnd(1000) / 1e4;
+    bound[2 * i] = lo;
+    bound[2 * i + 1] = lo + w;
+    const char *const *op = ops[rnd(4)];
+    char buf[160];
+    snprintf(buf, sizeof(buf),
+             "{\"a\":[{\"numeric\":[\"%s\",%.17g,\"%s\",%.17g]}]}", op[0], lo,
+             op[1], lo + w);
+    pv[i].text = strdup(buf);
+    assert_non_null(pv[i].text);
+  }
+  for(size_t j = 0; j < NE; j++) {
+    double v = bound[rnd(2 * NP)];
+    unsigned how = rnd(4);
+    if(how == 1 || how == 2)
+      v = neighbour(v, how == 1 ? -1 : 1);
+    else if(how == 3)
+      v = ((double)rnd(2000000) - 1000000) / 97.0;
+    char buf[96];
+    /* %.17g, and shorter forms that read back to the same double */
+    snprintf(buf, sizeof(buf), "{\"a\":%.*g}", rnd(2) ? 17 : 15, v);
+    ev[j].text = strdup(buf);
+    assert_non_null(ev[j].text);
+  }
+  check_all("range index", pv, NP, ev, NE);
+  for(size_t i = 0; i < NP; i++)
+    free(pv[i].text);
+  for(size_t j = 0; j < NE; j++)
+    free(ev[j].text);
+  free(pv);
+  free(ev);
+  free(bound);
   assert_int_equal(failures, 0);
 }
 
@@ -806,9 +863,10 @@ static void test_api(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_api),     cmocka_unit_test(test_data_files),
-      cmocka_unit_test(test_hostile), cmocka_unit_test(test_depth),
-      cmocka_unit_test(test_random),  cmocka_unit_test(test_numbers),
+      cmocka_unit_test(test_api),         cmocka_unit_test(test_data_files),
+      cmocka_unit_test(test_hostile),     cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_random),      cmocka_unit_test(test_numbers),
+      cmocka_unit_test(test_range_index),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
