@@ -430,7 +430,14 @@ ch_err certhub_bus_rule_validate(const certhub_bus_rule *r,
   else {
     certhub_schedule *sc = NULL;
     char *serr = NULL;
+    int64_t first = 0;
     rc = certhub_schedule_parse(r->schedule, &sc, &serr);
+    /* An impossible date (cron(0 0 30 2 ? *)) is refused: it would never
+     * fire. One whose last year has passed is accepted (a configuration
+     * must not stop loading when a year ends). */
+    if(!rc && certhub_schedule_next_msg(sc, 0, &first, &serr) ==
+                  CH_ERR_NOTFOUND)
+      rc = CH_ERR_PARSE;
     certhub_schedule_free(sc);
     if(rc) {
       *errmsg = msg_dup("rule %s: invalid schedule expression: %s", r->name,
