@@ -683,6 +683,13 @@ static size_t count_chars(const char *s, size_t n)
 ch_err certhub_pattern_compile(const char *json, size_t len,
                                certhub_pattern **out, char **errmsg)
 {
+  return ch_pattern_compile_max(json, len, CERTHUB_PATTERN_MAX_LEN, out,
+                                errmsg);
+}
+
+ch_err ch_pattern_compile_max(const char *json, size_t len, size_t max_chars,
+                              certhub_pattern **out, char **errmsg)
+{
   ch_err e = CH_OK;
   json_t *root = NULL;
   certhub_pattern *p = NULL;
@@ -690,9 +697,9 @@ ch_err certhub_pattern_compile(const char *json, size_t len,
   if(errmsg)
     *errmsg = NULL;
   size_t chars = count_chars(json, len);
-  if(chars > CERTHUB_PATTERN_MAX_LEN) {
-    set_err(errmsg, "pattern: %zu characters, longer than the limit of %d",
-            chars, CERTHUB_PATTERN_MAX_LEN);
+  if(chars > max_chars) {
+    set_err(errmsg, "pattern: %zu characters, longer than the limit of %zu",
+            chars, max_chars);
     e = CH_ERR_TOOBIG;
     goto out;
   }

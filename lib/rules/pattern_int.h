@@ -84,4 +84,14 @@ struct certhub_pattern {
   size_t npaths;
 };
 
+/* certhub_pattern_compile / certhub_ruleset_add with another length limit
+ * (characters) than CERTHUB_PATTERN_MAX_LEN: SNS filter policies
+ * (lib/notify/filter.c) may be 256 KB. */
+ch_err ch_pattern_compile_max(const char *json, size_t len, size_t max_chars,
+                              certhub_pattern **out, char **errmsg);
+struct certhub_ruleset;
+ch_err ch_ruleset_add_max(struct certhub_ruleset *rs, const char *name,
+                          const char *pattern_json, size_t len,
+                          size_t max_chars, size_t *index, char **errmsg);
+
 #endif

@@ -604,6 +604,14 @@ ch_err certhub_ruleset_add(certhub_ruleset *rs, const char *name,
                            const char *pattern_json, size_t len, size_t *index,
                            char **errmsg)
 {
+  return ch_ruleset_add_max(rs, name, pattern_json, len,
+                            CERTHUB_PATTERN_MAX_LEN, index, errmsg);
+}
+
+ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
+                          const char *pattern_json, size_t len,
+                          size_t max_chars, size_t *index, char **errmsg)
+{
   certhub_pattern *p = NULL;
   const struct leaf **seen = NULL;
   uint32_t *ids = NULL;
@@ -615,7 +623,7 @@ ch_err certhub_ruleset_add(certhub_ruleset *rs, const char *name,
       *errmsg = strdup("ruleset: too many rules");
     return CH_ERR_TOOBIG;
   }
-  ch_err e = certhub_pattern_compile(pattern_json, len, &p, errmsg);
+  ch_err e = ch_pattern_compile_max(pattern_json, len, max_chars, &p, errmsg);
   if(e != CH_OK)
     return e;
   e = CH_ERR_NOMEM;
