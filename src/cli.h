@@ -156,6 +156,10 @@ int cmd_rules(cli_ctx *c, int argc, char **argv);
 int cmd_dlq(cli_ctx *c, int argc, char **argv);
 int cmd_buses(cli_ctx *c, int argc, char **argv);
 int cmd_topics(cli_ctx *c, int argc, char **argv);
+/* topics render / test-filter / keygen (cmd_topics_content.c); argv[0] is
+ * the subcommand. */
+bool cmd_topics_content_sub(const char *sub);
+int cmd_topics_content(cli_ctx *c, int argc, char **argv);
 int cmd_findings(cli_ctx *c, int argc, char **argv);
 int cmd_events_match(cli_ctx *c, int argc, char **argv);
 

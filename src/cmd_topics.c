@@ -261,6 +261,9 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
       {"display-name", required_argument, NULL, OPT_DISPLAY},
       {NULL, 0, NULL, 0},
   };
+  /* render, test-filter, keygen: cmd_topics_content.c */
+  if(argc > 1 && cmd_topics_content_sub(argv[1]))
+    return cmd_topics_content(c, argc - 1, argv + 1);
   const char *message = NULL, *subject = NULL, *display = NULL;
   int64_t limit = 0;
   bool has_limit = false;

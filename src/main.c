@@ -216,7 +216,19 @@ static const cli_cmd commands[] = {
      "  --message M          the message text, or @FILE to read a file\n"
      "  --subject S          the subject (optional)\n"
      "  --display-name D     the topic's display name (create)\n"
-     "  --limit N            newest N messages (messages)\n"},
+     "  --limit N            newest N messages (messages)\n"
+     "\n"
+     "       certhub topics render --event EVENT|@FILE [--topic T]\n"
+     "                 [--templates JSON|@FILE] [--base-url URL]\n"
+     "                 [--part subject|text|html] [--no-lookup]\n"
+     "       certhub topics test-filter --policy P|@FILE\n"
+     "                 [--attributes A|@FILE] [--message M|@FILE]\n"
+     "                 [--scope MessageAttributes|MessageBody]\n"
+     "       certhub topics keygen FILE\n"
+     "render prints the subject, text and HTML a bus event becomes;\n"
+     "test-filter prints true or false: does a subscription with that\n"
+     "filter policy take the message; keygen writes a new 32-byte key\n"
+     "(hex, mode 0600) for sealed topics and prints its key id.\n"},
     {"findings", cmd_findings, "list and import security findings (ASFF)",
      "Usage: certhub findings list [--severity L] [--workflow S]\n"
      "                             [--record-state S] [--limit N]\n"
