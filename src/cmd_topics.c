@@ -109,17 +109,20 @@ static ch_err message_row(void *ctx, const certhub_message *m)
   certhub_time_format(m->published_at, when, sizeof(when));
   if(st->c->format == OUT_JSON) {
     /* The fields of an SNS notification that exist at this layer. */
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s%, s:s}", "MessageId",
-                          m->message_id, "TopicArn", m->topic_arn, "Topic",
-                          m->topic, "Subject", m->subject ? m->subject : "",
-                          "Message", m->message, m->len, "Timestamp", when);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s%, s:s}", "MessageId",
+                  m->message_id, "TopicArn", m->topic_arn, "Topic", m->topic,
+                  "Subject", m->subject ? m->subject : "", "Message",
+                  m->sealed ? "(sealed)" : m->message,
+                  m->sealed ? strlen("(sealed)") : m->len, "Timestamp", when);
     if(o && !m->subject)
       json_object_set_new(o, "Subject", json_null());
     ch_err rc = o ? out_json_item(&st->js, o) : CH_ERR_NOMEM;
     json_decref(o);
     return rc;
   }
-  char *text = strndup(m->message, m->len);
+  /* a sealed body is binary; certhub_topic_messages_open() reads it */
+  char *text = m->sealed ? strdup("(sealed)") : strndup(m->message, m->len);
   if(!text)
     return CH_ERR_NOMEM;
   /* One line per message in the table. */

@@ -43,6 +43,9 @@ typedef struct certhub_message {
   const char *message; /* UTF-8, not NUL-terminated past len in general */
   size_t len;
   int64_t published_at;
+  /* message[0..len) is a sealed body (certhub/notify_seal.h), not the
+   * text: certhub_topic_messages_open() opens it. */
+  bool sealed;
 } certhub_message;
 
 typedef ch_err (*certhub_topic_cb)(void *ctx, const certhub_topic *t);

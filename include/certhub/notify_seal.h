@@ -78,4 +78,31 @@ ch_err certhub_seal_open(const certhub_seal_key *k, const char *topic_arn,
                          const char *message_id, const uint8_t *sealed,
                          size_t n, char **plain, size_t *plen, char **why);
 
+/* ---- sealed topics: the message log with sealed bodies ---------------- */
+
+#include "notify.h"
+
+/* certhub_topic_publish() for a topic whose bodies are sealed at rest:
+ * the same checks on the plain message, then the body is sealed under
+ * key for (the topic's ARN, the new MessageId) and logged with
+ * certhub_message.sealed set. The subject stays in the clear (it is the
+ * listing's label; keep secrets out of subjects). Errors as
+ * certhub_topic_publish, described by certhub_store_errmsg(s). */
+ch_err certhub_topic_publish_sealed(certhub_store *s, const char *topic,
+                                    const char *subject, const char *message,
+                                    size_t len, int64_t now,
+                                    const certhub_seal_key *key,
+                                    char message_id[CERTHUB_MESSAGE_ID_LEN + 1]
+                                    /* OUT */);
+
+/* certhub_topic_messages() that opens sealed bodies with key before cb
+ * sees them (cb gets the plain text with sealed false). key may be NULL
+ * when no sealed row is expected: a sealed row then stops the walk with
+ * CH_ERR_USAGE. A body that does not open (another key, tampered, moved)
+ * stops it with that error; both set certhub_store_errmsg(s) naming the
+ * MessageId. */
+ch_err certhub_topic_messages_open(certhub_store *s, const char *topic,
+                                   size_t limit, const certhub_seal_key *key,
+                                   certhub_message_cb cb, void *ctx);
+
 #endif

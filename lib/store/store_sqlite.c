@@ -120,6 +120,8 @@ static const struct migration {
      * migration not yet recorded, so gaps are fine. */
     {6, "topics: topics, topic_messages", ch_sq_notify_schema},
     {7, "findings: findings (ASFF)", ch_sq_findings_schema},
+    {9, "topics: topic_messages.sealed (bodies sealed at rest)",
+     ch_sq_notify_sealed_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */

@@ -32,6 +32,7 @@ extern const char ch_sq_chain_checks_schema[];
 
 /* Migration 6: topics and their message log (store_sqlite_notify.c). */
 extern const char ch_sq_notify_schema[];
+extern const char ch_sq_notify_sealed_schema[]; /* migration 9 */
 /* Migration 7: findings (store_sqlite_findings.c). */
 extern const char ch_sq_findings_schema[];
 

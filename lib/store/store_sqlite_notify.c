@@ -28,6 +28,12 @@ const char ch_sq_notify_schema[] =
     " published_at INTEGER NOT NULL);"
     "CREATE INDEX topic_messages_by_topic ON topic_messages(topic, id);";
 
+/* Migration 9: a sealed body is an AES-GCM blob (lib/notify/seal.c), kept
+ * in the same column; the flag says which rows hold one. */
+const char ch_sq_notify_sealed_schema[] =
+    "ALTER TABLE topic_messages ADD COLUMN sealed INTEGER NOT NULL "
+    "DEFAULT 0;";
+
 ch_err ch_sq_topic_create(certhub_store *s, const char *name, const char *arn,
                           const char *display_name, int64_t now, bool *created)
 {
@@ -134,8 +140,8 @@ ch_err ch_sq_message_add(certhub_store *s, const certhub_message *m)
   ch_err rc =
       ch_sq_prepare(s,
                     "INSERT INTO topic_messages(message_id, topic, topic_arn,"
-                    " subject, message, published_at)"
-                    " SELECT ?1, t.name, t.arn, ?3, ?4, ?5 FROM topics t"
+                    " subject, message, published_at, sealed)"
+                    " SELECT ?1, t.name, t.arn, ?3, ?4, ?5, ?6 FROM topics t"
                     " WHERE t.name = ?2",
                     &st);
   if(rc)
@@ -143,9 +149,13 @@ ch_err ch_sq_message_add(certhub_store *s, const certhub_message *m)
   ch_sq_bind_opt(st, 1, m->message_id);
   ch_sq_bind_opt(st, 2, m->topic);
   ch_sq_bind_opt(st, 3, m->subject);
-  sqlite3_bind_text(st, 4, m->message ? m->message : "", (int)m->len,
-                    SQLITE_STATIC);
+  if(m->sealed)
+    sqlite3_bind_blob(st, 4, m->message, (int)m->len, SQLITE_STATIC);
+  else
+    sqlite3_bind_text(st, 4, m->message ? m->message : "", (int)m->len,
+                      SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, m->published_at);
+  sqlite3_bind_int(st, 6, m->sealed ? 1 : 0);
   int r = sqlite3_step(st);
   if(r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "logging message");
@@ -164,7 +174,7 @@ ch_err ch_sq_messages(certhub_store *s, const char *topic, size_t limit,
   ch_err rc =
       ch_sq_prepare(s,
                     "SELECT message_id, topic, topic_arn, subject, message,"
-                    " published_at FROM topic_messages"
+                    " published_at, sealed FROM topic_messages"
                     " WHERE ?1 IS NULL OR topic = ?1"
                     " ORDER BY id DESC LIMIT ?2",
                     &st);
@@ -174,14 +184,19 @@ ch_err ch_sq_messages(certhub_store *s, const char *topic, size_t limit,
   sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
   int r;
   while((r = sqlite3_step(st)) == SQLITE_ROW) {
+    bool sealed = sqlite3_column_int(st, 6) != 0;
+    /* a sealed body is binary: read it as a blob, not as text */
+    const char *body = sealed ? (const char *)sqlite3_column_blob(st, 4)
+                              : ch_sq_col_str(st, 4);
     certhub_message m = {
         .message_id = ch_sq_col_str(st, 0),
         .topic = ch_sq_col_str(st, 1),
         .topic_arn = ch_sq_col_str(st, 2),
         .subject = (const char *)sqlite3_column_text(st, 3),
-        .message = ch_sq_col_str(st, 4),
+        .message = body ? body : "",
         .len = (size_t)sqlite3_column_bytes(st, 4),
         .published_at = sqlite3_column_int64(st, 5),
+        .sealed = sealed,
     };
     rc = cb(ctx, &m);
     if(rc)

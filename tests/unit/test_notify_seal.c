@@ -15,7 +15,12 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
+#include "certhub/notify.h"
 #include "certhub/notify_seal.h"
+#include "certhub/store.h"
+#include "certhub/store_hub.h"
 
 #define TOPIC "arn:certhub:sns:local:000000000000:certificate-expiry"
 #define MID "0b7c6f44-1d2e-4c55-9a1b-3f1e2d3c4b5a"
@@ -221,12 +226,117 @@ static void test_key_files(void **state)
   assert_int_equal(system(cmd), 0);
 }
 
+typedef struct seen {
+  char body[4][256];
+  bool sealed[4];
+  char id[4][64];
+  size_t n;
+} seen;
+
+static ch_err collect(void *ctx, const certhub_message *m)
+{
+  seen *x = ctx;
+  assert_true(x->n < 4);
+  snprintf(x->body[x->n], sizeof(x->body[0]), "%.*s", (int)m->len, m->message);
+  x->sealed[x->n] = m->sealed;
+  snprintf(x->id[x->n], sizeof(x->id[0]), "%s", m->message_id);
+  x->n++;
+  return CH_OK;
+}
+
+/* The topic message log with sealed bodies, over a real SQLite store. */
+static void test_sealed_topic(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/test_seal_topic.XXXXXX", db[128], cmd[160];
+  assert_non_null(mkdtemp(dir));
+  snprintf(db, sizeof(db), "%s/db", dir);
+  certhub_store *s = NULL;
+  char *err = NULL, id1[CERTHUB_MESSAGE_ID_LEN + 1],
+       id2[CERTHUB_MESSAGE_ID_LEN + 1], id3[CERTHUB_MESSAGE_ID_LEN + 1];
+  assert_int_equal(certhub_store_open(db, &s, &err), CH_OK);
+  assert_int_equal(
+      certhub_topic_create(s, "alerts", NULL, NULL, NULL, 1, NULL), CH_OK);
+  certhub_seal_key *k = key_of(3), *other = key_of(4);
+  const char *secret = "certificate www.example.com: key at /srv/secret.pem";
+  assert_int_equal(certhub_topic_publish_sealed(s, "alerts", "expiring",
+                                                secret, strlen(secret), 2, k,
+                                                id1),
+                   CH_OK);
+  assert_int_equal(
+      certhub_topic_publish_sealed(s, "alerts", NULL, "second", 6, 3, k, id2),
+      CH_OK);
+  /* a plain message in the same log */
+  assert_int_equal(
+      certhub_topic_publish(s, "alerts", NULL, "plain", 5, 4, id3), CH_OK);
+  /* the same checks as Publish */
+  assert_int_equal(
+      certhub_topic_publish_sealed(s, "nope", NULL, "x", 1, 5, k, id3),
+      CH_ERR_NOTFOUND);
+  assert_int_equal(
+      certhub_topic_publish_sealed(s, "alerts", NULL, "", 0, 5, k, id3),
+      CH_ERR_PARSE);
+  /* raw: sealed rows hold no plain text */
+  seen raw = {0};
+  assert_int_equal(certhub_topic_messages(s, "alerts", 0, collect, &raw),
+                   CH_OK);
+  assert_int_equal(raw.n, 3);
+  assert_false(raw.sealed[0]);
+  assert_true(raw.sealed[1] && raw.sealed[2]);
+  assert_string_equal(raw.body[0], "plain");
+  /* opened with the key */
+  seen open = {0};
+  assert_int_equal(
+      certhub_topic_messages_open(s, "alerts", 0, k, collect, &open), CH_OK);
+  assert_int_equal(open.n, 3);
+  assert_string_equal(open.body[0], "plain");
+  assert_string_equal(open.body[1], "second");
+  assert_string_equal(open.body[2], secret);
+  assert_false(open.sealed[2]);
+  /* no key, the wrong key */
+  seen x = {0};
+  assert_int_equal(
+      certhub_topic_messages_open(s, "alerts", 0, NULL, collect, &x),
+      CH_ERR_USAGE);
+  assert_non_null(strstr(certhub_store_errmsg(s), "is sealed"));
+  x.n = 0;
+  assert_int_equal(
+      certhub_topic_messages_open(s, "alerts", 0, other, collect, &x),
+      CH_ERR_PASSWORD);
+  assert_non_null(strstr(certhub_store_errmsg(s), "not under this key"));
+  certhub_store_close(s);
+  s = NULL;
+  /* swap the two sealed bodies between their rows: neither opens */
+  sqlite3 *h = NULL;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  char sql[512];
+  snprintf(sql, sizeof(sql),
+           "UPDATE topic_messages SET message = CASE message_id"
+           " WHEN '%s' THEN (SELECT message FROM topic_messages WHERE"
+           " message_id = '%s') ELSE (SELECT message FROM topic_messages"
+           " WHERE message_id = '%s') END WHERE message_id IN ('%s', '%s')",
+           id1, id2, id1, id1, id2);
+  assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  assert_int_equal(certhub_store_open(db, &s, &err), CH_OK);
+  x.n = 0;
+  assert_int_equal(certhub_topic_messages_open(s, "alerts", 0, k, collect, &x),
+                   CH_ERR_PASSWORD);
+  assert_non_null(strstr(certhub_store_errmsg(s), "authentication failed"));
+  certhub_store_close(s);
+  certhub_seal_key_free(k);
+  certhub_seal_key_free(other);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip),
       cmocka_unit_test(test_binding_and_tamper),
       cmocka_unit_test(test_key_files),
+      cmocka_unit_test(test_sealed_topic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
