@@ -304,6 +304,8 @@ int cmd_topics_content(cli_ctx *c, int argc, char **argv)
                         "and --no-lookup are for 'render'");
   if(!policy)
     return cli_usage(c, "test-filter needs --policy P|@FILE");
+  if(scope && !strcmp(scope, "MessageBody") && !message)
+    return cli_usage(c, "--scope MessageBody needs --message M|@FILE");
   if(!attrs && !message)
     return cli_usage(c, "test-filter needs --attributes A|@FILE (and/or "
                         "--message M|@FILE)");
