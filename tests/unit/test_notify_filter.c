@@ -30,6 +30,8 @@
 #include <cmocka.h>
 
 #include "certhub/notify_filter.h"
+#include "notify/filter_hook.h"
+#include "notify/proto.h"
 
 struct run {
   const char *file;
@@ -255,11 +257,91 @@ static void test_limits(void **state)
   free(s);
 }
 
+/* The delivery engine's hook: policies from subscription attributes,
+ * compiled once per subscription, recompiled when they change. */
+static void test_engine_hook(void **state)
+{
+  (void)state;
+  ch_notify_filter_cache *c = NULL;
+  char problem[512];
+  assert_int_equal(ch_notify_filter_cache_new(&c), CH_OK);
+  ch_notify_sub sub = {.arn = "arn:certhub:sns:local:0:t:1",
+                       .protocol = "https"};
+  ch_notify_msg m = {
+      .message = "{\"detail\":{\"DaysToExpiry\":3}}",
+      .attributes_json = "{\"severity\":{\"Type\":\"String\",\"Value\":"
+                         "\"HIGH\"}}",
+  };
+  m.len = strlen(m.message);
+  /* no attributes, no policy: everything */
+  assert_true(ch_notify_filter_accepts(c, &sub, &m));
+  sub.attributes = "{\"RawMessageDelivery\":\"true\"}";
+  assert_true(ch_notify_filter_accepts(c, &sub, &m));
+  /* SNS's form: the policy as a string */
+  sub.attributes = "{\"FilterPolicy\":\"{\\\"severity\\\":[\\\"HIGH\\\"]}\"}";
+  assert_true(ch_notify_filter_accepts(c, &sub, &m));
+  sub.attributes = "{\"FilterPolicy\":\"{\\\"severity\\\":[\\\"LOW\\\"]}\"}";
+  assert_false(
+      ch_notify_filter_accepts(c, &sub, &m)); /* changed: recompiled */
+  /* an object (configuration), body scope */
+  sub.attributes = "{\"FilterPolicy\":{\"detail\":{\"DaysToExpiry\":[{"
+                   "\"numeric\":[\"<\",7]}]}},\"FilterPolicyScope\":"
+                   "\"MessageBody\"}";
+  assert_true(ch_notify_filter_accepts(c, &sub, &m));
+  m.message = "{\"detail\":{\"DaysToExpiry\":30}}";
+  m.len = strlen(m.message);
+  assert_false(ch_notify_filter_accepts(c, &sub, &m));
+  ch_notify_filter_problem(c, problem, sizeof(problem));
+  assert_string_equal(problem, "");
+  /* an invalid policy lets nothing through, and says why */
+  sub.attributes = "{\"FilterPolicy\":\"{\\\"a\\\":[{\\\"wildcard\\\":"
+                   "\\\"x*\\\"}]}\"}";
+  assert_false(ch_notify_filter_accepts(c, &sub, &m));
+  ch_notify_filter_problem(c, problem, sizeof(problem));
+  assert_non_null(strstr(problem, "Unrecognized match type wildcard"));
+  sub.attributes = "{\"FilterPolicy\":\"{\\\"severity\\\":[\\\"HIGH\\\"]}\","
+                   "\"FilterPolicyScope\":\"Body\"}";
+  assert_false(ch_notify_filter_accepts(c, &sub, &m));
+  /* malformed message attributes */
+  sub.attributes = "{\"FilterPolicy\":\"{\\\"severity\\\":[\\\"HIGH\\\"]}\"}";
+  m.attributes_json = "{\"severity\":{\"Value\":\"HIGH\"}}";
+  assert_false(ch_notify_filter_accepts(c, &sub, &m));
+  ch_notify_filter_problem(c, problem, sizeof(problem));
+  assert_non_null(strstr(problem, "has no Type"));
+  sub.attributes = "{not json";
+  assert_false(ch_notify_filter_accepts(c, &sub, &m));
+  /* many subscriptions */
+  m.attributes_json = "{\"severity\":{\"Type\":\"String\",\"Value\":"
+                      "\"HIGH\"}}";
+  sub.attributes = "{\"FilterPolicy\":\"{\\\"severity\\\":[\\\"HIGH\\\"]}\"}";
+  for(int i = 0; i < 3000; i++) {
+    char arn[64];
+    snprintf(arn, sizeof(arn), "arn:certhub:sns:local:0:t:%d", i);
+    sub.arn = arn;
+    assert_true(ch_notify_filter_accepts(c, &sub, &m));
+  }
+  ch_notify_filter_cache_free(c);
+  /* the subscribe-time check */
+  char *why = NULL;
+  assert_int_equal(ch_notify_filter_check("{\"a\":[\"1\"]}", NULL, &why),
+                   CH_OK);
+  assert_int_equal(ch_notify_filter_check(NULL, "MessageBody", &why), CH_OK);
+  assert_int_equal(ch_notify_filter_check("{\"a\":[\"1\"]}", "body", &why),
+                   CH_ERR_PARSE);
+  assert_non_null(strstr(why, "FilterPolicyScope: 'body'"));
+  free(why);
+  assert_int_equal(ch_notify_filter_check("{\"a\":{\"b\":[1]}}", NULL, &why),
+                   CH_ERR_PARSE);
+  assert_non_null(strstr(why, "does not support nested filter policy"));
+  free(why);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_data_files),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_engine_hook),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
