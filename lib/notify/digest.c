@@ -220,7 +220,8 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
              "certhub digest: %zu certificate%s expiring, the soonest %s%s "
              "(%s)",
              n, n == 1 ? "" : "s", sin, sdays, soon.cn ? soon.cn : "?");
-  qsort(v, n, sizeof(*v), cmp_entry);
+  if(n)
+    qsort(v, n, sizeof(*v), cmp_entry);
   /* groups (runs of one owner), the most urgent first */
   for(size_t i = 0; i < n; i++)
     if(!i || !same_owner(&v[i], &v[i - 1]))
@@ -237,7 +238,8 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
     gs[k] = (group){i, j, min, v[i].owner};
     i = j;
   }
-  qsort(gs, ngroups, sizeof(*gs), cmp_group);
+  if(ngroups)
+    qsort(gs, ngroups, sizeof(*gs), cmp_group);
 
   /* heading and the per-owner summary */
   rc = ch_buf_addstr(&o->html,
