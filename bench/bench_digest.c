@@ -1,7 +1,7 @@
 /*
- * bench_notify: notification content costs.
+ * bench_digest: notification content costs.
  *
- *   bench_notify [N [digest]]   (default 100000; "digest": only (1))
+ *   bench_digest [N [digest]]   (default 100000; "digest": only (1))
  *
  * (1) The weekly digest for N expiring certificates (250 owners and
  *     untagged ones, days 0..44, three sources each): from the parsed
