@@ -15,6 +15,7 @@
 #include "certhub/findings.h"
 #include "certhub/lifecycle.h"
 #include "certhub/notify.h"
+#include "certhub/notify_render.h"
 #include "certhub/target.h"
 #include "wire.h"
 
@@ -65,43 +66,22 @@ static const char *event_source(const certhub_config *cfg)
 /* ---- hooks: topic and findings targets ----------------------------------
  */
 
-/* A subject people can read when the target sets none: what happened to
- * which certificate. Issue-level templates come with the notify module. */
-static void derive_subject(const char *message, size_t len, char *out,
+/* A subject people can read when the target sets none: the notification
+ * renderer's (certhub/notify_render.h: what happened to which
+ * certificate, its expiry date from the inventory). */
+static void derive_subject(wire *w, const char *message, size_t len, char *out,
                            size_t cap)
 {
-  json_t *ev = json_loadb(message, len, 0, NULL);
-  const char *dt = json_string_value(json_object_get(ev, "detail-type"));
-  json_t *detail = json_object_get(ev, "detail");
-  const char *cn = json_string_value(json_object_get(detail, "CommonName"));
-  json_t *days = json_object_get(detail, "DaysToExpiry");
-  json_t *count = json_object_get(detail, "count");
-  out[0] = '\0';
-  if(!dt)
-    snprintf(out, cap, "certhub notification");
-  else if(json_is_integer(count))
-    snprintf(out, cap, "%lld certificate%s expiring within threshold",
-             (long long)json_integer_value(count),
-             json_integer_value(count) == 1 ? "" : "s");
-  else if(cn && json_is_integer(days) && !strcmp(dt, CERTHUB_DT_APPROACHING) &&
-          json_integer_value(days) == 0)
-    snprintf(out, cap, "Certificate %s expires today", cn);
-  else if(cn && json_is_integer(days) && !strcmp(dt, CERTHUB_DT_APPROACHING))
-    snprintf(out, cap, "Certificate %s expires in %lld day%s", cn,
-             (long long)json_integer_value(days),
-             json_integer_value(days) == 1 ? "" : "s");
-  else if(cn && !strcmp(dt, CERTHUB_DT_EXPIRED))
-    snprintf(out, cap, "Certificate %s has expired", cn);
-  else if(cn)
-    snprintf(out, cap, "%s: %s", dt, cn);
+  certhub_render_opts o = {.lookup = certhub_render_store_lookup,
+                           .lookup_ctx = w->s};
+  certhub_rendered r;
+  char *why = NULL;
+  if(certhub_render_event(message, len, &o, &r, &why) == CH_OK)
+    snprintf(out, cap, "%s", r.subject);
   else
-    snprintf(out, cap, "%s", dt);
-  json_decref(ev);
-  /* SNS subjects are printable ASCII: replace anything else. */
-  for(char *p = out; *p; p++) {
-    if((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-      *p = '?';
-  }
+    snprintf(out, cap, "certhub notification");
+  certhub_rendered_free(&r);
+  free(why);
 }
 
 static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
@@ -110,7 +90,7 @@ static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
   wire *w = ctx;
   char id[CERTHUB_MESSAGE_ID_LEN + 1], derived[SUBJECT_MAX + 1];
   if(!subject) {
-    derive_subject(message, len, derived, sizeof(derived));
+    derive_subject(w, message, len, derived, sizeof(derived));
     subject = derived;
   }
   ch_err rc =

@@ -347,8 +347,9 @@ static void cert_from_event(const json_t *ev, const json_t *detail,
   if(!ch_render_date(jstr(detail, "CertificateExpirationDate"), c->expires) &&
      !ch_render_date(jstr(detail, "NotAfter"), c->expires) &&
      !ch_render_date(jstr(info, "NotAfter"), c->expires) && c->has_days) {
-    /* the event's time plus the days: the day it expires, give or take
-     * the part of a day the detail does not carry */
+    /* the event's date plus the days: DaysToExpiry counts calendar days
+     * (certhub_days_to_expiry) from the evaluation, which is the event's
+     * time for lifecycle events, so this is the day it expires */
     int64_t t = 0;
     if(!certhub_time_parse(jstr(ev, "time"), &t)) {
       char buf[32];

@@ -68,7 +68,7 @@ grep -q 'schedules fired' "$SLOG" || fail "no pass logged"
 check() {
   python3 - "$TMP/expect.json" "$TMP/messages.json" "$TMP/findings.json" \
     "$TMP/events.json" <<'PY'
-import json, sys
+import datetime, json, sys
 exp, msgs, finds, events = (json.load(open(p)) for p in sys.argv[1:5])
 appr, expired, quiet = exp["approaching"], exp["expired"], set(exp["quiet"])
 def fail(m):
@@ -92,13 +92,15 @@ for m, ev in a:
         fail("message for %s carries %s, want %s" % (ev["detail"]["CommonName"], ev["resources"], arn))
     if ev["detail"]["DaysToExpiry"] != days or ev["source"] != "certhub.acm":
         fail("message detail %s" % ev)
-    want_subj = "Certificate %s expires in %d days" % (ev["detail"]["CommonName"], days)
+    # the renderer's subject, with the expiry date (certhub/notify_render.h)
+    when = datetime.date(2026, 12, 6) + datetime.timedelta(days=days)
+    want_subj = "Certificate %s expires in %d days (%s)" % (ev["detail"]["CommonName"], days, when.isoformat())
     if m["Subject"] != want_subj:
         fail("subject %r, want %r" % (m["Subject"], want_subj))
 e = by_dt.get("ACM Certificate Expired", [])
 if len(e) != 1 or e[0][1]["resources"] != [expired["old.example.test"][0]]:
     fail("expired messages: %s" % [ev["resources"] for _, ev in e])
-if e[0][0]["Subject"] != "Certificate old.example.test has expired":
+if e[0][0]["Subject"] != "Certificate old.example.test expired on 2026-12-01":
     fail("expired subject %r" % e[0][0]["Subject"])
 for _, ev in a + e:
     if quiet & set(ev["resources"]):
@@ -123,7 +125,8 @@ for c in det["certificates"]:
     arn, owner, days = appr[c["CommonName"]]
     if (c["Arn"], c["Owner"], c["DaysToExpiry"]) != (arn, owner, days):
         fail("digest entry %s, want %s" % (c, (arn, owner, days)))
-if m["Subject"] != "%d certificates expiring within threshold" % len(appr):
+if m["Subject"] != ("certhub digest: %d certificates expiring, the soonest in "
+                    "10 days (web-1.example.test)" % len(appr)):
     fail("digest subject %r" % m["Subject"])
 if len(msgs) != len(appr) + 2:
     fail("%d messages in all, want %d" % (len(msgs), len(appr) + 2))
