@@ -576,6 +576,39 @@ static ch_err generic_value(ch_render_out *o, const char *key, const json_t *v,
   return rc;
 }
 
+/* The detail's fields, bounded: a detail too large for the room left
+ * (the bodies stop at their caps) is named, not rendered, so the rest of
+ * the message still goes out. */
+#define GENERIC_RESERVE 8192 /* kept for the link and the footer */
+
+static ch_err generic_bounded(ch_render_out *o, const json_t *obj,
+                              const char *const *skip)
+{
+  size_t room_t = o->text.cap > o->text.len + GENERIC_RESERVE
+                      ? o->text.cap - o->text.len - GENERIC_RESERVE
+                      : 0;
+  size_t room_h = o->html.cap > o->html.len + GENERIC_RESERVE
+                      ? o->html.cap - o->html.len - GENERIC_RESERVE
+                      : 0;
+  ch_render_out part;
+  ch_buf_init(&part.text, room_t);
+  ch_buf_init(&part.html, room_h);
+  ch_err rc = generic_object(&part, obj, skip, 0);
+  if(rc == CH_ERR_TOOBIG) {
+    ch_buf_free(&part.text);
+    ch_buf_free(&part.html);
+    return both(o, "  (too large to show here: see the event itself)\n",
+                "<li>(too large to show here: see the event itself)</li>\n");
+  }
+  if(!rc && part.text.len)
+    rc = ch_buf_add(&o->text, part.text.data, part.text.len);
+  if(!rc && part.html.len)
+    rc = ch_buf_add(&o->html, part.html.data, part.html.len);
+  ch_buf_free(&part.text);
+  ch_buf_free(&part.html);
+  return rc;
+}
+
 enum ekind { K_APPROACHING, K_EXPIRED, K_AVAILABLE, K_RENEWAL, K_CUSTOM };
 
 static ch_err render_cert(const json_t *ev, const json_t *detail,
@@ -709,7 +742,7 @@ static ch_err render_cert(const json_t *ev, const json_t *detail,
     rc = both(o, "Details:\n", "<p>Details:</p><ul>\n");
   size_t mark = o->text.len;
   if(!rc)
-    rc = generic_object(o, detail, shown, 0);
+    rc = generic_bounded(o, detail, shown);
   if(!rc && o->text.len == mark) {
     /* nothing else in the detail: no empty section */
     o->text.len = before;
@@ -779,7 +812,7 @@ static ch_err render_custom(const json_t *ev, const json_t *detail,
   if(!rc)
     rc = both(o, "Details:\n", "<p>Details:</p><ul>\n");
   if(!rc)
-    rc = generic_object(o, detail, NULL, 0);
+    rc = generic_bounded(o, detail, NULL);
   if(!rc)
     rc = both(o, "\n", "</ul>\n");
   char id[17];

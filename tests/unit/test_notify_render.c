@@ -419,6 +419,57 @@ static void test_render_bad_events(void **state)
   }
 }
 
+/* Hostile details: too large for the body, nested deeply. */
+static void test_render_hostile_detail(void **state)
+{
+  (void)state;
+  json_t *d = json_object();
+  char k[32];
+  for(int i = 0; i < 20000; i++) {
+    snprintf(k, sizeof(k), "field%05d", i);
+    json_object_set_new(d, k, json_string("<some value worth escaping>"));
+  }
+  char *dt = json_dumps(d, JSON_COMPACT);
+  json_decref(d);
+  char *ev = envelope("Inventory Dump", dt);
+  certhub_rendered r;
+  render_ok(ev, NULL, &r);
+  has(r.text, "(too large to show here: see the event itself)");
+  has(r.html, "(too large to show here: see the event itself)");
+  assert_true(strlen(r.text) <= CERTHUB_RENDER_MAX);
+  has(r.text, "certhub event e1"); /* the footer is still there */
+  certhub_rendered_free(&r);
+  free(ev);
+  free(dt);
+  /* as the rest of an ACM detail */
+  d = json_pack("{si ss}", "DaysToExpiry", 5, "CommonName", "a.example");
+  for(int i = 0; i < 20000; i++) {
+    snprintf(k, sizeof(k), "x%05d", i);
+    json_object_set_new(d, k, json_string("0123456789abcdef"));
+  }
+  dt = json_dumps(d, JSON_COMPACT);
+  json_decref(d);
+  ev = envelope("ACM Certificate Approaching Expiration", dt);
+  render_ok(ev, NULL, &r);
+  has(r.text, "(too large to show here");
+  has(r.text, "http://127.0.0.1:8080/certificates/0123abcdef012345");
+  certhub_rendered_free(&r);
+  free(ev);
+  free(dt);
+  /* nested 500 levels: shown to a depth, then "..." */
+  char deep[4096] = "";
+  for(int i = 0; i < 500; i++)
+    strcat(deep, "{\"a\":");
+  strcat(deep, "1");
+  for(int i = 0; i < 500; i++)
+    strcat(deep, "}");
+  ev = envelope("Deep", deep);
+  render_ok(ev, NULL, &r);
+  has(r.text, "a: ...");
+  certhub_rendered_free(&r);
+  free(ev);
+}
+
 static void test_render_templates(void **state)
 {
   (void)state;
@@ -611,6 +662,7 @@ int main(void)
       cmocka_unit_test(test_render_types),
       cmocka_unit_test(test_render_subject_rules),
       cmocka_unit_test(test_render_bad_events),
+      cmocka_unit_test(test_render_hostile_detail),
       cmocka_unit_test(test_render_templates),
       cmocka_unit_test(test_digest),
       cmocka_unit_test(test_digest_template),
