@@ -178,12 +178,10 @@ static ch_err check_values(vstate *v, const char *path, json_t *a)
   return CH_OK;
 }
 
-static ch_err mul_combos(vstate *v, size_t *acc, size_t n)
+/* acc *= n, saturating well above the limit (the check reports it) */
+static void mul_combos(size_t *acc, size_t n)
 {
-  /* saturate well above the limit: the check below reports it */
   *acc = (n && *acc > 100000 / n) ? 100000 : *acc * n;
-  (void)v;
-  return CH_OK;
 }
 
 static ch_err check_object(vstate *v, const char *parent, json_t *o,
@@ -223,7 +221,7 @@ static ch_err check_object(vstate *v, const char *parent, json_t *o,
           return rc;
         sum = sum + c > 100000 ? 100000 : sum + c;
       }
-      mul_combos(v, combos, sum);
+      mul_combos(combos, sum);
       continue;
     }
     int w = snprintf(path, sizeof(path), "%s%s%s", parent ? parent : "",
@@ -249,7 +247,7 @@ static ch_err check_object(vstate *v, const char *parent, json_t *o,
     else
       return fail(v->why, CH_ERR_PARSE,
                   "FilterPolicy: %s: match values must be in an array", path);
-    mul_combos(v, combos, n);
+    mul_combos(combos, n);
   }
   return CH_OK;
 }

@@ -19,7 +19,7 @@
 #define DETAIL_MAX_DEPTH 8 /* generic rendering of nested details */
 /* A digest event can list every certificate of a large inventory (the
  * bus's own 256 KiB limit applies when it is put on the bus, not here). */
-#define CERTHUB_RENDER_EVENT_MAX ((size_t)64 << 20)
+#define RENDER_EVENT_MAX ((size_t)64 << 20)
 
 static ch_err rfail(char **why, ch_err rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -998,9 +998,9 @@ ch_err certhub_render_event(const char *event_json, size_t len,
     *why = NULL;
   if(out)
     memset(out, 0, sizeof(*out));
-  if(len > CERTHUB_RENDER_EVENT_MAX)
+  if(len > RENDER_EVENT_MAX)
     return rfail(why, CH_ERR_TOOBIG, "event: larger than %zu bytes",
-                 (size_t)CERTHUB_RENDER_EVENT_MAX);
+                 (size_t)RENDER_EVENT_MAX);
   json_t *ev = json_loadb(event_json, len, 0, &je);
   if(!ev)
     return rfail(why, CH_ERR_PARSE, "event: invalid JSON at line %d: %s",
