@@ -384,14 +384,18 @@ ch_err wire_evaluate(wire *w, int64_t now, wire_stats *st, char **errmsg)
     return rc;
   }
   /* The archive's retention: routed events whose deliveries are all
-   * finished, older than CERTHUB_EVENT_RETENTION_DAYS. */
+   * finished, older than event_retention_days (default
+   * CERTHUB_EVENT_RETENTION_DAYS). */
   uint64_t pruned = 0;
-  rc = certhub_bus_prune(w->s, now, 0, &pruned);
+  unsigned keep = w->cfg && w->cfg->event_retention_days
+                      ? w->cfg->event_retention_days
+                      : CERTHUB_EVENT_RETENTION_DAYS;
+  rc = certhub_bus_prune(w->s, now, keep, &pruned);
   if(rc)
     *errmsg = store_msg(w, rc, "pruning the event archive");
   else if(pruned && w->log)
-    w->log(w->log_ctx, "pruned %llu events older than %d days",
-           (unsigned long long)pruned, CERTHUB_EVENT_RETENTION_DAYS);
+    w->log(w->log_ctx, "pruned %llu events older than %u days",
+           (unsigned long long)pruned, keep);
   return rc;
 }
 

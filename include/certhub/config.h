@@ -26,6 +26,8 @@
  *     - "smtp://mx.example.com"        # a plain string is the target
  *   event_source: certhub.acm          # source of lifecycle events (1-256
  *                                      # characters, no spaces)
+ *   event_retention_days: 90           # keep routed events this long
+ *                                      # (1..3650, default 90)
  *   probe:                             # defaults for `certhub probe`
  *     concurrency: 256                 # 1..65535
  *     per_host: 8                      # 1..1024
@@ -135,6 +137,8 @@ typedef struct certhub_config {
   /* A rules: key was present (even empty). Without one, `certhub serve`
    * and `certhub evaluate` use the built-in seed rules. */
   bool has_rules;
+  /* Archive retention in days (1..3650); 0: CERTHUB_EVENT_RETENTION_DAYS. */
+  unsigned event_retention_days;
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

@@ -10,7 +10,7 @@
 static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
-    "buses",   "rules",
+    "buses",   "rules", "event_retention_days",
 };
 
 static const char *const endpoint_keys[] = {
@@ -477,6 +477,11 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       rc = get_event_source(e, v, k->str, &c->event_source);
     else if(!strcmp(k->str, "buses"))
       rc = ch_cfg_load_buses(e, v, c);
+    else if(!strcmp(k->str, "event_retention_days")) {
+      long days = 0;
+      rc = ch_cfg_int(e, v, k->str, 1, 3650, &days);
+      c->event_retention_days = (unsigned)days;
+    }
     else if(!strcmp(k->str, "rules"))
     {
       c->has_rules = true;
