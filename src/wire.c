@@ -18,11 +18,14 @@
 #include "certhub/target.h"
 #include "wire.h"
 
-/* The topic the seed rules publish to; created when they are applied. */
+/* The topic the seed rules publish to; created when they are applied.
+ * Both seed targets dead-letter: a delivery that exhausts its retries
+ * waits in `certhub dlq` for a redrive instead of being dropped. */
 #define SEED_TOPIC "certificate-expiry"
-#define SEED_TARGETS                                                          \
-  "[{\"Id\":\"findings\",\"Type\":\"findings\"},"                             \
-  "{\"Id\":\"notify\",\"Type\":\"topic\",\"Topic\":\"" SEED_TOPIC "\"}]"
+#define SEED_TARGETS                                                    \
+  "[{\"Id\":\"findings\",\"Type\":\"findings\",\"DeadLetterConfig\":{}},"   \
+  "{\"Id\":\"notify\",\"Type\":\"topic\",\"Topic\":\"" SEED_TOPIC "\","     \
+  "\"DeadLetterConfig\":{}}]"
 /* SNS's Subject limit. */
 #define SUBJECT_MAX 100
 
