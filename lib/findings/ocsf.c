@@ -35,18 +35,17 @@ static const char *const asff_ns[] = {
     "Sensitive Data Identifications",
 };
 
-/* Severity: ASFF label, OCSF severity_id and caption, ASFF Normalized. */
+/* Severity: ASFF label, OCSF severity_id and caption. */
 static const struct {
   const char *label;
   int id;
   const char *name;
-  int normalized;
 } severities[] = {
-    {"INFORMATIONAL", 1, "Informational", 0},
-    {"LOW", 2, "Low", 1},
-    {"MEDIUM", 3, "Medium", 40},
-    {"HIGH", 4, "High", 70},
-    {"CRITICAL", 5, "Critical", 90},
+    {"INFORMATIONAL", 1, "Informational"},
+    {"LOW", 2, "Low"},
+    {"MEDIUM", 3, "Medium"},
+    {"HIGH", 4, "High"},
+    {"CRITICAL", 5, "Critical"},
 };
 
 /* Workflow.Status and the finding status_id of OCSF. */
@@ -762,20 +761,22 @@ static json_t *from_ocsf(json_t *o, char *err, size_t errlen, ch_err *rc)
              ? "ARCHIVED"
              : "ACTIVE";
 
-  json_t *a = json_pack(
-      "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-      " s:{s:s, s:I}, s:s, s:{s:s}}",
-      "SchemaVersion", CERTHUB_ASFF_SCHEMA_VERSION, "Id", uid, "ProductArn",
-      parn, "GeneratorId", gen, "AwsAccountId", account, "CreatedAt", created,
-      "UpdatedAt", updated, "Title", title, "Description", desc, "Severity",
-      "Label", severities[si].label, "Normalized",
-      json_is_integer(norm) ? json_integer_value(norm)
-                            : (json_int_t)severities[si].normalized,
-      "RecordState", rs, "Workflow", "Status", wf);
+  json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+                        " s:{s:s}, s:s, s:{s:s}}",
+                        "SchemaVersion", CERTHUB_ASFF_SCHEMA_VERSION, "Id",
+                        uid, "ProductArn", parn, "GeneratorId", gen,
+                        "AwsAccountId", account, "CreatedAt", created,
+                        "UpdatedAt", updated, "Title", title, "Description",
+                        desc, "Severity", "Label", severities[si].label,
+                        "RecordState", rs, "Workflow", "Status", wf);
   if(!a) {
     *rc = CH_ERR_NOMEM;
     return NULL;
   }
+  /* Normalized only when the finding had one: the Label is enough. */
+  if(json_is_integer(norm))
+    put(json_object_get(a, "Severity"), "Normalized", json_incref(norm),
+        &nomem);
   if(region)
     put(a, "Region", json_string(region), &nomem);
   if(asff_time(fi, "first_seen_time", fb))
