@@ -126,7 +126,11 @@ ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
  *     themselves (ACM renews in place) and the certificates the inventory
  *     records as replaced by resources[0]. Other Actions change nothing.
  * Severity by days left: expired (< 0, or the Expired event) CRITICAL,
- * 0..7 HIGH, 8..30 MEDIUM, else LOW. Other detail-types fail with "no
+ * 0..7 HIGH, 8..30 MEDIUM, else LOW. Compliance has SecurityControlId
+ * certhub/expiry (or certhub/renewal); Remediation.Recommendation.Url is
+ * certhub serve's page of the certificate ($CERTHUB_BASE_URL, else
+ * CERTHUB_DEFAULT_BASE_URL, + "/certificates/<short id>") when the
+ * inventory knows it. Other detail-types fail with "no
  * finding mapping for detail-type X". *n_imported counts findings
  * written (created, updated or archived). *detail (malloc'd, may be NULL)
  * says what was done, or why it failed.
@@ -214,7 +218,8 @@ ch_err certhub_findings_import_ocsf(certhub_store *s, const char *json,
 
 typedef struct certhub_probe_findings_opts {
   /* certhub serve's base URL: Remediation.Recommendation.Url is it plus
-   * "/certificates/<short id>". NULL or "": CERTHUB_DEFAULT_BASE_URL. */
+   * "/certificates/<short id>". NULL or "": $CERTHUB_BASE_URL, else
+   * CERTHUB_DEFAULT_BASE_URL (the event findings use the same). */
   const char *base_url;
   const char *account; /* 12 digits; NULL: "000000000000" */
   const char *region;  /* NULL: "local" */
