@@ -510,9 +510,10 @@ static ch_err archive(certhub_store *s, const env *e, const char *arn,
              "Replaced by %s (ACM Certificate Available, Action %s)",
              ch_findings_cut(byb, by, ARN_MAX),
              ch_findings_cut(ab, action ? action : "?", 20));
-    json_t *comp =
-        json_pack("{s:s, s:[{s:s, s:s}]}", "Status", "PASSED", "StatusReasons",
-                  "ReasonCode", "CERTIFICATE_REPLACED", "Description", why);
+    json_t *comp = json_pack(
+        "{s:s, s:s, s:[{s:s, s:s}]}", "Status", "PASSED", "SecurityControlId",
+        k == K_RENEWAL ? "certhub/renewal" : "certhub/expiry", "StatusReasons",
+        "ReasonCode", "CERTIFICATE_REPLACED", "Description", why);
     if(!comp || json_object_set_new(old, "Compliance", comp) ||
        json_object_set_new(old, "RecordState", json_string("ARCHIVED")) ||
        json_object_set_new(old, "UpdatedAt", json_string(ts)) ||
