@@ -17,6 +17,8 @@
 #define ACT_UPDATE 2
 #define ACT_CLOSE 3
 #define ERRMSG_MAX 400
+/* unmapped's list of the ASFF fields the finding did not have. */
+#define ABSENT_KEY "certhub_absent"
 
 /* ASFF type namespaces of things observed happening (Detection Finding)
  * rather than states to fix. */
@@ -465,6 +467,20 @@ static json_t *to_ocsf(json_t *f)
   }
 
   json_t *u = ocsf_unmapped(f, &nomem);
+  /* OCSF needs what ASFF may lack (the compliance object of 2003, a
+   * product name): defaults are written, and named here so that import
+   * leaves them out again. */
+  json_t *absent = json_array();
+  static const char *const optional[] = {"Compliance", "ProductName",
+                                         "CompanyName"};
+  for(size_t i = 0; absent && i < CH_ARRAY_LEN(optional); i++)
+    if(!json_object_get(f, optional[i]) &&
+       json_array_append_new(absent, json_string(optional[i])))
+      nomem = true;
+  if(u && absent && json_array_size(absent))
+    put(u, ABSENT_KEY, absent, &nomem);
+  else
+    json_decref(absent);
   if(u && json_object_size(u))
     put(o, "unmapped", u, &nomem);
   else
@@ -667,6 +683,19 @@ static json_t *asff_vulnerabilities(json_t *o, bool *nomem)
   return out;
 }
 
+/* The exporter wrote a default for field: the ASFF finding had none. */
+static bool was_absent(json_t *unmapped, const char *field)
+{
+  json_t *a = json_object_get(unmapped, ABSENT_KEY), *e;
+  size_t i;
+  json_array_foreach(a, i, e)
+  {
+    if(json_is_string(e) && !strcmp(json_string_value(e), field))
+      return true;
+  }
+  return false;
+}
+
 /* One OCSF finding as ASFF; NULL with err set. */
 static json_t *from_ocsf(json_t *o, char *err, size_t errlen, ch_err *rc)
 {
@@ -809,7 +838,7 @@ static json_t *from_ocsf(json_t *o, char *err, size_t errlen, ch_err *rc)
 
   put(a, "Resources", asff_resources(o, uid, &nomem), &nomem);
   json_t *comp = json_object_get(o, "compliance");
-  if(json_is_object(comp))
+  if(json_is_object(comp) && !was_absent(unmapped, "Compliance"))
     put(a, "Compliance", asff_compliance(comp, unmapped, &nomem), &nomem);
   if(cls == CERTHUB_OCSF_VULNERABILITY) {
     json_t *v = asff_vulnerabilities(o, &nomem);
@@ -831,9 +860,9 @@ static json_t *from_ocsf(json_t *o, char *err, size_t errlen, ch_err *rc)
     else
       json_decref(rec);
   }
-  if(str(prod, "name"))
+  if(str(prod, "name") && !was_absent(unmapped, "ProductName"))
     put(a, "ProductName", json_string(str(prod, "name")), &nomem);
-  if(str(prod, "vendor_name"))
+  if(str(prod, "vendor_name") && !was_absent(unmapped, "CompanyName"))
     put(a, "CompanyName", json_string(str(prod, "vendor_name")), &nomem);
   if(str(fi, "src_url"))
     put(a, "SourceUrl", json_string(str(fi, "src_url")), &nomem);
@@ -843,7 +872,7 @@ static json_t *from_ocsf(json_t *o, char *err, size_t errlen, ch_err *rc)
   json_t *v;
   json_object_foreach(unmapped, k, v)
   {
-    if(!json_object_get(a, k) &&
+    if(!json_object_get(a, k) && strcmp(k, ABSENT_KEY) &&
        !in_list(k, mapped_fields, CH_ARRAY_LEN(mapped_fields)))
       put(a, k, json_deep_copy(v), &nomem);
   }
