@@ -103,7 +103,11 @@ static const cli_cmd commands[] = {
      "  --no-store           print only, do not record in the inventory\n"
      "  --sweep CIDR         discover TLS services in an address range\n"
      "  --ports LIST         ports for --sweep, e.g. 443,8443 (default 443)\n"
-     "  --max-targets N      largest sweep accepted (default 65536)\n"},
+     "  --max-targets N      largest sweep accepted (default 65536)\n"
+     "  --no-findings        store results without updating their findings\n"
+     "  --base-url URL       certhub serve's URL, for the findings'\n"
+     "                       remediation links (default $CERTHUB_BASE_URL\n"
+     "                       or http://localhost:8080)\n"},
     {"endpoints", cmd_endpoints, "list or describe probed endpoints",
      "Usage: certhub endpoints list [--status S] [--problem P] [--owner O]\n"
      "       certhub endpoints describe ENDPOINT\n"
@@ -217,15 +221,23 @@ static const cli_cmd commands[] = {
      "  --subject S          the subject (optional)\n"
      "  --display-name D     the topic's display name (create)\n"
      "  --limit N            newest N messages (messages)\n"},
-    {"findings", cmd_findings, "list and import security findings (ASFF)",
+    {"findings", cmd_findings, "list, export and import security findings",
      "Usage: certhub findings list [--severity L] [--workflow S]\n"
      "                             [--record-state S] [--limit N]\n"
-     "       certhub findings import FILE|-\n"
+     "       certhub findings export [--format asff|ocsf] [--out FILE]\n"
+     "                               [--jsonl] [list filters]\n"
+     "       certhub findings import [--format asff|ocsf] FILE|-\n"
      "\n"
      "Findings are certhub's Security Hub, in the AWS Security Finding\n"
      "Format. import takes a JSON array of findings or {\"Findings\": [...]}\n"
      "(at most 100), like BatchImportFindings, prints SuccessCount,\n"
      "FailedCount and FailedFindings, and exits 2 when some failed.\n"
+     "export writes a JSON array (one finding per line; --jsonl: JSON\n"
+     "lines) of ASFF or OCSF 1.6.0 findings; import --format ocsf takes\n"
+     "OCSF Compliance/Vulnerability/Detection findings (array or lines).\n"
+     "  --format F           asff (default) or ocsf\n"
+     "  --out FILE           export to FILE instead of stdout\n"
+     "  --jsonl              export JSON lines\n"
      "  --severity L         INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL\n"
      "  --workflow S         NEW, NOTIFIED, RESOLVED or SUPPRESSED\n"
      "  --record-state S     ACTIVE or ARCHIVED\n"
