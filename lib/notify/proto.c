@@ -10,7 +10,12 @@
 
 /* Entries are added by the protocol files (extern const ch_notify_proto
  * ch_notify_proto_<name>;). The NULL ends the table. */
+extern const ch_notify_proto ch_notify_proto_email, ch_notify_proto_slack,
+    ch_notify_proto_teams, ch_notify_proto_googlechat,
+    ch_notify_proto_webhook;
 static const ch_notify_proto *const protos[] = {
+    &ch_notify_proto_email, &ch_notify_proto_slack, &ch_notify_proto_teams,
+    &ch_notify_proto_googlechat, &ch_notify_proto_webhook,
     NULL,
 };
 
