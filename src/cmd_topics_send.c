@@ -133,9 +133,16 @@ int cmd_topics_send(cli_ctx *c, int argc, char **argv)
     goto out;
   }
   if(t.subject) {
+    /* Looser than Publish (ASCII only): rendered subjects may be UTF-8,
+     * and the email protocol encodes those (RFC 2047). */
     const char *why = NULL;
-    if(certhub_topic_subject_check(t.subject, &why)) {
-      code = cli_usage(c, "--subject: %s", why);
+    size_t n = strlen(t.subject);
+    bool ctl = false;
+    for(size_t i = 0; i < n; i++)
+      ctl = ctl || (unsigned char)t.subject[i] < ' ' || t.subject[i] == 0x7f;
+    if(n > 256 || ctl || certhub_topic_message_check(t.subject, n, &why)) {
+      code = cli_usage(c, "--subject: 1 to 256 bytes of UTF-8 without control "
+                          "characters");
       goto out;
     }
   }

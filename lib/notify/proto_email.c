@@ -62,18 +62,21 @@ ch_err ch_notify_header_encode(const char *name, const char *value,
   }
   if((rc = ch_buf_printf(out, "%s:", name)))
     goto out;
-  /* 45 bytes of text are 60 of base64: "=?UTF-8?B?" + 60 + "?=" = 72. */
+  /* 36 bytes of text are 48 of base64: "=?UTF-8?B?" + 48 + "?=" = 60,
+   * so a line stays within 78 characters; after a long header name the
+   * first word goes on a folded line too. */
+  bool fold = strlen(name) + 2 + 60 > 78;
   for(size_t i = 0; i < n;) {
     size_t take = 0;
     while(i + take < n) {
       size_t k = u8seq((const unsigned char *)v + i + take, n - i - take);
-      if(take + k > 45)
+      if(take + k > 36)
         break;
       take += k;
     }
     unsigned char b64[64];
     EVP_EncodeBlock(b64, (const unsigned char *)v + i, (int)take);
-    if((rc = ch_buf_printf(out, "%s=?UTF-8?B?%s?=", i ? "\r\n " : " ",
+    if((rc = ch_buf_printf(out, "%s=?UTF-8?B?%s?=", i || fold ? "\r\n " : " ",
                            (const char *)b64)))
       goto out;
     i += take;
@@ -167,7 +170,10 @@ static ch_err part(ch_buf *out, const char *boundary, const char *type,
                        type);
   if(!rc)
     rc = ch_notify_qp_encode(body, len, out);
-  if(!rc)
+  /* A delimiter starts with CRLF; a single part only needs the message
+   * to end with one. */
+  bool crlf = out->len >= 2 && !memcmp(out->data + out->len - 2, "\r\n", 2);
+  if(!rc && (boundary || !crlf))
     rc = ch_buf_addstr(out, "\r\n");
   return rc;
 }
@@ -221,8 +227,8 @@ ch_err ch_notify_mail_build(const ch_notify_env *env, const char *from,
   /* QP output never holds "=_", so this boundary cannot occur in a part. */
   snprintf(boundary, sizeof(boundary), "=_certhub_%s", id);
   rc = ch_buf_printf(out,
-                     "Content-Type: multipart/alternative; "
-                     "boundary=\"%s\"\r\n\r\n"
+                     "Content-Type: multipart/alternative;\r\n"
+                     " boundary=\"%s\"\r\n\r\n"
                      "This is a multi-part message in MIME format.\r\n",
                      boundary);
   if(!rc)
