@@ -86,6 +86,11 @@ ch_err certhub_notify_send_test(const certhub_config *cfg,
     snprintf(detail, detaillen, "message: %s", bad ? bad : "invalid");
     return CH_ERR_PARSE;
   }
+  /* Declared UTF-8 in the mail: it must be. */
+  if(t->html && certhub_topic_message_check(t->html, strlen(t->html), &bad)) {
+    snprintf(detail, detaillen, "html: %s", bad ? bad : "invalid");
+    return CH_ERR_PARSE;
+  }
   if((rc = uuid4(id)))
     return rc;
   snprintf(sub_arn, sizeof(sub_arn), "%s:%s", topic, id);
