@@ -21,7 +21,9 @@
 #include "core/core.h"
 #include "proto.h"
 
-#define CH_CHAN_BODY_CAP ((size_t)1 << 20)   /* one built mail or POST body */
+/* One built mail or POST body: a 256 KiB message and its HTML form, both
+ * quoted-printable (up to 3x), fit. */
+#define CH_CHAN_BODY_CAP ((size_t)4 << 20)
 #define CH_CHAN_TEMPLATE_MAX ((size_t)16384) /* webhook template bytes */
 #define CH_CHAN_RESP_KEEP 200 /* response bytes kept for the detail */
 

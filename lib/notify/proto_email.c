@@ -346,9 +346,10 @@ static ch_err email_prepare(const ch_notify_env *env, const ch_notify_sub *sub,
   *state = NULL;
   if(!smtp || !smtp->url || !smtp->from)
     return CH_ERR_CONFIG;
-  /* Checked at subscribe time; again here, as the address goes into a
-   * header and an SMTP command. */
-  if((rc = ch_notify_email_check(sub->endpoint, why, sizeof(why))))
+  /* Checked at subscribe time (and config load); again here, as the
+   * addresses go into headers and SMTP commands. */
+  if((rc = ch_notify_email_check(sub->endpoint, why, sizeof(why))) ||
+     (rc = ch_notify_email_check(smtp->from, why, sizeof(why))))
     return rc;
   email_state *st = calloc(1, sizeof(*st));
   if(!st)

@@ -138,11 +138,21 @@ case "${F[2]}" in "\"$($PY -c 'import json,sys; print(json.dumps(sys.argv[1])[1:
 [ "${F[4]}" -le 78 ] || fail "a line of ${F[4]} bytes"
 grep -q '^Subject: =?UTF-8?B?' "$TMP/tls/2.eml" || fail "subject not encoded"
 
+note "the largest message (256 KiB of 2-byte characters) with an HTML form"
+$PY -c 'print("é" * 131000)' >"$TMP/big.txt"
+send 0 "$TMP/tls.yaml" --endpoint bob@example.org --message @"$TMP/big.txt" \
+  --html @"$TMP/big.txt"
+mail tls 3 parts html maxline
+[ "${F[0]}" = multipart/alternative,text/plain,text/html ] || fail "big parts ${F[0]}"
+[ "${F[1]}" = "$($PY -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$TMP/big.txt")" ] ||
+  fail "big html part differs"
+[ "${F[2]}" -le 78 ] || fail "big: a line of ${F[2]} bytes"
+
 note "confirmation mail: link and token"
 send 0 "$TMP/tls.yaml" --endpoint bob@example.org --token 'tok+en/1=' \
   --topic-arn arn:certhub:sns:local:000000000000:alerts \
   --base-url https://certhub.example.net/
-mail tls 3 Subject X-Certhub-Message-Type text
+mail tls 4 Subject X-Certhub-Message-Type text
 [ "${F[0]}" = "certhub Notification - Subscription Confirmation" ] || fail "subject ${F[0]}"
 [ "${F[1]}" = SubscriptionConfirmation ] || fail "type ${F[1]}"
 case "${F[2]}" in
@@ -155,7 +165,7 @@ send 1 "$TMP/tls.yaml" --endpoint reject@example.org
 case "$OUT" in "FAILED: SMTP 550"*) ;; *) fail "550: $OUT" ;; esac
 send 1 "$TMP/tls.yaml" --endpoint tempfail@example.org
 case "$OUT" in "RETRY: SMTP 451"*) ;; *) fail "451: $OUT" ;; esac
-[ "$(count tls)" = 3 ] || fail "a refused mail was stored"
+[ "$(count tls)" = 4 ] || fail "a refused mail was stored"
 
 note "wrong password: FAILED (login denied), nothing sent, no password shown"
 printf 'wrong\n' >"$TMP/badpass"
