@@ -21,6 +21,8 @@ tools=(openssl sqlite3 python3 python3-jsonschema)
 # prosody (XMPP), vsftpd (FTP).
 servers=(nginx-light postfix dovecot-imapd dovecot-pop3d postgresql slapd
          ldap-utils prosody vsftpd)
+# The email notification protocol is tested against aiosmtpd.
+servers+=(python3-aiosmtpd)
 
 group=${1:-build}
 case "$group" in

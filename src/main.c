@@ -212,6 +212,8 @@ static const cli_cmd commands[] = {
      "       certhub topics delete NAME\n"
      "       certhub topics publish NAME --message M|@FILE [--subject S]\n"
      "       certhub topics messages [NAME] [--limit N]\n"
+     "       certhub topics send-test --protocol P --endpoint E [--subject S]\n"
+     "           [--message M|@FILE] [--html H|@FILE] [--attribute K=V]...\n"
      "\n"
      "Topics are certhub's SNS: NAME is 1 to 256 letters, digits, '-' or\n"
      "'_'. publish checks the message like SNS Publish (not empty, at most\n"
@@ -220,7 +222,9 @@ static const cli_cmd commands[] = {
      "  --message M          the message text, or @FILE to read a file\n"
      "  --subject S          the subject (optional)\n"
      "  --display-name D     the topic's display name (create)\n"
-     "  --limit N            newest N messages (messages)\n"},
+     "  --limit N            newest N messages (messages)\n"
+     "send-test sends one message through a protocol (email, slack, teams,\n"
+     "googlechat, webhook) to try it; see certhub-topics(1).\n"},
     {"findings", cmd_findings, "list, export and import security findings",
      "Usage: certhub findings list [--severity L] [--workflow S]\n"
      "                             [--record-state S] [--limit N]\n"
