@@ -13,13 +13,16 @@ build=(build-essential cmake pkg-config libssl-dev libsqlite3-dev
        libyaml-dev libjansson-dev libcmocka-dev libc-ares-dev
        libcurl4-openssl-dev zlib1g-dev)
 # Integration tests and the demo drive the openssl and sqlite3 CLIs and
-# summarize JSON with python3.
-tools=(openssl sqlite3 python3)
+# summarize JSON with python3; python3-jsonschema runs the shared OCSF
+# validator (test_findings_probe.sh).
+tools=(openssl sqlite3 python3 python3-jsonschema)
 # Probing is tested against real servers started on loopback by the tests:
 # nginx, postfix (SMTP), dovecot (IMAP, POP3), PostgreSQL, slapd (LDAP),
 # prosody (XMPP), vsftpd (FTP).
 servers=(nginx-light postfix dovecot-imapd dovecot-pop3d postgresql slapd
          ldap-utils prosody vsftpd)
+# The email notification protocol is tested against aiosmtpd.
+servers+=(python3-aiosmtpd)
 
 group=${1:-build}
 case "$group" in

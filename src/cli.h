@@ -162,5 +162,6 @@ bool cmd_topics_content_sub(const char *sub);
 int cmd_topics_content(cli_ctx *c, int argc, char **argv);
 int cmd_findings(cli_ctx *c, int argc, char **argv);
 int cmd_events_match(cli_ctx *c, int argc, char **argv);
+int cmd_topics_send(cli_ctx *c, int argc, char **argv);
 
 #endif

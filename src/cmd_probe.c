@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "certhub/probe.h"
+#include "certhub/findings.h"
 #include "cli.h"
 
 #define MAX_TARGETS 1000000 /* targets of one run, from every origin */
@@ -41,6 +42,8 @@ enum {
   OPT_SWEEP,
   OPT_PORTS,
   OPT_MAX_TARGETS,
+  OPT_BASE_URL,
+  OPT_NO_FINDINGS,
 };
 
 static const struct option probe_longopts[] = {
@@ -60,6 +63,8 @@ static const struct option probe_longopts[] = {
     {"sweep", required_argument, NULL, OPT_SWEEP},
     {"ports", required_argument, NULL, OPT_PORTS},
     {"max-targets", required_argument, NULL, OPT_MAX_TARGETS},
+    {"base-url", required_argument, NULL, OPT_BASE_URL},
+    {"no-findings", no_argument, NULL, OPT_NO_FINDINGS},
     {NULL, 0, NULL, 0},
 };
 
@@ -85,6 +90,10 @@ typedef struct probe_run {
   size_t n_results, n_ok;
   /* Persistent chain cache traffic, for CERTHUB_DEBUG_STATS=1. */
   uint64_t cache_found, cache_missed, cache_put;
+  /* Findings from the stored results (lib/findings/probe.c). */
+  bool findings;
+  certhub_probe_findings_opts fo;
+  size_t n_findings;
 } probe_run;
 
 static void targets_free(targets *ts)
@@ -559,6 +568,26 @@ static void cache_put(void *arg, const uint8_t trust_id[32],
     pr->cache_put++;
 }
 
+/* The result's checks as findings, in the same batch as the result. A
+ * finding the import refuses is reported and the run goes on; a storage
+ * error is a storage failure like the result's own. */
+static ch_err probe_findings(probe_run *pr, const certhub_probe_result *r)
+{
+  char *detail = NULL;
+  size_t n = 0;
+  ch_err rc = certhub_findings_from_probe(
+      pr->store, r, &pr->fo, r->started > 0 ? r->started : pr->c->now, &n,
+      &detail);
+  pr->n_findings += n;
+  if(rc == CH_ERR_PARSE || rc == CH_ERR_TOOBIG || rc == CH_ERR_USAGE) {
+    fprintf(stderr, "certhub: probe: %s: findings: %s\n", r->target->spec,
+            detail ? detail : certhub_strerror(rc));
+    rc = CH_OK;
+  }
+  free(detail);
+  return rc;
+}
+
 /* Store one result inside the current batch; on failure the batch is
  * rolled back and nothing more is stored (the run ends with exit 3). */
 static void store_result(probe_run *pr, const certhub_probe_result *r)
@@ -573,6 +602,8 @@ static void store_result(probe_run *pr, const certhub_probe_result *r)
     rc = certhub_store_put_probe(pr->store, r, locator, NULL,
                                  r->started > 0 ? r->started : pr->c->now,
                                  NULL);
+  if(!rc && pr->findings)
+    rc = probe_findings(pr, r);
   if(!rc && (++pr->batch_n >= STORE_BATCH ||
              mono_ms() - pr->batch_start >= STORE_BATCH_MS))
     rc = batch_commit(pr);
@@ -647,7 +678,7 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
   size_t n_ports = 1;
   unsigned max_sweep = SWEEP_DEFAULT_MAX;
   char inter[PATH_MAX] = "";
-  bool all_addresses = false, no_store = false;
+  bool all_addresses = false, no_store = false, no_findings = false;
   certhub_tag tags[MAX_CLI_TAGS];
   size_t n_tags = 0;
   certhub_probe_opts po = {0};
@@ -723,6 +754,17 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     case OPT_MAX_TARGETS:
       if(parse_count(c, "--max-targets", optarg, MAX_TARGETS, &max_sweep))
         return c->exit_code;
+      break;
+    case OPT_BASE_URL:
+      if(strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+        return cli_usage(c,
+                         "--base-url: '%s' is not an http:// or https:// "
+                         "URL",
+                         optarg);
+      pr.fo.base_url = optarg;
+      break;
+    case OPT_NO_FINDINGS:
+      no_findings = true;
       break;
     default:
       return cli_usage(c, "unexpected option");
@@ -805,6 +847,11 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     code = cli_open_store(c, &pr.store);
     if(code)
       goto out;
+    pr.findings = !no_findings;
+    pr.fo.account = c->config->account;
+    pr.fo.region = c->config->region;
+    pr.fo.threshold_days = c->config->threshold_days;
+    pr.fo.legacy_checked = po.legacy_check;
     po.cache_get = cache_get;
     po.cache_put = cache_put;
     po.cache_arg = &pr;
@@ -858,6 +905,9 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
             "certhub: probe: sweep %s: %zu target%s with no TLS service "
             "(refused or silent)\n",
             sweep, pr.n_silent, pr.n_silent == 1 ? "" : "s");
+  if(pr.findings && !pr.store_rc && !c->quiet)
+    fprintf(stderr, "certhub: probe: %zu finding%s written\n", pr.n_findings,
+            pr.n_findings == 1 ? "" : "s");
   debug_stats(&pr);
   if(pr.store_rc)
     code = CLI_EXIT_INTERNAL;

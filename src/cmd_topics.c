@@ -271,6 +271,8 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
   int64_t limit = 0;
   bool has_limit = false;
   int r;
+  if(argc > 1 && !strcmp(argv[1], "send-test")) /* src/cmd_topics_send.c */
+    return cmd_topics_send(c, argc - 1, argv + 1);
   /* Options may come before or after the subcommand. */
   while((r = cli_getopt(c, argc, argv, "", longopts)) != -1) {
     switch(r) {

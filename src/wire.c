@@ -19,11 +19,14 @@
 #include "certhub/target.h"
 #include "wire.h"
 
-/* The topic the seed rules publish to; created when they are applied. */
+/* The topic the seed rules publish to; created when they are applied.
+ * Both seed targets dead-letter: a delivery that exhausts its retries
+ * waits in `certhub dlq` for a redrive instead of being dropped. */
 #define SEED_TOPIC "certificate-expiry"
-#define SEED_TARGETS                                                          \
-  "[{\"Id\":\"findings\",\"Type\":\"findings\"},"                             \
-  "{\"Id\":\"notify\",\"Type\":\"topic\",\"Topic\":\"" SEED_TOPIC "\"}]"
+#define SEED_TARGETS                                                    \
+  "[{\"Id\":\"findings\",\"Type\":\"findings\",\"DeadLetterConfig\":{}},"   \
+  "{\"Id\":\"notify\",\"Type\":\"topic\",\"Topic\":\"" SEED_TOPIC "\","     \
+  "\"DeadLetterConfig\":{}}]"
 /* SNS's Subject limit. */
 #define SUBJECT_MAX 100
 
@@ -364,14 +367,18 @@ ch_err wire_evaluate(wire *w, int64_t now, wire_stats *st, char **errmsg)
     return rc;
   }
   /* The archive's retention: routed events whose deliveries are all
-   * finished, older than CERTHUB_EVENT_RETENTION_DAYS. */
+   * finished, older than event_retention_days (default
+   * CERTHUB_EVENT_RETENTION_DAYS). */
   uint64_t pruned = 0;
-  rc = certhub_bus_prune(w->s, now, 0, &pruned);
+  unsigned keep = w->cfg && w->cfg->event_retention_days
+                      ? w->cfg->event_retention_days
+                      : CERTHUB_EVENT_RETENTION_DAYS;
+  rc = certhub_bus_prune(w->s, now, keep, &pruned);
   if(rc)
     *errmsg = store_msg(w, rc, "pruning the event archive");
   else if(pruned && w->log)
-    w->log(w->log_ctx, "pruned %llu events older than %d days",
-           (unsigned long long)pruned, CERTHUB_EVENT_RETENTION_DAYS);
+    w->log(w->log_ctx, "pruned %llu events older than %u days",
+           (unsigned long long)pruned, keep);
   return rc;
 }
 

@@ -26,6 +26,8 @@
  *     - "smtp://mx.example.com"        # a plain string is the target
  *   event_source: certhub.acm          # source of lifecycle events (1-256
  *                                      # characters, no spaces)
+ *   event_retention_days: 90           # keep routed events this long
+ *                                      # (1..3650, default 90)
  *   probe:                             # defaults for `certhub probe`
  *     concurrency: 256                 # 1..65535
  *     per_host: 8                      # 1..1024
@@ -39,6 +41,16 @@
  *     - name: expiring
  *       pattern: {source: [certhub.acm]}   # or schedule: "rate(1 day)"
  *       targets: [{Id: log, Type: file, Path: /var/log/certhub.jsonl}]
+ *
+ *   notify:
+ *     smtp:                            # the email protocol (lib/config/config_notify.c)
+ *       url: smtp://mail.example.com:587   # STARTTLS required; or smtps://host:465
+ *       from: certhub@example.com
+ *       username: certhub              # optional, with exactly one of:
+ *       password_file: /etc/certhub/smtp.pass  # first line is the password
+ *       password_env: CERTHUB_SMTP_PASSWORD
+ *       require_tls: true              # false allows plain smtp:// (no username then)
+ *       ca_file: /etc/certhub/smtp-ca.pem  # trust these, not the system store
  *
  * Later sections (topics, hub) are added by later modules;
  * unknown keys are errors.
@@ -116,6 +128,19 @@ typedef struct certhub_rule_cfg {
   int line, pattern_line, schedule_line, targets_line;
 } certhub_rule_cfg;
 
+/* notify.smtp. The password itself is never in the config (only where to
+ * read it), so no printable form of the config can leak it. */
+typedef struct certhub_smtp_cfg {
+  char *url;           /* smtp:// or smtps:// */
+  char *from;          /* address */
+  char *username;      /* NULL: no AUTH */
+  char *password_file; /* with username: exactly one of these two */
+  char *password_env;
+  bool require_tls;    /* default true */
+  char *ca_file;       /* may be NULL */
+  int line;
+} certhub_smtp_cfg;
+
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
   char *db;            /* may be NULL */
@@ -135,6 +160,9 @@ typedef struct certhub_config {
   /* A rules: key was present (even empty). Without one, `certhub serve`
    * and `certhub evaluate` use the built-in seed rules. */
   bool has_rules;
+  /* Archive retention in days (1..3650); 0: CERTHUB_EVENT_RETENTION_DAYS. */
+  unsigned event_retention_days;
+  struct certhub_smtp_cfg *smtp; /* notify.smtp, NULL when absent */
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

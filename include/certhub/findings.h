@@ -126,7 +126,11 @@ ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
  *     themselves (ACM renews in place) and the certificates the inventory
  *     records as replaced by resources[0]. Other Actions change nothing.
  * Severity by days left: expired (< 0, or the Expired event) CRITICAL,
- * 0..7 HIGH, 8..30 MEDIUM, else LOW. Other detail-types fail with "no
+ * 0..7 HIGH, 8..30 MEDIUM, else LOW. Compliance has SecurityControlId
+ * certhub/expiry (or certhub/renewal); Remediation.Recommendation.Url is
+ * certhub serve's page of the certificate ($CERTHUB_BASE_URL, else
+ * CERTHUB_DEFAULT_BASE_URL, + "/certificates/<short id>") when the
+ * inventory knows it. Other detail-types fail with "no
  * finding mapping for detail-type X". *n_imported counts findings
  * written (created, updated or archived). *detail (malloc'd, may be NULL)
  * says what was done, or why it failed.
@@ -153,5 +157,118 @@ ch_err certhub_findings_from_event_product(
 ch_err certhub_findings_event_hook(void *ctx, const char *product,
                                    const char *event_json, size_t len,
                                    char **detail /* OUT */);
+
+/* ---- OCSF (lib/findings/ocsf.c) ---------------------------------------- */
+
+#define CERTHUB_OCSF_VERSION "1.6.0"
+#define CERTHUB_OCSF_VULNERABILITY 2002
+#define CERTHUB_OCSF_COMPLIANCE 2003
+#define CERTHUB_OCSF_DETECTION 2004
+
+/*
+ * One ASFF finding (a JSON object) as an OCSF 1.6.0 finding, compact JSON
+ * in *out (malloc'd, NUL-terminated, *out_len bytes). The class:
+ *   - Vulnerability Finding (2002) when it has Vulnerabilities (CVEs);
+ *   - Detection Finding (2004) when its Types are all in the TTPs,
+ *     Effects, Unusual Behaviors or Sensitive Data Identifications
+ *     namespaces (something observed happening, not a state to fix);
+ *   - Compliance Finding (2003) otherwise: every certhub finding (expiry,
+ *     renewal and the probe checks are controls with a pass/fail state).
+ * activity_id: Close (3) when RecordState is ARCHIVED or the workflow is
+ * RESOLVED, Create (1) when CreatedAt equals UpdatedAt, else Update (2).
+ * What OCSF has no place for (ProductArn, GeneratorId, RecordState,
+ * Severity.Normalized, ProductFields, Note, UserDefinedFields, ...) goes to
+ * "unmapped" under its ASFF name, so that import gives it back.
+ * CH_ERR_PARSE when asff_json is not a JSON object with a string Id.
+ */
+ch_err certhub_findings_ocsf_json(const char *asff_json, size_t len,
+                                  char **out /* OUT */,
+                                  size_t *out_len /* OUT, may be NULL */);
+
+/*
+ * The reverse: one OCSF 2002/2003/2004 finding to ASFF (compact JSON,
+ * malloc'd). Fields come back from where ocsf_json put them; an OCSF
+ * finding from another producer gets what the ASFF import requires from
+ * its nearest OCSF fields (ProductArn from metadata.product, AwsAccountId
+ * from cloud.account.uid or 000000000000, Types from finding_info.types
+ * or the class). On CH_ERR_PARSE / CH_ERR_UNSUPPORTED (another class),
+ * *errmsg (malloc'd) says why.
+ */
+ch_err certhub_findings_asff_from_ocsf(const char *ocsf_json, size_t len,
+                                       char **out /* OUT */,
+                                       char **errmsg /* OUT, caller frees */);
+
+/*
+ * Import OCSF findings: json is a JSON array of OCSF findings, a single
+ * finding object, or JSON lines (one finding per line). Each is mapped to
+ * ASFF and imported with certhub_findings_import()'s rules and limits (at
+ * most CERTHUB_FINDINGS_BATCH_MAX findings); a finding that cannot be
+ * mapped is a failure in r (code "InvalidInput") like an invalid ASFF one.
+ */
+ch_err certhub_findings_import_ocsf(certhub_store *s, const char *json,
+                                    size_t len, int64_t now,
+                                    certhub_import_result *r /* OUT */);
+
+/* ---- findings from probes (lib/findings/probe.c) ----------------------- */
+
+#include "probe.h"
+
+#define CERTHUB_PROBE_GENERATOR "certhub-probe"
+#define CERTHUB_DEFAULT_BASE_URL "http://localhost:8080"
+
+typedef struct certhub_probe_findings_opts {
+  /* certhub serve's base URL: Remediation.Recommendation.Url is it plus
+   * "/certificates/<short id>". NULL or "": $CERTHUB_BASE_URL, else
+   * CERTHUB_DEFAULT_BASE_URL (the event findings use the same). */
+  const char *base_url;
+  const char *account; /* 12 digits; NULL: "000000000000" */
+  const char *region;  /* NULL: "local" */
+  const char *product; /* ProductName; NULL: "certhub" */
+  int threshold_days;  /* expiry fails at or below this; <= 0: 45 */
+  /* The probe tested TLS 1.0/1.1 (certhub_probe_opts.legacy_check):
+   * without it the legacy-tls finding is left as it is. */
+  bool legacy_checked;
+} certhub_probe_findings_opts;
+
+/*
+ * The checks of one probe result as findings on its endpoint, Id
+ * "<endpoint URI>/<check>" (certhub_findings_endpoint_uri), GeneratorId
+ * CERTHUB_PROBE_GENERATOR, ProductArn as the event findings'. Checks and
+ * severities (expiry uses the event findings' bands):
+ *   expiry               leaf expired (CRITICAL) or within threshold_days
+ *                        (0..7 HIGH, 8..30 MEDIUM, else LOW)
+ *   not-yet-valid        leaf notBefore in the future, HIGH
+ *   hostname-mismatch    leaf does not match the SNI name / host, HIGH
+ *   untrusted-chain      unknown issuer, self-signed, bad signature, HIGH
+ *   missing-intermediate the server does not send an intermediate, MEDIUM
+ *   chain-order          sent out of order, LOW
+ *   expired-intermediate a CA certificate in the path expired, HIGH
+ *   weak-key             RSA/DSA under 2048 bits or EC under 224, HIGH
+ *   sha1-signature       a presented non-root certificate is signed with
+ *                        SHA-1 or MD5, HIGH
+ *   legacy-tls           TLS 1.0 or 1.1 accepted (legacy_checked), MEDIUM
+ *   ocsp-revoked         the stapled OCSP response says revoked, CRITICAL
+ * A failing check upserts its finding (Compliance FAILED, ACTIVE; an
+ * archived one reopens); a passing check whose finding is stored and not
+ * yet resolved archives it (Compliance PASSED, RecordState ARCHIVED;
+ * import's rules make Workflow RESOLVED). Resources: the leaf certificate
+ * (its inventory ARN, or "sha256:<hex>" when not stored) and the endpoint
+ * (Type "Other", Id the endpoint URI). A probe that got no chain changes
+ * nothing. *n_written counts findings created, updated or archived;
+ * *detail (malloc'd, may be NULL) says what failed.
+ */
+ch_err certhub_findings_from_probe(certhub_store *s,
+                                   const certhub_probe_result *r,
+                                   const certhub_probe_findings_opts *o,
+                                   int64_t now,
+                                   size_t *n_written /* OUT, may be NULL */,
+                                   char **detail /* OUT, may be NULL */);
+
+/* The endpoint's URI: "tls://HOST:PORT" ("<dialect>://" with STARTTLS,
+ * IPv6 in brackets), then ";sni=NAME" when the SNI differs from the host
+ * and ";addr=ADDRESS" when address is given (all_addresses). CH_ERR_TOOBIG
+ * when it does not fit in n bytes. */
+ch_err certhub_findings_endpoint_uri(const certhub_target *t,
+                                     const char *address, char *buf, size_t n);
 
 #endif

@@ -10,7 +10,8 @@
 static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
-    "buses",   "rules",
+    "buses",   "rules", "event_retention_days",
+    "notify",
 };
 
 static const char *const endpoint_keys[] = {
@@ -477,11 +478,18 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       rc = get_event_source(e, v, k->str, &c->event_source);
     else if(!strcmp(k->str, "buses"))
       rc = ch_cfg_load_buses(e, v, c);
+    else if(!strcmp(k->str, "event_retention_days")) {
+      long days = 0;
+      rc = ch_cfg_int(e, v, k->str, 1, 3650, &days);
+      c->event_retention_days = (unsigned)days;
+    }
     else if(!strcmp(k->str, "rules"))
     {
       c->has_rules = true;
       rc = ch_cfg_load_rules(e, v, c);
     }
+    else if(!strcmp(k->str, "notify"))
+      rc = ch_cfg_load_notify(e, v, c);
     if(rc)
       return rc;
   }
@@ -627,6 +635,7 @@ void certhub_config_free(certhub_config *c)
   }
   free(c->endpoints);
   ch_cfg_bus_free(c);
+  ch_cfg_notify_free(c);
   free(c->probe.ca_file);
   free(c->probe.client_cert);
   free(c->probe.client_key);

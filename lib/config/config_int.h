@@ -122,4 +122,9 @@ ch_err ch_cfg_load_buses(ch_cfgerr *e, const ch_ynode *n,
                          struct certhub_config *c);
 void ch_cfg_bus_free(struct certhub_config *c);
 
+/* The notify: section (config_notify.c). */
+ch_err ch_cfg_load_notify(ch_cfgerr *e, const ch_ynode *n,
+                          struct certhub_config *c);
+void ch_cfg_notify_free(struct certhub_config *c);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certhub/cert.h"
 #include "certhub/event.h"
 #include "certhub/store.h"
 #include "certhub/time.h"
@@ -59,23 +60,42 @@ static const char *jstr(json_t *o, const char *key)
                                                     : NULL;
 }
 
-/* The severity bands (documented in findings.h and ARCHITECTURE.md). */
-static const char *severity(const certinfo *c, int *normalized)
+const char *ch_findings_expiry_severity(bool expired, bool has_days,
+                                        int64_t days, int *normalized)
 {
-  if(c->expired || (c->has_days && c->days < 0)) {
+  if(expired || (has_days && days < 0)) {
     *normalized = 90;
     return "CRITICAL";
   }
-  if(c->has_days && c->days <= 7) {
+  if(has_days && days <= 7) {
     *normalized = 70;
     return "HIGH";
   }
-  if(c->has_days && c->days <= 30) {
+  if(has_days && days <= 30) {
     *normalized = 40;
     return "MEDIUM";
   }
   *normalized = 1;
   return "LOW";
+}
+
+const char *ch_findings_base_url(const char *given, char *buf, size_t n)
+{
+  const char *b = given && *given ? given : getenv("CERTHUB_BASE_URL");
+  if(!b || !*b)
+    b = CERTHUB_DEFAULT_BASE_URL;
+  snprintf(buf, n, "%s", b);
+  size_t l = strlen(buf);
+  while(l && buf[l - 1] == '/')
+    buf[--l] = '\0';
+  return buf;
+}
+
+/* The severity bands (documented in findings.h and ARCHITECTURE.md). */
+static const char *severity(const certinfo *c, int *normalized)
+{
+  return ch_findings_expiry_severity(c->expired, c->has_days, c->days,
+                                     normalized);
 }
 
 static void title_of(const certinfo *c, enum kind k, char *out, size_t len)
@@ -103,7 +123,8 @@ static void title_of(const certinfo *c, enum kind k, char *out, size_t len)
 /* Build the ASFF finding of one certificate. old: the stored finding of
  * that Id (its CreatedAt and FirstObservedAt are kept, and UpdatedAt must
  * move past its UpdatedAt). */
-static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old)
+static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old,
+                     const char *url)
 {
   char id[1024], title[300], desc[1024], ts[32], created[72], first[72],
       buf[64];
@@ -236,6 +257,18 @@ static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old)
       "ProductFields", pf, "ProductName", e->product_name, "CompanyName",
       "certhub", "RecordState", "ACTIVE", "Workflow", "Status", "NEW");
   details = pf = NULL; /* "o" stole them, also on failure */
+  if(f) {
+    json_t *comp = json_object_get(f, "Compliance");
+    json_t *rec =
+        json_object_get(json_object_get(f, "Remediation"), "Recommendation");
+    if(json_object_set_new(comp, "SecurityControlId",
+                           json_string(k == K_RENEWAL ? "certhub/renewal"
+                                                      : "certhub/expiry")) ||
+       (url && *url && json_object_set_new(rec, "Url", json_string(url)))) {
+      json_decref(f);
+      f = NULL;
+    }
+  }
 fail:
   json_decref(details);
   json_decref(acm);
@@ -283,16 +316,47 @@ static ch_err import_chunk(certhub_store *s, json_t *arr, int64_t now,
   return rc;
 }
 
+static ch_err short_id_cb(void *ctx, const certhub_cert_row *row)
+{
+  snprintf(ctx, CERTHUB_ID_LEN + 1, "%s", row->id);
+  return CH_OK;
+}
+
+/* Remediation.Recommendation.Url: certhub serve's page of the certificate
+ * when the inventory knows it, else "" (an event from elsewhere). */
+static ch_err cert_url(certhub_store *s, const char *arn, int64_t now,
+                       char *url, size_t n)
+{
+  int64_t *ids = NULL;
+  size_t cnt = 0;
+  char sid[CERTHUB_ID_LEN + 1] = "", base[512];
+  url[0] = '\0';
+  ch_err rc = certhub_store_resolve(s, arn, &ids, &cnt);
+  if(rc == CH_ERR_NOTFOUND || rc == CH_ERR_USAGE || rc == CH_ERR_AMBIGUOUS)
+    rc = CH_OK;
+  else if(!rc && cnt == 1) {
+    certhub_filter f = {.rowid = ids[0]};
+    rc = certhub_store_list(s, &f, now, short_id_cb, sid);
+  }
+  free(ids);
+  if(!rc && sid[0])
+    snprintf(url, n, "%s/certificates/%s",
+             ch_findings_base_url(NULL, base, sizeof(base)), sid);
+  return rc;
+}
+
 static ch_err add_cert(certhub_store *s, const env *e, const certinfo *c,
                        enum kind k, json_t *arr)
 {
-  char id[1024];
+  char id[1024], url[600];
   json_t *old = NULL;
   snprintf(id, sizeof(id), "%s%s", c->arn, kind_suffix[k]);
-  ch_err rc = ch_findings_stored(s, e->product_arn, id, &old);
+  ch_err rc = cert_url(s, c->arn, e->now_ms / 1000, url, sizeof(url));
+  if(!rc)
+    rc = ch_findings_stored(s, e->product_arn, id, &old);
   if(rc)
     return rc;
-  json_t *f = build(e, c, k, old);
+  json_t *f = build(e, c, k, old, url);
   json_decref(old);
   if(!f || json_array_append_new(arr, f))
     return CH_ERR_NOMEM;
@@ -446,9 +510,10 @@ static ch_err archive(certhub_store *s, const env *e, const char *arn,
              "Replaced by %s (ACM Certificate Available, Action %s)",
              ch_findings_cut(byb, by, ARN_MAX),
              ch_findings_cut(ab, action ? action : "?", 20));
-    json_t *comp =
-        json_pack("{s:s, s:[{s:s, s:s}]}", "Status", "PASSED", "StatusReasons",
-                  "ReasonCode", "CERTIFICATE_REPLACED", "Description", why);
+    json_t *comp = json_pack(
+        "{s:s, s:s, s:[{s:s, s:s}]}", "Status", "PASSED", "SecurityControlId",
+        k == K_RENEWAL ? "certhub/renewal" : "certhub/expiry", "StatusReasons",
+        "ReasonCode", "CERTIFICATE_REPLACED", "Description", why);
     if(!comp || json_object_set_new(old, "Compliance", comp) ||
        json_object_set_new(old, "RecordState", json_string("ARCHIVED")) ||
        json_object_set_new(old, "UpdatedAt", json_string(ts)) ||

@@ -32,4 +32,14 @@ ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
  * bytes; returns buf. */
 const char *ch_findings_cut(char *buf, const char *s, size_t max);
 
+/* The expiry severity bands shared by event and probe findings: expired
+ * CRITICAL (90), 0..7 days HIGH (70), 8..30 MEDIUM (40), else LOW (1). */
+const char *ch_findings_expiry_severity(bool expired, bool has_days,
+                                        int64_t days, int *normalized);
+
+/* certhub serve's base URL for Remediation.Recommendation.Url, without a
+ * trailing '/': given when not NULL or "", else $CERTHUB_BASE_URL, else
+ * CERTHUB_DEFAULT_BASE_URL. */
+const char *ch_findings_base_url(const char *given, char *buf, size_t n);
+
 #endif

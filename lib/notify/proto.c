@@ -10,9 +10,22 @@
 
 /* Entries are added by the protocol files (extern const ch_notify_proto
  * ch_notify_proto_<name>;). The NULL ends the table. */
+extern const ch_notify_proto ch_notify_proto_email;
+extern const ch_notify_proto ch_notify_proto_slack;
+extern const ch_notify_proto ch_notify_proto_teams;
+extern const ch_notify_proto ch_notify_proto_googlechat;
+extern const ch_notify_proto ch_notify_proto_webhook;
+/* One entry a line, so protocols added on different branches merge. */
+/* clang-format off */
 static const ch_notify_proto *const protos[] = {
+    &ch_notify_proto_email,
+    &ch_notify_proto_slack,
+    &ch_notify_proto_teams,
+    &ch_notify_proto_googlechat,
+    &ch_notify_proto_webhook,
     NULL,
 };
+/* clang-format on */
 
 const ch_notify_proto *ch_notify_proto_find(const char *name)
 {

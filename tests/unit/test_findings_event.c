@@ -114,6 +114,10 @@ static void test_approaching_updates_one(void **state)
   assert_string_equal(sval(st.last, "Compliance", "Status"), "FAILED");
   assert_string_equal(sval(st.last, "CreatedAt", NULL),
                       "2026-11-23T10:00:00.000Z");
+  /* Not in the inventory: a remediation text but no certhub page. */
+  json_t *rem = json_object_get(st.last, "Remediation");
+  assert_string_not_equal(sval(rem, "Recommendation", "Text"), "");
+  assert_null(json_object_get(json_object_get(rem, "Recommendation"), "Url"));
   /* The next day: the same finding, updated. */
   map_ok(s,
          event("ACM Certificate Approaching Expiration", ARN1,
@@ -323,6 +327,7 @@ static void test_reimport_via_inventory(void **state)
   trows rs;
   fs st = {0};
   char old_arn[128], new_arn[128], id[160], ev_old[512];
+  setenv("CERTHUB_BASE_URL", "http://hub.test:9000/", 1);
   tcert_init(&oldc, 1, "a.example", T_NOW + 10 * T_DAY, 'A', 'Z');
   tcert_init(&newc, 2, "a.example", T_NOW + 100 * T_DAY, 'A', 'Z');
   int64_t src = 0, scan = 0;
@@ -368,6 +373,16 @@ static void test_reimport_via_inventory(void **state)
       CH_OK);
   assert_string_equal(st.record, "ARCHIVED");
   assert_string_equal(st.workflow, "RESOLVED");
+  /* The inventory knows the certificate: its page in certhub serve. */
+  char url[128];
+  snprintf(url, sizeof(url), "http://hub.test:9000/certificates/%s",
+           oldc.c.id);
+  json_t *rec = json_object_get(json_object_get(st.last, "Remediation"),
+                                "Recommendation");
+  assert_string_equal(sval(rec, "Url", NULL), url);
+  assert_string_equal(sval(st.last, "Compliance", "SecurityControlId"),
+                      "certhub/expiry");
+  assert_string_equal(sval(st.last, "Compliance", "Status"), "PASSED");
   json_decref(st.last);
   certhub_store_close(s);
   tdir_remove(&d);
