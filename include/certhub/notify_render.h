@@ -58,7 +58,10 @@
 
 typedef struct certhub_store certhub_store;
 
-#define CERTHUB_DEFAULT_BASE_URL "http://127.0.0.1:8080"
+/* The same default as the findings' links (certhub/findings.h). */
+#ifndef CERTHUB_DEFAULT_BASE_URL
+#define CERTHUB_DEFAULT_BASE_URL "http://localhost:8080"
+#endif
 #define CERTHUB_TEMPLATE_MAX_LEN (64 * 1024) /* bytes of one template */
 #define CERTHUB_TEMPLATE_MAX_DEPTH 32        /* nested sections */
 #define CERTHUB_RENDER_MAX (256 * 1024)      /* text or html: SNS's limit */

@@ -278,8 +278,8 @@ static void test_render_approaching(void **state)
                       "(2026-12-06)");
   has(r.text, "Certificate www.example.com expires in 14 days (2026-12-06).");
   has(r.text, ARN);
-  has(r.text, "http://127.0.0.1:8080/certificates/0123abcdef012345");
-  has(r.html, "<a href=\"http://127.0.0.1:8080/certificates/"
+  has(r.text, "http://localhost:8080/certificates/0123abcdef012345");
+  has(r.html, "<a href=\"http://localhost:8080/certificates/"
               "0123abcdef012345\">");
   has(r.text, "(no owner tag)");
   certhub_rendered_free(&r);
@@ -452,7 +452,7 @@ static void test_render_hostile_detail(void **state)
   ev = envelope("ACM Certificate Approaching Expiration", dt);
   render_ok(ev, NULL, &r);
   has(r.text, "(too large to show here");
-  has(r.text, "http://127.0.0.1:8080/certificates/0123abcdef012345");
+  has(r.text, "http://localhost:8080/certificates/0123abcdef012345");
   certhub_rendered_free(&r);
   free(ev);
   free(dt);
@@ -493,7 +493,7 @@ static void test_render_templates(void **state)
   render_ok(ev, &o, &r);
   assert_string_equal(r.subject, "[web<team>] <x> in 14d");
   assert_string_equal(r.html,
-                      "<p>&lt;x&gt; http://127.0.0.1:8080/certificates/"
+                      "<p>&lt;x&gt; http://localhost:8080/certificates/"
                       "0123abcdef012345</p>");
   /* text from "*", with the built-in subject */
   assert_string_equal(r.text,
@@ -564,7 +564,7 @@ static void test_digest(void **state)
   assert_true(h2 && h5 && h8 && h2 < h5 && h5 < h8);
   has(r.html, "<h3>db (3)</h3>");
   has(r.html, "<th align=\"right\">9</th>");
-  has(r.text, "http://127.0.0.1:8080/certificates/0000000000000003");
+  has(r.text, "http://localhost:8080/certificates/0000000000000003");
   certhub_rendered_free(&r);
   free(ev);
 }
@@ -617,7 +617,7 @@ static void test_digest_bounded(void **state)
   snprintf(want, sizeof(want), "... and %zu more certificates not listed here",
            r.n_omitted);
   has(r.text, want);
-  has(r.text, "All of them:\n  http://127.0.0.1:8080/certificates\n");
+  has(r.text, "All of them:\n  http://localhost:8080/certificates\n");
   has(r.html, ">All of them</a>");
   has(r.text, "  TOTAL                                 20000\n");
   certhub_rendered_free(&r);
