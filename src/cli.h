@@ -158,5 +158,6 @@ int cmd_buses(cli_ctx *c, int argc, char **argv);
 int cmd_topics(cli_ctx *c, int argc, char **argv);
 int cmd_findings(cli_ctx *c, int argc, char **argv);
 int cmd_events_match(cli_ctx *c, int argc, char **argv);
+int cmd_tokens(cli_ctx *c, int argc, char **argv);
 
 #endif

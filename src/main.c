@@ -230,6 +230,18 @@ static const cli_cmd commands[] = {
      "  --workflow S         NEW, NOTIFIED, RESOLVED or SUPPRESSED\n"
      "  --record-state S     ACTIVE or ARCHIVED\n"
      "  --limit N            at most N findings, most recently updated\n"},
+    {"tokens", cmd_tokens, "create, list or revoke HTTP API tokens",
+     "Usage: certhub tokens create NAME --scope S [--scope S] [--expires E]\n"
+     "       certhub tokens list\n"
+     "       certhub tokens revoke NAME\n"
+     "\n"
+     "Tokens authenticate calls to the HTTP API of certhub serve\n"
+     "(Authorization: Bearer chk_...). create prints the token once; the\n"
+     "database keeps only its SHA-256. NAME is 1 to 128 of A-Z a-z 0-9 . _ -\n"
+     "  --scope S            read (GET endpoints, GetFindings), findings:write\n"
+     "                       (import, update) or admin (everything); repeat\n"
+     "  --expires E          90d, 12h, 30m, an RFC 3339 instant, or never\n"
+     "                       (the default)\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };

@@ -116,6 +116,18 @@ typedef struct certhub_rule_cfg {
   int line, pattern_line, schedule_line, targets_line;
 } certhub_rule_cfg;
 
+/* The HTTP API of certhub serve (http:); NULL / 0: the defaults. */
+typedef struct certhub_http_cfg {
+  char *listen;        /* "ADDR:PORT", "off"; NULL: 127.0.0.1:8080 */
+  char *tls_cert_file; /* with tls_key_file: HTTPS */
+  char *tls_key_file;
+  char *base_url;      /* NULL: from the listener */
+  size_t max_body;     /* 0: 6 MiB */
+  unsigned threads;    /* 0: 4 */
+  bool metrics_auth;   /* /metrics needs a read token */
+  bool metrics_auth_set; /* else: only on a non-loopback listener */
+} certhub_http_cfg;
+
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
   char *db;            /* may be NULL */
@@ -135,6 +147,7 @@ typedef struct certhub_config {
   /* A rules: key was present (even empty). Without one, `certhub serve`
    * and `certhub evaluate` use the built-in seed rules. */
   bool has_rules;
+  certhub_http_cfg http; /* http: */
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

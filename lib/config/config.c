@@ -10,7 +10,7 @@
 static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
-    "buses",   "rules",
+    "buses",   "rules",   "http",
 };
 
 static const char *const endpoint_keys[] = {
@@ -482,6 +482,8 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       c->has_rules = true;
       rc = ch_cfg_load_rules(e, v, c);
     }
+    else if(!strcmp(k->str, "http"))
+      rc = ch_cfg_load_http(e, v, c);
     if(rc)
       return rc;
   }
@@ -638,5 +640,6 @@ void certhub_config_free(certhub_config *c)
   free(c->account);
   free(c->region);
   free(c->event_source);
+  ch_cfg_http_free(c);
   free(c);
 }

@@ -12,6 +12,7 @@
 #include "certhub/bus_store.h"
 #include "certhub/store.h"
 #include "certhub/store_hub.h"
+#include "certhub/store_tokens.h"
 #include "core/core.h"
 
 #define CH_STORE_ERRMSG_MAX 1024
@@ -143,6 +144,14 @@ struct ch_store_ops {
                         int64_t now);
   ch_err (*findings)(certhub_store *s, const certhub_findings_filter *f,
                      certhub_finding_cb cb, void *ctx);
+  /* API tokens (store_tokens.h). */
+  ch_err (*token_put)(certhub_store *s, const certhub_token_row *t);
+  ch_err (*token_find)(certhub_store *s, const char *hash,
+                       certhub_token_cb cb, void *ctx);
+  ch_err (*token_list)(certhub_store *s, certhub_token_cb cb, void *ctx);
+  ch_err (*token_revoke)(certhub_store *s, const char *name);
+  ch_err (*findings_by_id)(certhub_store *s, const char *id,
+                           certhub_finding_cb cb, void *ctx);
 };
 
 struct certhub_store {

@@ -120,6 +120,7 @@ static const struct migration {
      * migration not yet recorded, so gaps are fine. */
     {6, "topics: topics, topic_messages", ch_sq_notify_schema},
     {7, "findings: findings (ASFF)", ch_sq_findings_schema},
+    {11, "http: api_tokens, findings_by_id", ch_sq_tokens_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -1993,6 +1994,11 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .finding_get = ch_sq_finding_get,
     .finding_put = ch_sq_finding_put,
     .findings = ch_sq_findings,
+    .token_put = ch_sq_token_put,
+    .token_find = ch_sq_token_find,
+    .token_list = ch_sq_token_list,
+    .token_revoke = ch_sq_token_revoke,
+    .findings_by_id = ch_sq_findings_by_id,
 };
 
 /* For store_sqlite_probe.c, which keeps its statements to itself. */

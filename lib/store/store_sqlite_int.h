@@ -160,5 +160,14 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
                          int64_t now);
 ch_err ch_sq_findings(certhub_store *s, const certhub_findings_filter *f,
                       certhub_finding_cb cb, void *ctx);
+/* store_sqlite_tokens.c */
+extern const char ch_sq_tokens_schema[];
+ch_err ch_sq_token_put(certhub_store *s, const certhub_token_row *t);
+ch_err ch_sq_token_find(certhub_store *s, const char *hash,
+                        certhub_token_cb cb, void *ctx);
+ch_err ch_sq_token_list(certhub_store *s, certhub_token_cb cb, void *ctx);
+ch_err ch_sq_token_revoke(certhub_store *s, const char *name);
+ch_err ch_sq_findings_by_id(certhub_store *s, const char *id,
+                            certhub_finding_cb cb, void *ctx);
 
 #endif
