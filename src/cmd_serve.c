@@ -450,10 +450,17 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
    * the schema migrated. A listener that cannot start is an error (2: the
    * address or TLS files given are wrong). */
   if(!sv.once && (wrc = serve_http_start(&sv, c->config))) {
-    code = c->exit_code = wrc == CH_ERR_DB || wrc == CH_ERR_NOMEM
-                              ? CLI_EXIT_INTERNAL
-                              : CLI_EXIT_USAGE;
-    goto out;
+    /* The default listener is best effort (another service may hold
+     * 127.0.0.1:8080); one asked for must work. */
+    if(!sv.listen_opt && !c->config->http.listen &&
+       !c->config->http.tls_cert_file && wrc == CH_ERR_IO)
+      serve_log(&sv, "http: the API is off (use --listen or http.listen)");
+    else {
+      code = c->exit_code = wrc == CH_ERR_DB || wrc == CH_ERR_NOMEM
+                                ? CLI_EXIT_INTERNAL
+                                : CLI_EXIT_USAGE;
+      goto out;
+    }
   }
 
   while(!sv.stop) {
