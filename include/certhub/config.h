@@ -40,6 +40,9 @@
  *       pattern: {source: [certhub.acm]}   # or schedule: "rate(1 day)"
  *       targets: [{Id: log, Type: file, Path: /var/log/certhub.jsonl}]
  *
+ *   http:                              # the HTTP API of certhub serve
+ *     listen: 127.0.0.1:8080           # (lib/config/config_http.c)
+ *
  * Later sections (topics, hub) are added by later modules;
  * unknown keys are errors.
  *

@@ -19,26 +19,25 @@
 void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs)
 {
   certhub_import_result r;
-  /* Checked here first for a message naming the body, before
-   * lib/findings parses it again with its own rules. */
-  json_t *j = ch_http_body_json(rq, rs, true);
-  if(!j)
-    return;
-  if(json_is_object(j) && !json_is_array(json_object_get(j, "Findings"))) {
-    json_decref(j);
+  if(!rq->body_len) {
     ch_http_error(rs, 400, "InvalidInput",
-                  "request body: expected {\"Findings\": [...]} or an array "
-                  "of findings");
+                  "the request body is empty (expected {\"Findings\": "
+                  "[...]})");
     return;
   }
-  json_decref(j);
+  /* lib/findings parses and checks the body: parsing it here too would
+   * cost every call a second parse. */
   ch_err rc =
       certhub_findings_import(rq->store, rq->body, rq->body_len, rq->now, &r);
   if(rc) {
-    ch_http_fail(rs, rc == CH_ERR_DB || rc == CH_ERR_BUSY ? rc
-                     : rc == CH_ERR_NOMEM                 ? rc
-                                                          : CH_ERR_PARSE,
-                 r.error[0] ? r.error : certhub_store_errmsg(rq->store));
+    if(rc == CH_ERR_PARSE && !strncmp(r.error, "invalid JSON", 12))
+      ch_http_error(rs, 400, "InvalidJson", "request body: %s", r.error);
+    else if(rc == CH_ERR_DB || rc == CH_ERR_BUSY || rc == CH_ERR_NOMEM)
+      ch_http_fail(rs, rc, r.error[0] ? r.error
+                                      : certhub_store_errmsg(rq->store));
+    else
+      ch_http_error(rs, 400, "InvalidInput", "request body: %s",
+                    r.error[0] ? r.error : certhub_strerror(rc));
     certhub_import_result_free(&r);
     return;
   }
