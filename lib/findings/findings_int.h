@@ -32,4 +32,8 @@ ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
  * bytes; returns buf. */
 const char *ch_findings_cut(char *buf, const char *s, size_t max);
 
+/* An ASFF type "namespace[/category[/classifier]]" with a known
+ * namespace. */
+bool ch_findings_valid_type(const char *t);
+
 #endif

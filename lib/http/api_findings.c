@@ -1,7 +1,7 @@
 /*
  * Findings endpoints written here: BatchImportFindings and GET of one
  * finding. (GetFindings, BatchUpdateFindings and insights are in
- * api_findings_query.c, on lib/findings' JSON request functions.)
+ * api_findings_query.c.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,19 +41,14 @@ void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs)
     certhub_import_result_free(&r);
     return;
   }
-  json_t *failed = json_array();
-  for(size_t i = 0; failed && i < r.failed; i++)
-    json_array_append_new(
-        failed, json_pack("{s:s, s:s, s:s}", "Id", r.failures[i].id,
-                          "ErrorCode", r.failures[i].code, "ErrorMessage",
-                          r.failures[i].message));
-  json_t *o = failed ? json_pack("{s:I, s:I, s:o}", "FailedCount",
-                                 (json_int_t)r.failed, "SuccessCount",
-                                 (json_int_t)r.success, "FailedFindings",
-                                 failed)
-                     : NULL;
+  char *out = NULL;
+  size_t out_len = 0;
+  rc = certhub_import_result_json(&r, &out, &out_len);
   certhub_import_result_free(&r);
-  ch_http_json(rs, 200, o);
+  if(rc)
+    ch_http_fail(rs, rc, NULL);
+  else
+    ch_http_text(rs, 200, "application/json", out, out_len);
 }
 
 typedef struct found {

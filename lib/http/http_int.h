@@ -137,6 +137,9 @@ void ch_http_events_list(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_event_get(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_findings_query(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_findings_update(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_insight_results(ch_http_req *rq, ch_http_resp *rs);
 
 /* Run one request through route lookup, scope check and handler, as the
  * server does after reading the body (used by the server and the fuzzer).

@@ -17,6 +17,11 @@ const ch_http_route ch_http_routes[] = {
     {"GET", "/v1/events/{id}", R, 0, ch_http_event_get},
     {"POST", "/v1/findings/import", FW, CH_HTTP_WRITE | CH_HTTP_BODY,
      ch_http_findings_import},
+    {"POST", "/v1/findings/get", R, CH_HTTP_BODY, ch_http_findings_query},
+    {"POST", "/v1/findings/update", FW, CH_HTTP_WRITE | CH_HTTP_BODY,
+     ch_http_findings_update},
+    {"POST", "/v1/insights/results", R, CH_HTTP_BODY,
+     ch_http_insight_results},
     {"GET", "/v1/findings/{id*}", R, 0, ch_http_finding_get},
 };
 

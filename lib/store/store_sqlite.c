@@ -120,6 +120,7 @@ static const struct migration {
      * migration not yet recorded, so gaps are fine. */
     {6, "topics: topics, topic_messages", ch_sq_notify_schema},
     {7, "findings: findings (ASFF)", ch_sq_findings_schema},
+    {10, "findings: query columns and indexes", ch_sq_findq_schema},
     {11, "http: api_tokens, findings_by_id", ch_sq_tokens_schema},
 };
 
@@ -1994,6 +1995,9 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .finding_get = ch_sq_finding_get,
     .finding_put = ch_sq_finding_put,
     .findings = ch_sq_findings,
+    .findings_query = ch_sq_findings_query,
+    .findings_group = ch_sq_findings_group,
+    .findings_prune = ch_sq_findings_prune,
     .token_put = ch_sq_token_put,
     .token_find = ch_sq_token_find,
     .token_list = ch_sq_token_list,

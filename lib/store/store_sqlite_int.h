@@ -34,6 +34,14 @@ extern const char ch_sq_chain_checks_schema[];
 extern const char ch_sq_notify_schema[];
 /* Migration 7: findings (store_sqlite_findings.c). */
 extern const char ch_sq_findings_schema[];
+/* Migration 10 and the findings queries (store_sqlite_findq.c). */
+extern const char ch_sq_findq_schema[];
+ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *q,
+                            certhub_fq_row_cb cb, void *ctx);
+ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,
+                            certhub_fq_field by, size_t limit,
+                            certhub_fq_group_cb cb, void *ctx);
+ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n);
 
 /* Statements of store_sqlite_probe.c, cached per handle like the core's:
  * prepared on first use, reset after each use, finalized at close. */

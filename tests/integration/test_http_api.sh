@@ -143,6 +143,28 @@ run_expect 0 "$CERTHUB" -o json findings list
 printf '%s' "$OUT" | pyjson '[f["Id"] for f in d]' | grep -q "'ok-1'" ||
   fail "findings list lacks ok-1: $OUT"
 
+note "GetFindings, BatchUpdateFindings, insights"
+api POST /v1/findings/get "${AUTH[@]}" "${JSON[@]}" \
+  --data-binary '{"Filters": {"Id": [{"Value": "ok-1", "Comparison": "EQUALS"}]}}'
+expect 200 GetFindings
+[ "$(printf '%s' "$BODY" | pyjson '[f["Id"] for f in d["Findings"]]')" = "['ok-1']" ] ||
+  fail "GetFindings by Id: $BODY"
+api POST /v1/findings/get "${AUTH[@]}" "${JSON[@]}" --data-binary '{"Filters": {"Bogus": []}}'
+expect 400 "GetFindings with an unknown filter"
+err_msg | grep -q Bogus || fail "unknown filter message: $BODY"
+UPD='{"FindingIdentifiers": [{"Id": "ok-1", "ProductArn": "arn:certhub:securityhub:local:000000000000:product/certhub/certhub"}], "Workflow": {"Status": "RESOLVED"}}'
+api POST /v1/findings/update "${AUTH[@]}" "${JSON[@]}" --data-binary "$UPD"
+expect 403 "update with a read token"
+api POST /v1/findings/update "${WAUTH[@]}" "${JSON[@]}" --data-binary "$UPD"
+expect 200 BatchUpdateFindings
+[ "$(printf '%s' "$BODY" | pyjson 'len(d["ProcessedFindings"])')" = 1 ] || fail "update: $BODY"
+api GET /v1/findings/ok-1 "${AUTH[@]}"
+[ "$(printf '%s' "$BODY" | pyjson 'd["Workflow"]["Status"]')" = RESOLVED ] ||
+  fail "the update did not stick: $BODY"
+api POST /v1/insights/results "${AUTH[@]}" "${JSON[@]}" --data-binary '{"GroupByAttribute": "SeverityLabel"}'
+expect 200 insight
+printf '%s' "$BODY" | pyjson 'd["InsightResults"]["ResultValues"]' | grep -q LOW || fail "insight: $BODY"
+
 note "certificates: list, filters, paging, describe ($SECONDS s)"
 api GET /v1/certificates "${AUTH[@]}"
 expect 200 certificates
