@@ -68,8 +68,10 @@ static size_t make_body(char *buf, size_t cap, long base)
         "\"host-%ld.example.com:443\",\"Region\":\"local\"}],"
         "\"Compliance\":{\"Status\":\"FAILED\"}}",
         i ? "," : "", id, id % 50,
-        (id % 4) == 0 ? "HIGH" : (id % 4) == 1 ? "MEDIUM" : "LOW", id, id,
-        id);
+        (id % 4) == 0   ? "HIGH"
+        : (id % 4) == 1 ? "MEDIUM"
+                        : "LOW",
+        id, id, id);
   }
   n += (size_t)snprintf(buf + n, cap - n, "]}");
   return n;
@@ -78,7 +80,8 @@ static size_t make_body(char *buf, size_t cap, long base)
 int main(int argc, char **argv)
 {
   if(argc < 5) {
-    fprintf(stderr, "usage: bench_http_findings URL TOKEN TOTAL CONC [STEP]\n");
+    fprintf(stderr,
+            "usage: bench_http_findings URL TOKEN TOTAL CONC [STEP]\n");
     return 2;
   }
   const char *url = argv[1];

@@ -118,8 +118,8 @@ static ch_err token_row(void *ctx, const certhub_token_row *t)
   certhub_time_format(t->created, created, sizeof(created));
   if(t->expires)
     certhub_time_format(t->expires, expires, sizeof(expires));
-  const char *state = t->expires && t->expires <= st->c->now ? "expired"
-                                                               : "active";
+  const char *state =
+      t->expires && t->expires <= st->c->now ? "expired" : "active";
   if(st->c->format == OUT_JSON) {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Name", t->name,
                           "Prefix", t->prefix, "Scopes", t->scopes, "Created",
@@ -223,8 +223,7 @@ int cmd_tokens(cli_ctx *c, int argc, char **argv)
   int nargs = argc - optind;
   bool create = !strcmp(sub, "create");
   if(!create && strcmp(sub, "list") && strcmp(sub, "revoke"))
-    return cli_usage(c, "unknown subcommand '%s' (create, list, revoke)",
-                     sub);
+    return cli_usage(c, "unknown subcommand '%s' (create, list, revoke)", sub);
   if((scopes || expires) && !create)
     return cli_usage(c, "--scope and --expires go with create");
   if(!strcmp(sub, "list")) {
@@ -233,9 +232,8 @@ int cmd_tokens(cli_ctx *c, int argc, char **argv)
     return tokens_list(c);
   }
   if(nargs != 1)
-    return cli_usage(c, nargs ? "%s: one token NAME only"
-                              : "%s: missing token NAME",
-                     sub);
+    return cli_usage(
+        c, nargs ? "%s: one token NAME only" : "%s: missing token NAME", sub);
   if(create)
     return tokens_create(c, argv[optind], scopes, expires);
   return tokens_revoke(c, argv[optind]);

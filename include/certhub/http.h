@@ -75,13 +75,13 @@ typedef struct certhub_http_opts {
   const char *listen;        /* "ADDR:PORT" / "[V6]:PORT"; NULL: default */
   const char *tls_cert_file; /* PEM; with tls_key_file: HTTPS */
   const char *tls_key_file;
-  const char *base_url;      /* NULL: from the listener */
-  size_t max_body;           /* 0: CERTHUB_HTTP_DEFAULT_MAX_BODY */
-  unsigned threads;          /* 0: CERTHUB_HTTP_DEFAULT_THREADS */
-  int metrics_auth;          /* 1: /metrics needs read; 0: open; -1:
-                                open only on a loopback listener */
-  int64_t now_offset;        /* added to the wall clock (serve --now) */
-  certhub_http_log_fn log;   /* may be NULL */
+  const char *base_url;    /* NULL: from the listener */
+  size_t max_body;         /* 0: CERTHUB_HTTP_DEFAULT_MAX_BODY */
+  unsigned threads;        /* 0: CERTHUB_HTTP_DEFAULT_THREADS */
+  int metrics_auth;        /* 1: /metrics needs read; 0: open; -1:
+                              open only on a loopback listener */
+  int64_t now_offset;      /* added to the wall clock (serve --now) */
+  certhub_http_log_fn log; /* may be NULL */
   void *log_ctx;
 } certhub_http_opts;
 

@@ -33,8 +33,8 @@ void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs)
     if(rc == CH_ERR_PARSE && !strncmp(r.error, "invalid JSON", 12))
       ch_http_error(rs, 400, "InvalidJson", "request body: %s", r.error);
     else if(rc == CH_ERR_DB || rc == CH_ERR_BUSY || rc == CH_ERR_NOMEM)
-      ch_http_fail(rs, rc, r.error[0] ? r.error
-                                      : certhub_store_errmsg(rq->store));
+      ch_http_fail(rs, rc,
+                   r.error[0] ? r.error : certhub_store_errmsg(rq->store));
     else
       ch_http_error(rs, 400, "InvalidInput", "request body: %s",
                     r.error[0] ? r.error : certhub_strerror(rc));
@@ -72,11 +72,10 @@ void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs)
 {
   found fd = {0};
   const char *product = ch_http_query(rq, "product_arn");
-  ch_err rc =
-      product ? certhub_findings_get(rq->store, product, rq->caps[0],
-                                     found_cb, &fd)
-              : certhub_store_findings_by_id(rq->store, rq->caps[0], found_cb,
-                                             &fd);
+  ch_err rc = product ? certhub_findings_get(rq->store, product, rq->caps[0],
+                                             found_cb, &fd)
+                      : certhub_store_findings_by_id(rq->store, rq->caps[0],
+                                                     found_cb, &fd);
   if(rc == CH_ERR_NOTFOUND || (!rc && !fd.n))
     ch_http_error(rs, 404, "NotFound", "no finding '%.200s'%s%.200s",
                   rq->caps[0], product ? " of product " : "",

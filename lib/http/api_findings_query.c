@@ -63,7 +63,7 @@ void ch_http_insight_results(ch_http_req *rq, ch_http_resp *rs)
                   "the request body is empty (expected an insight)");
     return;
   }
-  ch_err rc = certhub_findings_insight_json(rq->store, rq->body,
-                                            rq->body_len, &out, &out_len);
+  ch_err rc = certhub_findings_insight_json(rq->store, rq->body, rq->body_len,
+                                            &out, &out_len);
   answer(rq, rs, rc, out, out_len);
 }

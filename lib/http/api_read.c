@@ -23,9 +23,9 @@
 void ch_http_healthz(ch_http_req *rq, ch_http_resp *rs)
 {
   (void)rq;
-  ch_http_json(rs, 200,
-               json_pack("{s:s, s:s}", "status", "ok", "version",
-                         certhub_version()));
+  ch_http_json(
+      rs, 200,
+      json_pack("{s:s, s:s}", "status", "ok", "version", certhub_version()));
 }
 
 void ch_http_metrics(ch_http_req *rq, ch_http_resp *rs)
@@ -46,8 +46,7 @@ void ch_http_metrics(ch_http_req *rq, ch_http_resp *rs)
                  certhub_store_errmsg(rq->store));
     return;
   }
-  ch_http_text(rs, 200, "text/plain; version=0.0.4; charset=utf-8", text,
-               len);
+  ch_http_text(rs, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
 /* Paging parameters; false with rs set when malformed. */
@@ -86,9 +85,9 @@ static json_t *tags_json(const certhub_tag *tags, size_t n)
 {
   json_t *a = json_array();
   for(size_t i = 0; a && i < n; i++)
-    json_array_append_new(a, json_pack("{s:s, s:s}", "Key", tags[i].key,
-                                       "Value",
-                                       tags[i].value ? tags[i].value : ""));
+    json_array_append_new(a,
+                          json_pack("{s:s, s:s}", "Key", tags[i].key, "Value",
+                                    tags[i].value ? tags[i].value : ""));
   return a;
 }
 
@@ -136,11 +135,11 @@ static json_t *cert_json(const certhub_cert_row *r, bool detail)
   for(size_t i = 0; src && i < r->n_sources; i++) {
     const certhub_sighting *g = &r->sources[i];
     json_array_append_new(
-        src, json_pack("{s:s, s:s, s:I, s:b, s:o, s:o}", "Kind", g->kind,
-                       "Locator", g->locator, "Position",
-                       (json_int_t)g->position, "Present", g->present,
-                       "FirstSeen", time_json(g->first_seen), "LastSeen",
-                       time_json(g->last_seen)));
+        src,
+        json_pack("{s:s, s:s, s:I, s:b, s:o, s:o}", "Kind", g->kind, "Locator",
+                  g->locator, "Position", (json_int_t)g->position, "Present",
+                  g->present, "FirstSeen", time_json(g->first_seen),
+                  "LastSeen", time_json(g->last_seen)));
   }
   json_object_set_new(o, "Sources", src);
   json_t *rb = json_array();
@@ -248,8 +247,7 @@ void ch_http_cert_get(ch_http_req *rq, ch_http_resp *rs)
   size_t n = 0;
   ch_err rc = certhub_store_resolve(rq->store, rq->caps[0], &ids, &n);
   if(rc == CH_ERR_NOTFOUND) {
-    ch_http_error(rs, 404, "NotFound", "no certificate '%.200s'",
-                  rq->caps[0]);
+    ch_http_error(rs, 404, "NotFound", "no certificate '%.200s'", rq->caps[0]);
     goto out;
   }
   if(rc) {
@@ -270,11 +268,11 @@ void ch_http_cert_get(ch_http_req *rq, ch_http_resp *rs)
   if(rc && rc != CH_ERR_EXISTS)
     ch_http_fail(rs, rc, certhub_store_errmsg(rq->store));
   else if(!json_array_size(p.items))
-    ch_http_error(rs, 404, "NotFound", "no certificate '%.200s'",
-                  rq->caps[0]);
+    ch_http_error(rs, 404, "NotFound", "no certificate '%.200s'", rq->caps[0]);
   else
-    ch_http_json(rs, 200,
-                 json_pack("{s:O}", "Certificate", json_array_get(p.items, 0)));
+    ch_http_json(
+        rs, 200,
+        json_pack("{s:O}", "Certificate", json_array_get(p.items, 0)));
   json_decref(p.items);
 out:
   free(ids);
@@ -291,14 +289,12 @@ static ch_err endpoint_cb(void *ctx, const certhub_endpoint_row *e)
     p->more = true;
     return CH_ERR_EXISTS;
   }
-  json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o}",
-                        "Id", (json_int_t)e->id, "Locator", e->locator,
-                        "Spec", e->spec, "Host", e->host, "Port",
-                        (json_int_t)e->port, "Sni", opt_str(e->sni),
-                        "Starttls", opt_str(e->starttls), "Address",
-                        opt_str(e->address), "FirstSeen",
-                        time_json(e->first_seen), "Tags",
-                        tags_json(e->tags, e->n_tags));
+  json_t *o = json_pack(
+      "{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "Id",
+      (json_int_t)e->id, "Locator", e->locator, "Spec", e->spec, "Host",
+      e->host, "Port", (json_int_t)e->port, "Sni", opt_str(e->sni), "Starttls",
+      opt_str(e->starttls), "Address", opt_str(e->address), "FirstSeen",
+      time_json(e->first_seen), "Tags", tags_json(e->tags, e->n_tags));
   if(!o)
     return CH_ERR_NOMEM;
   if(e->has_probe) {
@@ -397,8 +393,8 @@ static ch_err event_one_cb(void *ctx, const certhub_bus_event_rec *e)
 void ch_http_event_get(ch_http_req *rq, ch_http_resp *rs)
 {
   json_t *env = NULL;
-  ch_err rc = certhub_store_event_get(rq->store, rq->caps[0], event_one_cb,
-                                      &env);
+  ch_err rc =
+      certhub_store_event_get(rq->store, rq->caps[0], event_one_cb, &env);
   if(rc == CH_ERR_NOTFOUND)
     ch_http_error(rs, 404, "NotFound", "no event '%.200s'", rq->caps[0]);
   else if(rc)

@@ -119,8 +119,8 @@ const char *ch_http_query(const ch_http_req *rq, const char *name);
 /* A decimal query parameter in [min, max]; absent: def. False (and rs set
  * to 400) when malformed. */
 bool ch_http_query_num(const ch_http_req *rq, ch_http_resp *rs,
-                       const char *name, int64_t min, int64_t max,
-                       int64_t def, int64_t *out /* OUT */);
+                       const char *name, int64_t min, int64_t max, int64_t def,
+                       int64_t *out /* OUT */);
 
 /* Parse the request body as JSON (an object or, when allow_array, an
  * array). NULL with rs set to 400 naming the problem. */

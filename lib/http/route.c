@@ -139,9 +139,9 @@ void ch_http_error(ch_http_resp *rs, unsigned status, const char *code,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  ch_http_json(rs, status,
-               json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
-                         msg));
+  ch_http_json(
+      rs, status,
+      json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
 void ch_http_fail(ch_http_resp *rs, ch_err rc, const char *msg)
@@ -180,8 +180,8 @@ const char *ch_http_query(const ch_http_req *rq, const char *name)
 }
 
 bool ch_http_query_num(const ch_http_req *rq, ch_http_resp *rs,
-                       const char *name, int64_t min, int64_t max,
-                       int64_t def, int64_t *out)
+                       const char *name, int64_t min, int64_t max, int64_t def,
+                       int64_t *out)
 {
   const char *v = ch_http_query(rq, name);
   int64_t n = 0;
@@ -211,8 +211,9 @@ json_t *ch_http_body_json(const ch_http_req *rq, ch_http_resp *rs,
 {
   json_error_t e;
   if(!rq->body || !rq->body_len) {
-    ch_http_error(rs, 400, "InvalidInput", "the request body is empty "
-                                           "(expected a JSON object)");
+    ch_http_error(rs, 400, "InvalidInput",
+                  "the request body is empty "
+                  "(expected a JSON object)");
     return NULL;
   }
   json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &e);

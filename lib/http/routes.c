@@ -20,8 +20,7 @@ const ch_http_route ch_http_routes[] = {
     {"POST", "/v1/findings/get", R, CH_HTTP_BODY, ch_http_findings_query},
     {"POST", "/v1/findings/update", FW, CH_HTTP_WRITE | CH_HTTP_BODY,
      ch_http_findings_update},
-    {"POST", "/v1/insights/results", R, CH_HTTP_BODY,
-     ch_http_insight_results},
+    {"POST", "/v1/insights/results", R, CH_HTTP_BODY, ch_http_insight_results},
     {"GET", "/v1/findings/{id*}", R, 0, ch_http_finding_get},
 };
 

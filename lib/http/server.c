@@ -126,12 +126,12 @@ static void pool_close(store_pool *p)
 
 /* ---- responses -------------------------------------------------------- */
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn,
-                                 ch_http_resp *rs, const char *allow)
+static enum MHD_Result send_resp(struct MHD_Connection *conn, ch_http_resp *rs,
+                                 const char *allow)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer(
-      rs->len, rs->body ? rs->body : (void *)"", rs->body ? MHD_RESPMEM_MUST_FREE
-                                                        : MHD_RESPMEM_PERSISTENT);
+      rs->len, rs->body ? rs->body : (void *)"",
+      rs->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
   if(!r) {
     free(rs->body);
     rs->body = NULL;
@@ -181,8 +181,8 @@ static const char *scope_name(unsigned need)
 static unsigned check_token(certhub_http *h, struct MHD_Connection *conn,
                             conn_state *cs, unsigned need, ch_http_resp *rs)
 {
-  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_AUTHORIZATION);
+  const char *auth = MHD_lookup_connection_value(
+      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
   if(!need)
     return 0;
   if(!auth) {
@@ -229,9 +229,8 @@ static unsigned check_token(certhub_http *h, struct MHD_Connection *conn,
 
 /* Everything decided before the body: 0 to go on, else the status set. */
 static unsigned first_call(certhub_http *h, struct MHD_Connection *conn,
-                           conn_state *cs, const char *url,
-                           const char *method, ch_http_resp *rs, char *allow,
-                           size_t allow_len)
+                           conn_state *cs, const char *url, const char *method,
+                           ch_http_resp *rs, char *allow, size_t allow_len)
 {
   ch_err rc =
       ch_http_route_find(ch_http_routes, ch_http_n_routes, method, url,
@@ -257,16 +256,16 @@ static unsigned first_call(certhub_http *h, struct MHD_Connection *conn,
       return 415;
     }
   }
-  const char *cl = MHD_lookup_connection_value(
-      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
   if(cl) {
     char *end;
     errno = 0;
     unsigned long long n = strtoull(cl, &end, 10);
     if(errno || *end || n > h->max_body) {
       ch_http_error(rs, 413, "PayloadTooLarge",
-                    "request body of %.32s bytes is over the limit of %zu",
-                    cl, h->max_body);
+                    "request body of %.32s bytes is over the limit of %zu", cl,
+                    h->max_body);
       return 413;
     }
   }
@@ -338,8 +337,7 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
-                                  const char *version,
-                                  const char *upload_data,
+                                  const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
   certhub_http *h = cls;
@@ -433,7 +431,7 @@ static ch_err parse_listen(const char *listen, struct sockaddr_storage *ss,
   int r = getaddrinfo(host, port, &hints, &ai);
   if(r || !ai) {
     if(asprintf(errmsg, "listen address '%s': %s", listen, gai_strerror(r)) <
-        0)
+       0)
       *errmsg = NULL;
     return CH_ERR_USAGE;
   }
@@ -444,15 +442,13 @@ static ch_err parse_listen(const char *listen, struct sockaddr_storage *ss,
     *loopback = IN6_IS_ADDR_LOOPBACK(
         &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr);
   else
-    *loopback =
-        (ntohl(((const struct sockaddr_in *)(const void *)ai->ai_addr)
-                   ->sin_addr.s_addr) >>
-         24) == 127;
+    *loopback = (ntohl(((const struct sockaddr_in *)(const void *)ai->ai_addr)
+                           ->sin_addr.s_addr) >>
+                 24) == 127;
   freeaddrinfo(ai);
   return CH_OK;
 bad:
-  if(asprintf(errmsg,
-              "listen address '%s': expected ADDR:PORT or [IPV6]:PORT",
+  if(asprintf(errmsg, "listen address '%s': expected ADDR:PORT or [IPV6]:PORT",
               listen) < 0)
     *errmsg = NULL;
   return CH_ERR_USAGE;
@@ -474,9 +470,9 @@ static ch_err read_pem(const char *path, char **out, char **errmsg)
     rc = CH_ERR_PARSE;
   if(!rc && !(*out = ch_buf_take(&b)))
     rc = CH_ERR_NOMEM;
-  if(rc && asprintf(errmsg, "%s: %s", path,
-                    rc == CH_ERR_PARSE ? "empty file" : certhub_strerror(rc)) <
-               0)
+  if(rc &&
+     asprintf(errmsg, "%s: %s", path,
+              rc == CH_ERR_PARSE ? "empty file" : certhub_strerror(rc)) < 0)
     *errmsg = NULL;
   ch_buf_free(&b);
   return rc;
@@ -541,13 +537,13 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
       {MHD_OPTION_END, 0, NULL},
   };
   h->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-      mhd_log, h, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-      (unsigned)h->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_ARRAY,
-      h->cert_pem ? tls : &tls[2], MHD_OPTION_END);
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+      h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->threads,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)1024, MHD_OPTION_ARRAY, h->cert_pem ? tls : &tls[2],
+      MHD_OPTION_END);
   (void)sslen;
   if(!h->d) {
     rc = CH_ERR_IO;
@@ -563,8 +559,8 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
   h->port = di ? di->port : 0;
   char host[INET6_ADDRSTRLEN] = "";
   if(v6)
-    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr,
-              host, sizeof(host));
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host,
+              sizeof(host));
   else
     inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, host,
               sizeof(host));

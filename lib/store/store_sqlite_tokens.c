@@ -101,8 +101,7 @@ ch_err ch_sq_token_list(certhub_store *s, certhub_token_cb cb, void *ctx)
 ch_err ch_sq_token_revoke(certhub_store *s, const char *name)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc =
-      ch_sq_prepare(s, "DELETE FROM api_tokens WHERE name = ?1", &st);
+  ch_err rc = ch_sq_prepare(s, "DELETE FROM api_tokens WHERE name = ?1", &st);
   if(rc)
     goto out;
   ch_sq_bind_opt(st, 1, name);

@@ -28,11 +28,11 @@ static void test_match(void **state)
   /* one segment only, and never empty */
   assert_false(
       ch_http_route_match("/v1/events/{id}", "/v1/events/a/b", caps, &n));
-  assert_false(ch_http_route_match("/v1/events/{id}", "/v1/events/", caps, &n));
+  assert_false(
+      ch_http_route_match("/v1/events/{id}", "/v1/events/", caps, &n));
   /* rest capture keeps slashes (finding Ids are ARNs) */
-  assert_true(ch_http_route_match("/v1/findings/{id*}",
-                                  "/v1/findings/arn:x:y/cert/1/expiry", caps,
-                                  &n));
+  assert_true(ch_http_route_match(
+      "/v1/findings/{id*}", "/v1/findings/arn:x:y/cert/1/expiry", caps, &n));
   assert_string_equal(caps[0], "arn:x:y/cert/1/expiry");
   /* percent-decoding; a bad escape stays literal; %00 is refused */
   assert_true(ch_http_route_match("/a/{x}/{y}", "/a/b%2Fc/%41%zz", caps, &n));
@@ -67,8 +67,8 @@ static void test_find(void **state)
   const ch_http_route *r = NULL;
   size_t n = 0;
   char allow[64];
-  assert_int_equal(ch_http_route_find(table, 3, "POST", "/v1/things", &r,
-                                      caps, &n, allow, sizeof(allow)),
+  assert_int_equal(ch_http_route_find(table, 3, "POST", "/v1/things", &r, caps,
+                                      &n, allow, sizeof(allow)),
                    CH_OK);
   assert_ptr_equal(r, &table[1]);
   assert_int_equal(ch_http_route_find(table, 3, "HEAD", "/v1/things/7", &r,
@@ -156,15 +156,16 @@ static void test_tokens(void **state)
   char *sec = NULL, *sec2 = NULL, name[CERTHUB_TOKEN_NAME_MAX + 1], hex[65];
   unsigned sc = 0;
   const char *why = NULL;
-  assert_int_equal(certhub_token_create(s, "ci", CERTHUB_SCOPE_READ |
-                                                     CERTHUB_SCOPE_FINDINGS_WRITE,
-                                        T_NOW + T_DAY, T_NOW, &sec),
-                   CH_OK);
+  assert_int_equal(
+      certhub_token_create(s, "ci",
+                           CERTHUB_SCOPE_READ | CERTHUB_SCOPE_FINDINGS_WRITE,
+                           T_NOW + T_DAY, T_NOW, &sec),
+      CH_OK);
   assert_int_equal(strlen(sec), CERTHUB_TOKEN_LEN);
   assert_memory_equal(sec, "chk_", 4);
-  assert_int_equal(certhub_token_create(s, "ci", CERTHUB_SCOPE_READ, 0, T_NOW,
-                                        &sec2),
-                   CH_ERR_EXISTS);
+  assert_int_equal(
+      certhub_token_create(s, "ci", CERTHUB_SCOPE_READ, 0, T_NOW, &sec2),
+      CH_ERR_EXISTS);
   assert_null(sec2);
   assert_int_equal(
       certhub_token_create(s, "b/d", CERTHUB_SCOPE_READ, 0, T_NOW, &sec2),
@@ -256,13 +257,13 @@ static json_t *call(certhub_store *s, const char *method, const char *path,
 
 static const char *err_code(json_t *j)
 {
-  return json_string_value(json_object_get(json_object_get(j, "error"),
-                                           "code"));
+  return json_string_value(
+      json_object_get(json_object_get(j, "error"), "code"));
 }
 
 #define FINDING(ID, TITLE)                                                    \
   "{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"" ID "\","                      \
-  "\"ProductArn\":\"arn:certhub:securityhub:local:000000000000:product/"     \
+  "\"ProductArn\":\"arn:certhub:securityhub:local:000000000000:product/"      \
   "certhub/certhub\",\"GeneratorId\":\"g\",\"AwsAccountId\":"                 \
   "\"000000000000\",\"CreatedAt\":\"2026-11-20T00:00:00Z\",\"UpdatedAt\":"    \
   "\"2026-11-21T00:00:00Z\",\"Title\":\"" TITLE "\",\"Description\":\"d\","   \
@@ -325,9 +326,9 @@ static void test_import_handler(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_match),   cmocka_unit_test(test_find),
-      cmocka_unit_test(test_scopes),  cmocka_unit_test(test_hash),
-      cmocka_unit_test(test_tokens),  cmocka_unit_test(test_import_handler),
+      cmocka_unit_test(test_match),  cmocka_unit_test(test_find),
+      cmocka_unit_test(test_scopes), cmocka_unit_test(test_hash),
+      cmocka_unit_test(test_tokens), cmocka_unit_test(test_import_handler),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
