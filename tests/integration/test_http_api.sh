@@ -50,7 +50,8 @@ run_expect 2 "$CERTHUB" tokens create x --scope bogus
 PORT=$(free_port)
 serve_start serve --listen "127.0.0.1:$PORT" --interval 1s
 URL=http://127.0.0.1:$PORT
-log_has "API at $URL" || fail "no API URL in the log"
+api_up() { log_has "API at $URL"; }
+wait_until 30 "the API URL in the log" api_up
 AUTH=(-H "Authorization: Bearer $RO")
 WAUTH=(-H "Authorization: Bearer $RW")
 JSON=(-H "Content-Type: application/json")
@@ -244,7 +245,7 @@ http:
 EOF2
 serve_start --config "$TMP/tls.yaml" serve --interval 1s
 URL=https://127.0.0.1:$PORT
-log_has "API at $URL" || fail "no https URL in the log"
+wait_until 30 "the https URL in the log" api_up
 api GET /healthz --cacert "$TMP/api.pem"
 expect 200 "healthz over TLS"
 api GET /v1/certificates --cacert "$TMP/api.pem" "${AUTH[@]}"
@@ -258,4 +259,19 @@ expect 413 "max_body 4096"
 curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && fail "plain HTTP answered on the TLS port"
 serve_stop TERM
 [ "$SRC" = 0 ] || fail "TLS serve exited $SRC"
+note "SIGHUP moves the listener when http.listen changes"
+P1=$(free_port)
+printf 'http:\n  listen: 127.0.0.1:%s\n' "$P1" >"$TMP/hup.yaml"
+serve_start --config "$TMP/hup.yaml" serve --interval 1s
+URL=http://127.0.0.1:$P1
+wait_until 30 "the API URL in the log" api_up
+curl -sf -o /dev/null "$URL/healthz" || fail "no API on $P1"
+P2=$(free_port)
+printf 'http:\n  listen: 127.0.0.1:%s\n' "$P2" >"$TMP/hup.yaml"
+kill -HUP "$SPID"
+moved() { curl -sf -o /dev/null "http://127.0.0.1:$P2/healthz"; }
+wait_until 20 "the API on the new port" moved
+curl -s -o /dev/null "http://127.0.0.1:$P1/healthz" && fail "the old port still answers"
+serve_stop TERM
+[ "$SRC" = 0 ] || fail "serve exited $SRC after SIGHUP"
 echo "ok"
