@@ -27,6 +27,11 @@
 
 /* A TLS PEM file larger than this is not a certificate chain or key. */
 #define TLS_FILE_MAX ((size_t)1 << 20)
+/* Request bodies held at once, over all connections: max_body bounds one,
+ * this bounds the sum (1024 connections could otherwise hold 6 GiB). At
+ * least four bodies of max_body fit. */
+#define BODIES_CAP ((size_t)64 << 20)
+#define MAX_CONNECTIONS 1024u
 
 typedef struct store_pool {
   pthread_mutex_t mu;
@@ -44,6 +49,8 @@ struct certhub_http {
   char *cert_pem, *key_pem;
   unsigned threads;
   size_t max_body;
+  size_t bodies_cap;
+  size_t bodies; /* bytes buffered now (atomic) */
   bool metrics_auth;
   int64_t now_offset;
   certhub_http_log_fn log;
@@ -59,6 +66,9 @@ typedef struct conn_state {
   unsigned scopes;
   ch_buf body;
   bool too_big;
+  bool too_busy;  /* the bodies of all connections hit bodies_cap */
+  size_t counted; /* bytes of this body in h->bodies */
+  certhub_http *h;
 } conn_state;
 
 static void hlog(certhub_http *h, const char *fmt, ...)
@@ -349,21 +359,40 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     if(!(cs = calloc(1, sizeof(*cs))))
       return MHD_NO;
     ch_buf_init(&cs->body, h->max_body);
+    cs->h = h;
     *con_cls = cs;
     if(first_call(h, conn, cs, url, method, &rs, allow, sizeof(allow)))
       return send_resp(conn, &rs, allow);
     return MHD_YES;
   }
   if(*upload_data_size) {
-    /* over the cap: ch_buf freed itself; the rest is read and dropped */
-    if(!cs->too_big && ch_buf_add(&cs->body, upload_data, *upload_data_size))
-      cs->too_big = true;
+    size_t n = *upload_data_size;
     *upload_data_size = 0;
+    if(cs->too_big || cs->too_busy)
+      return MHD_YES; /* read and dropped */
+    if(__atomic_add_fetch(&h->bodies, n, __ATOMIC_RELAXED) > h->bodies_cap) {
+      __atomic_sub_fetch(&h->bodies, n + cs->counted, __ATOMIC_RELAXED);
+      cs->counted = 0;
+      ch_buf_free(&cs->body);
+      cs->too_busy = true;
+      return MHD_YES;
+    }
+    if(ch_buf_add(&cs->body, upload_data, n)) {
+      /* over max_body: ch_buf freed itself (len is 0 again) */
+      __atomic_sub_fetch(&h->bodies, n + cs->counted, __ATOMIC_RELAXED);
+      cs->counted = 0;
+      cs->too_big = true;
+      return MHD_YES;
+    }
+    cs->counted += n;
     return MHD_YES;
   }
   if(cs->too_big)
     ch_http_error(&rs, 413, "PayloadTooLarge",
                   "request body is over the limit of %zu bytes", h->max_body);
+  else if(cs->too_busy)
+    ch_http_error(&rs, 503, "Busy",
+                  "too many request bodies in flight; retry");
   else
     last_call(h, conn, cs, url, method, &rs);
   return send_resp(conn, &rs, NULL);
@@ -378,6 +407,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
   conn_state *cs = *con_cls;
   if(!cs)
     return;
+  if(cs->counted)
+    __atomic_sub_fetch(&cs->h->bodies, cs->counted, __ATOMIC_RELAXED);
   ch_buf_free(&cs->body);
   free(cs);
   *con_cls = NULL;
@@ -503,6 +534,7 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
   h->tls_key_file = dup_opt(o->tls_key_file);
   h->threads = o->threads ? o->threads : CERTHUB_HTTP_DEFAULT_THREADS;
   h->max_body = o->max_body ? o->max_body : CERTHUB_HTTP_DEFAULT_MAX_BODY;
+  h->bodies_cap = 4 * h->max_body > BODIES_CAP ? 4 * h->max_body : BODIES_CAP;
   h->now_offset = o->now_offset;
   h->log = o->log;
   h->log_ctx = o->log_ctx;
@@ -542,7 +574,7 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->threads,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)1024, MHD_OPTION_ARRAY, h->cert_pem ? tls : &tls[2],
+      MAX_CONNECTIONS, MHD_OPTION_ARRAY, h->cert_pem ? tls : &tls[2],
       MHD_OPTION_END);
   (void)sslen;
   if(!h->d) {
