@@ -192,6 +192,7 @@ static const cli_cmd commands[] = {
      "The default bus always exists. A bus with rules cannot be deleted.\n"},
     {"serve", cmd_serve, "run the daemon: lifecycle events, schedules, rules",
      "Usage: certhub serve [--once] [--interval DUR] [--evaluate-every DUR]\n"
+     "                     [--listen ADDR:PORT] [--no-http]\n"
      "\n"
      "Evaluate the lifecycle events (at start, every UTC day and every\n"
      "--evaluate-every), fire due schedules, route events through the\n"
@@ -201,7 +202,10 @@ static const cli_cmd commands[] = {
      "\n"
      "  --once               one pass, then exit (for timers and tests)\n"
      "  --interval DUR       longest sleep between passes (default 60s)\n"
-     "  --evaluate-every DUR lifecycle evaluation period (default 1h)\n"},
+     "  --evaluate-every DUR lifecycle evaluation period (default 1h)\n"
+     "  --listen ADDR:PORT   serve the HTTP API here (default http.listen,\n"
+     "                       else 127.0.0.1:8080); see certhub-serve(1)\n"
+     "  --no-http            run without the HTTP API\n"},
     {"topics", cmd_topics, "create topics, publish to them, read the log",
      "Usage: certhub topics create NAME [--display-name D]\n"
      "       certhub topics list\n"
