@@ -11,7 +11,7 @@ set -euo pipefail
 # Configuring needs cmocka too: tests/CMakeLists.txt requires it.
 build=(build-essential cmake pkg-config libssl-dev libsqlite3-dev
        libyaml-dev libjansson-dev libcmocka-dev libc-ares-dev
-       libcurl4-openssl-dev zlib1g-dev)
+       libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev)
 # Integration tests and the demo drive the openssl and sqlite3 CLIs and
 # summarize JSON with python3; python3-jsonschema runs the shared OCSF
 # validator (test_findings_probe.sh).

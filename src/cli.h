@@ -163,5 +163,6 @@ int cmd_topics_content(cli_ctx *c, int argc, char **argv);
 int cmd_findings(cli_ctx *c, int argc, char **argv);
 int cmd_events_match(cli_ctx *c, int argc, char **argv);
 int cmd_topics_send(cli_ctx *c, int argc, char **argv);
+int cmd_tokens(cli_ctx *c, int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "certhub/config.h"
+#include "certhub/http.h"
 #include "cli.h"
 #include "wire.h"
 
@@ -33,6 +34,8 @@ enum {
   OPT_INTERVAL,
   OPT_EVALUATE_EVERY,
   OPT_BATCH,
+  OPT_LISTEN,
+  OPT_NO_HTTP,
 };
 
 /* Deliveries per step between two looks for due schedules and unrouted
@@ -54,6 +57,9 @@ typedef struct serve {
   bool hup;          /* SIGHUP read, reload not done yet */
   int64_t last_eval; /* instant of the last evaluation, 0 none */
   wire_stats total;
+  certhub_http *http;     /* the HTTP API, NULL when off */
+  const char *listen_opt; /* --listen, overrides http.listen */
+  bool no_http;
 } serve;
 
 static int64_t serve_now(const serve *sv)
@@ -65,10 +71,12 @@ static void serve_logv(const char *fmt, va_list ap)
 {
   char ts[32];
   certhub_time_format((int64_t)time(NULL), ts, sizeof(ts));
+  flockfile(stderr); /* the HTTP API's threads log too: whole lines */
   fprintf(stderr, "%s certhub serve: ", ts);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   fflush(stderr);
+  funlockfile(stderr);
 }
 
 static void serve_log(void *ctx, const char *fmt, ...)
@@ -104,6 +112,60 @@ static ch_err serve_wire(serve *sv, const certhub_config *cfg, wire **out)
   return rc;
 }
 
+/* The HTTP API options from cfg (and --listen). False when it is off. */
+static bool http_opts(const serve *sv, const certhub_config *cfg,
+                      certhub_http_opts *o)
+{
+  const certhub_http_cfg *h = &cfg->http;
+  *o = (certhub_http_opts){
+      .db_target = sv->c->db_target,
+      .listen = sv->listen_opt ? sv->listen_opt : h->listen,
+      .tls_cert_file = h->tls_cert_file,
+      .tls_key_file = h->tls_key_file,
+      .base_url = h->base_url,
+      .max_body = h->max_body,
+      .threads = h->threads,
+      .metrics_auth = h->metrics_auth_set ? h->metrics_auth : -1,
+      .now_offset = sv->offset,
+      .log = serve_log,
+      .log_ctx = (void *)sv,
+  };
+  return !sv->no_http && (!o->listen || strcmp(o->listen, "off"));
+}
+
+static ch_err serve_http_start(serve *sv, const certhub_config *cfg)
+{
+  certhub_http_opts o;
+  char *err = NULL;
+  if(!http_opts(sv, cfg, &o))
+    return CH_OK;
+  ch_err rc = certhub_http_start(&o, &sv->http, &err);
+  if(rc)
+    serve_log(sv, "http: %s", err ? err : certhub_strerror(rc));
+  else if(!sv->c->quiet)
+    serve_log(sv, "http: API at %s", certhub_http_url(sv->http));
+  free(err);
+  return rc;
+}
+
+/* SIGHUP with a new configuration: restart the API when its listener or
+ * TLS material changed (requests in flight finish first). */
+static void serve_http_reload(serve *sv, const certhub_config *cfg)
+{
+  certhub_http_opts o;
+  bool on = http_opts(sv, cfg, &o);
+  if(sv->http && on && !certhub_http_differs(sv->http, &o))
+    return;
+  if(!sv->http && !on)
+    return;
+  certhub_http_stop(sv->http);
+  sv->http = NULL;
+  if(on && serve_http_start(sv, cfg))
+    serve_log(sv, "SIGHUP: the HTTP API is off until the next reload");
+  else if(!on)
+    serve_log(sv, "SIGHUP: the HTTP API is off");
+}
+
 /* SIGHUP: load the file again; on any error keep running with the old. */
 static void serve_reload(serve *sv)
 {
@@ -131,6 +193,7 @@ static void serve_reload(serve *sv)
      (!cfg->db || !c->config->db || strcmp(cfg->db, c->config->db)))
     serve_log(sv, "SIGHUP: db: changes take effect at the next start");
   wire_free(sv->w);
+  serve_http_reload(sv, cfg);
   certhub_config_free(c->config);
   c->config = cfg;
   sv->w = w;
@@ -309,6 +372,8 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
       {"once", no_argument, NULL, OPT_ONCE},
       {"interval", required_argument, NULL, OPT_INTERVAL},
       {"evaluate-every", required_argument, NULL, OPT_EVALUATE_EVERY},
+      {"listen", required_argument, NULL, OPT_LISTEN},
+      {"no-http", no_argument, NULL, OPT_NO_HTTP},
       {NULL, 0, NULL, 0},
   };
   serve sv = {.c = c,
@@ -333,6 +398,12 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     case OPT_EVALUATE_EVERY:
       if((code = parse_dur(c, "--evaluate-every", optarg, &sv.eval_every_ms)))
         return code;
+      break;
+    case OPT_LISTEN:
+      sv.listen_opt = optarg;
+      break;
+    case OPT_NO_HTTP:
+      sv.no_http = true;
       break;
     default:
       return cli_usage(c, "unexpected option");
@@ -375,6 +446,22 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     serve_log(&sv, "started (pid %ld%s%s)", (long)getpid(),
               c->config_from_file ? ", config " : "",
               c->config_from_file ? c->config->file : "");
+  /* After the store is open and locked: the API's own handles then find
+   * the schema migrated. A listener that cannot start is an error (2: the
+   * address or TLS files given are wrong). */
+  if(!sv.once && (wrc = serve_http_start(&sv, c->config))) {
+    /* The default listener is best effort (another service may hold
+     * 127.0.0.1:8080); one asked for must work. */
+    if(!sv.listen_opt && !c->config->http.listen &&
+       !c->config->http.tls_cert_file && wrc == CH_ERR_IO)
+      serve_log(&sv, "http: the API is off (use --listen or http.listen)");
+    else {
+      code = c->exit_code = wrc == CH_ERR_DB || wrc == CH_ERR_NOMEM
+                                ? CLI_EXIT_INTERNAL
+                                : CLI_EXIT_USAGE;
+      goto out;
+    }
+  }
 
   while(!sv.stop) {
     serve_pass(&sv);
@@ -399,6 +486,8 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
               (unsigned long long)sv.total.dead);
   code = 0;
 out:
+  /* Requests in flight finish before the store closes. */
+  certhub_http_stop(sv.http);
   wire_free(sv.w);
   if(sv.sfd >= 0)
     close(sv.sfd);

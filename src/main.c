@@ -196,6 +196,7 @@ static const cli_cmd commands[] = {
      "The default bus always exists. A bus with rules cannot be deleted.\n"},
     {"serve", cmd_serve, "run the daemon: lifecycle events, schedules, rules",
      "Usage: certhub serve [--once] [--interval DUR] [--evaluate-every DUR]\n"
+     "                     [--listen ADDR:PORT] [--no-http]\n"
      "\n"
      "Evaluate the lifecycle events (at start, every UTC day and every\n"
      "--evaluate-every), fire due schedules, route events through the\n"
@@ -205,7 +206,10 @@ static const cli_cmd commands[] = {
      "\n"
      "  --once               one pass, then exit (for timers and tests)\n"
      "  --interval DUR       longest sleep between passes (default 60s)\n"
-     "  --evaluate-every DUR lifecycle evaluation period (default 1h)\n"},
+     "  --evaluate-every DUR lifecycle evaluation period (default 1h)\n"
+     "  --listen ADDR:PORT   serve the HTTP API here (default http.listen,\n"
+     "                       else 127.0.0.1:8080); see certhub-serve(1)\n"
+     "  --no-http            run without the HTTP API\n"},
     {"topics", cmd_topics, "create topics, publish to them, read the log",
      "Usage: certhub topics create NAME [--display-name D]\n"
      "       certhub topics list\n"
@@ -258,6 +262,18 @@ static const cli_cmd commands[] = {
      "  --workflow S         NEW, NOTIFIED, RESOLVED or SUPPRESSED\n"
      "  --record-state S     ACTIVE or ARCHIVED\n"
      "  --limit N            at most N findings, most recently updated\n"},
+    {"tokens", cmd_tokens, "create, list or revoke HTTP API tokens",
+     "Usage: certhub tokens create NAME --scope S [--scope S] [--expires E]\n"
+     "       certhub tokens list\n"
+     "       certhub tokens revoke NAME\n"
+     "\n"
+     "Tokens authenticate calls to the HTTP API of certhub serve\n"
+     "(Authorization: Bearer chk_...). create prints the token once; the\n"
+     "database keeps only its SHA-256. NAME is 1 to 128 of A-Z a-z 0-9 . _ -\n"
+     "  --scope S            read (GET endpoints, GetFindings), findings:write\n"
+     "                       (import, update) or admin (everything); repeat\n"
+     "  --expires E          90d, 12h, 30m, an RFC 3339 instant, or never\n"
+     "                       (the default)\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };

@@ -51,6 +51,8 @@
  *       password_env: CERTHUB_SMTP_PASSWORD
  *       require_tls: true              # false allows plain smtp:// (no username then)
  *       ca_file: /etc/certhub/smtp-ca.pem  # trust these, not the system store
+ *   http:                              # the HTTP API of certhub serve
+ *     listen: 127.0.0.1:8080           # (lib/config/config_http.c)
  *
  * Later sections (topics, hub) are added by later modules;
  * unknown keys are errors.
@@ -140,6 +142,17 @@ typedef struct certhub_smtp_cfg {
   char *ca_file;       /* may be NULL */
   int line;
 } certhub_smtp_cfg;
+/* The HTTP API of certhub serve (http:); NULL / 0: the defaults. */
+typedef struct certhub_http_cfg {
+  char *listen;        /* "ADDR:PORT", "off"; NULL: 127.0.0.1:8080 */
+  char *tls_cert_file; /* with tls_key_file: HTTPS */
+  char *tls_key_file;
+  char *base_url;      /* NULL: from the listener */
+  size_t max_body;     /* 0: 6 MiB */
+  unsigned threads;    /* 0: 4 */
+  bool metrics_auth;   /* /metrics needs a read token */
+  bool metrics_auth_set; /* else: only on a non-loopback listener */
+} certhub_http_cfg;
 
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
@@ -163,6 +176,7 @@ typedef struct certhub_config {
   /* Archive retention in days (1..3650); 0: CERTHUB_EVENT_RETENTION_DAYS. */
   unsigned event_retention_days;
   struct certhub_smtp_cfg *smtp; /* notify.smtp, NULL when absent */
+  certhub_http_cfg http; /* http: */
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

@@ -270,5 +270,59 @@ ch_err certhub_findings_from_probe(certhub_store *s,
  * when it does not fit in n bytes. */
 ch_err certhub_findings_endpoint_uri(const certhub_target *t,
                                      const char *address, char *buf, size_t n);
+/* ---- Security Hub API over JSON (lib/findings/query.c, update.c) ------
+ * Requests and responses are Security Hub's JSON; *out is malloc'd (the
+ * caller frees), *out_len its length. An invalid request updates nothing
+ * and fails with CH_ERR_PARSE (not JSON), CH_ERR_USAGE (a member invalid)
+ * or CH_ERR_TOOBIG (over 1 MiB), the reason in certhub_store_errmsg(s);
+ * storage errors are the store's. */
+
+/* GetFindings. req: {"Filters": {...}, "SortCriteria": [{"Field": ..,
+ * "SortOrder": "asc|desc"}], "MaxResults": 1..100, "NextToken": ".."};
+ * *out {"Findings": [...], "NextToken": ".."} (NextToken only when more
+ * findings follow). Filters are AwsSecurityFindingFilters (see
+ * docs/man/certhub-findings.1 for the supported fields); at most 20
+ * entries per field; unknown fields are refused by name. Default order:
+ * UpdatedAt descending; ties by (ProductArn, Id). Paging is by position
+ * (keyset): findings stored meanwhile neither repeat nor shift pages. */
+ch_err certhub_findings_query_json(certhub_store *s, const char *req,
+                                   size_t len, char **out, size_t *out_len);
+
+/* BatchUpdateFindings. req: {"FindingIdentifiers": [{"Id", "ProductArn"}]
+ * (1..100), and any of Note {Text, UpdatedBy}, Severity {Label |
+ * Normalized, Product}, VerificationState, Confidence, Criticality,
+ * Types, UserDefinedFields (merged), Workflow {Status}, RelatedFindings};
+ * *out {"ProcessedFindings": [{Id, ProductArn}], "UnprocessedFindings":
+ * [{FindingIdentifier, ErrorCode, ErrorMessage}]} with Security Hub's
+ * codes (FindingNotFound, DuplicatedFindingIdentifier,
+ * FindingSizeExceeded, InternalFailure). UpdatedAt of each updated finding
+ * becomes now (seconds). All updates of a call in one savepoint. */
+ch_err certhub_findings_update_json(certhub_store *s, const char *req,
+                                    size_t len, int64_t now, char **out,
+                                    size_t *out_len);
+
+/* An insight (GetInsightResults of an ad-hoc insight). req:
+ * {"GroupByAttribute": "SeverityLabel" | "AwsAccountId" | "Region" |
+ * "ResourceType" | "Title" | "GeneratorId" | "ProductName" |
+ * "WorkflowStatus" | "ComplianceStatus" | "RecordState" | "ResourceId" |
+ * "ProductArn" | "CompanyName" | "VerificationState", "Filters": {...}};
+ * *out {"InsightResults": {"GroupByAttribute": .., "ResultValues":
+ * [{"GroupByAttributeValue": .., "Count": n}]}}, largest count first, at
+ * most 100 groups; an absent attribute groups as "". */
+ch_err certhub_findings_insight_json(certhub_store *s, const char *req,
+                                     size_t len, char **out,
+                                     size_t *out_len);
+
+/* A BatchImportFindings result as Security Hub's response: {"FailedCount",
+ * "SuccessCount", "FailedFindings": [{Id, ErrorCode, ErrorMessage}]}. */
+ch_err certhub_import_result_json(const certhub_import_result *r, char **out,
+                                  size_t *out_len);
+
+/* Retention: delete findings whose UpdatedAt is older than max_age_days
+ * before now (seconds); Security Hub keeps findings 90 days
+ * (CERTHUB_FINDINGS_RETENTION_DAYS). *n (may be NULL) counts them. */
+#define CERTHUB_FINDINGS_RETENTION_DAYS 90
+ch_err certhub_findings_prune(certhub_store *s, int64_t now,
+                              unsigned max_age_days, uint64_t *n /* OUT */);
 
 #endif

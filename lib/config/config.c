@@ -11,7 +11,7 @@ static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
     "buses",   "rules", "event_retention_days",
-    "notify",
+    "notify", "http",
 };
 
 static const char *const endpoint_keys[] = {
@@ -490,6 +490,8 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
     }
     else if(!strcmp(k->str, "notify"))
       rc = ch_cfg_load_notify(e, v, c);
+    else if(!strcmp(k->str, "http"))
+      rc = ch_cfg_load_http(e, v, c);
     if(rc)
       return rc;
   }
@@ -647,5 +649,6 @@ void certhub_config_free(certhub_config *c)
   free(c->account);
   free(c->region);
   free(c->event_source);
+  ch_cfg_http_free(c);
   free(c);
 }

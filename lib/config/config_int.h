@@ -126,5 +126,9 @@ void ch_cfg_bus_free(struct certhub_config *c);
 ch_err ch_cfg_load_notify(ch_cfgerr *e, const ch_ynode *n,
                           struct certhub_config *c);
 void ch_cfg_notify_free(struct certhub_config *c);
+/* The http: section (config_http.c). */
+ch_err ch_cfg_load_http(ch_cfgerr *e, const ch_ynode *n,
+                        struct certhub_config *c);
+void ch_cfg_http_free(struct certhub_config *c);
 
 #endif

@@ -41,5 +41,8 @@ const char *ch_findings_expiry_severity(bool expired, bool has_days,
  * trailing '/': given when not NULL or "", else $CERTHUB_BASE_URL, else
  * CERTHUB_DEFAULT_BASE_URL. */
 const char *ch_findings_base_url(const char *given, char *buf, size_t n);
+/* An ASFF type "namespace[/category[/classifier]]" with a known
+ * namespace. */
+bool ch_findings_valid_type(const char *t);
 
 #endif

@@ -237,7 +237,7 @@ static bool opt_enum(json_t *f, const char *obj, const char *key,
   return true;
 }
 
-static bool valid_type(const char *t)
+bool ch_findings_valid_type(const char *t)
 {
   /* namespace[/category[/classifier]] with a known namespace. */
   const char *slash = strchr(t, '/');
@@ -316,7 +316,7 @@ static bool validate(json_t *f, parsed *p, vfail *v)
   json_array_foreach(types, i, e)
   {
     if(!json_is_string(e) || json_string_length(e) > TYPE_MAX ||
-       !valid_type(json_string_value(e)))
+       !ch_findings_valid_type(json_string_value(e)))
       return vf(v, "InvalidInput",
                 "Types[%zu] is not namespace/category/classifier with a "
                 "known namespace (e.g. \"Software and Configuration "

@@ -10,8 +10,10 @@
 
 #include <stdarg.h>
 #include "certhub/bus_store.h"
+#include "certhub/findings_query.h"
 #include "certhub/store.h"
 #include "certhub/store_hub.h"
+#include "certhub/store_tokens.h"
 #include "core/core.h"
 
 #define CH_STORE_ERRMSG_MAX 1024
@@ -143,6 +145,21 @@ struct ch_store_ops {
                         int64_t now);
   ch_err (*findings)(certhub_store *s, const certhub_findings_filter *f,
                      certhub_finding_cb cb, void *ctx);
+  /* Findings queries, insights and retention (findings_query.h). */
+  ch_err (*findings_query)(certhub_store *s, const certhub_findings_query *q,
+                           certhub_fq_row_cb cb, void *ctx);
+  ch_err (*findings_group)(certhub_store *s, const certhub_findings_query *q,
+                           certhub_fq_field by, size_t limit,
+                           certhub_fq_group_cb cb, void *ctx);
+  ch_err (*findings_prune)(certhub_store *s, int64_t before, uint64_t *n);
+  /* API tokens (store_tokens.h). */
+  ch_err (*token_put)(certhub_store *s, const certhub_token_row *t);
+  ch_err (*token_find)(certhub_store *s, const char *hash,
+                       certhub_token_cb cb, void *ctx);
+  ch_err (*token_list)(certhub_store *s, certhub_token_cb cb, void *ctx);
+  ch_err (*token_revoke)(certhub_store *s, const char *name);
+  ch_err (*findings_by_id)(certhub_store *s, const char *id,
+                           certhub_finding_cb cb, void *ctx);
 };
 
 struct certhub_store {

@@ -122,6 +122,8 @@ static const struct migration {
     {7, "findings: findings (ASFF)", ch_sq_findings_schema},
     {9, "topics: topic_messages.sealed (bodies sealed at rest)",
      ch_sq_notify_sealed_schema},
+    {10, "findings: query columns and indexes", ch_sq_findq_schema},
+    {11, "http: api_tokens, findings_by_id", ch_sq_tokens_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -1995,6 +1997,14 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .finding_get = ch_sq_finding_get,
     .finding_put = ch_sq_finding_put,
     .findings = ch_sq_findings,
+    .findings_query = ch_sq_findings_query,
+    .findings_group = ch_sq_findings_group,
+    .findings_prune = ch_sq_findings_prune,
+    .token_put = ch_sq_token_put,
+    .token_find = ch_sq_token_find,
+    .token_list = ch_sq_token_list,
+    .token_revoke = ch_sq_token_revoke,
+    .findings_by_id = ch_sq_findings_by_id,
 };
 
 /* For store_sqlite_probe.c, which keeps its statements to itself. */

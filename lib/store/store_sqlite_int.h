@@ -35,6 +35,14 @@ extern const char ch_sq_notify_schema[];
 extern const char ch_sq_notify_sealed_schema[]; /* migration 9 */
 /* Migration 7: findings (store_sqlite_findings.c). */
 extern const char ch_sq_findings_schema[];
+/* Migration 10 and the findings queries (store_sqlite_findq.c). */
+extern const char ch_sq_findq_schema[];
+ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *q,
+                            certhub_fq_row_cb cb, void *ctx);
+ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,
+                            certhub_fq_field by, size_t limit,
+                            certhub_fq_group_cb cb, void *ctx);
+ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n);
 
 /* Statements of store_sqlite_probe.c, cached per handle like the core's:
  * prepared on first use, reset after each use, finalized at close. */
@@ -161,5 +169,14 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
                          int64_t now);
 ch_err ch_sq_findings(certhub_store *s, const certhub_findings_filter *f,
                       certhub_finding_cb cb, void *ctx);
+/* store_sqlite_tokens.c */
+extern const char ch_sq_tokens_schema[];
+ch_err ch_sq_token_put(certhub_store *s, const certhub_token_row *t);
+ch_err ch_sq_token_find(certhub_store *s, const char *hash,
+                        certhub_token_cb cb, void *ctx);
+ch_err ch_sq_token_list(certhub_store *s, certhub_token_cb cb, void *ctx);
+ch_err ch_sq_token_revoke(certhub_store *s, const char *name);
+ch_err ch_sq_findings_by_id(certhub_store *s, const char *id,
+                            certhub_finding_cb cb, void *ctx);
 
 #endif

@@ -1,0 +1,360 @@
+/*
+ * Findings query benchmark: N findings (default 1,000,000) imported through
+ * BatchImportFindings (calls of 100, 100 calls per transaction) into a
+ * fresh SQLite store, then GetFindings with three filters and a sort,
+ * the second page of such a query, and insights, through the JSON API
+ * (certhub_findings_query_json / certhub_findings_insight_json).
+ *
+ *   bench_findings_query [N] [DIR] [REPS]
+ *       N findings (default 1000000), DIR for the database (default a new
+ *       /tmp directory, removed after; with DIR the database is kept and
+ *       reused when it already holds N findings), REPS runs per query
+ *       shape (default 50).
+ *
+ * Prints Markdown tables: import rate; p50/p95/max per query shape.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certhub/findings.h"
+#include "certhub/store.h"
+
+#define NOW 1795428000 /* 2026-11-23T10:00:00Z */
+#define PER_TX 100     /* import calls per transaction */
+
+static double wall(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static const char *const sev[] = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH",
+                                  "CRITICAL"};
+static const char *const wf[] = {"NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED"};
+static const char *const comp[] = {"PASSED", "WARNING", "FAILED",
+                                   "NOT_AVAILABLE"};
+static const char *const rtype[] = {"AwsCertificateManagerCertificate",
+                                    "AwsElbLoadBalancer", "AwsEc2Instance",
+                                    "AwsCloudFrontDistribution", "Other"};
+static const char *const regions[] = {"us-east-1",  "us-west-2", "eu-west-1",
+                                      "eu-central-1", "ap-south-1",
+                                      "ap-northeast-1", "sa-east-1",
+                                      "ca-central-1"};
+static const char *const products[] = {"certhub", "scanner", "probe"};
+
+/* A cheap deterministic mix so the columns are not correlated. */
+static unsigned mix(unsigned x)
+{
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+static size_t batch(char *buf, size_t cap, int b)
+{
+  size_t n = (size_t)snprintf(buf, cap, "[");
+  for(int i = 0; i < 100 && n < cap; i++) {
+    unsigned k = (unsigned)b * 100 + (unsigned)i, h = mix(k);
+    /* UpdatedAt over the 90 days before NOW, to the millisecond. */
+    int64_t upd = (int64_t)NOW * 1000 - (int64_t)(h % (90u * 86400u)) * 1000 -
+                  (int64_t)(mix(k + 7) % 1000);
+    time_t sec = (time_t)(upd / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char ts[96];
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)(upd % 1000));
+    unsigned h2 = mix(h);
+    n += (size_t)snprintf(
+        buf + n, cap - n,
+        "%s{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"arn:certhub:acm:"
+        "local:000000000000:certificate/%u/expiry\",\"ProductArn\":\"arn:"
+        "certhub:securityhub:local:000000000000:product/certhub/%s\","
+        "\"ProductName\":\"%s\",\"CompanyName\":\"certhub\","
+        "\"GeneratorId\":\"gen-%u\",\"AwsAccountId\":\"%012u\","
+        "\"Region\":\"%s\",\"CreatedAt\":\"2026-08-01T00:00:00Z\","
+        "\"UpdatedAt\":\"%s\",\"Title\":\"Certificate host-%u.example "
+        "expires in %u days\",\"Description\":\"The certificate is "
+        "expiring.\",\"Types\":[\"Software and Configuration Checks/"
+        "Certificate Expiry\"],\"Severity\":{\"Label\":\"%s\"},"
+        "\"Workflow\":{\"Status\":\"%s\"},\"RecordState\":\"%s\","
+        "\"Compliance\":{\"Status\":\"%s\"},\"Confidence\":%u,"
+        "\"Resources\":[{\"Type\":\"%s\",\"Id\":\"arn:certhub:acm:local:"
+        "000000000000:certificate/%u\",\"Tags\":{\"env\":\"%s\"}}]}",
+        i ? "," : "", k, products[h % 3], products[h % 3], h2 % 20,
+        100000000u + h2 % 50, regions[(h >> 3) % 8], ts, k, h % 60,
+        sev[(h >> 5) % 5], wf[(h >> 8) % 4],
+        (h >> 11) % 10 ? "ACTIVE" : "ARCHIVED", comp[(h >> 13) % 4],
+        (h >> 17) % 101, rtype[(h >> 20) % 5], k,
+        (h >> 23) % 2 ? "prod" : "dev");
+  }
+  n += (size_t)snprintf(buf + n, cap - n, "]");
+  return n;
+}
+
+static int import_all(certhub_store *s, int n)
+{
+  static char buf[1 << 20];
+  int batches = n / 100;
+  double w = wall();
+  for(int b = 0; b < batches; b++) {
+    if(b % PER_TX == 0 && certhub_store_begin(s))
+      return 1;
+    certhub_import_result r;
+    size_t len = batch(buf, sizeof(buf), b);
+    if(certhub_findings_import(s, buf, len, NOW, &r) || r.failed) {
+      fprintf(stderr, "bench_findings_query: %s%s\n", r.error,
+              r.failed ? r.failures[0].message : "");
+      return 1;
+    }
+    certhub_import_result_free(&r);
+    if((b % PER_TX == PER_TX - 1 || b == batches - 1) &&
+       certhub_store_commit(s))
+      return 1;
+  }
+  w = wall() - w;
+  printf("| import (BatchImportFindings, 100 per call, %d calls per "
+         "transaction) | %d | %.1f s | %.0f findings/s |\n\n",
+         PER_TX, batches * 100, w, (double)batches * 100 / w);
+  return 0;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef ch_err (*api_fn)(certhub_store *, const char *, size_t, char **,
+                         size_t *);
+
+/* REPS runs of make(i) through fn; prints one table row. */
+static int shape(certhub_store *s, const char *name, api_fn fn, int reps,
+                 void (*make)(int i, char *req, size_t cap))
+{
+  double *t = calloc((size_t)reps, sizeof(*t));
+  char req[8192];
+  size_t rows = 0;
+  if(!t)
+    return 1;
+  for(int i = 0; i < reps; i++) {
+    char *out = NULL;
+    size_t len = 0;
+    make(i, req, sizeof(req));
+    double w = wall();
+    ch_err rc = fn(s, req, strlen(req), &out, &len);
+    t[i] = (wall() - w) * 1000;
+    if(rc) {
+      fprintf(stderr, "bench_findings_query: %s: %s\n", name,
+              certhub_store_errmsg(s));
+      free(t);
+      return 1;
+    }
+    /* Findings returned (or groups), for the table. */
+    for(const char *p = out; (p = strstr(p, "\"SchemaVersion\"")); p++)
+      rows++;
+    for(const char *p = out; (p = strstr(p, "\"Count\"")); p++)
+      rows++;
+    free(out);
+  }
+  qsort(t, (size_t)reps, sizeof(*t), cmp_d);
+  printf("| %s | %.1f | %.1f | %.1f | %.0f |\n", name, t[reps / 2],
+         t[(reps * 95 + 99) / 100 - 1], t[reps - 1],
+         (double)rows / reps);
+  free(t);
+  return 0;
+}
+
+static void q_three(int i, char *req, size_t cap)
+{
+  snprintf(req, cap,
+           "{\"Filters\":{\"SeverityLabel\":[{\"Value\":\"%s\","
+           "\"Comparison\":\"EQUALS\"}],\"WorkflowStatus\":[{\"Value\":"
+           "\"%s\",\"Comparison\":\"EQUALS\"}],\"RecordState\":[{\"Value\":"
+           "\"ACTIVE\",\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{"
+           "\"Field\":\"UpdatedAt\",\"SortOrder\":\"desc\"}],"
+           "\"MaxResults\":100}",
+           sev[i % 5], wf[(i / 5) % 4]);
+}
+
+static void q_account(int i, char *req, size_t cap)
+{
+  snprintf(req, cap,
+           "{\"Filters\":{\"AwsAccountId\":[{\"Value\":\"%012u\","
+           "\"Comparison\":\"EQUALS\"}],\"ComplianceStatus\":[{\"Value\":"
+           "\"FAILED\",\"Comparison\":\"EQUALS\"}],\"Region\":[{\"Value\":"
+           "\"%s\",\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{"
+           "\"Field\":\"SeverityLabel\",\"SortOrder\":\"desc\"}]}",
+           100000000u + (unsigned)i % 50, regions[i % 8]);
+}
+
+static void q_prefix(int i, char *req, size_t cap)
+{
+  snprintf(req, cap,
+           "{\"Filters\":{\"Title\":[{\"Value\":\"Certificate host-%d\","
+           "\"Comparison\":\"PREFIX\"}],\"ResourceType\":[{\"Value\":\"%s\","
+           "\"Comparison\":\"EQUALS\"}],\"SeverityLabel\":[{\"Value\":"
+           "\"INFORMATIONAL\",\"Comparison\":\"NOT_EQUALS\"}]},"
+           "\"SortCriteria\":[{\"Field\":\"Title\",\"SortOrder\":\"asc\"}]}",
+           10 + i % 89, rtype[i % 5]);
+}
+
+static void q_negative(int i, char *req, size_t cap)
+{
+  snprintf(req, cap,
+           "{\"Filters\":{\"WorkflowStatus\":[{\"Value\":\"RESOLVED\","
+           "\"Comparison\":\"NOT_EQUALS\"},{\"Value\":\"SUPPRESSED\","
+           "\"Comparison\":\"NOT_EQUALS\"}],\"ResourceTags\":[{\"Key\":"
+           "\"env\",\"Value\":\"prod\",\"Comparison\":\"EQUALS\"}],"
+           "\"UpdatedAt\":[{\"DateRange\":{\"Value\":%d,\"Unit\":\"DAYS\"}}]},"
+           "\"SortCriteria\":[{\"Field\":\"UpdatedAt\",\"SortOrder\":"
+           "\"desc\"}]}",
+           7 + i % 20);
+}
+
+/* The second page of q_three: its first page's NextToken. */
+static certhub_store *page_store;
+static void q_page2(int i, char *req, size_t cap)
+{
+  char first[8192], *out = NULL;
+  size_t len = 0;
+  q_three(i, first, sizeof(first));
+  req[0] = '\0';
+  if(certhub_findings_query_json(page_store, first, strlen(first), &out,
+                                 &len))
+    return;
+  const char *t = strstr(out, "\"NextToken\":\"");
+  if(t) {
+    t += 13;
+    size_t tl = strcspn(t, "\"");
+    snprintf(first + strlen(first) - 1, sizeof(first) - strlen(first) + 1,
+             ",\"NextToken\":\"%.*s\"}", (int)tl, t);
+  }
+  snprintf(req, cap, "%s", first);
+  free(out);
+}
+
+static void i_severity(int i, char *req, size_t cap)
+{
+  (void)i;
+  snprintf(req, cap, "{\"GroupByAttribute\":\"SeverityLabel\"}");
+}
+
+static void i_severity_active(int i, char *req, size_t cap)
+{
+  (void)i;
+  snprintf(req, cap,
+           "{\"GroupByAttribute\":\"SeverityLabel\",\"Filters\":{"
+           "\"RecordState\":[{\"Value\":\"ACTIVE\",\"Comparison\":"
+           "\"EQUALS\"}]}}");
+}
+
+static void i_account_failed(int i, char *req, size_t cap)
+{
+  (void)i;
+  snprintf(req, cap,
+           "{\"GroupByAttribute\":\"AwsAccountId\",\"Filters\":{"
+           "\"ComplianceStatus\":[{\"Value\":\"FAILED\",\"Comparison\":"
+           "\"EQUALS\"}]}}");
+}
+
+static int count_findings(certhub_store *s)
+{
+  char *out = NULL;
+  size_t len = 0;
+  const char *req = "{\"GroupByAttribute\":\"RecordState\"}";
+  int n = 0;
+  if(certhub_findings_insight_json(s, req, strlen(req), &out, &len))
+    return -1;
+  for(const char *p = out; (p = strstr(p, "\"Count\":")); p += 8)
+    n += atoi(p + 8);
+  free(out);
+  return n;
+}
+
+int main(int argc, char **argv)
+{
+  int n = argc > 1 ? atoi(argv[1]) : 1000000;
+  int reps = argc > 3 ? atoi(argv[3]) : 50;
+  char dir[256], db[300];
+  if(n < 100 || n > 10000000 || reps < 1 || reps > 100000) {
+    fprintf(stderr, "usage: bench_findings_query [N >= 100] [DIR] [REPS]\n");
+    return 2;
+  }
+  setenv("CERTHUB_NOW", "2026-11-23T10:00:00Z", 1);
+  if(argc > 2)
+    snprintf(dir, sizeof(dir), "%s", argv[2]);
+  else {
+    snprintf(dir, sizeof(dir), "/tmp/bench_findings_query.XXXXXX");
+    if(!mkdtemp(dir))
+      return 1;
+  }
+  snprintf(db, sizeof(db), "%s/findings.db", dir);
+  certhub_store *s = NULL;
+  char *err = NULL;
+  if(certhub_store_open(db, &s, &err)) {
+    fprintf(stderr, "bench_findings_query: %s\n", err ? err : "?");
+    free(err);
+    return 1;
+  }
+  int rc = 0;
+  printf("| phase | findings | wall | rate |\n| --- | --- | --- | --- |\n");
+  int have = count_findings(s);
+  if(have != n) {
+    if(have > 0) {
+      fprintf(stderr, "bench_findings_query: %s holds %d findings, not %d\n",
+              db, have, n);
+      certhub_store_close(s);
+      return 1;
+    }
+    rc = import_all(s, n);
+  }
+  else
+    printf("| import | %d | (reused %s) | |\n\n", n, db);
+  page_store = s;
+  if(!rc) {
+    printf("| query (%d runs each) | p50 ms | p95 ms | max ms | rows |\n"
+           "| --- | --- | --- | --- | --- |\n",
+           reps);
+    rc = shape(s,
+               "SeverityLabel = X, WorkflowStatus = Y, RecordState = ACTIVE; "
+               "sort UpdatedAt desc; 100",
+               certhub_findings_query_json, reps, q_three) ||
+         shape(s, "the same, second page (NextToken)",
+               certhub_findings_query_json, reps, q_page2) ||
+         shape(s,
+               "AwsAccountId = X, ComplianceStatus = FAILED, Region = Y; "
+               "sort SeverityLabel desc; 100",
+               certhub_findings_query_json, reps, q_account) ||
+         shape(s,
+               "Title PREFIX, ResourceType = X, SeverityLabel NOT_EQUALS; "
+               "sort Title asc; 100",
+               certhub_findings_query_json, reps, q_prefix) ||
+         shape(s,
+               "WorkflowStatus NOT_EQUALS x2, ResourceTags env = prod, "
+               "UpdatedAt DateRange; sort UpdatedAt desc; 100",
+               certhub_findings_query_json, reps, q_negative) ||
+         shape(s, "insight: GroupBy SeverityLabel",
+               certhub_findings_insight_json, reps, i_severity) ||
+         shape(s, "insight: GroupBy SeverityLabel, RecordState = ACTIVE",
+               certhub_findings_insight_json, reps, i_severity_active) ||
+         shape(s, "insight: GroupBy AwsAccountId, ComplianceStatus = FAILED",
+               certhub_findings_insight_json, reps, i_account_failed);
+  }
+  certhub_store_close(s);
+  if(argc <= 2) {
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if(system(cmd) != 0)
+      fprintf(stderr, "bench_findings_query: could not remove %s\n", dir);
+  }
+  return rc;
+}

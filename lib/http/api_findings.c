@@ -1,0 +1,95 @@
+/*
+ * Findings endpoints written here: BatchImportFindings and GET of one
+ * finding. (GetFindings, BatchUpdateFindings and insights are in
+ * api_findings_query.c.)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certhub/findings.h"
+#include "certhub/store_tokens.h"
+#include "http_int.h"
+
+/* POST /v1/findings/import: body {"Findings": [...]} or [...]. The
+ * response is Security Hub's: {"FailedCount", "SuccessCount",
+ * "FailedFindings": [{"Id", "ErrorCode", "ErrorMessage"}]}. A request
+ * that is not JSON, has no Findings array or more than 100 findings is
+ * refused whole (400) and nothing is stored. */
+void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs)
+{
+  certhub_import_result r;
+  if(!rq->body_len) {
+    ch_http_error(rs, 400, "InvalidInput",
+                  "the request body is empty (expected {\"Findings\": "
+                  "[...]})");
+    return;
+  }
+  /* lib/findings parses and checks the body: parsing it here too would
+   * cost every call a second parse. */
+  ch_err rc =
+      certhub_findings_import(rq->store, rq->body, rq->body_len, rq->now, &r);
+  if(rc) {
+    if(rc == CH_ERR_PARSE && !strncmp(r.error, "invalid JSON", 12))
+      ch_http_error(rs, 400, "InvalidJson", "request body: %s", r.error);
+    else if(rc == CH_ERR_DB || rc == CH_ERR_BUSY || rc == CH_ERR_NOMEM)
+      ch_http_fail(rs, rc,
+                   r.error[0] ? r.error : certhub_store_errmsg(rq->store));
+    else
+      ch_http_error(rs, 400, "InvalidInput", "request body: %s",
+                    r.error[0] ? r.error : certhub_strerror(rc));
+    certhub_import_result_free(&r);
+    return;
+  }
+  char *out = NULL;
+  size_t out_len = 0;
+  rc = certhub_import_result_json(&r, &out, &out_len);
+  certhub_import_result_free(&r);
+  if(rc)
+    ch_http_fail(rs, rc, NULL);
+  else
+    ch_http_text(rs, 200, "application/json", out, out_len);
+}
+
+typedef struct found {
+  json_t *finding;
+  size_t n;
+} found;
+
+static ch_err found_cb(void *ctx, const certhub_finding_row *f)
+{
+  found *fd = ctx;
+  fd->n++;
+  if(!fd->finding)
+    fd->finding = json_loads(f->json, 0, NULL);
+  return fd->finding ? CH_OK : CH_ERR_NOMEM;
+}
+
+/* GET /v1/findings/{id}[?product_arn=ARN]: the finding as stored (ASFF).
+ * Ids are unique per product; without product_arn an Id two products use
+ * is ambiguous (400). */
+void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs)
+{
+  found fd = {0};
+  const char *product = ch_http_query(rq, "product_arn");
+  ch_err rc = product ? certhub_findings_get(rq->store, product, rq->caps[0],
+                                             found_cb, &fd)
+                      : certhub_store_findings_by_id(rq->store, rq->caps[0],
+                                                     found_cb, &fd);
+  if(rc == CH_ERR_NOTFOUND || (!rc && !fd.n))
+    ch_http_error(rs, 404, "NotFound", "no finding '%.200s'%s%.200s",
+                  rq->caps[0], product ? " of product " : "",
+                  product ? product : "");
+  else if(rc)
+    ch_http_fail(rs, rc, certhub_store_errmsg(rq->store));
+  else if(fd.n > 1)
+    ch_http_error(rs, 400, "Ambiguous",
+                  "several products have a finding '%.200s': add "
+                  "?product_arn=ARN",
+                  rq->caps[0]);
+  else {
+    ch_http_json(rs, 200, fd.finding);
+    fd.finding = NULL;
+  }
+  json_decref(fd.finding);
+}

@@ -1,0 +1,150 @@
+/*
+ * lib/http internals: the route table, requests and responses as handlers
+ * see them, the store handle pool.
+ *
+ * Adding an endpoint is one line in routes.c's table (method, path pattern,
+ * scope, flags, handler) and a handler:
+ *
+ *   void my_handler(ch_http_req *rq, ch_http_resp *rs);
+ *
+ * Path patterns are literal segments and captures: "/v1/events/{id}"
+ * captures one segment, "/v1/findings/{id*}" the rest of the path (slashes
+ * included, for ARNs). Captures arrive URL-decoded in rq->caps[]; query
+ * parameters through ch_http_query(). A handler fills rs with
+ * ch_http_json() or ch_http_error(); every error is JSON
+ * {"error":{"code":"...","message":"..."}}.
+ *
+ * Ownership: rq and everything it points to belong to the server for the
+ * call; rs->body is malloc'd by the helpers and freed by the server.
+ */
+#ifndef CH_HTTP_INT_H
+#define CH_HTTP_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certhub/http.h"
+#include "certhub/store.h"
+#include "core/core.h"
+
+#define CH_HTTP_MAX_CAPS 4
+#define CH_HTTP_CAP_MAX 2048 /* bytes of one captured segment */
+
+/* Route flags. */
+#define CH_HTTP_NOSTORE 1u /* handler needs no store handle */
+#define CH_HTTP_WRITE 2u   /* writes: serialized, in BEGIN IMMEDIATE */
+#define CH_HTTP_BODY 4u    /* takes a JSON request body */
+#define CH_HTTP_METRICS 8u /* scope decided by the metrics_auth option */
+
+/* Scope 0: no token needed. */
+#define CH_HTTP_PUBLIC 0u
+
+struct ch_http_req;
+struct ch_http_resp;
+typedef void (*ch_http_handler)(struct ch_http_req *rq,
+                                struct ch_http_resp *rs);
+
+typedef struct ch_http_route {
+  const char *method;
+  const char *pattern;
+  unsigned scope; /* CERTHUB_SCOPE_* needed (admin has all) */
+  unsigned flags; /* CH_HTTP_* */
+  ch_http_handler fn;
+} ch_http_route;
+
+extern const ch_http_route ch_http_routes[];
+extern const size_t ch_http_n_routes;
+
+/* Query parameter lookup: (ctx, name) -> value or NULL. The server passes
+ * libmicrohttpd's; tests and the fuzzer pass their own. */
+typedef const char *(*ch_http_query_fn)(void *ctx, const char *name);
+
+typedef struct ch_http_req {
+  const char *method;
+  const char *path;
+  const char *caps[CH_HTTP_MAX_CAPS];
+  size_t n_caps;
+  const char *body; /* NUL-terminated; NULL when none */
+  size_t body_len;
+  certhub_store *store; /* NULL for CH_HTTP_NOSTORE routes */
+  int64_t now;
+  unsigned scopes;        /* of the token, 0 when none */
+  const char *base_url;   /* e.g. "http://127.0.0.1:8080" */
+  ch_http_query_fn query; /* may be NULL: no parameters */
+  void *query_ctx;
+} ch_http_req;
+
+typedef struct ch_http_resp {
+  unsigned status;
+  char *body; /* malloc'd */
+  size_t len;
+  const char *type; /* static Content-Type */
+} ch_http_resp;
+
+/* Match path against pattern. On a match *n_caps captures point into
+ * bufs (each CH_HTTP_CAP_MAX bytes), URL-decoded. */
+bool ch_http_route_match(const char *pattern, const char *path,
+                         char bufs[CH_HTTP_MAX_CAPS][CH_HTTP_CAP_MAX],
+                         size_t *n_caps /* OUT */);
+
+/* Find the route for (method, path) in table: CH_OK with *route and the
+ * captures; CH_ERR_NOTFOUND (no path matches: 404) or CH_ERR_UNSUPPORTED
+ * (the path exists for another method: 405, *allow lists them). HEAD
+ * matches GET routes. */
+ch_err ch_http_route_find(const ch_http_route *table, size_t n,
+                          const char *method, const char *path,
+                          const ch_http_route **route /* OUT */,
+                          char bufs[CH_HTTP_MAX_CAPS][CH_HTTP_CAP_MAX],
+                          size_t *n_caps /* OUT */, char *allow,
+                          size_t allow_len);
+
+/* Does a token with scopes may call a route needing need? */
+bool ch_http_scope_ok(unsigned scopes, unsigned need);
+
+/* Responses. ch_http_json steals body (may be NULL: out of memory). */
+void ch_http_json(ch_http_resp *rs, unsigned status, json_t *body);
+void ch_http_error(ch_http_resp *rs, unsigned status, const char *code,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The usual mapping of a library error to a response: PARSE, USAGE,
+ * TOOBIG -> 400 with msg; NOTFOUND 404; BUSY 503; others 500. */
+void ch_http_fail(ch_http_resp *rs, ch_err rc, const char *msg);
+void ch_http_text(ch_http_resp *rs, unsigned status, const char *type,
+                  char *body, size_t len); /* takes body */
+
+/* Query parameter or NULL. */
+const char *ch_http_query(const ch_http_req *rq, const char *name);
+/* A decimal query parameter in [min, max]; absent: def. False (and rs set
+ * to 400) when malformed. */
+bool ch_http_query_num(const ch_http_req *rq, ch_http_resp *rs,
+                       const char *name, int64_t min, int64_t max, int64_t def,
+                       int64_t *out /* OUT */);
+
+/* Parse the request body as JSON (an object or, when allow_array, an
+ * array). NULL with rs set to 400 naming the problem. */
+json_t *ch_http_body_json(const ch_http_req *rq, ch_http_resp *rs,
+                          bool allow_array);
+
+/* Handlers (api_*.c). */
+void ch_http_healthz(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_metrics(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_certs_list(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_cert_get(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_endpoints_list(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_events_list(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_event_get(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_findings_query(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_findings_update(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_insight_results(ch_http_req *rq, ch_http_resp *rs);
+
+/* Run one request through route lookup, scope check and handler, as the
+ * server does after reading the body (used by the server and the fuzzer).
+ * tok_scopes is the verified token's scopes, or 0 when none was given. */
+void ch_http_dispatch(const ch_http_route *route, ch_http_req *rq,
+                      ch_http_resp *rs);
+
+#endif

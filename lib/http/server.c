@@ -1,0 +1,660 @@
+/*
+ * The HTTP server: libmicrohttpd with its own thread pool, a pool of store
+ * handles (SQLite handles are single-thread: each request borrows one for
+ * its duration), and the request path:
+ *
+ *   first call: route (404/405) -> token (401/403) -> Content-Type (415)
+ *               -> Content-Length over the limit (413), answered at once
+ *               without reading the body;
+ *   body calls: appended to a buffer capped at max_body (a body without a
+ *               length that goes over is discarded as it comes, then 413);
+ *   last call:  the handler, in BEGIN IMMEDIATE under the write mutex for
+ *               writing routes, then the JSON reply.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http_int.h"
+
+/* A TLS PEM file larger than this is not a certificate chain or key. */
+#define TLS_FILE_MAX ((size_t)1 << 20)
+/* Request bodies held at once, over all connections: max_body bounds one,
+ * this bounds the sum (1024 connections could otherwise hold 6 GiB). At
+ * least four bodies of max_body fit. */
+#define BODIES_CAP ((size_t)64 << 20)
+#define MAX_CONNECTIONS 1024u
+
+typedef struct store_pool {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  certhub_store **all;
+  certhub_store **idle;
+  size_t n, n_idle;
+} store_pool;
+
+struct certhub_http {
+  struct MHD_Daemon *d;
+  store_pool pool;
+  pthread_mutex_t write_mu; /* one API writer at a time */
+  char *listen, *tls_cert_file, *tls_key_file;
+  char *cert_pem, *key_pem;
+  unsigned threads;
+  size_t max_body;
+  size_t bodies_cap;
+  size_t bodies; /* bytes buffered now (atomic) */
+  bool metrics_auth;
+  int64_t now_offset;
+  certhub_http_log_fn log;
+  void *log_ctx;
+  unsigned port;
+  char url[300];
+};
+
+typedef struct conn_state {
+  const ch_http_route *route;
+  char caps[CH_HTTP_MAX_CAPS][CH_HTTP_CAP_MAX];
+  size_t n_caps;
+  unsigned scopes;
+  ch_buf body;
+  bool too_big;
+  bool too_busy;  /* the bodies of all connections hit bodies_cap */
+  size_t counted; /* bytes of this body in h->bodies */
+  certhub_http *h;
+} conn_state;
+
+static void hlog(certhub_http *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void hlog(certhub_http *h, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  if(!h->log)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  h->log(h->log_ctx, "http: %s", msg);
+}
+
+/* ---- store pool ------------------------------------------------------- */
+
+static certhub_store *pool_get(store_pool *p)
+{
+  pthread_mutex_lock(&p->mu);
+  while(!p->n_idle)
+    pthread_cond_wait(&p->cv, &p->mu);
+  certhub_store *s = p->idle[--p->n_idle];
+  pthread_mutex_unlock(&p->mu);
+  return s;
+}
+
+static void pool_put(store_pool *p, certhub_store *s)
+{
+  pthread_mutex_lock(&p->mu);
+  p->idle[p->n_idle++] = s;
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static ch_err pool_open(store_pool *p, const char *target, size_t n,
+                        char **errmsg)
+{
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv, NULL);
+  p->all = calloc(n, sizeof(*p->all));
+  p->idle = calloc(n, sizeof(*p->idle));
+  if(!p->all || !p->idle)
+    return CH_ERR_NOMEM;
+  for(size_t i = 0; i < n; i++) {
+    ch_err rc = certhub_store_open(target, &p->all[i], errmsg);
+    if(rc)
+      return rc;
+    p->idle[i] = p->all[i];
+    p->n = p->n_idle = i + 1;
+  }
+  return CH_OK;
+}
+
+static void pool_close(store_pool *p)
+{
+  for(size_t i = 0; i < p->n; i++)
+    certhub_store_close(p->all[i]);
+  free(p->all);
+  free(p->idle);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, ch_http_resp *rs,
+                                 const char *allow)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      rs->len, rs->body ? rs->body : (void *)"",
+      rs->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+  if(!r) {
+    free(rs->body);
+    rs->body = NULL;
+    return MHD_NO;
+  }
+  rs->body = NULL; /* the response owns it */
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          rs->type ? rs->type : "application/json");
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if(rs->status == 401)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer realm=\"certhub\"");
+  if(rs->status == 405 && allow)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+  if(rs->status == 503)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+  enum MHD_Result ret = MHD_queue_response(conn, rs->status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* ---- request path ----------------------------------------------------- */
+
+static int64_t h_now(const certhub_http *h)
+{
+  return (int64_t)time(NULL) + h->now_offset;
+}
+
+static unsigned route_scope(const certhub_http *h, const ch_http_route *r)
+{
+  if(r->flags & CH_HTTP_METRICS)
+    return h->metrics_auth ? CERTHUB_SCOPE_READ : CH_HTTP_PUBLIC;
+  return r->scope;
+}
+
+static const char *scope_name(unsigned need)
+{
+  if(need & CERTHUB_SCOPE_ADMIN)
+    return "admin";
+  if(need & CERTHUB_SCOPE_FINDINGS_WRITE)
+    return "findings:write";
+  return "read";
+}
+
+/* The bearer token of the request, checked against need. 0 when allowed,
+ * else the response is set. */
+static unsigned check_token(certhub_http *h, struct MHD_Connection *conn,
+                            conn_state *cs, unsigned need, ch_http_resp *rs)
+{
+  const char *auth = MHD_lookup_connection_value(
+      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if(!need)
+    return 0;
+  if(!auth) {
+    ch_http_error(rs, 401, "Unauthorized",
+                  "missing token: send Authorization: Bearer chk_... "
+                  "(certhub tokens create)");
+    return rs->status;
+  }
+  if(strncasecmp(auth, "Bearer ", 7)) {
+    ch_http_error(rs, 401, "Unauthorized",
+                  "the Authorization header is not a Bearer token");
+    return rs->status;
+  }
+  const char *tok = auth + 7;
+  while(*tok == ' ')
+    tok++;
+  size_t len = strlen(tok);
+  while(len && tok[len - 1] == ' ')
+    len--;
+  char name[CERTHUB_TOKEN_NAME_MAX + 1];
+  const char *why = NULL;
+  certhub_store *s = pool_get(&h->pool);
+  ch_err rc =
+      certhub_token_verify(s, tok, len, h_now(h), &cs->scopes, name, &why);
+  if(rc && rc != CH_ERR_NOTFOUND)
+    hlog(h, "token check: %s", certhub_store_errmsg(s));
+  pool_put(&h->pool, s);
+  if(rc == CH_ERR_NOTFOUND) {
+    ch_http_error(rs, 401, "Unauthorized", "%s", why);
+    return rs->status;
+  }
+  if(rc) {
+    ch_http_fail(rs, rc == CH_ERR_BUSY ? rc : CH_ERR_DB,
+                 "cannot check the token (storage error)");
+    return rs->status;
+  }
+  if(!ch_http_scope_ok(cs->scopes, need)) {
+    ch_http_error(rs, 403, "Forbidden", "token '%s' lacks the scope %s", name,
+                  scope_name(need));
+    return rs->status;
+  }
+  return 0;
+}
+
+/* Everything decided before the body: 0 to go on, else the status set. */
+static unsigned first_call(certhub_http *h, struct MHD_Connection *conn,
+                           conn_state *cs, const char *url, const char *method,
+                           ch_http_resp *rs, char *allow, size_t allow_len)
+{
+  ch_err rc =
+      ch_http_route_find(ch_http_routes, ch_http_n_routes, method, url,
+                         &cs->route, cs->caps, &cs->n_caps, allow, allow_len);
+  if(rc == CH_ERR_UNSUPPORTED) {
+    ch_http_error(rs, 405, "MethodNotAllowed",
+                  "%s is not allowed on %.200s (allowed: %s)", method, url,
+                  allow);
+    return 405;
+  }
+  if(rc) {
+    ch_http_error(rs, 404, "NotFound", "no such resource: %.200s", url);
+    return 404;
+  }
+  if(check_token(h, conn, cs, route_scope(h, cs->route), rs))
+    return rs->status;
+  if(cs->route->flags & CH_HTTP_BODY) {
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    if(ct && strncasecmp(ct, "application/json", 16)) {
+      ch_http_error(rs, 415, "UnsupportedMediaType",
+                    "Content-Type '%.100s': send application/json", ct);
+      return 415;
+    }
+  }
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if(cl) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if(errno || *end || n > h->max_body) {
+      ch_http_error(rs, 413, "PayloadTooLarge",
+                    "request body of %.32s bytes is over the limit of %zu", cl,
+                    h->max_body);
+      return 413;
+    }
+  }
+  return 0;
+}
+
+static const char *mhd_query(void *ctx, const char *name)
+{
+  return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void ch_http_dispatch(const ch_http_route *route, ch_http_req *rq,
+                      ch_http_resp *rs)
+{
+  route->fn(rq, rs);
+  if(!rs->status)
+    ch_http_error(rs, 500, "InternalError", "the handler gave no answer");
+}
+
+/* Run the handler with a store handle (and the write lock and a
+ * transaction for writing routes). */
+static void last_call(certhub_http *h, struct MHD_Connection *conn,
+                      conn_state *cs, const char *url, const char *method,
+                      ch_http_resp *rs)
+{
+  const ch_http_route *route = cs->route;
+  ch_http_req rq = {.method = method,
+                    .path = url,
+                    .n_caps = cs->n_caps,
+                    .body = cs->body.data,
+                    .body_len = cs->body.len,
+                    .now = h_now(h),
+                    .scopes = cs->scopes,
+                    .base_url = h->url,
+                    .query = mhd_query,
+                    .query_ctx = conn};
+  for(size_t i = 0; i < cs->n_caps; i++)
+    rq.caps[i] = cs->caps[i];
+  if(route->flags & CH_HTTP_NOSTORE) {
+    ch_http_dispatch(route, &rq, rs);
+    return;
+  }
+  certhub_store *s = pool_get(&h->pool);
+  rq.store = s;
+  if(route->flags & CH_HTTP_WRITE) {
+    pthread_mutex_lock(&h->write_mu);
+    ch_err rc = certhub_store_begin(s);
+    if(rc)
+      ch_http_fail(rs, rc == CH_ERR_BUSY ? rc : CH_ERR_DB,
+                   certhub_store_errmsg(s));
+    else {
+      ch_http_dispatch(route, &rq, rs);
+      if(rs->status < 400 && (rc = certhub_store_commit(s))) {
+        ch_http_fail(rs, rc == CH_ERR_BUSY ? rc : CH_ERR_DB,
+                     certhub_store_errmsg(s));
+        certhub_store_rollback(s);
+      }
+      else if(rs->status >= 400)
+        certhub_store_rollback(s);
+    }
+    pthread_mutex_unlock(&h->write_mu);
+  }
+  else
+    ch_http_dispatch(route, &rq, rs);
+  pool_put(&h->pool, s);
+  if(rs->status >= 500)
+    hlog(h, "%s %s: %u", method, url, rs->status);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+  certhub_http *h = cls;
+  conn_state *cs = *con_cls;
+  ch_http_resp rs = {0};
+  char allow[128] = "";
+  (void)version;
+  if(!cs) {
+    if(!(cs = calloc(1, sizeof(*cs))))
+      return MHD_NO;
+    ch_buf_init(&cs->body, h->max_body);
+    cs->h = h;
+    *con_cls = cs;
+    if(first_call(h, conn, cs, url, method, &rs, allow, sizeof(allow)))
+      return send_resp(conn, &rs, allow);
+    return MHD_YES;
+  }
+  if(*upload_data_size) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if(cs->too_big || cs->too_busy)
+      return MHD_YES; /* read and dropped */
+    if(__atomic_add_fetch(&h->bodies, n, __ATOMIC_RELAXED) > h->bodies_cap) {
+      __atomic_sub_fetch(&h->bodies, n + cs->counted, __ATOMIC_RELAXED);
+      cs->counted = 0;
+      ch_buf_free(&cs->body);
+      cs->too_busy = true;
+      return MHD_YES;
+    }
+    if(ch_buf_add(&cs->body, upload_data, n)) {
+      /* over max_body: ch_buf freed itself (len is 0 again) */
+      __atomic_sub_fetch(&h->bodies, n + cs->counted, __ATOMIC_RELAXED);
+      cs->counted = 0;
+      cs->too_big = true;
+      return MHD_YES;
+    }
+    cs->counted += n;
+    return MHD_YES;
+  }
+  if(cs->too_big)
+    ch_http_error(&rs, 413, "PayloadTooLarge",
+                  "request body is over the limit of %zu bytes", h->max_body);
+  else if(cs->too_busy)
+    ch_http_error(&rs, 503, "Busy",
+                  "too many request bodies in flight; retry");
+  else
+    last_call(h, conn, cs, url, method, &rs);
+  return send_resp(conn, &rs, NULL);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+                         void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+  (void)cls;
+  (void)conn;
+  (void)toe;
+  conn_state *cs = *con_cls;
+  if(!cs)
+    return;
+  if(cs->counted)
+    __atomic_sub_fetch(&cs->h->bodies, cs->counted, __ATOMIC_RELAXED);
+  ch_buf_free(&cs->body);
+  free(cs);
+  *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+  certhub_http *h = cls;
+  char msg[1024];
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  size_t n = strlen(msg);
+  while(n && msg[n - 1] == '\n')
+    msg[--n] = '\0';
+  hlog(h, "%s", msg);
+}
+
+/* ---- start, stop ------------------------------------------------------ */
+
+/* "ADDR:PORT" or "[V6]:PORT" into a socket address. */
+static ch_err parse_listen(const char *listen, struct sockaddr_storage *ss,
+                           socklen_t *sslen, bool *v6, bool *loopback,
+                           char **errmsg)
+{
+  char host[256];
+  const char *port;
+  const char *colon = strrchr(listen, ':');
+  size_t hl;
+  if(listen[0] == '[') {
+    const char *rb = strchr(listen, ']');
+    if(!rb || rb[1] != ':')
+      goto bad;
+    hl = (size_t)(rb - listen - 1);
+    memcpy(host, listen + 1, hl < sizeof(host) ? hl : 0);
+    port = rb + 2;
+  }
+  else {
+    if(!colon)
+      goto bad;
+    hl = (size_t)(colon - listen);
+    port = colon + 1;
+    if(hl < sizeof(host))
+      memcpy(host, listen, hl);
+  }
+  if(!hl || hl >= sizeof(host) || !*port || strlen(port) > 5 ||
+     strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
+    goto bad;
+  host[hl] = '\0';
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_NUMERICSERV};
+  struct addrinfo *ai = NULL;
+  int r = getaddrinfo(host, port, &hints, &ai);
+  if(r || !ai) {
+    if(asprintf(errmsg, "listen address '%s': %s", listen, gai_strerror(r)) <
+       0)
+      *errmsg = NULL;
+    return CH_ERR_USAGE;
+  }
+  memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+  *sslen = ai->ai_addrlen;
+  *v6 = ai->ai_family == AF_INET6;
+  if(*v6)
+    *loopback = IN6_IS_ADDR_LOOPBACK(
+        &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr);
+  else
+    *loopback = (ntohl(((const struct sockaddr_in *)(const void *)ai->ai_addr)
+                           ->sin_addr.s_addr) >>
+                 24) == 127;
+  freeaddrinfo(ai);
+  return CH_OK;
+bad:
+  if(asprintf(errmsg, "listen address '%s': expected ADDR:PORT or [IPV6]:PORT",
+              listen) < 0)
+    *errmsg = NULL;
+  return CH_ERR_USAGE;
+}
+
+static ch_err read_pem(const char *path, char **out, char **errmsg)
+{
+  ch_buf b;
+  FILE *f = fopen(path, "re");
+  ch_buf_init(&b, TLS_FILE_MAX);
+  if(!f) {
+    if(asprintf(errmsg, "%s: %s", path, strerror(errno)) < 0)
+      *errmsg = NULL;
+    return CH_ERR_IO;
+  }
+  ch_err rc = ch_buf_read_fd(&b, fileno(f));
+  fclose(f);
+  if(!rc && !b.len)
+    rc = CH_ERR_PARSE;
+  if(!rc && !(*out = ch_buf_take(&b)))
+    rc = CH_ERR_NOMEM;
+  if(rc &&
+     asprintf(errmsg, "%s: %s", path,
+              rc == CH_ERR_PARSE ? "empty file" : certhub_strerror(rc)) < 0)
+    *errmsg = NULL;
+  ch_buf_free(&b);
+  return rc;
+}
+
+static char *dup_opt(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
+                          char **errmsg)
+{
+  struct sockaddr_storage ss;
+  socklen_t sslen = 0;
+  bool v6 = false, loopback = false;
+  ch_err rc = CH_OK;
+  *out = NULL;
+  *errmsg = NULL;
+  if(!o || !o->db_target)
+    return CH_ERR_USAGE;
+  certhub_http *h = calloc(1, sizeof(*h));
+  if(!h)
+    return CH_ERR_NOMEM;
+  pthread_mutex_init(&h->write_mu, NULL);
+  h->listen = strdup(o->listen ? o->listen : CERTHUB_HTTP_DEFAULT_LISTEN);
+  h->tls_cert_file = dup_opt(o->tls_cert_file);
+  h->tls_key_file = dup_opt(o->tls_key_file);
+  h->threads = o->threads ? o->threads : CERTHUB_HTTP_DEFAULT_THREADS;
+  h->max_body = o->max_body ? o->max_body : CERTHUB_HTTP_DEFAULT_MAX_BODY;
+  h->bodies_cap = 4 * h->max_body > BODIES_CAP ? 4 * h->max_body : BODIES_CAP;
+  h->now_offset = o->now_offset;
+  h->log = o->log;
+  h->log_ctx = o->log_ctx;
+  if(!h->listen || (o->tls_cert_file && !h->tls_cert_file) ||
+     (o->tls_key_file && !h->tls_key_file)) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  if(!h->tls_cert_file != !h->tls_key_file) {
+    rc = CH_ERR_USAGE;
+    *errmsg = strdup("tls_cert_file and tls_key_file go together");
+    goto out;
+  }
+  if((rc = parse_listen(h->listen, &ss, &sslen, &v6, &loopback, errmsg)))
+    goto out;
+  h->metrics_auth = o->metrics_auth < 0 ? !loopback : o->metrics_auth != 0;
+  if(h->tls_cert_file &&
+     ((rc = read_pem(h->tls_cert_file, &h->cert_pem, errmsg)) ||
+      (rc = read_pem(h->tls_key_file, &h->key_pem, errmsg))))
+    goto out;
+  if((rc = pool_open(&h->pool, o->db_target, h->threads, errmsg)))
+    goto out;
+
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+  if(v6)
+    flags |= MHD_USE_IPv6;
+  if(h->cert_pem)
+    flags |= MHD_USE_TLS;
+  struct MHD_OptionItem tls[] = {
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  h->d = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+      h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->threads,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
+      MAX_CONNECTIONS, MHD_OPTION_ARRAY, h->cert_pem ? tls : &tls[2],
+      MHD_OPTION_END);
+  (void)sslen;
+  if(!h->d) {
+    rc = CH_ERR_IO;
+    if(asprintf(errmsg,
+                "cannot listen on %s%s (address in use, not local, or bad "
+                "TLS material)",
+                h->listen, h->cert_pem ? " with TLS" : "") < 0)
+      *errmsg = NULL;
+    goto out;
+  }
+  const union MHD_DaemonInfo *di =
+      MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = di ? di->port : 0;
+  char host[INET6_ADDRSTRLEN] = "";
+  if(v6)
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host,
+              sizeof(host));
+  else
+    inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, host,
+              sizeof(host));
+  if(o->base_url)
+    snprintf(h->url, sizeof(h->url), "%s", o->base_url);
+  else
+    snprintf(h->url, sizeof(h->url), "%s://%s%s%s:%u",
+             h->cert_pem ? "https" : "http", v6 ? "[" : "", host,
+             v6 ? "]" : "", h->port);
+  size_t ul = strlen(h->url);
+  while(ul > 1 && h->url[ul - 1] == '/')
+    h->url[--ul] = '\0';
+out:
+  if(rc) {
+    certhub_http_stop(h);
+    return rc;
+  }
+  *out = h;
+  return CH_OK;
+}
+
+const char *certhub_http_url(const certhub_http *h)
+{
+  return h ? h->url : "";
+}
+
+unsigned certhub_http_port(const certhub_http *h)
+{
+  return h ? h->port : 0;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+  return (!a != !b) || (a && strcmp(a, b));
+}
+
+bool certhub_http_differs(const certhub_http *h, const certhub_http_opts *o)
+{
+  const char *listen = o->listen ? o->listen : CERTHUB_HTTP_DEFAULT_LISTEN;
+  unsigned threads = o->threads ? o->threads : CERTHUB_HTTP_DEFAULT_THREADS;
+  size_t max_body = o->max_body ? o->max_body : CERTHUB_HTTP_DEFAULT_MAX_BODY;
+  return strcmp(h->listen, listen) ||
+         str_differs(h->tls_cert_file, o->tls_cert_file) ||
+         str_differs(h->tls_key_file, o->tls_key_file) ||
+         threads != h->threads || max_body != h->max_body;
+}
+
+void certhub_http_stop(certhub_http *h)
+{
+  if(!h)
+    return;
+  if(h->d)
+    MHD_stop_daemon(h->d); /* joins the threads: no request in flight */
+  if(h->pool.all)
+    pool_close(&h->pool);
+  pthread_mutex_destroy(&h->write_mu);
+  free(h->listen);
+  free(h->tls_cert_file);
+  free(h->tls_key_file);
+  if(h->key_pem)
+    memset(h->key_pem, 0, strlen(h->key_pem));
+  free(h->cert_pem);
+  free(h->key_pem);
+  free(h);
+}

@@ -1,0 +1,660 @@
+/*
+ * SQLite backend: structured findings queries (findings_query.h) turned
+ * into SQL, insights (GROUP BY), retention, and migration 10 (generated
+ * columns and indexes for the hot filter fields).
+ *
+ * Every value reaches SQLite as a bound parameter; only the fixed field
+ * expressions below are pasted into the statement text.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite_int.h"
+
+/* Migration 10. Virtual generated columns cost nothing to store and are
+ * recomputed by the existing upsert; indexing them makes the hot filters
+ * and insight groupings index lookups instead of JSON parses of every row.
+ * Resource* columns are those of Resources[0]. */
+const char ch_sq_findq_schema[] =
+    "ALTER TABLE findings ADD COLUMN title TEXT"
+    " GENERATED ALWAYS AS (json_extract(finding, '$.Title')) VIRTUAL;"
+    "ALTER TABLE findings ADD COLUMN compliance_status TEXT"
+    " GENERATED ALWAYS AS (json_extract(finding, '$.Compliance.Status'))"
+    " VIRTUAL;"
+    "ALTER TABLE findings ADD COLUMN resource_type TEXT"
+    " GENERATED ALWAYS AS (json_extract(finding, '$.Resources[0].Type'))"
+    " VIRTUAL;"
+    "ALTER TABLE findings ADD COLUMN product_name TEXT"
+    " GENERATED ALWAYS AS (json_extract(finding, '$.ProductName')) VIRTUAL;"
+    "CREATE INDEX findings_by_workflow ON findings(workflow_status,"
+    " updated_at);"
+    "CREATE INDEX findings_by_record_state ON findings(record_state,"
+    " updated_at);"
+    "CREATE INDEX findings_by_account ON findings(aws_account_id, updated_at);"
+    "CREATE INDEX findings_by_region ON findings(region);"
+    "CREATE INDEX findings_by_generator ON findings(generator_id);"
+    "CREATE INDEX findings_by_title ON findings(title);"
+    "CREATE INDEX findings_by_compliance ON findings(compliance_status);"
+    "CREATE INDEX findings_by_resource_type ON findings(resource_type);"
+    "CREATE INDEX findings_by_product_name ON findings(product_name);";
+
+/* How a field reads in SQL. expr: over the findings row; for arrays, the
+ * JSON path of the array and elem over json_each's `value`; for maps, the
+ * path of the object. notnull: expr is never NULL (sorts and groups use it
+ * bare, so an index serves them). */
+typedef struct fq_sql {
+  certhub_fq_kind kind;
+  const char *expr;
+  const char *path; /* arrays and maps */
+  const char *elem; /* arrays */
+  bool notnull;
+} fq_sql;
+
+#define JX(p) "json_extract(finding, '" p "')"
+/* An ASFF timestamp string as milliseconds. */
+#define JMS(p)                                                                \
+  "CAST(round((julianday(" JX(p) ") - 2440587.5) * 86400000) AS INTEGER)"
+
+static const fq_sql fields[CERTHUB_FQ__COUNT] = {
+    [CERTHUB_FQ_ID] = {CERTHUB_FQK_STRING, "id", NULL, NULL, true},
+    [CERTHUB_FQ_PRODUCT_ARN] = {CERTHUB_FQK_STRING, "product_arn", NULL, NULL,
+                                true},
+    [CERTHUB_FQ_GENERATOR_ID] = {CERTHUB_FQK_STRING, "generator_id", NULL,
+                                 NULL, true},
+    [CERTHUB_FQ_AWS_ACCOUNT_ID] = {CERTHUB_FQK_STRING, "aws_account_id", NULL,
+                                   NULL, true},
+    [CERTHUB_FQ_REGION] = {CERTHUB_FQK_STRING, "region", NULL, NULL, true},
+    [CERTHUB_FQ_TITLE] = {CERTHUB_FQK_STRING, "title", NULL, NULL, false},
+    [CERTHUB_FQ_DESCRIPTION] = {CERTHUB_FQK_STRING, JX("$.Description"), NULL,
+                                NULL, false},
+    [CERTHUB_FQ_TYPE] = {CERTHUB_FQK_STRING, NULL, "$.Types", "value", false},
+    [CERTHUB_FQ_SEVERITY_LABEL] = {CERTHUB_FQK_STRING, "severity_label", NULL,
+                                   NULL, true},
+    [CERTHUB_FQ_WORKFLOW_STATUS] = {CERTHUB_FQK_STRING, "workflow_status",
+                                    NULL, NULL, true},
+    [CERTHUB_FQ_RECORD_STATE] = {CERTHUB_FQK_STRING, "record_state", NULL,
+                                 NULL, true},
+    [CERTHUB_FQ_COMPLIANCE_STATUS] = {CERTHUB_FQK_STRING, "compliance_status",
+                                      NULL, NULL, false},
+    [CERTHUB_FQ_RESOURCE_ID] = {CERTHUB_FQK_STRING, "resource_id", NULL, NULL,
+                                true},
+    [CERTHUB_FQ_RESOURCE_TYPE] = {CERTHUB_FQK_STRING, "resource_type", NULL,
+                                  NULL, false},
+    [CERTHUB_FQ_RESOURCE_REGION] = {CERTHUB_FQK_STRING,
+                                    JX("$.Resources[0].Region"), NULL, NULL,
+                                    false},
+    [CERTHUB_FQ_RESOURCE_PARTITION] = {CERTHUB_FQK_STRING,
+                                       JX("$.Resources[0].Partition"), NULL,
+                                       NULL, false},
+    [CERTHUB_FQ_PRODUCT_NAME] = {CERTHUB_FQK_STRING, "product_name", NULL,
+                                 NULL, false},
+    [CERTHUB_FQ_COMPANY_NAME] = {CERTHUB_FQK_STRING, JX("$.CompanyName"), NULL,
+                                 NULL, false},
+    [CERTHUB_FQ_VERIFICATION_STATE] = {CERTHUB_FQK_STRING,
+                                       JX("$.VerificationState"), NULL, NULL,
+                                       false},
+    [CERTHUB_FQ_NOTE_TEXT] = {CERTHUB_FQK_STRING, JX("$.Note.Text"), NULL,
+                              NULL, false},
+    [CERTHUB_FQ_NOTE_UPDATED_BY] = {CERTHUB_FQK_STRING, JX("$.Note.UpdatedBy"),
+                                    NULL, NULL, false},
+    [CERTHUB_FQ_SOURCE_URL] = {CERTHUB_FQK_STRING, JX("$.SourceUrl"), NULL,
+                               NULL, false},
+    [CERTHUB_FQ_RELATED_FINDINGS_ID] = {CERTHUB_FQK_STRING, NULL,
+                                        "$.RelatedFindings",
+                                        "json_extract(value, '$.Id')", false},
+    [CERTHUB_FQ_SEVERITY_NORMALIZED] = {CERTHUB_FQK_NUMBER,
+                                        JX("$.Severity.Normalized"), NULL,
+                                        NULL, false},
+    [CERTHUB_FQ_CONFIDENCE] = {CERTHUB_FQK_NUMBER, JX("$.Confidence"), NULL,
+                               NULL, false},
+    [CERTHUB_FQ_CRITICALITY] = {CERTHUB_FQK_NUMBER, JX("$.Criticality"), NULL,
+                                NULL, false},
+    [CERTHUB_FQ_CREATED_AT] = {CERTHUB_FQK_DATE, "created_at", NULL, NULL,
+                               false},
+    [CERTHUB_FQ_UPDATED_AT] = {CERTHUB_FQK_DATE, "updated_at", NULL, NULL,
+                               true},
+    [CERTHUB_FQ_FIRST_OBSERVED_AT] = {CERTHUB_FQK_DATE, "first_observed_at",
+                                      NULL, NULL, false},
+    [CERTHUB_FQ_LAST_OBSERVED_AT] = {CERTHUB_FQK_DATE, "last_observed_at",
+                                     NULL, NULL, false},
+    [CERTHUB_FQ_NOTE_UPDATED_AT] = {CERTHUB_FQK_DATE, JMS("$.Note.UpdatedAt"),
+                                    NULL, NULL, false},
+    [CERTHUB_FQ_RESOURCE_TAGS] = {CERTHUB_FQK_MAP, NULL, "$.Resources[0].Tags",
+                                  NULL, false},
+    [CERTHUB_FQ_USER_DEFINED_FIELDS] = {CERTHUB_FQK_MAP, NULL,
+                                        "$.UserDefinedFields", NULL, false},
+    [CERTHUB_FQ_PRODUCT_FIELDS] = {CERTHUB_FQK_MAP, NULL, "$.ProductFields",
+                                   NULL, false},
+    [CERTHUB_FQ_SAMPLE] = {CERTHUB_FQK_BOOL, "coalesce(" JX("$.Sample") ", 0)",
+                           NULL, NULL, true},
+};
+
+certhub_fq_kind certhub_fq_kind_of(certhub_fq_field f)
+{
+  return (unsigned)f < CERTHUB_FQ__COUNT ? fields[f].kind : CERTHUB_FQK_STRING;
+}
+
+/* ---- statement building ---------------------------------------------- */
+
+#define SQL_CAP ((size_t)4 << 20)
+
+typedef struct bindv {
+  enum { B_TEXT, B_INT, B_REAL } t;
+  const char *s; /* borrowed from the query or owned in `owned` */
+  int64_t i;
+  double d;
+} bindv;
+
+typedef struct qb {
+  ch_buf sql;
+  bindv *b;
+  size_t n, alloc;
+  char **owned; /* prefix upper bounds */
+  size_t n_owned;
+} qb;
+
+static void qb_free(qb *q)
+{
+  ch_buf_free(&q->sql);
+  free(q->b);
+  for(size_t i = 0; i < q->n_owned; i++)
+    free(q->owned[i]);
+  free(q->owned);
+}
+
+static ch_err qb_push(qb *q, bindv v)
+{
+  if(q->n == q->alloc) {
+    size_t na = q->alloc ? q->alloc * 2 : 32;
+    bindv *nb = realloc(q->b, na * sizeof(*nb));
+    if(!nb)
+      return CH_ERR_NOMEM;
+    q->b = nb;
+    q->alloc = na;
+  }
+  q->b[q->n++] = v;
+  return CH_OK;
+}
+
+/* Append text and a "?N" placeholder bound to v. */
+static ch_err qb_param(qb *q, bindv v)
+{
+  ch_err rc = qb_push(q, v);
+  return rc ? rc : ch_buf_printf(&q->sql, "?%zu", q->n);
+}
+
+static ch_err qb_text(qb *q, const char *s)
+{
+  return qb_param(q, (bindv){.t = B_TEXT, .s = s});
+}
+
+static ch_err qb_real(qb *q, double d)
+{
+  return qb_param(q, (bindv){.t = B_REAL, .d = d});
+}
+
+static ch_err qb_int(qb *q, int64_t i)
+{
+  return qb_param(q, (bindv){.t = B_INT, .i = i});
+}
+
+/* The smallest string greater than every string starting with p, in
+ * SQLite's BINARY (memcmp) order: p with its last byte incremented. Valid
+ * UTF-8 never holds 0xf5..0xff, so the increment cannot overflow; NULL
+ * (owned by q) when it would. */
+static ch_err prefix_upper(qb *q, const char *p, const char **out)
+{
+  size_t n = strlen(p);
+  *out = NULL;
+  if(!n || (unsigned char)p[n - 1] == 0xff)
+    return CH_OK;
+  char **no = realloc(q->owned, (q->n_owned + 1) * sizeof(*no));
+  if(!no)
+    return CH_ERR_NOMEM;
+  q->owned = no;
+  char *u = strdup(p);
+  if(!u)
+    return CH_ERR_NOMEM;
+  u[n - 1] = (char)((unsigned char)u[n - 1] + 1);
+  q->owned[q->n_owned++] = u;
+  *out = u;
+  return CH_OK;
+}
+
+/* The positive form of a string comparison on expression e. */
+static ch_err str_atom(qb *q, const char *e, certhub_fq_cmp cmp, const char *v)
+{
+  ch_buf *b = &q->sql;
+  ch_err rc = CH_OK;
+  const char *up = NULL;
+  switch(cmp) {
+  case CERTHUB_FQ_EQUALS:
+  case CERTHUB_FQ_NOT_EQUALS:
+    if(!(rc = ch_buf_printf(b, "%s = ", e)))
+      rc = qb_text(q, v);
+    break;
+  case CERTHUB_FQ_PREFIX:
+  case CERTHUB_FQ_PREFIX_NOT_EQUALS:
+    /* A range an index can serve. */
+    if((rc = prefix_upper(q, v, &up)))
+      break;
+    if(!*v) {
+      rc = ch_buf_printf(b, "%s IS NOT NULL", e);
+      break;
+    }
+    if(!(rc = ch_buf_printf(b, "(%s >= ", e)) && !(rc = qb_text(q, v))) {
+      if(up) {
+        if(!(rc = ch_buf_printf(b, " AND %s < ", e)))
+          rc = qb_text(q, up);
+      }
+      else if(!(rc = ch_buf_printf(b, " AND substr(%s, 1, length(", e)) &&
+              !(rc = qb_text(q, v)) && !(rc = ch_buf_addstr(b, ")) = ")))
+        rc = qb_text(q, v);
+      if(!rc)
+        rc = ch_buf_addc(b, ')');
+    }
+    break;
+  case CERTHUB_FQ_CONTAINS:
+  case CERTHUB_FQ_NOT_CONTAINS:
+    if(!(rc = ch_buf_printf(b, "instr(%s, ", e)) && !(rc = qb_text(q, v)))
+      rc = ch_buf_addstr(b, ") > 0");
+    break;
+  }
+  return rc;
+}
+
+/* One string or map condition, positive form; the caller negates. */
+static ch_err cond_positive(qb *q, const fq_sql *fs, const certhub_fq_cond *c)
+{
+  ch_buf *b = &q->sql;
+  ch_err rc;
+  if(fs->kind == CERTHUB_FQK_MAP) {
+    if((rc = ch_buf_printf(
+            b, "EXISTS(SELECT 1 FROM json_each(finding, '%s') WHERE key = ",
+            fs->path)) ||
+       (rc = qb_text(q, c->key ? c->key : "")) ||
+       (rc = ch_buf_addstr(b, " AND ")) ||
+       (rc = str_atom(q, "value", c->cmp, c->value ? c->value : "")))
+      return rc;
+    return ch_buf_addc(b, ')');
+  }
+  if(fs->path) { /* array: any element */
+    if((rc = ch_buf_printf(
+            b, "EXISTS(SELECT 1 FROM json_each(finding, '%s') WHERE ",
+            fs->path)) ||
+       (rc = str_atom(q, fs->elem, c->cmp, c->value ? c->value : "")))
+      return rc;
+    return ch_buf_addc(b, ')');
+  }
+  return str_atom(q, fs->expr, c->cmp, c->value ? c->value : "");
+}
+
+/* Number, date and boolean conditions: bounds AND'ed. */
+static ch_err cond_range(qb *q, const fq_sql *fs, const certhub_fq_cond *c)
+{
+  ch_buf *b = &q->sql;
+  ch_err rc = CH_OK;
+  bool date = fs->kind == CERTHUB_FQK_DATE;
+  if(fs->kind == CERTHUB_FQK_BOOL) {
+    if(!(rc = ch_buf_printf(b, "%s = ", fs->expr)))
+      rc = qb_int(q, c->b ? 1 : 0);
+    return rc;
+  }
+  static const struct {
+    unsigned bit;
+    const char *op;
+  } ops[] = {{CERTHUB_FQ_GTE, ">="},
+             {CERTHUB_FQ_LTE, "<="},
+             {CERTHUB_FQ_GT, ">"},
+             {CERTHUB_FQ_LT, "<"},
+             {CERTHUB_FQ_EQ, "="}};
+  const double vals[] = {c->gte, c->lte, c->gt, c->lt, c->eq};
+  bool first = true;
+  if((rc = ch_buf_addc(b, '(')))
+    return rc;
+  for(size_t i = 0; i < CH_ARRAY_LEN(ops) && !rc; i++) {
+    if(!(c->bounds & ops[i].bit))
+      continue;
+    if(!(rc = ch_buf_printf(b, "%s%s %s ", first ? "" : " AND ", fs->expr,
+                            ops[i].op)))
+      rc = date ? qb_int(q, (int64_t)vals[i]) : qb_real(q, vals[i]);
+    first = false;
+  }
+  if(!rc && first) /* no bounds: the field must be present */
+    rc = ch_buf_printf(b, "%s IS NOT NULL", fs->expr);
+  return rc ? rc : ch_buf_addc(b, ')');
+}
+
+/* " AND (...)" for every field with conditions. */
+static ch_err where_conds(qb *q, const certhub_findings_query *fq)
+{
+  ch_err rc = CH_OK;
+  ch_buf *b = &q->sql;
+  for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
+    const fq_sql *fs = &fields[f];
+    size_t npos = 0, nneg = 0;
+    for(size_t i = 0; i < fq->n_conds; i++) {
+      const certhub_fq_cond *c = &fq->conds[i];
+      if((int)c->field != f)
+        continue;
+      bool strish =
+          fs->kind == CERTHUB_FQK_STRING || fs->kind == CERTHUB_FQK_MAP;
+      if(strish && certhub_fq_negative(c->cmp))
+        nneg++;
+      else
+        npos++;
+    }
+    if(!npos && !nneg)
+      continue;
+    bool strish =
+        fs->kind == CERTHUB_FQK_STRING || fs->kind == CERTHUB_FQK_MAP;
+    if((rc = ch_buf_addstr(b, " AND (")))
+      break;
+    /* Positive conditions OR'ed (for numbers, dates and booleans every
+     * entry is positive). */
+    if(npos) {
+      size_t k = 0;
+      rc = ch_buf_addc(b, '(');
+      for(size_t i = 0; i < fq->n_conds && !rc; i++) {
+        const certhub_fq_cond *c = &fq->conds[i];
+        if((int)c->field != f || (strish && certhub_fq_negative(c->cmp)))
+          continue;
+        if(k++ && (rc = ch_buf_addstr(b, " OR ")))
+          break;
+        rc = strish ? cond_positive(q, fs, c) : cond_range(q, fs, c);
+      }
+      if(!rc)
+        rc = ch_buf_addc(b, ')');
+    }
+    /* Negative ones AND'ed; a missing value matches them. */
+    size_t k = 0;
+    for(size_t i = 0; i < fq->n_conds && !rc && nneg; i++) {
+      const certhub_fq_cond *c = &fq->conds[i];
+      if((int)c->field != f || !certhub_fq_negative(c->cmp))
+        continue;
+      if((npos || k) && (rc = ch_buf_addstr(b, " AND ")))
+        break;
+      k++;
+      if(!(rc = ch_buf_addstr(b, "NOT coalesce(")) &&
+         !(rc = cond_positive(q, fs, c)))
+        rc = ch_buf_addstr(b, ", 0)");
+    }
+    if(!rc)
+      rc = ch_buf_addc(b, ')');
+  }
+  return rc;
+}
+
+/* The sort expression of field f: never NULL, so keyset comparisons work
+ * (an absent value sorts as "" or -1). */
+static ch_err sort_expr(certhub_store *s, certhub_fq_field f, ch_buf *out)
+{
+  if((unsigned)f >= CERTHUB_FQ__COUNT)
+    return ch_store_err(s, CH_ERR_USAGE, "unknown sort field %d", (int)f);
+  const fq_sql *fs = &fields[f];
+  if(!fs->expr || fs->kind == CERTHUB_FQK_MAP)
+    return ch_store_err(s, CH_ERR_USAGE, "this field cannot be sorted on");
+  if(fs->notnull)
+    return ch_buf_addstr(out, fs->expr);
+  return ch_buf_printf(out, "coalesce(%s, %s)", fs->expr,
+                       fs->kind == CERTHUB_FQK_STRING ? "''" : "-1");
+}
+
+static ch_err bind_all(certhub_store *s, qb *q, sqlite3_stmt *st)
+{
+  for(size_t i = 0; i < q->n; i++) {
+    int r;
+    int idx = (int)i + 1;
+    switch(q->b[i].t) {
+    case B_TEXT:
+      r = sqlite3_bind_text(st, idx, q->b[i].s, -1, SQLITE_STATIC);
+      break;
+    case B_INT:
+      r = sqlite3_bind_int64(st, idx, q->b[i].i);
+      break;
+    default:
+      r = sqlite3_bind_double(st, idx, q->b[i].d);
+      break;
+    }
+    if(r != SQLITE_OK)
+      return ch_sq_dberr(s, r, "binding a findings query");
+  }
+  return CH_OK;
+}
+
+static ch_err bind_key(qb *q, const certhub_fq_value *v)
+{
+  switch(v->type) {
+  case CERTHUB_FQV_INT:
+    return qb_int(q, v->i);
+  case CERTHUB_FQV_REAL:
+    return qb_real(q, v->d);
+  default:
+    return qb_text(q, v->s ? v->s : "");
+  }
+}
+
+/* Keyset position: rows after (k1..kn, product_arn, id) in the sort
+ * order, as nested ORs (directions may differ per key), plus a redundant
+ * bound on the first key so an index range serves deep pages. */
+static ch_err where_after(qb *q, const certhub_findings_query *fq,
+                          char keys[][320], size_t nk)
+{
+  ch_buf *b = &q->sql;
+  ch_err rc = CH_OK;
+  if(!fq->after_product_arn || !fq->after_id)
+    return CH_OK;
+  if(nk) {
+    if(!(rc = ch_buf_printf(b, " AND %s %s ", keys[0],
+                            fq->desc[0] ? "<=" : ">=")))
+      rc = bind_key(q, &fq->after[0]);
+    if(rc)
+      return rc;
+  }
+  if((rc = ch_buf_addstr(b, " AND (")))
+    return rc;
+  for(size_t i = 0; i < nk && !rc; i++) {
+    if(!(rc = ch_buf_printf(b, "%s %s ", keys[i], fq->desc[i] ? "<" : ">")) &&
+       !(rc = bind_key(q, &fq->after[i])) &&
+       !(rc = ch_buf_printf(b, " OR (%s = ", keys[i])) &&
+       !(rc = bind_key(q, &fq->after[i])))
+      rc = ch_buf_addstr(b, " AND (");
+  }
+  if(!rc && !(rc = ch_buf_addstr(b, "(product_arn, id) > (")) &&
+     !(rc = qb_text(q, fq->after_product_arn)) &&
+     !(rc = ch_buf_addstr(b, ", ")) && !(rc = qb_text(q, fq->after_id)))
+    rc = ch_buf_addstr(b, ")");
+  for(size_t i = 0; i < nk && !rc; i++)
+    rc = ch_buf_addstr(b, "))");
+  return rc ? rc : ch_buf_addc(b, ')');
+}
+
+#define QUERY_COLS                                                            \
+  "SELECT product_arn, id, generator_id, aws_account_id, region,"             \
+  " severity_label, workflow_status, record_state, resource_id, created_at,"  \
+  " updated_at, first_observed_at, last_observed_at, finding"
+#define QUERY_NCOLS 14
+
+ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
+                            certhub_fq_row_cb cb, void *ctx)
+{
+  qb q = {0};
+  sqlite3_stmt *st = NULL;
+  ch_err rc = CH_OK;
+  certhub_fq_field sort[CERTHUB_FQ_SORT_MAX];
+  bool desc[CERTHUB_FQ_SORT_MAX];
+  size_t nk = fq->n_sort;
+  char keys[CERTHUB_FQ_SORT_MAX][320];
+  certhub_fq_value kv[CERTHUB_FQ_SORT_MAX];
+  ch_buf kb;
+  ch_buf_init(&q.sql, SQL_CAP);
+  ch_buf_init(&kb, 320);
+  if(nk > CERTHUB_FQ_SORT_MAX) {
+    rc = ch_store_err(s, CH_ERR_USAGE, "at most %d sort keys",
+                      CERTHUB_FQ_SORT_MAX);
+    goto out;
+  }
+  if(nk) {
+    memcpy(sort, fq->sort, nk * sizeof(*sort));
+    memcpy(desc, fq->desc, nk * sizeof(*desc));
+  }
+  else {
+    sort[0] = CERTHUB_FQ_UPDATED_AT;
+    desc[0] = true;
+    nk = 1;
+  }
+  certhub_findings_query eff = *fq;
+  memcpy(eff.sort, sort, nk * sizeof(*sort));
+  memcpy(eff.desc, desc, nk * sizeof(*desc));
+  eff.n_sort = nk;
+  for(size_t i = 0; i < nk; i++) {
+    ch_buf_reset(&kb);
+    if((rc = sort_expr(s, sort[i], &kb)))
+      goto out;
+    if(kb.len >= sizeof(keys[i])) {
+      rc = ch_store_err(s, CH_ERR_INTERNAL, "sort expression too long");
+      goto out;
+    }
+    memcpy(keys[i], kb.data, kb.len + 1);
+  }
+  if((rc = ch_buf_addstr(&q.sql, QUERY_COLS)))
+    goto out;
+  for(size_t i = 0; i < nk && !rc; i++)
+    rc = ch_buf_printf(&q.sql, ", %s", keys[i]);
+  if(!rc)
+    rc = ch_buf_addstr(&q.sql, " FROM findings WHERE 1");
+  if(!rc)
+    rc = where_conds(&q, fq);
+  if(!rc && fq->after)
+    rc = where_after(&q, &eff, keys, nk);
+  if(!rc)
+    rc = ch_buf_addstr(&q.sql, " ORDER BY ");
+  for(size_t i = 0; i < nk && !rc; i++)
+    rc = ch_buf_printf(&q.sql, "%s%s, ", keys[i], desc[i] ? " DESC" : "");
+  if(!rc)
+    rc = ch_buf_addstr(&q.sql, "product_arn, id LIMIT ");
+  if(!rc)
+    rc = qb_int(&q, fq->limit ? (int64_t)fq->limit : -1);
+  if(rc) {
+    if(rc == CH_ERR_TOOBIG)
+      rc = ch_store_err(s, CH_ERR_TOOBIG, "findings query too large");
+    goto out;
+  }
+  if((rc = ch_sq_prepare(s, q.sql.data, &st)) || (rc = bind_all(s, &q, st)))
+    goto out;
+  int r;
+  while((r = sqlite3_step(st)) == SQLITE_ROW) {
+    certhub_finding_row f = {
+        .product_arn = ch_sq_col_str(st, 0),
+        .id = ch_sq_col_str(st, 1),
+        .generator_id = ch_sq_col_str(st, 2),
+        .aws_account_id = ch_sq_col_str(st, 3),
+        .region = ch_sq_col_str(st, 4),
+        .severity_label = ch_sq_col_str(st, 5),
+        .workflow_status = ch_sq_col_str(st, 6),
+        .record_state = ch_sq_col_str(st, 7),
+        .resource_id = ch_sq_col_str(st, 8),
+        .created_at = sqlite3_column_int64(st, 9),
+        .updated_at = sqlite3_column_int64(st, 10),
+        .first_observed_at = sqlite3_column_int64(st, 11),
+        .last_observed_at = sqlite3_column_int64(st, 12),
+        .json = ch_sq_col_str(st, 13),
+    };
+    for(size_t i = 0; i < nk; i++) {
+      int col = QUERY_NCOLS + (int)i;
+      memset(&kv[i], 0, sizeof(kv[i]));
+      switch(sqlite3_column_type(st, col)) {
+      case SQLITE_INTEGER:
+        kv[i].type = CERTHUB_FQV_INT;
+        kv[i].i = sqlite3_column_int64(st, col);
+        break;
+      case SQLITE_FLOAT:
+        kv[i].type = CERTHUB_FQV_REAL;
+        kv[i].d = sqlite3_column_double(st, col);
+        break;
+      default:
+        kv[i].type = CERTHUB_FQV_TEXT;
+        kv[i].s = ch_sq_col_str(st, col);
+        break;
+      }
+    }
+    if((rc = cb(ctx, &f, kv, nk)))
+      goto out;
+  }
+  if(r != SQLITE_DONE)
+    rc = ch_sq_dberr(s, r, "querying findings");
+out:
+  sqlite3_finalize(st);
+  ch_buf_free(&kb);
+  qb_free(&q);
+  return rc;
+}
+
+ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *fq,
+                            certhub_fq_field by, size_t limit,
+                            certhub_fq_group_cb cb, void *ctx)
+{
+  qb q = {0};
+  sqlite3_stmt *st = NULL;
+  ch_err rc = CH_OK;
+  ch_buf_init(&q.sql, SQL_CAP);
+  if((unsigned)by >= CERTHUB_FQ__COUNT || !fields[by].expr ||
+     fields[by].kind != CERTHUB_FQK_STRING) {
+    rc = ch_store_err(s, CH_ERR_USAGE, "cannot group findings by field %d",
+                      (int)by);
+    goto out;
+  }
+  const fq_sql *fs = &fields[by];
+  /* A bare NOT NULL column lets a covering index answer the count. */
+  if(fs->notnull)
+    rc = ch_buf_printf(&q.sql, "SELECT %s AS v, count(*) AS c", fs->expr);
+  else
+    rc = ch_buf_printf(&q.sql, "SELECT coalesce(%s, '') AS v, count(*) AS c",
+                       fs->expr);
+  if(!rc)
+    rc = ch_buf_addstr(&q.sql, " FROM findings WHERE 1");
+  if(!rc)
+    rc = where_conds(&q, fq);
+  if(!rc)
+    rc = ch_buf_addstr(&q.sql, " GROUP BY v ORDER BY c DESC, v LIMIT ");
+  if(!rc)
+    rc = qb_int(&q, limit ? (int64_t)limit : -1);
+  if(rc) {
+    if(rc == CH_ERR_TOOBIG)
+      rc = ch_store_err(s, CH_ERR_TOOBIG, "findings query too large");
+    goto out;
+  }
+  if((rc = ch_sq_prepare(s, q.sql.data, &st)) || (rc = bind_all(s, &q, st)))
+    goto out;
+  int r;
+  while((r = sqlite3_step(st)) == SQLITE_ROW)
+    if((rc = cb(ctx, ch_sq_col_str(st, 0),
+                (uint64_t)sqlite3_column_int64(st, 1))))
+      goto out;
+  if(r != SQLITE_DONE)
+    rc = ch_sq_dberr(s, r, "grouping findings");
+out:
+  sqlite3_finalize(st);
+  qb_free(&q);
+  return rc;
+}
+
+ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n)
+{
+  sqlite3_stmt *st = NULL;
+  ch_err rc =
+      ch_sq_prepare(s, "DELETE FROM findings WHERE updated_at < ?1", &st);
+  if(rc)
+    goto out;
+  sqlite3_bind_int64(st, 1, before);
+  int r = sqlite3_step(st);
+  if(r != SQLITE_DONE) {
+    rc = ch_sq_dberr(s, r, "pruning findings");
+    goto out;
+  }
+  if(n)
+    *n = (uint64_t)sqlite3_changes64(ch_sq_db(s));
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
