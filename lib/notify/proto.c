@@ -10,7 +10,16 @@
 
 /* Entries are added by the protocol files (extern const ch_notify_proto
  * ch_notify_proto_<name>;). The NULL ends the table. */
+extern const ch_notify_proto ch_notify_proto_http;
+extern const ch_notify_proto ch_notify_proto_https;
+extern const ch_notify_proto ch_notify_proto_command;
+extern const ch_notify_proto ch_notify_proto_file;
+
 static const ch_notify_proto *const protos[] = {
+    &ch_notify_proto_http,
+    &ch_notify_proto_https,
+    &ch_notify_proto_command,
+    &ch_notify_proto_file,
     NULL,
 };
 
