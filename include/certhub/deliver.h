@@ -308,6 +308,11 @@ ch_err certhub_notify_engine_next_due(certhub_notify_engine *e,
 /* Finish what is in flight (up to wait_ms), record it, and free. */
 void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms);
 
+/* A loggable form of an endpoint (scheme and host of a URL, the domain of
+ * an address, "<command>"/"<file>"): endpoints may hold secrets. */
+void certhub_notify_redact(const char *protocol, const char *endpoint,
+                           char *out, size_t outlen);
+
 /* Wall clock in milliseconds. */
 int64_t certhub_now_ms(void);
 

@@ -25,6 +25,12 @@ int64_t certhub_now_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void certhub_notify_redact(const char *protocol, const char *endpoint,
+                           char *out, size_t outlen)
+{
+  ch_notify_redact(protocol, endpoint, out, outlen);
+}
+
 /* The protocol names, for messages. */
 static void proto_names(char *out, size_t n)
 {
