@@ -3,7 +3,7 @@
  * before each retry.
  *
  * SNS documents the phases and the four backoff function names but not
- * their formulas; the shapes used here (f runs over (0, 1] across the
+ * their formulas; the shapes used here (f runs over [0, 1] across the
  * backoff phase) are: linear min + (max-min)f, arithmetic min +
  * (max-min)f(f+1/n)/(1+1/n) (each step grows by a constant increment),
  * geometric min (max/min)^f (constant ratio), exponential min +
@@ -247,8 +247,8 @@ int64_t certhub_delivery_policy_delay_ms(const certhub_delivery_policy *p,
   retry -= p->num_min_delay;
   if(retry > nb)
     return (int64_t)p->max_delay * 1000;
-  /* Backoff phase: retry in 1..nb. */
-  double f = (double)retry / nb, d;
+  /* Backoff phase: retry in 1..nb, the first at min, the last at max. */
+  double f = nb > 1 ? (double)(retry - 1) / (nb - 1) : 0.0, d;
   switch(p->backoff) {
   case CERTHUB_BACKOFF_ARITHMETIC:
     d = lo + (hi - lo) * (f * (f + 1.0 / nb)) / (1.0 + 1.0 / nb);
