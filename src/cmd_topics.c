@@ -589,12 +589,13 @@ static int topics_deliver(cli_ctx *c, const deliver_opts *o)
     return code;
   if((code = cli_open_store(c, &s)))
     return code;
-  certhub_notify_engine_cfg cfg;
-  char dir[4096];
-  cli_notify_engine_cfg(c, &cfg, dir, sizeof(dir));
-  cfg.log = deliver_log;
-  cfg.log_ctx = c;
-  ch_err rc = certhub_notify_engine_new(s, &cfg, &e, &why);
+  cli_notify nc;
+  ch_err rc = CH_OK;
+  if((code = cli_notify_setup(c, s, &nc)))
+    goto out;
+  nc.cfg.log = deliver_log;
+  nc.cfg.log_ctx = c;
+  rc = certhub_notify_engine_new(s, &nc.cfg, &e, &why);
   if(rc) {
     code = cli_fail(c, cli_exit_for(rc), "%s", why ? why : "engine");
     goto out;
@@ -628,6 +629,7 @@ static int topics_deliver(cli_ctx *c, const deliver_opts *o)
   }
 out:
   certhub_notify_engine_free(e, 2000);
+  cli_notify_free(&nc);
   if(!code) {
     if(c->format == OUT_JSON) {
       json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "FannedOut",

@@ -122,4 +122,15 @@ ch_err ch_cfg_load_buses(ch_cfgerr *e, const ch_ynode *n,
                          struct certhub_config *c);
 void ch_cfg_bus_free(struct certhub_config *c);
 
+/* A YAML node as compact JSON text (*out malloc'd), config_bus.c. */
+ch_err ch_cfg_json_text(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                        char **out /* OUT */);
+
+/* `topics:` and `notify:` (config_topics.c). */
+ch_err ch_cfg_load_topics(ch_cfgerr *e, const ch_ynode *n,
+                          struct certhub_config *c);
+ch_err ch_cfg_load_notify(ch_cfgerr *e, const ch_ynode *n,
+                          struct certhub_config *c);
+void ch_cfg_topics_free(struct certhub_config *c);
+
 #endif
