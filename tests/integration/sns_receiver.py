@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """An SNS HTTP endpoint for the delivery integration tests.
 
-    sns_receiver.py PORT RECORD.jsonl CERT.pem MODEFILE
+    sns_receiver.py PORT RECORD.jsonl CERT.pem MODEFILE [TLS-CERT TLS-KEY]
 
-Listens on 127.0.0.1:PORT with HTTP/1.1 keep-alive. Every POST is checked
+Listens on 127.0.0.1:PORT with HTTP/1.1 keep-alive (HTTPS when a TLS
+certificate and key are given). Every POST is checked
 the way an SNS subscriber checks one, independently of certhub's code:
 the body is SNS's JSON (unless x-amz-sns-rawdelivery is true), the
 x-amz-sns-* headers agree with it, and the Signature verifies against
@@ -116,5 +117,10 @@ class Handler(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer.daemon_threads = True
 srv = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if len(sys.argv) > 6:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[5], sys.argv[6])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print("ready", flush=True)
 srv.serve_forever()
