@@ -41,8 +41,12 @@ ch_err certhub_store_sub_delete(certhub_store *s, const char *arn);
  * also unique). *n gets the rows added. */
 ch_err certhub_store_fanout(certhub_store *s, int64_t now_ms,
                             uint64_t *n /* OUT */);
-/* Pending deliveries due at now_ms, earliest first, with their content. */
+/* Pending deliveries due at now_ms, earliest first (by next_at_ms, id),
+ * with their content; only those after (after_ms, after_id) so a caller
+ * can sweep through a long queue without reading its head again (0, 0:
+ * from the start). */
 ch_err certhub_store_deliveries_due(certhub_store *s, int64_t now_ms,
+                                    int64_t after_ms, int64_t after_id,
                                     size_t limit, certhub_sns_delivery_cb cb,
                                     void *ctx);
 /* Record the outcomes of n attempts in one transaction. */

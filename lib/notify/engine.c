@@ -77,6 +77,11 @@ struct certhub_notify_engine {
     int64_t next_ok;
   } throttle[THROTTLE_SLOTS];
   certhub_notify_stats *st; /* the running step's */
+  /* The sweep through due rows: the last (next_at_ms, id) started, so a
+   * long queue's head (in flight) is not read again each step. */
+  int64_t sweep_ms, sweep_id;
+  size_t seen;
+  uint64_t settled; /* transfers finished in the running step */
 };
 
 static void elog(certhub_notify_engine *e, const char *fmt, ...)
@@ -336,6 +341,9 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
   certhub_notify_engine *e = ctx;
   char msgtext[900], detail[DETAIL_MAX] = "", redacted[128];
   int64_t now = certhub_now_ms(), next_ok = 0;
+  e->seen++;
+  e->sweep_ms = d->next_at_ms;
+  e->sweep_id = d->id;
   if(e->in_flight >= e->n_slots || in_flight(e, d->id))
     return CH_OK;
   ch_notify_redact(d->protocol, d->endpoint, redacted, sizeof(redacted));
@@ -459,6 +467,7 @@ static ch_err reap(certhub_notify_engine *e)
     sl->state = NULL;
     sl->busy = false;
     e->in_flight--;
+    e->settled++;
     ch_err r2 = outcome(e, sl->id, sl->attempts, sl->created_ms, &sl->policy,
                         r, (int)code, detail, sl->redacted);
     if(r2 && !rc)
@@ -478,21 +487,29 @@ ch_err certhub_notify_engine_step(certhub_notify_engine *e, int wait_ms,
   if(rc)
     return rc;
   e->st->fanned += fanned;
-  if(e->in_flight < e->n_slots) {
-    /* In-flight rows are still pending and come back first: ask for
-     * enough to fill every free slot past them. */
-    rc = certhub_store_deliveries_due(e->s, certhub_now_ms(),
-                                      e->n_slots + e->in_flight, start_one, e);
+  e->settled = 0;
+  /* Refill in batches: a query per finished transfer would read the
+   * queue's head over and over. */
+  unsigned batch = e->n_slots / 4 ? e->n_slots / 4 : 1;
+  unsigned free_slots = e->n_slots - e->in_flight;
+  if(free_slots >= batch || !e->in_flight) {
+    e->seen = 0;
+    rc = certhub_store_deliveries_due(e->s, certhub_now_ms(), e->sweep_ms,
+                                      e->sweep_id, free_slots, start_one, e);
     if(rc)
       return rc;
+    if(e->seen < free_slots)
+      e->sweep_ms = e->sweep_id = 0; /* the end: next time from the head */
   }
   if(e->in_flight) {
     curl_multi_perform(e->multi, &running);
     if((rc = reap(e)))
       return rc;
     int64_t until = certhub_now_ms() + (wait_ms > 0 ? wait_ms : 0);
-    /* Drive transfers until one finishes or the wait is over. */
-    while(e->in_flight && !e->n_upd) {
+    /* Drive transfers until a batch of slots is free again (or, with few
+     * in flight, one finished), or the wait is over. */
+    while(e->in_flight &&
+          (!e->settled || e->n_slots - e->in_flight < batch)) {
       int64_t left = until - certhub_now_ms();
       if(left <= 0)
         break;

@@ -72,7 +72,8 @@ ch_err ch_notify_urlencode(ch_buf *b, const char *s)
 
 char *ch_notify_sub_attr(const ch_notify_sub *sub, const char *key)
 {
-  if(!sub || !sub->attributes || !*sub->attributes)
+  if(!sub || !sub->attributes || !*sub->attributes ||
+     !strcmp(sub->attributes, "{}"))
     return NULL;
   json_t *o = json_loads(sub->attributes, 0, NULL);
   json_t *v = json_object_get(o, key);

@@ -61,12 +61,14 @@ ch_err certhub_store_fanout(certhub_store *s, int64_t now_ms, uint64_t *n)
 }
 
 ch_err certhub_store_deliveries_due(certhub_store *s, int64_t now_ms,
+                                    int64_t after_ms, int64_t after_id,
                                     size_t limit, certhub_sns_delivery_cb cb,
                                     void *ctx)
 {
   if(!cb)
     return CH_ERR_USAGE;
-  DELIVER_DISPATCH(s, deliveries_due, s, now_ms, limit, cb, ctx);
+  DELIVER_DISPATCH(s, deliveries_due, s, now_ms, after_ms, after_id, limit,
+                   cb, ctx);
 }
 
 ch_err certhub_store_deliveries_update(certhub_store *s,

@@ -385,7 +385,8 @@ static void delivery_from_row(sqlite3_stmt *st, certhub_sns_delivery *d)
   };
 }
 
-ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms, size_t limit,
+ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms,
+                            int64_t after_ms, int64_t after_id, size_t limit,
                             certhub_sns_delivery_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
@@ -397,12 +398,15 @@ ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms, size_t limit,
                     " JOIN subscriptions u ON u.id = d.sub_id"
                     " LEFT JOIN topic_messages m ON m.id = d.message_rowid"
                     " WHERE d.status = 'pending' AND d.next_at_ms <= ?1"
+                    " AND (d.next_at_ms, d.id) > (?3, ?4)"
                     " ORDER BY d.next_at_ms, d.id LIMIT ?2",
       &st);
   if(rc)
     goto out;
   sqlite3_bind_int64(st, 1, now_ms);
   sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
+  sqlite3_bind_int64(st, 3, after_ms);
+  sqlite3_bind_int64(st, 4, after_id);
   int r;
   while((r = sqlite3_step(st)) == SQLITE_ROW) {
     certhub_sns_delivery d;

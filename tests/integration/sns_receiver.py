@@ -12,7 +12,7 @@ CERT.pem over the string to sign rebuilt here (SignatureVersion 1:
 RSA-SHA1, 2: RSA-SHA256), using python3-cryptography.
 
 MODEFILE holds the answer for the next requests: "ok" (200), a status code
-("500", "404", ...), or "hang" (answer 200 after 3 s). Each request is
+("500", "404", ...), or "hang" (answer 200 after 8 s). Each request is
 appended to RECORD.jsonl: type, message id, verified, status answered,
 time, token (confirmations), message, headers of interest.
 """
@@ -107,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
             with open(RECORD, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         if md == "hang":
-            time.sleep(3)
+            time.sleep(8)
         reply = b"ok" if status == 200 else b"receiver says no"
         self.send_response(status)
         self.send_header("Content-Length", str(len(reply)))

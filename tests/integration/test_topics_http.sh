@@ -155,12 +155,12 @@ run_expect 0 "$CERTHUB" topics publish certs --message "in flight"
 MK=$OUT
 "$CERTHUB" topics deliver --max-seconds 20 >/dev/null 2>&1 &
 DPID=$!
-for _ in $(seq 100); do
-  py "import sys; sys.exit(0 if any(r['id']=='$MK' for r in R) else 1)" 2>/dev/null && break
-  sleep 0.1
+for _ in $(seq 200); do
+  grep -q "$MK" "$REC" && break
+  sleep 0.05
 done
-sleep 0.2
-kill -9 "$DPID"
+grep -q "$MK" "$REC" || fail "the in-flight message never arrived"
+kill -9 "$DPID" || fail "deliver ended before the receiver answered"
 wait "$DPID" 2>/dev/null || true
 DPID=
 echo ok >"$MODE"
