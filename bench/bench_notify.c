@@ -60,9 +60,8 @@ int main(int argc, char **argv)
       return 1;
     }
   certhub_store_commit(s);
-  certhub_notify_engine_cfg cfg = {.data_dir = dir,
-                                   .max_in_flight = inflight,
-                                   .max_per_host = inflight};
+  certhub_notify_engine_cfg cfg = {
+      .data_dir = dir, .max_in_flight = inflight, .max_per_host = inflight};
   certhub_notify_engine *e = NULL;
   if(certhub_notify_engine_new(s, &cfg, &e, &err)) {
     fprintf(stderr, "engine: %s\n", err);

@@ -224,9 +224,8 @@ static void serve_notify(serve *sv)
     serve_log(sv,
               "topics: %llu delivered, %llu to retry, %llu dead-lettered, "
               "%llu filtered",
-              (unsigned long long)st.delivered,
-              (unsigned long long)st.retried, (unsigned long long)st.dead,
-              (unsigned long long)st.filtered);
+              (unsigned long long)st.delivered, (unsigned long long)st.retried,
+              (unsigned long long)st.dead, (unsigned long long)st.filtered);
 }
 
 /* One pass: evaluation when due, then schedules, routing and deliveries
@@ -282,12 +281,11 @@ static int serve_sleep_ms(serve *sv)
       ms = d;
   }
   int64_t nd = INT64_MAX;
-  if(sv->ne && (certhub_notify_engine_in_flight(sv->ne) ||
-                (!certhub_notify_engine_next_due(sv->ne, &nd) &&
-                 nd != INT64_MAX))) {
-    int64_t d = certhub_notify_engine_in_flight(sv->ne)
-                    ? 0
-                    : nd - certhub_now_ms();
+  if(sv->ne &&
+     (certhub_notify_engine_in_flight(sv->ne) ||
+      (!certhub_notify_engine_next_due(sv->ne, &nd) && nd != INT64_MAX))) {
+    int64_t d =
+        certhub_notify_engine_in_flight(sv->ne) ? 0 : nd - certhub_now_ms();
     if(d < 0)
       d = 0;
     if(d < ms)

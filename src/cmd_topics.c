@@ -293,8 +293,7 @@ static json_t *sub_json(const certhub_subscription *s)
   char created[32];
   char redacted[256];
   certhub_time_format(s->created, created, sizeof(created));
-  certhub_notify_redact(s->protocol, s->endpoint, redacted,
-                          sizeof(redacted));
+  certhub_notify_redact(s->protocol, s->endpoint, redacted, sizeof(redacted));
   json_t *attrs = json_loads(s->attributes, 0, NULL);
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
                    "SubscriptionArn", s->arn, "TopicArn", s->topic_arn,
@@ -314,8 +313,7 @@ static ch_err sub_row(void *ctx, const certhub_subscription *s)
     return rc;
   }
   char redacted[256];
-  certhub_notify_redact(s->protocol, s->endpoint, redacted,
-                          sizeof(redacted));
+  certhub_notify_redact(s->protocol, s->endpoint, redacted, sizeof(redacted));
   const char *cells[] = {s->arn, s->protocol, redacted, s->status};
   if(st->c->format == OUT_CSV) {
     out_csv_row(stdout, cells, 4);
@@ -396,17 +394,17 @@ static int topics_subscribe(cli_ctx *c, const char *topic,
     ep[--n] = '\0';
   if((code = cli_open_store(c, &s)))
     goto out;
-  ch_err rc = certhub_subscribe(s, topic, o->protocol, ep, attrs,
-                                o->confirmed, c->now, arn, &pending);
+  ch_err rc = certhub_subscribe(s, topic, o->protocol, ep, attrs, o->confirmed,
+                                c->now, arn, &pending);
   if(rc) {
     code = cli_fail(c, cli_exit_for(rc), "subscribe to '%s': %s", topic,
                     certhub_store_errmsg(s));
     goto out;
   }
   if(c->format == OUT_JSON) {
-    json_t *j = json_pack("{s:s, s:s}", "SubscriptionArn", arn, "Status",
-                          pending ? CERTHUB_SUB_PENDING
-                                  : CERTHUB_SUB_CONFIRMED);
+    json_t *j =
+        json_pack("{s:s, s:s}", "SubscriptionArn", arn, "Status",
+                  pending ? CERTHUB_SUB_PENDING : CERTHUB_SUB_CONFIRMED);
     if(!j || out_json_print(stdout, j))
       code = cli_fail(c, CLI_EXIT_INTERNAL, "writing output");
     json_decref(j);
@@ -414,9 +412,8 @@ static int topics_subscribe(cli_ctx *c, const char *topic,
   else
     printf("%s\n", arn);
   if(!c->quiet && pending)
-    fprintf(stderr,
-            "certhub: topics: pending confirmation: a "
-            "SubscriptionConfirmation is queued for delivery\n");
+    fprintf(stderr, "certhub: topics: pending confirmation: a "
+                    "SubscriptionConfirmation is queued for delivery\n");
 out:
   free(ep);
   free(attrs);
@@ -433,8 +430,8 @@ static int topics_confirm(cli_ctx *c, const char *topic, const char *token)
     return code;
   ch_err rc = certhub_subscription_confirm(s, topic, token, c->now, arn);
   if(rc)
-    code = cli_fail(c, cli_exit_for(rc), "confirm: %s",
-                    certhub_store_errmsg(s));
+    code =
+        cli_fail(c, cli_exit_for(rc), "confirm: %s", certhub_store_errmsg(s));
   else
     printf("%s\n", arn);
   certhub_store_close(s);
@@ -486,15 +483,14 @@ static ch_err delivery_row(void *ctx, const certhub_sns_delivery *d)
         "TopicArn", d->topic_arn, "SubscriptionArn", d->sub_arn, "Protocol",
         d->protocol, "Status", d->status, "Attempts", (int)d->attempts,
         "LastCode", d->last_code, "LastDetail", d->last_detail, "Codes",
-        d->codes, "Created", created, "Updated", updated, "NextAttempt",
-        next);
+        d->codes, "Created", created, "Updated", updated, "NextAttempt", next);
     ch_err rc = o ? out_json_item(&st->js, o) : CH_ERR_NOMEM;
     json_decref(o);
     return rc;
   }
-  const char *cells[] = {id,       created,          d->message_id, d->sub_arn,
-                         d->status, attempts,        d->codes,      next,
-                         d->last_detail};
+  const char *cells[] = {id,         created,   d->message_id,
+                         d->sub_arn, d->status, attempts,
+                         d->codes,   next,      d->last_detail};
   if(st->c->format == OUT_CSV) {
     out_csv_row(stdout, cells, 9);
     return CH_OK;
@@ -517,8 +513,9 @@ static int topics_deliveries(cli_ctx *c, const deliver_opts *o,
                              const char *status)
 {
   static const char *const heads[] = {
-      "ID",       "CREATED", "MESSAGE_ID",   "SUBSCRIPTION_ARN", "STATUS",
-      "ATTEMPTS", "CODES",   "NEXT_ATTEMPT", "DETAIL"};
+      "ID",     "CREATED",  "MESSAGE_ID", "SUBSCRIPTION_ARN",
+      "STATUS", "ATTEMPTS", "CODES",      "NEXT_ATTEMPT",
+      "DETAIL"};
   dlv_args a = {.st = {.c = c},
                 .f = {.topic = o->topic,
                       .sub_arn = o->subscription,
@@ -632,13 +629,12 @@ out:
   cli_notify_free(&nc);
   if(!code) {
     if(c->format == OUT_JSON) {
-      json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "FannedOut",
-                            (json_int_t)st.fanned, "Attempted",
-                            (json_int_t)st.attempted, "Delivered",
-                            (json_int_t)st.delivered, "Retried",
-                            (json_int_t)st.retried, "DeadLettered",
-                            (json_int_t)st.dead, "Filtered",
-                            (json_int_t)st.filtered);
+      json_t *j = json_pack(
+          "{s:I, s:I, s:I, s:I, s:I, s:I}", "FannedOut", (json_int_t)st.fanned,
+          "Attempted", (json_int_t)st.attempted, "Delivered",
+          (json_int_t)st.delivered, "Retried", (json_int_t)st.retried,
+          "DeadLettered", (json_int_t)st.dead, "Filtered",
+          (json_int_t)st.filtered);
       if(!j || out_json_print(stdout, j))
         code = cli_fail(c, CLI_EXIT_INTERNAL, "writing output");
       json_decref(j);
@@ -648,9 +644,8 @@ out:
               "certhub: topics: %llu attempted, %llu delivered, %llu to "
               "retry, %llu dead-lettered, %llu filtered\n",
               (unsigned long long)st.attempted,
-              (unsigned long long)st.delivered,
-              (unsigned long long)st.retried, (unsigned long long)st.dead,
-              (unsigned long long)st.filtered);
+              (unsigned long long)st.delivered, (unsigned long long)st.retried,
+              (unsigned long long)st.dead, (unsigned long long)st.filtered);
   }
   free(why);
   certhub_store_close(s);
@@ -680,8 +675,9 @@ static int topics_more(cli_ctx *c, const char *sub, char **args, int nargs,
     return cli_usage(c, "--token is for 'unsubscribe'");
   if(subscribe) {
     if(nargs != 1)
-      return cli_usage(c, nargs ? "subscribe: unexpected argument '%s'"
-                                : "subscribe: missing topic NAME%s",
+      return cli_usage(c,
+                       nargs ? "subscribe: unexpected argument '%s'"
+                             : "subscribe: missing topic NAME%s",
                        nargs ? args[1] : "");
     return topics_subscribe(c, args[0], o);
   }
@@ -818,15 +814,17 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
      !strcmp(sub, "deliveries") || !strcmp(sub, "dlq") ||
      !strcmp(sub, "deliver")) {
     if(message || subject || display)
-      return cli_usage(c, "--message, --subject and --display-name are not "
-                          "for '%s'",
+      return cli_usage(c,
+                       "--message, --subject and --display-name are not "
+                       "for '%s'",
                        sub);
     dopt.limit = (size_t)limit;
     return topics_more(c, sub, argv + optind, nargs, &dopt);
   }
   if(has_dopt)
-    return cli_usage(c, "subscription and delivery options are not for "
-                        "'%s'",
+    return cli_usage(c,
+                     "subscription and delivery options are not for "
+                     "'%s'",
                      sub);
   bool takes_name = !strcmp(sub, "create") || !strcmp(sub, "delete") ||
                     !strcmp(sub, "publish");

@@ -45,8 +45,8 @@ static int apply_topics(cli_ctx *c, certhub_store *s)
   const char *file = cfg->file ? cfg->file : "config";
   for(size_t i = 0; i < cfg->n_topics; i++) {
     const certhub_topic_cfg *t = &cfg->topics[i];
-    ch_err rc = certhub_topic_create(s, t->name, t->display_name,
-                                     cfg->account, cfg->region, c->now, NULL);
+    ch_err rc = certhub_topic_create(s, t->name, t->display_name, cfg->account,
+                                     cfg->region, c->now, NULL);
     if(rc)
       return cli_fail(c, cli_exit_for(rc), "%s:%d: topics: %s", file, t->line,
                       certhub_store_errmsg(s));

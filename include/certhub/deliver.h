@@ -73,8 +73,8 @@ typedef struct certhub_sns_delivery {
   unsigned attempts;
   int64_t created_ms;
   int64_t next_at_ms;
-  int64_t updated_ms; /* 0: never attempted */
-  int last_code;      /* HTTP status or exit status of the last attempt */
+  int64_t updated_ms;      /* 0: never attempted */
+  int last_code;           /* HTTP status or exit status of the last attempt */
   const char *last_detail; /* "" when none; never holds the endpoint */
   const char *codes;       /* codes of the recent attempts, "500,500,200" */
   /* Due rows only. */
@@ -87,7 +87,8 @@ typedef struct certhub_sns_delivery {
   int64_t published_at; /* seconds */
 } certhub_sns_delivery;
 
-typedef ch_err (*certhub_sns_delivery_cb)(void *ctx, const certhub_sns_delivery *d);
+typedef ch_err (*certhub_sns_delivery_cb)(void *ctx,
+                                          const certhub_sns_delivery *d);
 
 typedef struct certhub_sns_delivery_filter {
   const char *topic;   /* NULL: all */
@@ -181,7 +182,8 @@ ch_err certhub_subscriptions(certhub_store *s, const char *topic,
                              certhub_subscription_cb cb, void *ctx);
 
 /* The deliveries log, newest first. */
-ch_err certhub_deliveries(certhub_store *s, const certhub_sns_delivery_filter *f,
+ch_err certhub_deliveries(certhub_store *s,
+                          const certhub_sns_delivery_filter *f,
                           certhub_sns_delivery_cb cb, void *ctx);
 
 /* Dead-letter store: move dead deliveries (id 0: all of topic, or all when
@@ -225,8 +227,7 @@ ch_err certhub_sns_string_to_sign(const certhub_sns_fields *f,
  * sns-signing.key and sns-signing.crt, created on first use (RSA 2048,
  * self-signed, mode 0600). *pem_out gets the certificate PEM (malloc'd).
  * *key_out is an EVP_PKEY * (void * keeps OpenSSL out of this header). */
-ch_err certhub_notify_signing_load(const char *key_file,
-                                   const char *cert_file,
+ch_err certhub_notify_signing_load(const char *key_file, const char *cert_file,
                                    const char *data_dir, void **key_out,
                                    char **pem_out, char *why, size_t whylen);
 void certhub_notify_signing_free(void *key);
@@ -261,12 +262,12 @@ typedef struct certhub_notify_engine_cfg {
   const char *base_url;         /* public URL of certhub serve */
   const char *signing_key_file; /* NULL: in data_dir */
   const char *signing_cert_file;
-  const char *data_dir;     /* where a generated key lives */
-  const char *ca_file;      /* NULL: the system trust store (https) */
-  unsigned max_in_flight;   /* transfers at once; 0: 256 */
-  unsigned max_per_host;    /* connections per host; 0: 64 */
-  long timeout_ms;          /* per attempt; 0: 15000 */
-  int64_t max_age_ms;       /* message age limit; 0: 3600 s */
+  const char *data_dir;   /* where a generated key lives */
+  const char *ca_file;    /* NULL: the system trust store (https) */
+  unsigned max_in_flight; /* transfers at once; 0: 256 */
+  unsigned max_per_host;  /* connections per host; 0: 64 */
+  long timeout_ms;        /* per attempt; 0: 15000 */
+  int64_t max_age_ms;     /* message age limit; 0: 3600 s */
   const certhub_notify_topic_cfg *topics;
   size_t n_topics;
   ch_notify_filter_fn filter_accepts; /* ch_notify_filter_accepts hook */
@@ -278,7 +279,7 @@ typedef struct certhub_notify_engine_cfg {
 } certhub_notify_engine_cfg;
 
 typedef struct certhub_notify_stats {
-  uint64_t fanned;    /* deliveries created by fan-out */
+  uint64_t fanned; /* deliveries created by fan-out */
   uint64_t attempted;
   uint64_t delivered;
   uint64_t retried;

@@ -23,9 +23,8 @@ ch_err certhub_store_sub_put(certhub_store *s, const certhub_subscription *sub,
                              char arn_out[CERTHUB_SUB_ARN_MAX] /* OUT */,
                              bool *pending /* OUT */);
 /* topic NULL: all; arn NULL: all of topic. */
-ch_err certhub_store_subs(certhub_store *s, const char *topic,
-                          const char *arn, certhub_subscription_cb cb,
-                          void *ctx);
+ch_err certhub_store_subs(certhub_store *s, const char *topic, const char *arn,
+                          certhub_subscription_cb cb, void *ctx);
 /* The subscription of topic (name) with token becomes Confirmed (if it
  * was pending). CH_ERR_NOTFOUND when there is none. */
 ch_err certhub_store_sub_confirm(certhub_store *s, const char *topic,
@@ -59,8 +58,8 @@ ch_err certhub_store_deliveries(certhub_store *s,
 ch_err certhub_store_dlq_redrive(certhub_store *s, int64_t id,
                                  const char *topic, int64_t now_ms,
                                  uint64_t *n /* OUT */);
-ch_err certhub_store_dlq_purge(certhub_store *s, int64_t id,
-                               const char *topic, uint64_t *n /* OUT */);
+ch_err certhub_store_dlq_purge(certhub_store *s, int64_t id, const char *topic,
+                               uint64_t *n /* OUT */);
 /* Earliest next_at_ms of a pending delivery; *found false when none. */
 ch_err certhub_store_delivery_next_due(certhub_store *s,
                                        int64_t *when_ms /* OUT */,

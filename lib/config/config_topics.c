@@ -38,8 +38,8 @@ static const char *const topic_keys[] = {
     "subscriptions",
 };
 static const char *const sub_keys[] = {
-    "protocol",   "endpoint",  "endpoint_file", "endpoint_env",
-    "attributes", "confirmed",
+    "protocol",     "endpoint",   "endpoint_file",
+    "endpoint_env", "attributes", "confirmed",
 };
 static const char *const notify_keys[] = {
     "base_url",      "signing_key_file", "signing_cert_file", "ca_file",
@@ -73,8 +73,7 @@ static ch_err load_sub(ch_cfgerr *e, const ch_ynode *n, const char *path,
                        certhub_sub_cfg *s)
 {
   char kp[512];
-  ch_err rc =
-      ch_cfg_check_keys(e, n, path, sub_keys, CH_ARRAY_LEN(sub_keys));
+  ch_err rc = ch_cfg_check_keys(e, n, path, sub_keys, CH_ARRAY_LEN(sub_keys));
   if(rc)
     return rc;
   s->line = n->line;
@@ -185,8 +184,7 @@ ch_err ch_cfg_load_topics(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
       return rc;
     for(size_t j = 0; j + 1 < c->n_topics; j++)
       if(!strcmp(c->topics[j].name, t->name))
-        return ch_cfg_errorf(e, it, ip, "topic '%s' is given twice",
-                             t->name);
+        return ch_cfg_errorf(e, it, ip, "topic '%s' is given twice", t->name);
   }
   return CH_OK;
 }

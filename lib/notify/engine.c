@@ -29,7 +29,8 @@
 #define DEFAULT_PER_HOST 64
 #define DEFAULT_TIMEOUT_MS 15000
 #define DEFAULT_MAX_AGE_MS (3600 * 1000LL)
-#define THROTTLE_SLOTS 1024 /* subscriptions tracked for maxReceivesPerSecond */
+#define THROTTLE_SLOTS                                                        \
+  1024 /* subscriptions tracked for maxReceivesPerSecond */
 #define DETAIL_MAX 160
 #define CONFIRM_TEXT                                                          \
   "You have chosen to subscribe to the topic %s.\nTo confirm the "            \
@@ -98,7 +99,8 @@ static void elog(certhub_notify_engine *e, const char *fmt, ...)
   e->cfg.log(e->cfg.log_ctx, "%s", line);
 }
 
-static char *why_dup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *why_dup(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 static char *why_dup(const char *fmt, ...)
 {
   char buf[512];
@@ -274,9 +276,8 @@ static ch_err outcome(certhub_notify_engine *e, int64_t id, unsigned attempts,
     e->st->delivered++;
     return push(e, id, CERTHUB_DLV_DELIVERED, n, now, code, detail);
   }
-  int64_t delay = r == CH_DELIVERY_RETRY
-                      ? certhub_delivery_policy_delay_ms(p, n)
-                      : -1;
+  int64_t delay =
+      r == CH_DELIVERY_RETRY ? certhub_delivery_policy_delay_ms(p, n) : -1;
   char why[DETAIL_MAX];
   if(delay >= 0 && now + delay - created_ms > e->cfg.max_age_ms) {
     snprintf(why, sizeof(why), "%.100s; message age limit reached", detail);
@@ -379,8 +380,8 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
                    CH_DELIVERY_FAILED, 0, "the message is gone", redacted);
   if(now - d->created_ms > e->cfg.max_age_ms) {
     e->st->dead++;
-    elog(e, "delivery %lld to %s: message age limit reached",
-         (long long)d->id, redacted);
+    elog(e, "delivery %lld to %s: message age limit reached", (long long)d->id,
+         redacted);
     return push(e, d->id, CERTHUB_DLV_DEAD, d->attempts, now, 0,
                 "message age limit reached");
   }
@@ -402,8 +403,7 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
                 "not accepted by the filter policy");
   }
   if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
-    return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1,
-                NULL);
+    return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
   ch_notify_env env = e->env;
   env.signature_version = t ? t->version : 1;
   if(p->deliver) {
@@ -422,8 +422,7 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
   if(rc) {
     p->release(state);
     return outcome(e, d->id, d->attempts, d->created_ms, &pol,
-                   rc == CH_ERR_NOMEM ? CH_DELIVERY_RETRY
-                                      : CH_DELIVERY_FAILED,
+                   rc == CH_ERR_NOMEM ? CH_DELIVERY_RETRY : CH_DELIVERY_FAILED,
                    0, "cannot prepare the request", redacted);
   }
   curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, sl);
@@ -508,8 +507,7 @@ ch_err certhub_notify_engine_step(certhub_notify_engine *e, int wait_ms,
     int64_t until = certhub_now_ms() + (wait_ms > 0 ? wait_ms : 0);
     /* Drive transfers until a batch of slots is free again (or, with few
      * in flight, one finished), or the wait is over. */
-    while(e->in_flight &&
-          (!e->settled || e->n_slots - e->in_flight < batch)) {
+    while(e->in_flight && (!e->settled || e->n_slots - e->in_flight < batch)) {
       int64_t left = until - certhub_now_ms();
       if(left <= 0)
         break;

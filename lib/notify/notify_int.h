@@ -16,8 +16,8 @@
 
 /* Base64 signature of len bytes of data: RSA-SHA1 for version 1,
  * RSA-SHA256 for 2. *b64_out malloc'd. */
-ch_err ch_notify_sign(EVP_PKEY *key, int version, const char *data,
-                      size_t len, char **b64_out /* OUT */);
+ch_err ch_notify_sign(EVP_PKEY *key, int version, const char *data, size_t len,
+                      char **b64_out /* OUT */);
 
 /* "2015-09-20T01:22:14.001Z" for a millisecond instant (25 bytes). */
 void ch_notify_timestamp(int64_t ms, char out[32]);
@@ -28,8 +28,8 @@ void ch_notify_timestamp(int64_t ms, char out[32]);
  * bare message when the subscription has RawMessageDelivery "true" (and m
  * is a Notification). Appended to out. */
 ch_err ch_notify_sns_body(const ch_notify_env *env, const ch_notify_sub *sub,
-                          const ch_notify_msg *m, bool allow_raw,
-                          ch_buf *out, bool *raw /* OUT, may be NULL */);
+                          const ch_notify_msg *m, bool allow_raw, ch_buf *out,
+                          bool *raw /* OUT, may be NULL */);
 
 /* The subscription attribute key as a string ("true"), NULL when absent
  * or not a string/boolean. Borrowed from a static buffer-free view: *out

@@ -18,8 +18,8 @@
 #include "certhub/deliver.h"
 #include "core/core.h"
 
-#define MAX_DELAY_LIMIT 3600 /* seconds: SNS's maxDelayTarget limit */
-#define MAX_RETRIES 100      /* SNS's numRetries limit */
+#define MAX_DELAY_LIMIT 3600         /* seconds: SNS's maxDelayTarget limit */
+#define MAX_RETRIES 100              /* SNS's numRetries limit */
 #define MAX_TOTAL_MS (3600 * 1000LL) /* SNS: retries span at most an hour */
 
 void certhub_delivery_policy_default(certhub_delivery_policy *p)
@@ -64,9 +64,8 @@ static ch_err get_uint(json_t *o, const char *key, unsigned lo, unsigned hi,
 static const char *const backoff_names[] = {"linear", "arithmetic",
                                             "geometric", "exponential"};
 
-static ch_err check_keys(json_t *o, const char *what,
-                         const char *const *keys, size_t n, char *why,
-                         size_t whylen)
+static ch_err check_keys(json_t *o, const char *what, const char *const *keys,
+                         size_t n, char *why, size_t whylen)
 {
   const char *k;
   json_t *v;
@@ -89,12 +88,12 @@ static ch_err parse_obj(json_t *root, certhub_delivery_policy *p, char *why,
                                     "sicklyRetryPolicy", "guaranteed",
                                     "requestPolicy"};
   static const char *const retry[] = {
-      "minDelayTarget",     "maxDelayTarget",     "numRetries",
-      "numNoDelayRetries",  "numMinDelayRetries", "numMaxDelayRetries",
+      "minDelayTarget",    "maxDelayTarget",     "numRetries",
+      "numNoDelayRetries", "numMinDelayRetries", "numMaxDelayRetries",
       "backoffFunction"};
   static const char *const throttle[] = {"maxReceivesPerSecond"};
-  ch_err rc = check_keys(root, "the policy", top, CH_ARRAY_LEN(top), why,
-                         whylen);
+  ch_err rc =
+      check_keys(root, "the policy", top, CH_ARRAY_LEN(top), why, whylen);
   if(rc)
     return rc;
   json_t *h = json_object_get(root, "healthyRetryPolicy");
@@ -110,8 +109,8 @@ static ch_err parse_obj(json_t *root, certhub_delivery_policy *p, char *why,
                       why, whylen)) ||
        (rc = get_uint(h, "numRetries", 0, MAX_RETRIES, &p->num_retries, why,
                       whylen)) ||
-       (rc = get_uint(h, "numNoDelayRetries", 0, MAX_RETRIES,
-                      &p->num_no_delay, why, whylen)) ||
+       (rc = get_uint(h, "numNoDelayRetries", 0, MAX_RETRIES, &p->num_no_delay,
+                      why, whylen)) ||
        (rc = get_uint(h, "numMinDelayRetries", 0, MAX_RETRIES,
                       &p->num_min_delay, why, whylen)) ||
        (rc = get_uint(h, "numMaxDelayRetries", 0, MAX_RETRIES,
@@ -136,8 +135,8 @@ static ch_err parse_obj(json_t *root, certhub_delivery_policy *p, char *why,
     if(!json_is_object(t))
       return why_set(why, whylen, CH_ERR_CONFIG,
                      "DeliveryPolicy: throttlePolicy must be an object");
-    if((rc = check_keys(t, "throttlePolicy", throttle,
-                        CH_ARRAY_LEN(throttle), why, whylen)) ||
+    if((rc = check_keys(t, "throttlePolicy", throttle, CH_ARRAY_LEN(throttle),
+                        why, whylen)) ||
        (rc = get_uint(t, "maxReceivesPerSecond", 1, 1000000,
                       &p->max_per_second, why, whylen)))
       return rc;

@@ -72,9 +72,9 @@ typedef struct ch_notify_msg {
   const char *text;    /* rendered plain-text form, NULL: use message */
   const char *html;    /* rendered HTML form, NULL when none */
   int64_t timestamp_ms;
-  const char *token;           /* confirmation token (SubscriptionConfirmation);
-                                * for a Notification the subscription's
-                                * unsubscribe token (UnsubscribeURL) */
+  const char *token; /* confirmation token (SubscriptionConfirmation);
+                      * for a Notification the subscription's
+                      * unsubscribe token (UnsubscribeURL) */
   const char *attributes_json; /* MessageAttributes object, NULL when none */
 } ch_notify_msg;
 

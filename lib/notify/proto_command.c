@@ -20,8 +20,9 @@
 static ch_err command_check(const char *endpoint, char *why, size_t whylen)
 {
   if(endpoint[0] != '/') {
-    snprintf(why, whylen, "the endpoint must be an absolute path to a "
-                          "program");
+    snprintf(why, whylen,
+             "the endpoint must be an absolute path to a "
+             "program");
     return CH_ERR_USAGE;
   }
   return CH_OK;
@@ -29,8 +30,8 @@ static ch_err command_check(const char *endpoint, char *why, size_t whylen)
 
 static ch_delivery_result command_deliver(const ch_notify_env *env,
                                           const ch_notify_sub *sub,
-                                          const ch_notify_msg *m,
-                                          char *detail, size_t detaillen)
+                                          const ch_notify_msg *m, char *detail,
+                                          size_t detaillen)
 {
   ch_buf body;
   ch_delivery_result d = CH_DELIVERY_RETRY;
@@ -42,10 +43,8 @@ static ch_delivery_result command_deliver(const ch_notify_env *env,
   }
   snprintf(e_type, sizeof(e_type), "CERTHUB_SNS_MESSAGE_TYPE=%s", m->type);
   snprintf(e_id, sizeof(e_id), "CERTHUB_SNS_MESSAGE_ID=%s", m->message_id);
-  snprintf(e_topic, sizeof(e_topic), "CERTHUB_SNS_TOPIC_ARN=%s",
-           m->topic_arn);
-  snprintf(e_sub, sizeof(e_sub), "CERTHUB_SNS_SUBSCRIPTION_ARN=%s",
-           sub->arn);
+  snprintf(e_topic, sizeof(e_topic), "CERTHUB_SNS_TOPIC_ARN=%s", m->topic_arn);
+  snprintf(e_sub, sizeof(e_sub), "CERTHUB_SNS_SUBSCRIPTION_ARN=%s", sub->arn);
   const char *argv[] = {sub->endpoint, NULL};
   const char *envv[] = {e_type, e_id, e_topic, e_sub, NULL};
   ch_run_opts o = {
@@ -68,8 +67,8 @@ static ch_delivery_result command_deliver(const ch_notify_env *env,
   else if(r.exited && r.exit_status == 0 && !r.timed_out)
     d = CH_DELIVERY_OK;
   /* The program's own words (not its path: it may be a secret). */
-  snprintf(detail, detaillen, "%s", d == CH_DELIVERY_OK ? "exit status 0"
-                                                        : what);
+  snprintf(detail, detaillen, "%s",
+           d == CH_DELIVERY_OK ? "exit status 0" : what);
   ch_run_result_free(&r);
 out:
   ch_buf_free(&body);

@@ -49,8 +49,8 @@ static ch_delivery_result file_deliver(const ch_notify_env *env,
   }
   size_t n = strlen(line);
   line[n++] = '\n'; /* replaces the NUL; written by length */
-  int fd = open(sub->endpoint, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                0600);
+  int fd =
+      open(sub->endpoint, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if(fd < 0) {
     snprintf(detail, detaillen, "cannot open the file: %s", strerror(errno));
     goto out;
@@ -63,7 +63,9 @@ static ch_delivery_result file_deliver(const ch_notify_env *env,
   }
   else
     snprintf(detail, detaillen, "cannot write the file: %s",
-             strerror(w < 0 ? werr : errno ? errno : EIO));
+             strerror(w < 0   ? werr
+                      : errno ? errno
+                              : EIO));
   close(fd);
 out:
   free(line);

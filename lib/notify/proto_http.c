@@ -107,8 +107,7 @@ static ch_err prepare(const ch_notify_env *env, const ch_notify_sub *sub,
   if((rc = add_header(st, "x-amz-sns-message-type", m->type)) ||
      (rc = add_header(st, "x-amz-sns-message-id", m->message_id)) ||
      (rc = add_header(st, "x-amz-sns-topic-arn", m->topic_arn)) ||
-     (note &&
-      (rc = add_header(st, "x-amz-sns-subscription-arn", sub->arn))) ||
+     (note && (rc = add_header(st, "x-amz-sns-subscription-arn", sub->arn))) ||
      (raw && (rc = add_header(st, "x-amz-sns-rawdelivery", "true"))) ||
      (rc = add_header(st, "Content-Type", "text/plain; charset=UTF-8")) ||
      (rc = add_header(st, "User-Agent", "certhub-sns/1")))
@@ -122,8 +121,8 @@ static ch_err prepare(const ch_notify_env *env, const ch_notify_sub *sub,
     return CH_ERR_USAGE;
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, protocols);
   curl_easy_setopt(easy, CURLOPT_POST, 1L);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, st->body.data ? st->body.data
-                                                           : "");
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
+                   st->body.data ? st->body.data : "");
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                    (curl_off_t)st->body.len);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, st->headers);
@@ -146,9 +145,8 @@ static ch_err http_prepare(const ch_notify_env *env, const ch_notify_sub *sub,
   return prepare(env, sub, m, easy, state, "http");
 }
 
-static ch_err https_prepare(const ch_notify_env *env,
-                            const ch_notify_sub *sub, const ch_notify_msg *m,
-                            CURL *easy, void **state)
+static ch_err https_prepare(const ch_notify_env *env, const ch_notify_sub *sub,
+                            const ch_notify_msg *m, CURL *easy, void **state)
 {
   return prepare(env, sub, m, easy, state, "https");
 }

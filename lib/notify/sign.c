@@ -69,8 +69,8 @@ ch_err certhub_sns_string_to_sign(const certhub_sns_fields *f, char **out,
   return *out ? CH_OK : CH_ERR_NOMEM;
 }
 
-ch_err ch_notify_sign(EVP_PKEY *key, int version, const char *data,
-                      size_t len, char **b64_out)
+ch_err ch_notify_sign(EVP_PKEY *key, int version, const char *data, size_t len,
+                      char **b64_out)
 {
   EVP_MD_CTX *md = EVP_MD_CTX_new();
   unsigned char *sig = NULL;

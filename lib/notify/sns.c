@@ -19,7 +19,7 @@
 #include "certhub/deliver.h"
 #include "notify_int.h"
 
-#define SIG_CACHE 256 /* entries, direct-mapped */
+#define SIG_CACHE 256   /* entries, direct-mapped */
 #define SIG_B64_MAX 700 /* base64 of an RSA signature up to 4096 bits */
 
 static struct sig_entry {
@@ -123,9 +123,8 @@ static ch_err signature(EVP_PKEY *key, int version, const char *sts,
 }
 
 /* base_url + "/?Action=...&Name=value..." */
-static char *action_url(const char *base, const char *action,
-                        const char *k1, const char *v1, const char *k2,
-                        const char *v2)
+static char *action_url(const char *base, const char *action, const char *k1,
+                        const char *v1, const char *k2, const char *v2)
 {
   ch_buf b;
   ch_buf_init(&b, 8192);
@@ -170,9 +169,9 @@ ch_err ch_notify_sns_body(const ch_notify_env *env, const ch_notify_sub *sub,
     }
   }
   ch_notify_timestamp(m->timestamp_ms, ts);
-  if(!note && !(url = action_url(base, "ConfirmSubscription", "TopicArn",
-                                 m->topic_arn, "Token",
-                                 m->token ? m->token : ""))) {
+  if(!note &&
+     !(url = action_url(base, "ConfirmSubscription", "TopicArn", m->topic_arn,
+                        "Token", m->token ? m->token : ""))) {
     rc = CH_ERR_NOMEM;
     goto out;
   }
@@ -211,10 +210,9 @@ ch_err ch_notify_sns_body(const ch_notify_env *env, const ch_notify_sub *sub,
   json_object_set_new(o, "SignatureVersion",
                       json_string(version == 2 ? "2" : "1"));
   json_object_set_new(o, "Signature", json_string(sig ? sig : ""));
-  json_object_set_new(o, "SigningCertURL",
-                      json_string(env->signing_cert_url
-                                      ? env->signing_cert_url
-                                      : ""));
+  json_object_set_new(
+      o, "SigningCertURL",
+      json_string(env->signing_cert_url ? env->signing_cert_url : ""));
   if(note) {
     if(!(unsub = action_url(base, "Unsubscribe", "SubscriptionArn", sub->arn,
                             m->token ? "Token" : NULL, m->token))) {

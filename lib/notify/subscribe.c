@@ -65,9 +65,8 @@ static ch_err check_attributes(certhub_store *s, const char *attrs)
   json_object_foreach(o, k, v)
   {
     if(!json_is_string(v) && !json_is_boolean(v)) {
-      rc = certhub_store_fail(s, CH_ERR_USAGE,
-                              "attribute %.64s: the value must be a string",
-                              k);
+      rc = certhub_store_fail(
+          s, CH_ERR_USAGE, "attribute %.64s: the value must be a string", k);
       goto out;
     }
     const char *sv = json_string_value(v);
@@ -84,8 +83,9 @@ static ch_err check_attributes(certhub_store *s, const char *attrs)
       certhub_delivery_policy_default(&p);
       if(!sv || certhub_delivery_policy_parse(sv, &p, why, sizeof(why))) {
         rc = certhub_store_fail(s, CH_ERR_USAGE, "attribute %s",
-                                sv ? why : "DeliveryPolicy must be a string "
-                                           "of JSON");
+                                sv ? why
+                                   : "DeliveryPolicy must be a string "
+                                     "of JSON");
         goto out;
       }
     }
@@ -148,8 +148,8 @@ ch_err certhub_subscribe(certhub_store *s, const char *topic,
       .token = token,
       .created = now,
   };
-  rc = certhub_store_sub_put(s, &sub, cid, certhub_now_ms(), &created,
-                             arn_out, &pend);
+  rc = certhub_store_sub_put(s, &sub, cid, certhub_now_ms(), &created, arn_out,
+                             &pend);
   if(pending)
     *pending = pend;
   return rc;

@@ -28,9 +28,8 @@ ch_err certhub_store_sub_put(certhub_store *s, const certhub_subscription *sub,
                    pending);
 }
 
-ch_err certhub_store_subs(certhub_store *s, const char *topic,
-                          const char *arn, certhub_subscription_cb cb,
-                          void *ctx)
+ch_err certhub_store_subs(certhub_store *s, const char *topic, const char *arn,
+                          certhub_subscription_cb cb, void *ctx)
 {
   if(!cb)
     return CH_ERR_USAGE;
@@ -67,8 +66,8 @@ ch_err certhub_store_deliveries_due(certhub_store *s, int64_t now_ms,
 {
   if(!cb)
     return CH_ERR_USAGE;
-  DELIVER_DISPATCH(s, deliveries_due, s, now_ms, after_ms, after_id, limit,
-                   cb, ctx);
+  DELIVER_DISPATCH(s, deliveries_due, s, now_ms, after_ms, after_id, limit, cb,
+                   ctx);
 }
 
 ch_err certhub_store_deliveries_update(certhub_store *s,
@@ -98,8 +97,8 @@ ch_err certhub_store_dlq_redrive(certhub_store *s, int64_t id,
   DELIVER_DISPATCH(s, dlq_redrive, s, id, topic, now_ms, n);
 }
 
-ch_err certhub_store_dlq_purge(certhub_store *s, int64_t id,
-                               const char *topic, uint64_t *n)
+ch_err certhub_store_dlq_purge(certhub_store *s, int64_t id, const char *topic,
+                               uint64_t *n)
 {
   if(!n || id < 0)
     return CH_ERR_USAGE;

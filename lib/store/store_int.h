@@ -150,12 +150,12 @@ struct ch_store_ops {
                     char *arn_out, bool *pending);
   ch_err (*subs)(certhub_store *s, const char *topic, const char *arn,
                  certhub_subscription_cb cb, void *ctx);
-  ch_err (*sub_confirm)(certhub_store *s, const char *topic,
-                        const char *token, int64_t now, char *arn_out);
+  ch_err (*sub_confirm)(certhub_store *s, const char *topic, const char *token,
+                        int64_t now, char *arn_out);
   ch_err (*sub_delete)(certhub_store *s, const char *arn);
   ch_err (*fanout)(certhub_store *s, int64_t now_ms, uint64_t *n);
-  ch_err (*deliveries_due)(certhub_store *s, int64_t now_ms,
-                           int64_t after_ms, int64_t after_id, size_t limit,
+  ch_err (*deliveries_due)(certhub_store *s, int64_t now_ms, int64_t after_ms,
+                           int64_t after_id, size_t limit,
                            certhub_sns_delivery_cb cb, void *ctx);
   ch_err (*deliveries_update)(certhub_store *s,
                               const certhub_sns_delivery_update *u, size_t n);
@@ -165,8 +165,7 @@ struct ch_store_ops {
                         int64_t now_ms, uint64_t *n);
   ch_err (*dlq_purge)(certhub_store *s, int64_t id, const char *topic,
                       uint64_t *n);
-  ch_err (*delivery_next_due)(certhub_store *s, int64_t *when_ms,
-                              bool *found);
+  ch_err (*delivery_next_due)(certhub_store *s, int64_t *when_ms, bool *found);
 };
 
 struct certhub_store {

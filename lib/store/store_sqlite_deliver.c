@@ -73,8 +73,8 @@ static ch_err tx_end(certhub_store *s, bool nested, ch_err rc)
 {
   sqlite3 *db = ch_sq_db(s);
   if(rc) {
-    sqlite3_exec(db, nested ? "ROLLBACK TO deliver; RELEASE deliver"
-                            : "ROLLBACK",
+    sqlite3_exec(db,
+                 nested ? "ROLLBACK TO deliver; RELEASE deliver" : "ROLLBACK",
                  NULL, NULL, NULL);
     return rc;
   }
@@ -91,8 +91,7 @@ static ch_err tx_end(certhub_store *s, bool nested, ch_err rc)
 static ch_err step_done(certhub_store *s, sqlite3_stmt *st, const char *what)
 {
   int r = sqlite3_step(st);
-  return r == SQLITE_DONE || r == SQLITE_ROW ? CH_OK
-                                             : ch_sq_dberr(s, r, what);
+  return r == SQLITE_DONE || r == SQLITE_ROW ? CH_OK : ch_sq_dberr(s, r, what);
 }
 
 #define SUB_COLS                                                              \
@@ -385,8 +384,8 @@ static void delivery_from_row(sqlite3_stmt *st, certhub_sns_delivery *d)
   };
 }
 
-ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms,
-                            int64_t after_ms, int64_t after_id, size_t limit,
+ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms, int64_t after_ms,
+                            int64_t after_id, size_t limit,
                             certhub_sns_delivery_cb cb, void *ctx)
 {
   sqlite3_stmt *st = NULL;
@@ -523,8 +522,8 @@ static ch_err dead_change(certhub_store *s, const char *sql, int64_t id,
     goto out;
   *n = (uint64_t)sqlite3_changes(ch_sq_db(s));
   if(id && !*n)
-    rc = ch_store_err(s, CH_ERR_NOTFOUND,
-                      "no dead-letter delivery %lld", (long long)id);
+    rc = ch_store_err(s, CH_ERR_NOTFOUND, "no dead-letter delivery %lld",
+                      (long long)id);
 out:
   sqlite3_finalize(st);
   return rc;
@@ -545,8 +544,7 @@ ch_err ch_sq_dlq_purge(certhub_store *s, int64_t id, const char *topic,
   return dead_change(s, "DELETE FROM deliveries" DEAD_WHERE, id, topic, 0, n);
 }
 
-ch_err ch_sq_delivery_next_due(certhub_store *s, int64_t *when_ms,
-                               bool *found)
+ch_err ch_sq_delivery_next_due(certhub_store *s, int64_t *when_ms, bool *found)
 {
   sqlite3_stmt *st = NULL;
   *found = false;

@@ -172,8 +172,8 @@ ch_err ch_sq_sub_confirm(certhub_store *s, const char *topic,
                          const char *token, int64_t now, char *arn_out);
 ch_err ch_sq_sub_delete(certhub_store *s, const char *arn);
 ch_err ch_sq_fanout(certhub_store *s, int64_t now_ms, uint64_t *n);
-ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms,
-                            int64_t after_ms, int64_t after_id, size_t limit,
+ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms, int64_t after_ms,
+                            int64_t after_id, size_t limit,
                             certhub_sns_delivery_cb cb, void *ctx);
 ch_err ch_sq_deliveries_update(certhub_store *s,
                                const certhub_sns_delivery_update *u, size_t n);

@@ -163,10 +163,11 @@ static void unknown_keys(void **state)
            "3: sources[0].pathz: unknown key (expected one of: name, paths, "
            "exclude, tags, password_file, expiry_threshold_days, account, "
            "region, renew_command, renew_timeout)");
-  load_bad("db: x\ndbz: y\n",
-           "2: dbz: unknown key (expected one of: db, account, region, "
-           "expiry_threshold_days, sources, endpoints, probe, event_source, buses, "
-           "rules, topics, notify)");
+  load_bad(
+      "db: x\ndbz: y\n",
+      "2: dbz: unknown key (expected one of: db, account, region, "
+      "expiry_threshold_days, sources, endpoints, probe, event_source, buses, "
+      "rules, topics, notify)");
   load_bad("- a\n- b\n", "1: expected a map, got a list");
   load_bad("sources: {a: b}\n",
            "1: sources: expected a list of sources, got a map");
@@ -436,25 +437,25 @@ static void many_keys(void **state)
 static void topics_section(void **state)
 {
   (void)state;
-  certhub_config *c = load_ok(
-      "notify:\n"
-      "  base_url: https://certhub.example:8443/\n"
-      "  timeout: 5s\n"
-      "  max_in_flight: 64\n"
-      "  max_message_age: 600\n"
-      "topics:\n"
-      "  - name: alerts\n"
-      "    display_name: Alerts\n"
-      "    signature_version: 2\n"
-      "    delivery_policy: {healthyRetryPolicy: {numRetries: 5}}\n"
-      "    subscriptions:\n"
-      "      - {protocol: https, endpoint_file: /etc/hook.url}\n"
-      "      - protocol: command\n"
-      "        endpoint_env: HOOK\n"
-      "        attributes: {RawMessageDelivery: \"true\"}\n"
-      "        confirmed: true\n"
-      "  - name: other\n"
-      "    delivery_policy: '{\"healthyRetryPolicy\": {}}'\n");
+  certhub_config *c =
+      load_ok("notify:\n"
+              "  base_url: https://certhub.example:8443/\n"
+              "  timeout: 5s\n"
+              "  max_in_flight: 64\n"
+              "  max_message_age: 600\n"
+              "topics:\n"
+              "  - name: alerts\n"
+              "    display_name: Alerts\n"
+              "    signature_version: 2\n"
+              "    delivery_policy: {healthyRetryPolicy: {numRetries: 5}}\n"
+              "    subscriptions:\n"
+              "      - {protocol: https, endpoint_file: /etc/hook.url}\n"
+              "      - protocol: command\n"
+              "        endpoint_env: HOOK\n"
+              "        attributes: {RawMessageDelivery: \"true\"}\n"
+              "        confirmed: true\n"
+              "  - name: other\n"
+              "    delivery_policy: '{\"healthyRetryPolicy\": {}}'\n");
   assert_string_equal(c->notify.base_url, "https://certhub.example:8443/");
   assert_int_equal(c->notify.timeout_ms, 5000);
   assert_int_equal(c->notify.max_in_flight, 64);

@@ -59,11 +59,11 @@ static bool verify(EVP_PKEY *pub, int version, const char *data, size_t len,
     l--;
   }
   EVP_MD_CTX *md = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(md, NULL,
-                                 version == 2 ? EVP_sha256() : EVP_sha1(),
-                                 NULL, pub) == 1 &&
-            EVP_DigestVerify(md, sig, (size_t)n, (const unsigned char *)data,
-                             len) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(md, NULL, version == 2 ? EVP_sha256() : EVP_sha1(),
+                           NULL, pub) == 1 &&
+      EVP_DigestVerify(md, sig, (size_t)n, (const unsigned char *)data, len) ==
+          1;
   EVP_MD_CTX_free(md);
   return ok;
 }
@@ -346,8 +346,8 @@ static void test_fanout_idempotent(void **state)
   char arn[CERTHUB_SUB_ARN_MAX], id[CERTHUB_MESSAGE_ID_LEN + 1];
   bool pending = true;
   uint64_t n = 0;
-  assert_int_equal(
-      certhub_topic_create(s, "t", NULL, NULL, NULL, T_NOW, NULL), CH_OK);
+  assert_int_equal(certhub_topic_create(s, "t", NULL, NULL, NULL, T_NOW, NULL),
+                   CH_OK);
   /* A message before any subscription is history, not a delivery. */
   assert_int_equal(
       certhub_topic_publish(s, "t", NULL, "early", 5, T_NOW - 1, id), CH_OK);
@@ -386,8 +386,8 @@ static void test_fanout_idempotent(void **state)
   assert_int_equal(n_deliveries(s), 7);
 
   /* A failure halfway leaves nothing half done: the cursor stays. */
-  assert_int_equal(
-      certhub_topic_publish(s, "t", NULL, "x", 1, T_NOW + 20, id), CH_OK);
+  assert_int_equal(certhub_topic_publish(s, "t", NULL, "x", 1, T_NOW + 20, id),
+                   CH_OK);
   free(t_query(s, "CREATE TRIGGER boom BEFORE INSERT ON deliveries"
                   " WHEN NEW.sub_id = (SELECT max(id) FROM subscriptions"
                   " WHERE protocol = 'command')"
@@ -405,37 +405,37 @@ static void test_fanout_idempotent(void **state)
                        " 'http'");
   snprintf(tok, sizeof(tok), "%s", t);
   free(t);
-  assert_int_equal(certhub_subscription_confirm(s, "t", "wrong", T_NOW + 30,
-                                                arn2),
-                   CH_ERR_NOTFOUND);
   assert_int_equal(
-      certhub_subscription_confirm(s, "t", tok, T_NOW + 30, arn2), CH_OK);
+      certhub_subscription_confirm(s, "t", "wrong", T_NOW + 30, arn2),
+      CH_ERR_NOTFOUND);
+  assert_int_equal(certhub_subscription_confirm(s, "t", tok, T_NOW + 30, arn2),
+                   CH_OK);
   assert_string_equal(arn, arn2);
   assert_int_equal(certhub_notify_fanout(s, 1000, &n), CH_OK);
   assert_int_equal(n, 0);
-  assert_int_equal(
-      certhub_topic_publish(s, "t", NULL, "y", 1, T_NOW + 30, id), CH_OK);
+  assert_int_equal(certhub_topic_publish(s, "t", NULL, "y", 1, T_NOW + 30, id),
+                   CH_OK);
   assert_int_equal(certhub_notify_fanout(s, 1000, &n), CH_OK);
   assert_int_equal(n, 3);
 
   /* Bad input names the problem. */
-  assert_int_equal(certhub_subscribe(s, "t", "gopher", "x", NULL, false,
-                                     T_NOW, arn, NULL),
-                   CH_ERR_USAGE);
+  assert_int_equal(
+      certhub_subscribe(s, "t", "gopher", "x", NULL, false, T_NOW, arn, NULL),
+      CH_ERR_USAGE);
   assert_non_null(strstr(certhub_store_errmsg(s), "unknown protocol"));
   assert_int_equal(certhub_subscribe(s, "t", "http", "ftp://x/", NULL, false,
                                      T_NOW, arn, NULL),
                    CH_ERR_USAGE);
-  assert_int_equal(certhub_subscribe(s, "nope", "file", "/tmp/x", NULL,
-                                     false, T_NOW, arn, NULL),
+  assert_int_equal(certhub_subscribe(s, "nope", "file", "/tmp/x", NULL, false,
+                                     T_NOW, arn, NULL),
                    CH_ERR_NOTFOUND);
   assert_int_equal(certhub_subscribe(s, "t", "file", "/tmp/y",
                                      "{\"DeliveryPolicy\":\"{}x\"}", false,
                                      T_NOW, arn, NULL),
                    CH_ERR_USAGE);
   assert_int_equal(certhub_subscribe(s, "t", "file", "/tmp/y",
-                                     "{\"RawMessageDelivery\":\"yes\"}",
-                                     false, T_NOW, arn, NULL),
+                                     "{\"RawMessageDelivery\":\"yes\"}", false,
+                                     T_NOW, arn, NULL),
                    CH_ERR_USAGE);
   certhub_store_close(s);
   tdir_remove(&d);
