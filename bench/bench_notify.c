@@ -6,13 +6,16 @@
  *
  *   bench_notify DIR PORT [MESSAGES [SUBS [IN_FLIGHT [RAW]]]]
  *
- * Prints "deliveries N seconds S rate R/s". Signed SNS JSON by default
+ * Prints "deliveries N seconds S rate R/s cpu C s cpu-rate R/s": the
+ * wall-clock rate and, since the machine may be shared, the rate per
+ * second of this process's own CPU time (user + system) in that phase. Signed SNS JSON by default
  * (one RSA signature per message, cached across its subscriptions); RAW=1
  * sends RawMessageDelivery instead.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "certhub/deliver.h"
 #include "certhub/notify.h"
@@ -68,6 +71,8 @@ int main(int argc, char **argv)
     return 1;
   }
   certhub_notify_stats st = {0};
+  struct rusage r0, r1;
+  getrusage(RUSAGE_SELF, &r0);
   int64_t t0 = certhub_now_ms();
   uint64_t want = (uint64_t)msgs * subs;
   while(st.delivered + st.dead < want) {
@@ -77,9 +82,16 @@ int main(int argc, char **argv)
     }
   }
   double sec = (double)(certhub_now_ms() - t0) / 1000.0;
-  printf("deliveries %llu dead %llu seconds %.3f rate %.0f/s\n",
+  getrusage(RUSAGE_SELF, &r1);
+  double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec +
+                        r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+               (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec +
+                        r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) /
+                   1e6;
+  printf("deliveries %llu dead %llu seconds %.3f rate %.0f/s cpu %.3f s "
+         "cpu-rate %.0f/s\n",
          (unsigned long long)st.delivered, (unsigned long long)st.dead, sec,
-         (double)st.delivered / sec);
+         (double)st.delivered / sec, cpu, (double)st.delivered / cpu);
   certhub_notify_engine_free(e, 1000);
   certhub_store_close(s);
   return st.dead ? 1 : 0;

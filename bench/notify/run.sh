@@ -23,12 +23,14 @@ RP=$!
 trap 'kill $RP 2>/dev/null; rm -rf "$TMP"' EXIT
 sleep 0.3
 rates=()
+cpurates=()
 for i in $(seq "$RUNS"); do
   rm -rf "$TMP/run" && mkdir "$TMP/run"
   line=$("$B" "$TMP/run" "$PORT" "${MESSAGES:-2000}" "${SUBS:-10}" \
     "${IN_FLIGHT:-128}" "${RAW:-0}")
   echo "run $i: $line"
-  rates+=("$(echo "$line" | sed -E 's/.*rate ([0-9]+).*/\1/')")
+  rates+=("$(echo "$line" | sed -E 's/.* rate ([0-9]+).*/\1/')")
+  cpurates+=("$(echo "$line" | sed -E 's/.*cpu-rate ([0-9]+).*/\1/')")
 done
-median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-echo "median: $median deliveries/s"
+med() { printf '%s\n' "$@" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+echo "median: $(med "${rates[@]}") deliveries/s wall clock, $(med "${cpurates[@]}") per CPU second of the engine"
