@@ -396,14 +396,14 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
       .timestamp_ms = confirm ? d->created_ms : d->published_at * 1000,
       .token = d->token,
   };
+  if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
+    return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
   if(!confirm && e->cfg.filter_accepts &&
      !e->cfg.filter_accepts(e->cfg.filter_ctx, &sub, &m)) {
     e->st->filtered++;
     return push(e, d->id, CERTHUB_DLV_FILTERED, d->attempts, now, 0,
                 "not accepted by the filter policy");
   }
-  if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
-    return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
   ch_notify_env env = e->env;
   env.signature_version = t ? t->version : 1;
   if(p->deliver) {
