@@ -309,6 +309,13 @@ ch_err certhub_notify_engine_next_due(certhub_notify_engine *e,
 /* Finish what is in flight (up to wait_ms), record it, and free. */
 void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms);
 
+/* Check the configuration's topics: names, protocols, literal endpoints,
+ * attributes and delivery policies (endpoint files and variables are read
+ * only when applied). CH_ERR_CONFIG with *err (malloc'd) "FILE:LINE:
+ * topics[i]...: problem". */
+ch_err certhub_notify_config_check(const certhub_config *c,
+                                   char **err /* OUT */);
+
 /* A loggable form of an endpoint (scheme and host of a URL, the domain of
  * an address, "<command>"/"<file>"): endpoints may hold secrets. */
 void certhub_notify_redact(const char *protocol, const char *endpoint,

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "certhub/config.h"
 #include "certhub/deliver_store.h"
 #include "certhub/store_hub.h"
 #include "core/core.h"
@@ -45,54 +46,61 @@ static void proto_names(char *out, size_t n)
 
 /* Subscription attributes: a JSON object; the ones certhub acts on are
  * checked here (FilterPolicy belongs to the filter module). */
-static ch_err check_attributes(certhub_store *s, const char *attrs)
+static ch_err attrs_check(const char *attrs, char *why, size_t whylen)
 {
   json_error_t jerr;
-  if(strlen(attrs) > CERTHUB_SUB_ATTRS_MAX)
-    return certhub_store_fail(s, CH_ERR_TOOBIG,
-                              "attributes are larger than %d bytes",
-                              CERTHUB_SUB_ATTRS_MAX);
+  if(strlen(attrs) > CERTHUB_SUB_ATTRS_MAX) {
+    snprintf(why, whylen, "attributes are larger than %d bytes",
+             CERTHUB_SUB_ATTRS_MAX);
+    return CH_ERR_TOOBIG;
+  }
   json_t *o = json_loads(attrs, JSON_REJECT_DUPLICATES, &jerr);
   ch_err rc = CH_OK;
   if(!json_is_object(o)) {
-    rc = certhub_store_fail(s, CH_ERR_USAGE,
-                            "attributes must be a JSON object%s%s",
-                            o ? "" : ": ", o ? "" : jerr.text);
+    snprintf(why, whylen, "attributes must be a JSON object%s%s",
+             o ? "" : ": ", o ? "" : jerr.text);
+    rc = CH_ERR_USAGE;
     goto out;
   }
   const char *k;
   json_t *v;
   json_object_foreach(o, k, v)
   {
+    const char *sv = json_string_value(v);
+    rc = CH_ERR_USAGE;
     if(!json_is_string(v) && !json_is_boolean(v)) {
-      rc = certhub_store_fail(
-          s, CH_ERR_USAGE, "attribute %.64s: the value must be a string", k);
+      snprintf(why, whylen, "attribute %.64s: the value must be a string",
+               k);
       goto out;
     }
-    const char *sv = json_string_value(v);
     if(!strcmp(k, "RawMessageDelivery") && sv && strcmp(sv, "true") &&
        strcmp(sv, "false")) {
-      rc = certhub_store_fail(s, CH_ERR_USAGE,
-                              "attribute RawMessageDelivery must be true or "
-                              "false");
+      snprintf(why, whylen,
+               "attribute RawMessageDelivery must be true or false");
       goto out;
     }
     if(!strcmp(k, "DeliveryPolicy")) {
       certhub_delivery_policy p;
-      char why[256];
+      char pw[256];
       certhub_delivery_policy_default(&p);
-      if(!sv || certhub_delivery_policy_parse(sv, &p, why, sizeof(why))) {
-        rc = certhub_store_fail(s, CH_ERR_USAGE, "attribute %s",
-                                sv ? why
-                                   : "DeliveryPolicy must be a string "
-                                     "of JSON");
+      if(!sv || certhub_delivery_policy_parse(sv, &p, pw, sizeof(pw))) {
+        snprintf(why, whylen, "attribute %s",
+                 sv ? pw : "DeliveryPolicy must be a string of JSON");
         goto out;
       }
     }
+    rc = CH_OK;
   }
 out:
   json_decref(o);
   return rc;
+}
+
+static ch_err check_attributes(certhub_store *s, const char *attrs)
+{
+  char why[400];
+  ch_err rc = attrs_check(attrs, why, sizeof(why));
+  return rc ? certhub_store_fail(s, rc, "%s", why) : CH_OK;
 }
 
 ch_err certhub_subscribe(certhub_store *s, const char *topic,
@@ -251,5 +259,57 @@ ch_err certhub_notify_fanout(certhub_store *s, int64_t now_ms, uint64_t *n)
   ch_err rc = certhub_store_fanout(s, now_ms, &k);
   if(n)
     *n = k;
+  return rc;
+}
+
+ch_err certhub_notify_config_check(const certhub_config *c, char **err)
+{
+  char why[512] = "", names[256];
+  const char *file = c && c->file ? c->file : "config";
+  ch_err rc = CH_OK;
+  *err = NULL;
+  for(size_t i = 0; c && i < c->n_topics && !rc; i++) {
+    const certhub_topic_cfg *t = &c->topics[i];
+    certhub_delivery_policy p;
+    certhub_delivery_policy_default(&p);
+    if(!certhub_topic_name_valid(t->name)) {
+      snprintf(why, sizeof(why),
+               "%s:%d: topics[%zu].name: invalid topic name '%.300s': use "
+               "1 to 256 letters, digits, '-' or '_'",
+               file, t->line, i, t->name);
+      rc = CH_ERR_CONFIG;
+      break;
+    }
+    if(t->delivery_policy) {
+      char pw[256];
+      if((rc = certhub_delivery_policy_parse(t->delivery_policy, &p, pw,
+                                             sizeof(pw)))) {
+        snprintf(why, sizeof(why), "%s:%d: topics[%zu].delivery_policy: %s",
+                 file, t->line, i, pw);
+        break;
+      }
+    }
+    for(size_t j = 0; j < t->n_subs && !rc; j++) {
+      const certhub_sub_cfg *sc = &t->subs[j];
+      const ch_notify_proto *pr = ch_notify_proto_find(sc->protocol);
+      char w[400] = "";
+      if(!pr) {
+        proto_names(names, sizeof(names));
+        snprintf(w, sizeof(w), "unknown protocol '%.64s' (one of: %s)",
+                 sc->protocol, names);
+        rc = CH_ERR_CONFIG;
+      }
+      else if(sc->endpoint && pr->check_endpoint &&
+              pr->check_endpoint(sc->endpoint, w, sizeof(w)))
+        rc = CH_ERR_CONFIG;
+      else if(sc->attributes && attrs_check(sc->attributes, w, sizeof(w)))
+        rc = CH_ERR_CONFIG;
+      if(rc)
+        snprintf(why, sizeof(why), "%s:%d: topics[%zu].subscriptions[%zu]: %s",
+                 file, sc->line, i, j, w);
+    }
+  }
+  if(rc && !(*err = strdup(why)))
+    return CH_ERR_NOMEM;
   return rc;
 }
