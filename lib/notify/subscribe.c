@@ -69,8 +69,7 @@ static ch_err attrs_check(const char *attrs, char *why, size_t whylen)
     const char *sv = json_string_value(v);
     rc = CH_ERR_USAGE;
     if(!json_is_string(v) && !json_is_boolean(v)) {
-      snprintf(why, whylen, "attribute %.64s: the value must be a string",
-               k);
+      snprintf(why, whylen, "attribute %.64s: the value must be a string", k);
       goto out;
     }
     if(!strcmp(k, "RawMessageDelivery") && sv && strcmp(sv, "true") &&
