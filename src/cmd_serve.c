@@ -139,6 +139,33 @@ static void serve_reload(serve *sv)
   c->config = cfg;
   sv->w = w;
   sv->last_eval = 0; /* thresholds may have changed */
+  /* Topics and delivery settings: a new engine; the old one first
+   * finishes what it has in flight (the rest stays pending). */
+  cli_notify nc;
+  certhub_notify_engine *ne = NULL;
+  char *nwhy = NULL;
+  if(cli_notify_setup(c, sv->store, &nc) == 0) {
+    nc.cfg.log = serve_log;
+    nc.cfg.log_ctx = sv;
+    if(certhub_notify_engine_new(sv->store, &nc.cfg, &ne, &nwhy) == CH_OK) {
+      certhub_notify_engine_free(sv->ne, 5000);
+      cli_notify_free(&sv->nc);
+      sv->ne = ne;
+      sv->nc = nc;
+      sv->nc.cfg.data_dir = sv->nc.dir;
+    }
+    else {
+      serve_log(sv, "SIGHUP: topics: keeping the running delivery settings: "
+                    "%s",
+                nwhy ? nwhy : "engine");
+      cli_notify_free(&nc);
+    }
+  }
+  else {
+    serve_log(sv, "SIGHUP: topics: keeping the running delivery settings");
+    cli_notify_free(&nc);
+  }
+  free(nwhy);
   serve_log(sv, "SIGHUP: configuration reloaded from %s", cfg->file);
 }
 

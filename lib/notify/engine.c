@@ -63,7 +63,7 @@ typedef struct topic_set {
 struct certhub_notify_engine {
   certhub_store *s;
   certhub_notify_engine_cfg cfg;
-  char *base_url, *cert_url;
+  char *base_url, *cert_url, *ca_file;
   CURLM *multi;
   slot *slots;
   unsigned n_slots, in_flight;
@@ -160,6 +160,14 @@ ch_err certhub_notify_engine_new(certhub_store *s,
     goto out;
   }
   e->key = key;
+  /* The configuration may be freed (SIGHUP) while the engine runs. */
+  if(cfg->ca_file && !(e->ca_file = strdup(cfg->ca_file))) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  e->cfg.ca_file = e->ca_file;
+  e->cfg.base_url = e->base_url;
+  e->cfg.signing_key_file = e->cfg.signing_cert_file = e->cfg.data_dir = NULL;
   e->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof(*e->topics));
   if(!e->topics) {
     rc = CH_ERR_NOMEM;
@@ -186,7 +194,7 @@ ch_err certhub_notify_engine_new(certhub_store *s,
       .signing_cert_url = e->cert_url,
       .sign_key = e->key,
       .timeout_ms = e->cfg.timeout_ms,
-      .ca_file = cfg->ca_file,
+      .ca_file = e->ca_file,
       .signature_version = 1,
   };
   e->n_slots = e->cfg.max_in_flight;
@@ -571,5 +579,6 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
   EVP_PKEY_free(e->key);
   free(e->base_url);
   free(e->cert_url);
+  free(e->ca_file);
   free(e);
 }
