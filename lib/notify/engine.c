@@ -576,6 +576,8 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
   free(e->topics);
   free(e->slots);
   free(e->upd);
+  if(e->key)
+    ch_notify_sig_cache_clear();
   EVP_PKEY_free(e->key);
   free(e->base_url);
   free(e->cert_url);

@@ -19,6 +19,10 @@
 ch_err ch_notify_sign(EVP_PKEY *key, int version, const char *data, size_t len,
                       char **b64_out /* OUT */);
 
+/* Forget cached signatures (a key is freed: another may get its
+ * address). */
+void ch_notify_sig_cache_clear(void);
+
 /* "2015-09-20T01:22:14.001Z" for a millisecond instant (25 bytes). */
 void ch_notify_timestamp(int64_t ms, char out[32]);
 

@@ -29,6 +29,14 @@ static struct sig_entry {
 } sig_cache[SIG_CACHE];
 static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void ch_notify_sig_cache_clear(void)
+{
+  pthread_mutex_lock(&sig_lock);
+  for(size_t i = 0; i < SIG_CACHE; i++)
+    sig_cache[i].used = false;
+  pthread_mutex_unlock(&sig_lock);
+}
+
 void ch_notify_timestamp(int64_t ms, char out[32])
 {
   time_t t = (time_t)(ms / 1000);
