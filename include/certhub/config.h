@@ -1,10 +1,11 @@
 /*
  * certhub_config: the YAML configuration file.
  *
- *   db: /var/lib/certhub/certhub.db    # optional, overridden by
- * --db/CERTHUB_DB account: "123456789012"            # label for certificates
- * (default 000000000000) region: eu-west-1                  # label (default
- * "local") expiry_threshold_days: 45          # 1..365, default 45 sources:
+ *   db: /var/lib/certhub/certhub.db    # optional, overridden by --db/CERTHUB_DB
+ *   account: "123456789012"            # label for certificates (default 000000000000)
+ *   region: eu-west-1                  # label (default "local")
+ *   expiry_threshold_days: 45          # 1..365, default 45
+ *   sources:
  *     - name: web                      # optional, unique
  *       paths: [/etc/ssl/private/site-*.pem, /srv/certs] # files, dirs, globs
  *       exclude: ["*.key", "*.bak"]   # fnmatch: full path or base name
@@ -34,8 +35,7 @@
  *     client_key: /etc/certhub/client.key
  *
  *   buses: [ops]                       # extra event buses
- *   rules:                             # event bus rules
- * (lib/config/config_bus.c)
+ *   rules:                             # event bus rules (lib/config/config_bus.c)
  *     - name: expiring
  *       pattern: {source: [certhub.acm]}   # or schedule: "rate(1 day)"
  *       targets: [{Id: log, Type: file, Path: /var/log/certhub.jsonl}]
