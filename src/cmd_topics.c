@@ -3,10 +3,13 @@
  * published-message log (the SNS analogue's first layer).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "certhub/deliver.h"
 #include "certhub/notify.h"
@@ -572,6 +575,40 @@ static void deliver_log(void *ctx, const char *fmt, ...)
   va_end(ap);
 }
 
+/* The lock `certhub serve` holds on a database (DB.serve.lock, flock): one
+ * dispatcher per database, or every delivery could go out twice. Returns
+ * the descriptor (-1: not a local database) or an exit code through
+ * *code. */
+static int deliver_lock(cli_ctx *c, int *code)
+{
+  const char *t = c->db_target;
+  char path[4096];
+  *code = 0;
+  if(!t || strstr(t, "://"))
+    return -1;
+  if(!strncmp(t, "sqlite:", 7))
+    t += 7;
+  if(snprintf(path, sizeof(path), "%s.serve.lock", t) >= (int)sizeof(path)) {
+    *code = cli_fail(c, CLI_EXIT_USAGE, "database path too long");
+    return -1;
+  }
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if(fd < 0) {
+    *code = cli_fail(c, CLI_EXIT_INTERNAL, "cannot open %s: %s", path,
+                     strerror(errno));
+    return -1;
+  }
+  if(flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    *code = cli_fail(c, CLI_EXIT_USAGE,
+                     "deliver: certhub serve is running on %s and delivers "
+                     "itself (%s is locked)",
+                     t, path);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /* Drain due deliveries: --once until nothing is due now; else until
  * nothing is pending at all, waiting for scheduled retries, for at most
  * --max-seconds. */
@@ -586,6 +623,11 @@ static int topics_deliver(cli_ctx *c, const deliver_opts *o)
     return code;
   if((code = cli_open_store(c, &s)))
     return code;
+  int lockfd = deliver_lock(c, &code);
+  if(code) {
+    certhub_store_close(s);
+    return code;
+  }
   cli_notify nc;
   ch_err rc = CH_OK;
   if((code = cli_notify_setup(c, s, &nc)))
@@ -649,6 +691,8 @@ out:
   }
   free(why);
   certhub_store_close(s);
+  if(lockfd >= 0)
+    close(lockfd); /* releases the flock */
   return code;
 }
 

@@ -86,6 +86,10 @@ py "n=[r for r in R if r['id']=='$MID']
 assert len(n)==1 and n[0]['verified'] is True and n[0]['version']=='2', n
 assert n[0]['message']=='expiring soon' and n[0]['path']=='/hook/token-in-path', n"
 
+note "a second dispatcher is refused while serve runs"
+run_expect 2 "$CERTHUB" topics deliver --once
+case "$ERR" in *"certhub serve is running"*) ;; *) fail "deliver ran beside serve: $ERR" ;; esac
+
 kill -TERM "$SPID"
 wait "$SPID" || fail "serve exited $? after SIGTERM: $(cat "$TMP/serve.err")"
 SPID=
