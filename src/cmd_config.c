@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "certhub/bus.h"
+#include "certhub/deliver.h"
 #include "cli.h"
 #include "wire.h"
 
@@ -63,6 +64,8 @@ int cmd_config(cli_ctx *c, int argc, char **argv)
   char *err = NULL;
   ch_err rc =
       certhub_bus_config_check(c->config, wire_check_target, NULL, &err);
+  if(!rc)
+    rc = certhub_notify_config_check(c->config, &err);
   if(rc) {
     code = cli_fail(c, CLI_EXIT_USAGE, "%s", err ? err : certhub_strerror(rc));
     free(err);

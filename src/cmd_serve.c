@@ -26,7 +26,9 @@
 
 #include "certhub/config.h"
 #include "certhub/http.h"
+#include "certhub/deliver.h"
 #include "cli.h"
+#include "notify_cfg.h"
 #include "wire.h"
 
 enum {
@@ -60,6 +62,8 @@ typedef struct serve {
   certhub_http *http;     /* the HTTP API, NULL when off */
   const char *listen_opt; /* --listen, overrides http.listen */
   bool no_http;
+  certhub_notify_engine *ne; /* topic deliveries (lib/notify) */
+  cli_notify nc;
 } serve;
 
 static int64_t serve_now(const serve *sv)
@@ -198,6 +202,33 @@ static void serve_reload(serve *sv)
   c->config = cfg;
   sv->w = w;
   sv->last_eval = 0; /* thresholds may have changed */
+  /* Topics and delivery settings: a new engine; the old one first
+   * finishes what it has in flight (the rest stays pending). */
+  cli_notify nc;
+  certhub_notify_engine *ne = NULL;
+  char *nwhy = NULL;
+  if(cli_notify_setup(c, sv->store, &nc) == 0) {
+    nc.cfg.log = serve_log;
+    nc.cfg.log_ctx = sv;
+    if(certhub_notify_engine_new(sv->store, &nc.cfg, &ne, &nwhy) == CH_OK) {
+      certhub_notify_engine_free(sv->ne, 5000);
+      cli_notify_free(&sv->nc);
+      sv->ne = ne;
+      sv->nc = nc;
+      sv->nc.cfg.data_dir = sv->nc.dir;
+    }
+    else {
+      serve_log(sv, "SIGHUP: topics: keeping the running delivery settings: "
+                    "%s",
+                nwhy ? nwhy : "engine");
+      cli_notify_free(&nc);
+    }
+  }
+  else {
+    serve_log(sv, "SIGHUP: topics: keeping the running delivery settings");
+    cli_notify_free(&nc);
+  }
+  free(nwhy);
   serve_log(sv, "SIGHUP: configuration reloaded from %s", cfg->file);
 }
 
@@ -259,6 +290,34 @@ static bool evaluation_due(const serve *sv, int64_t now)
   return (now - sv->last_eval) * 1000 >= (int64_t)sv->eval_every_ms;
 }
 
+/* Topic deliveries: drive the engine until nothing is due or in flight,
+ * at most NOTIFY_SLICE_MS per pass so the bus is not starved. */
+#define NOTIFY_SLICE_MS 2000
+static void serve_notify(serve *sv)
+{
+  certhub_notify_stats st = {0};
+  int64_t until = certhub_now_ms() + NOTIFY_SLICE_MS;
+  while(sv->ne && !sv->stop && certhub_now_ms() < until) {
+    ch_err rc = certhub_notify_engine_step(sv->ne, 50, &st);
+    if(rc) {
+      serve_log(sv, "topics: %s", certhub_store_errmsg(sv->store));
+      break;
+    }
+    serve_read_signals(sv);
+    int64_t due = INT64_MAX;
+    if(!certhub_notify_engine_in_flight(sv->ne) &&
+       (certhub_notify_engine_next_due(sv->ne, &due) ||
+        due > certhub_now_ms()))
+      break;
+  }
+  if(st.attempted || st.filtered)
+    serve_log(sv,
+              "topics: %llu delivered, %llu to retry, %llu dead-lettered, "
+              "%llu filtered",
+              (unsigned long long)st.delivered, (unsigned long long)st.retried,
+              (unsigned long long)st.dead, (unsigned long long)st.filtered);
+}
+
 /* One pass: evaluation when due, then schedules, routing and deliveries
  * until nothing is due or a stop is asked. Errors are logged; a storage
  * error ends the pass, and the next pass tries again. */
@@ -289,6 +348,7 @@ static void serve_pass(serve *sv)
     }
     serve_signals(sv);
   }
+  serve_notify(sv);
   if(st.emitted || st.fired || st.routed || st.delivered || st.retried ||
      st.dead)
     serve_log(sv,
@@ -307,6 +367,17 @@ static int serve_sleep_ms(serve *sv)
   int64_t ms = sv->interval_ms;
   if(wire_next_due(sv->w, &due) == CH_OK && due != INT64_MAX) {
     int64_t d = due <= now ? 0 : (due - now) * 1000;
+    if(d < ms)
+      ms = d;
+  }
+  int64_t nd = INT64_MAX;
+  if(sv->ne &&
+     (certhub_notify_engine_in_flight(sv->ne) ||
+      (!certhub_notify_engine_next_due(sv->ne, &nd) && nd != INT64_MAX))) {
+    int64_t d =
+        certhub_notify_engine_in_flight(sv->ne) ? 0 : nd - certhub_now_ms();
+    if(d < 0)
+      d = 0;
     if(d < ms)
       ms = d;
   }
@@ -442,6 +513,18 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     code = c->exit_code = cli_exit_for(wrc);
     goto out;
   }
+  /* Topic deliveries share the loop's store handle (one thread). */
+  if((code = cli_notify_setup(c, sv.store, &sv.nc)))
+    goto out;
+  sv.nc.cfg.log = serve_log;
+  sv.nc.cfg.log_ctx = &sv;
+  char *nwhy = NULL;
+  ch_err nrc = certhub_notify_engine_new(sv.store, &sv.nc.cfg, &sv.ne, &nwhy);
+  if(nrc) {
+    code = cli_fail(c, cli_exit_for(nrc), "%s", nwhy ? nwhy : "topics");
+    free(nwhy);
+    goto out;
+  }
   if(!c->quiet)
     serve_log(&sv, "started (pid %ld%s%s)", (long)getpid(),
               c->config_from_file ? ", config " : "",
@@ -488,6 +571,10 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
 out:
   /* Requests in flight finish before the store closes. */
   certhub_http_stop(sv.http);
+  /* In-flight topic deliveries get a moment to finish and be recorded;
+   * the rest stay pending for the next start (at least once). */
+  certhub_notify_engine_free(sv.ne, 5000);
+  cli_notify_free(&sv.nc);
   wire_free(sv.w);
   if(sv.sfd >= 0)
     close(sv.sfd);

@@ -53,8 +53,17 @@
  *       ca_file: /etc/certhub/smtp-ca.pem  # trust these, not the system store
  *   http:                              # the HTTP API of certhub serve
  *     listen: 127.0.0.1:8080           # (lib/config/config_http.c)
+ *   notify: {base_url: "https://certhub.example:8443", signing_key_file: ...,
+ *            signing_cert_file: ..., max_in_flight: 256, timeout: 15s,
+ *            max_message_age: 3600, smtp: {...} as above}
+ *   topics:                            # lib/config/config_topics.c
+ *     - name: cert-alerts
+ *       signature_version: 2
+ *       delivery_policy: {healthyRetryPolicy: {numRetries: 5}}
+ *       subscriptions:
+ *         - {protocol: https, endpoint_file: /etc/certhub/hook.url}
  *
- * Later sections (topics, hub) are added by later modules;
+ * Later sections (hub) are added by later modules;
  * unknown keys are errors.
  *
  * Ownership: certhub_config_load() returns a tree owned by the caller and
@@ -153,6 +162,41 @@ typedef struct certhub_http_cfg {
   bool metrics_auth;   /* /metrics needs a read token */
   bool metrics_auth_set; /* else: only on a non-loopback listener */
 } certhub_http_cfg;
+/* One subscription of a configured topic (lib/config/config_topics.c).
+ * Exactly one of endpoint, endpoint_file (read at use, trailing newline
+ * dropped) and endpoint_env (a variable's value) is set, so secrets need
+ * not be in the file. */
+typedef struct certhub_sub_cfg {
+  char *protocol;
+  char *endpoint;
+  char *endpoint_file;
+  char *endpoint_env;
+  char *attributes; /* JSON object text, or NULL */
+  bool confirmed;   /* pre-confirmed by the administrator */
+  int line;
+} certhub_sub_cfg;
+
+/* One configured topic. */
+typedef struct certhub_topic_cfg {
+  char *name;
+  char *display_name;    /* may be NULL */
+  char *delivery_policy; /* JSON text, or NULL */
+  int signature_version; /* 1 or 2 (default 1) */
+  certhub_sub_cfg *subs;
+  size_t n_subs;
+  int line;
+} certhub_topic_cfg;
+
+/* `notify:` delivery settings; 0 / NULL: defaults. */
+typedef struct certhub_notify_cfg {
+  char *base_url;         /* public URL of certhub serve */
+  char *signing_key_file; /* with signing_cert_file; else generated */
+  char *signing_cert_file;
+  char *ca_file;          /* https trust store */
+  unsigned max_in_flight; /* concurrent deliveries */
+  unsigned timeout_ms;    /* per attempt */
+  unsigned max_age_s;     /* message age limit */
+} certhub_notify_cfg;
 
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
@@ -177,6 +221,10 @@ typedef struct certhub_config {
   unsigned event_retention_days;
   struct certhub_smtp_cfg *smtp; /* notify.smtp, NULL when absent */
   certhub_http_cfg http; /* http: */
+  /* Topics, subscriptions and delivery settings (config_topics.c). */
+  certhub_topic_cfg *topics;
+  size_t n_topics;
+  certhub_notify_cfg notify;
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

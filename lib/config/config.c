@@ -11,7 +11,7 @@ static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
     "buses",   "rules", "event_retention_days",
-    "notify", "http",
+    "notify", "http", "topics",
 };
 
 static const char *const endpoint_keys[] = {
@@ -488,6 +488,8 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       c->has_rules = true;
       rc = ch_cfg_load_rules(e, v, c);
     }
+    else if(!strcmp(k->str, "topics"))
+      rc = ch_cfg_load_topics(e, v, c);
     else if(!strcmp(k->str, "notify"))
       rc = ch_cfg_load_notify(e, v, c);
     else if(!strcmp(k->str, "http"))
@@ -638,6 +640,7 @@ void certhub_config_free(certhub_config *c)
   free(c->endpoints);
   ch_cfg_bus_free(c);
   ch_cfg_notify_free(c);
+  ch_cfg_topics_free(c);
   free(c->probe.ca_file);
   free(c->probe.client_cert);
   free(c->probe.client_key);

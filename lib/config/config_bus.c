@@ -293,3 +293,17 @@ void ch_cfg_bus_free(certhub_config *c)
   free(c->rules);
   ch_cfg_strv_free(c->buses, c->n_buses);
 }
+
+/* For other sections (config_topics.c): a YAML node as JSON text. */
+ch_err ch_cfg_json_text(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                        char **out)
+{
+  *out = NULL;
+  json_t *v = to_json(e, n, path, false);
+  if(!v)
+    return e->msg ? CH_ERR_CONFIG
+                  : ch_cfg_errorf(e, n, path, "cannot convert to JSON");
+  *out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(v);
+  return *out ? CH_OK : CH_ERR_NOMEM;
+}

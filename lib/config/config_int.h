@@ -122,13 +122,23 @@ ch_err ch_cfg_load_buses(ch_cfgerr *e, const ch_ynode *n,
                          struct certhub_config *c);
 void ch_cfg_bus_free(struct certhub_config *c);
 
-/* The notify: section (config_notify.c). */
-ch_err ch_cfg_load_notify(ch_cfgerr *e, const ch_ynode *n,
-                          struct certhub_config *c);
+/* notify.smtp (config_notify.c); n is the notify: map. */
+ch_err ch_cfg_load_notify_smtp(ch_cfgerr *e, const ch_ynode *n,
+                               struct certhub_config *c);
 void ch_cfg_notify_free(struct certhub_config *c);
 /* The http: section (config_http.c). */
 ch_err ch_cfg_load_http(ch_cfgerr *e, const ch_ynode *n,
                         struct certhub_config *c);
 void ch_cfg_http_free(struct certhub_config *c);
+/* A YAML node as compact JSON text (*out malloc'd), config_bus.c. */
+ch_err ch_cfg_json_text(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                        char **out /* OUT */);
+
+/* `topics:` and `notify:` (config_topics.c). */
+ch_err ch_cfg_load_topics(ch_cfgerr *e, const ch_ynode *n,
+                          struct certhub_config *c);
+ch_err ch_cfg_load_notify(ch_cfgerr *e, const ch_ynode *n,
+                          struct certhub_config *c);
+void ch_cfg_topics_free(struct certhub_config *c);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * The notify: section of the configuration: notify.smtp for the email
+ * notify.smtp in the configuration (the rest of notify: is in
+ * config_topics.c): the email
  * protocol. The password is not read here: the config keeps only where it
  * comes from (password_file or password_env), and the email protocol
  * reads it when it sends (lib/notify/proto_email.c).
@@ -9,8 +10,6 @@
 
 #include "certhub/config.h"
 #include "config_int.h"
-
-static const char *const notify_keys[] = {"smtp"};
 
 static const char *const smtp_keys[] = {
     "url",          "from",        "username", "password_file",
@@ -111,14 +110,10 @@ static ch_err load_smtp(ch_cfgerr *e, const ch_ynode *n, certhub_smtp_cfg *s)
   return CH_OK;
 }
 
-ch_err ch_cfg_load_notify(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
+/* Called by the notify: loader (config_topics.c), which checked the keys. */
+ch_err ch_cfg_load_notify_smtp(ch_cfgerr *e, const ch_ynode *n,
+                               certhub_config *c)
 {
-  if(ch_ynode_is_null(n))
-    return CH_OK;
-  ch_err rc = ch_cfg_check_keys(e, n, "notify", notify_keys,
-                                CH_ARRAY_LEN(notify_keys));
-  if(rc)
-    return rc;
   const ch_ynode *smtp = ch_ymap_get(n, "smtp");
   if(!smtp || ch_ynode_is_null(smtp))
     return CH_OK;

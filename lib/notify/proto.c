@@ -10,6 +10,10 @@
 
 /* Entries are added by the protocol files (extern const ch_notify_proto
  * ch_notify_proto_<name>;). The NULL ends the table. */
+extern const ch_notify_proto ch_notify_proto_http;
+extern const ch_notify_proto ch_notify_proto_https;
+extern const ch_notify_proto ch_notify_proto_command;
+extern const ch_notify_proto ch_notify_proto_file;
 extern const ch_notify_proto ch_notify_proto_email;
 extern const ch_notify_proto ch_notify_proto_slack;
 extern const ch_notify_proto ch_notify_proto_teams;
@@ -18,6 +22,10 @@ extern const ch_notify_proto ch_notify_proto_webhook;
 /* One entry a line, so protocols added on different branches merge. */
 /* clang-format off */
 static const ch_notify_proto *const protos[] = {
+    &ch_notify_proto_http,
+    &ch_notify_proto_https,
+    &ch_notify_proto_command,
+    &ch_notify_proto_file,
     &ch_notify_proto_email,
     &ch_notify_proto_slack,
     &ch_notify_proto_teams,

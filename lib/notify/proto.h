@@ -45,6 +45,9 @@ typedef struct ch_notify_env {
   const ch_notify_smtp *smtp;   /* NULL when not configured */
   long timeout_ms;              /* per attempt */
   const char *ca_file;          /* NULL: system trust store (https) */
+  int signature_version;        /* 1 (RSA-SHA1) or 2 (RSA-SHA256); the
+                                 * engine sets the topic's (added by
+                                 * ndeliver, at the end) */
 } ch_notify_env;
 
 /* One subscription as a protocol sees it. */
@@ -69,7 +72,9 @@ typedef struct ch_notify_msg {
   const char *text;    /* rendered plain-text form, NULL: use message */
   const char *html;    /* rendered HTML form, NULL when none */
   int64_t timestamp_ms;
-  const char *token;           /* confirmation token (SubscriptionConfirmation) */
+  const char *token; /* confirmation token (SubscriptionConfirmation);
+                      * for a Notification the subscription's
+                      * unsubscribe token (UnsubscribeURL) */
   const char *attributes_json; /* MessageAttributes object, NULL when none */
 } ch_notify_msg;
 

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include "certhub/bus_store.h"
 #include "certhub/findings_query.h"
+#include "certhub/deliver_store.h"
 #include "certhub/store.h"
 #include "certhub/store_hub.h"
 #include "certhub/store_tokens.h"
@@ -160,6 +161,28 @@ struct ch_store_ops {
   ch_err (*token_revoke)(certhub_store *s, const char *name);
   ch_err (*findings_by_id)(certhub_store *s, const char *id,
                            certhub_finding_cb cb, void *ctx);
+  /* Subscriptions and deliveries (deliver_store.h); NULL: unsupported. */
+  ch_err (*sub_put)(certhub_store *s, const certhub_subscription *sub,
+                    const char *confirm_id, int64_t now_ms, bool *created,
+                    char *arn_out, bool *pending);
+  ch_err (*subs)(certhub_store *s, const char *topic, const char *arn,
+                 certhub_subscription_cb cb, void *ctx);
+  ch_err (*sub_confirm)(certhub_store *s, const char *topic, const char *token,
+                        int64_t now, char *arn_out);
+  ch_err (*sub_delete)(certhub_store *s, const char *arn);
+  ch_err (*fanout)(certhub_store *s, int64_t now_ms, uint64_t *n);
+  ch_err (*deliveries_due)(certhub_store *s, int64_t now_ms, int64_t after_ms,
+                           int64_t after_id, size_t limit,
+                           certhub_sns_delivery_cb cb, void *ctx);
+  ch_err (*deliveries_update)(certhub_store *s,
+                              const certhub_sns_delivery_update *u, size_t n);
+  ch_err (*deliveries)(certhub_store *s, const certhub_sns_delivery_filter *f,
+                       certhub_sns_delivery_cb cb, void *ctx);
+  ch_err (*dlq_redrive)(certhub_store *s, int64_t id, const char *topic,
+                        int64_t now_ms, uint64_t *n);
+  ch_err (*dlq_purge)(certhub_store *s, int64_t id, const char *topic,
+                      uint64_t *n);
+  ch_err (*delivery_next_due)(certhub_store *s, int64_t *when_ms, bool *found);
 };
 
 struct certhub_store {

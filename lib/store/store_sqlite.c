@@ -120,6 +120,8 @@ static const struct migration {
      * migration not yet recorded, so gaps are fine. */
     {6, "topics: topics, topic_messages", ch_sq_notify_schema},
     {7, "findings: findings (ASFF)", ch_sq_findings_schema},
+    {8, "notify: subscriptions, deliveries, notify_fanout",
+     ch_sq_deliver_schema},
     {9, "topics: topic_messages.sealed (bodies sealed at rest)",
      ch_sq_notify_sealed_schema},
     {10, "findings: query columns and indexes", ch_sq_findq_schema},
@@ -2005,6 +2007,17 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .token_list = ch_sq_token_list,
     .token_revoke = ch_sq_token_revoke,
     .findings_by_id = ch_sq_findings_by_id,
+    .sub_put = ch_sq_sub_put,
+    .subs = ch_sq_subs,
+    .sub_confirm = ch_sq_sub_confirm,
+    .sub_delete = ch_sq_sub_delete,
+    .fanout = ch_sq_fanout,
+    .deliveries_due = ch_sq_deliveries_due,
+    .deliveries_update = ch_sq_deliveries_update,
+    .deliveries = ch_sq_deliveries,
+    .dlq_redrive = ch_sq_dlq_redrive,
+    .dlq_purge = ch_sq_dlq_purge,
+    .delivery_next_due = ch_sq_delivery_next_due,
 };
 
 /* For store_sqlite_probe.c, which keeps its statements to itself. */

@@ -179,4 +179,29 @@ ch_err ch_sq_token_revoke(certhub_store *s, const char *name);
 ch_err ch_sq_findings_by_id(certhub_store *s, const char *id,
                             certhub_finding_cb cb, void *ctx);
 
+/* Migration 8 and store_sqlite_deliver.c: subscriptions, deliveries. */
+extern const char ch_sq_deliver_schema[];
+ch_err ch_sq_sub_put(certhub_store *s, const certhub_subscription *sub,
+                     const char *confirm_id, int64_t now_ms, bool *created,
+                     char *arn_out, bool *pending);
+ch_err ch_sq_subs(certhub_store *s, const char *topic, const char *arn,
+                  certhub_subscription_cb cb, void *ctx);
+ch_err ch_sq_sub_confirm(certhub_store *s, const char *topic,
+                         const char *token, int64_t now, char *arn_out);
+ch_err ch_sq_sub_delete(certhub_store *s, const char *arn);
+ch_err ch_sq_fanout(certhub_store *s, int64_t now_ms, uint64_t *n);
+ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms, int64_t after_ms,
+                            int64_t after_id, size_t limit,
+                            certhub_sns_delivery_cb cb, void *ctx);
+ch_err ch_sq_deliveries_update(certhub_store *s,
+                               const certhub_sns_delivery_update *u, size_t n);
+ch_err ch_sq_deliveries(certhub_store *s, const certhub_sns_delivery_filter *f,
+                        certhub_sns_delivery_cb cb, void *ctx);
+ch_err ch_sq_dlq_redrive(certhub_store *s, int64_t id, const char *topic,
+                         int64_t now_ms, uint64_t *n);
+ch_err ch_sq_dlq_purge(certhub_store *s, int64_t id, const char *topic,
+                       uint64_t *n);
+ch_err ch_sq_delivery_next_due(certhub_store *s, int64_t *when_ms,
+                               bool *found);
+
 #endif

@@ -166,7 +166,7 @@ static void unknown_keys(void **state)
   load_bad("db: x\ndbz: y\n",
            "2: dbz: unknown key (expected one of: db, account, region, "
            "expiry_threshold_days, sources, endpoints, probe, event_source, buses, "
-           "rules, event_retention_days, notify, http)");
+           "rules, event_retention_days, notify, http, topics)");
   load_bad("- a\n- b\n", "1: expected a map, got a list");
   load_bad("sources: {a: b}\n",
            "1: sources: expected a list of sources, got a map");
@@ -432,9 +432,81 @@ static void many_keys(void **state)
   ch_buf_free(&b);
 }
 
+/* topics: and notify: (config_topics.c). */
+static void topics_section(void **state)
+{
+  (void)state;
+  certhub_config *c =
+      load_ok("notify:\n"
+              "  base_url: https://certhub.example:8443/\n"
+              "  timeout: 5s\n"
+              "  max_in_flight: 64\n"
+              "  max_message_age: 600\n"
+              "topics:\n"
+              "  - name: alerts\n"
+              "    display_name: Alerts\n"
+              "    signature_version: 2\n"
+              "    delivery_policy: {healthyRetryPolicy: {numRetries: 5}}\n"
+              "    subscriptions:\n"
+              "      - {protocol: https, endpoint_file: /etc/hook.url}\n"
+              "      - protocol: command\n"
+              "        endpoint_env: HOOK\n"
+              "        attributes: {RawMessageDelivery: \"true\"}\n"
+              "        confirmed: true\n"
+              "  - name: other\n"
+              "    delivery_policy: '{\"healthyRetryPolicy\": {}}'\n");
+  assert_string_equal(c->notify.base_url, "https://certhub.example:8443/");
+  assert_int_equal(c->notify.timeout_ms, 5000);
+  assert_int_equal(c->notify.max_in_flight, 64);
+  assert_int_equal(c->notify.max_age_s, 600);
+  assert_int_equal(c->n_topics, 2);
+  assert_string_equal(c->topics[0].name, "alerts");
+  assert_int_equal(c->topics[0].signature_version, 2);
+  assert_string_equal(c->topics[0].delivery_policy,
+                      "{\"healthyRetryPolicy\":{\"numRetries\":5}}");
+  assert_int_equal(c->topics[0].n_subs, 2);
+  assert_string_equal(c->topics[0].subs[0].endpoint_file, "/etc/hook.url");
+  assert_null(c->topics[0].subs[0].endpoint);
+  assert_false(c->topics[0].subs[0].confirmed);
+  assert_string_equal(c->topics[0].subs[1].endpoint_env, "HOOK");
+  assert_string_equal(c->topics[0].subs[1].attributes,
+                      "{\"RawMessageDelivery\":\"true\"}");
+  assert_true(c->topics[0].subs[1].confirmed);
+  assert_int_equal(c->topics[1].signature_version, 1);
+  assert_string_equal(c->topics[1].delivery_policy,
+                      "{\"healthyRetryPolicy\": {}}");
+  certhub_config_free(c);
+
+  load_bad("topics:\n  - name: a\n    subscriptions:\n"
+           "      - {protocol: http}\n",
+           "4: topics[0].subscriptions[0]: give exactly one of endpoint, "
+           "endpoint_file and endpoint_env");
+  load_bad("topics:\n  - name: a\n    subscriptions:\n"
+           "      - {protocol: http, endpoint: x, endpoint_env: Y}\n",
+           "4: topics[0].subscriptions[0]: give exactly one of endpoint, "
+           "endpoint_file and endpoint_env");
+  load_bad("topics:\n  - name: a\n    subscriptions:\n"
+           "      - {endpoint: x}\n",
+           "4: topics[0].subscriptions[0]: protocol is missing");
+  load_bad("topics:\n  - name: a\n    signature_version: 3\n",
+           "3: topics[0].signature_version: 3 is out of range (1..2)");
+  load_bad("topics:\n  - name: a\n  - name: a\n",
+           "3: topics[1]: topic 'a' is given twice");
+  load_bad("topics:\n  - display_name: x\n", "2: topics[0]: name is missing");
+  load_bad("topics: {a: b}\n", "1: topics: must be a list, not a map");
+  load_bad("notify:\n  signing_key_file: /k\n",
+           "2: notify: signing_key_file and signing_cert_file go together");
+  load_bad("notify:\n  timeout: forever\n",
+           "2: notify.timeout: 'forever' is not a duration over zero and of "
+           "at most an hour");
+  load_bad("notify:\n  max_in_flight: 0\n",
+           "2: notify.max_in_flight: 0 is out of range (1..4096)");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(topics_section),
       cmocka_unit_test(full_config),
       cmocka_unit_test(empty_and_defaults),
       cmocka_unit_test(unknown_keys),

@@ -14,10 +14,10 @@ static void migrations_new_and_reopen(void **state)
   certhub_store *s = t_open(d.db);
   assert_int_equal(certhub_store_schema_version(s, &v), CH_OK);
   /* 2: endpoints and probes, 3: chain_checks, 4: bus, 5: lifecycle marks,
-   * 6: topics, 7: findings, 9: sealed topic messages, 10: findings query columns,
-   * 11: API tokens */
+   * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
+   * topic messages, 10: findings query columns, 11: API tokens */
   assert_int_equal(v, 11);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "10");
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "11");
   t_query_eq(s, "PRAGMA journal_mode", "wal");
   t_query_eq(s, "PRAGMA foreign_keys", "1");
   t_query_eq(s, "PRAGMA synchronous", "1"); /* NORMAL */
@@ -41,10 +41,10 @@ static void migrations_new_and_reopen(void **state)
   s = t_open(target);
   assert_int_equal(certhub_store_schema_version(s, &v), CH_OK);
   /* 2: endpoints and probes, 3: chain_checks, 4: bus, 5: lifecycle marks,
-   * 6: topics, 7: findings, 9: sealed topic messages, 10: findings query columns,
-   * 11: API tokens */
+   * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
+   * topic messages, 10: findings query columns, 11: API tokens */
   assert_int_equal(v, 11);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "10");
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "11");
   certhub_store_close(s);
   tdir_remove(&d);
 }

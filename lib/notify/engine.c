@@ -1,0 +1,586 @@
+/*
+ * The delivery engine: fan-out, then due deliveries run as transfers on
+ * one libcurl multi handle (a pool of easy handles whose connections the
+ * multi keeps alive and reuses, a bounded number in flight), outcomes
+ * written back in one transaction per step.
+ *
+ * At least once: a delivery stays 'pending' in the store while in flight
+ * and becomes 'delivered' only after the receiver answered 2xx and the
+ * step's transaction committed, so a killed process re-sends at most what
+ * was in flight (or answered but not yet recorded).
+ *
+ * Ownership: the engine owns its curl handles, signing key, copies of the
+ * configuration strings and the pending updates; the store is borrowed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "certhub/deliver_store.h"
+#include "core/core.h"
+#include "notify_int.h"
+#include "proto.h"
+
+#define DEFAULT_IN_FLIGHT 256
+#define DEFAULT_PER_HOST 64
+#define DEFAULT_TIMEOUT_MS 15000
+#define DEFAULT_MAX_AGE_MS (3600 * 1000LL)
+#define THROTTLE_SLOTS                                                        \
+  1024 /* subscriptions tracked for maxReceivesPerSecond */
+#define DETAIL_MAX 160
+#define CONFIRM_TEXT                                                          \
+  "You have chosen to subscribe to the topic %s.\nTo confirm the "            \
+  "subscription, visit the SubscribeURL included in this message."
+
+typedef struct slot {
+  CURL *easy;
+  bool busy;
+  int64_t id;
+  unsigned attempts; /* before this attempt */
+  int64_t created_ms;
+  certhub_delivery_policy policy;
+  const ch_notify_proto *proto;
+  void *state;
+  char redacted[128];
+} slot;
+
+typedef struct pending_update {
+  certhub_sns_delivery_update u;
+  char detail[DETAIL_MAX];
+  char status[16];
+} pending_update;
+
+typedef struct topic_set {
+  char *name;
+  certhub_delivery_policy policy;
+  int version;
+} topic_set;
+
+struct certhub_notify_engine {
+  certhub_store *s;
+  certhub_notify_engine_cfg cfg;
+  char *base_url, *cert_url, *ca_file;
+  CURLM *multi;
+  slot *slots;
+  unsigned n_slots, in_flight;
+  EVP_PKEY *key;
+  ch_notify_env env;
+  topic_set *topics;
+  size_t n_topics;
+  pending_update *upd;
+  size_t n_upd, cap_upd;
+  struct {
+    uint64_t h;
+    int64_t next_ok;
+  } throttle[THROTTLE_SLOTS];
+  certhub_notify_stats *st; /* the running step's */
+  /* The sweep through due rows: the last (next_at_ms, id) started, so a
+   * long queue's head (in flight) is not read again each step. */
+  int64_t sweep_ms, sweep_id;
+  size_t seen;
+  uint64_t settled; /* transfers finished in the running step */
+};
+
+static void elog(certhub_notify_engine *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void elog(certhub_notify_engine *e, const char *fmt, ...)
+{
+  char line[512];
+  va_list ap;
+  if(!e->cfg.log)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  e->cfg.log(e->cfg.log_ctx, "%s", line);
+}
+
+static char *why_dup(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static char *why_dup(const char *fmt, ...)
+{
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return strdup(buf);
+}
+
+void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms);
+
+ch_err certhub_notify_engine_new(certhub_store *s,
+                                 const certhub_notify_engine_cfg *cfg,
+                                 certhub_notify_engine **out, char **why)
+{
+  char err[512] = "", *pem = NULL;
+  ch_err rc = CH_OK;
+  *out = NULL;
+  if(why)
+    *why = NULL;
+  certhub_notify_engine *e = calloc(1, sizeof(*e));
+  if(!e)
+    return CH_ERR_NOMEM;
+  e->s = s;
+  e->cfg = *cfg;
+  e->cfg.topics = NULL;
+  e->cfg.n_topics = 0;
+  if(!e->cfg.max_in_flight)
+    e->cfg.max_in_flight = DEFAULT_IN_FLIGHT;
+  if(!e->cfg.max_per_host)
+    e->cfg.max_per_host = DEFAULT_PER_HOST;
+  if(e->cfg.timeout_ms <= 0)
+    e->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
+  if(e->cfg.max_age_ms <= 0)
+    e->cfg.max_age_ms = DEFAULT_MAX_AGE_MS;
+  e->base_url = strdup(cfg->base_url ? cfg->base_url : "http://localhost");
+  if(!e->base_url) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  size_t bl = strlen(e->base_url);
+  while(bl > 0 && e->base_url[bl - 1] == '/')
+    e->base_url[--bl] = '\0';
+  if(!(e->cert_url = why_dup("%s/sns/signing-cert.pem", e->base_url))) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  void *key = NULL;
+  rc = certhub_notify_signing_load(cfg->signing_key_file,
+                                   cfg->signing_cert_file, cfg->data_dir, &key,
+                                   &pem, err, sizeof(err));
+  free(pem);
+  if(rc) {
+    if(why)
+      *why = why_dup("signing key: %s", err[0] ? err : certhub_strerror(rc));
+    goto out;
+  }
+  e->key = key;
+  /* The configuration may be freed (SIGHUP) while the engine runs. */
+  if(cfg->ca_file && !(e->ca_file = strdup(cfg->ca_file))) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  e->cfg.ca_file = e->ca_file;
+  e->cfg.base_url = e->base_url;
+  e->cfg.signing_key_file = e->cfg.signing_cert_file = e->cfg.data_dir = NULL;
+  e->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof(*e->topics));
+  if(!e->topics) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  for(size_t i = 0; i < cfg->n_topics; i++) {
+    topic_set *t = &e->topics[e->n_topics++];
+    if(!(t->name = strdup(cfg->topics[i].name))) {
+      rc = CH_ERR_NOMEM;
+      goto out;
+    }
+    certhub_delivery_policy_default(&t->policy);
+    t->version = cfg->topics[i].signature_version == 2 ? 2 : 1;
+    if(cfg->topics[i].delivery_policy &&
+       (rc = certhub_delivery_policy_parse(cfg->topics[i].delivery_policy,
+                                           &t->policy, err, sizeof(err)))) {
+      if(why)
+        *why = why_dup("topic %s: %s", t->name, err);
+      goto out;
+    }
+  }
+  e->env = (ch_notify_env){
+      .base_url = e->base_url,
+      .signing_cert_url = e->cert_url,
+      .sign_key = e->key,
+      .timeout_ms = e->cfg.timeout_ms,
+      .ca_file = e->ca_file,
+      .signature_version = 1,
+  };
+  e->n_slots = e->cfg.max_in_flight;
+  e->slots = calloc(e->n_slots, sizeof(*e->slots));
+  e->multi = curl_multi_init();
+  if(!e->slots || !e->multi) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                    (long)e->cfg.max_per_host);
+  curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->n_slots);
+  e->cap_upd = e->n_slots * 2 + 64;
+  e->upd = calloc(e->cap_upd, sizeof(*e->upd));
+  if(!e->upd)
+    rc = CH_ERR_NOMEM;
+out:
+  if(rc) {
+    if(why && !*why)
+      *why = why_dup("delivery engine: %s", certhub_strerror(rc));
+    certhub_notify_engine_free(e, 0);
+    return rc;
+  }
+  *out = e;
+  return CH_OK;
+}
+
+static const topic_set *topic_of(const certhub_notify_engine *e,
+                                 const char *name)
+{
+  for(size_t i = 0; i < e->n_topics; i++)
+    if(!strcmp(e->topics[i].name, name))
+      return &e->topics[i];
+  return NULL;
+}
+
+static ch_err flush(certhub_notify_engine *e)
+{
+  if(!e->n_upd)
+    return CH_OK;
+  certhub_sns_delivery_update *u = malloc(e->n_upd * sizeof(*u));
+  if(!u)
+    return CH_ERR_NOMEM;
+  for(size_t i = 0; i < e->n_upd; i++) {
+    u[i] = e->upd[i].u;
+    u[i].status = e->upd[i].status;
+    u[i].detail = e->upd[i].detail;
+  }
+  ch_err rc = certhub_store_deliveries_update(e->s, u, e->n_upd);
+  free(u);
+  if(!rc)
+    e->n_upd = 0;
+  return rc;
+}
+
+/* Queue an update; flushes when the queue is full. */
+static ch_err push(certhub_notify_engine *e, int64_t id, const char *status,
+                   unsigned attempts, int64_t next_at, int code,
+                   const char *detail)
+{
+  ch_err rc;
+  if(e->n_upd == e->cap_upd && (rc = flush(e)))
+    return rc;
+  pending_update *p = &e->upd[e->n_upd++];
+  p->u = (certhub_sns_delivery_update){
+      .id = id,
+      .attempts = attempts,
+      .next_at_ms = next_at,
+      .now_ms = certhub_now_ms(),
+      .code = code,
+  };
+  snprintf(p->status, sizeof(p->status), "%s", status);
+  snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
+  return CH_OK;
+}
+
+/* The outcome of one attempt as an update under the policy. */
+static ch_err outcome(certhub_notify_engine *e, int64_t id, unsigned attempts,
+                      int64_t created_ms, const certhub_delivery_policy *p,
+                      ch_delivery_result r, int code, const char *detail,
+                      const char *redacted)
+{
+  int64_t now = certhub_now_ms();
+  unsigned n = attempts + 1;
+  e->st->attempted++;
+  if(r == CH_DELIVERY_OK) {
+    e->st->delivered++;
+    return push(e, id, CERTHUB_DLV_DELIVERED, n, now, code, detail);
+  }
+  int64_t delay =
+      r == CH_DELIVERY_RETRY ? certhub_delivery_policy_delay_ms(p, n) : -1;
+  char why[DETAIL_MAX];
+  if(delay >= 0 && now + delay - created_ms > e->cfg.max_age_ms) {
+    snprintf(why, sizeof(why), "%.100s; message age limit reached", detail);
+    detail = why;
+    delay = -1;
+  }
+  if(delay < 0) {
+    e->st->dead++;
+    elog(e, "delivery %lld to %s: dead-lettered after %u attempt(s): %s",
+         (long long)id, redacted, n, detail);
+    return push(e, id, CERTHUB_DLV_DEAD, n, now, code, detail);
+  }
+  e->st->retried++;
+  return push(e, id, CERTHUB_DLV_PENDING, n, now + delay, code, detail);
+}
+
+static uint64_t fnv(const char *s)
+{
+  uint64_t h = 1469598103934665603ULL;
+  for(; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h | 1; /* 0 marks a free slot */
+}
+
+/* maxReceivesPerSecond: true when sub may receive now (and books it). */
+static bool throttle_ok(certhub_notify_engine *e, const char *arn,
+                        unsigned per_second, int64_t now, int64_t *next_ok)
+{
+  if(!per_second)
+    return true;
+  uint64_t h = fnv(arn);
+  size_t i = h % THROTTLE_SLOTS;
+  if(e->throttle[i].h == h && e->throttle[i].next_ok > now) {
+    *next_ok = e->throttle[i].next_ok;
+    return false;
+  }
+  int64_t gap = 1000 / per_second;
+  e->throttle[i].h = h;
+  e->throttle[i].next_ok = now + (gap > 0 ? gap : 0);
+  return true;
+}
+
+static bool in_flight(const certhub_notify_engine *e, int64_t id)
+{
+  for(unsigned i = 0; i < e->n_slots; i++)
+    if(e->slots[i].busy && e->slots[i].id == id)
+      return true;
+  return false;
+}
+
+static slot *free_slot(certhub_notify_engine *e)
+{
+  for(unsigned i = 0; i < e->n_slots; i++)
+    if(!e->slots[i].busy)
+      return &e->slots[i];
+  return NULL;
+}
+
+/* One due row: start it (curl), run it (synchronous), or settle it. */
+static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
+{
+  certhub_notify_engine *e = ctx;
+  char msgtext[900], detail[DETAIL_MAX] = "", redacted[128];
+  int64_t now = certhub_now_ms(), next_ok = 0;
+  e->seen++;
+  e->sweep_ms = d->next_at_ms;
+  e->sweep_id = d->id;
+  if(e->in_flight >= e->n_slots || in_flight(e, d->id))
+    return CH_OK;
+  ch_notify_redact(d->protocol, d->endpoint, redacted, sizeof(redacted));
+  const ch_notify_proto *p = ch_notify_proto_find(d->protocol);
+  const topic_set *t = topic_of(e, d->topic);
+  certhub_delivery_policy pol;
+  if(t)
+    pol = t->policy;
+  else
+    certhub_delivery_policy_default(&pol);
+  /* The subscription's own policy over the topic's (checked at
+   * subscribe; one that no longer parses keeps the topic's). */
+  char *dp = NULL;
+  ch_notify_sub sub = {
+      .arn = d->sub_arn,
+      .topic_arn = d->topic_arn,
+      .protocol = d->protocol,
+      .endpoint = d->endpoint,
+      .attributes = d->sub_attributes,
+  };
+  if((dp = ch_notify_sub_attr(&sub, "DeliveryPolicy"))) {
+    certhub_delivery_policy sp = pol;
+    if(!certhub_delivery_policy_parse(dp, &sp, NULL, 0))
+      pol = sp;
+    free(dp);
+  }
+  bool confirm = !strcmp(d->kind, "SubscriptionConfirmation");
+  if(!p)
+    return outcome(e, d->id, d->attempts, d->created_ms, &pol,
+                   CH_DELIVERY_FAILED, 0, "unknown protocol", redacted);
+  if(!confirm && !d->message)
+    return outcome(e, d->id, d->attempts, d->created_ms, &pol,
+                   CH_DELIVERY_FAILED, 0, "the message is gone", redacted);
+  if(now - d->created_ms > e->cfg.max_age_ms) {
+    e->st->dead++;
+    elog(e, "delivery %lld to %s: message age limit reached", (long long)d->id,
+         redacted);
+    return push(e, d->id, CERTHUB_DLV_DEAD, d->attempts, now, 0,
+                "message age limit reached");
+  }
+  snprintf(msgtext, sizeof(msgtext), CONFIRM_TEXT, d->topic_arn);
+  ch_notify_msg m = {
+      .type = d->kind,
+      .message_id = d->message_id,
+      .topic_arn = d->topic_arn,
+      .subject = confirm ? NULL : d->subject,
+      .message = confirm ? msgtext : d->message,
+      .len = confirm ? strlen(msgtext) : d->len,
+      .timestamp_ms = confirm ? d->created_ms : d->published_at * 1000,
+      .token = d->token,
+  };
+  if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
+    return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
+  if(!confirm && e->cfg.filter_accepts &&
+     !e->cfg.filter_accepts(e->cfg.filter_ctx, &sub, &m)) {
+    e->st->filtered++;
+    return push(e, d->id, CERTHUB_DLV_FILTERED, d->attempts, now, 0,
+                "not accepted by the filter policy");
+  }
+  ch_notify_env env = e->env;
+  env.signature_version = t ? t->version : 1;
+  if(p->deliver) {
+    ch_delivery_result r = p->deliver(&env, &sub, &m, detail, sizeof(detail));
+    return outcome(e, d->id, d->attempts, d->created_ms, &pol, r, 0, detail,
+                   redacted);
+  }
+  slot *sl = free_slot(e);
+  if(!sl)
+    return CH_OK;
+  if(!sl->easy && !(sl->easy = curl_easy_init()))
+    return CH_ERR_NOMEM;
+  curl_easy_reset(sl->easy);
+  void *state = NULL;
+  ch_err rc = p->prepare(&env, &sub, &m, sl->easy, &state);
+  if(rc) {
+    p->release(state);
+    return outcome(e, d->id, d->attempts, d->created_ms, &pol,
+                   rc == CH_ERR_NOMEM ? CH_DELIVERY_RETRY : CH_DELIVERY_FAILED,
+                   0, "cannot prepare the request", redacted);
+  }
+  curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, sl);
+  if(curl_multi_add_handle(e->multi, sl->easy) != CURLM_OK) {
+    p->release(state);
+    return CH_ERR_INTERNAL;
+  }
+  sl->busy = true;
+  sl->id = d->id;
+  sl->attempts = d->attempts;
+  sl->created_ms = d->created_ms;
+  sl->policy = pol;
+  sl->proto = p;
+  sl->state = state;
+  snprintf(sl->redacted, sizeof(sl->redacted), "%s", redacted);
+  e->in_flight++;
+  return CH_OK;
+}
+
+/* Settle every finished transfer. */
+static ch_err reap(certhub_notify_engine *e)
+{
+  CURLMsg *msg;
+  int left;
+  ch_err rc = CH_OK;
+  while((msg = curl_multi_info_read(e->multi, &left))) {
+    if(msg->msg != CURLMSG_DONE)
+      continue;
+    slot *sl = NULL;
+    long code = 0;
+    char detail[DETAIL_MAX] = "";
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+    CURLcode cc = msg->data.result;
+    curl_multi_remove_handle(e->multi, msg->easy_handle);
+    if(!sl)
+      continue;
+    ch_delivery_result r =
+        sl->proto->finish(sl->state, cc, code, detail, sizeof(detail));
+    sl->proto->release(sl->state);
+    sl->state = NULL;
+    sl->busy = false;
+    e->in_flight--;
+    e->settled++;
+    ch_err r2 = outcome(e, sl->id, sl->attempts, sl->created_ms, &sl->policy,
+                        r, (int)code, detail, sl->redacted);
+    if(r2 && !rc)
+      rc = r2;
+  }
+  return rc;
+}
+
+ch_err certhub_notify_engine_step(certhub_notify_engine *e, int wait_ms,
+                                  certhub_notify_stats *st)
+{
+  certhub_notify_stats local = {0};
+  uint64_t fanned = 0;
+  int running = 0;
+  e->st = st ? st : &local;
+  ch_err rc = certhub_store_fanout(e->s, certhub_now_ms(), &fanned);
+  if(rc)
+    return rc;
+  e->st->fanned += fanned;
+  e->settled = 0;
+  /* Refill in batches: a query per finished transfer would read the
+   * queue's head over and over. */
+  unsigned batch = e->n_slots / 4 ? e->n_slots / 4 : 1;
+  unsigned free_slots = e->n_slots - e->in_flight;
+  if(free_slots >= batch || !e->in_flight) {
+    e->seen = 0;
+    rc = certhub_store_deliveries_due(e->s, certhub_now_ms(), e->sweep_ms,
+                                      e->sweep_id, free_slots, start_one, e);
+    if(rc)
+      return rc;
+    if(e->seen < free_slots)
+      e->sweep_ms = e->sweep_id = 0; /* the end: next time from the head */
+  }
+  if(e->in_flight) {
+    curl_multi_perform(e->multi, &running);
+    if((rc = reap(e)))
+      return rc;
+    int64_t until = certhub_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+    /* Drive transfers until a batch of slots is free again (or, with few
+     * in flight, one finished), or the wait is over. */
+    while(e->in_flight && (!e->settled || e->n_slots - e->in_flight < batch)) {
+      int64_t left = until - certhub_now_ms();
+      if(left <= 0)
+        break;
+      curl_multi_poll(e->multi, NULL, 0, (int)(left > 1000 ? 1000 : left),
+                      NULL);
+      curl_multi_perform(e->multi, &running);
+      if((rc = reap(e)))
+        return rc;
+    }
+  }
+  return flush(e);
+}
+
+unsigned certhub_notify_engine_in_flight(const certhub_notify_engine *e)
+{
+  return e ? e->in_flight : 0;
+}
+
+ch_err certhub_notify_engine_next_due(certhub_notify_engine *e,
+                                      int64_t *when_ms)
+{
+  bool found = false;
+  *when_ms = INT64_MAX;
+  ch_err rc = certhub_store_delivery_next_due(e->s, when_ms, &found);
+  if(!rc && !found)
+    *when_ms = INT64_MAX;
+  return rc;
+}
+
+void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
+{
+  if(!e)
+    return;
+  certhub_notify_stats st = {0};
+  e->st = &st;
+  int64_t until = certhub_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+  int running = 0;
+  while(e->multi && e->in_flight && certhub_now_ms() < until) {
+    curl_multi_poll(e->multi, NULL, 0, 100, NULL);
+    curl_multi_perform(e->multi, &running);
+    reap(e);
+  }
+  if(e->s && e->upd)
+    flush(e);
+  for(unsigned i = 0; e->slots && i < e->n_slots; i++) {
+    slot *sl = &e->slots[i];
+    if(sl->busy) {
+      curl_multi_remove_handle(e->multi, sl->easy);
+      sl->proto->release(sl->state);
+    }
+    if(sl->easy)
+      curl_easy_cleanup(sl->easy);
+  }
+  if(e->multi)
+    curl_multi_cleanup(e->multi);
+  for(size_t i = 0; i < e->n_topics; i++)
+    free(e->topics[i].name);
+  free(e->topics);
+  free(e->slots);
+  free(e->upd);
+  if(e->key)
+    ch_notify_sig_cache_clear();
+  EVP_PKEY_free(e->key);
+  free(e->base_url);
+  free(e->cert_url);
+  free(e->ca_file);
+  free(e);
+}

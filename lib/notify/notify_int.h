@@ -1,0 +1,49 @@
+/*
+ * Private to lib/notify: SNS message bodies and signatures shared by the
+ * http/https and file protocols and the engine.
+ */
+#ifndef CH_NOTIFY_INT_H
+#define CH_NOTIFY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "certhub/certhub.h"
+#include "core/core.h"
+#include "proto.h"
+
+/* Base64 signature of len bytes of data: RSA-SHA1 for version 1,
+ * RSA-SHA256 for 2. *b64_out malloc'd. */
+ch_err ch_notify_sign(EVP_PKEY *key, int version, const char *data, size_t len,
+                      char **b64_out /* OUT */);
+
+/* Forget cached signatures (a key is freed: another may get its
+ * address). */
+void ch_notify_sig_cache_clear(void);
+
+/* "2015-09-20T01:22:14.001Z" for a millisecond instant (25 bytes). */
+void ch_notify_timestamp(int64_t ms, char out[32]);
+
+/* The body SNS posts for m to sub: the signed JSON message (Type,
+ * MessageId, TopicArn, Subject, Message, Timestamp, SignatureVersion,
+ * Signature, SigningCertURL, UnsubscribeURL or SubscribeURL/Token), or the
+ * bare message when the subscription has RawMessageDelivery "true" (and m
+ * is a Notification). Appended to out. */
+ch_err ch_notify_sns_body(const ch_notify_env *env, const ch_notify_sub *sub,
+                          const ch_notify_msg *m, bool allow_raw, ch_buf *out,
+                          bool *raw /* OUT, may be NULL */);
+
+/* The subscription attribute key as a string ("true"), NULL when absent
+ * or not a string/boolean. Borrowed from a static buffer-free view: *out
+ * is set to a malloc'd copy; caller frees. */
+char *ch_notify_sub_attr(const ch_notify_sub *sub, const char *key);
+
+/* A random UUID v4 (text). */
+ch_err ch_notify_uuid(char out[37]);
+
+/* URL-encode s onto b (RFC 3986 unreserved kept). */
+ch_err ch_notify_urlencode(ch_buf *b, const char *s);
+
+#endif

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""An SNS HTTP endpoint for the delivery integration tests.
+
+    sns_receiver.py PORT RECORD.jsonl CERT.pem MODEFILE [TLS-CERT TLS-KEY]
+
+Listens on 127.0.0.1:PORT with HTTP/1.1 keep-alive (HTTPS when a TLS
+certificate and key are given). Every POST is checked
+the way an SNS subscriber checks one, independently of certhub's code:
+the body is SNS's JSON (unless x-amz-sns-rawdelivery is true), the
+x-amz-sns-* headers agree with it, and the Signature verifies against
+CERT.pem over the string to sign rebuilt here (SignatureVersion 1:
+RSA-SHA1, 2: RSA-SHA256), using python3-cryptography.
+
+MODEFILE holds the answer for the next requests: "ok" (200), a status code
+("500", "404", ...), or "hang" (answer 200 after 8 s). Each request is
+appended to RECORD.jsonl: type, message id, verified, status answered,
+time, token (confirmations), message, headers of interest.
+"""
+import base64
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+PORT = int(sys.argv[1])
+RECORD = sys.argv[2]
+CERT = x509.load_pem_x509_certificate(open(sys.argv[3], "rb").read())
+MODEFILE = sys.argv[4]
+lock = threading.Lock()
+
+NOTE_KEYS = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+CONF_KEYS = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token",
+             "TopicArn", "Type"]
+
+
+def string_to_sign(m):
+    keys = NOTE_KEYS if m["Type"] == "Notification" else CONF_KEYS
+    out = ""
+    for k in keys:
+        if k in m:
+            out += k + "\n" + m[k] + "\n"
+    return out.encode("utf-8")
+
+
+def verify(m):
+    try:
+        sig = base64.b64decode(m["Signature"], validate=True)
+        alg = {"1": hashes.SHA1(), "2": hashes.SHA256()}[m["SignatureVersion"]]
+        CERT.public_key().verify(sig, string_to_sign(m), padding.PKCS1v15(), alg)
+        return True
+    except (InvalidSignature, KeyError, ValueError):
+        return False
+
+
+def mode():
+    try:
+        with open(MODEFILE) as f:
+            return f.read().strip() or "ok"
+    except OSError:
+        return "ok"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        h = {k.lower(): v for k, v in self.headers.items()}
+        raw = h.get("x-amz-sns-rawdelivery") == "true"
+        rec = {"path": self.path, "raw": raw, "t": time.time(),
+               "ctype": h.get("content-type"),
+               "h_type": h.get("x-amz-sns-message-type"),
+               "h_id": h.get("x-amz-sns-message-id"),
+               "h_topic": h.get("x-amz-sns-topic-arn"),
+               "h_sub": h.get("x-amz-sns-subscription-arn")}
+        if raw:
+            rec.update(type="Notification", id=rec["h_id"], verified=None,
+                       message=body.decode("utf-8"))
+        else:
+            try:
+                m = json.loads(body)
+                rec.update(type=m.get("Type"), id=m.get("MessageId"),
+                           verified=verify(m), message=m.get("Message"),
+                           token=m.get("Token"), version=m.get("SignatureVersion"),
+                           headers_match=(rec["h_type"] == m.get("Type") and
+                                          rec["h_id"] == m.get("MessageId") and
+                                          rec["h_topic"] == m.get("TopicArn")),
+                           unsubscribe=m.get("UnsubscribeURL"),
+                           subscribe=m.get("SubscribeURL"))
+            except ValueError:
+                rec.update(type=None, id=None, verified=False)
+        md = mode()
+        status = 200 if md in ("ok", "hang") else int(md)
+        rec["status"] = status
+        # Recorded on arrival: a "hang" request is seen before it is answered.
+        with lock:
+            with open(RECORD, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        if md == "hang":
+            time.sleep(8)
+        reply = b"ok" if status == 200 else b"receiver says no"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+ThreadingHTTPServer.daemon_threads = True
+srv = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if len(sys.argv) > 6:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[5], sys.argv[6])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("ready", flush=True)
+srv.serve_forever()
