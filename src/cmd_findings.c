@@ -813,6 +813,11 @@ int cmd_findings(cli_ctx *c, int argc, char **argv)
       goto out;
     }
   }
+  /* DateRange filters count back from certhub_now(): make it --now. */
+  if(c->now_opt && setenv("CERTHUB_NOW", c->now_opt, 1)) {
+    code = cli_fail(c, CLI_EXIT_INTERNAL, "setting the time: out of memory");
+    goto out;
+  }
   if(optind >= argc) {
     code = cli_usage(c, "missing subcommand (list, get, update, insight, "
                         "prune or import)");
