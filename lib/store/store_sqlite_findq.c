@@ -643,7 +643,12 @@ ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n)
 {
   sqlite3_stmt *st = NULL;
   ch_err rc =
-      ch_sq_prepare(s, "DELETE FROM findings WHERE updated_at < ?1", &st);
+      /* imported_at (seconds) is the last write, import or customer
+       * update; UpdatedAt (ms) only moves with the provider's imports. */
+      ch_sq_prepare(s,
+                    "DELETE FROM findings WHERE updated_at < ?1"
+                    " AND imported_at < ?1 / 1000",
+                    &st);
   if(rc)
     goto out;
   sqlite3_bind_int64(st, 1, before);
