@@ -217,19 +217,36 @@ static const cli_cmd commands[] = {
      "  --subject S          the subject (optional)\n"
      "  --display-name D     the topic's display name (create)\n"
      "  --limit N            newest N messages (messages)\n"},
-    {"findings", cmd_findings, "list and import security findings (ASFF)",
-     "Usage: certhub findings list [--severity L] [--workflow S]\n"
-     "                             [--record-state S] [--limit N]\n"
+    {"findings", cmd_findings,
+     "query, update and import security findings (ASFF)",
+     "Usage: certhub findings list [--filter JSON|@FILE] [--sort F[:asc|desc]]\n"
+     "                             [--max N] [--next-token T] [--limit N]\n"
+     "                             [--severity L] [--workflow S]\n"
+     "                             [--record-state S]\n"
+     "       certhub findings get ID [--product-arn ARN]\n"
+     "       certhub findings update ID... [--workflow S] [--note T --by N]\n"
+     "                             [--severity L] [--verification-state V]\n"
+     "                             [--confidence N] [--criticality N]\n"
+     "                             [--field K=V]... [--product-arn ARN]\n"
+     "       certhub findings update --request JSON|@FILE\n"
+     "       certhub findings insight --group-by ATTR [--filter JSON|@FILE]\n"
+     "       certhub findings prune [--older-than 90d]\n"
      "       certhub findings import FILE|-\n"
      "\n"
      "Findings are certhub's Security Hub, in the AWS Security Finding\n"
-     "Format. import takes a JSON array of findings or {\"Findings\": [...]}\n"
+     "Format. list is GetFindings: --filter takes the Filters object\n"
+     "(AwsSecurityFindingFilters), e.g. {\"SeverityLabel\": [{\"Value\":\n"
+     "\"HIGH\", \"Comparison\": \"EQUALS\"}]}; --max shows one page and the\n"
+     "token of the next. update is BatchUpdateFindings, insight counts\n"
+     "findings by an attribute, prune deletes findings untouched for 90\n"
+     "days. import takes a JSON array of findings or {\"Findings\": [...]}\n"
      "(at most 100), like BatchImportFindings, prints SuccessCount,\n"
      "FailedCount and FailedFindings, and exits 2 when some failed.\n"
+     "See certhub-findings(1) for the filter fields.\n"
      "  --severity L         INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL\n"
      "  --workflow S         NEW, NOTIFIED, RESOLVED or SUPPRESSED\n"
      "  --record-state S     ACTIVE or ARCHIVED\n"
-     "  --limit N            at most N findings, most recently updated\n"},
+     "  --limit N            at most N findings in all (list)\n"},
     {"help", cmd_help, "show help for a command",
      "Usage: certhub help [COMMAND]\n"},
 };
