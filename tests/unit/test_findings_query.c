@@ -467,9 +467,9 @@ static void test_update(void **state)
   json_decref(all);
   f = get_one(s, "a1");
   assert_string_equal(jpath(f, "Severity", "Label"), "LOW");
-  assert_string_equal(jpath(json_object_get(f, "FindingProviderFields"),
-                            "Severity", "Label"),
-                      "HIGH");
+  assert_string_equal(
+      jpath(json_object_get(f, "FindingProviderFields"), "Severity", "Label"),
+      "HIGH");
   json_decref(f);
 
   /* Normalized alone sets the label. */
@@ -479,6 +479,37 @@ static void test_update(void **state)
                      now, CH_OK));
   f = get_one(s, "b1");
   assert_string_equal(jpath(f, "Severity", "Label"), "CRITICAL");
+  json_decref(f);
+
+  /* A provider's FindingProviderFields get the top-level checks, and a
+   * new finding's set the top level. */
+  all = load_data("findings.json");
+  json_t *nf = json_deep_copy(json_array_get(all, 5));
+  json_decref(all);
+  json_object_set_new(nf, "Id", json_string("fpf-1"));
+  json_object_set_new(nf, "FindingProviderFields",
+                      json_pack("{s:i}", "Confidence", 500));
+  arr = json_pack("[O]", nf);
+  char *text = json_dumps(arr, JSON_COMPACT);
+  certhub_import_result ir;
+  assert_int_equal(certhub_findings_import(s, text, strlen(text), T_NOW, &ir),
+                   CH_OK);
+  assert_int_equal(ir.failed, 1);
+  assert_string_equal(ir.failures[0].message,
+                      "FindingProviderFields.Confidence must be an integer "
+                      "from 0 to 100");
+  certhub_import_result_free(&ir);
+  free(text);
+  json_decref(arr);
+  json_object_set_new(nf, "FindingProviderFields",
+                      json_pack("{s:i, s:{s:s}}", "Confidence", 30, "Severity",
+                                "Label", "HIGH"));
+  arr = json_pack("[o]", nf);
+  import_json(s, arr);
+  json_decref(arr);
+  f = get_one(s, "fpf-1");
+  assert_int_equal(json_integer_value(json_object_get(f, "Confidence")), 30);
+  assert_string_equal(jpath(f, "Severity", "Label"), "HIGH");
   json_decref(f);
 
   /* Invalid requests: refused whole, nothing changed. */
