@@ -31,6 +31,10 @@ const char ch_sq_findq_schema[] =
     " updated_at);"
     "CREATE INDEX findings_by_record_state ON findings(record_state,"
     " updated_at);"
+    /* Covers the usual insight (severity counts of ACTIVE findings): the
+     * count reads this index only, not a million rows. */
+    "CREATE INDEX findings_by_state_severity ON findings(record_state,"
+    " severity_label);"
     "CREATE INDEX findings_by_account ON findings(aws_account_id, updated_at);"
     "CREATE INDEX findings_by_region ON findings(region);"
     "CREATE INDEX findings_by_generator ON findings(generator_id);"
