@@ -203,8 +203,7 @@ ch_err certhub_findings_update_json(certhub_store *s, const char *req,
  * [{"GroupByAttributeValue": .., "Count": n}]}}, largest count first, at
  * most 100 groups; an absent attribute groups as "". */
 ch_err certhub_findings_insight_json(certhub_store *s, const char *req,
-                                     size_t len, char **out,
-                                     size_t *out_len);
+                                     size_t len, char **out, size_t *out_len);
 
 /* A BatchImportFindings result as Security Hub's response: {"FailedCount",
  * "SuccessCount", "FailedFindings": [{Id, ErrorCode, ErrorMessage}]}. */
