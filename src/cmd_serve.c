@@ -27,6 +27,7 @@
 #include "certhub/config.h"
 #include "certhub/http.h"
 #include "certhub/deliver.h"
+#include "certhub/findings.h"
 #include "cli.h"
 #include "notify_cfg.h"
 #include "wire.h"
@@ -64,6 +65,7 @@ typedef struct serve {
   bool no_http;
   certhub_notify_engine *ne; /* topic deliveries (lib/notify) */
   cli_notify nc;
+  int64_t last_prune; /* instant of the last findings prune, 0 none */
 } serve;
 
 static int64_t serve_now(const serve *sv)
@@ -335,6 +337,20 @@ static void serve_pass(serve *sv)
       sv->last_eval = now;
     free(err);
     err = NULL;
+  }
+  /* Findings retention (Security Hub keeps 90 days), once a UTC day. */
+  if(now / 86400 != sv->last_prune / 86400) {
+    uint64_t n = 0;
+    rc = certhub_findings_prune(sv->store, now,
+                                CERTHUB_FINDINGS_RETENTION_DAYS, &n);
+    if(rc)
+      serve_log(sv, "findings prune: %s", certhub_store_errmsg(sv->store));
+    else {
+      sv->last_prune = now;
+      if(n)
+        serve_log(sv, "%llu findings pruned (not updated for %d days)",
+                  (unsigned long long)n, CERTHUB_FINDINGS_RETENTION_DAYS);
+    }
   }
   bool more = true;
   while(more && !sv->stop) {

@@ -101,6 +101,11 @@ void certhub_import_result_free(certhub_import_result *r);
  *     NEW/NOTIFIED become RESOLVED, as for control findings; RecordState
  *     ARCHIVED->ACTIVE or Compliance PASSED->FAILED/WARNING/NOT_AVAILABLE:
  *     NOTIFIED/RESOLVED become NEW; SUPPRESSED stays).
+ * Confidence, Criticality, RelatedFindings, Severity and Types are the
+ * provider's: FindingProviderFields holds them (filled from the top level
+ * when absent; when given, they set the top level); a re-import updates
+ * the top level too, except where the customer changed it
+ * (BatchUpdateFindings).
  * All stored findings of one call are written in one savepoint: a storage
  * error stores none of them. *r is reset first.
  */
@@ -295,8 +300,12 @@ ch_err certhub_findings_query_json(certhub_store *s, const char *req,
  * *out {"ProcessedFindings": [{Id, ProductArn}], "UnprocessedFindings":
  * [{FindingIdentifier, ErrorCode, ErrorMessage}]} with Security Hub's
  * codes (FindingNotFound, DuplicatedFindingIdentifier,
- * FindingSizeExceeded, InternalFailure). UpdatedAt of each updated finding
- * becomes now (seconds). All updates of a call in one savepoint. */
+ * FindingSizeExceeded, InternalFailure). As in Security Hub, UpdatedAt
+ * stays the provider's; Note.UpdatedAt becomes now (seconds). The
+ * provider's own Severity, Confidence, Criticality, Types and
+ * RelatedFindings stay in FindingProviderFields, and a provider's later
+ * import does not undo the customer's values. All updates of a call in
+ * one savepoint. */
 ch_err certhub_findings_update_json(certhub_store *s, const char *req,
                                     size_t len, int64_t now, char **out,
                                     size_t *out_len);
@@ -310,16 +319,15 @@ ch_err certhub_findings_update_json(certhub_store *s, const char *req,
  * [{"GroupByAttributeValue": .., "Count": n}]}}, largest count first, at
  * most 100 groups; an absent attribute groups as "". */
 ch_err certhub_findings_insight_json(certhub_store *s, const char *req,
-                                     size_t len, char **out,
-                                     size_t *out_len);
+                                     size_t len, char **out, size_t *out_len);
 
 /* A BatchImportFindings result as Security Hub's response: {"FailedCount",
  * "SuccessCount", "FailedFindings": [{Id, ErrorCode, ErrorMessage}]}. */
 ch_err certhub_import_result_json(const certhub_import_result *r, char **out,
                                   size_t *out_len);
 
-/* Retention: delete findings whose UpdatedAt is older than max_age_days
- * before now (seconds); Security Hub keeps findings 90 days
+/* Retention: delete findings neither imported nor updated in the last
+ * max_age_days before now (seconds); Security Hub keeps findings 90 days
  * (CERTHUB_FINDINGS_RETENTION_DAYS). *n (may be NULL) counts them. */
 #define CERTHUB_FINDINGS_RETENTION_DAYS 90
 ch_err certhub_findings_prune(certhub_store *s, int64_t now,

@@ -161,8 +161,8 @@ ch_err certhub_store_findings_group(certhub_store *s,
                                     certhub_fq_field by, size_t limit,
                                     certhub_fq_group_cb cb, void *ctx);
 
-/* Delete findings whose UpdatedAt is before `before` (ms); *n (may be NULL)
- * counts them. */
+/* Delete findings whose UpdatedAt is before `before` (ms) and that nothing
+ * wrote (import or customer update) since; *n (may be NULL) counts them. */
 ch_err certhub_store_findings_prune(certhub_store *s, int64_t before,
                                     uint64_t *n /* OUT */);
 

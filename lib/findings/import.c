@@ -258,6 +258,64 @@ bool ch_findings_valid_type(const char *t)
   return parts <= 3;
 }
 
+/* Confidence and Criticality: integers 0..100 where present. */
+static bool ratio(json_t *o, const char *key, const char *where, vfail *v)
+{
+  json_t *j = json_object_get(o, key);
+  if(j && (!json_is_integer(j) || json_integer_value(j) < 0 ||
+           json_integer_value(j) > 100))
+    return vf(v, "InvalidInput", "%s%s must be an integer from 0 to 100",
+              where, key);
+  return true;
+}
+
+/* FindingProviderFields {Confidence, Criticality, RelatedFindings,
+ * Severity {Label, Original}, Types}: their values may become the
+ * top-level ones, so they get the top-level checks. */
+static bool valid_provider_fields(json_t *f, vfail *v)
+{
+  if(!ratio(f, "Confidence", "", v) || !ratio(f, "Criticality", "", v))
+    return false;
+  json_t *fpf = json_object_get(f, "FindingProviderFields");
+  if(!fpf)
+    return true;
+  if(!json_is_object(fpf))
+    return vf(v, "InvalidInput", "FindingProviderFields must be an object");
+  if(!ratio(fpf, "Confidence", "FindingProviderFields.", v) ||
+     !ratio(fpf, "Criticality", "FindingProviderFields.", v))
+    return false;
+  json_t *sev = json_object_get(fpf, "Severity");
+  json_t *label = json_object_get(sev, "Label");
+  if(sev && (!json_is_object(sev) ||
+             (label && (!json_is_string(label) ||
+                        !in_set(json_string_value(label), severity_labels,
+                                CH_ARRAY_LEN(severity_labels))))))
+    return vf(v, "InvalidInput",
+              "FindingProviderFields.Severity.Label must be INFORMATIONAL, "
+              "LOW, MEDIUM, HIGH or CRITICAL");
+  json_t *types = json_object_get(fpf, "Types");
+  if(types) {
+    size_t i;
+    json_t *e;
+    if(!json_is_array(types) || json_array_size(types) > TYPES_MAX)
+      return vf(v, "InvalidInput",
+                "FindingProviderFields.Types must be an array of at most %d",
+                TYPES_MAX);
+    json_array_foreach(types, i, e)
+    {
+      if(!json_is_string(e) || json_string_length(e) > TYPE_MAX ||
+         !ch_findings_valid_type(json_string_value(e)))
+        return vf(v, "InvalidInput",
+                  "FindingProviderFields.Types[%zu] is not a valid type", i);
+    }
+  }
+  json_t *rel = json_object_get(fpf, "RelatedFindings");
+  if(rel && !json_is_array(rel))
+    return vf(v, "InvalidInput",
+              "FindingProviderFields.RelatedFindings must be an array");
+  return true;
+}
+
 /* The finding's validated fields that the row needs. */
 typedef struct parsed {
   const char *id, *product_arn, *generator_id, *account, *resource_id;
@@ -383,7 +441,7 @@ static bool validate(json_t *f, parsed *p, vfail *v)
   json_t *region = json_object_get(f, "Region");
   if(region && !json_is_string(region))
     return vf(v, "InvalidInput", "field 'Region' must be a string");
-  return true;
+  return valid_provider_fields(f, v);
 }
 
 /* ---- upsert ----------------------------------------------------------- */
@@ -482,6 +540,133 @@ static ch_err merge(json_t *f, json_t *old)
   return CH_OK;
 }
 
+/* The fields a provider sets through FindingProviderFields and a customer
+ * through BatchUpdateFindings (top level). */
+static const char *const provider_fields[] = {
+    "Confidence", "Criticality", "RelatedFindings", "Severity", "Types",
+};
+
+/* FindingProviderFields of f, created when absent. */
+static json_t *fpf_of(json_t *f)
+{
+  json_t *fpf = json_object_get(f, "FindingProviderFields");
+  if(json_is_object(fpf))
+    return fpf;
+  fpf = json_object();
+  if(!fpf || json_object_set_new(f, "FindingProviderFields", fpf))
+    return NULL;
+  return fpf;
+}
+
+/* A provider value usable at the top level (new reference), or NULL: a
+ * Severity gets the Label its Normalized implies, and one with neither is
+ * not usable. */
+static json_t *prov_value(const char *k, json_t *v)
+{
+  if(!v)
+    return NULL;
+  if(strcmp(k, "Severity"))
+    return json_incref(v);
+  if(!json_is_object(v))
+    return NULL;
+  json_t *label = json_object_get(v, "Label");
+  json_t *norm = json_object_get(v, "Normalized");
+  if(json_is_string(label))
+    return json_incref(v);
+  if(!json_is_integer(norm) || json_integer_value(norm) < 0 ||
+     json_integer_value(norm) > 100)
+    return NULL;
+  json_t *c = json_deep_copy(v);
+  if(c && json_object_set_new(
+              c, "Label", json_string(label_of(json_integer_value(norm))))) {
+    json_decref(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* A new finding: its provider values (FindingProviderFields where given,
+ * else the top level) at both places, as Security Hub fills an empty
+ * FindingProviderFields from the top level; the copy keeps the provider's
+ * values when a customer changes the top level. */
+static ch_err provider_fields_new(json_t *f)
+{
+  json_t *fpf = fpf_of(f);
+  if(!fpf)
+    return CH_ERR_NOMEM;
+  for(size_t i = 0; i < CH_ARRAY_LEN(provider_fields); i++) {
+    const char *k = provider_fields[i];
+    json_t *pv = prov_value(k, json_object_get(fpf, k));
+    if(!pv)
+      pv = json_incref(json_object_get(f, k)); /* top level, or none */
+    if(!pv) {
+      json_object_del(fpf, k);
+      continue;
+    }
+    json_t *copy = json_deep_copy(pv);
+    int bad = json_object_set(f, k, pv) || json_object_set_new(fpf, k, copy);
+    json_decref(pv);
+    if(bad)
+      return CH_ERR_NOMEM;
+  }
+  return CH_OK;
+}
+
+/* Stored top-level value and provider value differ: the customer changed
+ * the field with BatchUpdateFindings (which changes only the top level). */
+static bool customer_changed(json_t *old, const char *k)
+{
+  json_t *ofpf = json_object_get(old, "FindingProviderFields");
+  json_t *top = json_object_get(old, k), *prov = json_object_get(ofpf, k);
+  if(!json_is_object(ofpf)) /* stored before provider fields were kept */
+    return false;
+  if(!top || !prov)
+    return top != prov;
+  return !json_equal(top, prov);
+}
+
+/* A provider's update of a stored finding: FindingProviderFields take the
+ * provider's values (its FindingProviderFields, else its top-level ones);
+ * each top-level field follows them unless the customer changed it. */
+static ch_err provider_fields_update(json_t *f, json_t *old)
+{
+  json_t *in = json_object_get(f, "FindingProviderFields");
+  json_t *nfpf = json_is_object(in) ? json_deep_copy(in) : json_object();
+  ch_err rc = CH_ERR_NOMEM;
+  if(!nfpf)
+    return CH_ERR_NOMEM;
+  for(size_t i = 0; i < CH_ARRAY_LEN(provider_fields); i++) {
+    const char *k = provider_fields[i];
+    json_t *pv = prov_value(k, json_object_get(in, k));
+    if(!pv)
+      pv = prov_value(k, json_object_get(f, k));
+    bool customer = customer_changed(old, k);
+    json_t *old_top = json_object_get(old, k);
+    int bad = 0;
+    if(pv)
+      bad = json_object_set_new(nfpf, k, json_deep_copy(pv));
+    else
+      json_object_del(nfpf, k);
+    if(customer) {
+      if(old_top)
+        bad |= json_object_set(f, k, old_top);
+      else
+        json_object_del(f, k);
+    }
+    else if(pv)
+      bad |= json_object_set(f, k, pv);
+    json_decref(pv);
+    if(bad)
+      goto out;
+  }
+  if(json_object_set(f, "FindingProviderFields", nfpf))
+    goto out;
+  rc = CH_OK;
+out:
+  json_decref(nfpf);
+  return rc;
+}
+
 /* Defaults a new finding gets. */
 static ch_err defaults(json_t *f, const char *label)
 {
@@ -546,11 +731,15 @@ static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
     if(ou && !ch_findings_time_ms(ou, &old_ms) && p->updated_at <= old_ms)
       goto out; /* Security Hub ignores an update that is not newer. */
     rc = merge(f, old);
+    if(!rc)
+      rc = provider_fields_update(f, old);
   }
   else
     *created = true;
   if(!rc)
     rc = defaults(f, p->label);
+  if(!rc && *created)
+    rc = provider_fields_new(f);
   if(rc)
     goto out;
   text = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -565,7 +754,10 @@ static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
       .generator_id = p->generator_id,
       .aws_account_id = p->account,
       .region = region,
-      .severity_label = p->label,
+      /* The customer's severity may have been kept over the import's. */
+      .severity_label = str_at(f, "Severity", "Label")
+                            ? str_at(f, "Severity", "Label")
+                            : p->label,
       .workflow_status = str_at(f, "Workflow", "Status"),
       .record_state = str_at(f, "RecordState", NULL),
       .resource_id = p->resource_id,

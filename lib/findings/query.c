@@ -5,6 +5,7 @@
  * an opaque, validated NextToken.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -265,10 +265,38 @@ static ch_err stored_cb(void *ctx, const certhub_finding_row *f)
   return CH_OK;
 }
 
-/* Apply the request's changes to finding f. */
+/* The fields whose provider values FindingProviderFields keeps. */
+static const char *const provider_fields[] = {
+    "Confidence", "Criticality", "RelatedFindings", "Severity", "Types",
+};
+
+/* A finding stored without FindingProviderFields gets them from its top
+ * level before the customer changes that: a provider's later import tells
+ * customer values from its own by comparing the two (import.c). */
+static ch_err ensure_provider_fields(json_t *f)
+{
+  if(json_is_object(json_object_get(f, "FindingProviderFields")))
+    return CH_OK;
+  json_t *fpf = json_object();
+  if(!fpf || json_object_set_new(f, "FindingProviderFields", fpf))
+    return CH_ERR_NOMEM;
+  for(size_t i = 0; i < CH_ARRAY_LEN(provider_fields); i++) {
+    json_t *top = json_object_get(f, provider_fields[i]);
+    if(top &&
+       json_object_set_new(fpf, provider_fields[i], json_deep_copy(top)))
+      return CH_ERR_NOMEM;
+  }
+  return CH_OK;
+}
+
+/* Apply the request's changes to finding f. UpdatedAt stays: Security Hub
+ * keeps it for the provider's updates (BatchUpdateFindings does not change
+ * it), so a provider's next import is still compared with its own last. */
 static ch_err apply(json_t *f, json_t *r, const char *now_text)
 {
   json_t *v;
+  if(ensure_provider_fields(f))
+    return CH_ERR_NOMEM;
   if((v = json_object_get(r, "Note"))) {
     json_t *n = json_deep_copy(v);
     if(!n || json_object_set_new(n, "UpdatedAt", json_string(now_text)) ||
@@ -329,8 +357,6 @@ static ch_err apply(json_t *f, json_t *r, const char *now_text)
       return CH_ERR_NOMEM;
     /* The deprecated WorkflowState follows Status where a finding has it. */
   }
-  if(json_object_set_new(f, "UpdatedAt", json_string(now_text)))
-    return CH_ERR_NOMEM;
   return CH_OK;
 }
 
@@ -382,7 +408,6 @@ static ch_err update_one(certhub_store *s, json_t *r, json_t *ident,
   certhub_finding_row row = st.row;
   row.severity_label = json_is_string(lab) ? json_string_value(lab) : "";
   row.workflow_status = json_is_string(wf) ? json_string_value(wf) : "NEW";
-  row.updated_at = now_ms;
   row.json = text;
   if((rc = certhub_store_finding_put(s, &row, now_ms / 1000)))
     goto out;
@@ -432,8 +457,7 @@ ch_err certhub_findings_update_json(certhub_store *s, const char *req,
     rc = CH_ERR_NOMEM;
     goto out;
   }
-  /* UpdatedAt of every finding changed; millisecond precision so a
-   * provider's next import (newer UpdatedAt) still wins. */
+  /* Note.UpdatedAt, to the millisecond like ASFF timestamps. */
   int64_t now_ms = now * 1000;
   char now_text[32];
   ch_findings_time_format(now_ms, now_text);

@@ -6,6 +6,7 @@
  * Every value reaches SQLite as a bound parameter; only the fixed field
  * expressions below are pasted into the statement text.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,10 @@ const char ch_sq_findq_schema[] =
     " updated_at);"
     "CREATE INDEX findings_by_record_state ON findings(record_state,"
     " updated_at);"
+    /* Covers the usual insight (severity counts of ACTIVE findings): the
+     * count reads this index only, not a million rows. */
+    "CREATE INDEX findings_by_state_severity ON findings(record_state,"
+    " severity_label);"
     "CREATE INDEX findings_by_account ON findings(aws_account_id, updated_at);"
     "CREATE INDEX findings_by_region ON findings(region);"
     "CREATE INDEX findings_by_generator ON findings(generator_id);"
@@ -49,6 +54,40 @@ typedef struct fq_sql {
   const char *elem; /* arrays */
   bool notnull;
 } fq_sql;
+
+/* How selective an index on the field usually is, 1 (an Id) to 6 (two
+ * values); 0: no index. The store keeps no planner statistics (ANALYZE
+ * of millions of rows would hold the write lock for seconds), so without
+ * this SQLite may walk record_state's index (90% of the rows) when
+ * aws_account_id's (2%) is there: only the best-ranked filtered fields
+ * keep their index; the others are written "+column", which SQLite then
+ * checks row by row. */
+static int rank_of(certhub_fq_field f)
+{
+  switch(f) {
+  case CERTHUB_FQ_ID:
+  case CERTHUB_FQ_RESOURCE_ID:
+    return 1;
+  case CERTHUB_FQ_TITLE:
+  case CERTHUB_FQ_GENERATOR_ID:
+  case CERTHUB_FQ_AWS_ACCOUNT_ID:
+    return 2;
+  case CERTHUB_FQ_PRODUCT_ARN:
+  case CERTHUB_FQ_REGION:
+  case CERTHUB_FQ_RESOURCE_TYPE:
+  case CERTHUB_FQ_PRODUCT_NAME:
+    return 3;
+  case CERTHUB_FQ_SEVERITY_LABEL:
+    return 4;
+  case CERTHUB_FQ_WORKFLOW_STATUS:
+  case CERTHUB_FQ_COMPLIANCE_STATUS:
+    return 5;
+  case CERTHUB_FQ_RECORD_STATE:
+    return 6;
+  default:
+    return 0;
+  }
+}
 
 #define JX(p) "json_extract(finding, '" p "')"
 /* An ASFF timestamp string as milliseconds. */
@@ -325,13 +364,42 @@ static ch_err cond_range(qb *q, const fq_sql *fs, const certhub_fq_cond *c)
   return rc ? rc : ch_buf_addc(b, ')');
 }
 
+/* The best rank (rank_of) among fields whose conditions an index can
+ * serve: all positive, none CONTAINS; 0 when there is none. */
+static int best_rank(const certhub_findings_query *fq)
+{
+  int best = 0;
+  for(int f = 0; f < CERTHUB_FQ__COUNT; f++) {
+    int r = rank_of((certhub_fq_field)f);
+    bool any = false, usable = r > 0;
+    for(size_t i = 0; i < fq->n_conds && usable; i++) {
+      const certhub_fq_cond *c = &fq->conds[i];
+      if((int)c->field != f)
+        continue;
+      any = true;
+      usable = c->cmp == CERTHUB_FQ_EQUALS || c->cmp == CERTHUB_FQ_PREFIX;
+    }
+    if(any && usable && (!best || r < best))
+      best = r;
+  }
+  return best;
+}
+
 /* " AND (...)" for every field with conditions. */
 static ch_err where_conds(qb *q, const certhub_findings_query *fq)
 {
   ch_err rc = CH_OK;
   ch_buf *b = &q->sql;
+  int best = best_rank(fq);
   for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
-    const fq_sql *fs = &fields[f];
+    fq_sql fsv = fields[f];
+    const fq_sql *fs = &fsv;
+    char hinted[64];
+    int r = rank_of((certhub_fq_field)f);
+    if(r && r != best) { /* see rank_of */
+      snprintf(hinted, sizeof(hinted), "+%s", fields[f].expr);
+      fsv.expr = hinted;
+    }
     size_t npos = 0, nneg = 0;
     for(size_t i = 0; i < fq->n_conds; i++) {
       const certhub_fq_cond *c = &fq->conds[i];
@@ -643,7 +711,12 @@ ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n)
 {
   sqlite3_stmt *st = NULL;
   ch_err rc =
-      ch_sq_prepare(s, "DELETE FROM findings WHERE updated_at < ?1", &st);
+      /* imported_at (seconds) is the last write, import or customer
+       * update; UpdatedAt (ms) only moves with the provider's imports. */
+      ch_sq_prepare(s,
+                    "DELETE FROM findings WHERE updated_at < ?1"
+                    " AND imported_at < ?1 / 1000",
+                    &st);
   if(rc)
     goto out;
   sqlite3_bind_int64(st, 1, before);

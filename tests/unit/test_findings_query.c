@@ -374,7 +374,15 @@ static void test_update(void **state)
   assert_string_equal(jpath(f, "Note", "UpdatedBy"), "alice");
   assert_string_equal(jpath(f, "Note", "UpdatedAt"),
                       "2026-11-23T11:00:00.000Z");
-  assert_string_equal(jpath(f, "UpdatedAt", NULL), "2026-11-23T11:00:00.000Z");
+  /* UpdatedAt stays the provider's (Security Hub's rule). */
+  assert_string_equal(jpath(f, "UpdatedAt", NULL), "2026-11-20T00:00:00Z");
+  /* The provider's severity is kept aside. */
+  assert_string_equal(
+      json_string_value(json_object_get(
+          json_object_get(json_object_get(f, "FindingProviderFields"),
+                          "Severity"),
+          "Label")),
+      "HIGH");
   assert_string_equal(jpath(f, "Severity", "Label"), "LOW");
   assert_int_equal(json_integer_value(json_object_get(
                        json_object_get(f, "Severity"), "Normalized")),
@@ -394,7 +402,6 @@ static void test_update(void **state)
             "\"Comparison\":\"EQUALS\"}],\"SeverityLabel\":[{\"Value\":"
             "\"LOW\",\"Comparison\":\"EQUALS\"}],\"NoteText\":[{"
             "\"Value\":\"by hand\",\"Comparison\":\"CONTAINS\"}],"
-            "\"UpdatedAt\":[{\"Start\":\"2026-11-23T10:30:00Z\"}],"
             "\"RelatedFindingsId\":[{\"Value\":\"a2\",\"Comparison\":"
             "\"EQUALS\"}],\"VerificationState\":[{\"Value\":"
             "\"TRUE_POSITIVE\",\"Comparison\":\"EQUALS\"}]}}",
@@ -403,13 +410,22 @@ static void test_update(void **state)
   assert_string_equal(ids, "a1");
   json_decref(q);
 
-  /* The provider re-imports a newer a1: customer fields (Note, Workflow,
-   * VerificationState, UserDefinedFields) stay. */
+  /* The provider re-imports a newer a1 (and c2, which the customer did not
+   * touch) with other severities: customer fields (Note, Workflow,
+   * VerificationState, UserDefinedFields) and the customer's Severity and
+   * Criticality stay on a1; the provider's values go to
+   * FindingProviderFields, and to the top level where the customer changed
+   * nothing (a1's Types, all of c2). */
   json_t *all = load_data("findings.json");
   json_t *a1 = json_deep_copy(json_array_get(all, 0));
+  json_t *c2 = json_deep_copy(json_array_get(all, 5));
   json_object_set_new(a1, "UpdatedAt", json_string("2026-11-24T00:00:00Z"));
   json_object_set_new(a1, "Title", json_string("Certificate renewed?"));
-  json_t *arr = json_pack("[o]", a1);
+  json_object_set_new(a1, "Severity", json_pack("{s:i}", "Normalized", 95));
+  json_object_set_new(a1, "Types", json_pack("[s]", "Effects/Data Exposure"));
+  json_object_set_new(c2, "UpdatedAt", json_string("2026-11-24T00:00:00Z"));
+  json_object_set_new(c2, "Severity", json_pack("{s:s}", "Label", "HIGH"));
+  json_t *arr = json_pack("[o, o]", a1, c2);
   import_json(s, arr);
   json_decref(arr);
   json_decref(all);
@@ -418,6 +434,42 @@ static void test_update(void **state)
   assert_string_equal(jpath(f, "Workflow", "Status"), "RESOLVED");
   assert_string_equal(jpath(f, "Note", "Text"), "renewed by hand");
   assert_string_equal(jpath(f, "UserDefinedFields", "ticket"), "OPS-1");
+  assert_string_equal(jpath(f, "Severity", "Label"), "LOW");
+  assert_int_equal(json_integer_value(json_object_get(f, "Criticality")), 99);
+  json_t *fpf = json_object_get(f, "FindingProviderFields");
+  assert_string_equal(jpath(fpf, "Severity", "Label"), "CRITICAL");
+  assert_int_equal(json_integer_value(json_object_get(fpf, "Criticality")),
+                   50);
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(f, "Types"), 0)),
+      "Effects/Data Exposure");
+  json_decref(f);
+  f = get_one(s, "c2");
+  assert_string_equal(jpath(f, "Severity", "Label"), "HIGH");
+  json_decref(f);
+  /* The severity column follows the kept value: filters see LOW. */
+  q = query(s,
+            "{\"Filters\":{\"SeverityLabel\":[{\"Value\":\"LOW\","
+            "\"Comparison\":\"EQUALS\"}],\"Id\":[{\"Value\":\"a1\","
+            "\"Comparison\":\"EQUALS\"}]}}",
+            CH_OK);
+  ids_of(q, ids, sizeof(ids));
+  assert_string_equal(ids, "a1");
+  json_decref(q);
+  /* A second re-import (the customer's values still differ from the
+   * provider's) keeps them again. */
+  all = load_data("findings.json");
+  a1 = json_deep_copy(json_array_get(all, 0));
+  json_object_set_new(a1, "UpdatedAt", json_string("2026-11-25T00:00:00Z"));
+  arr = json_pack("[o]", a1);
+  import_json(s, arr);
+  json_decref(arr);
+  json_decref(all);
+  f = get_one(s, "a1");
+  assert_string_equal(jpath(f, "Severity", "Label"), "LOW");
+  assert_string_equal(
+      jpath(json_object_get(f, "FindingProviderFields"), "Severity", "Label"),
+      "HIGH");
   json_decref(f);
 
   /* Normalized alone sets the label. */
@@ -427,6 +479,37 @@ static void test_update(void **state)
                      now, CH_OK));
   f = get_one(s, "b1");
   assert_string_equal(jpath(f, "Severity", "Label"), "CRITICAL");
+  json_decref(f);
+
+  /* A provider's FindingProviderFields get the top-level checks, and a
+   * new finding's set the top level. */
+  all = load_data("findings.json");
+  json_t *nf = json_deep_copy(json_array_get(all, 5));
+  json_decref(all);
+  json_object_set_new(nf, "Id", json_string("fpf-1"));
+  json_object_set_new(nf, "FindingProviderFields",
+                      json_pack("{s:i}", "Confidence", 500));
+  arr = json_pack("[O]", nf);
+  char *text = json_dumps(arr, JSON_COMPACT);
+  certhub_import_result ir;
+  assert_int_equal(certhub_findings_import(s, text, strlen(text), T_NOW, &ir),
+                   CH_OK);
+  assert_int_equal(ir.failed, 1);
+  assert_string_equal(ir.failures[0].message,
+                      "FindingProviderFields.Confidence must be an integer "
+                      "from 0 to 100");
+  certhub_import_result_free(&ir);
+  free(text);
+  json_decref(arr);
+  json_object_set_new(nf, "FindingProviderFields",
+                      json_pack("{s:i, s:{s:s}}", "Confidence", 30, "Severity",
+                                "Label", "HIGH"));
+  arr = json_pack("[o]", nf);
+  import_json(s, arr);
+  json_decref(arr);
+  f = get_one(s, "fpf-1");
+  assert_int_equal(json_integer_value(json_object_get(f, "Confidence")), 30);
+  assert_string_equal(jpath(f, "Severity", "Label"), "HIGH");
   json_decref(f);
 
   /* Invalid requests: refused whole, nothing changed. */
@@ -544,16 +627,26 @@ static void test_prune_and_import_json(void **state)
   tdir d;
   certhub_store *s = fixture(&d);
   uint64_t n = 99;
-  /* now 2026-11-23T10:00Z; 10 days: UpdatedAt before 11-13T10:00 goes
-   * (b2, 11-10). */
+  /* Imported at T_NOW: kept 10 days after that, whatever the UpdatedAt. */
   assert_int_equal(certhub_findings_prune(s, T_NOW, 10, &n), CH_OK);
-  assert_int_equal(n, 1);
+  assert_int_equal(n, 0);
+  /* A customer update 10 days later counts as an update. */
+  json_decref(update(s,
+                     "{\"FindingIdentifiers\":[{\"Id\":\"a1\","
+                     "\"ProductArn\":\"" PARN "\"}],\"Workflow\":{"
+                     "\"Status\":\"NOTIFIED\"}}",
+                     T_NOW + 10 * T_DAY, CH_OK));
+  /* 25 days on, 20 days' retention: all but a1 go. */
+  assert_int_equal(certhub_findings_prune(s, T_NOW + 25 * T_DAY, 20, &n),
+                   CH_OK);
+  assert_int_equal(n, 5);
   json_t *r = query(s, "{}", CH_OK);
   char ids[128];
   ids_of(r, ids, sizeof(ids));
-  assert_string_equal(ids, "c1 b1 a2 a1 c2");
+  assert_string_equal(ids, "a1");
   json_decref(r);
-  assert_int_equal(certhub_findings_prune(s, T_NOW, 90, &n), CH_OK);
+  assert_int_equal(certhub_findings_prune(s, T_NOW + 25 * T_DAY, 90, &n),
+                   CH_OK);
   assert_int_equal(n, 0);
   assert_int_equal(certhub_findings_prune(s, T_NOW, 0, &n), CH_ERR_USAGE);
 
