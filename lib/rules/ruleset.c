@@ -123,8 +123,23 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
   return h;
 }
 
+/* The child nodes of a node (or of the root) whose key (the part after
+ * the parent's path and '.') is at most 8 bytes, as little-endian words
+ * zero-padded: an event key is looked up by one word compare per child
+ * instead of a hash of the path. Past KIDS_MAX such children, `over` and
+ * the hash table answers. */
+#define KIDS_MAX 8
+struct kids {
+  uint64_t key[KIDS_MAX];
+  uint32_t node[KIDS_MAX];
+  uint8_t len[KIDS_MAX];
+  uint8_t n;
+  bool over;
+};
+
 /* A path node: a rule path, or a proper prefix of one before a '.'. */
 struct node {
+  struct kids kids;
   char *path;
   size_t len;
   uint64_t hash;
@@ -234,6 +249,7 @@ struct certhub_ruleset {
   uint32_t *xtab; /* xent index + 1 */
   size_t xtabsize;
   struct u32v absent_alts; /* alternatives that may match with no hit */
+  struct kids rootkids;    /* nodes without a '.' */
   size_t maxpath;          /* longest node path */
   size_t maxalt;           /* most conditions in one alternative */
 };
@@ -343,7 +359,21 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
   nd->leafpath = NONE;
   nd->parent = parent;
   nd->koff = koff;
+  memset(&nd->kids, 0, sizeof(nd->kids));
   rs->nnodes++;
+  if(n - koff <= 8) {
+    struct kids *kd = parent == NONE ? &rs->rootkids : &rs->nodes[parent].kids;
+    if(kd->n < KIDS_MAX) {
+      uint64_t w = 0;
+      memcpy(&w, p + koff, n - koff);
+      kd->key[kd->n] = w;
+      kd->len[kd->n] = (uint8_t)(n - koff);
+      kd->node[kd->n++] = rs->nnodes - 1;
+    }
+    else {
+      kd->over = true;
+    }
+  }
   size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
   while(rs->ntab[j])
     j = (j + 1) & mask;
@@ -1275,9 +1305,9 @@ static const double pow10tab[] = {
 
 /* acc * 10^n + the value of the n digits at p (the result fits; e: the
  * end of the buffer, for reading past the digits). */
-static inline uint64_t digits_value(const unsigned char *p,
-                                    const unsigned char *e, size_t n,
-                                    uint64_t acc)
+static inline __attribute__((always_inline)) uint64_t
+digits_value(const unsigned char *p, const unsigned char *e, size_t n,
+             uint64_t acc)
 {
   for(; n >= 8; n -= 8, p += 8) {
     uint64_t v;
@@ -1820,7 +1850,8 @@ static bool skip_number(struct fl *f)
   return true;
 }
 
-static bool add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
+static inline __attribute__((always_inline)) bool
+add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
 {
   certhub_match_scratch *s = f->s;
   if(s->nhits == s->caphits &&
@@ -1831,7 +1862,7 @@ static bool add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
   return true;
 }
 
-static bool add_hits(struct fl *f, const struct u32v *v, uint32_t leaf)
+static inline bool add_hits(struct fl *f, const struct u32v *v, uint32_t leaf)
 {
   for(size_t i = 0; i < v->n; i++)
     if(!add_hit(f, v->v[i], leaf))
@@ -1954,16 +1985,20 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
   const certhub_ruleset *rs = f->rs;
   size_t depth = pi != MARKER && rs->paths[pi].needctx ? s->depth : 0;
   if(s->nleaves >= EV_MAX_LEAVES ||
-     !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
-           sizeof(*s->leaves), EV_MAX_LEAVES))
+     (s->nleaves >= s->capleaves &&
+      !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
+            sizeof(*s->leaves), EV_MAX_LEAVES)))
     return toobig(f, "too many values to match");
-  if(depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + depth,
-                    sizeof(*s->ctx), SCRATCH_MAX_CTX))
+  if(depth && s->nctx + depth > s->capctx &&
+     !grow((void **)&s->ctx, &s->capctx, s->nctx + depth, sizeof(*s->ctx),
+           SCRATCH_MAX_CTX))
     return toobig(f, "too large to match");
   uint32_t id = (uint32_t)s->nleaves++;
   s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)depth, 0};
   if(depth) {
-    memcpy(s->ctx + s->nctx, s->stack, depth * sizeof(*s->ctx));
+    struct elem *to = s->ctx + s->nctx; /* a few: no call */
+    for(size_t i = 0; i < depth; i++)
+      to[i] = s->stack[i];
     s->nctx += depth;
   }
   if(pi == MARKER)
@@ -2017,6 +2052,224 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
   return true;
 }
 
+#define KID_DOT UINT64_MAX /* no key word: the key holds a '.' */
+
+/* The key k[0..kn) (kn <= 8, 8 bytes readable) as a struct kids word, or
+ * KID_DOT when it holds a '.' (such a key spans nodes: the hash path). */
+static inline uint64_t kid_word(const char *k, size_t kn)
+{
+  uint64_t w, x;
+  memcpy(&w, k, sizeof(w));
+  w &= kn == 8 ? UINT64_MAX : (((uint64_t)1 << (8 * kn)) - 1); /* LE */
+  x = w ^ 0x2e2e2e2e2e2e2e2eull; /* a zero byte where a '.' was */
+  /* a zero byte in x among the first kn (a false positive only above a
+   * real one: then the slow path, which is right anyway) */
+  x = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+  if(kn < 8)
+    x &= ((uint64_t)1 << (8 * kn)) - 1;
+  return x ? KID_DOT : w;
+}
+
+static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
+                   uint64_t h, unsigned level, unsigned depth);
+
+/* A number in the usual form of a coordinate, -?[1-9][0-9]*\.[0-9]+ with
+ * at most 19 digits and no exponent, approximated as number() does with
+ * approx (the same double): one classification of 32 bytes instead of a
+ * call; false (nothing read) for any other form or near the end of the
+ * buffer, and number() decides. */
+static inline __attribute__((always_inline)) bool
+num_fast(const unsigned char *p, const unsigned char *e, double *d,
+         const unsigned char **end)
+{
+#ifdef __SSE2__
+  bool neg = *p == '-';
+  p += neg;
+  if(e - p < 32 || *p == '0')
+    return false;
+  const __m128i zero = _mm_set1_epi8('0'), flip = _mm_set1_epi8((char)0x80),
+                nine = _mm_set1_epi8((char)(0x80 + 9));
+  __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)p),
+          x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+  /* non-digits: (b - '0') ^ 0x80 above 0x89 as signed, as in digits() */
+  uint32_t nd =
+      (uint32_t)_mm_movemask_epi8(
+          _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x0, zero), flip), nine)) |
+      ((uint32_t)_mm_movemask_epi8(
+           _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x1, zero), flip), nine))
+       << 16);
+  if(!nd || (nd & 1))
+    return false;
+  unsigned a = (unsigned)__builtin_ctz(nd); /* digits before it */
+  if(p[a] != '.' || a >= 19)
+    return false;
+  uint32_t rest = nd & ~((2u << a) - 1); /* non-digits after the '.' */
+  if(!rest)
+    return false;
+  unsigned b = (unsigned)__builtin_ctz(rest);
+  size_t nf = b - a - 1;
+  if(!nf || a + nf > 19 || p[b] == 'e' || p[b] == 'E')
+    return false;
+  double v = (double)digits_value(p + a + 1, e, nf, digits_value(p, e, a, 0)) *
+             n10[nf];
+  *d = neg ? -v : v;
+  *end = p + b;
+  return true;
+#else
+  (void)p;
+  (void)e;
+  (void)d;
+  (void)end;
+  return false;
+#endif
+}
+
+/* An object on some rule's path (see onpath), f->p at its '{'. The
+ * position stays in a register; a member whose key is a node and whose
+ * value is a number in the usual form becomes a leaf here, other values
+ * on paths go through onpath, the rest is skipped. */
+static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
+                   unsigned level, unsigned depth)
+{
+  certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
+  const unsigned char *p = f->p + 1, *e = f->end;
+  SKIP_WS(p, e);
+  if(p < e && *p == '}') {
+    f->p = p + 1;
+    return true;
+  }
+  size_t base = s->nkeys;
+  size_t off = level ? plen + 1 : 0, maxp = rs->maxpath;
+  uint32_t serial = ++s->objserial;
+  if(!serial) { /* wrapped: forget every node's object */
+    memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
+    serial = s->objserial = 1;
+  }
+  uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
+  if(level && plen < maxp)
+    s->path[plen] = '.';
+  const struct kids *kd = self == NONE ? &rs->rootkids : &rs->nodes[self].kids;
+  /* a leaf one level down is read here when nothing deeper applies */
+  bool inline_ok = level + 1 < EV_MAX_DEPTH && depth + 1 <= JSON_MAX_DEPTH;
+  for(;;) {
+    if(p >= e || *p != '"')
+      return bad(f, p, "expected a string key");
+    p++;
+    const char *k = NULL;
+    size_t kn = SIZE_MAX;
+    const struct node *nd = NULL;
+    bool inev = false;
+    const unsigned char *ke = plain_run(p, e);
+    if(ke < e && *ke == '"') { /* the usual key: no escape */
+      k = (const char *)p;
+      kn = (size_t)(ke - p);
+      p = ke + 1;
+      inev = true;
+    }
+    else if(off <= maxp) {
+      f->p = p;
+      if(!string(f, S_KEY, s->path + off, maxp - off, &k, &kn))
+        return false;
+      p = f->p;
+    }
+    else if(!(p = sk_string(f, p))) {
+      return false;
+    }
+    if(kn != SIZE_MAX && off + kn <= maxp) {
+      uint64_t w;
+      if(inev && kn <= 8 && !kd->over && e - p >= 8 &&
+         (w = kid_word(k, kn)) != KID_DOT) {
+        /* the children with short keys are all in kd (k + 8 <= p + 7) */
+        for(unsigned j = 0; j < kd->n; j++)
+          if(kd->key[j] == w && kd->len[j] == kn) {
+            nd = &rs->nodes[kd->node[j]];
+            break;
+          }
+      }
+      else {
+        nd = node_find2(rs, s->path, off, k, kn, fnv(hk, k, kn), self);
+      }
+    }
+    if(p < e && *p == ':') {
+      p++;
+    }
+    else {
+      SKIP_WS(p, e);
+      if(p >= e || *p != ':')
+        return bad(f, p, "expected ':'");
+      p++;
+    }
+    SKIP_WS(p, e);
+    if(nd) {
+      if(k != s->path + off)
+        for(size_t j = 0; j < kn; j++) /* short: no call */
+          s->path[off + j] = k[j];
+      /* jansson keeps the last of duplicate keys: the node remembers
+       * (by object serial) its record in this object, O(1) */
+      size_t ni = (size_t)(nd - rs->nodes), ki;
+      if(s->node_obj[ni] == serial) {
+        ki = s->node_rec[ni];
+        for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
+          s->leaves[j].dead = 1;
+      }
+      else {
+        if(s->nkeys >= s->capkeys &&
+           !grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
+                 sizeof(*s->keys), SCRATCH_MAX_KEYS)) {
+          f->p = p;
+          return toobig(f, "too many keys to match");
+        }
+        ki = s->nkeys++;
+        s->node_obj[ni] = serial;
+        s->node_rec[ni] = (uint32_t)ki;
+      }
+      s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
+      uint32_t pi = nd->leafpath;
+      struct val v;
+      const unsigned char *q;
+      if(pi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
+         !rs->paths[pi].xnum && !rs->paths[pi].gn.n &&
+         num_fast(p, e, &v.d, &q)) {
+        v.t = V_NUM;
+        v.approx = true;
+        v.num = p;
+        v.s = NULL;
+        v.n = 0;
+        p = q;
+        if(p < e && *p == '\0')
+          p++; /* nul_quirk */
+        f->p = p;
+        if(!leaf(f, pi, &v))
+          return false;
+      }
+      else {
+        f->p = p;
+        if(!onpath(f, (uint32_t)ni, pi, off + kn, nd->hash, level + 1,
+                   depth + 1))
+          return false;
+        p = f->p;
+      }
+      s->keys[ki].lend = (uint32_t)s->nleaves;
+    }
+    else if(!(p = sk_value(f, p, depth + 1))) {
+      return false;
+    }
+    SKIP_WS(p, e);
+    if(p < e && *p == ',') {
+      p++;
+      SKIP_WS(p, e);
+      continue;
+    }
+    if(p < e && *p == '}') {
+      f->p = p + 1;
+      s->nkeys = base;
+      return true;
+    }
+    return bad(f, p, "expected ',' or '}'");
+  }
+}
+
 /* A value on some rule's path (its path is a node): pi is its rule path
  * or NONE, plen and h the length and hash of its path in s->path, level
  * the reference's nesting level, depth jansson's. */
@@ -2035,101 +2288,8 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
     return bad(f, f->p, "unexpected end of input");
   struct val v = {0};
   switch(*f->p) {
-  case '{': {
-    size_t base = s->nkeys;
-    f->p++;
-    ws(f);
-    if(f->p < f->end && *f->p == '}') {
-      f->p++;
-      return true;
-    }
-    size_t off = level ? plen + 1 : 0, maxp = f->rs->maxpath;
-    uint32_t serial = ++s->objserial;
-    if(!serial) { /* wrapped: forget every node's object */
-      memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
-      serial = s->objserial = 1;
-    }
-    uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
-    if(level && plen < maxp)
-      s->path[plen] = '.';
-    for(;;) {
-      if(f->p >= f->end || *f->p != '"')
-        return bad(f, f->p, "expected a string key");
-      f->p++;
-      const char *k = NULL;
-      size_t kn = SIZE_MAX;
-      const struct node *nd = NULL;
-      const unsigned char *ke = plain_run(f->p, f->end);
-      if(ke < f->end && *ke == '"') { /* the usual key: no escape */
-        k = (const char *)f->p;
-        kn = (size_t)(ke - f->p);
-        f->p = ke + 1;
-      }
-      else if(off <= maxp) {
-        if(!string(f, S_KEY, s->path + off, maxp - off, &k, &kn))
-          return false;
-      }
-      else if(!skip_string(f)) {
-        return false;
-      }
-      if(kn != SIZE_MAX && off + kn <= maxp) {
-        uint64_t kh = fnv(hk, k, kn);
-        nd = node_find2(f->rs, s->path, off, k, kn, kh, self);
-        if(nd) {
-          if(k != s->path + off)
-            for(size_t j = 0; j < kn; j++) /* short: no call */
-              s->path[off + j] = k[j];
-          ws(f);
-          if(f->p >= f->end || *f->p != ':')
-            return bad(f, f->p, "expected ':'");
-          f->p++;
-          ws(f);
-          /* jansson keeps the last of duplicate keys: the node remembers
-           * (by object serial) its record in this object, O(1) */
-          size_t ni = (size_t)(nd - f->rs->nodes), ki;
-          if(s->node_obj[ni] == serial) {
-            ki = s->node_rec[ni];
-            for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
-              s->leaves[j].dead = 1;
-          }
-          else {
-            if(!grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
-                     sizeof(*s->keys), SCRATCH_MAX_KEYS))
-              return toobig(f, "too many keys to match");
-            ki = s->nkeys++;
-            s->node_obj[ni] = serial;
-            s->node_rec[ni] = (uint32_t)ki;
-          }
-          s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
-          if(!onpath(f, (uint32_t)(nd - f->rs->nodes), nd->leafpath, off + kn,
-                     kh, level + 1, depth + 1))
-            return false;
-          s->keys[ki].lend = (uint32_t)s->nleaves;
-        }
-      }
-      if(!nd) {
-        ws(f);
-        if(f->p >= f->end || *f->p != ':')
-          return bad(f, f->p, "expected ':'");
-        f->p++;
-        ws(f);
-        if(!skip(f, depth + 1))
-          return false;
-      }
-      ws(f);
-      if(f->p < f->end && *f->p == ',') {
-        f->p++;
-        ws(f);
-        continue;
-      }
-      if(f->p < f->end && *f->p == '}') {
-        f->p++;
-        s->nkeys = base;
-        return true;
-      }
-      return bad(f, f->p, "expected ',' or '}'");
-    }
-  }
+  case '{':
+    return object(f, self, plen, h, level, depth);
   case '[': {
     uint32_t id = f->arrays++;
     size_t sd = s->depth++;
