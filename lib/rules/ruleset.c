@@ -1697,6 +1697,65 @@ static const unsigned char *sk_string_slow(struct fl *f,
   }
 }
 
+/* A member "key":number at p (p[0] == '"', 64 bytes readable) whose key
+ * is plain ASCII and whose number is followed by ',' or '}': the
+ * position of that byte; NULL (nothing decided) for anything else. The
+ * number's grammar is that of sk_number's usual cases (no exponent, an
+ * integer of at most 18 digits, no leading zero), checked on a mask of
+ * its 32 bytes' non-digits rather than byte by byte. */
+static inline __attribute__((always_inline)) const unsigned char *
+sk_member_fast(const unsigned char *p, const unsigned char *e)
+{
+#ifdef __SSE2__
+  (void)e;
+  const __m128i qt = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+                sp = _mm_set1_epi8(0x20), zero = _mm_set1_epi8('0'),
+                flip = _mm_set1_epi8((char)0x80),
+                nine = _mm_set1_epi8((char)(0x80 + 9));
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+  int km = _mm_movemask_epi8(
+      _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, qt), _mm_cmpeq_epi8(x, bs)),
+                   _mm_cmplt_epi8(x, sp)));
+  if(!km)
+    return NULL;
+  const unsigned char *r = p + 1 + __builtin_ctz((unsigned)km);
+  if(*r != '"' || r[1] != ':')
+    return NULL;
+  r += 2;
+  r += *r == '-';
+  __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)r),
+          x1 = _mm_loadu_si128((const __m128i *)(const void *)(r + 16));
+  uint64_t nd = /* 64 bits: the shifts below stay in range */
+      (uint64_t)(unsigned)_mm_movemask_epi8(
+          _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x0, zero), flip), nine)) |
+      ((uint64_t)(unsigned)_mm_movemask_epi8(
+           _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x1, zero), flip), nine))
+       << 16);
+  if(!nd || (nd & 1))
+    return NULL; /* no digit first, or 32 of them */
+  unsigned a = (unsigned)__builtin_ctzll(nd); /* integer digits */
+  if(*r == '0' && a != 1)
+    return NULL; /* a leading zero: the general path words the error */
+  const unsigned char *end = r + a;
+  if(*end == '.') {
+    if((nd >> (a + 1)) & 1)
+      return NULL; /* no digit after '.' */
+    uint64_t rest = nd & ~((2ull << a) - 1);
+    if(!rest)
+      return NULL;
+    end = r + __builtin_ctzll(rest);
+  }
+  else if(a > 18) {
+    return NULL; /* may not fit in 64 bits: number() decides */
+  }
+  return *end == ',' || *end == '}' ? end : NULL;
+#else
+  (void)p;
+  (void)e;
+  return NULL;
+#endif
+}
+
 /* Validate one value (at jansson depth `depth`) without keeping it: a
  * loop with a bit stack of the open containers (1: object) rather than
  * recursion, since it runs over most bytes of most events. */
@@ -1766,6 +1825,18 @@ value:
     goto after;
   }
 key:
+  if(e - p >= 64 && *p == '"' && depth + sp <= JSON_MAX_DEPTH) {
+    /* members "key":number, as in coordinates, validated from bit masks
+     * of 16 and 32 bytes (same verdict as the general path below, which
+     * takes over at anything else) */
+    const unsigned char *q;
+    while((q = sk_member_fast(p, e)) != NULL) {
+      p = q;
+      if(*p != ',' || p[1] != '"' || e - p < 65)
+        goto after;
+      p++;
+    }
+  }
   if(p >= e || *p != '"')
     return bad_at(f, p, "expected a string key");
   if(!(p = sk_string(f, p + 1)))
