@@ -1756,6 +1756,193 @@ sk_member_fast(const unsigned char *p, const unsigned char *e)
 #endif
 }
 
+#ifdef __SSE2__
+/*
+ * The block skip: a container no rule reads, validated from bit masks of
+ * 64-byte blocks in the manner of simdjson's two stages. Stage one
+ * classifies every byte of a block with SIMD compares (quotes, the
+ * structural characters, whitespace, control and non-ASCII bytes) and
+ * finds the strings by a prefix XOR of the quotes; stage two walks only
+ * the token starts (structural characters, opening quotes, starts of
+ * scalars) through a small state machine. The byte-by-byte skip below
+ * carries a dependency from each token's end to the next one's start
+ * (load, compare, find, load again); here the positions come from masks
+ * in registers, so the CPU overlaps the tokens.
+ *
+ * It only ever says "valid, ends here": at anything it does not handle
+ * (a backslash or a non-ASCII byte in the block, a token it finds wrong,
+ * a deep nesting, the end of the buffer) it answers NULL and sk_any()
+ * validates the value from its start as before, so errors, their
+ * messages and the jansson quirks stay those of one implementation.
+ */
+struct blkmask {
+  uint64_t quote, rare, ws, stc;
+};
+
+/* One block's masks: quotes; rare bytes (backslash, below 0x20 or
+ * non-ASCII: the block is left to sk_any, so the common case needs no
+ * more compares); spaces; structural characters. */
+static inline __attribute__((always_inline)) void
+blk_classify(const unsigned char *b, struct blkmask *k)
+{
+  const __m128i qt = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'),
+                lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'),
+                cb = _mm_set1_epi8('}'), co = _mm_set1_epi8(':'),
+                cm = _mm_set1_epi8(',');
+  uint64_t quote = 0, rare = 0, ws = 0, stc = 0;
+  for(unsigned i = 0; i < 4; i++) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+    __m128i l = _mm_or_si128(x, lc); /* '[' -> '{', ']' -> '}' */
+    unsigned sh = 16 * i;
+#define MM(v) ((uint64_t)(unsigned)_mm_movemask_epi8(v) << sh)
+    quote |= MM(_mm_cmpeq_epi8(x, qt));
+    /* signed: below 0x20, or 0x80 and above */
+    rare |= MM(_mm_or_si128(_mm_cmpeq_epi8(x, bsl), _mm_cmplt_epi8(x, lc)));
+    ws |= MM(_mm_cmpeq_epi8(x, lc));
+    stc |= MM(_mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(l, ob), _mm_cmpeq_epi8(l, cb)),
+        _mm_or_si128(_mm_cmpeq_epi8(x, co), _mm_cmpeq_epi8(x, cm))));
+#undef MM
+  }
+  k->quote = quote;
+  k->rare = rare;
+  k->ws = ws;
+  k->stc = stc;
+}
+
+static inline uint64_t prefix_xor(uint64_t x)
+{
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+/* Whether c may follow a scalar (ends it): whitespace, structural, '"'. */
+static inline bool scalar_end(int c)
+{
+  return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' ||
+         c == '\r' || c == '\t' || c == ':' || c == '"' || c == '{' ||
+         c == '[';
+}
+
+/* The container at p ('{' or '[') at jansson depth `depth`: its end, or
+ * NULL when sk_any must decide (see above; nothing is reported). */
+static const unsigned char *sk_blocks(struct fl *f, const unsigned char *p,
+                                      unsigned depth)
+{
+  enum {
+    ST_VALUE,
+    ST_VALUE_OR_CLOSE,
+    ST_KEY,
+    ST_KEY_OR_CLOSE,
+    ST_COLON,
+    ST_AFTER
+  };
+  const unsigned char *e = f->end, *b = p;
+  unsigned char tail[64];
+  uint64_t instr = 0, scarry = 0, stack = 0; /* stack: 1 for an object */
+  unsigned sp = 0, st = ST_VALUE;
+  if(depth + 64 > JSON_MAX_DEPTH)
+    return NULL;
+  for(; b < e; b += 64) {
+    struct blkmask k;
+    if(e - b >= 64) {
+      blk_classify(b, &k);
+    }
+    else { /* the last bytes, padded with spaces (no tokens there) */
+      memset(tail, ' ', sizeof(tail));
+      memcpy(tail, b, (size_t)(e - b));
+      blk_classify(tail, &k);
+    }
+    if(k.rare)
+      return NULL; /* a backslash, control or non-ASCII byte */
+    uint64_t inq = prefix_xor(k.quote) ^ instr; /* [opening, closing) */
+    instr = (uint64_t)((int64_t)inq >> 63);
+    uint64_t out = ~inq & ~k.quote; /* outside strings and quotes */
+    uint64_t stc = k.stc & out, scal = out & ~k.ws & ~stc;
+    uint64_t tok = stc | (k.quote & inq) | (scal & ~((scal << 1) | scarry));
+    scarry = scal >> 63;
+    while(tok) {
+      const unsigned char *t = b + __builtin_ctzll(tok);
+      tok &= tok - 1;
+      int c = *t;
+      switch(st) {
+      case ST_AFTER:
+        if(c == ',') {
+          st = (stack >> (sp - 1)) & 1 ? ST_KEY : ST_VALUE;
+          continue;
+        }
+        goto close;
+      case ST_COLON:
+        if(c != ':')
+          return NULL;
+        st = ST_VALUE;
+        continue;
+      case ST_KEY_OR_CLOSE:
+        if(c == '}')
+          goto close;
+        /* fall through */
+      case ST_KEY:
+        if(c != '"')
+          return NULL;
+        st = ST_COLON;
+        continue;
+      case ST_VALUE_OR_CLOSE:
+        if(c == ']')
+          goto close;
+        /* fall through */
+      default: /* ST_VALUE */
+        switch(c) {
+        case '"':
+          st = ST_AFTER;
+          continue;
+        case '{':
+        case '[':
+          if(sp == 63)
+            return NULL; /* deep: sk_any counts */
+          stack =
+              (stack & ~((uint64_t)1 << sp)) | ((uint64_t)(c == '{') << sp);
+          sp++;
+          st = c == '{' ? ST_KEY_OR_CLOSE : ST_VALUE_OR_CLOSE;
+          continue;
+        case 't':
+        case 'f':
+        case 'n': {
+          const char *w = c == 't' ? "true" : c == 'f' ? "false" : "null";
+          size_t n = c == 'f' ? 5 : 4;
+          if((size_t)(e - t) < n + 1 || memcmp(t, w, n) != 0 ||
+             !scalar_end(t[n]))
+            return NULL;
+          st = ST_AFTER;
+          continue;
+        }
+        default: {
+          if(c != '-' && !is_digit(c))
+            return NULL;
+          const unsigned char *q = sk_number(f, t);
+          if(!q || q >= e || !scalar_end(*q))
+            return NULL;
+          st = ST_AFTER;
+          continue;
+        }
+        }
+      }
+    close:
+      if(!sp || c != ((stack >> (sp - 1)) & 1 ? '}' : ']'))
+        return NULL;
+      if(--sp == 0)
+        return t + 1;
+      st = ST_AFTER;
+    }
+  }
+  return NULL;
+}
+#endif
+
 /* Validate one value (at jansson depth `depth`) without keeping it: a
  * loop with a bit stack of the open containers (1: object) rather than
  * recursion, since it runs over most bytes of most events. */
@@ -1763,6 +1950,13 @@ static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
                                    unsigned depth)
 {
   const unsigned char *e = f->end;
+#ifdef __SSE2__
+  if(e - p >= 64 && (*p == '{' || *p == '[')) {
+    const unsigned char *q = sk_blocks(f, p, depth);
+    if(q)
+      return q;
+  }
+#endif
   uint64_t stack[JSON_MAX_DEPTH / 64 + 1];
   unsigned sp = 0;  /* open containers */
   bool obj = false; /* the innermost open one is an object */
