@@ -1776,7 +1776,7 @@ sk_member_fast(const unsigned char *p, const unsigned char *e)
  * messages and the jansson quirks stay those of one implementation.
  */
 struct blkmask {
-  uint64_t quote, rare, ws, stc;
+  uint64_t quote, rare, ws, stc, digit;
 };
 
 /* One block's masks: quotes; rare bytes (backslash, below 0x20 or
@@ -1788,8 +1788,10 @@ blk_classify(const unsigned char *b, struct blkmask *k)
   const __m128i qt = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'),
                 lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'),
                 cb = _mm_set1_epi8('}'), co = _mm_set1_epi8(':'),
-                cm = _mm_set1_epi8(',');
-  uint64_t quote = 0, rare = 0, ws = 0, stc = 0;
+                cm = _mm_set1_epi8(','), zero = _mm_set1_epi8('0'),
+                flip = _mm_set1_epi8((char)0x80),
+                nine = _mm_set1_epi8((char)(0x80 + 9));
+  uint64_t quote = 0, rare = 0, ws = 0, stc = 0, nd = 0;
   for(unsigned i = 0; i < 4; i++) {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
     __m128i l = _mm_or_si128(x, lc); /* '[' -> '{', ']' -> '}' */
@@ -1802,8 +1804,11 @@ blk_classify(const unsigned char *b, struct blkmask *k)
     stc |= MM(_mm_or_si128(
         _mm_or_si128(_mm_cmpeq_epi8(l, ob), _mm_cmpeq_epi8(l, cb)),
         _mm_or_si128(_mm_cmpeq_epi8(x, co), _mm_cmpeq_epi8(x, cm))));
+    /* non-digits, as in digits() */
+    nd |= MM(_mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x, zero), flip), nine));
 #undef MM
   }
+  k->digit = ~nd;
   k->quote = quote;
   k->rare = rare;
   k->ws = ws;
@@ -1923,6 +1928,29 @@ static const unsigned char *sk_blocks(struct fl *f, const unsigned char *p,
         default: {
           if(c != '-' && !is_digit(c))
             return NULL;
+          /* the usual number, inside the block: from the masks */
+          unsigned i = (unsigned)(t - b);
+          uint64_t ends = ~scal & (~(uint64_t)0 << i);
+          if(ends) {
+            unsigned j = (unsigned)__builtin_ctzll(ends), d0 = i + (c == '-');
+            uint64_t nd = ~k.digit;
+            if(d0 < j && ((k.digit >> d0) & 1)) {
+              unsigned ip =
+                  b[d0] == '0'
+                      ? d0 + 1
+                      : (unsigned)__builtin_ctzll(nd & (~(uint64_t)0 << d0));
+              if(ip == j && ip - d0 <= 18) {
+                st = ST_AFTER; /* an integer that fits */
+                continue;
+              }
+              if(ip + 1 < j && b[ip] == '.' && ((k.digit >> (ip + 1)) & 1) &&
+                 (unsigned)__builtin_ctzll(nd & (~(uint64_t)0 << (ip + 1))) ==
+                     j) {
+                st = ST_AFTER; /* digits '.' digits */
+                continue;
+              }
+            }
+          }
           const unsigned char *q = sk_number(f, t);
           if(!q || q >= e || !scalar_end(*q))
             return NULL;
