@@ -42,6 +42,12 @@
  *   a repeated key; the flattener marks the leaves of the earlier value
  *   dead, so the answer is the same.
  *
+ * - Values no rule reads are validated, not decoded: containers in
+ *   64-byte blocks from SIMD bit masks (sk_blocks, simdjson's two stages),
+ *   falling back to a byte-wise reader (sk_any) for whatever the blocks
+ *   do not handle, so errors have one source. Event keys of up to 8
+ *   bytes are looked up in a per-node table of children (struct kids).
+ *
  * The event flattener is hand-written: a generic JSON library builds a
  * tree of every value (jansson parses the benchmark's 1 KB events 20-30x
  * slower than this whole matcher) when a rule reads a handful of them. It
