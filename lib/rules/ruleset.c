@@ -950,7 +950,7 @@ static int fold(int ch)
 static bool bytes_eq(const char *a, const char *b, size_t n, bool icase)
 {
   if(!icase)
-    return memcmp(a, b, n) == 0;
+    return same(a, b, n); /* operands are short: no call */
   for(size_t i = 0; i < n; i++)
     if(fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
       return false;
