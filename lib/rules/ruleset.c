@@ -42,6 +42,12 @@
  *   a repeated key; the flattener marks the leaves of the earlier value
  *   dead, so the answer is the same.
  *
+ * - Values no rule reads are validated, not decoded: containers in
+ *   64-byte blocks from SIMD bit masks (sk_blocks, simdjson's two stages),
+ *   falling back to a byte-wise reader (sk_any) for whatever the blocks
+ *   do not handle, so errors have one source. Event keys of up to 8
+ *   bytes are looked up in a per-node table of children (struct kids).
+ *
  * The event flattener is hand-written: a generic JSON library builds a
  * tree of every value (jansson parses the benchmark's 1 KB events 20-30x
  * slower than this whole matcher) when a rule reads a handful of them. It
@@ -123,8 +129,23 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
   return h;
 }
 
+/* The child nodes of a node (or of the root) whose key (the part after
+ * the parent's path and '.') is at most 8 bytes, as little-endian words
+ * zero-padded: an event key is looked up by one word compare per child
+ * instead of a hash of the path. Past KIDS_MAX such children, `over` and
+ * the hash table answers. */
+#define KIDS_MAX 8
+struct kids {
+  uint64_t key[KIDS_MAX];
+  uint32_t node[KIDS_MAX];
+  uint8_t len[KIDS_MAX];
+  uint8_t n;
+  bool over;
+};
+
 /* A path node: a rule path, or a proper prefix of one before a '.'. */
 struct node {
+  struct kids kids;
   char *path;
   size_t len;
   uint64_t hash;
@@ -234,6 +255,7 @@ struct certhub_ruleset {
   uint32_t *xtab; /* xent index + 1 */
   size_t xtabsize;
   struct u32v absent_alts; /* alternatives that may match with no hit */
+  struct kids rootkids;    /* nodes without a '.' */
   size_t maxpath;          /* longest node path */
   size_t maxalt;           /* most conditions in one alternative */
 };
@@ -343,7 +365,21 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
   nd->leafpath = NONE;
   nd->parent = parent;
   nd->koff = koff;
+  memset(&nd->kids, 0, sizeof(nd->kids));
   rs->nnodes++;
+  if(n - koff <= 8) {
+    struct kids *kd = parent == NONE ? &rs->rootkids : &rs->nodes[parent].kids;
+    if(kd->n < KIDS_MAX) {
+      uint64_t w = 0;
+      memcpy(&w, p + koff, n - koff);
+      kd->key[kd->n] = w;
+      kd->len[kd->n] = (uint8_t)(n - koff);
+      kd->node[kd->n++] = rs->nnodes - 1;
+    }
+    else {
+      kd->over = true;
+    }
+  }
   size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
   while(rs->ntab[j])
     j = (j + 1) & mask;
@@ -922,7 +958,7 @@ static int fold(int ch)
 static bool bytes_eq(const char *a, const char *b, size_t n, bool icase)
 {
   if(!icase)
-    return memcmp(a, b, n) == 0;
+    return same(a, b, n); /* operands are short: no call */
   for(size_t i = 0; i < n; i++)
     if(fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
       return false;
@@ -1283,9 +1319,9 @@ static const double pow10tab[] = {
 
 /* acc * 10^n + the value of the n digits at p (the result fits; e: the
  * end of the buffer, for reading past the digits). */
-static inline uint64_t digits_value(const unsigned char *p,
-                                    const unsigned char *e, size_t n,
-                                    uint64_t acc)
+static inline __attribute__((always_inline)) uint64_t
+digits_value(const unsigned char *p, const unsigned char *e, size_t n,
+             uint64_t acc)
 {
   for(; n >= 8; n -= 8, p += 8) {
     uint64_t v;
@@ -1675,6 +1711,280 @@ static const unsigned char *sk_string_slow(struct fl *f,
   }
 }
 
+/* A member "key":number at p (p[0] == '"', 64 bytes readable) whose key
+ * is plain ASCII and whose number is followed by ',' or '}': the
+ * position of that byte; NULL (nothing decided) for anything else. The
+ * number's grammar is that of sk_number's usual cases (no exponent, an
+ * integer of at most 18 digits, no leading zero), checked on a mask of
+ * its 32 bytes' non-digits rather than byte by byte. */
+static inline __attribute__((always_inline)) const unsigned char *
+sk_member_fast(const unsigned char *p, const unsigned char *e)
+{
+#ifdef __SSE2__
+  (void)e;
+  const __m128i qt = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+                sp = _mm_set1_epi8(0x20), zero = _mm_set1_epi8('0'),
+                flip = _mm_set1_epi8((char)0x80),
+                nine = _mm_set1_epi8((char)(0x80 + 9));
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+  int km = _mm_movemask_epi8(
+      _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, qt), _mm_cmpeq_epi8(x, bs)),
+                   _mm_cmplt_epi8(x, sp)));
+  if(!km)
+    return NULL;
+  const unsigned char *r = p + 1 + __builtin_ctz((unsigned)km);
+  if(*r != '"' || r[1] != ':')
+    return NULL;
+  r += 2;
+  r += *r == '-';
+  __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)r),
+          x1 = _mm_loadu_si128((const __m128i *)(const void *)(r + 16));
+  uint64_t nd = /* 64 bits: the shifts below stay in range */
+      (uint64_t)(unsigned)_mm_movemask_epi8(
+          _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x0, zero), flip), nine)) |
+      ((uint64_t)(unsigned)_mm_movemask_epi8(
+           _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x1, zero), flip), nine))
+       << 16);
+  if(!nd || (nd & 1))
+    return NULL; /* no digit first, or 32 of them */
+  unsigned a = (unsigned)__builtin_ctzll(nd); /* integer digits */
+  if(*r == '0' && a != 1)
+    return NULL; /* a leading zero: the general path words the error */
+  const unsigned char *end = r + a;
+  if(*end == '.') {
+    if((nd >> (a + 1)) & 1)
+      return NULL; /* no digit after '.' */
+    uint64_t rest = nd & ~((2ull << a) - 1);
+    if(!rest)
+      return NULL;
+    end = r + __builtin_ctzll(rest);
+  }
+  else if(a > 18) {
+    return NULL; /* may not fit in 64 bits: number() decides */
+  }
+  return *end == ',' || *end == '}' ? end : NULL;
+#else
+  (void)p;
+  (void)e;
+  return NULL;
+#endif
+}
+
+#ifdef __SSE2__
+/*
+ * The block skip: a container no rule reads, validated from bit masks of
+ * 64-byte blocks in the manner of simdjson's two stages. Stage one
+ * classifies every byte of a block with SIMD compares (quotes, the
+ * structural characters, whitespace, control and non-ASCII bytes) and
+ * finds the strings by a prefix XOR of the quotes; stage two walks only
+ * the token starts (structural characters, opening quotes, starts of
+ * scalars) through a small state machine. The byte-by-byte skip below
+ * carries a dependency from each token's end to the next one's start
+ * (load, compare, find, load again); here the positions come from masks
+ * in registers, so the CPU overlaps the tokens.
+ *
+ * It only ever says "valid, ends here": at anything it does not handle
+ * (a backslash or a non-ASCII byte in the block, a token it finds wrong,
+ * a deep nesting, the end of the buffer) it answers NULL and sk_any()
+ * validates the value from its start as before, so errors, their
+ * messages and the jansson quirks stay those of one implementation.
+ */
+struct blkmask {
+  uint64_t quote, rare, ws, stc, digit;
+};
+
+/* One block's masks: quotes; rare bytes (backslash, below 0x20 or
+ * non-ASCII: the block is left to sk_any, so the common case needs no
+ * more compares); spaces; structural characters. */
+static inline __attribute__((always_inline)) void
+blk_classify(const unsigned char *b, struct blkmask *k)
+{
+  const __m128i qt = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'),
+                lc = _mm_set1_epi8(0x20), ob = _mm_set1_epi8('{'),
+                cb = _mm_set1_epi8('}'), co = _mm_set1_epi8(':'),
+                cm = _mm_set1_epi8(','), zero = _mm_set1_epi8('0'),
+                flip = _mm_set1_epi8((char)0x80),
+                nine = _mm_set1_epi8((char)(0x80 + 9));
+  uint64_t quote = 0, rare = 0, ws = 0, stc = 0, nd = 0;
+  for(unsigned i = 0; i < 4; i++) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+    __m128i l = _mm_or_si128(x, lc); /* '[' -> '{', ']' -> '}' */
+    unsigned sh = 16 * i;
+#define MM(v) ((uint64_t)(unsigned)_mm_movemask_epi8(v) << sh)
+    quote |= MM(_mm_cmpeq_epi8(x, qt));
+    /* signed: below 0x20, or 0x80 and above */
+    rare |= MM(_mm_or_si128(_mm_cmpeq_epi8(x, bsl), _mm_cmplt_epi8(x, lc)));
+    ws |= MM(_mm_cmpeq_epi8(x, lc));
+    stc |= MM(_mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(l, ob), _mm_cmpeq_epi8(l, cb)),
+        _mm_or_si128(_mm_cmpeq_epi8(x, co), _mm_cmpeq_epi8(x, cm))));
+    /* non-digits, as in digits() */
+    nd |= MM(_mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x, zero), flip), nine));
+#undef MM
+  }
+  k->digit = ~nd;
+  k->quote = quote;
+  k->rare = rare;
+  k->ws = ws;
+  k->stc = stc;
+}
+
+static inline uint64_t prefix_xor(uint64_t x)
+{
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+/* Whether c may follow a scalar (ends it): whitespace, structural, '"'. */
+static inline bool scalar_end(int c)
+{
+  return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' ||
+         c == '\r' || c == '\t' || c == ':' || c == '"' || c == '{' ||
+         c == '[';
+}
+
+/* The container at p ('{' or '[') at jansson depth `depth`: its end, or
+ * NULL when sk_any must decide (see above; nothing is reported). */
+static const unsigned char *sk_blocks(struct fl *f, const unsigned char *p,
+                                      unsigned depth)
+{
+  enum {
+    ST_VALUE,
+    ST_VALUE_OR_CLOSE,
+    ST_KEY,
+    ST_KEY_OR_CLOSE,
+    ST_COLON,
+    ST_AFTER
+  };
+  const unsigned char *e = f->end, *b = p;
+  unsigned char tail[64];
+  uint64_t instr = 0, scarry = 0, stack = 0; /* stack: 1 for an object */
+  unsigned sp = 0, st = ST_VALUE;
+  if(depth + 64 > JSON_MAX_DEPTH)
+    return NULL;
+  for(; b < e; b += 64) {
+    struct blkmask k;
+    if(e - b >= 64) {
+      blk_classify(b, &k);
+    }
+    else { /* the last bytes, padded with spaces (no tokens there) */
+      memset(tail, ' ', sizeof(tail));
+      memcpy(tail, b, (size_t)(e - b));
+      blk_classify(tail, &k);
+    }
+    if(k.rare)
+      return NULL; /* a backslash, control or non-ASCII byte */
+    uint64_t inq = prefix_xor(k.quote) ^ instr; /* [opening, closing) */
+    instr = (uint64_t)((int64_t)inq >> 63);
+    uint64_t out = ~inq & ~k.quote; /* outside strings and quotes */
+    uint64_t stc = k.stc & out, scal = out & ~k.ws & ~stc;
+    uint64_t tok = stc | (k.quote & inq) | (scal & ~((scal << 1) | scarry));
+    scarry = scal >> 63;
+    while(tok) {
+      const unsigned char *t = b + __builtin_ctzll(tok);
+      tok &= tok - 1;
+      int c = *t;
+      switch(st) {
+      case ST_AFTER:
+        if(c == ',') {
+          st = (stack >> (sp - 1)) & 1 ? ST_KEY : ST_VALUE;
+          continue;
+        }
+        goto close;
+      case ST_COLON:
+        if(c != ':')
+          return NULL;
+        st = ST_VALUE;
+        continue;
+      case ST_KEY_OR_CLOSE:
+        if(c == '}')
+          goto close;
+        /* fall through */
+      case ST_KEY:
+        if(c != '"')
+          return NULL;
+        st = ST_COLON;
+        continue;
+      case ST_VALUE_OR_CLOSE:
+        if(c == ']')
+          goto close;
+        /* fall through */
+      default: /* ST_VALUE */
+        switch(c) {
+        case '"':
+          st = ST_AFTER;
+          continue;
+        case '{':
+        case '[':
+          if(sp == 63)
+            return NULL; /* deep: sk_any counts */
+          stack =
+              (stack & ~((uint64_t)1 << sp)) | ((uint64_t)(c == '{') << sp);
+          sp++;
+          st = c == '{' ? ST_KEY_OR_CLOSE : ST_VALUE_OR_CLOSE;
+          continue;
+        case 't':
+        case 'f':
+        case 'n': {
+          const char *w = c == 't' ? "true" : c == 'f' ? "false" : "null";
+          size_t n = c == 'f' ? 5 : 4;
+          if((size_t)(e - t) < n + 1 || memcmp(t, w, n) != 0 ||
+             !scalar_end(t[n]))
+            return NULL;
+          st = ST_AFTER;
+          continue;
+        }
+        default: {
+          if(c != '-' && !is_digit(c))
+            return NULL;
+          /* the usual number, inside the block: from the masks */
+          unsigned i = (unsigned)(t - b);
+          uint64_t ends = ~scal & (~(uint64_t)0 << i);
+          if(ends) {
+            unsigned j = (unsigned)__builtin_ctzll(ends), d0 = i + (c == '-');
+            uint64_t nd = ~k.digit;
+            if(d0 < j && ((k.digit >> d0) & 1)) {
+              unsigned ip =
+                  b[d0] == '0'
+                      ? d0 + 1
+                      : (unsigned)__builtin_ctzll(nd & (~(uint64_t)0 << d0));
+              if(ip == j && ip - d0 <= 18) {
+                st = ST_AFTER; /* an integer that fits */
+                continue;
+              }
+              if(ip + 1 < j && b[ip] == '.' && ((k.digit >> (ip + 1)) & 1) &&
+                 (unsigned)__builtin_ctzll(nd & (~(uint64_t)0 << (ip + 1))) ==
+                     j) {
+                st = ST_AFTER; /* digits '.' digits */
+                continue;
+              }
+            }
+          }
+          const unsigned char *q = sk_number(f, t);
+          if(!q || q >= e || !scalar_end(*q))
+            return NULL;
+          st = ST_AFTER;
+          continue;
+        }
+        }
+      }
+    close:
+      if(!sp || c != ((stack >> (sp - 1)) & 1 ? '}' : ']'))
+        return NULL;
+      if(--sp == 0)
+        return t + 1;
+      st = ST_AFTER;
+    }
+  }
+  return NULL;
+}
+#endif
+
 /* Validate one value (at jansson depth `depth`) without keeping it: a
  * loop with a bit stack of the open containers (1: object) rather than
  * recursion, since it runs over most bytes of most events. */
@@ -1682,6 +1992,13 @@ static const unsigned char *sk_any(struct fl *f, const unsigned char *p,
                                    unsigned depth)
 {
   const unsigned char *e = f->end;
+#ifdef __SSE2__
+  if(e - p >= 64 && (*p == '{' || *p == '[')) {
+    const unsigned char *q = sk_blocks(f, p, depth);
+    if(q)
+      return q;
+  }
+#endif
   uint64_t stack[JSON_MAX_DEPTH / 64 + 1];
   unsigned sp = 0;  /* open containers */
   bool obj = false; /* the innermost open one is an object */
@@ -1744,6 +2061,18 @@ value:
     goto after;
   }
 key:
+  if(e - p >= 64 && *p == '"' && depth + sp <= JSON_MAX_DEPTH) {
+    /* members "key":number, as in coordinates, validated from bit masks
+     * of 16 and 32 bytes (same verdict as the general path below, which
+     * takes over at anything else) */
+    const unsigned char *q;
+    while((q = sk_member_fast(p, e)) != NULL) {
+      p = q;
+      if(*p != ',' || p[1] != '"' || e - p < 65)
+        goto after;
+      p++;
+    }
+  }
   if(p >= e || *p != '"')
     return bad_at(f, p, "expected a string key");
   if(!(p = sk_string(f, p + 1)))
@@ -1828,7 +2157,8 @@ static bool skip_number(struct fl *f)
   return true;
 }
 
-static bool add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
+static inline __attribute__((always_inline)) bool
+add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
 {
   certhub_match_scratch *s = f->s;
   if(s->nhits == s->caphits &&
@@ -1839,7 +2169,7 @@ static bool add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
   return true;
 }
 
-static bool add_hits(struct fl *f, const struct u32v *v, uint32_t leaf)
+static inline bool add_hits(struct fl *f, const struct u32v *v, uint32_t leaf)
 {
   for(size_t i = 0; i < v->n; i++)
     if(!add_hit(f, v->v[i], leaf))
@@ -1962,16 +2292,20 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
   const certhub_ruleset *rs = f->rs;
   size_t depth = pi != MARKER && rs->paths[pi].needctx ? s->depth : 0;
   if(s->nleaves >= EV_MAX_LEAVES ||
-     !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
-           sizeof(*s->leaves), EV_MAX_LEAVES))
+     (s->nleaves >= s->capleaves &&
+      !grow((void **)&s->leaves, &s->capleaves, s->nleaves + 1,
+            sizeof(*s->leaves), EV_MAX_LEAVES)))
     return toobig(f, "too many values to match");
-  if(depth && !grow((void **)&s->ctx, &s->capctx, s->nctx + depth,
-                    sizeof(*s->ctx), SCRATCH_MAX_CTX))
+  if(depth && s->nctx + depth > s->capctx &&
+     !grow((void **)&s->ctx, &s->capctx, s->nctx + depth, sizeof(*s->ctx),
+           SCRATCH_MAX_CTX))
     return toobig(f, "too large to match");
   uint32_t id = (uint32_t)s->nleaves++;
   s->leaves[id] = (struct sleaf){pi, (uint32_t)s->nctx, (uint16_t)depth, 0};
   if(depth) {
-    memcpy(s->ctx + s->nctx, s->stack, depth * sizeof(*s->ctx));
+    struct elem *to = s->ctx + s->nctx; /* a few: no call */
+    for(size_t i = 0; i < depth; i++)
+      to[i] = s->stack[i];
     s->nctx += depth;
   }
   if(pi == MARKER)
@@ -2025,6 +2359,224 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
   return true;
 }
 
+#define KID_DOT UINT64_MAX /* no key word: the key holds a '.' */
+
+/* The key k[0..kn) (kn <= 8, 8 bytes readable) as a struct kids word, or
+ * KID_DOT when it holds a '.' (such a key spans nodes: the hash path). */
+static inline uint64_t kid_word(const char *k, size_t kn)
+{
+  uint64_t w, x;
+  memcpy(&w, k, sizeof(w));
+  w &= kn == 8 ? UINT64_MAX : (((uint64_t)1 << (8 * kn)) - 1); /* LE */
+  x = w ^ 0x2e2e2e2e2e2e2e2eull; /* a zero byte where a '.' was */
+  /* a zero byte in x among the first kn (a false positive only above a
+   * real one: then the slow path, which is right anyway) */
+  x = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+  if(kn < 8)
+    x &= ((uint64_t)1 << (8 * kn)) - 1;
+  return x ? KID_DOT : w;
+}
+
+static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
+                   uint64_t h, unsigned level, unsigned depth);
+
+/* A number in the usual form of a coordinate, -?[1-9][0-9]*\.[0-9]+ with
+ * at most 19 digits and no exponent, approximated as number() does with
+ * approx (the same double): one classification of 32 bytes instead of a
+ * call; false (nothing read) for any other form or near the end of the
+ * buffer, and number() decides. */
+static inline __attribute__((always_inline)) bool
+num_fast(const unsigned char *p, const unsigned char *e, double *d,
+         const unsigned char **end)
+{
+#ifdef __SSE2__
+  bool neg = *p == '-';
+  p += neg;
+  if(e - p < 32 || *p == '0')
+    return false;
+  const __m128i zero = _mm_set1_epi8('0'), flip = _mm_set1_epi8((char)0x80),
+                nine = _mm_set1_epi8((char)(0x80 + 9));
+  __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)p),
+          x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+  /* non-digits: (b - '0') ^ 0x80 above 0x89 as signed, as in digits() */
+  uint32_t nd =
+      (uint32_t)_mm_movemask_epi8(
+          _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x0, zero), flip), nine)) |
+      ((uint32_t)_mm_movemask_epi8(
+           _mm_cmpgt_epi8(_mm_xor_si128(_mm_sub_epi8(x1, zero), flip), nine))
+       << 16);
+  if(!nd || (nd & 1))
+    return false;
+  unsigned a = (unsigned)__builtin_ctz(nd); /* digits before it */
+  if(p[a] != '.' || a >= 19)
+    return false;
+  uint32_t rest = nd & ~((2u << a) - 1); /* non-digits after the '.' */
+  if(!rest)
+    return false;
+  unsigned b = (unsigned)__builtin_ctz(rest);
+  size_t nf = b - a - 1;
+  if(!nf || a + nf > 19 || p[b] == 'e' || p[b] == 'E')
+    return false;
+  double v = (double)digits_value(p + a + 1, e, nf, digits_value(p, e, a, 0)) *
+             n10[nf];
+  *d = neg ? -v : v;
+  *end = p + b;
+  return true;
+#else
+  (void)p;
+  (void)e;
+  (void)d;
+  (void)end;
+  return false;
+#endif
+}
+
+/* An object on some rule's path (see onpath), f->p at its '{'. The
+ * position stays in a register; a member whose key is a node and whose
+ * value is a number in the usual form becomes a leaf here, other values
+ * on paths go through onpath, the rest is skipped. */
+static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
+                   unsigned level, unsigned depth)
+{
+  certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
+  const unsigned char *p = f->p + 1, *e = f->end;
+  SKIP_WS(p, e);
+  if(p < e && *p == '}') {
+    f->p = p + 1;
+    return true;
+  }
+  size_t base = s->nkeys;
+  size_t off = level ? plen + 1 : 0, maxp = rs->maxpath;
+  uint32_t serial = ++s->objserial;
+  if(!serial) { /* wrapped: forget every node's object */
+    memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
+    serial = s->objserial = 1;
+  }
+  uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
+  if(level && plen < maxp)
+    s->path[plen] = '.';
+  const struct kids *kd = self == NONE ? &rs->rootkids : &rs->nodes[self].kids;
+  /* a leaf one level down is read here when nothing deeper applies */
+  bool inline_ok = level + 1 < EV_MAX_DEPTH && depth + 1 <= JSON_MAX_DEPTH;
+  for(;;) {
+    if(p >= e || *p != '"')
+      return bad(f, p, "expected a string key");
+    p++;
+    const char *k = NULL;
+    size_t kn = SIZE_MAX;
+    const struct node *nd = NULL;
+    bool inev = false;
+    const unsigned char *ke = plain_run(p, e);
+    if(ke < e && *ke == '"') { /* the usual key: no escape */
+      k = (const char *)p;
+      kn = (size_t)(ke - p);
+      p = ke + 1;
+      inev = true;
+    }
+    else if(off <= maxp) {
+      f->p = p;
+      if(!string(f, S_KEY, s->path + off, maxp - off, &k, &kn))
+        return false;
+      p = f->p;
+    }
+    else if(!(p = sk_string(f, p))) {
+      return false;
+    }
+    if(kn != SIZE_MAX && off + kn <= maxp) {
+      uint64_t w;
+      if(inev && kn <= 8 && !kd->over && e - p >= 8 &&
+         (w = kid_word(k, kn)) != KID_DOT) {
+        /* the children with short keys are all in kd (k + 8 <= p + 7) */
+        for(unsigned j = 0; j < kd->n; j++)
+          if(kd->key[j] == w && kd->len[j] == kn) {
+            nd = &rs->nodes[kd->node[j]];
+            break;
+          }
+      }
+      else {
+        nd = node_find2(rs, s->path, off, k, kn, fnv(hk, k, kn), self);
+      }
+    }
+    if(p < e && *p == ':') {
+      p++;
+    }
+    else {
+      SKIP_WS(p, e);
+      if(p >= e || *p != ':')
+        return bad(f, p, "expected ':'");
+      p++;
+    }
+    SKIP_WS(p, e);
+    if(nd) {
+      if(k != s->path + off)
+        for(size_t j = 0; j < kn; j++) /* short: no call */
+          s->path[off + j] = k[j];
+      /* jansson keeps the last of duplicate keys: the node remembers
+       * (by object serial) its record in this object, O(1) */
+      size_t ni = (size_t)(nd - rs->nodes), ki;
+      if(s->node_obj[ni] == serial) {
+        ki = s->node_rec[ni];
+        for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
+          s->leaves[j].dead = 1;
+      }
+      else {
+        if(s->nkeys >= s->capkeys &&
+           !grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
+                 sizeof(*s->keys), SCRATCH_MAX_KEYS)) {
+          f->p = p;
+          return toobig(f, "too many keys to match");
+        }
+        ki = s->nkeys++;
+        s->node_obj[ni] = serial;
+        s->node_rec[ni] = (uint32_t)ki;
+      }
+      s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
+      uint32_t pi = nd->leafpath;
+      struct val v;
+      const unsigned char *q;
+      if(pi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
+         !rs->paths[pi].xnum && !rs->paths[pi].gn.n &&
+         num_fast(p, e, &v.d, &q)) {
+        v.t = V_NUM;
+        v.approx = true;
+        v.num = p;
+        v.s = NULL;
+        v.n = 0;
+        p = q;
+        if(p < e && *p == '\0')
+          p++; /* nul_quirk */
+        f->p = p;
+        if(!leaf(f, pi, &v))
+          return false;
+      }
+      else {
+        f->p = p;
+        if(!onpath(f, (uint32_t)ni, pi, off + kn, nd->hash, level + 1,
+                   depth + 1))
+          return false;
+        p = f->p;
+      }
+      s->keys[ki].lend = (uint32_t)s->nleaves;
+    }
+    else if(!(p = sk_value(f, p, depth + 1))) {
+      return false;
+    }
+    SKIP_WS(p, e);
+    if(p < e && *p == ',') {
+      p++;
+      SKIP_WS(p, e);
+      continue;
+    }
+    if(p < e && *p == '}') {
+      f->p = p + 1;
+      s->nkeys = base;
+      return true;
+    }
+    return bad(f, p, "expected ',' or '}'");
+  }
+}
+
 /* A value on some rule's path (its path is a node): pi is its rule path
  * or NONE, plen and h the length and hash of its path in s->path, level
  * the reference's nesting level, depth jansson's. */
@@ -2043,101 +2595,8 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
     return bad(f, f->p, "unexpected end of input");
   struct val v = {0};
   switch(*f->p) {
-  case '{': {
-    size_t base = s->nkeys;
-    f->p++;
-    ws(f);
-    if(f->p < f->end && *f->p == '}') {
-      f->p++;
-      return true;
-    }
-    size_t off = level ? plen + 1 : 0, maxp = f->rs->maxpath;
-    uint32_t serial = ++s->objserial;
-    if(!serial) { /* wrapped: forget every node's object */
-      memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
-      serial = s->objserial = 1;
-    }
-    uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
-    if(level && plen < maxp)
-      s->path[plen] = '.';
-    for(;;) {
-      if(f->p >= f->end || *f->p != '"')
-        return bad(f, f->p, "expected a string key");
-      f->p++;
-      const char *k = NULL;
-      size_t kn = SIZE_MAX;
-      const struct node *nd = NULL;
-      const unsigned char *ke = plain_run(f->p, f->end);
-      if(ke < f->end && *ke == '"') { /* the usual key: no escape */
-        k = (const char *)f->p;
-        kn = (size_t)(ke - f->p);
-        f->p = ke + 1;
-      }
-      else if(off <= maxp) {
-        if(!string(f, S_KEY, s->path + off, maxp - off, &k, &kn))
-          return false;
-      }
-      else if(!skip_string(f)) {
-        return false;
-      }
-      if(kn != SIZE_MAX && off + kn <= maxp) {
-        uint64_t kh = fnv(hk, k, kn);
-        nd = node_find2(f->rs, s->path, off, k, kn, kh, self);
-        if(nd) {
-          if(k != s->path + off)
-            for(size_t j = 0; j < kn; j++) /* short: no call */
-              s->path[off + j] = k[j];
-          ws(f);
-          if(f->p >= f->end || *f->p != ':')
-            return bad(f, f->p, "expected ':'");
-          f->p++;
-          ws(f);
-          /* jansson keeps the last of duplicate keys: the node remembers
-           * (by object serial) its record in this object, O(1) */
-          size_t ni = (size_t)(nd - f->rs->nodes), ki;
-          if(s->node_obj[ni] == serial) {
-            ki = s->node_rec[ni];
-            for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
-              s->leaves[j].dead = 1;
-          }
-          else {
-            if(!grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
-                     sizeof(*s->keys), SCRATCH_MAX_KEYS))
-              return toobig(f, "too many keys to match");
-            ki = s->nkeys++;
-            s->node_obj[ni] = serial;
-            s->node_rec[ni] = (uint32_t)ki;
-          }
-          s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
-          if(!onpath(f, (uint32_t)(nd - f->rs->nodes), nd->leafpath, off + kn,
-                     kh, level + 1, depth + 1))
-            return false;
-          s->keys[ki].lend = (uint32_t)s->nleaves;
-        }
-      }
-      if(!nd) {
-        ws(f);
-        if(f->p >= f->end || *f->p != ':')
-          return bad(f, f->p, "expected ':'");
-        f->p++;
-        ws(f);
-        if(!skip(f, depth + 1))
-          return false;
-      }
-      ws(f);
-      if(f->p < f->end && *f->p == ',') {
-        f->p++;
-        ws(f);
-        continue;
-      }
-      if(f->p < f->end && *f->p == '}') {
-        f->p++;
-        s->nkeys = base;
-        return true;
-      }
-      return bad(f, f->p, "expected ',' or '}'");
-    }
-  }
+  case '{':
+    return object(f, self, plen, h, level, depth);
   case '[': {
     uint32_t id = f->arrays++;
     size_t sd = s->depth++;

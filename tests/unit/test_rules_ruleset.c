@@ -78,12 +78,44 @@ static ch_err ref(const certhub_pattern *p, const char *ev, size_t len,
   return e;
 }
 
-/* One pattern, one event: ruleset == reference (== want when want >= 0).
- */
+/* ev[0..len) followed by 80 spaces (malloc'd, *plen its length): the
+ * same JSON, but with the bytes after every value that the matcher's
+ * block-wise fast paths need (they are skipped near the end of the
+ * buffer, so short events alone never reach them). */
+static char *padded(const char *ev, size_t len, size_t *plen)
+{
+  char *b = malloc(len + 81);
+  assert_non_null(b);
+  memcpy(b, ev, len);
+  memset(b + len, ' ', 80);
+  b[len + 80] = '\0';
+  *plen = len + 80;
+  return b;
+}
+
+static void check_one1(const char *where, const char *pat,
+                       const certhub_pattern *p, const certhub_ruleset *rs,
+                       certhub_match_scratch *sc, const char *ev, size_t len,
+                       int want);
+
+/* One pattern, one event, as is and padded: ruleset == reference (==
+ * want when want >= 0). */
 static void check_one(const char *where, const char *pat,
                       const certhub_pattern *p, const certhub_ruleset *rs,
                       certhub_match_scratch *sc, const char *ev, size_t len,
                       int want)
+{
+  size_t plen;
+  char *pe = padded(ev, len, &plen);
+  check_one1(where, pat, p, rs, sc, ev, len, want);
+  check_one1(where, pat, p, rs, sc, pe, plen, want);
+  free(pe);
+}
+
+static void check_one1(const char *where, const char *pat,
+                       const certhub_pattern *p, const certhub_ruleset *rs,
+                       certhub_match_scratch *sc, const char *ev, size_t len,
+                       int want)
 {
   bool rm = false;
   ch_err re = ref(p, ev, len, &rm);
@@ -191,9 +223,14 @@ static void check_all(const char *what, struct item *pv, size_t np,
   assert_int_equal(certhub_ruleset_count(rs), np);
   assert_null(certhub_ruleset_name(rs, np));
   size_t matches = 0;
-  for(size_t j = 0; j < ne; j++) {
+  for(size_t jj = 0; jj < 2 * ne; jj++) {
+    /* each event as is, then padded (see padded()) */
+    size_t j = jj / 2, len;
+    char *pe = NULL;
     const char *e = ev[j].text;
-    size_t len = strlen(e);
+    len = strlen(e);
+    if(jj % 2)
+      e = pe = padded(e, len, &len);
     ch_err worst = CH_OK;
     for(size_t i = 0; i < np; i++) {
       ch_err r = ref(ps[i], e, len, &want[i]);
@@ -210,10 +247,13 @@ static void check_all(const char *what, struct item *pv, size_t np,
     if(got != worst) {
       fail_at("%s: event %.300s: ruleset %s, reference %s", what, e,
               certhub_strerror(got), certhub_strerror(worst));
+      free(pe);
       continue;
     }
-    if(got != CH_OK)
+    if(got != CH_OK) {
+      free(pe);
       continue;
+    }
     size_t k = 0;
     for(size_t i = 0; i < np; i++) {
       bool in = k < nm && mv[k] == i;
@@ -226,6 +266,7 @@ static void check_all(const char *what, struct item *pv, size_t np,
     }
     if(k != nm)
       fail_at("%s: event %.300s: unsorted or extra rule indices", what, e);
+    free(pe);
   }
   fprintf(stderr, "%s: %zu rules x %zu events, %zu matches\n", what, np, ne,
           matches);
@@ -791,6 +832,106 @@ static void test_range_index(void **state)
   assert_int_equal(failures, 0);
 }
 
+/* The shapes the matcher reads through block-wise fast paths (members
+ * "key":number skipped or on rule paths, keys looked up in per-node
+ * tables) in CityLots-like events long enough to reach them, with the
+ * numbers, keys and layouts at their edges: every rule at once against
+ * the reference. */
+static void test_fast_paths(void **state)
+{
+  (void)state;
+  static const char *const nums[] = {
+      "0", "-0", "01", "-01", "0.5", "-0.5", "00.5", "1.", "1.e5", "-", "-.5",
+      ".5", "1e5", "1E+5", "2.5e-3", "12345678901234567890",
+      "123456789012345678", "1234567890123456789", "-1234567890123456789",
+      "9223372036854775808", "-122.42372826963171", "37.70660782123333",
+      "-122.4", "37.7", "-122.41600944012424", "-122.42916360922355",
+      "1.2345678901234567890123456789012345",
+      "12345678901234567890123456789012345.5",
+      "1234567890123456789012345678901.5", "1e400", "-1e400", "1.5e400",
+      "0.0000000000000000000000000001", "1.0 ", " 1.0", "true", "null",
+      "\"-122.4\"", "[1,2]", "{\"x\":1}", "1x", "1.5.5", "--1", "1-",
+      /* values for the block skip: structural bytes inside strings,
+       * escapes and non-ASCII (left to the byte-wise skip), literals,
+       * empty and nested containers, and broken ones */
+      "\"}]\"", "\"a,b:c\"", "\"\"", "\"[{\\\"\"", "\"\\u0041\"",
+      "\"\xc3\xa9\"", "\"x\ty\"", "[]", "{}", "[[]]", "[{}]", "{\"a\":{}}",
+      "[1 2]", "[1,]", "{\"a\":}", "{\"a\" 1}", "[1:2]", "{\"a\",1}", "  7  ",
+      "tru", "nul", "false", "fals", "nullx", "[true]", "[\"a\",\"b\"]",
+      "{\"a\":[{\"b\":null}]}", "\"a\"\"b\"", "[}", "{\"a\":1,}",
+      "{\"a\":1,,\"b\":2}", "[1,,2]", "[,1]", "{,}", "{]", "[\"a\":1]", "1\n",
+      "\n1"};
+  static const char *const keys[] = {
+      "x",        "y",        "z",        "x",
+      "y",        "z",        "xy",       "a_long_key_name_over_16",
+      "k\\u0078", "\xc3\xa9", "x.y",      "",
+      "\\u0078",  "12345678", "123456789"};
+  static const char *const pats_[] = {
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"<\",-122.41600944012424]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\">\",-122.5,\"<\",-122.4]}]}}}",
+      "{\"t\":[\"F\"],\"g\":{\"c\":{\"y\":[{\"numeric\":[\">\",0]}]}}}",
+      "{\"t\":[\"F\"],\"g\":{\"c\":{\"x\":[{\"numeric\":[\"=\",-122.4]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"<\",0]}],\"y\":[{\"numeric\":"
+      "[\">\",1]}]}}}",
+      "{\"g\":{\"c\":{\"y\":[37.7, 0]}}}",
+      "{\"g\":{\"c\":{\"z\":[{\"exists\":false}]}}}",
+      "{\"g\":{\"c\":{\"x.y\":[{\"exists\":true}]}}}",
+      "{\"g\":{\"c\":{\"xy\":[{\"anything-but\":[1]}]}}}",
+      "{\"g\":{\"c\":{\"a_long_key_name_over_16\":[{\"numeric\":[\">\",0]}]}}"
+      "}",
+      "{\"g\":{\"f\":{\"x\":[{\"numeric\":[\"<\",-122]}]}}}",
+      "{\"p\":{\"\xc3\xa9\":[{\"exists\":true}]}}",
+      "{\"p\":{\"12345678\":[{\"numeric\":[\">\",0]}]}}",
+      "{\"p\":{\"123456789\":[{\"numeric\":[\">\",0]}]}}",
+  };
+  enum { NE = 1500 };
+  size_t np = NELEM(pats_);
+  struct item *pv = calloc(np, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  for(size_t i = 0; i < np; i++)
+    pv[i].text = (char *)pats_[i];
+  char buf[8192];
+  for(size_t j = 0; j < NE; j++) {
+    size_t o = 0;
+    /* members: mostly well-formed coordinates, sometimes an odd one */
+#define MEMBER(first)                                                         \
+  add(buf, &o, sizeof(buf), "%s%s\"%s\":%s", (first) ? "" : ",",              \
+      rnd(8) ? "" : "   ", rnd(4) ? keys[rnd(3)] : keys[rnd(NELEM(keys))],    \
+      rnd(3) ? nums[20 + rnd(5)] : nums[rnd(NELEM(nums))])
+    add(buf, &o, sizeof(buf), "{\"t\":\"F\",\"p\":{");
+    for(unsigned k = 0, n = rnd(4); k < n; k++)
+      MEMBER(k == 0);
+    add(buf, &o, sizeof(buf), "},\"g\":{\"c\":[[");
+    for(unsigned k = 0, n = rnd(8); k < n; k++) {
+      add(buf, &o, sizeof(buf), "%s{", k ? "," : "");
+      for(unsigned m = 0, nm = rnd(4); m < nm; m++)
+        MEMBER(m == 0);
+      add(buf, &o, sizeof(buf), "}");
+    }
+    add(buf, &o, sizeof(buf), "]],\"f\":{");
+    for(unsigned k = 0, n = rnd(4); k < n; k++)
+      MEMBER(k == 0);
+    add(buf, &o, sizeof(buf), "}},\"s\":[[");
+    for(unsigned k = 0, n = rnd(6); k < n; k++) { /* skipped by all */
+      add(buf, &o, sizeof(buf), "%s{", k ? "," : "");
+      for(unsigned m = 0, nm = rnd(4); m < nm; m++)
+        MEMBER(m == 0);
+      add(buf, &o, sizeof(buf), "}");
+    }
+    add(buf, &o, sizeof(buf), "]]}");
+#undef MEMBER
+    ev[j].text = strdup(buf);
+    assert_non_null(ev[j].text);
+  }
+  check_all("fast paths", pv, np, ev, NE);
+  for(size_t j = 0; j < NE; j++)
+    free(ev[j].text);
+  free(pv);
+  free(ev);
+  assert_int_equal(failures, 0);
+}
+
 /* The API's edges: empty ruleset, a scratch reused across rulesets,
  * oversized events, a bad pattern leaves the ruleset unchanged. */
 static void test_api(void **state)
@@ -866,7 +1007,7 @@ int main(void)
       cmocka_unit_test(test_api),         cmocka_unit_test(test_data_files),
       cmocka_unit_test(test_hostile),     cmocka_unit_test(test_depth),
       cmocka_unit_test(test_random),      cmocka_unit_test(test_numbers),
-      cmocka_unit_test(test_range_index),
+      cmocka_unit_test(test_range_index), cmocka_unit_test(test_fast_paths),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
