@@ -26,6 +26,7 @@
 
 #include "certhub/config.h"
 #include "cli.h"
+#include "serve_hub.h"
 #include "wire.h"
 
 enum {
@@ -54,6 +55,7 @@ typedef struct serve {
   bool hup;          /* SIGHUP read, reload not done yet */
   int64_t last_eval; /* instant of the last evaluation, 0 none */
   wire_stats total;
+  serve_hub hub; /* findings forwarding (config hub:) */
 } serve;
 
 static int64_t serve_now(const serve *sv)
@@ -135,6 +137,7 @@ static void serve_reload(serve *sv)
   c->config = cfg;
   sv->w = w;
   sv->last_eval = 0; /* thresholds may have changed */
+  serve_hub_config(&sv->hub, sv->store, cfg, serve_now(sv), serve_log, sv);
   serve_log(sv, "SIGHUP: configuration reloaded from %s", cfg->file);
 }
 
@@ -235,6 +238,9 @@ static void serve_pass(serve *sv)
               (unsigned long long)st.routed, (unsigned long long)st.delivered,
               (unsigned long long)st.retried, (unsigned long long)st.dead);
   stats_add(&sv->total, &st);
+  if(!sv->stop)
+    serve_hub_pass(&sv->hub, sv->store, sv->c->config, serve_now(sv),
+                   serve_log, sv);
 }
 
 /* Milliseconds to sleep: until the next due instant, at most interval. */
@@ -242,7 +248,12 @@ static int serve_sleep_ms(serve *sv)
 {
   int64_t due = INT64_MAX, now = serve_now(sv);
   int64_t ms = sv->interval_ms;
-  if(wire_next_due(sv->w, &due) == CH_OK && due != INT64_MAX) {
+  if(wire_next_due(sv->w, &due) == CH_OK) {
+    int64_t hub = serve_hub_next(&sv->hub);
+    if(hub < due)
+      due = hub;
+  }
+  if(due != INT64_MAX) {
     int64_t d = due <= now ? 0 : (due - now) * 1000;
     if(d < ms)
       ms = d;
@@ -371,6 +382,8 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     code = c->exit_code = cli_exit_for(wrc);
     goto out;
   }
+  serve_hub_config(&sv.hub, sv.store, c->config, serve_now(&sv), serve_log,
+                   &sv);
   if(!c->quiet)
     serve_log(&sv, "started (pid %ld%s%s)", (long)getpid(),
               c->config_from_file ? ", config " : "",
@@ -399,6 +412,7 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
               (unsigned long long)sv.total.dead);
   code = 0;
 out:
+  serve_hub_free(&sv.hub);
   wire_free(sv.w);
   if(sv.sfd >= 0)
     close(sv.sfd);

@@ -42,7 +42,11 @@
  *       pattern: {source: [certhub.acm]}   # or schedule: "rate(1 day)"
  *       targets: [{Id: log, Type: file, Path: /var/log/certhub.jsonl}]
  *
- * Later sections (topics, hub) are added by later modules;
+ *   hub:                               # forward findings to a central hub
+ *     forward_to: https://hub.example:8080
+ *     token_file: /etc/certhub/hub.token
+ *
+ * Later sections (topics) are added by later modules;
  * unknown keys are errors.
  *
  * Ownership: certhub_config_load() returns a tree owned by the caller and
@@ -118,6 +122,15 @@ typedef struct certhub_rule_cfg {
   int line, pattern_line, schedule_line, targets_line;
 } certhub_rule_cfg;
 
+/* `hub:`: forward findings to a central certhub (certhub/hub.h). */
+typedef struct certhub_hub_cfg {
+  bool enabled;        /* the section is present */
+  char *forward_to;    /* base URL of the hub's certhub serve */
+  char *token_file;    /* its findings:write bearer token */
+  char *ca_file;       /* may be NULL */
+  unsigned timeout_ms; /* 0: default */
+} certhub_hub_cfg;
+
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
   char *db;            /* may be NULL */
@@ -139,6 +152,7 @@ typedef struct certhub_config {
   bool has_rules;
   /* Archive retention in days (1..3650); 0: CERTHUB_EVENT_RETENTION_DAYS. */
   unsigned event_retention_days;
+  certhub_hub_cfg hub;
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

@@ -121,5 +121,8 @@ ch_err ch_cfg_load_rules(ch_cfgerr *e, const ch_ynode *n,
 ch_err ch_cfg_load_buses(ch_cfgerr *e, const ch_ynode *n,
                          struct certhub_config *c);
 void ch_cfg_bus_free(struct certhub_config *c);
+ch_err ch_cfg_load_hub(ch_cfgerr *e, const ch_ynode *n,
+                       struct certhub_config *c);
+void ch_cfg_hub_free(struct certhub_config *c);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include "certhub/bus_store.h"
+#include "certhub/hub.h"
 #include "certhub/store.h"
 #include "certhub/store_hub.h"
 #include "core/core.h"
@@ -143,6 +144,12 @@ struct ch_store_ops {
                         int64_t now);
   ch_err (*findings)(certhub_store *s, const certhub_findings_filter *f,
                      certhub_finding_cb cb, void *ctx);
+  /* The hub forwarding queue (certhub/hub.h). */
+  ch_err (*hub_enable)(certhub_store *s, bool on, bool *changed);
+  ch_err (*hub_pending)(certhub_store *s, size_t limit,
+                        certhub_hub_item_cb cb, void *ctx);
+  ch_err (*hub_done)(certhub_store *s, const int64_t *seqs, size_t n);
+  ch_err (*hub_state)(certhub_store *s, bool *on, uint64_t *queued);
 };
 
 struct certhub_store {

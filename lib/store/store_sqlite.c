@@ -120,6 +120,8 @@ static const struct migration {
      * migration not yet recorded, so gaps are fine. */
     {6, "topics: topics, topic_messages", ch_sq_notify_schema},
     {7, "findings: findings (ASFF)", ch_sq_findings_schema},
+    {13, "hub: hub_state, hub_outbox and the findings triggers",
+     ch_sq_hub_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -1993,6 +1995,10 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .finding_get = ch_sq_finding_get,
     .finding_put = ch_sq_finding_put,
     .findings = ch_sq_findings,
+    .hub_enable = ch_sq_hub_enable,
+    .hub_pending = ch_sq_hub_pending,
+    .hub_done = ch_sq_hub_done,
+    .hub_state = ch_sq_hub_state,
 };
 
 /* For store_sqlite_probe.c, which keeps its statements to itself. */

@@ -34,6 +34,13 @@ extern const char ch_sq_chain_checks_schema[];
 extern const char ch_sq_notify_schema[];
 /* Migration 7: findings (store_sqlite_findings.c). */
 extern const char ch_sq_findings_schema[];
+/* Migration 13: the hub forwarding queue (store_sqlite_hub.c). */
+extern const char ch_sq_hub_schema[];
+ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed);
+ch_err ch_sq_hub_pending(certhub_store *s, size_t limit,
+                         certhub_hub_item_cb cb, void *ctx);
+ch_err ch_sq_hub_done(certhub_store *s, const int64_t *seqs, size_t n);
+ch_err ch_sq_hub_state(certhub_store *s, bool *on, uint64_t *queued);
 
 /* Statements of store_sqlite_probe.c, cached per handle like the core's:
  * prepared on first use, reset after each use, finalized at close. */
