@@ -155,6 +155,7 @@ int cmd_events_bus(cli_ctx *c, int argc, char **argv);
 int cmd_rules(cli_ctx *c, int argc, char **argv);
 int cmd_dlq(cli_ctx *c, int argc, char **argv);
 int cmd_buses(cli_ctx *c, int argc, char **argv);
+int cmd_hub(cli_ctx *c, int argc, char **argv);
 int cmd_topics(cli_ctx *c, int argc, char **argv);
 /* topics render / test-filter / keygen (cmd_topics_content.c); argv[0] is
  * the subcommand. */

@@ -30,6 +30,7 @@
 #include "certhub/findings.h"
 #include "cli.h"
 #include "notify_cfg.h"
+#include "serve_hub.h"
 #include "wire.h"
 
 enum {
@@ -66,6 +67,7 @@ typedef struct serve {
   certhub_notify_engine *ne; /* topic deliveries (lib/notify) */
   cli_notify nc;
   int64_t last_prune; /* instant of the last findings prune, 0 none */
+  serve_hub hub; /* findings forwarding (config hub:) */
 } serve;
 
 static int64_t serve_now(const serve *sv)
@@ -231,6 +233,7 @@ static void serve_reload(serve *sv)
     cli_notify_free(&nc);
   }
   free(nwhy);
+  serve_hub_config(&sv->hub, sv->store, cfg, serve_now(sv), serve_log, sv);
   serve_log(sv, "SIGHUP: configuration reloaded from %s", cfg->file);
 }
 
@@ -374,6 +377,9 @@ static void serve_pass(serve *sv)
               (unsigned long long)st.routed, (unsigned long long)st.delivered,
               (unsigned long long)st.retried, (unsigned long long)st.dead);
   stats_add(&sv->total, &st);
+  if(!sv->stop)
+    serve_hub_pass(&sv->hub, sv->store, sv->c->config, serve_now(sv),
+                   serve_log, sv);
 }
 
 /* Milliseconds to sleep: until the next due instant, at most interval. */
@@ -381,7 +387,12 @@ static int serve_sleep_ms(serve *sv)
 {
   int64_t due = INT64_MAX, now = serve_now(sv);
   int64_t ms = sv->interval_ms;
-  if(wire_next_due(sv->w, &due) == CH_OK && due != INT64_MAX) {
+  if(wire_next_due(sv->w, &due) == CH_OK) {
+    int64_t hub = serve_hub_next(&sv->hub);
+    if(hub < due)
+      due = hub;
+  }
+  if(due != INT64_MAX) {
     int64_t d = due <= now ? 0 : (due - now) * 1000;
     if(d < ms)
       ms = d;
@@ -541,6 +552,8 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
     free(nwhy);
     goto out;
   }
+  serve_hub_config(&sv.hub, sv.store, c->config, serve_now(&sv), serve_log,
+                   &sv);
   if(!c->quiet)
     serve_log(&sv, "started (pid %ld%s%s)", (long)getpid(),
               c->config_from_file ? ", config " : "",
@@ -591,6 +604,7 @@ out:
    * the rest stay pending for the next start (at least once). */
   certhub_notify_engine_free(sv.ne, 5000);
   cli_notify_free(&sv.nc);
+  serve_hub_free(&sv.hub);
   wire_free(sv.w);
   if(sv.sfd >= 0)
     close(sv.sfd);

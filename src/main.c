@@ -194,6 +194,15 @@ static const cli_cmd commands[] = {
      "       certhub buses delete NAME\n"
      "\n"
      "The default bus always exists. A bus with rules cannot be deleted.\n"},
+    {"hub", cmd_hub, "forward findings to a central certhub hub",
+     "Usage: certhub hub status\n"
+     "       certhub hub forward [--max N]\n"
+     "\n"
+     "With a hub: section in the configuration (forward_to, token_file),\n"
+     "every finding this instance creates or changes is queued for the\n"
+     "hub's BatchImportFindings API; certhub serve forwards the queue.\n"
+     "status shows the queue; forward sends it now (exit 1 when the hub\n"
+     "cannot be reached: nothing is lost, the queue stays).\n"},
     {"serve", cmd_serve, "run the daemon: lifecycle events, schedules, rules",
      "Usage: certhub serve [--once] [--interval DUR] [--evaluate-every DUR]\n"
      "                     [--listen ADDR:PORT] [--no-http]\n"

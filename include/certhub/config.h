@@ -62,9 +62,11 @@
  *       delivery_policy: {healthyRetryPolicy: {numRetries: 5}}
  *       subscriptions:
  *         - {protocol: https, endpoint_file: /etc/certhub/hook.url}
+ *   hub:                               # forward findings to a central hub
+ *     forward_to: https://hub.example:8080
+ *     token_file: /etc/certhub/hub.token
  *
- * Later sections (hub) are added by later modules;
- * unknown keys are errors.
+ * Unknown keys are errors.
  *
  * Ownership: certhub_config_load() returns a tree owned by the caller and
  * freed with certhub_config_free(); every string in it belongs to it.
@@ -197,6 +199,14 @@ typedef struct certhub_notify_cfg {
   unsigned timeout_ms;    /* per attempt */
   unsigned max_age_s;     /* message age limit */
 } certhub_notify_cfg;
+/* `hub:`: forward findings to a central certhub (certhub/hub.h). */
+typedef struct certhub_hub_cfg {
+  bool enabled;        /* the section is present */
+  char *forward_to;    /* base URL of the hub's certhub serve */
+  char *token_file;    /* its findings:write bearer token */
+  char *ca_file;       /* may be NULL */
+  unsigned timeout_ms; /* 0: default */
+} certhub_hub_cfg;
 
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
@@ -225,6 +235,7 @@ typedef struct certhub_config {
   certhub_topic_cfg *topics;
   size_t n_topics;
   certhub_notify_cfg notify;
+  certhub_hub_cfg hub;
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

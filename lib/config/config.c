@@ -11,7 +11,7 @@ static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
     "buses",   "rules", "event_retention_days",
-    "notify", "http", "topics",
+    "notify", "http", "topics", "hub",
 };
 
 static const char *const endpoint_keys[] = {
@@ -478,6 +478,8 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       rc = get_event_source(e, v, k->str, &c->event_source);
     else if(!strcmp(k->str, "buses"))
       rc = ch_cfg_load_buses(e, v, c);
+    else if(!strcmp(k->str, "hub"))
+      rc = ch_cfg_load_hub(e, v, c);
     else if(!strcmp(k->str, "event_retention_days")) {
       long days = 0;
       rc = ch_cfg_int(e, v, k->str, 1, 3650, &days);
@@ -641,6 +643,7 @@ void certhub_config_free(certhub_config *c)
   ch_cfg_bus_free(c);
   ch_cfg_notify_free(c);
   ch_cfg_topics_free(c);
+  ch_cfg_hub_free(c);
   free(c->probe.ca_file);
   free(c->probe.client_cert);
   free(c->probe.client_key);

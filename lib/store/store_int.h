@@ -12,6 +12,7 @@
 #include "certhub/bus_store.h"
 #include "certhub/findings_query.h"
 #include "certhub/deliver_store.h"
+#include "certhub/hub.h"
 #include "certhub/store.h"
 #include "certhub/store_hub.h"
 #include "certhub/store_tokens.h"
@@ -183,6 +184,12 @@ struct ch_store_ops {
   ch_err (*dlq_purge)(certhub_store *s, int64_t id, const char *topic,
                       uint64_t *n);
   ch_err (*delivery_next_due)(certhub_store *s, int64_t *when_ms, bool *found);
+  /* The hub forwarding queue (certhub/hub.h). */
+  ch_err (*hub_enable)(certhub_store *s, bool on, bool *changed);
+  ch_err (*hub_pending)(certhub_store *s, size_t limit,
+                        certhub_hub_item_cb cb, void *ctx);
+  ch_err (*hub_done)(certhub_store *s, const int64_t *seqs, size_t n);
+  ch_err (*hub_state)(certhub_store *s, bool *on, uint64_t *queued);
 };
 
 struct certhub_store {

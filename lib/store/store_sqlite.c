@@ -126,6 +126,8 @@ static const struct migration {
      ch_sq_notify_sealed_schema},
     {10, "findings: query columns and indexes", ch_sq_findq_schema},
     {11, "http: api_tokens, findings_by_id", ch_sq_tokens_schema},
+    {13, "hub: hub_state, hub_outbox and the findings triggers",
+     ch_sq_hub_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -2018,6 +2020,10 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .dlq_redrive = ch_sq_dlq_redrive,
     .dlq_purge = ch_sq_dlq_purge,
     .delivery_next_due = ch_sq_delivery_next_due,
+    .hub_enable = ch_sq_hub_enable,
+    .hub_pending = ch_sq_hub_pending,
+    .hub_done = ch_sq_hub_done,
+    .hub_state = ch_sq_hub_state,
 };
 
 /* For store_sqlite_probe.c, which keeps its statements to itself. */

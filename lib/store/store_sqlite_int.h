@@ -43,6 +43,13 @@ ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,
                             certhub_fq_field by, size_t limit,
                             certhub_fq_group_cb cb, void *ctx);
 ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n);
+/* Migration 13: the hub forwarding queue (store_sqlite_hub.c). */
+extern const char ch_sq_hub_schema[];
+ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed);
+ch_err ch_sq_hub_pending(certhub_store *s, size_t limit,
+                         certhub_hub_item_cb cb, void *ctx);
+ch_err ch_sq_hub_done(certhub_store *s, const int64_t *seqs, size_t n);
+ch_err ch_sq_hub_state(certhub_store *s, bool *on, uint64_t *queued);
 
 /* Statements of store_sqlite_probe.c, cached per handle like the core's:
  * prepared on first use, reset after each use, finalized at close. */

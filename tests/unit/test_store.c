@@ -15,9 +15,10 @@ static void migrations_new_and_reopen(void **state)
   assert_int_equal(certhub_store_schema_version(s, &v), CH_OK);
   /* 2: endpoints and probes, 3: chain_checks, 4: bus, 5: lifecycle marks,
    * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
-   * topic messages, 10: findings query columns, 11: API tokens */
-  assert_int_equal(v, 11);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "11");
+   * topic messages, 10: findings query columns, 11: API tokens, 13: hub
+   * forwarding queue */
+  assert_int_equal(v, 13);
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "12");
   t_query_eq(s, "PRAGMA journal_mode", "wal");
   t_query_eq(s, "PRAGMA foreign_keys", "1");
   t_query_eq(s, "PRAGMA synchronous", "1"); /* NORMAL */
@@ -42,9 +43,10 @@ static void migrations_new_and_reopen(void **state)
   assert_int_equal(certhub_store_schema_version(s, &v), CH_OK);
   /* 2: endpoints and probes, 3: chain_checks, 4: bus, 5: lifecycle marks,
    * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
-   * topic messages, 10: findings query columns, 11: API tokens */
-  assert_int_equal(v, 11);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "11");
+   * topic messages, 10: findings query columns, 11: API tokens, 13: hub
+   * forwarding queue */
+  assert_int_equal(v, 13);
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "12");
   certhub_store_close(s);
   tdir_remove(&d);
 }
