@@ -47,6 +47,7 @@ hub_stop() {
 hub_count() {
   sqlite3 "$HUB_DB" "SELECT count(*) FROM findings WHERE id LIKE '$1%'"
 }
+hub_has() { [ "$(hub_count "$1")" = "$2" ]; }
 
 # finding ID ACCOUNT REGION UPDATED: one ASFF finding as a provider sends it.
 finding() {
@@ -101,7 +102,7 @@ export CERTHUB_DB=$A_DB
 serve_start --config "$TMP/a.yaml" serve --no-http --interval 1s
 run_expect 0 "$CERTHUB" --db "$B_DB" --config "$TMP/b.yaml" hub forward
 printf '%s' "$ERR" | grep -q '30 findings forwarded' || fail "B: $ERR"
-wait_until 30 "A's 250 findings on the hub" test "$(hub_count a-)" = 250
+wait_until 30 "A's 250 findings on the hub" hub_has a- 250
 [ "$(hub_count b-)" = 30 ] || fail "B's findings: $(hub_count b-)"
 [ "$(sqlite3 "$HUB_DB" "SELECT DISTINCT aws_account_id || ' ' || region FROM findings WHERE id LIKE 'a-%'")" = "111111111111 eu-west-1" ] ||
   fail "A's origin not kept"
@@ -122,7 +123,7 @@ run_expect 0 "$CERTHUB" --db "$A_DB" --config "$TMP/a.yaml" hub status -o json
 
 note "the hub returns on the same port: A catches up ($SECONDS s)"
 hub_start
-wait_until 60 "A's 400 findings on the hub" test "$(hub_count a-)" = 400
+wait_until 60 "A's 400 findings on the hub" hub_has a- 400
 wait_until 30 "A's queue to empty" sh -c "'$CERTHUB' --db '$A_DB' --config '$TMP/a.yaml' hub status | grep -q '^queued: 0$'"
 log_has "hub: reachable again" || fail "A did not log the recovery"
 [ "$(sqlite3 "$HUB_DB" "SELECT count(*) FROM findings WHERE id LIKE 'a-%' AND updated_at = strftime('%s','2026-11-03T00:00:00Z') * 1000")" = 10 ] ||
