@@ -313,6 +313,13 @@ for c in json.load(sys.stdin):
 # its threshold and ONE digest message listing them all.
 lifecycle_events() {
   say "Lifecycle events through the seed rules: certhub serve --once"
+  # The seed topic gets one subscriber: a JSON-lines file, as a script or
+  # a log shipper would read it (email, Slack, Teams, Google Chat, signed
+  # HTTPS and commands subscribe the same way; see certhub-topics(1)).
+  NOTIFY_FILE=$OUT/notifications.jsonl
+  ch -q topics create certificate-expiry
+  ch -q topics subscribe certificate-expiry --protocol file \
+    --endpoint "$NOTIFY_FILE" >/dev/null
   ch -q serve --once
   ch rules list
   echo
@@ -342,6 +349,9 @@ print("  %d messages" % len(m))
 for x in m[:4]:
     print("  " + x.get("Subject", ""))
 '
+  echo
+  echo "Delivered to the file subscriber ($NOTIFY_FILE), one SNS message per line:"
+  show_notifications
   local sunday
   sunday=$(python3 -c '
 import datetime, sys
@@ -365,6 +375,67 @@ for owner, cs in sorted(by.items()):
     for c in cs[:3]:
         print("    %3d days  %s" % (c["DaysToExpiry"], c["CommonName"]))
 '
+  echo
+  echo "The digest as its subscribers read it (certhub topics render, text, first lines):"
+  ch -q topics messages certificate-expiry -o json | python3 -c '
+import json, sys
+m = [x for x in json.load(sys.stdin)
+     if json.loads(x["Message"]).get("detail-type") == "Scheduled Event"][0]
+sys.stdout.write(m["Message"])' >"$OUT/digest-event.json"
+  ch -q topics render --event "@$OUT/digest-event.json" --part text | sed -n '1,14p' | sed 's/^/  /'
+  echo
+  echo "Delivered to the file subscriber now:"
+  show_notifications
+}
+
+# The file subscriber's lines: how many, and the newest subjects.
+show_notifications() {
+  python3 - "$NOTIFY_FILE" <<'PY'
+import json, sys
+try:
+    lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+except FileNotFoundError:
+    lines = []
+print("  %d messages" % len(lines))
+for m in lines[-3:]:
+    print("  %-13s %s" % (m.get("Type", "?"), m.get("Subject", "")))
+PY
+}
+
+# The findings hub: certhub serve with its HTTP API on a free loopback
+# port, a read token, and the summary a dashboard would show, fetched
+# through the API (Security Hub's GetInsightResults).
+findings_summary() {
+  say "Findings hub: the HTTP API of certhub serve"
+  local port token pid url
+  port=$(free_port)
+  url=http://127.0.0.1:$port
+  token=$(ch -q tokens create "demo-$port" --scope read --expires 1d)
+  ch -q serve --listen "127.0.0.1:$port" --interval 60s 2>"$OUT/serve.log" &
+  pid=$!
+  for _ in $(seq 100); do
+    curl -fsS "$url/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  for group in SeverityLabel GeneratorId Title; do
+    echo "Findings by $group (POST $url/v1/insights/results):"
+    curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      --data "{\"GroupByAttribute\":\"$group\",\"Filters\":{\"RecordState\":[{\"Value\":\"ACTIVE\",\"Comparison\":\"EQUALS\"}]}}" \
+      "$url/v1/insights/results" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["InsightResults"]["ResultValues"]
+for x in r[:5]:
+    print("  %5d  %s" % (x["Count"], x["GroupByAttributeValue"]))
+if len(r) > 5:
+    print("  ... %d more" % (len(r) - 5))
+'
+    echo
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "The API (stopped again): $url  (certhub serve --listen 127.0.0.1:$port;"
+  echo "  token: certhub --db ${DB#"$ROOT"/} tokens create NAME --scope read)"
+  echo "  curl -H \"Authorization: Bearer \$TOKEN\" $url/v1/findings/get -d '{\"MaxResults\":5}'"
 }
 
 # certhub check, as a CI pipeline would run it on one team's folder.
@@ -387,6 +458,8 @@ next_steps() {
   $bin --db $rel endpoints describe "127.0.0.1:${NGINX_PORT:-443} sni=api.example.com"
   $bin --db $rel metrics --compat
   $bin --db $rel findings list --severity HIGH
+  $bin --db $rel findings export --format ocsf --jsonl
+  $bin --db $rel topics deliveries --limit 5
   $bin --db $rel topics messages certificate-expiry --limit 3 -o json
   $bin --db $rel --config packaging/config.example.yaml config check
   $bin probe --no-store www.example.com smtp://mx.example.com
@@ -410,6 +483,7 @@ main() {
   lifecycle_events
   report_check
   next_steps
+  findings_summary
 }
 
 main "$@"
