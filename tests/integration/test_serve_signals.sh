@@ -9,11 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 t0=$SECONDS
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-note "SIGTERM while a 2 s delivery is in flight and 3 more are due"
+note "SIGTERM while a 6 s delivery is in flight and 3 more are due"
 cat >"$TMP/slow.sh" <<'SH'
 #!/bin/bash
 echo "start $CERTHUB_EVENT_ID $(date +%s%N)" >>"$RUNS"
-sleep 2
+sleep 6
 echo "end $CERTHUB_EVENT_ID $(date +%s%N)" >>"$RUNS"
 SH
 chmod +x "$TMP/slow.sh"
