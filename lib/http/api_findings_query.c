@@ -50,7 +50,9 @@ static void answer_ocsf(ch_http_resp *rs, char *out, size_t out_len)
       rc = CH_ERR_NOMEM;
     free(asff);
     free(ocsf);
-    if(rc || json_array_set_new(list, i, conv))
+    if(!rc && json_array_set_new(list, i, conv))
+      rc = CH_ERR_NOMEM;
+    if(rc)
       break;
   }
   if(rc) {

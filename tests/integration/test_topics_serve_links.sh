@@ -125,4 +125,20 @@ py "c=[r for r in R if r['type']=='SubscriptionConfirmation'][1]
 assert c['subscribe'].startswith('http://127.0.0.1:9/certhub/?Action=ConfirmSubscription'), c
 assert c['cert_url']=='http://127.0.0.1:9/certhub/sns/signing-cert.pem', c"
 serve_stop TERM
+
+note "without notify.base_url, http.base_url is what the links carry"
+cat >"$TMP/cfg2.yaml" <<EOF2
+http:
+  listen: 127.0.0.1:$PORT2
+  base_url: http://127.0.0.1:9/api/
+EOF2
+serve_start --config "$TMP/cfg2.yaml" serve --interval 1s
+run_expect 0 "$CERTHUB" topics subscribe certs --protocol http \
+  --endpoint "http://127.0.0.1:$RPORT/third"
+third() { py "assert len([r for r in R if r['type']=='SubscriptionConfirmation'])==3" 2>/dev/null; }
+wait_until 30 "the third confirmation request" third
+py "c=[r for r in R if r['type']=='SubscriptionConfirmation'][2]
+assert c['subscribe'].startswith('http://127.0.0.1:9/api/?Action=ConfirmSubscription'), c
+assert c['cert_url']=='http://127.0.0.1:9/api/sns/signing-cert.pem', c"
+serve_stop TERM
 echo PASS
