@@ -67,7 +67,8 @@ typedef struct serve {
   certhub_notify_engine *ne; /* topic deliveries (lib/notify) */
   cli_notify nc;
   int64_t last_prune; /* instant of the last findings prune, 0 none */
-  serve_hub hub; /* findings forwarding (config hub:) */
+  serve_hub hub;      /* findings forwarding (config hub:) */
+  char *sns_pem;      /* SNS signing certificate, served by the HTTP API */
 } serve;
 
 static int64_t serve_now(const serve *sv)
@@ -137,6 +138,7 @@ static bool http_opts(const serve *sv, const certhub_config *cfg,
       .now_offset = sv->offset,
       .log = serve_log,
       .log_ctx = (void *)sv,
+      .sns_cert_pem = sv->sns_pem,
   };
   return !sv->no_http && (!o->listen || strcmp(o->listen, "off"));
 }
@@ -174,6 +176,27 @@ static void serve_http_reload(serve *sv, const certhub_config *cfg)
     serve_log(sv, "SIGHUP: the HTTP API is off");
 }
 
+/* The signing certificate of nc's settings into sv->sns_pem (kept as it
+ * was when it cannot be read: the engine reports why). */
+static void serve_sns_pem(serve *sv, const cli_notify *nc)
+{
+  char *pem = NULL;
+  if(certhub_notify_signing_cert_pem(nc->cfg.signing_key_file,
+                                     nc->cfg.signing_cert_file,
+                                     nc->cfg.data_dir, &pem) == CH_OK) {
+    free(sv->sns_pem);
+    sv->sns_pem = pem;
+  }
+}
+
+/* Messages' SubscribeURL, UnsubscribeURL and SigningCertURL point at the
+ * HTTP API: notify.base_url when set, else the API's own URL. */
+static void serve_notify_base(serve *sv, cli_notify *nc)
+{
+  if(!nc->cfg.base_url && sv->http)
+    nc->cfg.base_url = certhub_http_url(sv->http);
+}
+
 /* SIGHUP: load the file again; on any error keep running with the old. */
 static void serve_reload(serve *sv)
 {
@@ -201,17 +224,23 @@ static void serve_reload(serve *sv)
      (!cfg->db || !c->config->db || strcmp(cfg->db, c->config->db)))
     serve_log(sv, "SIGHUP: db: changes take effect at the next start");
   wire_free(sv->w);
-  serve_http_reload(sv, cfg);
   certhub_config_free(c->config);
   c->config = cfg;
   sv->w = w;
   sv->last_eval = 0; /* thresholds may have changed */
   /* Topics and delivery settings: a new engine; the old one first
-   * finishes what it has in flight (the rest stays pending). */
+   * finishes what it has in flight (the rest stays pending). The API
+   * restarts before it when the signing certificate changed, and the
+   * engine takes the API's URL (links). */
   cli_notify nc;
   certhub_notify_engine *ne = NULL;
   char *nwhy = NULL;
-  if(cli_notify_setup(c, sv->store, &nc) == 0) {
+  bool nc_ok = cli_notify_setup(c, sv->store, &nc) == 0;
+  if(nc_ok)
+    serve_sns_pem(sv, &nc);
+  serve_http_reload(sv, cfg);
+  if(nc_ok) {
+    serve_notify_base(sv, &nc);
     nc.cfg.log = serve_log;
     nc.cfg.log_ctx = sv;
     if(certhub_notify_engine_new(sv->store, &nc.cfg, &ne, &nwhy) == CH_OK) {
@@ -222,8 +251,9 @@ static void serve_reload(serve *sv)
       sv->nc.cfg.data_dir = sv->nc.dir;
     }
     else {
-      serve_log(sv, "SIGHUP: topics: keeping the running delivery settings: "
-                    "%s",
+      serve_log(sv,
+                "SIGHUP: topics: keeping the running delivery settings: "
+                "%s",
                 nwhy ? nwhy : "engine");
       cli_notify_free(&nc);
     }
@@ -543,15 +573,7 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
   /* Topic deliveries share the loop's store handle (one thread). */
   if((code = cli_notify_setup(c, sv.store, &sv.nc)))
     goto out;
-  sv.nc.cfg.log = serve_log;
-  sv.nc.cfg.log_ctx = &sv;
-  char *nwhy = NULL;
-  ch_err nrc = certhub_notify_engine_new(sv.store, &sv.nc.cfg, &sv.ne, &nwhy);
-  if(nrc) {
-    code = cli_fail(c, cli_exit_for(nrc), "%s", nwhy ? nwhy : "topics");
-    free(nwhy);
-    goto out;
-  }
+  serve_sns_pem(&sv, &sv.nc);
   serve_hub_config(&sv.hub, sv.store, c->config, serve_now(&sv), serve_log,
                    &sv);
   if(!c->quiet)
@@ -573,6 +595,17 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
                                 : CLI_EXIT_USAGE;
       goto out;
     }
+  }
+  /* After the API: messages link to its URL unless notify.base_url. */
+  serve_notify_base(&sv, &sv.nc);
+  sv.nc.cfg.log = serve_log;
+  sv.nc.cfg.log_ctx = &sv;
+  char *nwhy = NULL;
+  ch_err nrc = certhub_notify_engine_new(sv.store, &sv.nc.cfg, &sv.ne, &nwhy);
+  if(nrc) {
+    code = cli_fail(c, cli_exit_for(nrc), "%s", nwhy ? nwhy : "topics");
+    free(nwhy);
+    goto out;
   }
 
   while(!sv.stop) {
@@ -605,6 +638,7 @@ out:
   certhub_notify_engine_free(sv.ne, 5000);
   cli_notify_free(&sv.nc);
   serve_hub_free(&sv.hub);
+  free(sv.sns_pem);
   wire_free(sv.w);
   if(sv.sfd >= 0)
     close(sv.sfd);

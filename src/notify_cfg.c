@@ -86,7 +86,10 @@ int cli_notify_setup(cli_ctx *c, certhub_store *s, cli_notify *n)
   n->cfg.data_dir = n->dir;
   if(!cfg)
     return 0;
-  n->cfg.base_url = cfg->notify.base_url;
+  /* Links in messages point at the HTTP API: without notify.base_url,
+   * http.base_url (serve then falls back to its listener's URL). */
+  n->cfg.base_url =
+      cfg->notify.base_url ? cfg->notify.base_url : cfg->http.base_url;
   n->cfg.signing_key_file = cfg->notify.signing_key_file;
   n->cfg.signing_cert_file = cfg->notify.signing_cert_file;
   n->cfg.ca_file = cfg->notify.ca_file;

@@ -83,6 +83,9 @@ typedef struct certhub_http_opts {
   int64_t now_offset;      /* added to the wall clock (serve --now) */
   certhub_http_log_fn log; /* may be NULL */
   void *log_ctx;
+  /* The SNS signing certificate PEM served at /sns/signing-cert.pem (the
+   * SigningCertURL of topic messages); NULL: that route answers 404. */
+  const char *sns_cert_pem;
 } certhub_http_opts;
 
 typedef struct certhub_http certhub_http;

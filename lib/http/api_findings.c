@@ -65,12 +65,43 @@ static ch_err found_cb(void *ctx, const certhub_finding_row *f)
   return fd->finding ? CH_OK : CH_ERR_NOMEM;
 }
 
-/* GET /v1/findings/{id}[?product_arn=ARN]: the finding as stored (ASFF).
- * Ids are unique per product; without product_arn an Id two products use
- * is ambiguous (400). */
+bool ch_http_format_ocsf(const ch_http_req *rq, ch_http_resp *rs, bool *ocsf)
+{
+  const char *f = ch_http_query(rq, "format");
+  *ocsf = f && !strcmp(f, "ocsf");
+  if(!f || *ocsf || !strcmp(f, "asff"))
+    return true;
+  ch_http_error(rs, 400, "InvalidInput",
+                "format '%.40s' is unknown (asff, the default, or ocsf)", f);
+  return false;
+}
+
+/* The finding as an OCSF object: lib/findings maps text to text. */
+static void answer_ocsf(ch_http_resp *rs, const json_t *finding)
+{
+  char *asff = json_dumps(finding, JSON_COMPACT), *out = NULL;
+  size_t len = 0;
+  ch_err rc = asff ? certhub_findings_ocsf_json(asff, strlen(asff), &out, &len)
+                   : CH_ERR_NOMEM;
+  free(asff);
+  if(rc) {
+    free(out);
+    ch_http_fail(rs, rc == CH_ERR_PARSE ? CH_ERR_INTERNAL : rc,
+                 "the stored finding has no OCSF form");
+  }
+  else
+    ch_http_text(rs, 200, "application/json", out, len);
+}
+
+/* GET /v1/findings/{id}[?product_arn=ARN][&format=asff|ocsf]: the finding
+ * as stored (ASFF) or as OCSF 1.6. Ids are unique per product; without
+ * product_arn an Id two products use is ambiguous (400). */
 void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs)
 {
   found fd = {0};
+  bool ocsf;
+  if(!ch_http_format_ocsf(rq, rs, &ocsf))
+    return;
   const char *product = ch_http_query(rq, "product_arn");
   ch_err rc = product ? certhub_findings_get(rq->store, product, rq->caps[0],
                                              found_cb, &fd)
@@ -87,6 +118,8 @@ void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs)
                   "several products have a finding '%.200s': add "
                   "?product_arn=ARN",
                   rq->caps[0]);
+  else if(ocsf)
+    answer_ocsf(rs, fd.finding);
   else {
     ch_http_json(rs, 200, fd.finding);
     fd.finding = NULL;

@@ -75,6 +75,7 @@ typedef struct ch_http_req {
   const char *base_url;   /* e.g. "http://127.0.0.1:8080" */
   ch_http_query_fn query; /* may be NULL: no parameters */
   void *query_ctx;
+  const char *sns_cert_pem; /* SNS signing certificate, NULL: none */
 } ch_http_req;
 
 typedef struct ch_http_resp {
@@ -127,6 +128,11 @@ bool ch_http_query_num(const ch_http_req *rq, ch_http_resp *rs,
 json_t *ch_http_body_json(const ch_http_req *rq, ch_http_resp *rs,
                           bool allow_array);
 
+/* The ?format= of the findings reads: *ocsf true for "ocsf", false for
+ * "asff" or none; false (rs set to 400) for anything else. */
+bool ch_http_format_ocsf(const ch_http_req *rq, ch_http_resp *rs,
+                         bool *ocsf /* OUT */);
+
 /* Handlers (api_*.c). */
 void ch_http_healthz(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_metrics(ch_http_req *rq, ch_http_resp *rs);
@@ -140,6 +146,8 @@ void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_findings_query(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_findings_update(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_insight_results(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_sns_action(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_sns_signing_cert(ch_http_req *rq, ch_http_resp *rs);
 
 /* Run one request through route lookup, scope check and handler, as the
  * server does after reading the body (used by the server and the fuzzer).

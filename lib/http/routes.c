@@ -22,6 +22,10 @@ const ch_http_route ch_http_routes[] = {
      ch_http_findings_update},
     {"POST", "/v1/insights/results", R, CH_HTTP_BODY, ch_http_insight_results},
     {"GET", "/v1/findings/{id*}", R, 0, ch_http_finding_get},
+    /* SNS receivers' links: the token in the URL is the credential. */
+    {"GET", "/", CH_HTTP_PUBLIC, CH_HTTP_WRITE, ch_http_sns_action},
+    {"GET", "/sns/signing-cert.pem", CH_HTTP_PUBLIC, CH_HTTP_NOSTORE,
+     ch_http_sns_signing_cert},
 };
 
 const size_t ch_http_n_routes = CH_ARRAY_LEN(ch_http_routes);

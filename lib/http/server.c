@@ -47,6 +47,7 @@ struct certhub_http {
   pthread_mutex_t write_mu; /* one API writer at a time */
   char *listen, *tls_cert_file, *tls_key_file;
   char *cert_pem, *key_pem;
+  char *sns_cert_pem; /* SigningCertURL's answer, NULL: none */
   unsigned threads;
   size_t max_body;
   size_t bodies_cap;
@@ -311,7 +312,8 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
                     .scopes = cs->scopes,
                     .base_url = h->url,
                     .query = mhd_query,
-                    .query_ctx = conn};
+                    .query_ctx = conn,
+                    .sns_cert_pem = h->sns_cert_pem};
   for(size_t i = 0; i < cs->n_caps; i++)
     rq.caps[i] = cs->caps[i];
   if(route->flags & CH_HTTP_NOSTORE) {
@@ -538,8 +540,10 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
   h->now_offset = o->now_offset;
   h->log = o->log;
   h->log_ctx = o->log_ctx;
+  h->sns_cert_pem = dup_opt(o->sns_cert_pem);
   if(!h->listen || (o->tls_cert_file && !h->tls_cert_file) ||
-     (o->tls_key_file && !h->tls_key_file)) {
+     (o->tls_key_file && !h->tls_key_file) ||
+     (o->sns_cert_pem && !h->sns_cert_pem)) {
     rc = CH_ERR_NOMEM;
     goto out;
   }
@@ -637,7 +641,8 @@ bool certhub_http_differs(const certhub_http *h, const certhub_http_opts *o)
   return strcmp(h->listen, listen) ||
          str_differs(h->tls_cert_file, o->tls_cert_file) ||
          str_differs(h->tls_key_file, o->tls_key_file) ||
-         threads != h->threads || max_body != h->max_body;
+         threads != h->threads || max_body != h->max_body ||
+         str_differs(h->sns_cert_pem, o->sns_cert_pem);
 }
 
 void certhub_http_stop(certhub_http *h)
@@ -656,5 +661,6 @@ void certhub_http_stop(certhub_http *h)
     memset(h->key_pem, 0, strlen(h->key_pem));
   free(h->cert_pem);
   free(h->key_pem);
+  free(h->sns_cert_pem);
   free(h);
 }

@@ -11,6 +11,12 @@ x-amz-sns-* headers agree with it, and the Signature verifies against
 CERT.pem over the string to sign rebuilt here (SignatureVersion 1:
 RSA-SHA1, 2: RSA-SHA256), using python3-cryptography.
 
+With CERT.pem given as "url" the receiver behaves as a real subscriber:
+it downloads the certificate from each message's SigningCertURL (cached
+by URL) instead of reading a file, and after answering a
+SubscriptionConfirmation it fetches the SubscribeURL itself, recording
+the answer as a {"type": "Confirmed", ...} line.
+
 MODEFILE holds the answer for the next requests: "ok" (200), a status code
 ("500", "404", ...), or "hang" (answer 200 after 8 s). Each request is
 appended to RECORD.jsonl: type, message id, verified, status answered,
@@ -21,6 +27,8 @@ import json
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography import x509
@@ -30,7 +38,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 PORT = int(sys.argv[1])
 RECORD = sys.argv[2]
-CERT = x509.load_pem_x509_certificate(open(sys.argv[3], "rb").read())
+FETCH = sys.argv[3] == "url"
+CERT = None if FETCH else x509.load_pem_x509_certificate(
+    open(sys.argv[3], "rb").read())
+certs = {}
+NOPROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 MODEFILE = sys.argv[4]
 lock = threading.Lock()
 
@@ -48,14 +60,50 @@ def string_to_sign(m):
     return out.encode("utf-8")
 
 
+def fetch(url):
+    try:
+        with NOPROXY.open(url, timeout=10) as r:
+            return r.status, r.headers.get("Content-Type"), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read()
+
+
+def cert_for(m):
+    if not FETCH:
+        return CERT
+    url = m["SigningCertURL"]
+    with lock:
+        if url not in certs:
+            status, ctype, body = fetch(url)
+            if status != 200 or ctype != "application/x-pem-file":
+                raise ValueError("SigningCertURL answered %s %s" % (status, ctype))
+            certs[url] = x509.load_pem_x509_certificate(body)
+        return certs[url]
+
+
 def verify(m):
     try:
         sig = base64.b64decode(m["Signature"], validate=True)
         alg = {"1": hashes.SHA1(), "2": hashes.SHA256()}[m["SignatureVersion"]]
-        CERT.public_key().verify(sig, string_to_sign(m), padding.PKCS1v15(), alg)
+        cert_for(m).public_key().verify(sig, string_to_sign(m),
+                                        padding.PKCS1v15(), alg)
         return True
-    except (InvalidSignature, KeyError, ValueError):
+    except (InvalidSignature, KeyError, ValueError, OSError):
         return False
+
+
+def record(rec):
+    with lock:
+        with open(RECORD, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
+def confirm(url):
+    """Fetch SubscribeURL as a subscriber does, after the answer."""
+    time.sleep(0.2)
+    status, ctype, body = fetch(url)
+    record({"type": "Confirmed", "id": None, "status": status, "ctype": ctype,
+            "body": body.decode("utf-8", "replace"), "t": time.time()})
 
 
 def mode():
@@ -83,6 +131,7 @@ class Handler(BaseHTTPRequestHandler):
                "h_id": h.get("x-amz-sns-message-id"),
                "h_topic": h.get("x-amz-sns-topic-arn"),
                "h_sub": h.get("x-amz-sns-subscription-arn")}
+        m = {}
         if raw:
             rec.update(type="Notification", id=rec["h_id"], verified=None,
                        message=body.decode("utf-8"))
@@ -102,10 +151,9 @@ class Handler(BaseHTTPRequestHandler):
         md = mode()
         status = 200 if md in ("ok", "hang") else int(md)
         rec["status"] = status
+        rec["cert_url"] = m.get("SigningCertURL") if isinstance(m, dict) else None
         # Recorded on arrival: a "hang" request is seen before it is answered.
-        with lock:
-            with open(RECORD, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+        record(rec)
         if md == "hang":
             time.sleep(8)
         reply = b"ok" if status == 200 else b"receiver says no"
@@ -113,6 +161,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
         self.wfile.write(reply)
+        if (FETCH and status == 200 and rec.get("verified")
+                and rec.get("type") == "SubscriptionConfirmation"):
+            threading.Thread(target=confirm, args=(rec["subscribe"],),
+                             daemon=True).start()
 
 
 ThreadingHTTPServer.daemon_threads = True

@@ -166,6 +166,59 @@ api POST /v1/insights/results "${AUTH[@]}" "${JSON[@]}" --data-binary '{"GroupBy
 expect 200 insight
 printf '%s' "$BODY" | pyjson 'd["InsightResults"]["ResultValues"]' | grep -q LOW || fail "insight: $BODY"
 
+note "the OCSF view of findings ($SECONDS s)"
+SHARED=${CERTHUB_SHARED:-${CERTHUB_SOURCE_DIR:-$here/../..}/../shared}
+OCSF=$SHARED/reference/ocsf
+# A certificate expiry finding is a Compliance Finding (2003); mixed.json's
+# ok-1 (Types TTPs) a Detection Finding (2004).
+api GET "/v1/findings/$FID?format=ocsf" "${AUTH[@]}"
+expect 200 "GET finding as OCSF"
+printf '%s' "$BODY" >"$TMP/ocsf-one.json"
+python3 - "$TMP/ocsf-one.json" "$FID" <<'PY' || fail "OCSF finding: $BODY"
+import json, sys
+f = json.load(open(sys.argv[1]))
+assert f["class_uid"] == 2003, f["class_uid"]
+assert f["metadata"]["version"] == "1.6.0", f["metadata"]
+assert f["finding_info"]["uid"] == sys.argv[2], f["finding_info"]
+assert "Id" not in f and "SchemaVersion" not in f, "ASFF fields at the top"
+PY
+api GET "/v1/findings/ok-1?format=ocsf" "${AUTH[@]}"
+expect 200 "GET detection finding as OCSF"
+[ "$(printf '%s' "$BODY" | pyjson 'd["class_uid"]')" = 2004 ] || fail "ok-1 OCSF: $BODY"
+api GET "/v1/findings/ok-1?format=asff" "${AUTH[@]}"
+expect 200 "GET finding as ASFF"
+[ "$(printf '%s' "$BODY" | pyjson 'd["Id"]')" = ok-1 ] || fail "asff: $BODY"
+api GET "/v1/findings/ok-1?format=xml" "${AUTH[@]}"
+expect 400 "unknown format"
+err_msg | grep -q xml || fail "unknown format message: $BODY"
+api POST "/v1/findings/get?format=ocsf" "${AUTH[@]}" "${JSON[@]}" \
+  --data-binary '{"MaxResults": 1}'
+expect 200 "GetFindings as OCSF"
+printf '%s' "$BODY" >"$TMP/ocsf-page.json"
+python3 - "$TMP/ocsf-page.json" <<'PY' || fail "GetFindings OCSF page: $BODY"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["Findings"]) == 1, d
+assert d["Findings"][0]["class_uid"] in (2002, 2003, 2004), d
+assert d.get("NextToken"), "no NextToken with more findings left"
+PY
+NEXT=$(pyjson 'd["NextToken"]' <"$TMP/ocsf-page.json")
+api POST "/v1/findings/get?format=ocsf" "${AUTH[@]}" "${JSON[@]}" \
+  --data-binary "{\"MaxResults\": 100, \"NextToken\": \"$NEXT\"}"
+expect 200 "GetFindings as OCSF, next page"
+printf '%s' "$BODY" | pyjson 'all(f["class_uid"] in (2002, 2003, 2004) for f in d["Findings"]) and len(d["Findings"]) > 0' |
+  grep -q True || fail "second OCSF page: $BODY"
+api POST "/v1/findings/get?format=json" "${AUTH[@]}" "${JSON[@]}" --data-binary '{}'
+expect 400 "GetFindings with an unknown format"
+if [ -f "$OCSF/validate.py" ] && python3 -c 'import jsonschema' 2>/dev/null; then
+  python3 "$OCSF/validate.py" \
+    "$OCSF/jsonschema-1.6.0/compliance_finding.cloud-datetime.schema.json" \
+    "$TMP/ocsf-one.json" >"$TMP/validate.out" ||
+    { cat "$TMP/validate.out"; fail "the API's OCSF finding does not validate"; }
+else
+  fail "no OCSF validator at $OCSF (set CERTHUB_SHARED) or no python3-jsonschema"
+fi
+
 note "certificates: list, filters, paging, describe ($SECONDS s)"
 api GET /v1/certificates "${AUTH[@]}"
 expect 200 certificates
