@@ -121,7 +121,6 @@ ch_err certhub_lifecycle_batch_cut(const char *event, size_t len, size_t max,
 {
   json_t *ev = NULL, *kept = NULL, *certs = NULL;
   cut_item *v = NULL;
-  size_t *sizes = NULL;
   char *text = NULL;
   ch_err rc = CH_OK;
   if(!out || !out_len)
@@ -151,8 +150,7 @@ ch_err certhub_lifecycle_batch_cut(const char *event, size_t len, size_t max,
   if(total < (json_int_t)n)
     total = (json_int_t)n;
   v = malloc((n ? n : 1) * sizeof(*v));
-  sizes = malloc((n ? n : 1) * sizeof(*sizes));
-  if(!v || !sizes) {
+  if(!v) {
     rc = CH_ERR_NOMEM;
     goto out;
   }
@@ -160,15 +158,6 @@ ch_err certhub_lifecycle_batch_cut(const char *event, size_t len, size_t max,
     const json_t *d =
         json_object_get(json_array_get(certs, i), "DaysToExpiry");
     v[i] = (cut_item){json_is_integer(d) ? json_integer_value(d) : 0, i};
-    /* the compact text of each entry is what it adds to the message */
-    char *t =
-        json_dumps(json_array_get(certs, i), CUT_FLAGS | JSON_ENCODE_ANY);
-    if(!t) {
-      rc = CH_ERR_NOMEM;
-      goto out;
-    }
-    sizes[i] = strlen(t);
-    free(t);
   }
   qsort(v, n, sizeof(*v), cmp_cut);
   /* detail keeps its keys (and their order); certificates emptied first to
@@ -190,8 +179,14 @@ ch_err certhub_lifecycle_batch_cut(const char *event, size_t len, size_t max,
     rc = CH_ERR_TOOBIG;
     goto out;
   }
+  /* the compact text of an entry is what it adds to the message: only
+   * the entries up to the first that does not fit are measured */
   for(; k < n; k++) {
-    size_t add = sizes[v[k].index] + (k ? 1 : 0); /* ',' between entries */
+    size_t add = json_dumpb(json_array_get(certs, v[k].index), NULL, 0,
+                            CUT_FLAGS | JSON_ENCODE_ANY);
+    if(!add)
+      break;
+    add += k ? 1 : 0; /* ',' between entries */
     if(used + add > max)
       break;
     used += add;
@@ -225,7 +220,6 @@ ch_err certhub_lifecycle_batch_cut(const char *event, size_t len, size_t max,
     *listed = k;
 out:
   free(text);
-  free(sizes);
   free(v);
   json_decref(kept);
   json_decref(certs);
