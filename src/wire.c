@@ -23,9 +23,9 @@
  * Both seed targets dead-letter: a delivery that exhausts its retries
  * waits in `certhub dlq` for a redrive instead of being dropped. */
 #define SEED_TOPIC "certificate-expiry"
-#define SEED_TARGETS                                                    \
-  "[{\"Id\":\"findings\",\"Type\":\"findings\",\"DeadLetterConfig\":{}},"   \
-  "{\"Id\":\"notify\",\"Type\":\"topic\",\"Topic\":\"" SEED_TOPIC "\","     \
+#define SEED_TARGETS                                                          \
+  "[{\"Id\":\"findings\",\"Type\":\"findings\",\"DeadLetterConfig\":{}},"     \
+  "{\"Id\":\"notify\",\"Type\":\"topic\",\"Topic\":\"" SEED_TOPIC "\","       \
   "\"DeadLetterConfig\":{}}]"
 /* SNS's Subject limit. */
 #define SUBJECT_MAX 100
@@ -92,6 +92,24 @@ static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
 {
   wire *w = ctx;
   char id[CERTHUB_MESSAGE_ID_LEN + 1], derived[SUBJECT_MAX + 1];
+  char *cut = NULL;
+  size_t cut_len = 0, listed = 0;
+  /* A batch event (the weekly digest of a big inventory) may be larger
+   * than a message: publish its bounded form, the most urgent
+   * certificates that fit, with the total count (the renderer says how
+   * many more). Anything else too large fails in publish as before. */
+  if(len > CERTHUB_MESSAGE_MAX &&
+     certhub_lifecycle_batch_cut(message, len, CERTHUB_MESSAGE_MAX, &cut,
+                                 &cut_len, &listed) == CH_OK &&
+     cut) {
+    if(w->log)
+      w->log(w->log_ctx,
+             "topic %s: the batch event is %zu bytes; publishing the %zu most "
+             "urgent certificates that fit in %d bytes",
+             topic, len, listed, CERTHUB_MESSAGE_MAX);
+    message = cut;
+    len = cut_len;
+  }
   if(!subject) {
     derive_subject(w, message, len, derived, sizeof(derived));
     subject = derived;
@@ -102,6 +120,7 @@ static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
     *detail = store_msg(w, rc, "publish");
   else
     *detail = msg_dup("published message %s to topic %s", id, topic);
+  free(cut);
   return rc;
 }
 

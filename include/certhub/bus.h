@@ -43,6 +43,11 @@
 #define CERTHUB_EVENT_RETENTION_DAYS 90 /* default archive retention */
 #define CERTHUB_BUS_DEFAULT_ACCOUNT "000000000000"
 #define CERTHUB_BUS_DEFAULT_REGION "local"
+/* certhub's own batch Scheduled Events (a schedule rule's detail from
+ * certhub_bus_schedule_hook.detail_for, e.g. every expiring certificate)
+ * may be larger than PutEvents' CERTHUB_EVENT_MAX_LEN, up to this; events
+ * put by users keep CERTHUB_EVENT_MAX_LEN. About 100,000 certificates. */
+#define CERTHUB_BATCH_EVENT_MAX ((size_t)64 << 20)
 
 /* ---- put ---------------------------------------------------------------- */
 
@@ -137,7 +142,7 @@ ch_err certhub_bus_route(certhub_store *s, int64_t now,
 
 /* Scheduled events: the detail of the "Scheduled Event" of a rule. The
  * hook returns CH_OK with *detail_json malloc'd (a JSON object) or NULL
- * for "{}". */
+ * for "{}". Its event may be up to CERTHUB_BATCH_EVENT_MAX bytes. */
 typedef struct certhub_bus_schedule_hook {
   ch_err (*detail_for)(void *ctx, const char *rule_name, const char *bus,
                        char **detail_json /* OUT */);

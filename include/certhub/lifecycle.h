@@ -125,4 +125,20 @@ ch_err certhub_lifecycle_evaluate(certhub_store *s, const certhub_config *cfg,
 ch_err certhub_lifecycle_batch(certhub_store *s, const certhub_config *cfg,
                                int64_t now, json_t **out /* OUT */);
 
+/* The bounded form of a batch event (an envelope whose detail has a
+ * "certificates" array) of len bytes for a target with a smaller limit (a
+ * topic message: 256 KiB): the envelope with detail.certificates cut to
+ * the most urgent ones (by DaysToExpiry, the event's order among equals)
+ * that fit in max bytes, detail.count the total (the event's count, or
+ * the array's length when larger) and detail.truncated true. *out
+ * (malloc'd, NUL-terminated, *out_len bytes <= max) is NULL when the event
+ * already fits; *listed (may be NULL) is the number kept. Errors:
+ * CH_ERR_PARSE (not JSON, or no detail.certificates array), CH_ERR_TOOBIG
+ * (even the envelope without certificates is larger than max),
+ * CH_ERR_NOMEM. */
+ch_err certhub_lifecycle_batch_cut(const char *event, size_t len, size_t max,
+                                   char **out /* OUT */,
+                                   size_t *out_len /* OUT */,
+                                   size_t *listed /* OUT */);
+
 #endif

@@ -96,3 +96,133 @@ out:
     *out = o;
   return rc;
 }
+
+/* ---- the bounded form, for targets with a smaller limit -------------------
+ */
+
+typedef struct cut_item {
+  json_int_t days;
+  size_t index;
+} cut_item;
+
+/* Days left, then the event's order. */
+static int cmp_cut(const void *pa, const void *pb)
+{
+  const cut_item *a = pa, *b = pb;
+  if(a->days != b->days)
+    return a->days < b->days ? -1 : 1;
+  return a->index < b->index ? -1 : a->index > b->index;
+}
+
+#define CUT_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
+ch_err certhub_lifecycle_batch_cut(const char *event, size_t len, size_t max,
+                                   char **out, size_t *out_len, size_t *listed)
+{
+  json_t *ev = NULL, *kept = NULL, *certs = NULL;
+  cut_item *v = NULL;
+  char *text = NULL;
+  ch_err rc = CH_OK;
+  if(!out || !out_len)
+    return CH_ERR_USAGE;
+  *out = NULL;
+  *out_len = 0;
+  if(listed)
+    *listed = 0;
+  if(!event)
+    return CH_ERR_USAGE;
+  ev = json_loadb(event, len, 0, NULL);
+  json_t *detail = json_object_get(ev, "detail");
+  /* held: the array is replaced in detail below */
+  certs = json_incref(json_object_get(detail, "certificates"));
+  if(!json_is_object(ev) || !json_is_array(certs)) {
+    rc = CH_ERR_PARSE;
+    goto out;
+  }
+  size_t n = json_array_size(certs);
+  if(len <= max) {
+    if(listed)
+      *listed = n;
+    goto out;
+  }
+  json_t *cnt = json_object_get(detail, "count");
+  json_int_t total = json_is_integer(cnt) ? json_integer_value(cnt) : 0;
+  if(total < (json_int_t)n)
+    total = (json_int_t)n;
+  v = malloc((n ? n : 1) * sizeof(*v));
+  if(!v) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  for(size_t i = 0; i < n; i++) {
+    const json_t *d =
+        json_object_get(json_array_get(certs, i), "DaysToExpiry");
+    v[i] = (cut_item){json_is_integer(d) ? json_integer_value(d) : 0, i};
+  }
+  qsort(v, n, sizeof(*v), cmp_cut);
+  /* detail keeps its keys (and their order); certificates emptied first to
+   * measure the fixed part */
+  if(!(kept = json_array()) || json_object_set(detail, "certificates", kept) ||
+     json_object_set_new(detail, "count", json_integer(total)) ||
+     json_object_set_new(detail, "truncated", json_true())) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  if(!(text = json_dumps(ev, CUT_FLAGS))) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  size_t used = strlen(text), k = 0;
+  free(text);
+  text = NULL;
+  if(used > max) {
+    rc = CH_ERR_TOOBIG;
+    goto out;
+  }
+  /* the compact text of an entry is what it adds to the message: only
+   * the entries up to the first that does not fit are measured */
+  for(; k < n; k++) {
+    size_t add = json_dumpb(json_array_get(certs, v[k].index), NULL, 0,
+                            CUT_FLAGS | JSON_ENCODE_ANY);
+    if(!add)
+      break;
+    add += k ? 1 : 0; /* ',' between entries */
+    if(used + add > max)
+      break;
+    used += add;
+  }
+  for(size_t i = 0; i < k; i++)
+    if(json_array_append(kept, json_array_get(certs, v[i].index))) {
+      rc = CH_ERR_NOMEM;
+      goto out;
+    }
+  /* The sum is exact for jansson's compact form; the loop only guards a
+   * serialiser that would differ. */
+  for(;;) {
+    if(!(text = json_dumps(ev, CUT_FLAGS))) {
+      rc = CH_ERR_NOMEM;
+      goto out;
+    }
+    if(strlen(text) <= max || !k)
+      break;
+    free(text);
+    text = NULL;
+    json_array_remove(kept, --k);
+  }
+  if(strlen(text) > max) {
+    rc = CH_ERR_TOOBIG;
+    goto out;
+  }
+  *out_len = strlen(text);
+  *out = text;
+  text = NULL;
+  if(listed)
+    *listed = k;
+out:
+  free(text);
+  free(v);
+  json_decref(kept);
+  json_decref(certs);
+  json_decref(ev);
+  return rc;
+}

@@ -166,6 +166,13 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
 {
   const json_t *certs = json_object_get(detail, "certificates");
   size_t n = json_array_size(certs), ngroups = 0, shown = 0;
+  /* A bounded batch event (certhub_lifecycle_batch_cut: truncated, count
+   * the total) lists the most urgent only: the rest count as omitted. */
+  const json_t *cnt_j = json_object_get(detail, "count");
+  size_t total = n;
+  if(json_is_integer(cnt_j) && json_integer_value(cnt_j) > (json_int_t)n &&
+     json_is_true(json_object_get(detail, "truncated")))
+    total = (size_t)json_integer_value(cnt_j);
   entry *v = NULL;
   group *gs = NULL;
   ch_buf t, h;
@@ -212,14 +219,15 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
     ch_render_date(json_string_value(json_object_get(soon.j, "NotAfter")),
                    sdate);
   const char *sin = soon.days > 0 ? "in " : "";
-  if(!n)
+  if(!total)
     snprintf(subject, subject_cap,
              "certhub digest: no certificate expires within its threshold");
   else
     snprintf(subject, subject_cap,
              "certhub digest: %zu certificate%s expiring, the soonest %s%s "
              "(%s)",
-             n, n == 1 ? "" : "s", sin, sdays, soon.cn ? soon.cn : "?");
+             total, total == 1 ? "" : "s", sin, sdays,
+             soon.cn ? soon.cn : "?");
   if(n)
     qsort(v, n, sizeof(*v), cmp_entry);
   /* groups (runs of one owner), the most urgent first */
@@ -254,16 +262,16 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
     rc = ch_buf_printf(&o->text,
                        "%zu certificate%s expire%s within %s threshold "
                        "(%zu owner%s).\nThe soonest: %s, %s%s%s%s.\n\n",
-                       n, n == 1 ? "" : "s", n == 1 ? "s" : "",
-                       n == 1 ? "its" : "their", ngroups,
+                       total, total == 1 ? "" : "s", total == 1 ? "s" : "",
+                       total == 1 ? "its" : "their", ngroups,
                        ngroups == 1 ? "" : "s", soon.cn ? soon.cn : "?", sin,
                        sdays, sdate[0] ? ", on " : "", sdate);
   else if(!rc)
     rc = ch_buf_addstr(&o->text,
                        "No certificate expires within its threshold.\n\n");
   if(!rc)
-    rc = ch_buf_printf(&o->html, "%zu certificate%s expiring</h2>\n", n,
-                       n == 1 ? "" : "s");
+    rc = ch_buf_printf(&o->html, "%zu certificate%s expiring</h2>\n", total,
+                       total == 1 ? "" : "s");
   if(!rc && n)
     rc = ch_buf_printf(&o->text, "  %-30s %12s  %s\n", "OWNER", "CERTIFICATES",
                        "SOONEST");
@@ -291,13 +299,23 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
   if(!rc && ngroups > SUMMARY_OWNERS)
     rc = ch_buf_printf(&o->text, "  ... and %zu more owners\n",
                        ngroups - SUMMARY_OWNERS);
+  /* the owner counts are of the listed certificates; the rest of a
+   * bounded event gets its own row so the column adds up to the total */
+  if(!rc && n && total > n)
+    rc = ch_buf_printf(&o->text, "  %-30s %12zu\n", "(not in this message)",
+                       total - n);
+  if(!rc && n && total > n)
+    rc = ch_buf_printf(&o->html,
+                       "<tr><td>(not in this message)</td><td align=\"right\">"
+                       "%zu</td><td></td></tr>\n",
+                       total - n);
   if(!rc && n)
-    rc = ch_buf_printf(&o->text, "  %-30s %12zu\n\n", "TOTAL", n);
+    rc = ch_buf_printf(&o->text, "  %-30s %12zu\n\n", "TOTAL", total);
   if(!rc && n)
     rc = ch_buf_printf(&o->html,
                        "<tr><th align=\"left\">Total</th><th align=\"right\">"
                        "%zu</th><td></td></tr>\n</table>\n",
-                       n);
+                       total);
   /* the groups, as long as both bodies stay within the cap */
   bool full = false;
   size_t tmpl_items = 0;
@@ -378,7 +396,7 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
   if(rc)
     goto out;
   *listed = shown;
-  *omitted = n - shown;
+  *omitted = total - shown;
   char more[700];
   snprintf(more, sizeof(more), "%s/certificates", base);
   if(*omitted) {
@@ -414,8 +432,9 @@ ch_err ch_render_digest(const json_t *detail, const char *base,
         n < CERTHUB_RENDER_TEMPLATE_ITEMS ? n : CERTHUB_RENDER_TEMPLATE_ITEMS;
     json_object_set(ctx, "certificates", tcerts);
     json_object_set(ctx, "groups", tgroups);
-    json_object_set_new(ctx, "count", json_integer((json_int_t)n));
-    json_object_set_new(ctx, "moreCount", json_integer((json_int_t)(n - tn)));
+    json_object_set_new(ctx, "count", json_integer((json_int_t)total));
+    json_object_set_new(ctx, "moreCount",
+                        json_integer((json_int_t)(total - tn)));
     json_object_set_new(ctx, "moreLink", json_string(more));
     json_object_set_new(ctx, "link", json_string(more));
   }

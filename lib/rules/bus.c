@@ -105,15 +105,19 @@ static bool text_ok(const char *s)
   return ok;
 }
 
-ch_err certhub_bus_render(const certhub_event *ev, int64_t now,
-                          char id_out[37], char **envelope, char **errmsg)
+/* certhub_bus_render with the size cap max: CERTHUB_EVENT_MAX_LEN for
+ * PutEvents, CERTHUB_BATCH_EVENT_MAX for certhub's own batch events. */
+static ch_err render_cap(const certhub_event *ev, int64_t now, size_t max,
+                         char id_out[37], char **envelope, char **errmsg)
 {
   ch_err rc = CH_OK;
   json_t *detail = NULL;
   char *dtext = NULL;
   ch_buf b;
   char when[32];
-  ch_buf_init(&b, (size_t)CERTHUB_EVENT_MAX_LEN + 1);
+  char limit[64];
+  snprintf(limit, sizeof(limit), "%zu bytes", max);
+  ch_buf_init(&b, max + 1);
   *envelope = NULL;
   *errmsg = NULL;
   id_out[0] = '\0';
@@ -150,9 +154,9 @@ ch_err certhub_bus_render(const certhub_event *ev, int64_t now,
   if(ev->detail) {
     json_error_t jerr;
     size_t dlen = strlen(ev->detail);
-    if(dlen > CERTHUB_EVENT_MAX_LEN)
+    if(dlen > max)
       BAD(CH_ERR_TOOBIG, "Detail is larger than the entry limit of %s%s",
-          "262144 bytes", "");
+          limit, "");
     detail = json_loadb(ev->detail, dlen, JSON_REJECT_DUPLICATES, &jerr);
     if(!detail) {
       char where[64];
@@ -210,9 +214,9 @@ ch_err certhub_bus_render(const certhub_event *ev, int64_t now,
     rc = ch_buf_addstr(&b, dtext ? dtext : "{}");
   if(!rc)
     rc = ch_buf_addc(&b, '}');
-  if(rc == CH_ERR_TOOBIG || (!rc && b.len > CERTHUB_EVENT_MAX_LEN))
+  if(rc == CH_ERR_TOOBIG || (!rc && b.len > max))
     BAD(CH_ERR_TOOBIG, "the event is larger than the entry limit of %s%s",
-        "262144 bytes", "");
+        limit, "");
   if(rc)
     BAD(rc, "%s%s", "out of memory", "");
   *envelope = ch_buf_take(&b);
@@ -226,15 +230,22 @@ out:
   return rc;
 }
 
+ch_err certhub_bus_render(const certhub_event *ev, int64_t now,
+                          char id_out[37], char **envelope, char **errmsg)
+{
+  return render_cap(ev, now, CERTHUB_EVENT_MAX_LEN, id_out, envelope, errmsg);
+}
+
 ch_err ch_bus_put(certhub_store *s, const certhub_event *ev, int64_t now,
-                  char id_out[37], bool *stored, int64_t *seq)
+                  size_t max, char id_out[37], bool *stored, int64_t *seq)
 {
   char *env = NULL, *err = NULL;
   bool exists = false;
   *stored = false;
   if(seq)
     *seq = 0;
-  ch_err rc = certhub_bus_render(ev, now, id_out, &env, &err);
+  ch_err rc = render_cap(ev, now, max ? max : CERTHUB_EVENT_MAX_LEN, id_out,
+                         &env, &err);
   if(rc) {
     certhub_store_set_error(s, rc, "%s", err ? err : certhub_strerror(rc));
     goto out;
@@ -270,7 +281,7 @@ ch_err certhub_bus_put(certhub_store *s, const certhub_event *ev, int64_t now,
 {
   if(!s || !id_out || !stored)
     return CH_ERR_USAGE;
-  return ch_bus_put(s, ev, now, id_out, stored, NULL);
+  return ch_bus_put(s, ev, now, 0, id_out, stored, NULL);
 }
 
 /* ---- buses ---------------------------------------------------------------
@@ -435,8 +446,8 @@ ch_err certhub_bus_rule_validate(const certhub_bus_rule *r,
     /* An impossible date (cron(0 0 30 2 ? *)) is refused: it would never
      * fire. One whose last year has passed is accepted (a configuration
      * must not stop loading when a year ends). */
-    if(!rc && certhub_schedule_next_msg(sc, 0, &first, &serr) ==
-                  CH_ERR_NOTFOUND)
+    if(!rc &&
+       certhub_schedule_next_msg(sc, 0, &first, &serr) == CH_ERR_NOTFOUND)
       rc = CH_ERR_PARSE;
     certhub_schedule_free(sc);
     if(rc) {

@@ -22,9 +22,10 @@ typedef struct ch_bus_policy {
 ch_err ch_bus_policy_parse(const json_t *target, ch_bus_policy *p, char *err,
                            size_t errlen);
 
-/* certhub_bus_put, also giving the new row's seq (0 when not stored). */
+/* certhub_bus_put, also giving the new row's seq (0 when not stored),
+ * with the envelope capped at max bytes (0: CERTHUB_EVENT_MAX_LEN). */
 ch_err ch_bus_put(certhub_store *s, const certhub_event *ev, int64_t now,
-                  char id_out[37], bool *stored, int64_t *seq);
+                  size_t max, char id_out[37], bool *stored, int64_t *seq);
 
 /* Name checks: bus [A-Za-z0-9._/-]{1,256}, rule [A-Za-z0-9._-]{1,64}. */
 bool ch_bus_name_ok(const char *name);

@@ -370,7 +370,11 @@ static ch_err fire_one(certhub_store *s, const due_rule *r, int64_t now,
   if((rc = certhub_store_begin(s)))
     goto out;
   in_tx = true;
-  rc = ch_bus_put(s, &ev, now, id, &stored, &seq);
+  /* A detail from the hook is certhub's own batch (every expiring
+   * certificate): it may exceed PutEvents' 256 KiB, up to the internal
+   * cap; targets with a smaller limit (topics) cut it themselves. */
+  rc = ch_bus_put(s, &ev, now, detail ? CERTHUB_BATCH_EVENT_MAX : 0, id,
+                  &stored, &seq);
   /* The scheduled event goes to its own rule only: enqueue directly and
    * mark it routed so the pattern rules never see it. */
   if(!rc && stored)
