@@ -187,6 +187,8 @@ typedef struct certhub_topic_cfg {
   certhub_sub_cfg *subs;
   size_t n_subs;
   int line;
+  char *templates;    /* rendering overrides, JSON text, or NULL */
+  int templates_line; /* of the templates: key */
 } certhub_topic_cfg;
 
 /* `notify:` delivery settings; 0 / NULL: defaults. */

@@ -16,6 +16,9 @@
  *       signature_version: 1                  # 1 (RSA-SHA1) or 2 (SHA256)
  *       delivery_policy:                      # SNS DeliveryPolicy (map or
  *         healthyRetryPolicy: {numRetries: 5} # JSON text)
+ *       templates:                            # rendering overrides (map or
+ *         subject: "{{certificate.CommonName}} expires" # JSON text; see
+ *                                             # certhub/notify_render.h)
  *       subscriptions:
  *         - protocol: https
  *           endpoint_file: /etc/certhub/hook.url  # or endpoint_env: VAR,
@@ -35,7 +38,7 @@
 
 static const char *const topic_keys[] = {
     "name",          "display_name", "signature_version", "delivery_policy",
-    "subscriptions",
+    "subscriptions", "templates",
 };
 static const char *const sub_keys[] = {
     "protocol",     "endpoint",   "endpoint_file",
@@ -43,7 +46,7 @@ static const char *const sub_keys[] = {
 };
 static const char *const notify_keys[] = {
     "base_url",      "signing_key_file", "signing_cert_file", "ca_file",
-    "max_in_flight", "timeout",          "max_message_age", "smtp",
+    "max_in_flight", "timeout",          "max_message_age",   "smtp",
 };
 
 static ch_err get_bool(ch_cfgerr *e, const ch_ynode *n, const char *path,
@@ -139,6 +142,10 @@ static ch_err load_topic(ch_cfgerr *e, const ch_ynode *n, const char *path,
     }
     else if(!strcmp(k->str, "delivery_policy"))
       rc = get_json(e, v, kp, &t->delivery_policy);
+    else if(!strcmp(k->str, "templates")) {
+      rc = get_json(e, v, kp, &t->templates);
+      t->templates_line = v->line;
+    }
     else if(!strcmp(k->str, "subscriptions")) {
       if(ch_ynode_is_null(v))
         continue;
@@ -255,6 +262,7 @@ void ch_cfg_topics_free(certhub_config *c)
     free(t->name);
     free(t->display_name);
     free(t->delivery_policy);
+    free(t->templates);
   }
   free(c->topics);
   free(c->notify.base_url);

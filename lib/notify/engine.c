@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "certhub/deliver_store.h"
+#include "certhub/notify_render.h"
 #include "core/core.h"
 #include "notify_int.h"
 #include "proto.h"
@@ -32,6 +33,7 @@
 #define THROTTLE_SLOTS                                                        \
   1024 /* subscriptions tracked for maxReceivesPerSecond */
 #define DETAIL_MAX 160
+#define RENDER_CACHE 16 /* messages whose rendering is kept */
 #define CONFIRM_TEXT                                                          \
   "You have chosen to subscribe to the topic %s.\nTo confirm the "            \
   "subscription, visit the SubscribeURL included in this message."
@@ -58,12 +60,24 @@ typedef struct topic_set {
   char *name;
   certhub_delivery_policy policy;
   int version;
+  certhub_render_templates *templates; /* NULL: built-in */
 } topic_set;
+
+/* A message's readable form, rendered once for all its subscriptions
+ * (fan-out rows of one message are due together). */
+typedef struct render_slot {
+  char *message_id; /* NULL: free */
+  bool rendered;    /* false: not a certhub event, send it as published */
+  certhub_rendered r;
+} render_slot;
 
 struct certhub_notify_engine {
   certhub_store *s;
   certhub_notify_engine_cfg cfg;
   char *base_url, *cert_url, *ca_file;
+  bool base_url_set; /* notify.base_url given (else render's default) */
+  render_slot rcache[RENDER_CACHE];
+  unsigned rnext;
   CURLM *multi;
   slot *slots;
   unsigned n_slots, in_flight;
@@ -137,6 +151,7 @@ ch_err certhub_notify_engine_new(certhub_store *s,
     e->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
   if(e->cfg.max_age_ms <= 0)
     e->cfg.max_age_ms = DEFAULT_MAX_AGE_MS;
+  e->base_url_set = cfg->base_url && *cfg->base_url;
   e->base_url = strdup(cfg->base_url ? cfg->base_url : "http://localhost");
   if(!e->base_url) {
     rc = CH_ERR_NOMEM;
@@ -186,6 +201,16 @@ ch_err certhub_notify_engine_new(certhub_store *s,
                                            &t->policy, err, sizeof(err)))) {
       if(why)
         *why = why_dup("topic %s: %s", t->name, err);
+      goto out;
+    }
+    char *tw = NULL;
+    if(cfg->topics[i].templates &&
+       (rc = certhub_render_templates_parse_text(cfg->topics[i].templates,
+                                                 &t->templates, &tw))) {
+      if(why)
+        *why = why_dup("topic %s: templates: %s", t->name,
+                       tw ? tw : certhub_strerror(rc));
+      free(tw);
       goto out;
     }
   }
@@ -344,6 +369,50 @@ static slot *free_slot(certhub_notify_engine *e)
   return NULL;
 }
 
+/* The rendering of d's message (NULL when it is not a certhub bus event
+ * or cannot be rendered: it goes out as published). Borrowed until
+ * RENDER_CACHE other messages were rendered; protocols copy what they
+ * use in prepare/deliver. */
+static const certhub_rendered *rendered_of(certhub_notify_engine *e,
+                                           const certhub_sns_delivery *d,
+                                           const topic_set *t)
+{
+  for(unsigned i = 0; i < RENDER_CACHE; i++) {
+    render_slot *rs = &e->rcache[i];
+    if(rs->message_id && !strcmp(rs->message_id, d->message_id))
+      return rs->rendered ? &rs->r : NULL;
+  }
+  render_slot *rs = &e->rcache[e->rnext];
+  e->rnext = (e->rnext + 1) % RENDER_CACHE;
+  free(rs->message_id);
+  certhub_rendered_free(&rs->r);
+  memset(rs, 0, sizeof(*rs));
+  if(!(rs->message_id = strdup(d->message_id)))
+    return NULL;
+  /* Cheap test first: most messages that are not JSON objects are not
+   * events, and need no parse. */
+  size_t k = 0;
+  while(k < d->len && d->message[k] && strchr(" \t\r\n", d->message[k]))
+    k++;
+  if(k == d->len || d->message[k] != '{')
+    return NULL;
+  certhub_render_opts o = {
+      .base_url = e->base_url_set ? e->base_url : NULL,
+      .topic_arn = d->topic_arn,
+      .templates = t ? t->templates : NULL,
+      .lookup = certhub_render_store_lookup,
+      .lookup_ctx = e->s,
+  };
+  char *why = NULL;
+  ch_err rc = certhub_render_event(d->message, d->len, &o, &rs->r, &why);
+  if(rc && rc != CH_ERR_PARSE) /* not an event: nothing to say */
+    elog(e, "message %s: cannot render it (%s), sent as published",
+         d->message_id, why ? why : certhub_strerror(rc));
+  free(why);
+  rs->rendered = !rc;
+  return rs->rendered ? &rs->r : NULL;
+}
+
 /* One due row: start it (curl), run it (synchronous), or settle it. */
 static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
 {
@@ -404,6 +473,15 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
       .timestamp_ms = confirm ? d->created_ms : d->published_at * 1000,
       .token = d->token,
   };
+  if(!confirm && d->message_id) {
+    const certhub_rendered *r = rendered_of(e, d, t);
+    if(r) {
+      m.text = r->text;
+      m.html = r->html;
+      if(!m.subject)
+        m.subject = r->subject;
+    }
+  }
   if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
     return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
   if(!confirm && e->cfg.filter_accepts &&
@@ -571,8 +649,14 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
   }
   if(e->multi)
     curl_multi_cleanup(e->multi);
-  for(size_t i = 0; i < e->n_topics; i++)
+  for(size_t i = 0; i < e->n_topics; i++) {
     free(e->topics[i].name);
+    certhub_render_templates_free(e->topics[i].templates);
+  }
+  for(unsigned i = 0; i < RENDER_CACHE; i++) {
+    free(e->rcache[i].message_id);
+    certhub_rendered_free(&e->rcache[i].r);
+  }
   free(e->topics);
   free(e->slots);
   free(e->upd);

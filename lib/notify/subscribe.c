@@ -14,8 +14,10 @@
 
 #include "certhub/config.h"
 #include "certhub/deliver_store.h"
+#include "certhub/notify_render.h"
 #include "certhub/store_hub.h"
 #include "core/core.h"
+#include "filter_hook.h"
 #include "notify_int.h"
 #include "proto.h"
 
@@ -89,6 +91,35 @@ static ch_err attrs_check(const char *attrs, char *why, size_t whylen)
       }
     }
     rc = CH_OK;
+  }
+  /* A filter policy the engine could not compile would silently filter
+   * every message out: refuse it now, as SetSubscriptionAttributes does. */
+  json_t *fp = json_object_get(o, "FilterPolicy");
+  json_t *fs = json_object_get(o, "FilterPolicyScope");
+  if(fp || fs) {
+    char *fw = NULL;
+    if(fp && !json_is_string(fp)) {
+      snprintf(why, whylen, "attribute FilterPolicy must be a string of JSON");
+      rc = CH_ERR_USAGE;
+      goto out;
+    }
+    if(fs && !json_is_string(fs)) {
+      snprintf(why, whylen,
+               "attribute FilterPolicyScope must be MessageAttributes or "
+               "MessageBody");
+      rc = CH_ERR_USAGE;
+      goto out;
+    }
+    if(ch_notify_filter_check(json_string_value(fp), json_string_value(fs),
+                              &fw)) {
+      /* the filter module's messages start with the attribute's name */
+      snprintf(why, whylen, "attribute %s",
+               fw ? fw : "FilterPolicy is not valid");
+      free(fw);
+      rc = CH_ERR_USAGE;
+      goto out;
+    }
+    free(fw);
   }
 out:
   json_decref(o);
@@ -285,6 +316,20 @@ ch_err certhub_notify_config_check(const certhub_config *c, char **err)
                                              sizeof(pw)))) {
         snprintf(why, sizeof(why), "%s:%d: topics[%zu].delivery_policy: %s",
                  file, t->line, i, pw);
+        break;
+      }
+    }
+    if(t->templates) {
+      certhub_render_templates *tt = NULL;
+      char *tw = NULL;
+      rc = certhub_render_templates_parse_text(t->templates, &tt, &tw);
+      certhub_render_templates_free(tt);
+      if(rc) {
+        snprintf(why, sizeof(why), "%s:%d: topics[%zu].templates: %s", file,
+                 t->templates_line ? t->templates_line : t->line, i,
+                 tw ? tw : certhub_strerror(rc));
+        free(tw);
+        rc = CH_ERR_CONFIG;
         break;
       }
     }
