@@ -144,7 +144,7 @@ static ch_err load_topic(ch_cfgerr *e, const ch_ynode *n, const char *path,
       rc = get_json(e, v, kp, &t->delivery_policy);
     else if(!strcmp(k->str, "templates")) {
       rc = get_json(e, v, kp, &t->templates);
-      t->templates_line = v->line;
+      t->templates_line = k->line;
     }
     else if(!strcmp(k->str, "subscriptions")) {
       if(ch_ynode_is_null(v))
