@@ -208,8 +208,8 @@ ch_err certhub_notify_engine_new(certhub_store *s,
        (rc = certhub_render_templates_parse_text(cfg->topics[i].templates,
                                                  &t->templates, &tw))) {
       if(why)
-        *why = why_dup("topic %s: templates: %s", t->name,
-                       tw ? tw : certhub_strerror(rc));
+        *why =
+            why_dup("topic %s: %s", t->name, tw ? tw : "templates: invalid");
       free(tw);
       goto out;
     }

@@ -325,9 +325,9 @@ ch_err certhub_notify_config_check(const certhub_config *c, char **err)
       rc = certhub_render_templates_parse_text(t->templates, &tt, &tw);
       certhub_render_templates_free(tt);
       if(rc) {
-        snprintf(why, sizeof(why), "%s:%d: topics[%zu].templates: %s", file,
+        snprintf(why, sizeof(why), "%s:%d: topics[%zu].%s", file,
                  t->templates_line ? t->templates_line : t->line, i,
-                 tw ? tw : certhub_strerror(rc));
+                 tw ? tw : "templates: invalid");
         free(tw);
         rc = CH_ERR_CONFIG;
         break;
