@@ -21,8 +21,10 @@
 #include <openssl/evp.h>
 
 #include "certhub/deliver_store.h"
+#include "certhub/notify_filter.h"
 #include "certhub/notify_render.h"
 #include "core/core.h"
+#include "filter_hook.h"
 #include "notify_int.h"
 #include "proto.h"
 
@@ -473,6 +475,20 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
       .timestamp_ms = confirm ? d->created_ms : d->published_at * 1000,
       .token = d->token,
   };
+  if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
+    return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
+  if(!confirm && e->cfg.filter_accepts &&
+     !e->cfg.filter_accepts(e->cfg.filter_ctx, &sub, &m)) {
+    char fp[DETAIL_MAX] = "";
+    e->st->filtered++;
+    /* Our own hook says why when it could not judge (invalid policy). */
+    if(e->cfg.filter_accepts == certhub_notify_filter_hook ||
+       e->cfg.filter_accepts == ch_notify_filter_accepts)
+      ch_notify_filter_problem(e->cfg.filter_ctx, fp, sizeof(fp));
+    return push(e, d->id, CERTHUB_DLV_FILTERED, d->attempts, now, 0,
+                fp[0] ? fp : "not accepted by the filter policy");
+  }
+  /* After the filter: what is filtered out needs no rendering. */
   if(!confirm && d->message_id) {
     const certhub_rendered *r = rendered_of(e, d, t);
     if(r) {
@@ -481,14 +497,6 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
       if(!m.subject)
         m.subject = r->subject;
     }
-  }
-  if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
-    return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
-  if(!confirm && e->cfg.filter_accepts &&
-     !e->cfg.filter_accepts(e->cfg.filter_ctx, &sub, &m)) {
-    e->st->filtered++;
-    return push(e, d->id, CERTHUB_DLV_FILTERED, d->attempts, now, 0,
-                "not accepted by the filter policy");
   }
   ch_notify_env env = e->env;
   env.signature_version = t ? t->version : 1;
