@@ -278,6 +278,9 @@ typedef struct certhub_notify_engine_cfg {
   void (*log)(void *ctx, const char *fmt, ...)
       __attribute__((format(printf, 2, 3)));
   void *log_ctx;
+  /* Key of sealed message bodies (notify.key_file); NULL: a sealed body
+   * cannot be delivered (dead-lettered, saying so). */
+  const char *seal_key_file;
 } certhub_notify_engine_cfg;
 
 typedef struct certhub_notify_stats {

@@ -23,6 +23,7 @@
 #include "certhub/deliver_store.h"
 #include "certhub/notify_filter.h"
 #include "certhub/notify_render.h"
+#include "certhub/notify_seal.h"
 #include "core/core.h"
 #include "filter_hook.h"
 #include "notify_int.h"
@@ -84,6 +85,7 @@ struct certhub_notify_engine {
   slot *slots;
   unsigned n_slots, in_flight;
   EVP_PKEY *key;
+  certhub_seal_key *seal; /* NULL: none configured */
   ch_notify_env env;
   topic_set *topics;
   size_t n_topics;
@@ -183,6 +185,16 @@ ch_err certhub_notify_engine_new(certhub_store *s,
     goto out;
   }
   e->cfg.ca_file = e->ca_file;
+  if(cfg->seal_key_file) {
+    char *sw = NULL;
+    if((rc = certhub_seal_key_load(cfg->seal_key_file, &e->seal, &sw))) {
+      if(why)
+        *why = why_dup("notify.key_file: %s", sw ? sw : certhub_strerror(rc));
+      free(sw);
+      goto out;
+    }
+  }
+  e->cfg.seal_key_file = NULL;
   e->cfg.base_url = e->base_url;
   e->cfg.signing_key_file = e->cfg.signing_cert_file = e->cfg.data_dir = NULL;
   e->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof(*e->topics));
@@ -416,11 +428,17 @@ static const certhub_rendered *rendered_of(certhub_notify_engine *e,
 }
 
 /* One due row: start it (curl), run it (synchronous), or settle it. */
+static ch_err start_open(certhub_notify_engine *e,
+                         const certhub_sns_delivery *d,
+                         const ch_notify_proto *p, const topic_set *t,
+                         const certhub_delivery_policy *polp,
+                         const ch_notify_sub *subp, bool confirm,
+                         const char *redacted);
+
 static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
 {
   certhub_notify_engine *e = ctx;
-  char msgtext[900], detail[DETAIL_MAX] = "", redacted[128];
-  int64_t now = certhub_now_ms(), next_ok = 0;
+  char redacted[128];
   e->seen++;
   e->sweep_ms = d->next_at_ms;
   e->sweep_id = d->id;
@@ -457,6 +475,49 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
   if(!confirm && !d->message)
     return outcome(e, d->id, d->attempts, d->created_ms, &pol,
                    CH_DELIVERY_FAILED, 0, "the message is gone", redacted);
+  /* A body sealed at rest is opened for its delivery only (the plain
+   * text lives for this call; protocols copy what they send). */
+  certhub_sns_delivery dd;
+  char *plain = NULL;
+  if(!confirm && certhub_seal_is_sealed(d->message, d->len)) {
+    size_t plen = 0;
+    char *ow = NULL;
+    ch_err orc = e->seal
+                     ? certhub_seal_open(e->seal, d->topic_arn, d->message_id,
+                                         (const uint8_t *)d->message, d->len,
+                                         &plain, &plen, &ow)
+                     : CH_ERR_CONFIG;
+    if(orc) {
+      char od[DETAIL_MAX];
+      snprintf(od, sizeof(od), "%.150s",
+               ow ? ow : "sealed message: no notify.key_file to open it");
+      free(ow);
+      return outcome(e, d->id, d->attempts, d->created_ms, &pol,
+                     orc == CH_ERR_NOMEM ? CH_DELIVERY_RETRY
+                                         : CH_DELIVERY_FAILED,
+                     0, od, redacted);
+    }
+    dd = *d;
+    dd.message = plain;
+    dd.len = plen;
+    d = &dd;
+  }
+  ch_err src = start_open(e, d, p, t, &pol, &sub, confirm, redacted);
+  free(plain);
+  return src;
+}
+
+static ch_err start_open(certhub_notify_engine *e,
+                         const certhub_sns_delivery *d,
+                         const ch_notify_proto *p, const topic_set *t,
+                         const certhub_delivery_policy *polp,
+                         const ch_notify_sub *subp, bool confirm,
+                         const char *redacted)
+{
+  char msgtext[900], detail[DETAIL_MAX] = "";
+  int64_t now = certhub_now_ms(), next_ok = 0;
+  certhub_delivery_policy pol = *polp;
+  ch_notify_sub sub = *subp;
   if(now - d->created_ms > e->cfg.max_age_ms) {
     e->st->dead++;
     elog(e, "delivery %lld to %s: message age limit reached", (long long)d->id,
@@ -671,6 +732,7 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
   if(e->key)
     ch_notify_sig_cache_clear();
   EVP_PKEY_free(e->key);
+  certhub_seal_key_free(e->seal);
   free(e->base_url);
   free(e->cert_url);
   free(e->ca_file);

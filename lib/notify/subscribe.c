@@ -15,6 +15,7 @@
 #include "certhub/config.h"
 #include "certhub/deliver_store.h"
 #include "certhub/notify_render.h"
+#include "certhub/notify_seal.h"
 #include "certhub/store_hub.h"
 #include "core/core.h"
 #include "filter_hook.h"
@@ -319,6 +320,14 @@ ch_err certhub_notify_config_check(const certhub_config *c, char **err)
         break;
       }
     }
+    if(t->encrypt && !c->notify.key_file) {
+      snprintf(why, sizeof(why),
+               "%s:%d: topics[%zu].encrypt: needs notify.key_file (make one "
+               "with certhub topics keygen FILE)",
+               file, t->line, i);
+      rc = CH_ERR_CONFIG;
+      break;
+    }
     if(t->templates) {
       certhub_render_templates *tt = NULL;
       char *tw = NULL;
@@ -352,6 +361,17 @@ ch_err certhub_notify_config_check(const certhub_config *c, char **err)
         snprintf(why, sizeof(why), "%s:%d: topics[%zu].subscriptions[%zu]: %s",
                  file, sc->line, i, j, w);
     }
+  }
+  if(!rc && c && c->notify.key_file) {
+    certhub_seal_key *k = NULL;
+    char *kw = NULL;
+    if(certhub_seal_key_load(c->notify.key_file, &k, &kw)) {
+      snprintf(why, sizeof(why), "%s: notify.key_file: %s", file,
+               kw ? kw : "cannot load it");
+      rc = CH_ERR_CONFIG;
+    }
+    free(kw);
+    certhub_seal_key_free(k);
   }
   if(rc && !(*err = strdup(why)))
     return CH_ERR_NOMEM;
