@@ -13,6 +13,7 @@
 
 #include "certhub/deliver.h"
 #include "certhub/notify.h"
+#include "certhub/notify_seal.h"
 #include "cli.h"
 #include "notify_cfg.h"
 
@@ -254,10 +255,11 @@ static int topics_publish(cli_ctx *c, const char *name, const char *message,
   }
   else
     len = strlen(message);
-  if((code = cli_open_store(c, &s)))
+  /* The configuration says which topics are sealed at rest. */
+  if((code = cli_config(c, false)) || (code = cli_open_store(c, &s)))
     goto out;
-  ch_err rc =
-      certhub_topic_publish(s, name, subject, message, len, c->now, id);
+  ch_err rc = certhub_topic_publish_cfg(s, c->config, name, subject, message,
+                                        len, c->now, id);
   /* Deliveries exist from now on (a later fan-out would add them too). */
   if(!rc && certhub_notify_fanout(s, certhub_now_ms(), NULL) && !c->quiet)
     fprintf(stderr, "certhub: topics: published; fan-out deferred: %s\n",

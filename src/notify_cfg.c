@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "certhub/notify.h"
+#include "certhub/notify_filter.h"
 #include "notify_cfg.h"
 
 /* The endpoint of a configured subscription into *out (malloc'd). */
@@ -84,6 +85,11 @@ int cli_notify_setup(cli_ctx *c, certhub_store *s, cli_notify *n)
   else
     snprintf(n->dir, sizeof(n->dir), "%.*s", (int)(slash - t), t);
   n->cfg.data_dir = n->dir;
+  /* Subscriptions' FilterPolicy attributes select what they receive. */
+  if(certhub_notify_filter_hook_new(&n->filter))
+    return cli_fail(c, CLI_EXIT_INTERNAL, "out of memory");
+  n->cfg.filter_accepts = certhub_notify_filter_hook;
+  n->cfg.filter_ctx = n->filter;
   if(!cfg)
     return 0;
   /* Links in messages point at the HTTP API: without notify.base_url,
@@ -93,6 +99,7 @@ int cli_notify_setup(cli_ctx *c, certhub_store *s, cli_notify *n)
   n->cfg.signing_key_file = cfg->notify.signing_key_file;
   n->cfg.signing_cert_file = cfg->notify.signing_cert_file;
   n->cfg.ca_file = cfg->notify.ca_file;
+  n->cfg.seal_key_file = cfg->notify.key_file;
   n->cfg.max_in_flight = cfg->notify.max_in_flight;
   n->cfg.timeout_ms = (long)cfg->notify.timeout_ms;
   n->cfg.max_age_ms = (int64_t)cfg->notify.max_age_s * 1000;
@@ -105,6 +112,7 @@ int cli_notify_setup(cli_ctx *c, certhub_store *s, cli_notify *n)
           .name = cfg->topics[i].name,
           .delivery_policy = cfg->topics[i].delivery_policy,
           .signature_version = cfg->topics[i].signature_version,
+          .templates = cfg->topics[i].templates,
       };
     n->cfg.topics = n->topics;
     n->cfg.n_topics = cfg->n_topics;
@@ -116,4 +124,6 @@ void cli_notify_free(cli_notify *n)
 {
   free(n->topics);
   n->topics = NULL;
+  certhub_notify_filter_hook_free(n->filter);
+  n->filter = NULL;
 }

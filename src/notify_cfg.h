@@ -17,6 +17,7 @@ typedef struct cli_notify {
   certhub_notify_engine_cfg cfg;
   char dir[4096];
   certhub_notify_topic_cfg *topics;
+  void *filter; /* the filter policy hook's cache */
 } cli_notify;
 
 /* Fill n from c's configuration (loaded) and database location (s open),

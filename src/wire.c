@@ -16,6 +16,7 @@
 #include "certhub/lifecycle.h"
 #include "certhub/notify.h"
 #include "certhub/notify_render.h"
+#include "certhub/notify_seal.h"
 #include "certhub/target.h"
 #include "wire.h"
 
@@ -114,8 +115,8 @@ static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
     derive_subject(w, message, len, derived, sizeof(derived));
     subject = derived;
   }
-  ch_err rc =
-      certhub_topic_publish(w->s, topic, subject, message, len, w->now, id);
+  ch_err rc = certhub_topic_publish_cfg(w->s, w->cfg, topic, subject, message,
+                                        len, w->now, id);
   if(rc)
     *detail = store_msg(w, rc, "publish");
   else

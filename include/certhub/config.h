@@ -187,6 +187,9 @@ typedef struct certhub_topic_cfg {
   certhub_sub_cfg *subs;
   size_t n_subs;
   int line;
+  char *templates;    /* rendering overrides, JSON text, or NULL */
+  int templates_line; /* of the templates: key */
+  bool encrypt;       /* bodies sealed at rest under notify.key_file */
 } certhub_topic_cfg;
 
 /* `notify:` delivery settings; 0 / NULL: defaults. */
@@ -198,6 +201,7 @@ typedef struct certhub_notify_cfg {
   unsigned max_in_flight; /* concurrent deliveries */
   unsigned timeout_ms;    /* per attempt */
   unsigned max_age_s;     /* message age limit */
+  char *key_file;         /* seal key of encrypt: topics (notify_seal.h) */
 } certhub_notify_cfg;
 /* `hub:`: forward findings to a central certhub (certhub/hub.h). */
 typedef struct certhub_hub_cfg {

@@ -256,6 +256,8 @@ typedef struct certhub_notify_topic_cfg {
   const char *name;
   const char *delivery_policy; /* JSON text or NULL */
   int signature_version;       /* 1 or 2; 0: default 1 */
+  const char *templates; /* rendering overrides, JSON text (see
+                          * certhub_render_templates_parse) or NULL */
 } certhub_notify_topic_cfg;
 
 typedef struct certhub_notify_engine_cfg {
@@ -276,6 +278,9 @@ typedef struct certhub_notify_engine_cfg {
   void (*log)(void *ctx, const char *fmt, ...)
       __attribute__((format(printf, 2, 3)));
   void *log_ctx;
+  /* Key of sealed message bodies (notify.key_file); NULL: a sealed body
+   * cannot be delivered (dead-lettered, saying so). */
+  const char *seal_key_file;
 } certhub_notify_engine_cfg;
 
 typedef struct certhub_notify_stats {

@@ -83,4 +83,18 @@ certhub_filter_policy_scope(const certhub_filter_policy *p);
 
 void certhub_filter_policy_free(certhub_filter_policy *p);
 
+/* ---- the delivery engine's hook ----------------------------------------
+ * For certhub_notify_engine_cfg.filter_accepts/filter_ctx: each
+ * subscription's FilterPolicy/FilterPolicyScope attributes compiled once
+ * and cached (ctx, one thread at a time). A policy that cannot be judged
+ * (invalid, malformed message attributes) does not accept. Note: the
+ * message log keeps no MessageAttributes, so published messages carry
+ * none; MessageBody-scope policies are the ones that select. */
+struct ch_notify_sub;
+struct ch_notify_msg;
+ch_err certhub_notify_filter_hook_new(void **ctx /* OUT */);
+void certhub_notify_filter_hook_free(void *ctx);
+bool certhub_notify_filter_hook(void *ctx, const struct ch_notify_sub *sub,
+                                const struct ch_notify_msg *msg);
+
 #endif

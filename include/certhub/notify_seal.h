@@ -105,4 +105,15 @@ ch_err certhub_topic_messages_open(certhub_store *s, const char *topic,
                                    size_t limit, const certhub_seal_key *key,
                                    certhub_message_cb cb, void *ctx);
 
+/* Publish as the configuration c (may be NULL) says: sealed under
+ * notify.key_file when the topic is configured `encrypt: true`, else in
+ * the clear. A topic that wants sealing without a usable key is an error
+ * (CH_ERR_CONFIG, or the key's), never a body in the clear. */
+typedef struct certhub_config certhub_config;
+ch_err certhub_topic_publish_cfg(certhub_store *s, const certhub_config *c,
+                                 const char *topic, const char *subject,
+                                 const char *message, size_t len, int64_t now,
+                                 char message_id[CERTHUB_MESSAGE_ID_LEN + 1]
+                                 /* OUT */);
+
 #endif

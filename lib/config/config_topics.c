@@ -10,12 +10,17 @@
  *     max_in_flight: 256                      # 1..4096
  *     timeout: 15s                            # per attempt
  *     max_message_age: 3600                   # seconds, 60..1209600
+ *     key_file: /etc/certhub/topics.key       # seal key (topics keygen)
  *   topics:
  *     - name: cert-alerts
  *       display_name: Certificate alerts
  *       signature_version: 1                  # 1 (RSA-SHA1) or 2 (SHA256)
+ *       encrypt: true                         # bodies sealed at rest
  *       delivery_policy:                      # SNS DeliveryPolicy (map or
  *         healthyRetryPolicy: {numRetries: 5} # JSON text)
+ *       templates:                            # rendering overrides (map or
+ *         subject: "{{certificate.CommonName}} expires" # JSON text; see
+ *                                             # certhub/notify_render.h)
  *       subscriptions:
  *         - protocol: https
  *           endpoint_file: /etc/certhub/hook.url  # or endpoint_env: VAR,
@@ -35,7 +40,7 @@
 
 static const char *const topic_keys[] = {
     "name",          "display_name", "signature_version", "delivery_policy",
-    "subscriptions",
+    "subscriptions", "templates",    "encrypt",
 };
 static const char *const sub_keys[] = {
     "protocol",     "endpoint",   "endpoint_file",
@@ -43,7 +48,8 @@ static const char *const sub_keys[] = {
 };
 static const char *const notify_keys[] = {
     "base_url",      "signing_key_file", "signing_cert_file", "ca_file",
-    "max_in_flight", "timeout",          "max_message_age", "smtp",
+    "max_in_flight", "timeout",          "max_message_age",   "smtp",
+    "key_file",
 };
 
 static ch_err get_bool(ch_cfgerr *e, const ch_ynode *n, const char *path,
@@ -139,6 +145,12 @@ static ch_err load_topic(ch_cfgerr *e, const ch_ynode *n, const char *path,
     }
     else if(!strcmp(k->str, "delivery_policy"))
       rc = get_json(e, v, kp, &t->delivery_policy);
+    else if(!strcmp(k->str, "encrypt"))
+      rc = get_bool(e, v, kp, &t->encrypt);
+    else if(!strcmp(k->str, "templates")) {
+      rc = get_json(e, v, kp, &t->templates);
+      t->templates_line = k->line;
+    }
     else if(!strcmp(k->str, "subscriptions")) {
       if(ch_ynode_is_null(v))
         continue;
@@ -211,6 +223,8 @@ ch_err ch_cfg_load_notify(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
       rc = ch_cfg_string(e, v, kp, &nc->signing_cert_file);
     else if(!strcmp(k->str, "ca_file"))
       rc = ch_cfg_string(e, v, kp, &nc->ca_file);
+    else if(!strcmp(k->str, "key_file"))
+      rc = ch_cfg_string(e, v, kp, &nc->key_file);
     else if(!strcmp(k->str, "max_in_flight")) {
       rc = ch_cfg_int(e, v, kp, 1, 4096, &num);
       nc->max_in_flight = (unsigned)num;
@@ -255,10 +269,12 @@ void ch_cfg_topics_free(certhub_config *c)
     free(t->name);
     free(t->display_name);
     free(t->delivery_policy);
+    free(t->templates);
   }
   free(c->topics);
   free(c->notify.base_url);
   free(c->notify.signing_key_file);
   free(c->notify.signing_cert_file);
   free(c->notify.ca_file);
+  free(c->notify.key_file);
 }

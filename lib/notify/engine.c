@@ -21,7 +21,11 @@
 #include <openssl/evp.h>
 
 #include "certhub/deliver_store.h"
+#include "certhub/notify_filter.h"
+#include "certhub/notify_render.h"
+#include "certhub/notify_seal.h"
 #include "core/core.h"
+#include "filter_hook.h"
 #include "notify_int.h"
 #include "proto.h"
 
@@ -32,6 +36,7 @@
 #define THROTTLE_SLOTS                                                        \
   1024 /* subscriptions tracked for maxReceivesPerSecond */
 #define DETAIL_MAX 160
+#define RENDER_CACHE 16 /* messages whose rendering is kept */
 #define CONFIRM_TEXT                                                          \
   "You have chosen to subscribe to the topic %s.\nTo confirm the "            \
   "subscription, visit the SubscribeURL included in this message."
@@ -58,16 +63,29 @@ typedef struct topic_set {
   char *name;
   certhub_delivery_policy policy;
   int version;
+  certhub_render_templates *templates; /* NULL: built-in */
 } topic_set;
+
+/* A message's readable form, rendered once for all its subscriptions
+ * (fan-out rows of one message are due together). */
+typedef struct render_slot {
+  char *message_id; /* NULL: free */
+  bool rendered;    /* false: not a certhub event, send it as published */
+  certhub_rendered r;
+} render_slot;
 
 struct certhub_notify_engine {
   certhub_store *s;
   certhub_notify_engine_cfg cfg;
   char *base_url, *cert_url, *ca_file;
+  bool base_url_set; /* notify.base_url given (else render's default) */
+  render_slot rcache[RENDER_CACHE];
+  unsigned rnext;
   CURLM *multi;
   slot *slots;
   unsigned n_slots, in_flight;
   EVP_PKEY *key;
+  certhub_seal_key *seal; /* NULL: none configured */
   ch_notify_env env;
   topic_set *topics;
   size_t n_topics;
@@ -137,6 +155,7 @@ ch_err certhub_notify_engine_new(certhub_store *s,
     e->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
   if(e->cfg.max_age_ms <= 0)
     e->cfg.max_age_ms = DEFAULT_MAX_AGE_MS;
+  e->base_url_set = cfg->base_url && *cfg->base_url;
   e->base_url = strdup(cfg->base_url ? cfg->base_url : "http://localhost");
   if(!e->base_url) {
     rc = CH_ERR_NOMEM;
@@ -166,6 +185,16 @@ ch_err certhub_notify_engine_new(certhub_store *s,
     goto out;
   }
   e->cfg.ca_file = e->ca_file;
+  if(cfg->seal_key_file) {
+    char *sw = NULL;
+    if((rc = certhub_seal_key_load(cfg->seal_key_file, &e->seal, &sw))) {
+      if(why)
+        *why = why_dup("notify.key_file: %s", sw ? sw : certhub_strerror(rc));
+      free(sw);
+      goto out;
+    }
+  }
+  e->cfg.seal_key_file = NULL;
   e->cfg.base_url = e->base_url;
   e->cfg.signing_key_file = e->cfg.signing_cert_file = e->cfg.data_dir = NULL;
   e->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof(*e->topics));
@@ -186,6 +215,16 @@ ch_err certhub_notify_engine_new(certhub_store *s,
                                            &t->policy, err, sizeof(err)))) {
       if(why)
         *why = why_dup("topic %s: %s", t->name, err);
+      goto out;
+    }
+    char *tw = NULL;
+    if(cfg->topics[i].templates &&
+       (rc = certhub_render_templates_parse_text(cfg->topics[i].templates,
+                                                 &t->templates, &tw))) {
+      if(why)
+        *why =
+            why_dup("topic %s: %s", t->name, tw ? tw : "templates: invalid");
+      free(tw);
       goto out;
     }
   }
@@ -344,12 +383,62 @@ static slot *free_slot(certhub_notify_engine *e)
   return NULL;
 }
 
+/* The rendering of d's message (NULL when it is not a certhub bus event
+ * or cannot be rendered: it goes out as published). Borrowed until
+ * RENDER_CACHE other messages were rendered; protocols copy what they
+ * use in prepare/deliver. */
+static const certhub_rendered *rendered_of(certhub_notify_engine *e,
+                                           const certhub_sns_delivery *d,
+                                           const topic_set *t)
+{
+  for(unsigned i = 0; i < RENDER_CACHE; i++) {
+    render_slot *rs = &e->rcache[i];
+    if(rs->message_id && !strcmp(rs->message_id, d->message_id))
+      return rs->rendered ? &rs->r : NULL;
+  }
+  render_slot *rs = &e->rcache[e->rnext];
+  e->rnext = (e->rnext + 1) % RENDER_CACHE;
+  free(rs->message_id);
+  certhub_rendered_free(&rs->r);
+  memset(rs, 0, sizeof(*rs));
+  if(!(rs->message_id = strdup(d->message_id)))
+    return NULL;
+  /* Cheap test first: most messages that are not JSON objects are not
+   * events, and need no parse. */
+  size_t k = 0;
+  while(k < d->len && d->message[k] && strchr(" \t\r\n", d->message[k]))
+    k++;
+  if(k == d->len || d->message[k] != '{')
+    return NULL;
+  certhub_render_opts o = {
+      .base_url = e->base_url_set ? e->base_url : NULL,
+      .topic_arn = d->topic_arn,
+      .templates = t ? t->templates : NULL,
+      .lookup = certhub_render_store_lookup,
+      .lookup_ctx = e->s,
+  };
+  char *why = NULL;
+  ch_err rc = certhub_render_event(d->message, d->len, &o, &rs->r, &why);
+  if(rc && rc != CH_ERR_PARSE) /* not an event: nothing to say */
+    elog(e, "message %s: cannot render it (%s), sent as published",
+         d->message_id, why ? why : certhub_strerror(rc));
+  free(why);
+  rs->rendered = !rc;
+  return rs->rendered ? &rs->r : NULL;
+}
+
 /* One due row: start it (curl), run it (synchronous), or settle it. */
+static ch_err start_open(certhub_notify_engine *e,
+                         const certhub_sns_delivery *d,
+                         const ch_notify_proto *p, const topic_set *t,
+                         const certhub_delivery_policy *polp,
+                         const ch_notify_sub *subp, bool confirm,
+                         const char *redacted);
+
 static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
 {
   certhub_notify_engine *e = ctx;
-  char msgtext[900], detail[DETAIL_MAX] = "", redacted[128];
-  int64_t now = certhub_now_ms(), next_ok = 0;
+  char redacted[128];
   e->seen++;
   e->sweep_ms = d->next_at_ms;
   e->sweep_id = d->id;
@@ -386,6 +475,49 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
   if(!confirm && !d->message)
     return outcome(e, d->id, d->attempts, d->created_ms, &pol,
                    CH_DELIVERY_FAILED, 0, "the message is gone", redacted);
+  /* A body sealed at rest is opened for its delivery only (the plain
+   * text lives for this call; protocols copy what they send). */
+  certhub_sns_delivery dd;
+  char *plain = NULL;
+  if(!confirm && certhub_seal_is_sealed(d->message, d->len)) {
+    size_t plen = 0;
+    char *ow = NULL;
+    ch_err orc = e->seal
+                     ? certhub_seal_open(e->seal, d->topic_arn, d->message_id,
+                                         (const uint8_t *)d->message, d->len,
+                                         &plain, &plen, &ow)
+                     : CH_ERR_CONFIG;
+    if(orc) {
+      char od[DETAIL_MAX];
+      snprintf(od, sizeof(od), "%.150s",
+               ow ? ow : "sealed message: no notify.key_file to open it");
+      free(ow);
+      return outcome(e, d->id, d->attempts, d->created_ms, &pol,
+                     orc == CH_ERR_NOMEM ? CH_DELIVERY_RETRY
+                                         : CH_DELIVERY_FAILED,
+                     0, od, redacted);
+    }
+    dd = *d;
+    dd.message = plain;
+    dd.len = plen;
+    d = &dd;
+  }
+  ch_err src = start_open(e, d, p, t, &pol, &sub, confirm, redacted);
+  free(plain);
+  return src;
+}
+
+static ch_err start_open(certhub_notify_engine *e,
+                         const certhub_sns_delivery *d,
+                         const ch_notify_proto *p, const topic_set *t,
+                         const certhub_delivery_policy *polp,
+                         const ch_notify_sub *subp, bool confirm,
+                         const char *redacted)
+{
+  char msgtext[900], detail[DETAIL_MAX] = "";
+  int64_t now = certhub_now_ms(), next_ok = 0;
+  certhub_delivery_policy pol = *polp;
+  ch_notify_sub sub = *subp;
   if(now - d->created_ms > e->cfg.max_age_ms) {
     e->st->dead++;
     elog(e, "delivery %lld to %s: message age limit reached", (long long)d->id,
@@ -408,9 +540,24 @@ static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
     return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
   if(!confirm && e->cfg.filter_accepts &&
      !e->cfg.filter_accepts(e->cfg.filter_ctx, &sub, &m)) {
+    char fp[DETAIL_MAX] = "";
     e->st->filtered++;
+    /* Our own hook says why when it could not judge (invalid policy). */
+    if(e->cfg.filter_accepts == certhub_notify_filter_hook ||
+       e->cfg.filter_accepts == ch_notify_filter_accepts)
+      ch_notify_filter_problem(e->cfg.filter_ctx, fp, sizeof(fp));
     return push(e, d->id, CERTHUB_DLV_FILTERED, d->attempts, now, 0,
-                "not accepted by the filter policy");
+                fp[0] ? fp : "not accepted by the filter policy");
+  }
+  /* After the filter: what is filtered out needs no rendering. */
+  if(!confirm && d->message_id) {
+    const certhub_rendered *r = rendered_of(e, d, t);
+    if(r) {
+      m.text = r->text;
+      m.html = r->html;
+      if(!m.subject)
+        m.subject = r->subject;
+    }
   }
   ch_notify_env env = e->env;
   env.signature_version = t ? t->version : 1;
@@ -571,14 +718,21 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
   }
   if(e->multi)
     curl_multi_cleanup(e->multi);
-  for(size_t i = 0; i < e->n_topics; i++)
+  for(size_t i = 0; i < e->n_topics; i++) {
     free(e->topics[i].name);
+    certhub_render_templates_free(e->topics[i].templates);
+  }
+  for(unsigned i = 0; i < RENDER_CACHE; i++) {
+    free(e->rcache[i].message_id);
+    certhub_rendered_free(&e->rcache[i].r);
+  }
   free(e->topics);
   free(e->slots);
   free(e->upd);
   if(e->key)
     ch_notify_sig_cache_clear();
   EVP_PKEY_free(e->key);
+  certhub_seal_key_free(e->seal);
   free(e->base_url);
   free(e->cert_url);
   free(e->ca_file);

@@ -209,3 +209,24 @@ out:
   free(scope);
   return ok;
 }
+
+/* The public face of the hook (certhub/notify_filter.h): the CLI sees
+ * public headers only. */
+ch_err certhub_notify_filter_hook_new(void **ctx)
+{
+  ch_notify_filter_cache *c = NULL;
+  ch_err rc = ch_notify_filter_cache_new(&c);
+  *ctx = c;
+  return rc;
+}
+
+void certhub_notify_filter_hook_free(void *ctx)
+{
+  ch_notify_filter_cache_free(ctx);
+}
+
+bool certhub_notify_filter_hook(void *ctx, const struct ch_notify_sub *sub,
+                                const struct ch_notify_msg *msg)
+{
+  return ch_notify_filter_accepts(ctx, sub, msg);
+}

@@ -14,8 +14,11 @@
 
 #include "certhub/config.h"
 #include "certhub/deliver_store.h"
+#include "certhub/notify_render.h"
+#include "certhub/notify_seal.h"
 #include "certhub/store_hub.h"
 #include "core/core.h"
+#include "filter_hook.h"
 #include "notify_int.h"
 #include "proto.h"
 
@@ -89,6 +92,35 @@ static ch_err attrs_check(const char *attrs, char *why, size_t whylen)
       }
     }
     rc = CH_OK;
+  }
+  /* A filter policy the engine could not compile would silently filter
+   * every message out: refuse it now, as SetSubscriptionAttributes does. */
+  json_t *fp = json_object_get(o, "FilterPolicy");
+  json_t *fs = json_object_get(o, "FilterPolicyScope");
+  if(fp || fs) {
+    char *fw = NULL;
+    if(fp && !json_is_string(fp)) {
+      snprintf(why, whylen, "attribute FilterPolicy must be a string of JSON");
+      rc = CH_ERR_USAGE;
+      goto out;
+    }
+    if(fs && !json_is_string(fs)) {
+      snprintf(why, whylen,
+               "attribute FilterPolicyScope must be MessageAttributes or "
+               "MessageBody");
+      rc = CH_ERR_USAGE;
+      goto out;
+    }
+    if(ch_notify_filter_check(json_string_value(fp), json_string_value(fs),
+                              &fw)) {
+      /* the filter module's messages start with the attribute's name */
+      snprintf(why, whylen, "attribute %s",
+               fw ? fw : "FilterPolicy is not valid");
+      free(fw);
+      rc = CH_ERR_USAGE;
+      goto out;
+    }
+    free(fw);
   }
 out:
   json_decref(o);
@@ -288,6 +320,28 @@ ch_err certhub_notify_config_check(const certhub_config *c, char **err)
         break;
       }
     }
+    if(t->encrypt && !c->notify.key_file) {
+      snprintf(why, sizeof(why),
+               "%s:%d: topics[%zu].encrypt: needs notify.key_file (make one "
+               "with certhub topics keygen FILE)",
+               file, t->line, i);
+      rc = CH_ERR_CONFIG;
+      break;
+    }
+    if(t->templates) {
+      certhub_render_templates *tt = NULL;
+      char *tw = NULL;
+      rc = certhub_render_templates_parse_text(t->templates, &tt, &tw);
+      certhub_render_templates_free(tt);
+      if(rc) {
+        snprintf(why, sizeof(why), "%s:%d: topics[%zu].%s", file,
+                 t->templates_line ? t->templates_line : t->line, i,
+                 tw ? tw : "templates: invalid");
+        free(tw);
+        rc = CH_ERR_CONFIG;
+        break;
+      }
+    }
     for(size_t j = 0; j < t->n_subs && !rc; j++) {
       const certhub_sub_cfg *sc = &t->subs[j];
       const ch_notify_proto *pr = ch_notify_proto_find(sc->protocol);
@@ -307,6 +361,17 @@ ch_err certhub_notify_config_check(const certhub_config *c, char **err)
         snprintf(why, sizeof(why), "%s:%d: topics[%zu].subscriptions[%zu]: %s",
                  file, sc->line, i, j, w);
     }
+  }
+  if(!rc && c && c->notify.key_file) {
+    certhub_seal_key *k = NULL;
+    char *kw = NULL;
+    if(certhub_seal_key_load(c->notify.key_file, &k, &kw)) {
+      snprintf(why, sizeof(why), "%s: notify.key_file: %s", file,
+               kw ? kw : "cannot load it");
+      rc = CH_ERR_CONFIG;
+    }
+    free(kw);
+    certhub_seal_key_free(k);
   }
   if(rc && !(*err = strdup(why)))
     return CH_ERR_NOMEM;

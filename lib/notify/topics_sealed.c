@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "certhub/config.h"
 #include "certhub/notify.h"
 #include "certhub/notify_seal.h"
 #include "certhub/store_hub.h"
@@ -134,4 +135,35 @@ ch_err certhub_topic_messages_open(certhub_store *s, const char *topic,
 {
   open_ctx o = {s, key, cb, ctx};
   return certhub_topic_messages(s, topic, limit, open_row, &o);
+}
+
+ch_err certhub_topic_publish_cfg(certhub_store *s, const certhub_config *c,
+                                 const char *topic, const char *subject,
+                                 const char *message, size_t len, int64_t now,
+                                 char message_id[CERTHUB_MESSAGE_ID_LEN + 1])
+{
+  bool seal = false;
+  for(size_t i = 0; c && topic && i < c->n_topics; i++)
+    if(!strcmp(c->topics[i].name, topic))
+      seal = c->topics[i].encrypt;
+  if(!seal)
+    return certhub_topic_publish(s, topic, subject, message, len, now,
+                                 message_id);
+  if(!c->notify.key_file)
+    return certhub_store_fail(s, CH_ERR_CONFIG,
+                              "topic '%s' is encrypted but notify.key_file "
+                              "is not set",
+                              topic);
+  certhub_seal_key *key = NULL;
+  char *why = NULL;
+  ch_err rc = certhub_seal_key_load(c->notify.key_file, &key, &why);
+  if(rc)
+    rc = certhub_store_fail(s, rc, "topic '%s': notify.key_file: %s", topic,
+                            why ? why : certhub_strerror(rc));
+  else
+    rc = certhub_topic_publish_sealed(s, topic, subject, message, len, now,
+                                      key, message_id);
+  free(why);
+  certhub_seal_key_free(key);
+  return rc;
 }

@@ -186,4 +186,71 @@ case "$ERR" in *"unknown protocol 'nosuch' (known: "*slack*) ;; *) fail "protoco
 send 2 slack "$U/ok" --attribute novalue
 n2=$(wc -l <"$REC")
 [ "$n2" = "$n" ] || fail "a refused send reached the receiver"
+
+note "topics deliver: a bus event is rendered (inventory lookup, base_url, per-topic templates)"
+"$CERTHUB" import --now 2025-11-23T12:00:00Z --tag owner=web-team \
+  "$here/../data/certs/leaf.pem" >/dev/null 2>&1 || fail "import"
+cat >"$TMP/topics.yaml" <<YAML
+notify:
+  base_url: https://certhub.example.net/
+topics:
+  - name: alerts
+    subscriptions:
+      - protocol: slack
+        endpoint: $U/ok
+  - name: custom
+    templates:
+      subject: "[{{certificate.Owner}}] {{detail.CommonName}} in {{detail.DaysToExpiry}}d"
+    subscriptions:
+      - protocol: slack
+        endpoint: $U/ok
+YAML
+EV='{"version":"0","id":"e1","detail-type":"ACM Certificate Approaching Expiration","source":"certhub.acm","account":"000000000000","time":"2025-12-18T00:00:00Z","region":"local","resources":["arn:certhub:acm:local:000000000000:certificate/b376d23c-dcbe-5f85-f767-d3fe599248ae"],"detail":{"DaysToExpiry":14,"CommonName":"app.example.com"}}'
+run_expect 0 "$CERTHUB" --config "$TMP/topics.yaml" topics deliver
+for t in alerts custom; do
+  run_expect 0 "$CERTHUB" --config "$TMP/topics.yaml" topics publish $t --message "$EV"
+done
+run_expect 0 "$CERTHUB" --config "$TMP/topics.yaml" topics publish alerts --message "plain words"
+run_expect 0 "$CERTHUB" --config "$TMP/topics.yaml" topics deliver
+case "$ERR" in *"3 delivered"*) ;; *) fail "deliver: $ERR" ;; esac
+[ "$(wc -l <"$REC")" = $((n2 + 3)) ] || fail "expected 3 more requests"
+# Which request is which: deliveries run in due order, not publish order.
+mapfile -t F < <($PY - "$REC" "$n2" <<'PY'
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2]):]
+bs = [json.loads(r["body"]) for r in rs]
+sec = lambda b: b["blocks"][1]["text"]["text"]
+ctx = lambda b: b["blocks"][2]["elements"][0]["text"]
+a = [b for b in bs if "topic alerts" in ctx(b) and "app.example.com" in b["text"]]
+c = [b for b in bs if "topic custom" in ctx(b)]
+p = [b for b in bs if sec(b) == "plain words"]
+print(len(a), len(c), len(p))
+print(a[0]["text"])
+print("expires in 14 days" in sec(a[0]))
+print("web-team" in sec(a[0]))
+print("https://certhub.example.net/certificates/b376d23cdcbe5f85" in sec(a[0]))
+print(c[0]["text"])
+print("expires in 14 days" in sec(c[0]))
+print(p[0]["text"])
+PY
+)
+[ "${F[0]}" = "1 1 1" ] || fail "rendered deliveries: ${F[0]}"
+[ "${F[1]}" = "Certificate app.example.com expires in 14 days (2026-01-01)" ] ||
+  fail "subject ${F[1]}"
+[ "${F[2]}" = True ] || fail "text lacks 'expires in 14 days'"
+[ "${F[3]}" = True ] || fail "text lacks the owner from the inventory"
+[ "${F[4]}" = True ] || fail "text lacks the base_url link"
+[ "${F[5]}" = "[web-team] app.example.com in 14d" ] || fail "template subject ${F[5]}"
+[ "${F[6]}" = True ] || fail "custom topic: built-in text expected"
+[ "${F[7]}" = "certhub Notification Message" ] || fail "plain message subject ${F[7]}"
+
+note "a bad topic template is refused with FILE:LINE"
+cat >"$TMP/badtpl.yaml" <<YAML
+topics:
+  - name: custom
+    templates:
+      text: "{{#detail}}unclosed"
+YAML
+run_expect 2 "$CERTHUB" --config "$TMP/badtpl.yaml" config check
+case "$ERR" in *"badtpl.yaml:3: topics[0].templates: "*"never closed"*) ;; *) fail "bad template: $ERR" ;; esac
 note "ok"

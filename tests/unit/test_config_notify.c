@@ -112,7 +112,7 @@ static void smtp_bad(void **state)
   load_bad("notify:\n  smtpp: {}\n",
            "2: notify.smtpp: unknown key (expected one of: base_url, "
            "signing_key_file, signing_cert_file, ca_file, max_in_flight, "
-           "timeout, max_message_age, smtp)");
+           "timeout, max_message_age, smtp, key_file)");
   load_bad("notify:\n  smtp: [1]\n",
            "2: notify.smtp: expected a map, not a list");
   load_bad("notify:\n  smtp:\n    from: a@b.c\n",

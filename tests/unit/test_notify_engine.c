@@ -11,6 +11,7 @@
 
 #include "certhub/deliver.h"
 #include "certhub/deliver_store.h"
+#include "certhub/notify_filter.h"
 #include "notify/proto.h"
 #include "test_store_util.h"
 
@@ -236,11 +237,97 @@ static void test_command_retry_dlq(void **state)
   tdir_remove(&d);
 }
 
+/* Bus events are rendered for the protocols (here: the subject a file
+ * line carries when the publisher gave none); other messages and given
+ * subjects go as published; the real filter hook selects by body. */
+static void test_render_and_filter_hook(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  char arn[CERTHUB_SUB_ARN_MAX], id[CERTHUB_MESSAGE_ID_LEN + 1], out[300],
+      out2[300];
+  snprintf(out, sizeof(out), "%s/out.jsonl", d.path);
+  snprintf(out2, sizeof(out2), "%s/expired.jsonl", d.path);
+  assert_int_equal(certhub_topic_create(s, "t", NULL, NULL, NULL, T_NOW, NULL),
+                   CH_OK);
+  assert_int_equal(
+      certhub_subscribe(s, "t", "file", out, NULL, false, T_NOW, arn, NULL),
+      CH_OK);
+  assert_int_equal(certhub_subscribe(s, "t", "file", out2,
+                                     "{\"FilterPolicyScope\":\"MessageBody\","
+                                     "\"FilterPolicy\":\"{\\\"detail-type\\\":"
+                                     "[\\\"ACM Certificate Expired\\\"]}\"}",
+                                     false, T_NOW, arn, NULL),
+                   CH_OK);
+  const char *ev =
+      "{\"version\":\"0\",\"id\":\"e1\",\"detail-type\":\"ACM "
+      "Certificate Approaching Expiration\",\"source\":\"certhub.acm\","
+      "\"time\":\"2025-12-18T00:00:00Z\",\"resources\":[],\"detail\":"
+      "{\"DaysToExpiry\":14,\"CommonName\":\"app.example.com\"}}";
+  assert_int_equal(
+      certhub_topic_publish(s, "t", NULL, ev, strlen(ev), T_NOW + 1, id),
+      CH_OK);
+  assert_int_equal(
+      certhub_topic_publish(s, "t", "Given", ev, strlen(ev), T_NOW + 1, id),
+      CH_OK);
+  assert_int_equal(
+      certhub_topic_publish(s, "t", NULL, "{\"a\":1}", 7, T_NOW + 1, id),
+      CH_OK);
+  void *hook = NULL;
+  assert_int_equal(certhub_notify_filter_hook_new(&hook), CH_OK);
+  certhub_notify_engine_cfg cfg = {.data_dir = d.path,
+                                   .filter_accepts =
+                                       certhub_notify_filter_hook,
+                                   .filter_ctx = hook};
+  certhub_notify_engine *e = NULL;
+  char *why = NULL;
+  assert_int_equal(certhub_notify_engine_new(s, &cfg, &e, &why), CH_OK);
+  certhub_notify_stats st = {0};
+  run(e, 3000, &st);
+  assert_int_equal(st.delivered, 3);
+  assert_int_equal(st.filtered, 3);
+  FILE *f = fopen(out, "r");
+  assert_non_null(f);
+  char line[8192];
+  int n = 0, rendered = 0, given = 0, plain = 0;
+  while(fgets(line, sizeof(line), f)) {
+    json_t *o = json_loads(line, 0, NULL);
+    assert_non_null(o);
+    const char *subj = json_string_value(json_object_get(o, "Subject"));
+    const char *msg = json_string_value(json_object_get(o, "Message"));
+    if(subj && !strcmp(subj, "Certificate app.example.com expires in 14 days "
+                             "(2026-01-01)"))
+      rendered++;
+    else if(subj && !strcmp(subj, "Given"))
+      given++;
+    else if(!subj && !strcmp(msg, "{\"a\":1}"))
+      plain++;
+    /* the body itself is kept as published */
+    assert_true(!strcmp(msg, ev) || !strcmp(msg, "{\"a\":1}"));
+    json_decref(o);
+    n++;
+  }
+  fclose(f);
+  assert_int_equal(n, 3);
+  assert_int_equal(rendered, 1);
+  assert_int_equal(given, 1);
+  assert_int_equal(plain, 1);
+  assert_int_equal(access(out2, F_OK), -1); /* every message filtered */
+  certhub_notify_engine_free(e, 0);
+  certhub_notify_filter_hook_free(hook);
+  free(why);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_filter_throttle),
       cmocka_unit_test(test_command_retry_dlq),
+      cmocka_unit_test(test_render_and_filter_hook),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
