@@ -396,8 +396,9 @@ try:
     lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 except FileNotFoundError:
     lines = []
-print("  %d messages" % len(lines))
-for m in lines[-3:]:
+digests = [m for m in lines if m.get("Subject", "").startswith("certhub digest")]
+print("  %d messages (%d per-certificate, %d digest)" % (len(lines), len(lines) - len(digests), len(digests)))
+for m in ([m for m in lines if m not in digests][-3:] + digests[-1:]):
     print("  %-13s %s" % (m.get("Type", "?"), m.get("Subject", "")))
 PY
 }
