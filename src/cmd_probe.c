@@ -93,6 +93,7 @@ typedef struct probe_run {
   /* Findings from the stored results (lib/findings/probe.c). */
   bool findings;
   certhub_probe_findings_opts fo;
+  certhub_expiry_bands bands; /* fo.bands points here when configured */
   size_t n_findings;
 } probe_run;
 
@@ -852,6 +853,17 @@ int cmd_probe(cli_ctx *c, int argc, char **argv)
     pr.fo.region = c->config->region;
     pr.fo.threshold_days = c->config->threshold_days;
     pr.fo.legacy_checked = po.legacy_check;
+    /* --base-url, else $CERTHUB_BASE_URL, else http.base_url: the
+     * Remediation Url must open on the certhub serve of this store. */
+    const char *env_base = getenv("CERTHUB_BASE_URL");
+    if(!pr.fo.base_url && (!env_base || !*env_base))
+      pr.fo.base_url = c->config->http.base_url;
+    const certhub_findings_cfg *fc = &c->config->findings;
+    if(fc->bands_set) {
+      pr.bands = (certhub_expiry_bands){fc->critical_days, fc->high_days,
+                                        fc->medium_days};
+      pr.fo.bands = &pr.bands;
+    }
     po.cache_get = cache_get;
     po.cache_put = cache_put;
     po.cache_arg = &pr;

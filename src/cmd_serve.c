@@ -197,6 +197,13 @@ static void serve_notify_base(serve *sv, cli_notify *nc)
     nc->cfg.base_url = certhub_http_url(sv->http);
 }
 
+/* Findings' Remediation Urls open on the running API too. */
+static void serve_findings_base(serve *sv)
+{
+  if(sv->w)
+    wire_set_base_url(sv->w, sv->http ? certhub_http_url(sv->http) : NULL);
+}
+
 /* SIGHUP: load the file again; on any error keep running with the old. */
 static void serve_reload(serve *sv)
 {
@@ -239,6 +246,7 @@ static void serve_reload(serve *sv)
   if(nc_ok)
     serve_sns_pem(sv, &nc);
   serve_http_reload(sv, cfg);
+  serve_findings_base(sv);
   if(nc_ok) {
     serve_notify_base(sv, &nc);
     nc.cfg.log = serve_log;
@@ -598,6 +606,7 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
   }
   /* After the API: messages link to its URL unless notify.base_url. */
   serve_notify_base(&sv, &sv.nc);
+  serve_findings_base(&sv);
   sv.nc.cfg.log = serve_log;
   sv.nc.cfg.log_ctx = &sv;
   char *nwhy = NULL;

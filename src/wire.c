@@ -40,6 +40,7 @@ struct wire {
   certhub_target_hooks hooks;
   bool (*stopping)(void *ctx); /* asked before each delivery; may be NULL */
   void *stop_ctx;
+  char base_url[512]; /* the running API's URL, "" none */
 };
 
 static char *msg_dup(const char *fmt, ...)
@@ -130,8 +131,21 @@ static ch_err hook_findings(void *ctx, const char *product,
 {
   wire *w = ctx;
   size_t n = 0;
-  return certhub_findings_from_event_product(w->s, product, event_json, len,
-                                             w->now, &n, detail);
+  const certhub_findings_cfg *fc = &w->cfg->findings;
+  certhub_expiry_bands bands = {fc->critical_days, fc->high_days,
+                                fc->medium_days};
+  /* Remediation Urls must open on this certhub: $CERTHUB_BASE_URL, else
+   * http.base_url, else the running API's URL, else the default. */
+  const char *base = getenv("CERTHUB_BASE_URL");
+  if(!base || !*base)
+    base = w->cfg->http.base_url ? w->cfg->http.base_url : w->base_url;
+  certhub_event_findings_opts o = {
+      .product = product,
+      .base_url = base,
+      .bands = fc->bands_set ? &bands : NULL,
+  };
+  return certhub_findings_from_event_opts(w->s, &o, event_json, len, w->now,
+                                          &n, detail);
 }
 
 /* ---- the bus's callbacks ------------------------------------------------
@@ -269,6 +283,11 @@ void wire_set_stop(wire *w, bool (*stopping)(void *ctx), void *ctx)
 {
   w->stopping = stopping;
   w->stop_ctx = ctx;
+}
+
+void wire_set_base_url(wire *w, const char *url)
+{
+  snprintf(w->base_url, sizeof(w->base_url), "%s", url ? url : "");
 }
 
 void wire_free(wire *w)

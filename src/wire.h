@@ -51,6 +51,11 @@ void wire_free(wire *w);
  * It must not free or replace the wire. */
 void wire_set_stop(wire *w, bool (*stopping)(void *ctx), void *ctx);
 
+/* The URL of the API serving this store (NULL or "": none), for the
+ * findings' Remediation Url when neither $CERTHUB_BASE_URL nor
+ * http.base_url is set. Copied. */
+void wire_set_base_url(wire *w, const char *url);
+
 /* Put the configured rules (or the built-in seed rules when the config
  * has no rules: section) into the store; config-managed rules that are no
  * longer configured are deleted, CLI rules are left alone. */

@@ -65,6 +65,8 @@
  *   hub:                               # forward findings to a central hub
  *     forward_to: https://hub.example:8080
  *     token_file: /etc/certhub/hub.token
+ *   findings:                          # expiry findings' severity: at most
+ *     expiry_severity: {critical: -1, high: 7, medium: 30}  # N days left
  *
  * Unknown keys are errors.
  *
@@ -212,6 +214,15 @@ typedef struct certhub_hub_cfg {
   unsigned timeout_ms; /* 0: default */
 } certhub_hub_cfg;
 
+/* `findings:`: how certhub makes its own findings. */
+typedef struct certhub_findings_cfg {
+  /* expiry_severity: days left at or below which an expiry finding is
+   * CRITICAL, HIGH, MEDIUM (above: LOW). bands_set: the file gave them;
+   * else the defaults of findings.h (-1, 7, 30). */
+  bool bands_set;
+  int critical_days, high_days, medium_days;
+} certhub_findings_cfg;
+
 typedef struct certhub_config {
   char *file;          /* the path it was read from */
   char *db;            /* may be NULL */
@@ -240,6 +251,7 @@ typedef struct certhub_config {
   size_t n_topics;
   certhub_notify_cfg notify;
   certhub_hub_cfg hub;
+  certhub_findings_cfg findings;
 } certhub_config;
 
 /* A duration: "10s", "500ms", "2m" or plain seconds ("10", "1.5"), at

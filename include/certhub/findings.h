@@ -131,12 +131,14 @@ ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
  *     themselves (ACM renews in place) and the certificates the inventory
  *     records as replaced by resources[0]. Other Actions change nothing.
  * Severity by days left: expired (< 0, or the Expired event) CRITICAL,
- * 0..7 HIGH, 8..30 MEDIUM, else LOW. Compliance has SecurityControlId
- * certhub/expiry (or certhub/renewal); Remediation.Recommendation.Url is
- * certhub serve's page of the certificate ($CERTHUB_BASE_URL, else
- * CERTHUB_DEFAULT_BASE_URL, + "/certificates/<short id>") when the
- * inventory knows it. Other detail-types fail with "no
- * finding mapping for detail-type X". *n_imported counts findings
+ * 0..7 HIGH, 8..30 MEDIUM, else LOW (CERTHUB_EXPIRY_BANDS_DEFAULT; other
+ * bands through certhub_findings_from_event_opts). Compliance has
+ * SecurityControlId certhub/expiry (or certhub/renewal);
+ * Remediation.Recommendation.Url is certhub serve's page of the
+ * certificate ($CERTHUB_BASE_URL, else CERTHUB_DEFAULT_BASE_URL, +
+ * "/certificates/<short id>", which serve's API answers like
+ * /v1/certificates/<id>) when the inventory knows it. Other detail-types fail
+ * with "no finding mapping for detail-type X". *n_imported counts findings
  * written (created, updated or archived). *detail (malloc'd, may be NULL)
  * says what was done, or why it failed.
  */
@@ -150,6 +152,36 @@ ch_err certhub_findings_from_event(certhub_store *s, const char *event_json,
 ch_err certhub_findings_from_event_product(
     certhub_store *s, const char *product, const char *event_json, size_t len,
     int64_t now, size_t *n_imported /* OUT */, char **detail /* OUT */);
+
+/* The severity of an expiry finding by days left (config `findings:
+ * expiry_severity:`): DaysToExpiry at or below critical is CRITICAL, at or
+ * below high HIGH, at or below medium MEDIUM, else LOW; an expired
+ * certificate is always CRITICAL. -1 <= critical <= high <= medium. */
+typedef struct certhub_expiry_bands {
+  int critical; /* -1: only expired certificates */
+  int high;
+  int medium;
+} certhub_expiry_bands;
+#define CERTHUB_EXPIRY_BANDS_DEFAULT                                          \
+  {                                                                           \
+    -1, 7, 30                                                                 \
+  }
+
+/* How certhub makes its own findings (from events and probes). Everything
+ * borrowed; NULL or zeroed members are the defaults. */
+typedef struct certhub_event_findings_opts {
+  const char *product;               /* ProductName; NULL or "": "certhub" */
+  const char *base_url;              /* Remediation Url base; NULL or "": as
+                                      * certhub_findings_from_event */
+  const certhub_expiry_bands *bands; /* NULL: CERTHUB_EXPIRY_BANDS_DEFAULT */
+} certhub_event_findings_opts;
+
+/* certhub_findings_from_event with options (o may be NULL). */
+ch_err certhub_findings_from_event_opts(
+    certhub_store *s, const certhub_event_findings_opts *o,
+    const char *event_json, size_t len, int64_t now,
+    size_t *n_imported /* OUT, may be NULL */,
+    char **detail /* OUT, may be NULL */);
 
 /* The event bus's `findings` target hook (certhub_target_hooks'
  * import_findings in target.h): certhub_findings_from_event_product with
@@ -230,6 +262,8 @@ typedef struct certhub_probe_findings_opts {
   const char *region;  /* NULL: "local" */
   const char *product; /* ProductName; NULL: "certhub" */
   int threshold_days;  /* expiry fails at or below this; <= 0: 45 */
+  /* Severity of the expiry check; NULL: CERTHUB_EXPIRY_BANDS_DEFAULT. */
+  const certhub_expiry_bands *bands;
   /* The probe tested TLS 1.0/1.1 (certhub_probe_opts.legacy_check):
    * without it the legacy-tls finding is left as it is. */
   bool legacy_checked;
@@ -241,7 +275,8 @@ typedef struct certhub_probe_findings_opts {
  * CERTHUB_PROBE_GENERATOR, ProductArn as the event findings'. Checks and
  * severities (expiry uses the event findings' bands):
  *   expiry               leaf expired (CRITICAL) or within threshold_days
- *                        (0..7 HIGH, 8..30 MEDIUM, else LOW)
+ *                        (bands: by default 0..7 HIGH, 8..30 MEDIUM,
+ *                        else LOW)
  *   not-yet-valid        leaf notBefore in the future, HIGH
  *   hostname-mismatch    leaf does not match the SNI name / host, HIGH
  *   untrusted-chain      unknown issuer, self-signed, bad signature, HIGH

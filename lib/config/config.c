@@ -11,7 +11,7 @@ static const char *const top_keys[] = {
     "db",      "account",   "region", "expiry_threshold_days",
     "sources", "endpoints", "probe",  "event_source",
     "buses",   "rules", "event_retention_days",
-    "notify", "http", "topics", "hub",
+    "notify", "http", "topics", "hub", "findings",
 };
 
 static const char *const endpoint_keys[] = {
@@ -480,6 +480,8 @@ static ch_err load_tree(ch_cfgerr *e, const ch_ynode *root, certhub_config *c)
       rc = ch_cfg_load_buses(e, v, c);
     else if(!strcmp(k->str, "hub"))
       rc = ch_cfg_load_hub(e, v, c);
+    else if(!strcmp(k->str, "findings"))
+      rc = ch_cfg_load_findings(e, v, c);
     else if(!strcmp(k->str, "event_retention_days")) {
       long days = 0;
       rc = ch_cfg_int(e, v, k->str, 1, 3650, &days);

@@ -1,12 +1,14 @@
 /*
  * The `hub:` section: where this instance forwards its findings
- * (certhub/hub.h).
+ * (certhub/hub.h); and the `findings:` section: how certhub makes its own.
  *
  *   hub:
  *     forward_to: https://hub.example:8080   # the hub's certhub serve
  *     token_file: /etc/certhub/hub.token     # findings:write token
  *     ca_file: /etc/certhub/hub-ca.pem       # optional
  *     timeout: 30s                           # optional, per request
+ *   findings:
+ *     expiry_severity: {critical: -1, high: 7, medium: 30}
  */
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +85,54 @@ void ch_cfg_hub_free(certhub_config *c)
   free(c->hub.forward_to);
   free(c->hub.token_file);
   free(c->hub.ca_file);
+}
+
+static const char *const findings_keys[] = {"expiry_severity"};
+static const char *const band_keys[] = {"critical", "high", "medium"};
+
+/* Days left at or below which an expiry finding gets each severity. Any
+ * key may be left out (its default stays); the three must not decrease,
+ * or a band would swallow the one above it. */
+static ch_err load_bands(ch_cfgerr *e, const ch_ynode *n, const char *path,
+                         certhub_findings_cfg *f)
+{
+  char kp[96];
+  long v[3] = {-1, 7, 30};
+  ch_err rc =
+      ch_cfg_check_keys(e, n, path, band_keys, CH_ARRAY_LEN(band_keys));
+  if(rc)
+    return rc;
+  for(const ch_ynode *k = n->first; k && !rc; k = k->next) {
+    ch_cfg_path(kp, sizeof(kp), path, k->str);
+    for(size_t i = 0; i < CH_ARRAY_LEN(band_keys); i++)
+      if(!strcmp(k->str, band_keys[i]))
+        rc = ch_cfg_int(e, k->value, kp, i ? 0 : -1, 3650, &v[i]);
+  }
+  if(rc)
+    return rc;
+  if(v[0] > v[1] || v[1] > v[2])
+    return ch_cfg_errorf(e, n, path,
+                         "critical (%ld) <= high (%ld) <= medium (%ld) must "
+                         "hold",
+                         v[0], v[1], v[2]);
+  f->bands_set = true;
+  f->critical_days = (int)v[0];
+  f->high_days = (int)v[1];
+  f->medium_days = (int)v[2];
+  return CH_OK;
+}
+
+ch_err ch_cfg_load_findings(ch_cfgerr *e, const ch_ynode *n, certhub_config *c)
+{
+  char kp[64];
+  if(ch_ynode_is_null(n))
+    return CH_OK;
+  ch_err rc = ch_cfg_check_keys(e, n, "findings", findings_keys,
+                                CH_ARRAY_LEN(findings_keys));
+  for(const ch_ynode *k = n->first; k && !rc; k = k->next) {
+    ch_cfg_path(kp, sizeof(kp), "findings", k->str);
+    if(!strcmp(k->str, "expiry_severity"))
+      rc = load_bands(e, k->value, kp, &c->findings);
+  }
+  return rc;
 }

@@ -124,6 +124,8 @@ void ch_cfg_bus_free(struct certhub_config *c);
 ch_err ch_cfg_load_hub(ch_cfgerr *e, const ch_ynode *n,
                        struct certhub_config *c);
 void ch_cfg_hub_free(struct certhub_config *c);
+ch_err ch_cfg_load_findings(ch_cfgerr *e, const ch_ynode *n,
+                            struct certhub_config *c);
 
 /* notify.smtp (config_notify.c); n is the notify: map. */
 ch_err ch_cfg_load_notify_smtp(ch_cfgerr *e, const ch_ynode *n,

@@ -37,6 +37,8 @@ typedef struct env {
   const char *region;
   char product_arn[512];
   int64_t now_ms;
+  const certhub_expiry_bands *bands; /* NULL: the defaults */
+  const char *base_url;              /* NULL: $CERTHUB_BASE_URL, default */
 } env;
 
 /* One certificate of an event. */
@@ -60,18 +62,22 @@ static const char *jstr(json_t *o, const char *key)
                                                     : NULL;
 }
 
-const char *ch_findings_expiry_severity(bool expired, bool has_days,
+const char *ch_findings_expiry_severity(const certhub_expiry_bands *b,
+                                        bool expired, bool has_days,
                                         int64_t days, int *normalized)
 {
-  if(expired || (has_days && days < 0)) {
+  static const certhub_expiry_bands def = CERTHUB_EXPIRY_BANDS_DEFAULT;
+  if(!b)
+    b = &def;
+  if(expired || (has_days && (days < 0 || days <= b->critical))) {
     *normalized = 90;
     return "CRITICAL";
   }
-  if(has_days && days <= 7) {
+  if(has_days && days <= b->high) {
     *normalized = 70;
     return "HIGH";
   }
-  if(has_days && days <= 30) {
+  if(has_days && days <= b->medium) {
     *normalized = 40;
     return "MEDIUM";
   }
@@ -92,10 +98,10 @@ const char *ch_findings_base_url(const char *given, char *buf, size_t n)
 }
 
 /* The severity bands (documented in findings.h and ARCHITECTURE.md). */
-static const char *severity(const certinfo *c, int *normalized)
+static const char *severity(const env *e, const certinfo *c, int *normalized)
 {
-  return ch_findings_expiry_severity(c->expired, c->has_days, c->days,
-                                     normalized);
+  return ch_findings_expiry_severity(e->bands, c->expired, c->has_days,
+                                     c->days, normalized);
 }
 
 static void title_of(const certinfo *c, enum kind k, char *out, size_t len)
@@ -129,7 +135,7 @@ static json_t *build(const env *e, const certinfo *c, enum kind k, json_t *old,
   char id[1024], title[300], desc[1024], ts[32], created[72], first[72],
       buf[64];
   int norm = 0;
-  const char *label = severity(c, &norm);
+  const char *label = severity(e, c, &norm);
   if(k == K_RENEWAL && norm < 40) {
     label = "MEDIUM";
     norm = 40;
@@ -324,8 +330,8 @@ static ch_err short_id_cb(void *ctx, const certhub_cert_row *row)
 
 /* Remediation.Recommendation.Url: certhub serve's page of the certificate
  * when the inventory knows it, else "" (an event from elsewhere). */
-static ch_err cert_url(certhub_store *s, const char *arn, int64_t now,
-                       char *url, size_t n)
+static ch_err cert_url(certhub_store *s, const env *e, const char *arn,
+                       int64_t now, char *url, size_t n)
 {
   int64_t *ids = NULL;
   size_t cnt = 0;
@@ -341,7 +347,7 @@ static ch_err cert_url(certhub_store *s, const char *arn, int64_t now,
   free(ids);
   if(!rc && sid[0])
     snprintf(url, n, "%s/certificates/%s",
-             ch_findings_base_url(NULL, base, sizeof(base)), sid);
+             ch_findings_base_url(e->base_url, base, sizeof(base)), sid);
   return rc;
 }
 
@@ -351,7 +357,7 @@ static ch_err add_cert(certhub_store *s, const env *e, const certinfo *c,
   char id[1024], url[600];
   json_t *old = NULL;
   snprintf(id, sizeof(id), "%s%s", c->arn, kind_suffix[k]);
-  ch_err rc = cert_url(s, c->arn, e->now_ms / 1000, url, sizeof(url));
+  ch_err rc = cert_url(s, e, c->arn, e->now_ms / 1000, url, sizeof(url));
   if(!rc)
     rc = ch_findings_stored(s, e->product_arn, id, &old);
   if(rc)
@@ -677,6 +683,19 @@ ch_err certhub_findings_from_event_product(certhub_store *s,
                                            int64_t now, size_t *n_imported,
                                            char **detail)
 {
+  certhub_event_findings_opts o = {.product = product};
+  return certhub_findings_from_event_opts(s, &o, event_json, len, now,
+                                          n_imported, detail);
+}
+
+ch_err certhub_findings_from_event_opts(certhub_store *s,
+                                        const certhub_event_findings_opts *opt,
+                                        const char *event_json, size_t len,
+                                        int64_t now, size_t *n_imported,
+                                        char **detail)
+{
+  static const certhub_event_findings_opts none = {0};
+  const char *product = (opt ? opt : &none)->product;
   char pnb[129];
   ch_err rc = CH_OK;
   json_t *ev = NULL;
@@ -705,6 +724,8 @@ ch_err certhub_findings_from_event_product(certhub_store *s,
   }
   e.product_name =
       ch_findings_cut(pnb, product && *product ? product : "certhub", 128);
+  e.bands = opt ? opt->bands : NULL;
+  e.base_url = opt ? opt->base_url : NULL;
   e.detail_type = jstr(ev, "detail-type");
   e.event_id = jstr(ev, "id");
   e.account = jstr(ev, "account");

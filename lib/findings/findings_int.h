@@ -32,9 +32,11 @@ ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
  * bytes; returns buf. */
 const char *ch_findings_cut(char *buf, const char *s, size_t max);
 
-/* The expiry severity bands shared by event and probe findings: expired
- * CRITICAL (90), 0..7 days HIGH (70), 8..30 MEDIUM (40), else LOW (1). */
-const char *ch_findings_expiry_severity(bool expired, bool has_days,
+/* The expiry severity shared by event and probe findings: expired or at
+ * most b->critical days CRITICAL (90), at most b->high HIGH (70), at most
+ * b->medium MEDIUM (40), else LOW (1); b NULL: the default bands. */
+const char *ch_findings_expiry_severity(const certhub_expiry_bands *b,
+                                        bool expired, bool has_days,
                                         int64_t days, int *normalized);
 
 /* certhub serve's base URL for Remediation.Recommendation.Url, without a

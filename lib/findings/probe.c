@@ -218,8 +218,8 @@ static void expiry_verdict(const seen *sn,
   v->failed = sn->leaf->not_after <= now || days <= threshold;
   v->reason_code = "CERTIFICATE_EXPIRING";
   int norm;
-  v->label = ch_findings_expiry_severity(sn->leaf->not_after <= now, true,
-                                         days, &norm);
+  v->label = ch_findings_expiry_severity(o->bands, sn->leaf->not_after <= now,
+                                         true, days, &norm);
   v->normalized = norm;
   if(sn->leaf->not_after <= now) {
     v->reason_code = "CERTIFICATE_EXPIRED";

@@ -12,6 +12,9 @@ const ch_http_route ch_http_routes[] = {
     {"GET", "/metrics", R, CH_HTTP_METRICS, ch_http_metrics},
     {"GET", "/v1/certificates", R, 0, ch_http_certs_list},
     {"GET", "/v1/certificates/{id}", R, 0, ch_http_cert_get},
+    /* The certificate's page that findings' Remediation Url and messages
+     * link to (BASE_URL/certificates/ID): the API's JSON for now. */
+    {"GET", "/certificates/{id}", R, 0, ch_http_cert_get},
     {"GET", "/v1/endpoints", R, 0, ch_http_endpoints_list},
     {"GET", "/v1/events", R, 0, ch_http_events_list},
     {"GET", "/v1/events/{id}", R, 0, ch_http_event_get},

@@ -253,6 +253,24 @@ printf '%s' "$BODY" | pyjson 'd["Certificate"]["Sources"][0]["Locator"]' | grep 
 api GET /v1/certificates/ffffffffffff "${AUTH[@]}"
 expect 404 "unknown certificate"
 
+note "an expiry finding's Remediation Url opens its certificate here ($SECONDS s)"
+# serve's seed rules turned the expired fixtures into findings; their Url
+# is this API's URL (no base_url is configured) and must answer.
+furl() {
+  sqlite3 "$CERTHUB_DB" "SELECT json_extract(finding, '\$.Remediation.Recommendation.Url')
+    FROM findings WHERE generator_id = 'certhub-lifecycle' ORDER BY id LIMIT 1"
+}
+has_furl() { [ -n "$(furl)" ]; }
+wait_until 30 "an expiry finding with a Url" has_furl
+FURL=$(furl)
+case "$FURL" in "$URL"/certificates/*) ;; *) fail "Url $FURL is not on $URL" ;; esac
+api GET "${FURL#"$URL"}" "${AUTH[@]}"
+expect 200 "the finding's Url"
+[ "$(printf '%s' "$BODY" | pyjson 'd["Certificate"]["Id"]')" = "${FURL##*/}" ] ||
+  fail "the Url opened another certificate: $BODY"
+api GET "${FURL#"$URL"}"
+expect 401 "the finding's Url without a token"
+
 note "events archive ($SECONDS s)"
 run_expect 0 "$CERTHUB" events put --source test.http --detail-type Ping \
   --detail '{"n": 1}'

@@ -166,7 +166,7 @@ static void unknown_keys(void **state)
   load_bad("db: x\ndbz: y\n",
            "2: dbz: unknown key (expected one of: db, account, region, "
            "expiry_threshold_days, sources, endpoints, probe, event_source, buses, "
-           "rules, event_retention_days, notify, http, topics, hub)");
+           "rules, event_retention_days, notify, http, topics, hub, findings)");
   load_bad("- a\n- b\n", "1: expected a map, got a list");
   load_bad("sources: {a: b}\n",
            "1: sources: expected a list of sources, got a map");

@@ -190,6 +190,56 @@ static void test_severity_bands(void **state)
   tdir_remove(&d);
 }
 
+/* Configured bands (config findings.expiry_severity) through the options;
+ * an expired certificate stays CRITICAL whatever the bands. */
+static void test_configured_bands(void **state)
+{
+  (void)state;
+  static const struct {
+    int days;
+    const char *label;
+  } want[] = {{91, "LOW"}, {90, "MEDIUM"},  {15, "MEDIUM"},  {14, "HIGH"},
+              {4, "HIGH"}, {3, "CRITICAL"}, {0, "CRITICAL"}, {-5, "CRITICAL"}};
+  const certhub_expiry_bands b = {3, 14, 90};
+  const certhub_event_findings_opts o = {.product = "scanner", .bands = &b};
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  for(size_t i = 0; i < CH_ARRAY_LEN(want); i++) {
+    char arn[128], det[128], id[160], *detail = NULL;
+    size_t n = 0;
+    fs st = {0};
+    snprintf(arn, sizeof(arn), "%s%zu", ARN1, i);
+    snprintf(det, sizeof(det), "{\"DaysToExpiry\":%d}", want[i].days);
+    char *ev = event("ACM Certificate Approaching Expiration", arn, det);
+    ch_err rc = certhub_findings_from_event_opts(s, &o, ev, strlen(ev), T_NOW,
+                                                 &n, &detail);
+    if(rc)
+      fail_msg("from_event_opts: %s: %s", certhub_strerror(rc), detail);
+    assert_int_equal(n, 1);
+    free(detail);
+    free(ev);
+    snprintf(id, sizeof(id), "%s/expiry", arn);
+    get(s, id, &st);
+    if(strcmp(st.severity, want[i].label))
+      fail_msg("%d days: %s, want %s", want[i].days, st.severity,
+               want[i].label);
+    assert_string_equal(sval(st.last, "ProductName", NULL), "scanner");
+    json_decref(st.last);
+  }
+  /* Without options: the default bands (3 days is HIGH). */
+  fs st = {0};
+  map_ok(s,
+         event("ACM Certificate Approaching Expiration", ARN2,
+               "{\"DaysToExpiry\":3}"),
+         T_NOW, 1);
+  get(s, ARN2 "/expiry", &st);
+  assert_string_equal(st.severity, "HIGH");
+  json_decref(st.last);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 static void test_scheduled_batch(void **state)
 {
   (void)state;
@@ -550,6 +600,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_approaching_updates_one),
       cmocka_unit_test(test_severity_bands),
+      cmocka_unit_test(test_configured_bands),
       cmocka_unit_test(test_scheduled_batch),
       cmocka_unit_test(test_renewal_action_and_available),
       cmocka_unit_test(test_reimport_via_inventory),

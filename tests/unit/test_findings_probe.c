@@ -242,6 +242,22 @@ static void test_checks(void **state)
   assert_string_equal(s2(g.v[0], "RecordState", NULL), "ACTIVE");
   grabbed_free(&g);
 
+  /* Configured bands (findings.expiry_severity): the leaf 10 days from
+   * expiry, MEDIUM by default, is CRITICAL at critical: 10. */
+  const certhub_expiry_bands bands = {10, 20, 60};
+  o.bands = &bands;
+  chain[0] = bad;
+  lens[0] = bad_len;
+  assert_int_equal(
+      certhub_findings_from_probe(s, &r, &o, now + 260, &n, &detail), CH_OK);
+  assert_int_equal(
+      certhub_findings_get(s, PARN, "tls://good.test:443/expiry", grab, &g),
+      CH_OK);
+  assert_string_equal(s2(g.v[0], "Severity", "Label"), "CRITICAL");
+  assert_string_equal(s2(g.v[0], "RecordState", NULL), "ACTIVE");
+  grabbed_free(&g);
+  o.bands = NULL;
+
   /* Bad labels are refused with a reason. */
   o.account = "123";
   assert_int_equal(
