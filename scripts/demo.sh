@@ -436,7 +436,8 @@ if len(r) > 5:
   wait "$pid" 2>/dev/null || true
   echo "The API (stopped again): $url  (certhub serve --listen 127.0.0.1:$port;"
   echo "  token: certhub --db ${DB#"$ROOT"/} tokens create NAME --scope read)"
-  echo "  curl -H \"Authorization: Bearer \$TOKEN\" $url/v1/findings/get -d '{\"MaxResults\":5}'"
+  echo "  curl -H \"Authorization: Bearer \$TOKEN\" -H 'Content-Type: application/json' \\"
+  echo "       $url/v1/findings/get -d '{\"MaxResults\":5}'"
 }
 
 # certhub check, as a CI pipeline would run it on one team's folder.
