@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "certhub/http.h"
 #include "certhub/store.h"
@@ -136,6 +137,8 @@ bool ch_http_format_ocsf(const ch_http_req *rq, ch_http_resp *rs,
 /* Handlers (api_*.c). */
 void ch_http_healthz(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_metrics(ch_http_req *rq, ch_http_resp *rs);
+/* /metrics' findings and hub gauges (api_metrics.c), appended to f. */
+ch_err ch_http_findings_metrics(certhub_store *s, FILE *f);
 void ch_http_certs_list(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_cert_get(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_endpoints_list(ch_http_req *rq, ch_http_resp *rs);

@@ -291,6 +291,15 @@ api GET /metrics
 expect 200 metrics
 printf '%s' "$BODY" | grep -q '^certhub_certificates{status="EXPIRED"} 2' ||
   fail "metrics: $(printf '%s' "$BODY" | head -20)"
+# The findings gauges say what the store holds, line for line.
+want=$(sqlite3 "$CERTHUB_DB" "SELECT 'certhub_findings{record_state=\"' || record_state ||
+  '\",severity=\"' || severity_label || '\"} ' || count(*) FROM findings GROUP BY record_state, severity_label" | sort)
+got=$(printf '%s\n' "$BODY" | grep '^certhub_findings{' | sort)
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "findings metrics: got [$got], want [$want]"
+want=$(sqlite3 "$CERTHUB_DB" "SELECT count(*) FROM findings WHERE record_state = 'ACTIVE' AND workflow_status = 'RESOLVED'")
+printf '%s' "$BODY" | grep -q "^certhub_findings_workflow{record_state=\"ACTIVE\",workflow=\"RESOLVED\"} $want\$" ||
+  fail "workflow metrics ($want RESOLVED): $(printf '%s' "$BODY" | grep workflow)"
+printf '%s' "$BODY" | grep -q '^certhub_hub_queued 0$' || fail "no certhub_hub_queued 0"
 
 note "SIGTERM stops the API with the daemon ($SECONDS s)"
 serve_stop TERM
