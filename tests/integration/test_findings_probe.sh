@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Findings from probes, and OCSF export: real TLS servers (openssl s_server)
 # present bad certificates (expired, wrong hostname, weak key, SHA-1,
-# self-signed) or accept TLS 1.0/1.1; `certhub probe` turns each problem
+# self-signed, no intermediate sent) or accept TLS 1.0/1.1; `certhub probe` turns each problem
 # into one finding on its endpoint; every exported finding (probe checks,
 # an expiry finding from `certhub serve`, imported vulnerability and
 # detection findings) validates against the OCSF 1.6.0 JSON Schemas with
@@ -52,9 +52,14 @@ signed --key ec:P-256 --cn other.test --san DNS:other.test --not-after +200d -o 
 signed --key rsa:1024 --cn good.test --san DNS:good.test --not-after +200d -o "$C/weak.pem" --key-out "$C/weak.key"
 signed --key ec:P-256 --sig sha1 --cn good.test --san DNS:good.test --not-after +200d -o "$C/sha1.pem" --key-out "$C/sha1.key"
 gen --key ec:P-256 --cn good.test --san DNS:good.test --not-after +200d -o "$C/selfsigned.pem" --key-out "$C/selfsigned.key"
+# A leaf under an intermediate that its server does not send; certhub
+# knows the intermediate (imported), so it can tell what is missing.
+gen --key ec:P-256 --ca --issuer-cert "$C/root.pem" --issuer-key "$C/root.key" --cn "findings inter" --not-after +300d -o "$C/inter.pem" --key-out "$C/inter.key"
+gen --key ec:P-256 --issuer-cert "$C/inter.pem" --issuer-key "$C/inter.key" --cn good.test --san DNS:good.test --not-after +200d -o "$C/nointer.pem" --key-out "$C/nointer.key"
+run_expect 0 "$CERTHUB" import -q "$C/inter.pem"
 id_of() { openssl x509 -in "$1" -outform DER | sha256sum | cut -c1-16; }
 
-KINDS="expired hostname weak sha1 selfsigned legacy"
+KINDS="expired hostname weak sha1 selfsigned nointer legacy"
 for k in $KINDS; do
   if [ "$k" = legacy ]; then start legacy "$C/good.pem" "$C/good.key" -min_protocol TLSv1
   else start "$k" "$C/$k.pem" "$C/$k.key" -min_protocol TLSv1.2; fi
@@ -91,6 +96,7 @@ want = {
     "weak": {"weak-key": "HIGH"},
     "sha1": {"sha1-signature": "HIGH"},
     "selfsigned": {"untrusted-chain": "HIGH"},
+    "nointer": {"missing-intermediate": "MEDIUM"},
     "legacy": {"legacy-tls": "MEDIUM"},
 }
 def fail(m):
@@ -155,7 +161,8 @@ for i, f in enumerate(json.load(open(sys.argv[1]))):
     json.dump(f, open("%s/%s.%03d.json" % (sys.argv[2], cls, i), "w"))
 want = {"vulnerability_finding": {"vuln-1"}, "detection_finding": {"det-1"},
         "compliance_finding": {"expiry", "hostname-mismatch", "weak-key",
-                               "sha1-signature", "untrusted-chain", "legacy-tls"}}
+                               "sha1-signature", "untrusted-chain", "legacy-tls",
+                               "missing-intermediate"}}
 for cls, kinds in want.items():
     if not kinds <= seen.get(cls, set()):
         print("FAIL: %s exported: %s, want %s" % (cls, seen.get(cls), kinds), file=sys.stderr)
@@ -221,7 +228,7 @@ probe_all
 python3 - "$TMP/f2.json" <<'PY' || fail "findings after the fix"
 import json, sys
 probe = [f for f in json.load(open(sys.argv[1])) if f["GeneratorId"] == "certhub-probe"]
-if len(probe) < 6:
+if len(probe) < 7:
     print("FAIL: %d probe findings" % len(probe), file=sys.stderr); sys.exit(1)
 for f in probe:
     st = (f["Compliance"]["Status"], f["RecordState"], f["Workflow"]["Status"])
