@@ -436,6 +436,7 @@ static ch_delivery_result email_finish(void *state, CURLcode cc,
 const ch_notify_proto ch_notify_proto_email = {
     .name = "email",
     .needs_confirmation = true,
+    .needs_smtp = true,
     .check_endpoint = email_check,
     .prepare = email_prepare,
     .finish = email_finish,
