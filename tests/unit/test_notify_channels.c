@@ -273,10 +273,23 @@ static void test_mail_build(void **st)
                    CH_OK);
   static char dec[8192];
   qp_decode(strstr(b.data, "\r\n\r\n") + 4, dec);
-  assert_non_null(strstr(dec, "https://hub.example/sns/confirm?TopicArn="
-                              "arn%3Acerthub%3Asns%3Alocal%3A000000000000%"
-                              "3Aalerts&Token=t%2Fk%3D1"));
+  /* The link is the route `certhub serve` answers (api_sns.c). */
+  assert_non_null(strstr(dec, "https://hub.example/?Action=ConfirmSubscription"
+                              "&TopicArn=arn%3Acerthub%3Asns%3Alocal%"
+                              "3A000000000000%3Aalerts&Token=t%2Fk%3D1"));
   assert_non_null(strstr(dec, "certhub topics confirm alerts t/k=1"));
+  /* Without a base URL: no link to nowhere, the command only. */
+  ch_buf_reset(&b);
+  const char *base = env.base_url;
+  env.base_url = NULL;
+  assert_int_equal(ch_notify_mail_build(&env, "hub@example.com",
+                                        "bob@example.org", &m, 0, &b),
+                   CH_OK);
+  qp_decode(strstr(b.data, "\r\n\r\n") + 4, dec);
+  assert_null(strstr(dec, "Action="));
+  assert_null(strstr(dec, "http"));
+  assert_non_null(strstr(dec, "certhub topics confirm alerts t/k=1"));
+  env.base_url = base;
   assert_non_null(strstr(b.data,
                          "Subject: certhub Notification - Subscription "
                          "Confirmation\r\n"));
