@@ -255,14 +255,16 @@ ch_err ch_chan_text(const ch_notify_env *env, const ch_notify_msg *m,
      * api_sns.c), the SubscribeURL of SNS messages; without a base URL
      * there is no server to visit, only the command. */
     if(arn && tok)
-      rc = ch_buf_printf(out, "You have chosen to subscribe to the topic:\n%s\n\n",
+      rc = ch_buf_printf(out,
+                         "You have chosen to subscribe to the topic:\n%s\n\n",
                          m->topic_arn ? m->topic_arn : "");
     if(!rc && bl)
-      rc = ch_buf_printf(out,
-                         "To confirm the subscription, visit this link:\n"
-                         "%.*s/?Action=ConfirmSubscription&TopicArn=%s&Token=%s"
-                         "\n\nor run:\n",
-                         (int)bl, base, arn, tok);
+      rc =
+          ch_buf_printf(out,
+                        "To confirm the subscription, visit this link:\n"
+                        "%.*s/?Action=ConfirmSubscription&TopicArn=%s&Token=%s"
+                        "\n\nor run:\n",
+                        (int)bl, base, arn, tok);
     else if(!rc)
       rc = ch_buf_addstr(out, "To confirm the subscription, run:\n");
     if(!rc)

@@ -623,7 +623,8 @@ static ch_err start_open(certhub_notify_engine *e,
   char *password = NULL;
   if(p->needs_smtp) {
     char sw[256] = "";
-    ch_err lrc = ch_notify_smtp_load(e->smtp, &smtp, &password, sw, sizeof(sw));
+    ch_err lrc =
+        ch_notify_smtp_load(e->smtp, &smtp, &password, sw, sizeof(sw));
     if(lrc) {
       char sd[DETAIL_MAX];
       snprintf(sd, sizeof(sd), "%.150s", sw[0] ? sw : certhub_strerror(lrc));
