@@ -246,8 +246,8 @@ static int topics_publish(cli_ctx *c, const char *name, const char *message,
   char id[CERTHUB_MESSAGE_ID_LEN + 1];
   int code = 0;
   if(message[0] == '@') {
-    /* One byte over the limit is enough to report it as too large. */
-    code = cli_read_file(c, "--message", message + 1, CERTHUB_MESSAGE_MAX + 1,
+    /* Past SNS's limit the read stops and names the limit itself. */
+    code = cli_read_file(c, "--message", message + 1, CERTHUB_MESSAGE_MAX,
                          &body, &len);
     if(code)
       return code;

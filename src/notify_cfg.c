@@ -100,6 +100,7 @@ int cli_notify_setup(cli_ctx *c, certhub_store *s, cli_notify *n)
   n->cfg.signing_cert_file = cfg->notify.signing_cert_file;
   n->cfg.ca_file = cfg->notify.ca_file;
   n->cfg.seal_key_file = cfg->notify.key_file;
+  n->cfg.smtp = cfg->smtp;
   n->cfg.max_in_flight = cfg->notify.max_in_flight;
   n->cfg.timeout_ms = (long)cfg->notify.timeout_ms;
   n->cfg.max_age_ms = (int64_t)cfg->notify.max_age_s * 1000;

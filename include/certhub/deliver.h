@@ -281,6 +281,10 @@ typedef struct certhub_notify_engine_cfg {
   /* Key of sealed message bodies (notify.key_file); NULL: a sealed body
    * cannot be delivered (dead-lettered, saying so). */
   const char *seal_key_file;
+  /* notify.smtp for email subscriptions (copied; the password is read
+   * from its file or variable at each send); NULL: email deliveries fail
+   * with "no notify.smtp in the configuration". */
+  const struct certhub_smtp_cfg *smtp;
 } certhub_notify_engine_cfg;
 
 typedef struct certhub_notify_stats {

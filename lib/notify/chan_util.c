@@ -249,17 +249,29 @@ ch_err ch_chan_text(const ch_notify_env *env, const ch_notify_msg *m,
       return CH_ERR_NOMEM;
     arn = curl_easy_escape(h, m->topic_arn ? m->topic_arn : "", 0);
     tok = curl_easy_escape(h, m->token ? m->token : "", 0);
+    while(bl && base[bl - 1] == '/')
+      bl--;
+    /* The link is the one `certhub serve`'s API answers (lib/http/
+     * api_sns.c), the SubscribeURL of SNS messages; without a base URL
+     * there is no server to visit, only the command. */
     if(arn && tok)
       rc = ch_buf_printf(out,
-                         "You have chosen to subscribe to the topic:\n%s\n\n"
-                         "To confirm the subscription, visit this link:\n"
-                         "%.*s/sns/confirm?TopicArn=%s&Token=%s\n\n"
-                         "or run:\n  certhub topics confirm %s %s\n\n"
+                         "You have chosen to subscribe to the topic:\n%s\n\n",
+                         m->topic_arn ? m->topic_arn : "");
+    if(!rc && bl)
+      rc =
+          ch_buf_printf(out,
+                        "To confirm the subscription, visit this link:\n"
+                        "%.*s/?Action=ConfirmSubscription&TopicArn=%s&Token=%s"
+                        "\n\nor run:\n",
+                        (int)bl, base, arn, tok);
+    else if(!rc)
+      rc = ch_buf_addstr(out, "To confirm the subscription, run:\n");
+    if(!rc)
+      rc = ch_buf_printf(out,
+                         "  certhub topics confirm %s %s\n\n"
                          "If you did not ask for this, ignore this message.\n",
-                         m->topic_arn ? m->topic_arn : "",
-                         (int)(bl && base[bl - 1] == '/' ? bl - 1 : bl), base,
-                         arn, tok, topic_name(m->topic_arn),
-                         m->token ? m->token : "");
+                         topic_name(m->topic_arn), m->token ? m->token : "");
     curl_free(arn);
     curl_free(tok);
     curl_easy_cleanup(h);

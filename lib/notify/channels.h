@@ -51,10 +51,12 @@ ch_err ch_notify_qp_encode(const char *s, size_t len, ch_buf *out);
 /* The whole RFC 5322 message for m to `to`, sent `now` (Unix seconds):
  * headers, then multipart/alternative (text/plain + text/html) when m has
  * html, else one text/plain part. A SubscriptionConfirmation carries the
- * confirm link built from env->base_url and the token. */
+ * confirm link built from env->base_url and the token; a Notification with
+ * a base URL, sub_arn and m->token (the subscription's) an unsubscribe
+ * link in both parts. */
 ch_err ch_notify_mail_build(const ch_notify_env *env, const char *from,
-                            const char *to, const ch_notify_msg *m,
-                            int64_t now, ch_buf *out);
+                            const char *to, const char *sub_arn,
+                            const ch_notify_msg *m, int64_t now, ch_buf *out);
 
 /* The SMTP settings of cfg, with the password read from password_file
  * (first line) or password_env. out's strings are borrowed from cfg except

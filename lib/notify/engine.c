@@ -18,12 +18,14 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "certhub/deliver_store.h"
 #include "certhub/notify_filter.h"
 #include "certhub/notify_render.h"
 #include "certhub/notify_seal.h"
+#include "channels.h"
 #include "core/core.h"
 #include "filter_hook.h"
 #include "notify_int.h"
@@ -86,6 +88,7 @@ struct certhub_notify_engine {
   unsigned n_slots, in_flight;
   EVP_PKEY *key;
   certhub_seal_key *seal; /* NULL: none configured */
+  certhub_smtp_cfg *smtp; /* a copy of notify.smtp; NULL: none */
   ch_notify_env env;
   topic_set *topics;
   size_t n_topics;
@@ -130,6 +133,50 @@ static char *why_dup(const char *fmt, ...)
 }
 
 void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms);
+
+static void smtp_free(certhub_smtp_cfg *c)
+{
+  if(!c)
+    return;
+  free(c->url);
+  free(c->from);
+  free(c->username);
+  free(c->password_file);
+  free(c->password_env);
+  free(c->ca_file);
+  free(c);
+}
+
+static char *dup_or_null(const char *s, bool *ok)
+{
+  char *d = s ? strdup(s) : NULL;
+  if(s && !d)
+    *ok = false;
+  return d;
+}
+
+/* The configuration may be freed (SIGHUP) while the engine runs. */
+static ch_err smtp_copy(const certhub_smtp_cfg *from, certhub_smtp_cfg **out)
+{
+  bool ok = true;
+  certhub_smtp_cfg *c = calloc(1, sizeof(*c));
+  if(!c)
+    return CH_ERR_NOMEM;
+  c->url = dup_or_null(from->url, &ok);
+  c->from = dup_or_null(from->from, &ok);
+  c->username = dup_or_null(from->username, &ok);
+  c->password_file = dup_or_null(from->password_file, &ok);
+  c->password_env = dup_or_null(from->password_env, &ok);
+  c->ca_file = dup_or_null(from->ca_file, &ok);
+  c->require_tls = from->require_tls;
+  c->line = from->line;
+  if(!ok) {
+    smtp_free(c);
+    return CH_ERR_NOMEM;
+  }
+  *out = c;
+  return CH_OK;
+}
 
 ch_err certhub_notify_engine_new(certhub_store *s,
                                  const certhub_notify_engine_cfg *cfg,
@@ -195,6 +242,9 @@ ch_err certhub_notify_engine_new(certhub_store *s,
     }
   }
   e->cfg.seal_key_file = NULL;
+  if(cfg->smtp && (rc = smtp_copy(cfg->smtp, &e->smtp)))
+    goto out;
+  e->cfg.smtp = NULL;
   e->cfg.base_url = e->base_url;
   e->cfg.signing_key_file = e->cfg.signing_cert_file = e->cfg.data_dir = NULL;
   e->topics = calloc(cfg->n_topics ? cfg->n_topics : 1, sizeof(*e->topics));
@@ -434,6 +484,12 @@ static ch_err start_open(certhub_notify_engine *e,
                          const certhub_delivery_policy *polp,
                          const ch_notify_sub *subp, bool confirm,
                          const char *redacted);
+static ch_err start_send(certhub_notify_engine *e,
+                         const certhub_sns_delivery *d,
+                         const ch_notify_proto *p, const ch_notify_env *envp,
+                         const ch_notify_sub *subp, const ch_notify_msg *mp,
+                         const certhub_delivery_policy *polp,
+                         const char *redacted);
 
 static ch_err start_one(void *ctx, const certhub_sns_delivery *d)
 {
@@ -514,7 +570,7 @@ static ch_err start_open(certhub_notify_engine *e,
                          const ch_notify_sub *subp, bool confirm,
                          const char *redacted)
 {
-  char msgtext[900], detail[DETAIL_MAX] = "";
+  char msgtext[900];
   int64_t now = certhub_now_ms(), next_ok = 0;
   certhub_delivery_policy pol = *polp;
   ch_notify_sub sub = *subp;
@@ -561,6 +617,45 @@ static ch_err start_open(certhub_notify_engine *e,
   }
   ch_notify_env env = e->env;
   env.signature_version = t ? t->version : 1;
+  /* SMTP settings with the password as it is now (a rotated file or
+   * variable counts from the next send); libcurl copies what it keeps. */
+  ch_notify_smtp smtp;
+  char *password = NULL;
+  if(p->needs_smtp) {
+    char sw[256] = "";
+    ch_err lrc =
+        ch_notify_smtp_load(e->smtp, &smtp, &password, sw, sizeof(sw));
+    if(lrc) {
+      char sd[DETAIL_MAX];
+      snprintf(sd, sizeof(sd), "%.150s", sw[0] ? sw : certhub_strerror(lrc));
+      return outcome(e, d->id, d->attempts, d->created_ms, &pol,
+                     lrc == CH_ERR_NOMEM ? CH_DELIVERY_RETRY
+                                         : CH_DELIVERY_FAILED,
+                     0, sd, redacted);
+    }
+    env.smtp = &smtp;
+  }
+  ch_err src = start_send(e, d, p, &env, &sub, &m, &pol, redacted);
+  if(password) {
+    OPENSSL_cleanse(password, strlen(password));
+    free(password);
+  }
+  return src;
+}
+
+/* Deliver (synchronous protocols) or start the transfer of m. */
+static ch_err start_send(certhub_notify_engine *e,
+                         const certhub_sns_delivery *d,
+                         const ch_notify_proto *p, const ch_notify_env *envp,
+                         const ch_notify_sub *subp, const ch_notify_msg *mp,
+                         const certhub_delivery_policy *polp,
+                         const char *redacted)
+{
+  char detail[DETAIL_MAX] = "";
+  ch_notify_env env = *envp;
+  ch_notify_sub sub = *subp;
+  ch_notify_msg m = *mp;
+  certhub_delivery_policy pol = *polp;
   if(p->deliver) {
     ch_delivery_result r = p->deliver(&env, &sub, &m, detail, sizeof(detail));
     return outcome(e, d->id, d->attempts, d->created_ms, &pol, r, 0, detail,
@@ -733,6 +828,7 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
     ch_notify_sig_cache_clear();
   EVP_PKEY_free(e->key);
   certhub_seal_key_free(e->seal);
+  smtp_free(e->smtp);
   free(e->base_url);
   free(e->cert_url);
   free(e->ca_file);

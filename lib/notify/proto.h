@@ -87,6 +87,7 @@ typedef enum ch_delivery_result {
 typedef struct ch_notify_proto {
   const char *name;
   bool needs_confirmation; /* new subscriptions are pending until confirmed */
+  bool needs_smtp;         /* env->smtp must be set (notify.smtp) */
   /* Validate an endpoint at subscribe time; why gets the reason. */
   ch_err (*check_endpoint)(const char *endpoint, char *why, size_t whylen);
 

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "channels.h"
+#include "notify_int.h"
 
 #define SMTP_PASSWORD_MAX 4096
 #define QP_LINE 76
@@ -178,16 +179,67 @@ static ch_err part(ch_buf *out, const char *boundary, const char *type,
   return rc;
 }
 
+/* The UnsubscribeURL of a notification (what `certhub serve` answers,
+ * lib/http/api_sns.c) into u; empty when there is no base URL, no
+ * subscription or no token. */
+static ch_err unsubscribe_url(const ch_notify_env *env, const char *sub_arn,
+                              const ch_notify_msg *m, ch_buf *u)
+{
+  const char *base = env && env->base_url ? env->base_url : "";
+  size_t bl = strlen(base);
+  while(bl && base[bl - 1] == '/')
+    bl--;
+  if(!bl || !sub_arn || !m->token || !*m->token)
+    return CH_OK;
+  ch_err rc = ch_buf_add(u, base, bl);
+  if(!rc)
+    rc = ch_buf_addstr(u, "/?Action=Unsubscribe&SubscriptionArn=");
+  if(!rc)
+    rc = ch_notify_urlencode(u, sub_arn);
+  if(!rc)
+    rc = ch_buf_addstr(u, "&Token=");
+  if(!rc)
+    rc = ch_notify_urlencode(u, m->token);
+  return rc;
+}
+
+/* html with a paragraph linking url put before its last </body> (or at
+ * its end), into h. */
+static ch_err html_with_link(const char *html, const char *url, ch_buf *h)
+{
+  const char *end = NULL;
+  for(const char *p = html; (p = strstr(p, "</body>")); p++)
+    end = p;
+  size_t head = end ? (size_t)(end - html) : strlen(html);
+  ch_err rc = ch_buf_add(h, html, head);
+  if(!rc)
+    rc = ch_buf_addstr(h, "<p style=\"font-size:smaller\">To stop these "
+                          "mails, <a href=\"");
+  for(const char *p = url; !rc && *p; p++)
+    rc = *p == '&'   ? ch_buf_addstr(h, "&amp;")
+         : *p == '"' ? ch_buf_addstr(h, "&quot;")
+         : *p == '<' ? ch_buf_addstr(h, "&lt;")
+         : *p == '>' ? ch_buf_addstr(h, "&gt;")
+                     : ch_buf_addc(h, *p);
+  if(!rc)
+    rc = ch_buf_addstr(h, "\">unsubscribe</a>.</p>\n");
+  if(!rc)
+    rc = ch_buf_addstr(h, html + head);
+  return rc;
+}
+
 ch_err ch_notify_mail_build(const ch_notify_env *env, const char *from,
-                            const char *to, const ch_notify_msg *m,
-                            int64_t now, ch_buf *out)
+                            const char *to, const char *sub_arn,
+                            const ch_notify_msg *m, int64_t now, ch_buf *out)
 {
   ch_err rc;
   char date[64], id[80], boundary[120];
-  ch_buf text;
+  ch_buf text, unsub, html;
   const char *dom = strrchr(from, '@');
   bool notification = !m->type || !strcmp(m->type, "Notification");
   ch_buf_init(&text, CH_CHAN_BODY_CAP);
+  ch_buf_init(&unsub, 8192);
+  ch_buf_init(&html, CH_CHAN_BODY_CAP);
   mail_date(now, date);
   token_chars(m->message_id, id, sizeof(id));
   if(!id[0])
@@ -218,6 +270,11 @@ ch_err ch_notify_mail_build(const ch_notify_env *env, const char *from,
                        "\n\n--\nSent by certhub for the topic %s (message "
                        "%s).\n",
                        m->topic_arn, id);
+  /* As SNS's mails: every notification says how to stop them. */
+  if(!rc && notification)
+    rc = unsubscribe_url(env, sub_arn, m, &unsub);
+  if(!rc && unsub.len)
+    rc = ch_buf_printf(&text, "To stop these mails, visit:\n%s\n", unsub.data);
   if(rc)
     goto out;
   if(!notification || !m->html) {
@@ -234,12 +291,18 @@ ch_err ch_notify_mail_build(const ch_notify_env *env, const char *from,
   if(!rc)
     rc = part(out, boundary, "text/plain", text.data ? text.data : "",
               text.len);
+  if(!rc && unsub.len)
+    rc = html_with_link(m->html, unsub.data, &html);
   if(!rc)
-    rc = part(out, boundary, "text/html", m->html, strlen(m->html));
+    rc = unsub.len
+             ? part(out, boundary, "text/html", html.data, html.len)
+             : part(out, boundary, "text/html", m->html, strlen(m->html));
   if(!rc)
     rc = ch_buf_printf(out, "--%s--\r\n", boundary);
 out:
   ch_buf_free(&text);
+  ch_buf_free(&unsub);
+  ch_buf_free(&html);
   return rc;
 }
 
@@ -355,7 +418,7 @@ static ch_err email_prepare(const ch_notify_env *env, const ch_notify_sub *sub,
   if(!st)
     return CH_ERR_NOMEM;
   ch_buf_init(&st->mail, CH_CHAN_BODY_CAP);
-  if((rc = ch_notify_mail_build(env, smtp->from, sub->endpoint, m,
+  if((rc = ch_notify_mail_build(env, smtp->from, sub->endpoint, sub->arn, m,
                                 (int64_t)time(NULL), &st->mail)))
     goto out;
   snprintf(addr, sizeof(addr), "<%s>", sub->endpoint);
@@ -436,6 +499,7 @@ static ch_delivery_result email_finish(void *state, CURLcode cc,
 const ch_notify_proto ch_notify_proto_email = {
     .name = "email",
     .needs_confirmation = true,
+    .needs_smtp = true,
     .check_endpoint = email_check,
     .prepare = email_prepare,
     .finish = email_finish,

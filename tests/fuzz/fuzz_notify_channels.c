@@ -85,8 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       m.type = "SubscriptionConfirmation";
       m.token = s;
     }
+    else if(data[size - 1] & 4)
+      m.token = s; /* a notification's unsubscribe link */
     ch_buf_init(&b, CH_CHAN_BODY_CAP);
-    if(!ch_notify_mail_build(&env, "hub@example.com", "bob@example.org", &m, 0,
+    if(!ch_notify_mail_build(&env, "hub@example.com", "bob@example.org",
+                             "arn:certhub:sns:local:000000000000:t:sub", &m, 0,
                              &b))
       check_mail(b.data);
     ch_buf_free(&b);

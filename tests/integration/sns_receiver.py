@@ -20,7 +20,8 @@ the answer as a {"type": "Confirmed", ...} line.
 MODEFILE holds the answer for the next requests: "ok" (200), a status code
 ("500", "404", ...), or "hang" (answer 200 after 8 s). Each request is
 appended to RECORD.jsonl: type, message id, verified, status answered,
-time, token (confirmations), message, headers of interest.
+time, token (confirmations), message, headers of interest, the Signature
+and the string to sign rebuilt here.
 """
 import base64
 import json
@@ -145,7 +146,14 @@ class Handler(BaseHTTPRequestHandler):
                                           rec["h_id"] == m.get("MessageId") and
                                           rec["h_topic"] == m.get("TopicArn")),
                            unsubscribe=m.get("UnsubscribeURL"),
-                           subscribe=m.get("SubscribeURL"))
+                           subscribe=m.get("SubscribeURL"),
+                           signature=m.get("Signature"))
+                # The string to sign as rebuilt here, so a test can check
+                # the signature again with the openssl command.
+                try:
+                    rec["sts"] = string_to_sign(m).decode("utf-8")
+                except (KeyError, TypeError):
+                    rec["sts"] = None
             except ValueError:
                 rec.update(type=None, id=None, verified=False)
         md = mode()

@@ -116,7 +116,7 @@ body 4 'sorted(b)' 'b["summary"] == "[" + V[0] + "] " + V[1]' \
 
 note "webhook: a confirmation carries the token and the link"
 send 0 webhook "$U/ok" --token abc123 --topic-arn $ARN --base-url https://hub.example
-body 5 'b["Type"]' 'b["Token"]' '"https://hub.example/sns/confirm?TopicArn=arn%3Acerthub%3Asns%3Alocal%3A000000000000%3Aalerts&Token=abc123" in b["text"]'
+body 5 'b["Type"]' 'b["Token"]' '"https://hub.example/?Action=ConfirmSubscription&TopicArn=arn%3Acerthub%3Asns%3Alocal%3A000000000000%3Aalerts&Token=abc123" in b["text"]'
 [ "${F[*]}" = "SubscriptionConfirmation abc123 true" ] || fail "confirmation ${F[*]}"
 
 note "text limits: cut with a note"

@@ -156,7 +156,7 @@ mail tls 4 Subject X-Certhub-Message-Type text
 [ "${F[0]}" = "certhub Notification - Subscription Confirmation" ] || fail "subject ${F[0]}"
 [ "${F[1]}" = SubscriptionConfirmation ] || fail "type ${F[1]}"
 case "${F[2]}" in
-  *"https://certhub.example.net/sns/confirm?TopicArn=arn%3Acerthub%3Asns%3Alocal%3A000000000000%3Aalerts&Token=tok%2Ben%2F1%3D"*"certhub topics confirm alerts tok+en/1="*) ;;
+  *"https://certhub.example.net/?Action=ConfirmSubscription&TopicArn=arn%3Acerthub%3Asns%3Alocal%3A000000000000%3Aalerts&Token=tok%2Ben%2F1%3D"*"certhub topics confirm alerts tok+en/1="*) ;;
   *) fail "confirmation text ${F[2]}" ;;
 esac
 

@@ -51,7 +51,9 @@ run_expect 0 "$CERTHUB" topics deliver --once
 echo ok >"$MODE"
 start_receiver
 
-POLICY='{"healthyRetryPolicy":{"numRetries":8,"numNoDelayRetries":1,"minDelayTarget":1,"maxDelayTarget":2,"numMinDelayRetries":1,"backoffFunction":"linear"}}'
+# 20 retries over about 28 s: a loaded machine may take seconds to start
+# the receiver below, and the last 200 must still be within the policy.
+POLICY='{"healthyRetryPolicy":{"numRetries":20,"numNoDelayRetries":1,"minDelayTarget":1,"maxDelayTarget":2,"numMinDelayRetries":1,"backoffFunction":"linear"}}'
 run_expect 0 "$CERTHUB" topics subscribe certs --protocol http \
   --endpoint "http://127.0.0.1:$PORT/sns/secret-path" \
   --attribute "DeliveryPolicy=$POLICY"

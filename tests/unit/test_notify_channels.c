@@ -146,6 +146,23 @@ static size_t qp_decode(const char *s, char *out)
   return n;
 }
 
+/* The decoded body of the MIME part of type `type` in mail. */
+static void part_decode(const char *mail, const char *type, char *out)
+{
+  static char raw[16384];
+  const char *p = strstr(mail, type);
+  assert_non_null(p);
+  p = strstr(p, "\r\n\r\n");
+  assert_non_null(p);
+  p += 4;
+  const char *e = strstr(p, "\r\n--=_certhub");
+  size_t n = e ? (size_t)(e - p) : strlen(p);
+  assert_true(n < sizeof(raw));
+  memcpy(raw, p, n);
+  raw[n] = '\0';
+  qp_decode(raw, out);
+}
+
 static void test_qp(void **st)
 {
   (void)st;
@@ -230,7 +247,7 @@ static void test_mail_build(void **st)
   };
   ch_buf_init(&b, CH_CHAN_BODY_CAP);
   assert_int_equal(ch_notify_mail_build(&env, "hub@example.com",
-                                        "bob@example.org", &m, 0, &b),
+                                        "bob@example.org", NULL, &m, 0, &b),
                    CH_OK);
   assert_true(max_line(b.data, &bare) <= 998);
   assert_false(bare);
@@ -251,13 +268,50 @@ static void test_mail_build(void **st)
     parts++;
   assert_int_equal(parts, 3);
   assert_non_null(strstr(b.data, "000000000001--\r\n"));
+  assert_null(strstr(b.data, "Unsubscribe"));
+
+  /* A subscription and its token: an unsubscribe link in both parts, the
+   * route `certhub serve` answers, HTML-escaped in the HTML. */
+  ch_buf_reset(&b);
+  m.token = "t/k=1";
+  m.html = "<html><body><p>html form</p></body></html>";
+  assert_int_equal(
+      ch_notify_mail_build(&env, "hub@example.com", "bob@example.org",
+                           "arn:certhub:sns:local:000000000000:alerts:s1", &m,
+                           0, &b),
+      CH_OK);
+  static char qd[16384];
+  part_decode(b.data, "Content-Type: text/plain", qd);
+  assert_non_null(strstr(qd,
+                         "To stop these mails, visit:\nhttps://hub.example/"
+                         "?Action=Unsubscribe&SubscriptionArn=arn%3Acerthub"
+                         "%3Asns%3Alocal%3A000000000000%3Aalerts%3As1&Token="
+                         "t%2Fk%3D1\n"));
+  part_decode(b.data, "Content-Type: text/html", qd);
+  assert_non_null(strstr(qd,
+                         "<a href=\"https://hub.example/?Action=Unsubscribe"
+                         "&amp;SubscriptionArn=arn%3Acerthub%3Asns%3Alocal%"
+                         "3A000000000000%3Aalerts%3As1&amp;Token=t%2Fk%3D1\">"
+                         "unsubscribe</a>.</p>\n</body></html>"));
+  /* No base URL: no link. */
+  ch_buf_reset(&b);
+  env.base_url = NULL;
+  assert_int_equal(
+      ch_notify_mail_build(&env, "hub@example.com", "bob@example.org",
+                           "arn:certhub:sns:local:000000000000:alerts:s1", &m,
+                           0, &b),
+      CH_OK);
+  assert_null(strstr(b.data, "Unsubscribe"));
+  env.base_url = "https://hub.example/";
+  m.token = NULL;
+  m.html = "<p>html form</p>";
 
   /* No html: one text/plain part, the message when there is no text. */
   ch_buf_reset(&b);
   m.html = NULL;
   m.text = NULL;
   assert_int_equal(ch_notify_mail_build(&env, "hub@example.com",
-                                        "bob@example.org", &m, 0, &b),
+                                        "bob@example.org", NULL, &m, 0, &b),
                    CH_OK);
   assert_null(strstr(b.data, "multipart"));
   assert_non_null(strstr(b.data, "Content-Type: text/plain; charset=UTF-8"));
@@ -269,14 +323,27 @@ static void test_mail_build(void **st)
   m.subject = NULL;
   m.token = "t/k=1";
   assert_int_equal(ch_notify_mail_build(&env, "hub@example.com",
-                                        "bob@example.org", &m, 0, &b),
+                                        "bob@example.org", NULL, &m, 0, &b),
                    CH_OK);
   static char dec[8192];
   qp_decode(strstr(b.data, "\r\n\r\n") + 4, dec);
-  assert_non_null(strstr(dec, "https://hub.example/sns/confirm?TopicArn="
-                              "arn%3Acerthub%3Asns%3Alocal%3A000000000000%"
-                              "3Aalerts&Token=t%2Fk%3D1"));
+  /* The link is the route `certhub serve` answers (api_sns.c). */
+  assert_non_null(strstr(dec, "https://hub.example/?Action=ConfirmSubscription"
+                              "&TopicArn=arn%3Acerthub%3Asns%3Alocal%"
+                              "3A000000000000%3Aalerts&Token=t%2Fk%3D1"));
   assert_non_null(strstr(dec, "certhub topics confirm alerts t/k=1"));
+  /* Without a base URL: no link to nowhere, the command only. */
+  ch_buf_reset(&b);
+  const char *base = env.base_url;
+  env.base_url = NULL;
+  assert_int_equal(ch_notify_mail_build(&env, "hub@example.com",
+                                        "bob@example.org", NULL, &m, 0, &b),
+                   CH_OK);
+  qp_decode(strstr(b.data, "\r\n\r\n") + 4, dec);
+  assert_null(strstr(dec, "Action="));
+  assert_null(strstr(dec, "http"));
+  assert_non_null(strstr(dec, "certhub topics confirm alerts t/k=1"));
+  env.base_url = base;
   assert_non_null(strstr(b.data,
                          "Subject: certhub Notification - Subscription "
                          "Confirmation\r\n"));
