@@ -41,6 +41,9 @@
 #define CERTHUB_BACKOFF_FIRST 1         /* seconds, doubling ... */
 #define CERTHUB_BACKOFF_CAP 300         /* ... up to 5 minutes */
 #define CERTHUB_EVENT_RETENTION_DAYS 90 /* default archive retention */
+/* PutEventsRequestEntry's length limits, in characters. */
+#define CERTHUB_BUS_SOURCE_MAX 256
+#define CERTHUB_BUS_DETAIL_TYPE_MAX 128
 #define CERTHUB_BUS_DEFAULT_ACCOUNT "000000000000"
 #define CERTHUB_BUS_DEFAULT_REGION "local"
 /* certhub's own batch Scheduled Events (a schedule rule's detail from
@@ -52,7 +55,8 @@
 /* ---- put ---------------------------------------------------------------- */
 
 /* Validate ev as PutEvents does and archive it, unrouted. Checks (the
- * message names the field): Source and DetailType present and non-empty,
+ * message names the field): Source (at most 256 characters) and DetailType
+ * (at most 128) present and non-empty,
  * Detail a JSON object (NULL: "{}"), Resources strings, the bus exists,
  * the rendered envelope at most CERTHUB_EVENT_MAX_LEN bytes. ev->time 0
  * means now; account and region default to CERTHUB_BUS_DEFAULT_*. A NULL

@@ -184,6 +184,23 @@ static void test_put_validation(void **state)
   ev = ok;
   ev.detail_type = "";
   put_err(f->s, &ev, CH_ERR_PARSE, "DetailType is required");
+  /* PutEvents' limits count characters: 128 two-byte ones pass. */
+  char lim[4 * 257 + 1];
+  for(int i = 0; i < 128; i++)
+    memcpy(lim + 2 * i, "\xc3\xa9", 2);
+  lim[256] = '\0';
+  ev.detail_type = lim;
+  char lim_id[37];
+  put_ok(f->s, &ev, T_NOW, lim_id);
+  memcpy(lim + 256, "x", 2);
+  put_err(f->s, &ev, CH_ERR_PARSE, "DetailType is longer than 128 characters");
+  ev = ok;
+  memset(lim, 's', 256);
+  lim[256] = '\0';
+  ev.source = lim;
+  put_ok(f->s, &ev, T_NOW, lim_id);
+  memcpy(lim + 256, "s", 2);
+  put_err(f->s, &ev, CH_ERR_PARSE, "Source is longer than 256 characters");
   ev = ok;
   ev.detail = "{\"a\":";
   put_err(f->s, &ev, CH_ERR_PARSE, "Detail is not valid JSON");
@@ -244,7 +261,8 @@ static void test_put_validation(void **state)
   put_err(f->s, &ev, CH_ERR_PARSE, "Detail is not valid JSON");
   free(nest);
   free(d);
-  assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+  /* the two at the length limits and the one just under the size cap */
+  assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 3);
 }
 
 /* ---- buses and rules ------------------------------------------------------
