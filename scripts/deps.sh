@@ -17,7 +17,9 @@ build=(build-essential cmake pkg-config libssl-dev libsqlite3-dev
 # validator (test_findings_probe.sh); the topic delivery tests' receiver
 # verifies SNS signatures with python3-cryptography; the HTTP API tests and
 # the demo call the API with curl.
-tools=(openssl sqlite3 python3 python3-jsonschema python3-cryptography curl)
+# systemd-analyze verifies the units in packaging/systemd.
+tools=(openssl sqlite3 python3 python3-jsonschema python3-cryptography curl
+       systemd)
 # Probing is tested against real servers started on loopback by the tests:
 # nginx, postfix (SMTP), dovecot (IMAP, POP3), PostgreSQL, slapd (LDAP),
 # prosody (XMPP), vsftpd (FTP).

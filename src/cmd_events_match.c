@@ -186,8 +186,21 @@ static int run_file(struct run *r, gzFile gz, double *read_s, double *read_cpu)
                         zerr == Z_ERRNO ? strerror(errno) : msg);
         break;
       }
-      if(n == 0)
+      if(n == 0) {
+        /* zlib reports a gzip stream cut short only here (Z_BUF_ERROR at
+         * end of input): without this check a truncated download counts
+         * fewer events, or blames a half line's JSON. */
+        int zerr = Z_OK;
+        (void)gzerror(gz, &zerr);
+        if(zerr == Z_BUF_ERROR) {
+          code = cli_fail(r->c, CLI_EXIT_USAGE,
+                          "--events %s: gzip data ends early (truncated "
+                          "file?) after line %zu",
+                          r->path, ln);
+          break;
+        }
         eof = true;
+      }
       have += (size_t)n;
     }
     size_t start = 0;

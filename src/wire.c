@@ -41,6 +41,7 @@ struct wire {
   bool (*stopping)(void *ctx); /* asked before each delivery; may be NULL */
   void *stop_ctx;
   char base_url[512]; /* the running API's URL, "" none */
+  certhub_bus_breaker *breaker; /* failing targets wait, the others go on */
 };
 
 static char *msg_dup(const char *fmt, ...)
@@ -275,6 +276,10 @@ ch_err wire_new(certhub_store *s, const certhub_config *cfg, wire_log_fn log,
   w->hooks.ctx = w;
   w->hooks.publish = hook_publish;
   w->hooks.import_findings = hook_findings;
+  if(!(w->breaker = certhub_bus_breaker_new())) {
+    free(w);
+    return CH_ERR_NOMEM;
+  }
   *out = w;
   return CH_OK;
 }
@@ -292,6 +297,8 @@ void wire_set_base_url(wire *w, const char *url)
 
 void wire_free(wire *w)
 {
+  if(w)
+    certhub_bus_breaker_free(w->breaker);
   free(w);
 }
 
@@ -444,12 +451,14 @@ ch_err wire_step(wire *w, int64_t now, size_t max_deliveries, wire_stats *st,
     *errmsg = store_msg(w, rc, "routing");
     goto out;
   }
-  rc = certhub_bus_dispatch(w->s, now, deliver, w, max_deliveries, &bs);
+  rc = certhub_bus_dispatch_guarded(w->s, now, deliver, w, max_deliveries,
+                                    w->breaker, &bs);
   if(rc) {
     *errmsg = store_msg(w, rc, "delivery");
     goto out;
   }
-  *more = max_deliveries && bs.attempted >= max_deliveries;
+  /* postponed rows left the due set: the next step sees others */
+  *more = max_deliveries && bs.attempted + bs.postponed >= max_deliveries;
 out:
   st->fired += bs.fired;
   st->routed += bs.routed;

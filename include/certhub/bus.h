@@ -41,6 +41,9 @@
 #define CERTHUB_BACKOFF_FIRST 1         /* seconds, doubling ... */
 #define CERTHUB_BACKOFF_CAP 300         /* ... up to 5 minutes */
 #define CERTHUB_EVENT_RETENTION_DAYS 90 /* default archive retention */
+/* PutEventsRequestEntry's length limits, in characters. */
+#define CERTHUB_BUS_SOURCE_MAX 256
+#define CERTHUB_BUS_DETAIL_TYPE_MAX 128
 #define CERTHUB_BUS_DEFAULT_ACCOUNT "000000000000"
 #define CERTHUB_BUS_DEFAULT_REGION "local"
 /* certhub's own batch Scheduled Events (a schedule rule's detail from
@@ -52,7 +55,8 @@
 /* ---- put ---------------------------------------------------------------- */
 
 /* Validate ev as PutEvents does and archive it, unrouted. Checks (the
- * message names the field): Source and DetailType present and non-empty,
+ * message names the field): Source (at most 256 characters) and DetailType
+ * (at most 128) present and non-empty,
  * Detail a JSON object (NULL: "{}"), Resources strings, the bus exists,
  * the rendered envelope at most CERTHUB_EVENT_MAX_LEN bytes. ev->time 0
  * means now; account and region default to CERTHUB_BUS_DEFAULT_*. A NULL
@@ -125,9 +129,10 @@ typedef struct certhub_bus_stats {
   uint64_t fired;        /* schedule fires */
   uint64_t attempted;    /* deliveries attempted */
   uint64_t delivered;
-  uint64_t retried; /* RETRY answered, retry scheduled */
-  uint64_t dead;    /* moved to the dead-letter queue */
-  uint64_t dropped; /* given up without a DeadLetterConfig */
+  uint64_t retried;   /* RETRY answered, retry scheduled */
+  uint64_t dead;      /* moved to the dead-letter queue */
+  uint64_t dropped;   /* given up without a DeadLetterConfig */
+  uint64_t postponed; /* not attempted: their target is failing (breaker) */
 } certhub_bus_stats;
 
 /* Route every unrouted event (in archive order, batches of
@@ -193,6 +198,27 @@ typedef ch_err (*certhub_bus_deliver_cb)(void *ctx, const char *rule,
 ch_err certhub_bus_dispatch(certhub_store *s, int64_t now,
                             certhub_bus_deliver_cb deliver, void *ctx,
                             size_t max, certhub_bus_stats *stats);
+
+/* A per-target breaker for a long-lived dispatcher (certhub serve), so
+ * that a failing target does not hold up the others: deliveries run one
+ * at a time, and a webhook that never answers would otherwise cost its
+ * timeout for every due row, while every other target waits. After a
+ * RETRY from a target (bus, rule, target Id), that target is "open" for
+ * a backoff that grows with its consecutive failures (the delays above);
+ * its other due rows are postponed to the end of that wait without an
+ * attempt (attempts, errors and the age limit untouched), and the row
+ * that failed goes after them, so the next trial is another event. A
+ * delivery closes it. At most CERTHUB_BUS_BREAKER_MAX targets are
+ * tracked (beyond: no breaker for the new ones). */
+#define CERTHUB_BUS_BREAKER_MAX 4096
+typedef struct certhub_bus_breaker certhub_bus_breaker;
+certhub_bus_breaker *certhub_bus_breaker_new(void); /* NULL: out of memory */
+void certhub_bus_breaker_free(certhub_bus_breaker *b);
+/* certhub_bus_dispatch with a breaker (NULL: none); b is updated. */
+ch_err certhub_bus_dispatch_guarded(certhub_store *s, int64_t now,
+                                    certhub_bus_deliver_cb deliver, void *ctx,
+                                    size_t max, certhub_bus_breaker *b,
+                                    certhub_bus_stats *stats);
 
 /* Earliest pending outbox next_attempt_at or enabled schedule fire time;
  * *found false when there is nothing to wait for. */

@@ -171,7 +171,8 @@ ch_err certhub_store_outbox_add(certhub_store *s, int64_t event_seq,
                                 const char *target_id, const char *target,
                                 int64_t now,
                                 bool *added /* OUT, may be NULL */);
-/* Pending rows with next_attempt_at <= now, oldest due first. */
+/* Pending rows with next_attempt_at <= now, oldest due first; among rows
+ * due at the same instant the least recently attempted first. */
 ch_err certhub_store_outbox_due(certhub_store *s, int64_t now, size_t limit,
                                 certhub_bus_outbox_cb cb, void *ctx);
 /* Record an attempt's outcome on a row: state, attempts, next_attempt_at,

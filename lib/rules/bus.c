@@ -105,6 +105,16 @@ static bool text_ok(const char *s)
   return ok;
 }
 
+/* Characters (code points) of valid UTF-8 s: PutEvents' length limits
+ * count characters, not bytes. */
+static size_t utf8_chars(const char *s)
+{
+  size_t n = 0;
+  for(; *s; s++)
+    n += ((unsigned char)*s & 0xc0) != 0x80;
+  return n;
+}
+
 /* certhub_bus_render with the size cap max: CERTHUB_EVENT_MAX_LEN for
  * PutEvents, CERTHUB_BATCH_EVENT_MAX for certhub's own batch events. */
 static ch_err render_cap(const certhub_event *ev, int64_t now, size_t max,
@@ -133,11 +143,17 @@ static ch_err render_cap(const certhub_event *ev, int64_t now, size_t max,
     BAD(CH_ERR_PARSE, "%s%s", "Source is required and must not be empty", "");
   if(!text_ok(ev->source))
     BAD(CH_ERR_PARSE, "%s%s", "Source is not valid UTF-8", "");
+  if(utf8_chars(ev->source) > CERTHUB_BUS_SOURCE_MAX)
+    BAD(CH_ERR_PARSE, "Source is longer than %d characters%s",
+        CERTHUB_BUS_SOURCE_MAX, "");
   if(!ev->detail_type || !*ev->detail_type)
     BAD(CH_ERR_PARSE, "%s%s", "DetailType is required and must not be empty",
         "");
   if(!text_ok(ev->detail_type))
     BAD(CH_ERR_PARSE, "%s%s", "DetailType is not valid UTF-8", "");
+  if(utf8_chars(ev->detail_type) > CERTHUB_BUS_DETAIL_TYPE_MAX)
+    BAD(CH_ERR_PARSE, "DetailType is longer than %d characters%s",
+        CERTHUB_BUS_DETAIL_TYPE_MAX, "");
   if(ev->bus && !ch_bus_name_ok(ev->bus))
     BAD(CH_ERR_PARSE,
         "EventBusName '%.200s' is invalid (1-256 of A-Z a-z 0-9 . _ - /)%s",

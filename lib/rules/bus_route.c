@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -433,8 +434,10 @@ ch_err certhub_bus_fire_schedules(certhub_store *s, int64_t now,
 typedef struct due_row {
   int64_t id;
   char *bus, *rule, *target, *event;
+  char *key;        /* bus \n rule \n target Id: the breaker's key */
+  char *last_error; /* kept as is when the row is postponed */
   unsigned attempts;
-  int64_t ingested_at;
+  int64_t ingested_at, last_attempt_at;
 } due_row;
 
 typedef struct due_rows {
@@ -455,7 +458,65 @@ static ch_err take_row(void *ctx, const certhub_bus_outbox_row *o)
   x->rule = strdup(o->rule);
   x->target = strdup(o->target);
   x->event = strdup(o->event ? o->event : "");
-  return x->bus && x->rule && x->target && x->event ? CH_OK : CH_ERR_NOMEM;
+  x->last_error = strdup(o->last_error ? o->last_error : "");
+  x->last_attempt_at = o->last_attempt_at;
+  if(asprintf(&x->key, "%s\n%s\n%s", o->bus, o->rule,
+              o->target_id ? o->target_id : "") < 0)
+    x->key = NULL;
+  return x->bus && x->rule && x->target && x->event && x->last_error && x->key
+             ? CH_OK
+             : CH_ERR_NOMEM;
+}
+
+/* ---- breaker: see certhub_bus_dispatch_guarded --------------------------
+ */
+
+typedef struct brk {
+  char *key;
+  unsigned fails;     /* consecutive retryable failures */
+  int64_t open_until; /* its other rows wait until then */
+} brk;
+
+struct certhub_bus_breaker {
+  brk *v;
+  size_t n;
+};
+
+certhub_bus_breaker *certhub_bus_breaker_new(void)
+{
+  certhub_bus_breaker *b = calloc(1, sizeof(*b));
+  if(b && !(b->v = calloc(CERTHUB_BUS_BREAKER_MAX, sizeof(*b->v)))) {
+    free(b);
+    b = NULL;
+  }
+  return b;
+}
+
+void certhub_bus_breaker_free(certhub_bus_breaker *b)
+{
+  if(!b)
+    return;
+  for(size_t i = 0; i < b->n; i++)
+    free(b->v[i].key);
+  free(b->v);
+  free(b);
+}
+
+static brk *brk_find(certhub_bus_breaker *b, const char *key)
+{
+  for(size_t i = 0; b && i < b->n; i++)
+    if(!strcmp(b->v[i].key, key))
+      return &b->v[i];
+  return NULL;
+}
+
+static void brk_close(certhub_bus_breaker *b, const char *key)
+{
+  brk *e = brk_find(b, key);
+  if(!e)
+    return;
+  free(e->key);
+  *e = b->v[--b->n];
 }
 
 /* Exponential backoff with equal jitter before attempt number
@@ -476,6 +537,44 @@ static int64_t backoff(unsigned attempts)
   return w < 1 ? 1 : w;
 }
 
+static int64_t mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A retryable failure of key's target: open (longer each time) until the
+ * returned instant; 0 when the table is full (no breaker). now is the
+ * pass's instant, from before the attempt: the wait starts after it. */
+static int64_t brk_fail(certhub_bus_breaker *b, const char *key, int64_t now)
+{
+  brk *e = brk_find(b, key);
+  if(!e && b->n == CERTHUB_BUS_BREAKER_MAX) {
+    /* make room: targets whose wait is long over */
+    for(size_t i = 0; i < b->n;)
+      if(b->v[i].open_until + CERTHUB_BACKOFF_CAP < now) {
+        free(b->v[i].key);
+        b->v[i] = b->v[--b->n];
+      }
+      else
+        i++;
+  }
+  if(!e && b->n < CERTHUB_BUS_BREAKER_MAX) {
+    char *k = strdup(key);
+    if(!k)
+      return 0;
+    e = &b->v[b->n++];
+    *e = (brk){k, 0, 0};
+  }
+  if(!e)
+    return 0;
+  if(e->fails < 64)
+    e->fails++;
+  e->open_until = now + backoff(e->fails);
+  return e->open_until;
+}
+
 static ch_err give_up(certhub_store *s, const due_row *r,
                       const ch_bus_policy *pol, unsigned attempts,
                       const char *why, int64_t now, certhub_bus_stats *st)
@@ -494,7 +593,8 @@ static ch_err give_up(certhub_store *s, const due_row *r,
 
 static ch_err dispatch_one(certhub_store *s, const due_row *r, int64_t now,
                            certhub_bus_deliver_cb deliver, void *ctx,
-                           certhub_bus_stats *st, bool *skipped)
+                           certhub_bus_breaker *br, certhub_bus_stats *st,
+                           bool *skipped)
 {
   ch_bus_policy pol;
   char why[ERRLEN];
@@ -513,8 +613,11 @@ static ch_err dispatch_one(certhub_store *s, const due_row *r, int64_t now,
   certhub_bus_delivery res = CERTHUB_BUS_RETRY;
   char *detail = NULL;
   st->attempted++;
+  int64_t t0 = mono_ms();
   ch_err cbrc = deliver(ctx, r->rule, r->bus, r->target, r->event,
                         strlen(r->event), &res, &detail);
+  /* a slow failure (a timeout) must not use up the target's wait */
+  int64_t spent = (mono_ms() - t0 + 999) / 1000;
   if(!cbrc && res == CERTHUB_BUS_SKIPPED) { /* untouched, due as before */
     st->attempted--;
     *skipped = true;
@@ -536,6 +639,7 @@ static ch_err dispatch_one(certhub_store *s, const due_row *r, int64_t now,
                                   0, "", now);
     if(!rc)
       st->delivered++;
+    brk_close(br, r->key);
     break;
   case CERTHUB_BUS_FAILED:
     snprintf(why, sizeof(why), "failed: %s", err);
@@ -543,6 +647,11 @@ static ch_err dispatch_one(certhub_store *s, const due_row *r, int64_t now,
     break;
   default: {
     int64_t next = now + backoff(attempts);
+    /* The target's other rows wait until open; this one goes after them,
+     * so one event that keeps failing does not hold up the rest. */
+    int64_t open = br ? brk_fail(br, r->key, now + spent) : 0;
+    if(open && next <= open)
+      next = open + 1;
     /* attempts counts every try; retries are attempts - 1. */
     if(attempts > pol.max_retries) {
       snprintf(why, sizeof(why),
@@ -573,6 +682,14 @@ ch_err certhub_bus_dispatch(certhub_store *s, int64_t now,
                             certhub_bus_deliver_cb deliver, void *ctx,
                             size_t max, certhub_bus_stats *stats)
 {
+  return certhub_bus_dispatch_guarded(s, now, deliver, ctx, max, NULL, stats);
+}
+
+ch_err certhub_bus_dispatch_guarded(certhub_store *s, int64_t now,
+                                    certhub_bus_deliver_cb deliver, void *ctx,
+                                    size_t max, certhub_bus_breaker *br,
+                                    certhub_bus_stats *stats)
+{
   certhub_bus_stats local = {0};
   due_rows d = {0};
   if(!s || !deliver)
@@ -582,14 +699,28 @@ ch_err certhub_bus_dispatch(certhub_store *s, int64_t now,
     return certhub_store_set_error(s, CH_ERR_NOMEM, "out of memory");
   ch_err rc = certhub_store_outbox_due(s, now, d.cap, take_row, &d);
   bool skipped = false;
-  for(size_t i = 0; !rc && !skipped && i < d.n; i++)
-    rc = dispatch_one(s, &d.r[i], now, deliver, ctx, stats ? stats : &local,
-                      &skipped);
+  certhub_bus_stats *st = stats ? stats : &local;
+  for(size_t i = 0; !rc && !skipped && i < d.n; i++) {
+    const due_row *r = &d.r[i];
+    brk *e = brk_find(br, r->key);
+    if(e && e->open_until > now) {
+      /* its target is failing: wait with it, nothing else changes */
+      rc = certhub_store_outbox_set(s, r->id, CERTHUB_OUTBOX_PENDING,
+                                    r->attempts, e->open_until, r->last_error,
+                                    r->last_attempt_at);
+      if(!rc)
+        st->postponed++;
+      continue;
+    }
+    rc = dispatch_one(s, r, now, deliver, ctx, br, st, &skipped);
+  }
   for(size_t i = 0; i < d.n; i++) {
     free(d.r[i].bus);
     free(d.r[i].rule);
     free(d.r[i].target);
     free(d.r[i].event);
+    free(d.r[i].key);
+    free(d.r[i].last_error);
   }
   free(d.r);
   if(rc == CH_ERR_NOMEM && !*certhub_store_errmsg(s))

@@ -577,7 +577,10 @@ ch_err ch_sq_outbox_due(certhub_store *s, int64_t now, size_t limit,
                     "SELECT " OUTBOX_COLS ", e.envelope FROM outbox o"
                     " JOIN events e ON e.seq = o.event_seq"
                     " WHERE o.state = 'pending' AND o.next_attempt_at <= ?1"
-                    " ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+                    /* ties (rows a breaker postponed together): the least
+                     * recently attempted first, so trials rotate */
+                    " ORDER BY o.next_attempt_at, o.last_attempt_at, o.id"
+                    " LIMIT ?2",
                     &st);
   if(rc)
     return rc;

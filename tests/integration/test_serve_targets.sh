@@ -25,6 +25,7 @@ rule gate test.gate "{\"Id\":\"hook\",\"Type\":\"webhook\",\"Url\":\"$URL/gate/b
 rule flood test.flood '{"Id":"flood","Type":"command","Command":["/bin/sh","-c","head -c 100000000 /dev/zero; echo done >&2"],"TimeoutSeconds":120}'
 rule hang test.hang "{\"Id\":\"hang\",\"Type\":\"command\",\"Command\":[\"/bin/sh\",\"-c\",\"echo \$\$ >$TMP/hang.pid; exec sleep 60\"],\"TimeoutSeconds\":1,\"RetryPolicy\":{\"MaximumRetryAttempts\":0},\"DeadLetterConfig\":{}}"
 rule after test.after "{\"Id\":\"log\",\"Type\":\"file\",\"Path\":\"$TMP/after.jsonl\"}"
+rule stuck test.stuck "{\"Id\":\"hook\",\"Type\":\"webhook\",\"Url\":\"$URL/gate/s\",\"TimeoutSeconds\":2,\"RetryPolicy\":{\"MaximumRetryAttempts\":0}}"
 
 put() { # SOURCE [DETAIL]: put one event, its id in $ID
   run_expect 0 "$CERTHUB" events put --source "$1" --detail-type Hostile --detail "${2:-{\}}"
@@ -76,6 +77,20 @@ wait_until 30 "the flaky delivery recorded" state_is "$FLAKY" "hook:delivered:3"
 [ "$(grep -c 'rule flaky target hook: attempt failed (retryable): HTTP 503' "$SLOG")" = 2 ] ||
   fail "want 2 logged retries of the flaky webhook"
 [ "$(grep -c flaky-1 "$REC")" = 1 ] || fail "the flaky webhook got it more than once"
+
+note "a webhook that never answers does not hold up the other targets"
+# six at once (one put), so that they wait in the outbox together
+python3 -c 'import json; print(json.dumps([{"Source": "test.stuck", "DetailType": "Hostile", "Detail": json.dumps({"k": "stuck-%d" % i})} for i in range(6)]))' >"$TMP/stuck.json"
+run_expect 0 "$CERTHUB" events put --entries "$TMP/stuck.json"
+t_put=$(date +%s%N)
+put test.after '{"k":"after-0"}'
+after0_in() { [ -f "$TMP/after.jsonl" ] && grep -q after-0 "$TMP/after.jsonl"; }
+wait_until 60 "the file target behind the stuck webhook" after0_in
+ms=$((($(date +%s%N) - t_put) / 1000000))
+# One-by-one, the six 2 s timeouts would come first (12 s); the breaker
+# lets at most the attempt in flight pass before it.
+[ "$ms" -lt 8000 ] || fail "the file target waited $ms ms behind a webhook that never answers"
+note "file target delivered $ms ms after the put, six events to a stuck webhook ahead of it"
 
 note "webhook that never answers: 2 attempts of 2 s, then the DLQ; redrive once fixed"
 put test.gate '{"k":"gate-1"}'; GATE=$ID

@@ -184,6 +184,23 @@ static void test_put_validation(void **state)
   ev = ok;
   ev.detail_type = "";
   put_err(f->s, &ev, CH_ERR_PARSE, "DetailType is required");
+  /* PutEvents' limits count characters: 128 two-byte ones pass. */
+  char lim[4 * 257 + 1];
+  for(int i = 0; i < 128; i++)
+    memcpy(lim + 2 * i, "\xc3\xa9", 2);
+  lim[256] = '\0';
+  ev.detail_type = lim;
+  char lim_id[37];
+  put_ok(f->s, &ev, T_NOW, lim_id);
+  memcpy(lim + 256, "x", 2);
+  put_err(f->s, &ev, CH_ERR_PARSE, "DetailType is longer than 128 characters");
+  ev = ok;
+  memset(lim, 's', 256);
+  lim[256] = '\0';
+  ev.source = lim;
+  put_ok(f->s, &ev, T_NOW, lim_id);
+  memcpy(lim + 256, "s", 2);
+  put_err(f->s, &ev, CH_ERR_PARSE, "Source is longer than 256 characters");
   ev = ok;
   ev.detail = "{\"a\":";
   put_err(f->s, &ev, CH_ERR_PARSE, "Detail is not valid JSON");
@@ -244,7 +261,8 @@ static void test_put_validation(void **state)
   put_err(f->s, &ev, CH_ERR_PARSE, "Detail is not valid JSON");
   free(nest);
   free(d);
-  assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+  /* the two at the length limits and the one just under the size cap */
+  assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 3);
 }
 
 /* ---- buses and rules ------------------------------------------------------
@@ -756,6 +774,107 @@ static void test_dispatch_age(void **state)
 }
 
 /* Backoff doubles to the 5-minute cap, with jitter in [d/2, d]. */
+/* The breaker: a failing target ("dead") costs one attempt per wait, its
+ * other rows are postponed untouched, the other target ("ok") is not held
+ * up; trials rotate over the waiting rows; one delivery reopens the flow.
+ * Passes run at each next due instant, as certhub serve does. */
+typedef struct flaky {
+  bool up;
+  unsigned dead_calls, ok_calls;
+} flaky;
+
+static ch_err flaky_cb(void *ctx, const char *rule, const char *bus,
+                       const char *target, const char *event, size_t len,
+                       certhub_bus_delivery *result, char **detail)
+{
+  flaky *fl = ctx;
+  (void)rule;
+  (void)bus;
+  (void)event;
+  (void)len;
+  if(strstr(target, "\"dead\"")) {
+    fl->dead_calls++;
+    *result = fl->up ? CERTHUB_BUS_DELIVERED : CERTHUB_BUS_RETRY;
+  }
+  else {
+    fl->ok_calls++;
+    *result = CERTHUB_BUS_DELIVERED;
+  }
+  if(*result != CERTHUB_BUS_DELIVERED)
+    *detail = strdup("timed out");
+  return CH_OK;
+}
+
+static void test_breaker(void **state)
+{
+  fx *f = *state;
+  rule_ok(f->s, NULL, "r", "{}", NULL,
+          "[{\"Id\":\"dead\",\"Type\":\"f\"},{\"Id\":\"ok\",\"Type\":\"f\"}]",
+          T_NOW);
+  for(int i = 0; i < 5; i++)
+    one_event(f, T_NOW);
+  certhub_bus_breaker *br = certhub_bus_breaker_new();
+  assert_non_null(br);
+  flaky fl = {0};
+  certhub_bus_stats st = {0};
+  /* First pass: one attempt at dead, every ok delivered. */
+  assert_int_equal(
+      certhub_bus_dispatch_guarded(f->s, T_NOW, flaky_cb, &fl, 8, br, &st),
+      CH_OK);
+  assert_int_equal(
+      certhub_bus_dispatch_guarded(f->s, T_NOW, flaky_cb, &fl, 8, br, &st),
+      CH_OK);
+  assert_int_equal(fl.dead_calls, 1);
+  assert_int_equal(fl.ok_calls, 5);
+  assert_int_equal(st.postponed, 4);
+  /* Postponed rows: untouched but for the due time, before the failed
+   * row's own retry. */
+  t_query_eq(f->s,
+             "SELECT group_concat(x, ' ') FROM (SELECT attempts || ':' ||"
+             " first_attempt_at || ':' || last_error AS x FROM outbox WHERE"
+             " target_id = 'dead' ORDER BY id)",
+             "1:1795428000:timed out 0:0: 0:0: 0:0: 0:0:");
+  assert_true(q_int(f->s, "SELECT min(next_attempt_at) FROM outbox WHERE"
+                          " target_id = 'dead' AND attempts = 1") >
+              q_int(f->s, "SELECT max(next_attempt_at) FROM outbox WHERE"
+                          " target_id = 'dead' AND attempts = 0"));
+  /* While down: each trial is a row not tried yet. */
+  int64_t now = T_NOW;
+  for(int pass = 0; pass < 100 && fl.dead_calls < 5; pass++) {
+    bool found = false;
+    assert_int_equal(certhub_bus_next_due(f->s, &now, &found), CH_OK);
+    assert_true(found);
+    assert_int_equal(
+        certhub_bus_dispatch_guarded(f->s, now, flaky_cb, &fl, 8, br, &st),
+        CH_OK);
+  }
+  assert_int_equal(fl.dead_calls, 5);
+  assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE target_id ="
+                               " 'dead' AND attempts = 1"),
+                   5);
+  /* Up again: the next trial delivers and the rest follow at once. */
+  fl.up = true;
+  bool found = false;
+  assert_int_equal(certhub_bus_next_due(f->s, &now, &found), CH_OK);
+  assert_true(found);
+  now += 600; /* every row due */
+  assert_int_equal(
+      certhub_bus_dispatch_guarded(f->s, now, flaky_cb, &fl, 8, br, &st),
+      CH_OK);
+  assert_int_equal(fl.dead_calls, 10);
+  t_query_eq(f->s, "SELECT count(*) FROM outbox WHERE state = 'delivered'",
+             "10");
+  certhub_bus_breaker_free(br);
+
+  /* Without a breaker (certhub_bus_dispatch) every due row is tried. */
+  for(int i = 0; i < 3; i++)
+    one_event(f, now);
+  fl = (flaky){0};
+  assert_int_equal(certhub_bus_dispatch(f->s, now, flaky_cb, &fl, 0, &st),
+                   CH_OK);
+  assert_int_equal(fl.dead_calls, 3);
+}
+
 static void test_backoff(void **state)
 {
   fx *f = *state;
@@ -945,6 +1064,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dispatch_age, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dispatch_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_breaker, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dispatch_faults, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config, setup, teardown),
