@@ -35,8 +35,6 @@
 #define DEFAULT_PER_HOST 64
 #define DEFAULT_TIMEOUT_MS 15000
 #define DEFAULT_MAX_AGE_MS (3600 * 1000LL)
-#define THROTTLE_SLOTS                                                        \
-  1024 /* subscriptions tracked for maxReceivesPerSecond */
 #define DETAIL_MAX 160
 #define RENDER_CACHE 16 /* messages whose rendering is kept */
 #define CONFIRM_TEXT                                                          \
@@ -94,11 +92,8 @@ struct certhub_notify_engine {
   size_t n_topics;
   pending_update *upd;
   size_t n_upd, cap_upd;
-  struct {
-    uint64_t h;
-    int64_t next_ok;
-  } throttle[THROTTLE_SLOTS];
-  certhub_notify_stats *st; /* the running step's */
+  ch_notify_throttle throttle; /* maxReceivesPerSecond bookings */
+  certhub_notify_stats *st;    /* the running step's */
   /* The sweep through due rows: the last (next_at_ms, id) started, so a
    * long queue's head (in flight) is not read again each step. */
   int64_t sweep_ms, sweep_id;
@@ -391,32 +386,6 @@ static ch_err outcome(certhub_notify_engine *e, int64_t id, unsigned attempts,
   return push(e, id, CERTHUB_DLV_PENDING, n, now + delay, code, detail);
 }
 
-static uint64_t fnv(const char *s)
-{
-  uint64_t h = 1469598103934665603ULL;
-  for(; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h | 1; /* 0 marks a free slot */
-}
-
-/* maxReceivesPerSecond: true when sub may receive now (and books it). */
-static bool throttle_ok(certhub_notify_engine *e, const char *arn,
-                        unsigned per_second, int64_t now, int64_t *next_ok)
-{
-  if(!per_second)
-    return true;
-  uint64_t h = fnv(arn);
-  size_t i = h % THROTTLE_SLOTS;
-  if(e->throttle[i].h == h && e->throttle[i].next_ok > now) {
-    *next_ok = e->throttle[i].next_ok;
-    return false;
-  }
-  int64_t gap = 1000 / per_second;
-  e->throttle[i].h = h;
-  e->throttle[i].next_ok = now + (gap > 0 ? gap : 0);
-  return true;
-}
-
 static bool in_flight(const certhub_notify_engine *e, int64_t id)
 {
   for(unsigned i = 0; i < e->n_slots; i++)
@@ -592,7 +561,8 @@ static ch_err start_open(certhub_notify_engine *e,
       .timestamp_ms = confirm ? d->created_ms : d->published_at * 1000,
       .token = d->token,
   };
-  if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
+  if(!ch_notify_throttle_ok(&e->throttle, d->sub_arn, pol.max_per_second, now,
+                            &next_ok))
     return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);
   if(!confirm && e->cfg.filter_accepts &&
      !e->cfg.filter_accepts(e->cfg.filter_ctx, &sub, &m)) {

@@ -46,4 +46,23 @@ ch_err ch_notify_uuid(char out[37]);
 /* URL-encode s onto b (RFC 3986 unreserved kept). */
 ch_err ch_notify_urlencode(ch_buf *b, const char *s);
 
+/* maxReceivesPerSecond bookings, one per throttled subscription: the
+ * engine's (no locking; one engine thread). Zeroed is empty. */
+#define CH_NOTIFY_THROTTLE_SLOTS 1024
+typedef struct ch_notify_throttle {
+  struct {
+    uint64_t h;      /* hash of the subscription ARN; 0 free */
+    int64_t next_ok; /* ms: the next delivery it may get */
+  } slot[CH_NOTIFY_THROTTLE_SLOTS];
+} ch_notify_throttle;
+
+/* True when sub (its ARN) may receive at now (ms) under per_second (0:
+ * no limit), and books it; false with *next_ok when it must wait. */
+bool ch_notify_throttle_ok(ch_notify_throttle *t, const char *arn,
+                           unsigned per_second, int64_t now,
+                           int64_t *next_ok /* OUT */);
+
+/* The slot arn hashes to first (tests: to build colliding ARNs). */
+size_t ch_notify_throttle_home(const char *arn);
+
 #endif
