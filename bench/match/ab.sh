@@ -17,6 +17,7 @@ shift 2
 N=${N:-7}
 DATA=bench/data/citylots
 EVENTS=${CITYLOTS:-$DATA}/citylots2.jsonl
+[ -f "$EVENTS" ] || { echo "ab: $EVENTS missing (run run.sh first, or set CITYLOTS)" >&2; exit 2; }
 RULES=("$@")
 [ ${#RULES[@]} -gt 0 ] || RULES=(bench/match/rules/complex-arrays.json
   bench/match/rules/anything-but-suffix.json bench/match/rules/exact.json

@@ -72,7 +72,7 @@
 #include "certhub/ruleset.h"
 #include "pattern_int.h"
 #include "rules_int.h"
-#include "ruleset_num.h"
+#include "ruleset_int.h"
 
 #define JSON_MAX_DEPTH 2048         /* jansson's JSON_PARSER_MAX_DEPTH */
 #define SCRATCH_MAX_CTX (4u << 20)  /* array positions of kept leaves */
@@ -206,7 +206,7 @@ struct rpath {
    * leaves need their array positions (else a leaf agrees with any) */
   bool needctx;
   bool has_absent; /* a condition here has exists:false */
-  /* ranges and exists as regions (ruleset_num.h), when the path has no
+  /* ranges and exists as regions (ruleset_int.h), when the path has no
    * exact number or anything-but: a number's hits are its region's; the
    * scratch stamps region r of this path at rbase + r (rcap of them) */
   struct ch_numidx ix;
@@ -2512,6 +2512,28 @@ static inline uint64_t kid_word(const char *k, size_t kn)
 static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
                    uint64_t h, unsigned level, unsigned depth);
 
+/* leaf()'s first test for an approximate number d on path rp, without
+ * the call: true when it would not record it (and so need not be
+ * called); false when leaf() decides. */
+static inline __attribute__((always_inline)) bool
+num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, double d)
+{
+  const struct ch_numidx *ix = &rp->ix;
+  if(!ix->off)
+    return false;
+  uint32_t r = ch_numidx_region_near(ix, d, fabs(d) * 0x1p-50);
+  if(r == NONE)
+    return false;
+  if(ix->off[r] == ix->off[r + 1] && !rp->has_absent)
+    return true;
+  if((ix->flags[r] & CH_NUMIDX_ONCE) && !s->nosat &&
+     s->rstamp[rp->rbase + r] == s->satep) {
+    s->skipped = true;
+    return true;
+  }
+  return false;
+}
+
 /* A number in the usual form of a coordinate, -?[1-9][0-9]*\.[0-9]+ with
  * at most 19 digits and no exponent, approximated as number() does with
  * approx (the same double): one classification of 32 bytes instead of a
@@ -2661,7 +2683,7 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         if(p < e && *p == '\0')
           p++; /* nul_quirk */
         f->p = p;
-        if(!leaf(f, pi, &v))
+        if(!num_adds_nothing(s, &rs->paths[pi], v.d) && !leaf(f, pi, &v))
           return false;
       }
       else {

@@ -1,11 +1,11 @@
 /*
- * The numeric index of a rule path (ruleset_num.h): built when a rule is
+ * The numeric index of a rule path (ruleset_int.h): built when a rule is
  * added, read-only while matching.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ruleset_num.h"
+#include "ruleset_int.h"
 
 void ch_numidx_free(struct ch_numidx *ix)
 {
