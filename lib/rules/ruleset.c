@@ -661,8 +661,8 @@ static bool path_index(certhub_ruleset *rs, uint32_t pi)
     v[k++] = numcond(&rp->nb.v[i], rs->conds[rp->nb.v[i].cond].once);
   for(size_t i = 0; i < rp->exists.n; i++) { /* any number */
     uint32_t c = rp->exists.v[i];
-    v[k++] = (struct ch_numcond){0, 0, false, false, false, false,
-                                 rs->conds[c].once, c};
+    v[k++] = (struct ch_numcond){
+        0, 0, false, false, false, false, rs->conds[c].once, c};
   }
   int r = ch_numidx_build(&rp->ix, v, n, 16 * n + 64);
   free(v);

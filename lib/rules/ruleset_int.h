@@ -31,19 +31,19 @@ struct ch_numcond {
 #define CH_NUMIDX_ONCE 1 /* every condition of the region is `once` */
 
 struct ch_numidx {
-  double *b;        /* the bounds, ascending */
-  uint32_t nb;      /* 0 with off NULL: no index */
-  uint32_t *off;    /* 2 nb + 2 offsets into conds; NULL: not built */
-  uint32_t *conds;  /* condition ids, region by region */
-  uint8_t *flags;   /* per region: CH_NUMIDX_ONCE */
+  double *b;       /* the bounds, ascending */
+  uint32_t nb;     /* 0 with off NULL: no index */
+  uint32_t *off;   /* 2 nb + 2 offsets into conds; NULL: not built */
+  uint32_t *conds; /* condition ids, region by region */
+  uint8_t *flags;  /* per region: CH_NUMIDX_ONCE */
 };
 
 /* Build *ix from v[0..n), replacing what it held. 0: built; 1: not built
  * (the regions would hold more than max_entries condition ids in all:
  * many nested ranges; ix is left empty and the caller keeps its other
  * way); -1: out of memory (ix empty). */
-int ch_numidx_build(struct ch_numidx *ix, const struct ch_numcond *v,
-                    size_t n, size_t max_entries);
+int ch_numidx_build(struct ch_numidx *ix, const struct ch_numcond *v, size_t n,
+                    size_t max_entries);
 
 void ch_numidx_free(struct ch_numidx *ix);
 

@@ -55,8 +55,8 @@ static void span(const struct ch_numcond *c, const double *b, uint32_t nb,
   }
 }
 
-int ch_numidx_build(struct ch_numidx *ix, const struct ch_numcond *v,
-                    size_t n, size_t max_entries)
+int ch_numidx_build(struct ch_numidx *ix, const struct ch_numcond *v, size_t n,
+                    size_t max_entries)
 {
   ch_numidx_free(ix);
   if(n > (UINT32_MAX - 4) / 4 || max_entries > UINT32_MAX)
