@@ -217,6 +217,9 @@ struct cond {
   uint32_t path;
   bool absent_ok; /* has exists:false: satisfied when the path is absent */
   bool once;      /* every alternative using it has no other condition */
+  /* its rule, when it is the rule's only alternative's only condition:
+   * a live hit is a match, no counting; else NONE */
+  uint32_t direct;
   struct u32v alts;
 };
 
@@ -554,6 +557,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   struct cond *cd = &rs->conds[c];
   memset(cd, 0, sizeof(*cd));
   cd->path = pi;
+  cd->direct = NONE; /* set when the rule is complete */
   struct rpath *rp = &rs->paths[pi];
   for(size_t i = 0; i < l->nm; i++) {
     const struct matcher *m = &l->m[i];
@@ -786,6 +790,7 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     cd->once = true;
     for(size_t j = 0; j < cd->alts.n; j++)
       cd->once &= rs->alts[cd->alts.v[j]].n == 1;
+    cd->direct = cd->once && cd->alts.n == 1 ? r : NONE;
   }
   for(size_t k = 0; k < nseen; k++) {
     uint32_t pi = rs->conds[ids[k]].path;
@@ -2977,13 +2982,20 @@ again:
     }
     s->path_stamp[l->path] = ep;
   }
-  size_t ntouched = 0;
+  size_t ntouched = 0, nout = 0;
   for(size_t i = 0; i < s->nhits; i++) {
     struct hit *ht = &s->hits[i];
     const struct sleaf *l = &s->leaves[ht->leaf];
     if(l->dead)
       continue;
-    uint32_t c = ht->cond;
+    uint32_t c = ht->cond, dr = rs->conds[c].direct;
+    if(dr != NONE) { /* the rule matches: nothing to count or bind */
+      if(s->rule_stamp[dr] != ep) {
+        s->rule_stamp[dr] = ep;
+        s->out[nout++] = dr;
+      }
+      continue;
+    }
     if(s->cond_stamp[c] != ep) {
       s->cond_stamp[c] = ep;
       s->cond_head[c] = NONE;
@@ -3012,7 +3024,6 @@ again:
       s->touched[ntouched++] = a;
     }
   }
-  size_t nout = 0;
   for(size_t t = 0; t < ntouched; t++) {
     const struct ralt *al = &rs->alts[s->touched[t]];
     if(s->rule_stamp[al->rule] == ep ||
