@@ -5,6 +5,11 @@
 #
 #   bench/match/run.sh [BUILD_DIR]      (default build/, RelWithDebInfo)
 #
+# CITYLOTS=DIR takes the data from DIR (synthetic-citylots2.json.gz, or
+# citylots2.jsonl already decompressed) instead of generating it into
+# bench/data/citylots/, so that several worktrees share one copy; the
+# working files (rule sets, outputs) stay in bench/data/citylots/.
+#
 # 1. Generates the data once (../shared/data/gen_citylots_synth.py, about
 #    45 s, into bench/data/citylots/, git-ignored) and decompresses it once,
 #    so that reading and gunzip are out of the measurement.
@@ -27,6 +32,7 @@ BUILD=${1:-build}
 RUNS=${RUNS:-5}
 CHECK=${CHECK:-20000}
 DATA=bench/data/citylots
+SRC=${CITYLOTS:-$DATA}
 RULES=bench/match/rules
 CERTHUB=$BUILD/certhub
 JSONB=$BUILD/bench/bench_match_json
@@ -41,16 +47,17 @@ done
 PIN=()
 command -v taskset >/dev/null && PIN=(taskset -c 0)
 
-if [ ! -f "$DATA/citylots2.jsonl" ]; then
-  mkdir -p "$DATA"
-  if [ ! -f "$DATA/synthetic-citylots2.json.gz" ]; then
+mkdir -p "$DATA"
+if [ ! -f "$SRC/citylots2.jsonl" ]; then
+  mkdir -p "$SRC"
+  if [ ! -f "$SRC/synthetic-citylots2.json.gz" ]; then
     echo "bench: generating the data (about 45 s)..." >&2
-    python3 "$GEN" "$DATA" >&2
+    python3 "$GEN" "$SRC" >&2
   fi
-  gzip -dc "$DATA/synthetic-citylots2.json.gz" >"$DATA/citylots2.jsonl.tmp"
-  mv "$DATA/citylots2.jsonl.tmp" "$DATA/citylots2.jsonl"
+  gzip -dc "$SRC/synthetic-citylots2.json.gz" >"$SRC/citylots2.jsonl.tmp"
+  mv "$SRC/citylots2.jsonl.tmp" "$SRC/citylots2.jsonl"
 fi
-EVENTS=$DATA/citylots2.jsonl
+EVENTS=$SRC/citylots2.jsonl
 
 # All kinds in one rules file.
 python3 - "$RULES" $KINDS >"$DATA/all.json" <<'PY'

@@ -72,6 +72,7 @@
 #include "certhub/ruleset.h"
 #include "pattern_int.h"
 #include "rules_int.h"
+#include "ruleset_int.h"
 
 #define JSON_MAX_DEPTH 2048         /* jansson's JSON_PARSER_MAX_DEPTH */
 #define SCRATCH_MAX_CTX (4u << 20)  /* array positions of kept leaves */
@@ -204,11 +205,21 @@ struct rpath {
   /* some alternative has another condition besides one on this path: its
    * leaves need their array positions (else a leaf agrees with any) */
   bool needctx;
+  bool has_absent; /* a condition here has exists:false */
+  /* ranges and exists as regions (ruleset_int.h), when the path has no
+   * exact number or anything-but: a number's hits are its region's; the
+   * scratch stamps region r of this path at rbase + r (rcap of them) */
+  struct ch_numidx ix;
+  uint32_t rbase, rcap;
 };
 
 struct cond {
   uint32_t path;
   bool absent_ok; /* has exists:false: satisfied when the path is absent */
+  bool once;      /* every alternative using it has no other condition */
+  /* its rule, when it is the rule's only alternative's only condition:
+   * a live hit is a match, no counting; else NONE */
+  uint32_t direct;
   struct u32v alts;
 };
 
@@ -258,6 +269,7 @@ struct certhub_ruleset {
   struct kids rootkids;    /* nodes without a '.' */
   size_t maxpath;          /* longest node path */
   size_t maxalt;           /* most conditions in one alternative */
+  size_t rspace;           /* region stamps (struct rpath rbase, rcap) */
 };
 
 static struct node *node_find(const certhub_ruleset *rs, const char *p,
@@ -545,6 +557,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   struct cond *cd = &rs->conds[c];
   memset(cd, 0, sizeof(*cd));
   cd->path = pi;
+  cd->direct = NONE; /* set when the rule is complete */
   struct rpath *rp = &rs->paths[pi];
   for(size_t i = 0; i < l->nm; i++) {
     const struct matcher *m = &l->m[i];
@@ -582,7 +595,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
       if(m->exists)
         ok = u32_push(&rp->exists, c);
       else
-        cd->absent_ok = true;
+        cd->absent_ok = rp->has_absent = true;
       break;
     case M_NUMERIC:
       if(m->has_lo && m->has_hi) {
@@ -617,6 +630,57 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
       return false;
   }
   *out = c;
+  return true;
+}
+
+/* Conditions per path beyond which numbers use the range lists: the
+ * index is rebuilt whenever a rule adds to its path (bounded cost). */
+#define NUMIDX_MAX_CONDS 4096
+
+static struct ch_numcond numcond(const struct range *r, bool once)
+{
+  return (struct ch_numcond){r->lo,     r->hi,      r->has_lo, r->lo_incl,
+                             r->has_hi, r->hi_incl, once,      r->cond};
+}
+
+/* (Re)build path pi's numeric index from its ranges and exists
+ * conditions; none when an exact number or anything-but also reads
+ * numbers there (they stay with leaf()'s general way), or when the
+ * regions would be too many. */
+static bool path_index(certhub_ruleset *rs, uint32_t pi)
+{
+  struct rpath *rp = &rs->paths[pi];
+  size_t n = rp->nr.n + rp->nb.n + rp->exists.n, k = 0;
+  if(rp->xnum || rp->gn.n || !n || n > NUMIDX_MAX_CONDS ||
+     rs->rspace > UINT32_MAX / 4) {
+    ch_numidx_free(&rp->ix);
+    return true;
+  }
+  struct ch_numcond *v = malloc(n * sizeof(*v));
+  if(!v)
+    return false;
+  for(size_t i = 0; i < rp->nr.n; i++)
+    v[k++] = numcond(&rp->nr.v[i], rs->conds[rp->nr.v[i].cond].once);
+  for(size_t i = 0; i < rp->nb.n; i++)
+    v[k++] = numcond(&rp->nb.v[i], rs->conds[rp->nb.v[i].cond].once);
+  for(size_t i = 0; i < rp->exists.n; i++) { /* any number */
+    uint32_t c = rp->exists.v[i];
+    v[k++] = (struct ch_numcond){
+        0, 0, false, false, false, false, rs->conds[c].once, c};
+  }
+  int r = ch_numidx_build(&rp->ix, v, n, 16 * n + 64);
+  free(v);
+  if(r < 0)
+    return false;
+  uint32_t nreg = 2 * rp->ix.nb + 1;
+  if(r == 0 && nreg > rp->rcap) { /* stamps: a new block, doubling */
+    uint32_t cap = 16;
+    while(cap < nreg)
+      cap *= 2;
+    rp->rbase = (uint32_t)rs->rspace;
+    rp->rcap = cap;
+    rs->rspace += cap;
+  }
   return true;
 }
 
@@ -719,6 +783,23 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     if(al->nabsent == al->n && !u32_push(&rs->absent_alts, a))
       goto out;
   }
+  /* the rule's conditions are complete: which need only one hit, then
+   * the numeric indexes of their paths */
+  for(size_t k = 0; k < nseen; k++) {
+    struct cond *cd = &rs->conds[ids[k]];
+    cd->once = true;
+    for(size_t j = 0; j < cd->alts.n; j++)
+      cd->once &= rs->alts[cd->alts.v[j]].n == 1;
+    cd->direct = cd->once && cd->alts.n == 1 ? r : NONE;
+  }
+  for(size_t k = 0; k < nseen; k++) {
+    uint32_t pi = rs->conds[ids[k]].path;
+    bool done = false;
+    for(size_t j = 0; j < k && !done; j++)
+      done = rs->conds[ids[j]].path == pi;
+    if(!done && !path_index(rs, pi))
+      goto out;
+  }
   if(index)
     *index = r;
   e = CH_OK;
@@ -754,6 +835,7 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     trie_free(&p->prei);
     trie_free(&p->suf);
     trie_free(&p->sufi);
+    ch_numidx_free(&p->ix);
   }
   for(size_t i = 0; i < rs->nconds; i++)
     free(rs->conds[i].alts.v);
@@ -821,6 +903,13 @@ struct certhub_match_scratch {
   const struct sleaf **bound;
   size_t *out;
   size_t steps;
+  /* numeric regions already recorded in this pass over the event: a
+   * region's stamp equals satep (struct rpath rbase) */
+  uint32_t *rstamp, satep;
+  size_t nrstamp;
+  bool skipped; /* a number was left out as adding nothing (see leaf) */
+  bool dup;     /* a duplicate key on a rule path killed leaves */
+  bool nosat;   /* this pass records every number */
 };
 
 ch_err certhub_match_scratch_new(certhub_match_scratch **out)
@@ -860,6 +949,7 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->node_rec);
   free(s->bound);
   free(s->out);
+  free(s->rstamp);
   free(s);
 }
 
@@ -917,6 +1007,11 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
        !resize0(&s->bound, s->maxalt, rs->maxalt, sizeof(*s->bound)))
       return false;
     s->maxalt = rs->maxalt;
+  }
+  if(rs->rspace > s->nrstamp) {
+    if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)))
+      return false;
+    s->nrstamp = rs->rspace;
   }
   if(rs->maxpath + 1 > s->cappath) {
     char *np = realloc(s->path, rs->maxpath + 1);
@@ -2285,11 +2380,47 @@ static void nb_window(const struct rpath *p, double d, size_t *first,
 }
 
 /* A leaf at rule path pi (or a MARKER): recorded with its array
- * positions (when a rule may need them), and its hits found. */
+ * positions (when a rule may need them), and its hits found.
+ *
+ * A number on a path with a numeric index takes its region's hits, and
+ * is not recorded at all when that adds nothing: no hit and no
+ * exists:false to answer; or every condition of its region needs one hit
+ * only and an earlier number of this event in the same region has them
+ * (saturation: later coordinates in a region cost a search, not a leaf,
+ * its hits and their counting). That last holds while the earlier leaf
+ * stays alive; a duplicate key may kill it, and then the match runs again
+ * recording every number (s->nosat). */
 static bool leaf(struct fl *f, uint32_t pi, struct val *v)
 {
   certhub_match_scratch *s = f->s;
   const certhub_ruleset *rs = f->rs;
+  const uint32_t *ixhits = NULL;
+  uint32_t nixhits = 0;
+  if(pi != MARKER && v->t == V_NUM && rs->paths[pi].ix.off) {
+    const struct rpath *rp = &rs->paths[pi];
+    const struct ch_numidx *ix = &rp->ix;
+    uint32_t r = NONE;
+    if(v->approx) /* within 2^-51 |d| (struct val): twice that is safe */
+      r = ch_numidx_region_near(ix, v->d, fabs(v->d) * 0x1p-50);
+    if(r == NONE) {
+      if(v->approx)
+        num_exact(f, v);
+      r = ch_numidx_region(ix, v->d);
+    }
+    uint32_t b = ix->off[r], e = ix->off[r + 1];
+    if(b == e && !rp->has_absent)
+      return true;
+    if((ix->flags[r] & CH_NUMIDX_ONCE) && !s->nosat) {
+      uint32_t *st = &s->rstamp[rp->rbase + r];
+      if(*st == s->satep) {
+        s->skipped = true;
+        return true;
+      }
+      *st = s->satep;
+    }
+    ixhits = ix->conds + b;
+    nixhits = e - b;
+  }
   size_t depth = pi != MARKER && rs->paths[pi].needctx ? s->depth : 0;
   if(s->nleaves >= EV_MAX_LEAVES ||
      (s->nleaves >= s->capleaves &&
@@ -2310,6 +2441,12 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
   }
   if(pi == MARKER)
     return true;
+  if(ixhits) {
+    for(uint32_t i = 0; i < nixhits; i++)
+      if(!add_hit(f, ixhits[i], id))
+        return false;
+    return true;
+  }
   const struct rpath *rp = &rs->paths[pi];
   if(v->t == V_NUM && v->approx && (rp->xnum || rp->gn.n))
     num_exact(f, v);
@@ -2379,6 +2516,28 @@ static inline uint64_t kid_word(const char *k, size_t kn)
 
 static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
                    uint64_t h, unsigned level, unsigned depth);
+
+/* leaf()'s first test for an approximate number d on path rp, without
+ * the call: true when it would not record it (and so need not be
+ * called); false when leaf() decides. */
+static inline __attribute__((always_inline)) bool
+num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, double d)
+{
+  const struct ch_numidx *ix = &rp->ix;
+  if(!ix->off)
+    return false;
+  uint32_t r = ch_numidx_region_near(ix, d, fabs(d) * 0x1p-50);
+  if(r == NONE)
+    return false;
+  if(ix->off[r] == ix->off[r + 1] && !rp->has_absent)
+    return true;
+  if((ix->flags[r] & CH_NUMIDX_ONCE) && !s->nosat &&
+     s->rstamp[rp->rbase + r] == s->satep) {
+    s->skipped = true;
+    return true;
+  }
+  return false;
+}
 
 /* A number in the usual form of a coordinate, -?[1-9][0-9]*\.[0-9]+ with
  * at most 19 digits and no exponent, approximated as number() does with
@@ -2512,26 +2671,8 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
       if(k != s->path + off)
         for(size_t j = 0; j < kn; j++) /* short: no call */
           s->path[off + j] = k[j];
-      /* jansson keeps the last of duplicate keys: the node remembers
-       * (by object serial) its record in this object, O(1) */
-      size_t ni = (size_t)(nd - rs->nodes), ki;
-      if(s->node_obj[ni] == serial) {
-        ki = s->node_rec[ni];
-        for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
-          s->leaves[j].dead = 1;
-      }
-      else {
-        if(s->nkeys >= s->capkeys &&
-           !grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
-                 sizeof(*s->keys), SCRATCH_MAX_KEYS)) {
-          f->p = p;
-          return toobig(f, "too many keys to match");
-        }
-        ki = s->nkeys++;
-        s->node_obj[ni] = serial;
-        s->node_rec[ni] = (uint32_t)ki;
-      }
-      s->keys[ki] = (struct keyrec){nd, (uint32_t)s->nleaves, 0};
+      size_t ni = (size_t)(nd - rs->nodes);
+      uint32_t l0 = (uint32_t)s->nleaves;
       uint32_t pi = nd->leafpath;
       struct val v;
       const unsigned char *q;
@@ -2547,7 +2688,7 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         if(p < e && *p == '\0')
           p++; /* nul_quirk */
         f->p = p;
-        if(!leaf(f, pi, &v))
+        if(!num_adds_nothing(s, &rs->paths[pi], v.d) && !leaf(f, pi, &v))
           return false;
       }
       else {
@@ -2557,7 +2698,28 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
           return false;
         p = f->p;
       }
-      s->keys[ki].lend = (uint32_t)s->nleaves;
+      /* jansson keeps the last of duplicate keys: the node remembers (by
+       * object serial) its record in this object, O(1); a value without
+       * leaves needs no record (nothing to kill) until a duplicate */
+      if(s->node_obj[ni] == serial) {
+        size_t ki = s->node_rec[ni];
+        for(uint32_t j = s->keys[ki].lstart; j < s->keys[ki].lend; j++)
+          s->leaves[j].dead = 1;
+        s->dup = true;
+        s->keys[ki] = (struct keyrec){nd, l0, (uint32_t)s->nleaves};
+      }
+      else if(s->nleaves != l0) {
+        if(s->nkeys >= s->capkeys &&
+           !grow((void **)&s->keys, &s->capkeys, s->nkeys + 1,
+                 sizeof(*s->keys), SCRATCH_MAX_KEYS)) {
+          f->p = p;
+          return toobig(f, "too many keys to match");
+        }
+        size_t ki = s->nkeys++;
+        s->node_obj[ni] = serial;
+        s->node_rec[ni] = (uint32_t)ki;
+        s->keys[ki] = (struct keyrec){nd, l0, (uint32_t)s->nleaves};
+      }
     }
     else if(!(p = sk_value(f, p, depth + 1))) {
       return false;
@@ -2743,7 +2905,14 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
   }
   if(!scratch_fit(s, rs))
     return CH_ERR_NOMEM;
+  s->nosat = false;
+again:
   s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = 0;
+  s->skipped = s->dup = false;
+  if(++s->satep == 0) { /* wrapped: forget every region's stamp */
+    memset(s->rstamp, 0, s->nrstamp * sizeof(*s->rstamp));
+    s->satep = 1;
+  }
   struct fl f = {rs,
                  s,
                  (const unsigned char *)event_json,
@@ -2796,6 +2965,12 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
     set_msg(errmsg, "event: must be a JSON object, not %s", notobj);
     return CH_ERR_PARSE;
   }
+  if(s->dup && s->skipped && !s->nosat) {
+    /* a number left out for an earlier one that a duplicate key then
+     * killed (see leaf): again, recording every number */
+    s->nosat = true;
+    goto again;
+  }
   uint32_t ep = s->epoch;
   for(size_t i = 0; i < s->nleaves; i++) {
     const struct sleaf *l = &s->leaves[i];
@@ -2807,13 +2982,20 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
     }
     s->path_stamp[l->path] = ep;
   }
-  size_t ntouched = 0;
+  size_t ntouched = 0, nout = 0;
   for(size_t i = 0; i < s->nhits; i++) {
     struct hit *ht = &s->hits[i];
     const struct sleaf *l = &s->leaves[ht->leaf];
     if(l->dead)
       continue;
-    uint32_t c = ht->cond;
+    uint32_t c = ht->cond, dr = rs->conds[c].direct;
+    if(dr != NONE) { /* the rule matches: nothing to count or bind */
+      if(s->rule_stamp[dr] != ep) {
+        s->rule_stamp[dr] = ep;
+        s->out[nout++] = dr;
+      }
+      continue;
+    }
     if(s->cond_stamp[c] != ep) {
       s->cond_stamp[c] = ep;
       s->cond_head[c] = NONE;
@@ -2842,7 +3024,6 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
       s->touched[ntouched++] = a;
     }
   }
-  size_t nout = 0;
   for(size_t t = 0; t < ntouched; t++) {
     const struct ralt *al = &rs->alts[s->touched[t]];
     if(s->rule_stamp[al->rule] == ep ||

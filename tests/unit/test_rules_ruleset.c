@@ -932,6 +932,153 @@ static void test_fast_paths(void **state)
   assert_int_equal(failures, 0);
 }
 
+/* Numbers read through a path's numeric index (regions between the
+ * bounds of its conditions), with the saturation that leaves out a
+ * number when an earlier one of the event already gave its region's
+ * hits: once-only ranges, points and ranges of multi-condition rules
+ * (which need every number, for the same-array-element rule), exists
+ * true and false with ranges, a condition with two ranges, -0 and 0, a
+ * path with an exact number (no index); events of coordinate arrays with
+ * numbers at, next to and between the bounds, long enough for the block
+ * paths, and duplicate keys that drop values already read (the match is
+ * then redone recording every number). */
+static void test_numeric_regions(void **state)
+{
+  (void)state;
+  static const char *const pats_[] = {
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"<\",-122.41600944012424]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\">\",-122.41600944012424]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\">\",-122.46471267081272,\"<\","
+      "-122.4063085128395]}]}}}",
+      "{\"g\":{\"t\":[\"P\"],\"c\":{\"x\":[{\"numeric\":[\"=\","
+      "-122.42916360922355]}]}}}",
+      "{\"g\":{\"t\":[\"M\"],\"c\":{\"y\":[{\"numeric\":[\"=\",37."
+      "72990021621732"
+      "4]}]}}}",
+      "{\"g\":{\"c\":{\"y\":[{\"numeric\":[\">=\",37.7,\"<=\",37.75]}],\"x\":["
+      "{"
+      "\"numeric\":[\"<\",-122.45]}]}}}",
+      "{\"g\":{\"c\":{\"y\":[{\"exists\":true}]}}}",
+      "{\"g\":{\"c\":{\"y\":[{\"exists\":false},{\"numeric\":[\">\",37.74]}]}}"
+      "}",
+      "{\"g\":{\"n\":[{\"numeric\":[\">\",0]},{\"numeric\":[\"<\",-5]}]}}",
+      "{\"g\":{\"n\":[{\"numeric\":[\"=\",0]}]}}",
+      "{\"g\":{\"w\":[{\"numeric\":[\">\",1]}],\"c\":{\"x\":[{\"exists\":true}"
+      "]}"
+      "}}",
+      "{\"g\":{\"m\":[5,{\"numeric\":[\">\",4]}]}}",
+      "{\"$or\":[{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"<=\",-122.5]}]}}},{"
+      "\"g\":"
+      "{\"n\":[{\"numeric\":[\">=\",7]}]}}]}",
+  };
+  static const char *const xs[] = {"-122.41600944012424",
+                                   "-122.41600944012425",
+                                   "-122.41600944012423",
+                                   "-122.46471267081272",
+                                   "-122.4063085128395",
+                                   "-122.42916360922355",
+                                   "-122.42916360922356",
+                                   "-122.5",
+                                   "-122.50000000000001",
+                                   "-122.45",
+                                   "-122.44999999999999",
+                                   "-122.3",
+                                   "-122.4",
+                                   "-122",
+                                   "-1.2242916360922355e2",
+                                   "-122.429163609223550"};
+  static const char *const ys[] = {"37.729900216217324",
+                                   "37.72990021621732",
+                                   "37.7",
+                                   "37.75",
+                                   "37.700000000000003",
+                                   "37.74",
+                                   "37.74000000000001",
+                                   "37.6",
+                                   "37.8",
+                                   "37.7299002162173240"};
+  static const char *const ns[] = {"0",  "-0", "0.0",  "-0.0", "1",   "-5",
+                                   "-6", "7",  "6.99", "5",    "4.5", "-4"};
+  enum { NE = 1500 };
+  size_t np = NELEM(pats_);
+  struct item *pv = calloc(np, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  for(size_t i = 0; i < np; i++)
+    pv[i].text = (char *)pats_[i];
+  char buf[8192];
+  for(size_t j = 0; j < NE; j++) {
+    size_t o = 0;
+    add(buf, &o, sizeof(buf), "{\"g\":{\"t\":\"%s\",", rnd(2) ? "P" : "M");
+    /* one or two "c" members: the first one's values die */
+    for(unsigned c = 0, nc = rnd(6) ? 1 : 2; c < nc; c++) {
+      add(buf, &o, sizeof(buf), "\"c\":[[");
+      for(unsigned k = 0, n = rnd(12); k < n; k++) {
+        /* mostly one value a few times over (saturation), sometimes
+         * any; now and then a duplicate "x" or no "y" */
+        const char *x = rnd(3) ? xs[j % NELEM(xs)] : xs[rnd(NELEM(xs))];
+        add(buf, &o, sizeof(buf), "%s{\"x\":%s", k ? "," : "", x);
+        if(rnd(10) == 0)
+          add(buf, &o, sizeof(buf), ",\"x\":%s", xs[rnd(NELEM(xs))]);
+        if(rnd(5))
+          add(buf, &o, sizeof(buf), ",\"y\":%s", ys[rnd(NELEM(ys))]);
+        add(buf, &o, sizeof(buf), ",\"z\":0}");
+      }
+      add(buf, &o, sizeof(buf), "]],");
+    }
+    add(buf, &o, sizeof(buf), "\"n\":[%s,%s],\"w\":%s,\"m\":%s}}",
+        ns[rnd(NELEM(ns))], ns[rnd(NELEM(ns))], ns[rnd(NELEM(ns))],
+        ns[rnd(NELEM(ns))]);
+    ev[j].text = strdup(buf);
+    assert_non_null(ev[j].text);
+  }
+  check_all("numeric regions", pv, np, ev, NE);
+  for(size_t j = 0; j < NE; j++)
+    free(ev[j].text);
+  free(pv);
+  free(ev);
+  assert_int_equal(failures, 0);
+}
+
+/* Many nested ranges on one path: the regions would hold too many
+ * condition ids, so the path keeps the range lists (no index); and many
+ * disjoint ones, indexed: both against the reference. */
+static void test_numeric_nested(void **state)
+{
+  (void)state;
+  enum { NP = 300, NE = 400 };
+  struct item *pv = calloc(2 * NP, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  for(size_t i = 0; i < NP; i++) {
+    char b[160];
+    snprintf(b, sizeof(b), "{\"a\":[{\"numeric\":[\">\",%zu,\"<=\",%zu]}]}",
+             NP - i, NP + i + 1);
+    pv[i].text = strdup(b);
+    snprintf(b, sizeof(b), "{\"b\":[{\"numeric\":[\">=\",%zu.5,\"<\",%zu]}]}",
+             i, i + 1);
+    pv[NP + i].text = strdup(b);
+    assert_non_null(pv[i].text);
+    assert_non_null(pv[NP + i].text);
+  }
+  for(size_t j = 0; j < NE; j++) {
+    char b[256];
+    unsigned v = rnd(2 * NP + 2);
+    snprintf(b, sizeof(b), "{\"a\":[%u,%u.5,%u],\"b\":[%u.5,%u,%u.25]}", v, v,
+             rnd(2 * NP), v / 2, v / 2, rnd(NP));
+    ev[j].text = strdup(b);
+    assert_non_null(ev[j].text);
+  }
+  check_all("numeric nested", pv, 2 * NP, ev, NE);
+  for(size_t i = 0; i < 2 * NP; i++)
+    free(pv[i].text);
+  for(size_t j = 0; j < NE; j++)
+    free(ev[j].text);
+  free(pv);
+  free(ev);
+  assert_int_equal(failures, 0);
+}
+
 /* The API's edges: empty ruleset, a scratch reused across rulesets,
  * oversized events, a bad pattern leaves the ruleset unchanged. */
 static void test_api(void **state)
@@ -1004,10 +1151,16 @@ static void test_api(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_api),         cmocka_unit_test(test_data_files),
-      cmocka_unit_test(test_hostile),     cmocka_unit_test(test_depth),
-      cmocka_unit_test(test_random),      cmocka_unit_test(test_numbers),
-      cmocka_unit_test(test_range_index), cmocka_unit_test(test_fast_paths),
+      cmocka_unit_test(test_api),
+      cmocka_unit_test(test_data_files),
+      cmocka_unit_test(test_hostile),
+      cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_random),
+      cmocka_unit_test(test_numbers),
+      cmocka_unit_test(test_range_index),
+      cmocka_unit_test(test_fast_paths),
+      cmocka_unit_test(test_numeric_regions),
+      cmocka_unit_test(test_numeric_nested),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
