@@ -84,7 +84,9 @@ typedef struct certhub_sns_delivery {
   const char *subject; /* NULL when none */
   const char *message;
   size_t len;
-  int64_t published_at; /* seconds */
+  int64_t published_at;       /* seconds */
+  const char *msg_attributes; /* the message's MessageAttributes JSON
+                               * (certhub_message.attributes), NULL: none */
 } certhub_sns_delivery;
 
 typedef ch_err (*certhub_sns_delivery_cb)(void *ctx,
@@ -256,8 +258,8 @@ typedef struct certhub_notify_topic_cfg {
   const char *name;
   const char *delivery_policy; /* JSON text or NULL */
   int signature_version;       /* 1 or 2; 0: default 1 */
-  const char *templates; /* rendering overrides, JSON text (see
-                          * certhub_render_templates_parse) or NULL */
+  const char *templates;       /* rendering overrides, JSON text (see
+                                * certhub_render_templates_parse) or NULL */
 } certhub_notify_topic_cfg;
 
 typedef struct certhub_notify_engine_cfg {

@@ -535,6 +535,8 @@ static ch_err start_open(certhub_notify_engine *e,
       .len = confirm ? strlen(msgtext) : d->len,
       .timestamp_ms = confirm ? d->created_ms : d->published_at * 1000,
       .token = d->token,
+      /* the filter hook and the SNS JSON read them */
+      .attributes_json = confirm ? NULL : d->msg_attributes,
   };
   if(!throttle_ok(e, d->sub_arn, pol.max_per_second, now, &next_ok))
     return push(e, d->id, CERTHUB_DLV_PENDING, d->attempts, next_ok, -1, NULL);

@@ -359,6 +359,22 @@ out:
 /* ---- matching ------------------------------------------------------------
  */
 
+/* A Number attribute's value as a JSON number: an integer when it is one
+ * that fits, else a real; NULL when it is not a finite decimal number. */
+static json_t *number_value(const char *v)
+{
+  const char *p = v + (*v == '+' || *v == '-');
+  char *end = NULL;
+  if(!((*p >= '0' && *p <= '9') || *p == '.') || strpbrk(v, "xXpP"))
+    return NULL;
+  double d = strtod(v, &end);
+  if(!end || *end || !isfinite(d))
+    return NULL;
+  if(!strpbrk(v, ".eE") && fabs(d) < 9e15)
+    return json_integer((json_int_t)strtoll(v, NULL, 10));
+  return json_real(d);
+}
+
 /* The MessageAttributes object as an event: {"name": value}. */
 static ch_err attrs_event(const char *attributes_json, json_t **out,
                           char **why)
@@ -418,6 +434,17 @@ static ch_err attrs_event(const char *attributes_json, json_t **out,
     json_t *j = NULL;
     if(is_str)
       j = json_string(val);
+    else if(is_num) {
+      /* SNS's Number syntax is wider than JSON's ("+5", "007", "1.");
+       * compare by value */
+      if(!(j = number_value(val))) {
+        rc = fail(why, CH_ERR_PARSE,
+                  "MessageAttributes: attribute '%.200s' of Type %s has an "
+                  "invalid Value",
+                  name, type);
+        goto out;
+      }
+    }
     else {
       j = json_loads(val, JSON_DECODE_ANY, NULL);
       if(!j || (is_num && !json_is_number(j)) ||
