@@ -20,7 +20,9 @@ the answer as a {"type": "Confirmed", ...} line.
 MODEFILE holds the answer for the next requests: "ok" (200), a status code
 ("500", "404", ...), or "hang" (answer 200 after 8 s). Each request is
 appended to RECORD.jsonl: type, message id, verified, status answered,
-time, token (confirmations), message, headers of interest.
+time, token (confirmations), message, MessageAttributes (which SNS
+leaves out of the string to sign, as this receiver does), headers of
+interest.
 """
 import base64
 import json
@@ -130,7 +132,10 @@ class Handler(BaseHTTPRequestHandler):
                "h_type": h.get("x-amz-sns-message-type"),
                "h_id": h.get("x-amz-sns-message-id"),
                "h_topic": h.get("x-amz-sns-topic-arn"),
-               "h_sub": h.get("x-amz-sns-subscription-arn")}
+               "h_sub": h.get("x-amz-sns-subscription-arn"),
+               # every x-amz-* header name: a raw delivery has no
+               # attribute headers
+               "h_amz": sorted(k for k in h if k.startswith("x-amz-"))}
         m = {}
         if raw:
             rec.update(type="Notification", id=rec["h_id"], verified=None,
@@ -145,6 +150,7 @@ class Handler(BaseHTTPRequestHandler):
                                           rec["h_id"] == m.get("MessageId") and
                                           rec["h_topic"] == m.get("TopicArn")),
                            unsubscribe=m.get("UnsubscribeURL"),
+                           attrs=m.get("MessageAttributes"),
                            subscribe=m.get("SubscribeURL"))
             except ValueError:
                 rec.update(type=None, id=None, verified=False)
