@@ -168,7 +168,9 @@ ch_err certhub_topic_publish_attrs(certhub_store *s, const char *topic,
                                    /* OUT */);
 
 /* The event bus's `topic` target hook (certhub_target_hooks' publish in
- * target.h). ctx is the certhub_store *; the time is certhub_now(). On
+ * target.h). ctx is the certhub_store *; the time is certhub_now(). A
+ * message that is a bus event gets MessageAttributes from it
+ * (certhub_msg_attrs_from_event, certhub/notify_render.h). On
  * success *detail is "MessageId <uuid>", on failure the reason; malloc'd,
  * caller frees (may be NULL on allocation failure). Calls are serialized
  * by a process-wide mutex (the bus may call hooks from several threads

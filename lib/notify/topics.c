@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "certhub/notify.h"
+#include "certhub/notify_render.h"
 #include "certhub/store_hub.h"
 #include "certhub/time.h"
 #include "core/core.h"
@@ -293,8 +294,17 @@ ch_err certhub_topic_publish_hook(void *ctx, const char *topic,
   if(detail)
     *detail = NULL;
   pthread_mutex_lock(&lock);
-  ch_err rc = certhub_topic_publish(s, topic, subject, message, len,
-                                    certhub_now(), id);
+  /* certhub's own messages (bus events) carry attributes from the event */
+  char *attrs = NULL;
+  ch_err rc = certhub_msg_attrs_from_event(
+      message, len, certhub_render_store_lookup, s, &attrs);
+  if(!rc)
+    rc = certhub_topic_publish_attrs(s, topic, subject, message, len, attrs,
+                                     certhub_now(), id);
+  if(rc == CH_ERR_TOOBIG && attrs) /* the body fits alone: send it bare */
+    rc = certhub_topic_publish(s, topic, subject, message, len, certhub_now(),
+                               id);
+  free(attrs);
   if(detail) {
     const char *msg = rc ? certhub_store_errmsg(s) : id;
     size_t n = strlen(msg) + 32;

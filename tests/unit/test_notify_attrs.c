@@ -533,6 +533,47 @@ static void test_own_messages(void **state)
   free(out);
 }
 
+/* The library's topic-target hook gives bus events their attributes
+ * (lookup through the store: an unknown certificate adds no owner). */
+static void test_hook(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  char *detail = NULL, *got = NULL;
+  assert_int_equal(certhub_topic_create(s, "t", NULL, NULL, NULL, T_NOW, NULL),
+                   CH_OK);
+  const char *ev =
+      "{\"detail-type\":\"ACM Certificate Expired\",\"source\":"
+      "\"certhub.acm\",\"resources\":[\"arn:certhub:acm:local:000000000000:"
+      "certificate/0123abcd-ef01-2345-6789-abcdef012345\"],\"detail\":{"
+      "\"CommonName\":\"old.example.com\"}}";
+  assert_int_equal(
+      certhub_topic_publish_hook(s, "t", NULL, ev, strlen(ev), &detail),
+      CH_OK);
+  free(detail);
+  assert_int_equal(certhub_topic_messages(s, "t", 1, on_msg, &got), CH_OK);
+  json_t *o = json_loads(got, 0, NULL);
+  assert_string_equal(val(o, "detail-type", "String"),
+                      "ACM Certificate Expired");
+  assert_string_equal(val(o, "certificate_id", "String"), "0123abcdef012345");
+  assert_null(json_object_get(o, "owner"));
+  assert_null(json_object_get(o, "days_to_expiry"));
+  json_decref(o);
+  free(got);
+  got = NULL;
+  /* a text message: none */
+  assert_int_equal(
+      certhub_topic_publish_hook(s, "t", NULL, "plain", 5, &detail), CH_OK);
+  free(detail);
+  assert_int_equal(certhub_topic_messages(s, "t", 1, on_msg, &got), CH_OK);
+  assert_string_equal(got, "(none)");
+  free(got);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 /* policy (MessageAttributes scope) against stored attributes */
 static bool accepts(const char *policy, const char *attrs)
 {
@@ -599,6 +640,7 @@ int main(void)
       cmocka_unit_test(test_publish_and_log),
       cmocka_unit_test(test_due_rows),
       cmocka_unit_test(test_own_messages),
+      cmocka_unit_test(test_hook),
       cmocka_unit_test(test_filter_on_stored),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
