@@ -976,10 +976,15 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
      !strcmp(sub, "subscriptions") || !strcmp(sub, "confirm") ||
      !strcmp(sub, "deliveries") || !strcmp(sub, "dlq") ||
      !strcmp(sub, "deliver")) {
-    if(message || subject || display || aopt.n || aopt.file)
+    if(message || subject || display)
       return cli_usage(c,
-                       "--message, --subject, --message-attribute(s) and "
-                       "--display-name are not for '%s'",
+                       "--message, --subject and --display-name are not "
+                       "for '%s'",
+                       sub);
+    if(aopt.n || aopt.file)
+      return cli_usage(c,
+                       "--message-attribute and --message-attributes are "
+                       "not for '%s'",
                        sub);
     dopt.limit = (size_t)limit;
     return topics_more(c, sub, argv + optind, nargs, &dopt);
@@ -1001,9 +1006,11 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
   int most = !strcmp(sub, "list") ? 0 : 1;
   if(nargs > most)
     return cli_usage(c, "unexpected argument '%s'", argv[optind + most]);
-  if((message || subject || aopt.n || aopt.file) && strcmp(sub, "publish"))
-    return cli_usage(c, "--message, --subject and --message-attribute(s) "
-                        "are for 'publish'");
+  if((message || subject) && strcmp(sub, "publish"))
+    return cli_usage(c, "--message and --subject are for 'publish'");
+  if((aopt.n || aopt.file) && strcmp(sub, "publish"))
+    return cli_usage(c, "--message-attribute and --message-attributes are "
+                        "for 'publish'");
   if(has_limit && strcmp(sub, "messages"))
     return cli_usage(c, "--limit is for 'messages'");
   if(display && strcmp(sub, "create"))
