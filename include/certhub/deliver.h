@@ -258,8 +258,8 @@ typedef struct certhub_notify_topic_cfg {
   const char *name;
   const char *delivery_policy; /* JSON text or NULL */
   int signature_version;       /* 1 or 2; 0: default 1 */
-  const char *templates;       /* rendering overrides, JSON text (see
-                                * certhub_render_templates_parse) or NULL */
+  const char *templates; /* rendering overrides, JSON text (see
+                          * certhub_render_templates_parse) or NULL */
 } certhub_notify_topic_cfg;
 
 typedef struct certhub_notify_engine_cfg {

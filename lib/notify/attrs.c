@@ -392,6 +392,12 @@ ch_err certhub_msg_attrs_add_arg(char **attrs, const char *arg, char **why)
     rc = CH_ERR_NOMEM;
     goto out;
   }
+  const char *reason = NULL;
+  if(certhub_msg_attr_name_check(name, &reason)) {
+    rc = afail(why, CH_ERR_PARSE, "message attribute '%.300s': %s", name,
+               reason);
+    goto out;
+  }
   if((rc = load_obj(*attrs, &o, why)))
     goto out;
   if(json_object_get(o, name)) {

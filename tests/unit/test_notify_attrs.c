@@ -261,6 +261,8 @@ static void test_cli_form(void **state)
       {"n=String", "use NAME=TYPE:VALUE"},
       {"n=Number:abc", "'n': Number 'abc'"},
       {"x..y=String:v", "'x..y'"},
+      {"caf\xe9=String:v", "only A-Z"}, /* not UTF-8: still named */
+      {"v=String:caf\xe9", "not UTF-8"},
       {"e=String:", "'e': the StringValue is missing or empty"},
   };
   for(size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
