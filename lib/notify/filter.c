@@ -13,6 +13,7 @@
 #include "certhub/notify_filter.h"
 #include "certhub/ruleset.h"
 #include "core/core.h"
+#include "filter_hook.h"
 #include "rules/pattern_int.h"
 
 struct certhub_filter_policy {
@@ -470,42 +471,44 @@ out:
   return rc;
 }
 
-ch_err certhub_filter_policy_accepts(certhub_filter_policy *p,
-                                     const char *attributes_json,
-                                     const char *message, size_t len,
-                                     bool *accepted, char **why)
+ch_err ch_filter_attrs_text(const char *attributes_json, char **text,
+                            char **why)
+{
+  json_t *ev = NULL;
+  *text = NULL;
+  ch_err rc = attrs_event(attributes_json, &ev, why);
+  if(!rc && !(*text = json_dumps(ev, JSON_COMPACT)))
+    rc = CH_ERR_NOMEM;
+  json_decref(ev);
+  return rc;
+}
+
+ch_err ch_filter_accepts_text(certhub_filter_policy *p, const char *attrs_text,
+                              const char *message, size_t len, bool *accepted,
+                              char **why)
 {
   const size_t *hits = NULL;
   size_t nhits = 0;
-  char *text = NULL, *merr = NULL;
-  json_t *ev = NULL;
+  char *merr = NULL;
   ch_err rc = CH_OK;
   if(why)
     *why = NULL;
   if(!p || !accepted)
     return CH_ERR_USAGE;
   *accepted = false;
+  if(p->empty) {
+    *accepted = true;
+    return CH_OK;
+  }
   if(p->scope == CERTHUB_FILTER_ATTRIBUTES) {
-    if((rc = attrs_event(attributes_json, &ev, why)))
-      goto out;
-    if(p->empty) {
-      *accepted = true;
-      goto out;
-    }
-    if(!(text = json_dumps(ev, JSON_COMPACT))) {
-      rc = CH_ERR_NOMEM;
-      goto out;
-    }
-    rc = certhub_ruleset_match(p->rs, p->scratch, text, strlen(text), &hits,
-                               &nhits, &merr);
+    if(!attrs_text)
+      return CH_ERR_USAGE;
+    rc = certhub_ruleset_match(p->rs, p->scratch, attrs_text,
+                               strlen(attrs_text), &hits, &nhits, &merr);
   }
   else {
-    if(p->empty) {
-      *accepted = true;
-      goto out;
-    }
     if(!message)
-      goto out;
+      return CH_OK;
     rc = certhub_ruleset_match(p->rs, p->scratch, message, len, &hits, &nhits,
                                &merr);
     if(rc == CH_ERR_PARSE) {
@@ -518,10 +521,29 @@ ch_err certhub_filter_policy_accepts(certhub_filter_policy *p,
     fail(why, rc, "filter policy: %s", merr ? merr : certhub_strerror(rc));
   else
     *accepted = nhits > 0;
-out:
   free(merr);
+  return rc;
+}
+
+ch_err certhub_filter_policy_accepts(certhub_filter_policy *p,
+                                     const char *attributes_json,
+                                     const char *message, size_t len,
+                                     bool *accepted, char **why)
+{
+  char *text = NULL;
+  ch_err rc = CH_OK;
+  if(why)
+    *why = NULL;
+  if(!p || !accepted)
+    return CH_ERR_USAGE;
+  *accepted = false;
+  /* malformed attributes are an error under MessageAttributes scope, even
+   * for the empty policy, as before */
+  if(p->scope == CERTHUB_FILTER_ATTRIBUTES &&
+     (rc = ch_filter_attrs_text(attributes_json, &text, why)))
+    return rc;
+  rc = ch_filter_accepts_text(p, text, message, len, accepted, why);
   free(text);
-  json_decref(ev);
   return rc;
 }
 

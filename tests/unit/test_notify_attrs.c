@@ -13,6 +13,8 @@
 #include "certhub/notify_filter.h"
 #include "certhub/notify_render.h"
 #include "certhub/notify_seal.h"
+#include "notify/filter_hook.h"
+#include "notify/proto.h"
 #include "test_store_util.h"
 
 /* Check json; on success the normalised text must be want (NULL: none). */
@@ -632,6 +634,65 @@ static void test_filter_on_stored(void **state)
   assert_true(accepts("{\"severity\":[{\"exists\":false}]}", "{}"));
 }
 
+/* The engine's hook builds a message's attributes event once for its
+ * deliveries (cached by the attributes text): answers must not leak from
+ * one message to the next. */
+static void test_hook_cache(void **state)
+{
+  (void)state;
+  ch_notify_filter_cache *c = NULL;
+  char problem[512];
+  assert_int_equal(ch_notify_filter_cache_new(&c), CH_OK);
+  ch_notify_sub high = {
+      .arn = "arn:certhub:sns:local:0:t:1",
+      .attributes =
+          "{\"FilterPolicy\":\"{\\\"severity\\\":[\\\"HIGH\\\"]}\"}"};
+  ch_notify_sub soon = {
+      .arn = "arn:certhub:sns:local:0:t:2",
+      .attributes =
+          "{\"FilterPolicy\":{\"days\":[{\"numeric\":[\"<=\",7]}]}}"};
+  ch_notify_sub body = {
+      .arn = "arn:certhub:sns:local:0:t:3",
+      .attributes = "{\"FilterPolicy\":{\"a\":[1]},\"FilterPolicyScope\":"
+                    "\"MessageBody\"}"};
+  ch_notify_msg m1 = {.message = "{\"a\":1}",
+                      .len = 7,
+                      .attributes_json =
+                          "{\"severity\":{\"Type\":\"String\",\"Value\":"
+                          "\"HIGH\"},\"days\":{\"Type\":\"Number\",\"Value\":"
+                          "\"30\"}}"};
+  ch_notify_msg m2 = {.message = "{\"a\":2}",
+                      .len = 7,
+                      .attributes_json =
+                          "{\"severity\":{\"Type\":\"String\",\"Value\":"
+                          "\"LOW\"},\"days\":{\"Type\":\"Number\",\"Value\":"
+                          "\"3\"}}"};
+  ch_notify_msg bad = {.message = "x",
+                       .len = 1,
+                       .attributes_json =
+                           "{\"severity\":{\"Value\":\"HIGH\"}}"};
+  ch_notify_msg none = {.message = "{\"a\":1}", .len = 7};
+  for(int round = 0; round < 2; round++) {
+    assert_true(ch_notify_filter_accepts(c, &high, &m1));
+    assert_false(ch_notify_filter_accepts(c, &soon, &m1));
+    assert_true(ch_notify_filter_accepts(c, &body, &m1));
+    assert_false(ch_notify_filter_accepts(c, &high, &m2));
+    assert_true(ch_notify_filter_accepts(c, &soon, &m2));
+    assert_false(ch_notify_filter_accepts(c, &body, &m2));
+    assert_false(ch_notify_filter_accepts(c, &high, &bad));
+    ch_notify_filter_problem(c, problem, sizeof(problem));
+    assert_non_null(strstr(problem, "has no Type"));
+    assert_false(ch_notify_filter_accepts(c, &soon, &bad)); /* cached */
+    ch_notify_filter_problem(c, problem, sizeof(problem));
+    assert_non_null(strstr(problem, "has no Type"));
+    assert_false(ch_notify_filter_accepts(c, &high, &none));
+    assert_false(ch_notify_filter_accepts(c, &soon, &none));
+    ch_notify_filter_problem(c, problem, sizeof(problem));
+    assert_string_equal(problem, "");
+  }
+  ch_notify_filter_cache_free(c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -644,6 +705,7 @@ int main(void)
       cmocka_unit_test(test_own_messages),
       cmocka_unit_test(test_hook),
       cmocka_unit_test(test_filter_on_stored),
+      cmocka_unit_test(test_hook_cache),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
