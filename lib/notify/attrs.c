@@ -311,9 +311,8 @@ ch_err certhub_msg_attrs_check(const char *json, size_t len, char **out,
                  CERTHUB_MSG_ATTRS_TEXT_MAX);
   in = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
   if(!in || !json_is_object(in)) {
-    rc = afail(why, CH_ERR_PARSE, "message attributes: %s%s%s",
-               in ? "not a JSON object" : "invalid JSON: ", in ? "" : je.text,
-               "");
+    rc = afail(why, CH_ERR_PARSE, "message attributes: %s%s",
+               in ? "not a JSON object" : "invalid JSON: ", in ? "" : je.text);
     goto out;
   }
   if(json_object_size(in) > CERTHUB_MSG_ATTRS_MAX) {
