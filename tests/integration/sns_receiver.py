@@ -20,9 +20,7 @@ the answer as a {"type": "Confirmed", ...} line.
 MODEFILE holds the answer for the next requests: "ok" (200), a status code
 ("500", "404", ...), or "hang" (answer 200 after 8 s). Each request is
 appended to RECORD.jsonl: type, message id, verified, status answered,
-time, token (confirmations), message, MessageAttributes (which SNS
-leaves out of the string to sign, as this receiver does), headers of
-interest.
+time, token (confirmations), message, headers of interest.
 """
 import base64
 import json
@@ -143,6 +141,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             try:
                 m = json.loads(body)
+                # MessageAttributes, which SNS (and this receiver's string
+                # to sign) leaves out of the signature
+                rec["attrs"] = m.get("MessageAttributes")
                 rec.update(type=m.get("Type"), id=m.get("MessageId"),
                            verified=verify(m), message=m.get("Message"),
                            token=m.get("Token"), version=m.get("SignatureVersion"),
@@ -150,7 +151,6 @@ class Handler(BaseHTTPRequestHandler):
                                           rec["h_id"] == m.get("MessageId") and
                                           rec["h_topic"] == m.get("TopicArn")),
                            unsubscribe=m.get("UnsubscribeURL"),
-                           attrs=m.get("MessageAttributes"),
                            subscribe=m.get("SubscribeURL"))
             except ValueError:
                 rec.update(type=None, id=None, verified=False)
