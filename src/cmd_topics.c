@@ -32,9 +32,13 @@ enum {
   OPT_ONCE,
   OPT_MAX_SECONDS,
   OPT_TOKEN,
+  OPT_MSG_ATTRIBUTE,
+  OPT_MSG_ATTRIBUTES,
 };
 
-#define MESSAGE_SHOWN 60 /* characters of a message in the table */
+#define MESSAGE_SHOWN 60     /* characters of a message in the table */
+#define ATTRS_SHOWN 60       /* characters of the attributes in the table */
+#define MAX_MSG_ATTR_OPTS 64 /* --message-attribute options (SNS takes 10) */
 
 static json_t *topic_json(const certhub_topic *t)
 {
@@ -124,6 +128,40 @@ typedef struct msg_args {
   size_t limit;
 } msg_args;
 
+/* MessageAttributes for one table cell: "name=value name=value" (Binary
+ * as its type; line breaks blanked). malloc'd; NULL when none. */
+static char *attrs_list(const char *attributes)
+{
+  json_t *o = attributes ? json_loads(attributes, 0, NULL) : NULL;
+  const char *name;
+  json_t *a;
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = json_object_size(o) ? open_memstream(&out, &len) : NULL;
+  if(!f) {
+    json_decref(o);
+    return NULL;
+  }
+  bool first = true;
+  json_object_foreach(o, name, a)
+  {
+    const char *type = json_string_value(json_object_get(a, "Type"));
+    const char *val = json_string_value(json_object_get(a, "Value"));
+    bool bin = type && !strcmp(type, "Binary");
+    fprintf(f, "%s%s=%s", first ? "" : " ", name,
+            bin   ? "(Binary)"
+            : val ? val
+                  : "");
+    first = false;
+  }
+  fclose(f);
+  json_decref(o);
+  for(char *p = out; p && *p; p++)
+    if(*p == '\n' || *p == '\r' || *p == '\t')
+      *p = ' ';
+  return out;
+}
+
 static ch_err message_row(void *ctx, const certhub_message *m)
 {
   list_state *st = ctx;
@@ -140,6 +178,11 @@ static ch_err message_row(void *ctx, const certhub_message *m)
                   m->sealed ? strlen("(sealed)") : m->len, "Timestamp", when);
     if(o && !m->subject)
       json_object_set_new(o, "Subject", json_null());
+    json_t *attrs = m->attributes ? json_loads(m->attributes, 0, NULL) : NULL;
+    if(o && attrs)
+      json_object_set_new(o, "MessageAttributes", attrs);
+    else
+      json_decref(attrs);
     ch_err rc = o ? out_json_item(&st->js, o) : CH_ERR_NOMEM;
     json_decref(o);
     return rc;
@@ -156,13 +199,25 @@ static ch_err message_row(void *ctx, const certhub_message *m)
     text[n - 1] = '\0';
   char *shown =
       st->c->format == OUT_TABLE ? out_truncate(text, MESSAGE_SHOWN) : NULL;
-  const char *cells[] = {when, m->message_id, m->topic,
-                         m->subject ? m->subject : "", shown ? shown : text};
+  char *alist = attrs_list(m->attributes);
+  char *ashown = alist && st->c->format == OUT_TABLE
+                     ? out_truncate(alist, ATTRS_SHOWN)
+                     : NULL;
+  const char *cells[] = {when,
+                         m->message_id,
+                         m->topic,
+                         m->subject ? m->subject : "",
+                         shown ? shown : text,
+                         ashown  ? ashown
+                         : alist ? alist
+                                 : ""};
   ch_err rc = CH_OK;
   if(st->c->format == OUT_CSV)
-    out_csv_row(stdout, cells, 5);
+    out_csv_row(stdout, cells, 6);
   else
     rc = out_table_add(st->table, cells, NULL);
+  free(ashown);
+  free(alist);
   free(shown);
   free(text);
   return rc;
@@ -177,9 +232,9 @@ static ch_err run_messages(certhub_store *s, void *arg)
 static int topics_messages(cli_ctx *c, const char *topic, size_t limit)
 {
   static const char *const heads[] = {"PUBLISHED", "MESSAGE_ID", "TOPIC",
-                                      "SUBJECT", "MESSAGE"};
+                                      "SUBJECT",   "MESSAGE",    "ATTRIBUTES"};
   msg_args a = {.st = {.c = c}, .topic = topic, .limit = limit};
-  return listing(c, &a.st, heads, 5, run_messages, &a, "message(s)");
+  return listing(c, &a.st, heads, 6, run_messages, &a, "message(s)");
 }
 
 static ch_err copy_arn(void *ctx, const certhub_topic *t)
@@ -237,20 +292,59 @@ static int topics_delete(cli_ctx *c, const char *name)
   return code;
 }
 
+typedef struct msg_attr_opts {
+  const char *args[MAX_MSG_ATTR_OPTS]; /* --message-attribute */
+  size_t n;
+  const char *file; /* --message-attributes JSON or @FILE */
+} msg_attr_opts;
+
+/* The MessageAttributes of --message-attribute and --message-attributes
+ * as one JSON object text (*out malloc'd, NULL when none given). The
+ * library checks them in full at publish; here they are put together. */
+static int msg_attrs_json(cli_ctx *c, const msg_attr_opts *o, char **out)
+{
+  char *why = NULL, *text = NULL;
+  ch_err rc = CH_OK;
+  *out = NULL;
+  if(o->file) {
+    int code = cli_arg_text(c, "--message-attributes", o->file,
+                            CERTHUB_MSG_ATTRS_TEXT_MAX, &text, NULL);
+    if(code)
+      return code;
+    rc = certhub_msg_attrs_merge(out, text, &why);
+    free(text);
+  }
+  for(size_t i = 0; !rc && i < o->n; i++)
+    rc = certhub_msg_attrs_add_arg(out, o->args[i], &why);
+  if(rc) {
+    int code = cli_fail(c, cli_exit_for(rc), "%s%s",
+                        o->file && !o->n ? "--message-attributes: "
+                                         : "--message-attribute: ",
+                        why ? why : certhub_strerror(rc));
+    free(why);
+    free(*out);
+    *out = NULL;
+    return code;
+  }
+  return 0;
+}
+
 static int topics_publish(cli_ctx *c, const char *name, const char *message,
-                          const char *subject)
+                          const char *subject, const msg_attr_opts *ao)
 {
   certhub_store *s = NULL;
-  char *body = NULL;
+  char *body = NULL, *attrs = NULL;
   size_t len = 0;
   char id[CERTHUB_MESSAGE_ID_LEN + 1];
   int code = 0;
+  if((code = msg_attrs_json(c, ao, &attrs)))
+    return code;
   if(message[0] == '@') {
     /* Past SNS's limit the read stops and names the limit itself. */
     code = cli_read_file(c, "--message", message + 1, CERTHUB_MESSAGE_MAX,
                          &body, &len);
     if(code)
-      return code;
+      goto out;
     message = body;
   }
   else
@@ -258,8 +352,8 @@ static int topics_publish(cli_ctx *c, const char *name, const char *message,
   /* The configuration says which topics are sealed at rest. */
   if((code = cli_config(c, false)) || (code = cli_open_store(c, &s)))
     goto out;
-  ch_err rc = certhub_topic_publish_cfg(s, c->config, name, subject, message,
-                                        len, c->now, id);
+  ch_err rc = certhub_topic_publish_cfg_attrs(s, c->config, name, subject,
+                                              message, len, attrs, c->now, id);
   /* Deliveries exist from now on (a later fan-out would add them too). */
   if(!rc && certhub_notify_fanout(s, certhub_now_ms(), NULL) && !c->quiet)
     fprintf(stderr, "certhub: topics: published; fan-out deferred: %s\n",
@@ -279,6 +373,7 @@ static int topics_publish(cli_ctx *c, const char *name, const char *message,
     printf("%s\n", id);
 out:
   free(body);
+  free(attrs);
   certhub_store_close(s);
   return code;
 }
@@ -777,9 +872,12 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
       {"once", no_argument, NULL, OPT_ONCE},
       {"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
       {"token", required_argument, NULL, OPT_TOKEN},
+      {"message-attribute", required_argument, NULL, OPT_MSG_ATTRIBUTE},
+      {"message-attributes", required_argument, NULL, OPT_MSG_ATTRIBUTES},
       {NULL, 0, NULL, 0},
   };
   deliver_opts dopt = {.max_seconds = 60};
+  msg_attr_opts aopt = {.n = 0};
   bool has_dopt = false;
   /* render, test-filter, keygen: cmd_topics_content.c */
   if(argc > 1 && cmd_topics_content_sub(argv[1]))
@@ -851,6 +949,17 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
       dopt.token = optarg;
       has_dopt = true;
       break;
+    case OPT_MSG_ATTRIBUTE:
+      if(aopt.n == MAX_MSG_ATTR_OPTS)
+        return cli_usage(c, "at most %d --message-attribute options",
+                         MAX_MSG_ATTR_OPTS);
+      aopt.args[aopt.n++] = optarg;
+      break;
+    case OPT_MSG_ATTRIBUTES:
+      if(aopt.file)
+        return cli_usage(c, "--message-attributes is given twice");
+      aopt.file = optarg;
+      break;
     default:
       return cli_usage(c, "unexpected option");
     }
@@ -871,6 +980,11 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
       return cli_usage(c,
                        "--message, --subject and --display-name are not "
                        "for '%s'",
+                       sub);
+    if(aopt.n || aopt.file)
+      return cli_usage(c,
+                       "--message-attribute and --message-attributes are "
+                       "not for '%s'",
                        sub);
     dopt.limit = (size_t)limit;
     return topics_more(c, sub, argv + optind, nargs, &dopt);
@@ -894,6 +1008,9 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
     return cli_usage(c, "unexpected argument '%s'", argv[optind + most]);
   if((message || subject) && strcmp(sub, "publish"))
     return cli_usage(c, "--message and --subject are for 'publish'");
+  if((aopt.n || aopt.file) && strcmp(sub, "publish"))
+    return cli_usage(c, "--message-attribute and --message-attributes are "
+                        "for 'publish'");
   if(has_limit && strcmp(sub, "messages"))
     return cli_usage(c, "--limit is for 'messages'");
   if(display && strcmp(sub, "create"))
@@ -908,5 +1025,5 @@ int cmd_topics(cli_ctx *c, int argc, char **argv)
     return topics_messages(c, name, (size_t)limit);
   if(!message)
     return cli_usage(c, "publish needs --message M or --message @FILE");
-  return topics_publish(c, name, message, subject);
+  return topics_publish(c, name, message, subject, &aopt);
 }

@@ -90,6 +90,11 @@ static void derive_subject(wire *w, const char *message, size_t len, char *out,
   free(why);
 }
 
+/* Room kept for the MessageAttributes of certhub's own messages when a
+ * batch event is cut to fit (they count toward the message limit; the
+ * largest, owners, is capped at 8 KiB in lib/notify/attrs.c). */
+#define OWN_ATTRS_ROOM (16 * 1024)
+
 static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
                            const char *message, size_t len, char **detail)
 {
@@ -101,15 +106,16 @@ static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
    * than a message: publish its bounded form, the most urgent
    * certificates that fit, with the total count (the renderer says how
    * many more). Anything else too large fails in publish as before. */
-  if(len > CERTHUB_MESSAGE_MAX &&
-     certhub_lifecycle_batch_cut(message, len, CERTHUB_MESSAGE_MAX, &cut,
+  if(len > CERTHUB_MESSAGE_MAX - OWN_ATTRS_ROOM &&
+     certhub_lifecycle_batch_cut(message, len,
+                                 CERTHUB_MESSAGE_MAX - OWN_ATTRS_ROOM, &cut,
                                  &cut_len, &listed) == CH_OK &&
      cut) {
     if(w->log)
       w->log(w->log_ctx,
              "topic %s: the batch event is %zu bytes; publishing the %zu most "
              "urgent certificates that fit in %d bytes",
-             topic, len, listed, CERTHUB_MESSAGE_MAX);
+             topic, len, listed, CERTHUB_MESSAGE_MAX - OWN_ATTRS_ROOM);
     message = cut;
     len = cut_len;
   }
@@ -117,8 +123,26 @@ static ch_err hook_publish(void *ctx, const char *topic, const char *subject,
     derive_subject(w, message, len, derived, sizeof(derived));
     subject = derived;
   }
-  ch_err rc = certhub_topic_publish_cfg(w->s, w->cfg, topic, subject, message,
-                                        len, w->now, id);
+  /* certhub's own messages carry MessageAttributes from their event
+   * (detail-type, certificate, days to expiry, owner...), so
+   * MessageAttributes-scope filter policies can select them. */
+  char *attrs = NULL;
+  ch_err rc = certhub_msg_attrs_from_event(
+      message, len, certhub_render_store_lookup, w->s, &attrs);
+  if(!rc)
+    rc = certhub_topic_publish_cfg_attrs(w->s, w->cfg, topic, subject, message,
+                                         len, attrs, w->now, id);
+  if(rc == CH_ERR_TOOBIG && attrs) {
+    /* the message fits alone: it matters more than its attributes */
+    if(w->log)
+      w->log(w->log_ctx,
+             "topic %s: message and attributes exceed %d bytes; publishing "
+             "without attributes",
+             topic, CERTHUB_MESSAGE_MAX);
+    rc = certhub_topic_publish_cfg(w->s, w->cfg, topic, subject, message, len,
+                                   w->now, id);
+  }
+  free(attrs);
   if(rc)
     *detail = store_msg(w, rc, "publish");
   else

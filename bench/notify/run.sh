@@ -4,7 +4,9 @@
 # (bench_notify_recv, epoll, keep-alive), fan-out included.
 #
 #   bench/notify/run.sh [BUILD_DIR]    RUNS (5), MESSAGES (2000), SUBS (10),
-#                                      IN_FLIGHT (128), RAW (0)
+#                                      IN_FLIGHT (128), RAW (0), ATTRS (0;
+#                                      1: MessageAttributes, 2: and a
+#                                      filter policy per subscription)
 #
 # Prints each run and the median rate.
 set -euo pipefail
@@ -27,7 +29,7 @@ cpurates=()
 for i in $(seq "$RUNS"); do
   rm -rf "$TMP/run" && mkdir "$TMP/run"
   line=$("$B" "$TMP/run" "$PORT" "${MESSAGES:-2000}" "${SUBS:-10}" \
-    "${IN_FLIGHT:-128}" "${RAW:-0}")
+    "${IN_FLIGHT:-128}" "${RAW:-0}" "${ATTRS:-0}")
   echo "run $i: $line"
   rates+=("$(echo "$line" | sed -E 's/.* rate ([0-9]+).*/\1/')")
   cpurates+=("$(echo "$line" | sed -E 's/.*cpu-rate ([0-9]+).*/\1/')")

@@ -84,7 +84,9 @@ typedef struct certhub_sns_delivery {
   const char *subject; /* NULL when none */
   const char *message;
   size_t len;
-  int64_t published_at; /* seconds */
+  int64_t published_at;       /* seconds */
+  const char *msg_attributes; /* the message's MessageAttributes JSON
+                               * (certhub_message.attributes), NULL: none */
 } certhub_sns_delivery;
 
 typedef ch_err (*certhub_sns_delivery_cb)(void *ctx,

@@ -46,6 +46,10 @@ typedef struct certhub_message {
   /* message[0..len) is a sealed body (certhub/notify_seal.h), not the
    * text: certhub_topic_messages_open() opens it. */
   bool sealed;
+  /* MessageAttributes as SNS delivers them, compact JSON
+   * {"name":{"Type":"String","Value":"..."}}, keys sorted; NULL when the
+   * message has none. Never sealed (as SNS encrypts only the body). */
+  const char *attributes;
 } certhub_message;
 
 typedef ch_err (*certhub_topic_cb)(void *ctx, const certhub_topic *t);
@@ -98,13 +102,75 @@ ch_err certhub_topic_publish(certhub_store *s, const char *topic,
                              char message_id[CERTHUB_MESSAGE_ID_LEN + 1]
                              /* OUT */);
 
+/* ---- MessageAttributes (SNS Publish's MessageAttributes) ---------------
+ * name -> {DataType, StringValue | BinaryValue}, checked as SNS checks them:
+ *   - at most CERTHUB_MSG_ATTRS_MAX (10) attributes;
+ *   - names: 1 to 256 characters of [A-Za-z0-9_.-], not starting or ending
+ *     with '.', no "..", not starting with "AWS." or "Amazon." in any case;
+ *   - DataType: String, String.Array, Number or Binary;
+ *   - values: not empty; String UTF-8 without NUL (the body's rules);
+ *     Number: [+-]digits[.digits][e[+-]digits], at most 38 significant
+ *     digits, 0 or a magnitude from 1e-128 to below 1e126; String.Array: a
+ *     JSON array of strings, numbers, true, false and null; Binary: base64
+ *     (the decoded bytes are the value);
+ *   - name, type and value bytes count toward the 256 KiB message limit.
+ * The stored and delivered form is SNS's notification shape,
+ * {"name":{"Type":"...","Value":"..."}} (Binary's Value stays base64). */
+#define CERTHUB_MSG_ATTRS_MAX 10
+#define CERTHUB_MSG_ATTR_NAME_MAX 256
+#define CERTHUB_MSG_ATTRS_TEXT_MAX (1024 * 1024) /* bytes of input JSON */
+
+/* Check one attribute name. CH_ERR_PARSE with *why (static text). */
+ch_err certhub_msg_attr_name_check(const char *name, const char **why);
+
+/* Check MessageAttributes json[0..len) (a JSON object in the Publish API
+ * shape {"n":{"DataType":..,"StringValue"|"BinaryValue":..}} or the
+ * notification shape {"n":{"Type":..,"Value":..}}) and write the
+ * notification shape to *out (malloc'd; NULL for an empty object).
+ * *size (may be NULL) gets the bytes that count toward the message limit.
+ * CH_ERR_PARSE / CH_ERR_TOOBIG with *why (malloc'd) naming the attribute
+ * and the problem. */
+ch_err certhub_msg_attrs_check(const char *json, size_t len,
+                               char **out /* OUT */, size_t *size /* OUT */,
+                               char **why /* OUT */);
+
+/* Add one attribute written NAME=TYPE:VALUE (the CLI's
+ * --message-attribute: "severity=String:HIGH", "days=Number:14",
+ * "owners=String.Array:[\"a\",\"b\"]", "blob=Binary:BASE64") to the
+ * JSON object text *attrs (NULL: a new one; replaced, malloc'd). The
+ * attribute itself is checked by certhub_msg_attrs_check(); a name given
+ * twice is an error. CH_ERR_PARSE with *why (malloc'd). */
+ch_err certhub_msg_attrs_add_arg(char **attrs /* IN/OUT */, const char *arg,
+                                 char **why /* OUT */);
+
+/* Merge the JSON object text add (either shape) into *attrs (NULL: a new
+ * one); a name in both is an error naming it. CH_ERR_PARSE with *why. */
+ch_err certhub_msg_attrs_merge(char **attrs /* IN/OUT */, const char *add,
+                               char **why /* OUT */);
+
+/* certhub's own messages get attributes from their event:
+ * certhub_msg_attrs_from_event() in certhub/notify_render.h. */
+
 /* The message log, newest first; topic NULL: every topic. limit 0: no
  * limit. */
 ch_err certhub_topic_messages(certhub_store *s, const char *topic,
                               size_t limit, certhub_message_cb cb, void *ctx);
 
+/* certhub_topic_publish() with MessageAttributes: attributes is JSON text
+ * for certhub_msg_attrs_check() or NULL; they are checked, normalised and
+ * logged with the message; message and attributes together must fit in
+ * CERTHUB_MESSAGE_MAX (CH_ERR_TOOBIG). */
+ch_err certhub_topic_publish_attrs(certhub_store *s, const char *topic,
+                                   const char *subject, const char *message,
+                                   size_t len, const char *attributes,
+                                   int64_t now,
+                                   char message_id[CERTHUB_MESSAGE_ID_LEN + 1]
+                                   /* OUT */);
+
 /* The event bus's `topic` target hook (certhub_target_hooks' publish in
- * target.h). ctx is the certhub_store *; the time is certhub_now(). On
+ * target.h). ctx is the certhub_store *; the time is certhub_now(). A
+ * message that is a bus event gets MessageAttributes from it
+ * (certhub_msg_attrs_from_event, certhub/notify_render.h). On
  * success *detail is "MessageId <uuid>", on failure the reason; malloc'd,
  * caller frees (may be NULL on allocation failure). Calls are serialized
  * by a process-wide mutex (the bus may call hooks from several threads

@@ -87,9 +87,9 @@ void certhub_filter_policy_free(certhub_filter_policy *p);
  * For certhub_notify_engine_cfg.filter_accepts/filter_ctx: each
  * subscription's FilterPolicy/FilterPolicyScope attributes compiled once
  * and cached (ctx, one thread at a time). A policy that cannot be judged
- * (invalid, malformed message attributes) does not accept. Note: the
- * message log keeps no MessageAttributes, so published messages carry
- * none; MessageBody-scope policies are the ones that select. */
+ * (invalid, malformed message attributes) does not accept. The engine
+ * passes each message's logged MessageAttributes (certhub/notify.h) as
+ * msg->attributes_json. */
 struct ch_notify_sub;
 struct ch_notify_msg;
 ch_err certhub_notify_filter_hook_new(void **ctx /* OUT */);

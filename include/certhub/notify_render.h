@@ -106,7 +106,7 @@ void certhub_render_templates_free(certhub_render_templates *t);
 
 /* Look a certificate up by ARN: *info gets a new object with any of Id,
  * CommonName, Owner, Issuer, NotAfter (RFC 3339), Sources (array of
- * strings), or stays NULL when unknown. */
+ * strings), Tags (object of strings), or stays NULL when unknown. */
 typedef ch_err (*certhub_render_lookup_fn)(void *ctx, const char *arn,
                                            json_t **info /* OUT */);
 
@@ -145,6 +145,30 @@ ch_err certhub_render_event_json(const json_t *event,
                                  certhub_rendered *out, char **why);
 
 void certhub_rendered_free(certhub_rendered *r);
+
+/* ---- MessageAttributes of certhub's own messages ----------------------- */
+
+/* certhub's own messages: the MessageAttributes of an event published to
+ * a topic by the bus (the EventBridge envelope in message[0..len)), so
+ * subscriptions can filter on them without MessageBody scope:
+ *   detail-type       String  the event's detail-type
+ *   source            String  the event's source
+ *   certificate_arn   String  certificate events: the certificate's ARN
+ *   certificate_id    String  its short ID (16 hex digits)
+ *   common_name       String  detail.CommonName, when there is one
+ *   days_to_expiry    Number  detail.DaysToExpiry; the digest: the fewest
+ *                             days of its certificates
+ *   owner             String  the certificate's "owner" tag (via lookup)
+ *   tags              String.Array  its tags as "key=value" (via lookup,
+ *                             at most 64)
+ *   certificate_count Number  the digest: detail.count
+ *   owners            String.Array  the digest: the owners listed
+ * Values that would break an attribute rule are left out. lookup may be
+ * NULL (no owner then). *out is NULL when the message is not an event (e.g. an
+ * InputTransformer's text): such messages carry no attributes. */
+ch_err certhub_msg_attrs_from_event(const char *message, size_t len,
+                                    certhub_render_lookup_fn lookup,
+                                    void *lookup_ctx, char **out /* OUT */);
 
 /* The short certificate ID in a certhub ARN
  * (arn:certhub:acm:R:A:certificate/8-4-4-4-12 hex), into id (17 bytes).

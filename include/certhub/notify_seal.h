@@ -95,6 +95,15 @@ ch_err certhub_topic_publish_sealed(certhub_store *s, const char *topic,
                                     char message_id[CERTHUB_MESSAGE_ID_LEN + 1]
                                     /* OUT */);
 
+/* The same with MessageAttributes (JSON text or NULL, checked as
+ * certhub_topic_publish_attrs() does). The attributes are logged in the
+ * clear: like SNS's server-side encryption, sealing covers the body. */
+ch_err certhub_topic_publish_sealed_attrs(
+    certhub_store *s, const char *topic, const char *subject,
+    const char *message, size_t len, const char *attributes, int64_t now,
+    const certhub_seal_key *key,
+    char message_id[CERTHUB_MESSAGE_ID_LEN + 1] /* OUT */);
+
 /* certhub_topic_messages() that opens sealed bodies with key before cb
  * sees them (cb gets the plain text with sealed false). key may be NULL
  * when no sealed row is expected: a sealed row then stops the walk with
@@ -115,5 +124,12 @@ ch_err certhub_topic_publish_cfg(certhub_store *s, const certhub_config *c,
                                  const char *message, size_t len, int64_t now,
                                  char message_id[CERTHUB_MESSAGE_ID_LEN + 1]
                                  /* OUT */);
+
+/* The same with MessageAttributes (JSON text or NULL). */
+ch_err certhub_topic_publish_cfg_attrs(
+    certhub_store *s, const certhub_config *c, const char *topic,
+    const char *subject, const char *message, size_t len,
+    const char *attributes, int64_t now,
+    char message_id[CERTHUB_MESSAGE_ID_LEN + 1] /* OUT */);
 
 #endif

@@ -560,6 +560,8 @@ static ch_err start_open(certhub_notify_engine *e,
       .len = confirm ? strlen(msgtext) : d->len,
       .timestamp_ms = confirm ? d->created_ms : d->published_at * 1000,
       .token = d->token,
+      /* the filter hook and the SNS JSON read them */
+      .attributes_json = confirm ? NULL : d->msg_attributes,
   };
   if(!ch_notify_throttle_ok(&e->throttle, d->sub_arn, pol.max_per_second, now,
                             &next_ok))

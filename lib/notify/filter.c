@@ -13,6 +13,7 @@
 #include "certhub/notify_filter.h"
 #include "certhub/ruleset.h"
 #include "core/core.h"
+#include "filter_hook.h"
 #include "rules/pattern_int.h"
 
 struct certhub_filter_policy {
@@ -359,6 +360,22 @@ out:
 /* ---- matching ------------------------------------------------------------
  */
 
+/* A Number attribute's value as a JSON number: an integer when it is one
+ * that fits, else a real; NULL when it is not a finite decimal number. */
+static json_t *number_value(const char *v)
+{
+  const char *p = v + (*v == '+' || *v == '-');
+  char *end = NULL;
+  if(!((*p >= '0' && *p <= '9') || *p == '.') || strpbrk(v, "xXpP"))
+    return NULL;
+  double d = strtod(v, &end);
+  if(!end || *end || !isfinite(d))
+    return NULL;
+  if(!strpbrk(v, ".eE") && fabs(d) < 9e15)
+    return json_integer((json_int_t)strtoll(v, NULL, 10));
+  return json_real(d);
+}
+
 /* The MessageAttributes object as an event: {"name": value}. */
 static ch_err attrs_event(const char *attributes_json, json_t **out,
                           char **why)
@@ -418,6 +435,17 @@ static ch_err attrs_event(const char *attributes_json, json_t **out,
     json_t *j = NULL;
     if(is_str)
       j = json_string(val);
+    else if(is_num) {
+      /* SNS's Number syntax is wider than JSON's ("+5", "007", "1.");
+       * compare by value */
+      if(!(j = number_value(val))) {
+        rc = fail(why, CH_ERR_PARSE,
+                  "MessageAttributes: attribute '%.200s' of Type %s has an "
+                  "invalid Value",
+                  name, type);
+        goto out;
+      }
+    }
     else {
       j = json_loads(val, JSON_DECODE_ANY, NULL);
       if(!j || (is_num && !json_is_number(j)) ||
@@ -443,42 +471,44 @@ out:
   return rc;
 }
 
-ch_err certhub_filter_policy_accepts(certhub_filter_policy *p,
-                                     const char *attributes_json,
-                                     const char *message, size_t len,
-                                     bool *accepted, char **why)
+ch_err ch_filter_attrs_text(const char *attributes_json, char **text,
+                            char **why)
+{
+  json_t *ev = NULL;
+  *text = NULL;
+  ch_err rc = attrs_event(attributes_json, &ev, why);
+  if(!rc && !(*text = json_dumps(ev, JSON_COMPACT)))
+    rc = CH_ERR_NOMEM;
+  json_decref(ev);
+  return rc;
+}
+
+ch_err ch_filter_accepts_text(certhub_filter_policy *p, const char *attrs_text,
+                              const char *message, size_t len, bool *accepted,
+                              char **why)
 {
   const size_t *hits = NULL;
   size_t nhits = 0;
-  char *text = NULL, *merr = NULL;
-  json_t *ev = NULL;
+  char *merr = NULL;
   ch_err rc = CH_OK;
   if(why)
     *why = NULL;
   if(!p || !accepted)
     return CH_ERR_USAGE;
   *accepted = false;
+  if(p->empty) {
+    *accepted = true;
+    return CH_OK;
+  }
   if(p->scope == CERTHUB_FILTER_ATTRIBUTES) {
-    if((rc = attrs_event(attributes_json, &ev, why)))
-      goto out;
-    if(p->empty) {
-      *accepted = true;
-      goto out;
-    }
-    if(!(text = json_dumps(ev, JSON_COMPACT))) {
-      rc = CH_ERR_NOMEM;
-      goto out;
-    }
-    rc = certhub_ruleset_match(p->rs, p->scratch, text, strlen(text), &hits,
-                               &nhits, &merr);
+    if(!attrs_text)
+      return CH_ERR_USAGE;
+    rc = certhub_ruleset_match(p->rs, p->scratch, attrs_text,
+                               strlen(attrs_text), &hits, &nhits, &merr);
   }
   else {
-    if(p->empty) {
-      *accepted = true;
-      goto out;
-    }
     if(!message)
-      goto out;
+      return CH_OK;
     rc = certhub_ruleset_match(p->rs, p->scratch, message, len, &hits, &nhits,
                                &merr);
     if(rc == CH_ERR_PARSE) {
@@ -491,10 +521,29 @@ ch_err certhub_filter_policy_accepts(certhub_filter_policy *p,
     fail(why, rc, "filter policy: %s", merr ? merr : certhub_strerror(rc));
   else
     *accepted = nhits > 0;
-out:
   free(merr);
+  return rc;
+}
+
+ch_err certhub_filter_policy_accepts(certhub_filter_policy *p,
+                                     const char *attributes_json,
+                                     const char *message, size_t len,
+                                     bool *accepted, char **why)
+{
+  char *text = NULL;
+  ch_err rc = CH_OK;
+  if(why)
+    *why = NULL;
+  if(!p || !accepted)
+    return CH_ERR_USAGE;
+  *accepted = false;
+  /* malformed attributes are an error under MessageAttributes scope, even
+   * for the empty policy, as before */
+  if(p->scope == CERTHUB_FILTER_ATTRIBUTES &&
+     (rc = ch_filter_attrs_text(attributes_json, &text, why)))
+    return rc;
+  rc = ch_filter_accepts_text(p, text, message, len, accepted, why);
   free(text);
-  json_decref(ev);
   return rc;
 }
 

@@ -28,6 +28,13 @@ struct ch_notify_filter_cache {
   struct entry *b[BUCKETS];
   size_t n;
   char problem[512];
+  /* The attributes event of the last message judged: the engine takes a
+   * message's deliveries one after another, so its event is built once
+   * for all its subscriptions, not once per delivery. */
+  char *last_attrs; /* its attributes_json (NULL: none) */
+  bool have_last;
+  char *last_text; /* the event text, NULL when malformed */
+  char *last_why;
 };
 
 ch_err ch_notify_filter_cache_new(ch_notify_filter_cache **out)
@@ -58,12 +65,52 @@ static void clear(ch_notify_filter_cache *c)
   c->n = 0;
 }
 
+static bool same(const char *a, const char *b);
+
+static void forget_last(ch_notify_filter_cache *c)
+{
+  free(c->last_attrs);
+  free(c->last_text);
+  free(c->last_why);
+  c->last_attrs = c->last_text = c->last_why = NULL;
+  c->have_last = false;
+}
+
 void ch_notify_filter_cache_free(ch_notify_filter_cache *c)
 {
   if(!c)
     return;
   clear(c);
+  forget_last(c);
   free(c);
+}
+
+/* The attributes event text of attrs (cached for the last message); NULL
+ * with *why (borrowed) when they are malformed or memory ran out. */
+static const char *attrs_text(ch_notify_filter_cache *c, const char *attrs,
+                              const char **why)
+{
+  *why = NULL;
+  if(c->have_last && same(c->last_attrs, attrs)) {
+    *why = c->last_why;
+    return c->last_text;
+  }
+  forget_last(c);
+  if(attrs && !(c->last_attrs = strdup(attrs))) {
+    *why = "out of memory";
+    return NULL;
+  }
+  ch_err rc = ch_filter_attrs_text(attrs, &c->last_text, &c->last_why);
+  if(rc && !c->last_why)
+    c->last_why = strdup(certhub_strerror(rc));
+  if(rc == CH_ERR_NOMEM) {
+    forget_last(c); /* not a property of the message: do not keep it */
+    *why = "out of memory";
+    return NULL;
+  }
+  c->have_last = true;
+  *why = c->last_why;
+  return c->last_text;
 }
 
 void ch_notify_filter_problem(ch_notify_filter_cache *c, char *out,
@@ -198,8 +245,13 @@ bool ch_notify_filter_accepts(void *ctx, const struct ch_notify_sub *sub,
              e->why ? e->why : "?");
     goto out;
   }
-  if(certhub_filter_policy_accepts(e->p, msg->attributes_json, msg->message,
-                                   msg->len, &ok, &why)) {
+  const char *text = NULL, *bad = NULL;
+  if(certhub_filter_policy_scope(e->p) == CERTHUB_FILTER_ATTRIBUTES &&
+     !(text = attrs_text(c, msg->attributes_json, &bad))) {
+    snprintf(c->problem, sizeof(c->problem), "%s", bad ? bad : "?");
+    goto out;
+  }
+  if(ch_filter_accepts_text(e->p, text, msg->message, msg->len, &ok, &why)) {
     snprintf(c->problem, sizeof(c->problem), "%s", why ? why : "?");
     ok = false;
   }

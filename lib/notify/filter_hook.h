@@ -37,6 +37,18 @@ bool ch_notify_filter_accepts(void *ctx, const struct ch_notify_sub *sub,
 void ch_notify_filter_problem(ch_notify_filter_cache *c, char *out,
                               size_t outlen);
 
+/* filter.c's two halves of certhub_filter_policy_accepts() for
+ * MessageAttributes scope, so the hook can build a message's attributes
+ * event once for all its subscriptions: the event text (*text malloc'd;
+ * CH_ERR_PARSE with *why when the attributes are malformed), and the
+ * match against it (attrs_text: that text; ignored under MessageBody). */
+struct certhub_filter_policy;
+ch_err ch_filter_attrs_text(const char *attributes_json, char **text,
+                            char **why);
+ch_err ch_filter_accepts_text(struct certhub_filter_policy *p,
+                              const char *attrs_text, const char *message,
+                              size_t len, bool *accepted, char **why);
+
 /* Validate a subscription's FilterPolicy/FilterPolicyScope attribute
  * values (policy: JSON text; scope NULL: MessageAttributes), as
  * SetSubscriptionAttributes does. *why (malloc'd) on error. */

@@ -43,6 +43,14 @@ char *ch_notify_sub_attr(const ch_notify_sub *sub, const char *key);
 /* A random UUID v4 (text). */
 ch_err ch_notify_uuid(char out[37]);
 
+/* Publish's attribute step: check and normalise attributes (NULL: none)
+ * into *norm (malloc'd, NULL when none) and check that the message of len
+ * bytes and the attributes fit in CERTHUB_MESSAGE_MAX. Errors are set on s
+ * (certhub_store_fail). */
+typedef struct certhub_store certhub_store;
+ch_err ch_notify_attrs_for_publish(certhub_store *s, const char *attributes,
+                                   size_t len, char **norm /* OUT */);
+
 /* URL-encode s onto b (RFC 3986 unreserved kept). */
 ch_err ch_notify_urlencode(ch_buf *b, const char *s);
 

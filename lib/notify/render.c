@@ -236,6 +236,13 @@ static ch_err lookup_row(void *ctx, const certhub_cert_row *row)
                     na, "Sources", srcs ? srcs : json_array());
   if(*info && owner)
     json_object_set_new(*info, "Owner", json_string(owner));
+  /* every tag, for the message attributes of certhub's own messages */
+  json_t *tags = *info && row->n_tags ? json_object() : NULL;
+  for(size_t i = 0; tags && i < row->n_tags; i++)
+    json_object_set_new(tags, row->tags[i].key,
+                        json_string(row->tags[i].value));
+  if(tags)
+    json_object_set_new(*info, "Tags", tags);
   return *info ? CH_OK : CH_ERR_NOMEM;
 }
 

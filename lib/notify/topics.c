@@ -10,9 +10,11 @@
 #include <pthread.h>
 
 #include "certhub/notify.h"
+#include "certhub/notify_render.h"
 #include "certhub/store_hub.h"
 #include "certhub/time.h"
 #include "core/core.h"
+#include "notify_int.h"
 
 bool certhub_topic_name_valid(const char *name)
 {
@@ -198,7 +200,47 @@ ch_err certhub_topic_publish(certhub_store *s, const char *topic,
                              size_t len, int64_t now,
                              char message_id[CERTHUB_MESSAGE_ID_LEN + 1])
 {
+  return certhub_topic_publish_attrs(s, topic, subject, message, len, NULL,
+                                     now, message_id);
+}
+
+ch_err ch_notify_attrs_for_publish(certhub_store *s, const char *attributes,
+                                   size_t len, char **norm)
+{
+  char *why = NULL;
+  size_t asize = 0;
+  *norm = NULL;
+  if(!attributes)
+    return CH_OK;
+  ch_err rc = certhub_msg_attrs_check(attributes, strlen(attributes), norm,
+                                      &asize, &why);
+  if(rc) {
+    rc = certhub_store_fail(s, rc, "invalid %s",
+                            why ? why : certhub_strerror(rc));
+    free(why);
+    return rc;
+  }
+  /* SNS: name, type and value of every attribute count toward the limit */
+  if(len + asize > CERTHUB_MESSAGE_MAX) {
+    free(*norm);
+    *norm = NULL;
+    return certhub_store_fail(s, CH_ERR_TOOBIG,
+                              "the message (%zu bytes) and its attributes "
+                              "(%zu bytes) are larger than 262144 bytes "
+                              "(256 KiB)",
+                              len, asize);
+  }
+  return CH_OK;
+}
+
+ch_err certhub_topic_publish_attrs(certhub_store *s, const char *topic,
+                                   const char *subject, const char *message,
+                                   size_t len, const char *attributes,
+                                   int64_t now,
+                                   char message_id[CERTHUB_MESSAGE_ID_LEN + 1])
+{
   const char *why = NULL;
+  char *attrs = NULL;
   ch_err rc;
   if(!s || !message_id)
     return CH_ERR_USAGE;
@@ -210,9 +252,13 @@ ch_err certhub_topic_publish(certhub_store *s, const char *topic,
     return certhub_store_fail(s, rc, "invalid subject: %s", why);
   if((rc = certhub_topic_message_check(message, len, &why)))
     return certhub_store_fail(s, rc, "invalid message: %s", why);
+  if((rc = ch_notify_attrs_for_publish(s, attributes, len, &attrs)))
+    return rc;
   char id[CERTHUB_MESSAGE_ID_LEN + 1];
-  if((rc = uuid4(id)))
-    return certhub_store_fail(s, rc, "no random bytes for a MessageId");
+  if((rc = uuid4(id))) {
+    rc = certhub_store_fail(s, rc, "no random bytes for a MessageId");
+    goto out;
+  }
   certhub_message m = {
       .message_id = id,
       .topic = topic,
@@ -220,10 +266,13 @@ ch_err certhub_topic_publish(certhub_store *s, const char *topic,
       .message = message,
       .len = len,
       .published_at = now,
+      .attributes = attrs,
   };
   rc = certhub_store_message_add(s, &m);
   if(!rc)
     memcpy(message_id, id, sizeof(id));
+out:
+  free(attrs);
   return rc;
 }
 
@@ -245,8 +294,17 @@ ch_err certhub_topic_publish_hook(void *ctx, const char *topic,
   if(detail)
     *detail = NULL;
   pthread_mutex_lock(&lock);
-  ch_err rc = certhub_topic_publish(s, topic, subject, message, len,
-                                    certhub_now(), id);
+  /* certhub's own messages (bus events) carry attributes from the event */
+  char *attrs = NULL;
+  ch_err rc = certhub_msg_attrs_from_event(
+      message, len, certhub_render_store_lookup, s, &attrs);
+  if(!rc)
+    rc = certhub_topic_publish_attrs(s, topic, subject, message, len, attrs,
+                                     certhub_now(), id);
+  if(rc == CH_ERR_TOOBIG && attrs) /* the body fits alone: send it bare */
+    rc = certhub_topic_publish(s, topic, subject, message, len, certhub_now(),
+                               id);
+  free(attrs);
   if(detail) {
     const char *msg = rc ? certhub_store_errmsg(s) : id;
     size_t n = strlen(msg) + 32;

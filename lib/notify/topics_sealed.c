@@ -15,6 +15,7 @@
 #include "certhub/notify_seal.h"
 #include "certhub/store_hub.h"
 #include "core/core.h"
+#include "notify_int.h"
 
 /* A UUID v4 MessageId from the CSPRNG (as topics.c makes them). */
 static ch_err message_uuid(char out[CERTHUB_MESSAGE_ID_LEN + 1])
@@ -43,8 +44,17 @@ ch_err certhub_topic_publish_sealed(
     const char *message, size_t len, int64_t now, const certhub_seal_key *key,
     char message_id[CERTHUB_MESSAGE_ID_LEN + 1])
 {
+  return certhub_topic_publish_sealed_attrs(s, topic, subject, message, len,
+                                            NULL, now, key, message_id);
+}
+
+ch_err certhub_topic_publish_sealed_attrs(
+    certhub_store *s, const char *topic, const char *subject,
+    const char *message, size_t len, const char *attributes, int64_t now,
+    const certhub_seal_key *key, char message_id[CERTHUB_MESSAGE_ID_LEN + 1])
+{
   const char *why = NULL;
-  char *arn = NULL;
+  char *arn = NULL, *attrs = NULL;
   uint8_t *sealed = NULL;
   size_t slen = 0;
   char id[CERTHUB_MESSAGE_ID_LEN + 1];
@@ -59,12 +69,17 @@ ch_err certhub_topic_publish_sealed(
     return certhub_store_fail(s, rc, "invalid subject: %s", why);
   if((rc = certhub_topic_message_check(message, len, &why)))
     return certhub_store_fail(s, rc, "invalid message: %s", why);
+  /* attributes stay in the clear, as SNS encrypts only the body */
+  if((rc = ch_notify_attrs_for_publish(s, attributes, len, &attrs)))
+    return rc;
   /* the ARN goes into the seal's AAD, so it is needed before the insert */
   rc = certhub_topic_get(s, topic, copy_arn, &arn);
-  if(rc == CH_ERR_NOTFOUND)
-    return certhub_store_fail(s, rc, "topic '%s' does not exist", topic);
+  if(rc == CH_ERR_NOTFOUND) {
+    rc = certhub_store_fail(s, rc, "topic '%s' does not exist", topic);
+    goto out;
+  }
   if(rc)
-    return rc;
+    goto out;
   if((rc = message_uuid(id))) {
     certhub_store_fail(s, rc, "no random bytes for a MessageId");
     goto out;
@@ -81,6 +96,7 @@ ch_err certhub_topic_publish_sealed(
       .len = slen,
       .published_at = now,
       .sealed = true,
+      .attributes = attrs,
   };
   rc = certhub_store_message_add(s, &m);
   if(!rc)
@@ -88,6 +104,7 @@ ch_err certhub_topic_publish_sealed(
 out:
   free(sealed);
   free(arn);
+  free(attrs);
   return rc;
 }
 
@@ -142,13 +159,24 @@ ch_err certhub_topic_publish_cfg(certhub_store *s, const certhub_config *c,
                                  const char *message, size_t len, int64_t now,
                                  char message_id[CERTHUB_MESSAGE_ID_LEN + 1])
 {
+  return certhub_topic_publish_cfg_attrs(s, c, topic, subject, message, len,
+                                         NULL, now, message_id);
+}
+
+ch_err
+certhub_topic_publish_cfg_attrs(certhub_store *s, const certhub_config *c,
+                                const char *topic, const char *subject,
+                                const char *message, size_t len,
+                                const char *attributes, int64_t now,
+                                char message_id[CERTHUB_MESSAGE_ID_LEN + 1])
+{
   bool seal = false;
   for(size_t i = 0; c && topic && i < c->n_topics; i++)
     if(!strcmp(c->topics[i].name, topic))
       seal = c->topics[i].encrypt;
   if(!seal)
-    return certhub_topic_publish(s, topic, subject, message, len, now,
-                                 message_id);
+    return certhub_topic_publish_attrs(s, topic, subject, message, len,
+                                       attributes, now, message_id);
   if(!c->notify.key_file)
     return certhub_store_fail(s, CH_ERR_CONFIG,
                               "topic '%s' is encrypted but notify.key_file "
@@ -161,8 +189,8 @@ ch_err certhub_topic_publish_cfg(certhub_store *s, const certhub_config *c,
     rc = certhub_store_fail(s, rc, "topic '%s': notify.key_file: %s", topic,
                             why ? why : certhub_strerror(rc));
   else
-    rc = certhub_topic_publish_sealed(s, topic, subject, message, len, now,
-                                      key, message_id);
+    rc = certhub_topic_publish_sealed_attrs(s, topic, subject, message, len,
+                                            attributes, now, key, message_id);
   free(why);
   certhub_seal_key_free(key);
   return rc;

@@ -128,6 +128,8 @@ static const struct migration {
     {11, "http: api_tokens, findings_by_id", ch_sq_tokens_schema},
     {13, "hub: hub_state, hub_outbox and the findings triggers",
      ch_sq_hub_schema},
+    {14, "topics: topic_messages.attributes (MessageAttributes)",
+     ch_sq_notify_attrs_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */

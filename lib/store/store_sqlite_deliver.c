@@ -392,7 +392,7 @@ ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms, int64_t after_ms,
   ch_err rc = ch_sq_prepare(
       s,
       DELIVERY_COLS ", u.endpoint, u.attributes, u.token, m.subject,"
-                    " m.message, m.published_at, m.id IS NULL"
+                    " m.message, m.published_at, m.id IS NULL, m.attributes"
                     " FROM deliveries d INDEXED BY deliveries_due"
                     " JOIN subscriptions u ON u.id = d.sub_id"
                     " LEFT JOIN topic_messages m ON m.id = d.message_rowid"
@@ -417,6 +417,7 @@ ch_err ch_sq_deliveries_due(certhub_store *s, int64_t now_ms, int64_t after_ms,
     d.message = ch_sq_col_opt(st, 19);
     d.len = (size_t)sqlite3_column_bytes(st, 19);
     d.published_at = sqlite3_column_int64(st, 20);
+    d.msg_attributes = ch_sq_col_opt(st, 22);
     if((rc = cb(ctx, &d)))
       goto out;
   }

@@ -33,6 +33,7 @@ extern const char ch_sq_chain_checks_schema[];
 /* Migration 6: topics and their message log (store_sqlite_notify.c). */
 extern const char ch_sq_notify_schema[];
 extern const char ch_sq_notify_sealed_schema[]; /* migration 9 */
+extern const char ch_sq_notify_attrs_schema[];  /* migration 14 */
 /* Migration 7: findings (store_sqlite_findings.c). */
 extern const char ch_sq_findings_schema[];
 /* Migration 10 and the findings queries (store_sqlite_findq.c). */

@@ -34,6 +34,11 @@ const char ch_sq_notify_sealed_schema[] =
     "ALTER TABLE topic_messages ADD COLUMN sealed INTEGER NOT NULL "
     "DEFAULT 0;";
 
+/* Migration 14: MessageAttributes, JSON text in SNS's notification shape
+ * (lib/notify/attrs.c checks them); NULL when a message has none. */
+const char ch_sq_notify_attrs_schema[] =
+    "ALTER TABLE topic_messages ADD COLUMN attributes TEXT;";
+
 ch_err ch_sq_topic_create(certhub_store *s, const char *name, const char *arn,
                           const char *display_name, int64_t now, bool *created)
 {
@@ -140,9 +145,9 @@ ch_err ch_sq_message_add(certhub_store *s, const certhub_message *m)
   ch_err rc =
       ch_sq_prepare(s,
                     "INSERT INTO topic_messages(message_id, topic, topic_arn,"
-                    " subject, message, published_at, sealed)"
-                    " SELECT ?1, t.name, t.arn, ?3, ?4, ?5, ?6 FROM topics t"
-                    " WHERE t.name = ?2",
+                    " subject, message, published_at, sealed, attributes)"
+                    " SELECT ?1, t.name, t.arn, ?3, ?4, ?5, ?6, ?7"
+                    " FROM topics t WHERE t.name = ?2",
                     &st);
   if(rc)
     goto out;
@@ -156,6 +161,7 @@ ch_err ch_sq_message_add(certhub_store *s, const certhub_message *m)
                       SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, m->published_at);
   sqlite3_bind_int(st, 6, m->sealed ? 1 : 0);
+  ch_sq_bind_opt(st, 7, m->attributes);
   int r = sqlite3_step(st);
   if(r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "logging message");
@@ -174,7 +180,7 @@ ch_err ch_sq_messages(certhub_store *s, const char *topic, size_t limit,
   ch_err rc =
       ch_sq_prepare(s,
                     "SELECT message_id, topic, topic_arn, subject, message,"
-                    " published_at, sealed FROM topic_messages"
+                    " published_at, sealed, attributes FROM topic_messages"
                     " WHERE ?1 IS NULL OR topic = ?1"
                     " ORDER BY id DESC LIMIT ?2",
                     &st);
@@ -197,6 +203,7 @@ ch_err ch_sq_messages(certhub_store *s, const char *topic, size_t limit,
         .len = (size_t)sqlite3_column_bytes(st, 4),
         .published_at = sqlite3_column_int64(st, 5),
         .sealed = sealed,
+        .attributes = (const char *)sqlite3_column_text(st, 7),
     };
     rc = cb(ctx, &m);
     if(rc)

@@ -131,7 +131,10 @@ class Handler(BaseHTTPRequestHandler):
                "h_type": h.get("x-amz-sns-message-type"),
                "h_id": h.get("x-amz-sns-message-id"),
                "h_topic": h.get("x-amz-sns-topic-arn"),
-               "h_sub": h.get("x-amz-sns-subscription-arn")}
+               "h_sub": h.get("x-amz-sns-subscription-arn"),
+               # every x-amz-* header name: a raw delivery has no
+               # attribute headers
+               "h_amz": sorted(k for k in h if k.startswith("x-amz-"))}
         m = {}
         if raw:
             rec.update(type="Notification", id=rec["h_id"], verified=None,
@@ -139,6 +142,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             try:
                 m = json.loads(body)
+                # MessageAttributes, which SNS (and this receiver's string
+                # to sign) leaves out of the signature
+                rec["attrs"] = m.get("MessageAttributes")
                 rec.update(type=m.get("Type"), id=m.get("MessageId"),
                            verified=verify(m), message=m.get("Message"),
                            token=m.get("Token"), version=m.get("SignatureVersion"),

@@ -80,6 +80,14 @@ if len(dig) != 1:
 m = dig[0]
 if len(m["Message"].encode()) > 262144:
     bad("digest message is %d bytes" % len(m["Message"].encode()))
+# its MessageAttributes count toward 256 KiB too, and say the whole count
+ma = m.get("MessageAttributes", {})
+asize = sum(len(k) + len(v["Type"]) + len(v["Value"].encode()) for k, v in ma.items())
+if len(m["Message"].encode()) + asize > 262144:
+    bad("digest message and attributes are %d bytes" % (len(m["Message"].encode()) + asize))
+if ma.get("certificate_count") != {"Type": "Number", "Value": str(n)} or \
+        ma.get("owners") != {"Type": "String.Array", "Value": '["platform"]'}:
+    bad("digest attributes %s" % ma)
 md = json.loads(m["Message"])["detail"]
 kept = md["certificates"]
 if md["count"] != n or md.get("truncated") is not True or not 0 < len(kept) < n:

@@ -97,6 +97,18 @@ for m, ev in a:
     want_subj = "Certificate %s expires in %d days (%s)" % (ev["detail"]["CommonName"], days, when.isoformat())
     if m["Subject"] != want_subj:
         fail("subject %r, want %r" % (m["Subject"], want_subj))
+    # MessageAttributes of certhub's own messages (certhub/notify_render.h)
+    got = {k: (v["Type"], v["Value"]) for k, v in m.get("MessageAttributes", {}).items()}
+    want = {"detail-type": ("String", "ACM Certificate Approaching Expiration"),
+            "source": ("String", "certhub.acm"),
+            "certificate_arn": ("String", arn),
+            "certificate_id": ("String", arn.split("/")[-1].replace("-", "")[:16]),
+            "common_name": ("String", ev["detail"]["CommonName"]),
+            "days_to_expiry": ("Number", str(days)),
+            "owner": ("String", owner),
+            "tags": ("String.Array", '["owner=%s"]' % owner)}
+    if got != want:
+        fail("message attributes %s, want %s" % (got, want))
 e = by_dt.get("ACM Certificate Expired", [])
 if len(e) != 1 or e[0][1]["resources"] != [expired["old.example.test"][0]]:
     fail("expired messages: %s" % [ev["resources"] for _, ev in e])
@@ -116,6 +128,12 @@ if ev["source"] != "aws.events" or ev["time"] != "2026-12-06T00:05:00Z":
 if not ev["resources"][0].endswith(":rule/weekly-expiry-digest"):
     fail("digest resources %s" % ev["resources"])
 det = ev["detail"]
+ma = m.get("MessageAttributes", {})
+if (ma.get("detail-type", {}).get("Value") != "Scheduled Event" or
+        ma.get("certificate_count") != {"Type": "Number", "Value": str(len(appr))} or
+        ma.get("days_to_expiry") != {"Type": "Number", "Value": "10"} or
+        sorted(json.loads(ma.get("owners", {}).get("Value", "[]"))) != ["ops", "web"]):
+    fail("digest message attributes %s" % ma)
 if det["count"] != len(appr) or len(det["certificates"]) != len(appr):
     fail("digest count %s / %d certificates, want %d" % (det["count"], len(det["certificates"]), len(appr)))
 names = sorted(c["CommonName"] for c in det["certificates"])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Topic subscriptions over http against a real SNS-style receiver
 # (sns_receiver.py) that verifies every signature with python3-cryptography:
-# confirmation with the delivered token, raw delivery, a receiver that is
+# confirmation with the delivered token, raw delivery, MessageAttributes
+# (signed JSON, raw, filter policy), a receiver that is
 # down, then answers 500, then recovers (every message arrives once, the
 # retries follow the delivery policy), a 404 dead-letters (dlq list, redrive,
 # purge), and a kill -9 in flight re-delivers only what was in flight.
@@ -91,6 +92,43 @@ assert j['verified'] is True and j['headers_match'] and j['message']=='first {\"
 assert j['h_sub']=='$SUB' and 'Unsubscribe' in j['unsubscribe'], j
 assert w['message']=='first {\"x\":1}' and w['path']=='/raw' and w['h_sub']=='$RAWSUB', w
 assert j['version']=='1'"
+
+note "MessageAttributes: in the signed JSON (not in the string to sign, as SNS), not in a raw delivery, and a MessageAttributes-scope policy selects by them"
+run_expect 0 "$CERTHUB" topics subscribe certs --protocol http --confirmed \
+  --endpoint "http://127.0.0.1:$PORT/high" \
+  --attribute 'FilterPolicy={"severity":["HIGH"],"days":[{"numeric":["<=",14]}]}'
+HIGHSUB=$OUT
+run_expect 0 "$CERTHUB" topics publish certs --message 'with attributes' \
+  --message-attribute severity=String:HIGH --message-attribute days=Number:14 \
+  --message-attribute 'owners=String.Array:["web","db"]' \
+  --message-attribute blob=Binary:aGVsbG8=
+MA=$OUT
+run_expect 0 "$CERTHUB" topics publish certs --message 'low' \
+  --message-attribute severity=String:LOW --message-attribute days=Number:3
+ML=$OUT
+run_expect 0 "$CERTHUB" topics deliver --once
+py "a=[r for r in R if r['id']=='$MA']
+assert sorted(r['path'] for r in a)==['/high','/raw','/sns/secret-path'], a
+for r in a:
+    if r['raw']:
+        # SNS: raw HTTP deliveries carry the body only, no attributes
+        assert r['message']=='with attributes', r
+        assert r['h_amz']==['x-amz-sns-message-id','x-amz-sns-message-type','x-amz-sns-rawdelivery','x-amz-sns-subscription-arn','x-amz-sns-topic-arn'], r
+        continue
+    assert r['verified'] is True and r['headers_match'], r
+    assert r['attrs']=={'blob':{'Type':'Binary','Value':'aGVsbG8='},
+                        'days':{'Type':'Number','Value':'14'},
+                        'owners':{'Type':'String.Array','Value':'[\"web\",\"db\"]'},
+                        'severity':{'Type':'String','Value':'HIGH'}}, r
+l=[r for r in R if r['id']=='$ML']
+assert sorted(r['path'] for r in l)==['/raw','/sns/secret-path'], l
+assert [r['verified'] for r in l if not r['raw']]==[True], l
+# a message without attributes has no MessageAttributes key
+assert all(r['attrs'] is None for r in R if r['id']=='$M0' and not r['raw']), R"
+run_expect 0 "$CERTHUB" -o json topics deliveries --subscription "$HIGHSUB" --status filtered
+python3 -c "import json
+d=json.load(open('$TMP/out')); assert [x['MessageId'] for x in d]==['$ML'], d"
+run_expect 0 "$CERTHUB" topics unsubscribe "$HIGHSUB"
 run_expect 0 "$CERTHUB" topics unsubscribe "$RAWSUB"
 
 note "receiver down, then 500s, then back: every message once, in policy order"
