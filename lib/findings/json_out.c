@@ -28,16 +28,39 @@ static void put(out *o, const char *p, size_t n)
     o->rc = ch_buf_add(o->b, p, n);
 }
 
+/* Bytes a string byte takes in the text beyond itself: 1 for the short
+ * escapes, 5 for \u00XX, 0 for the rest. */
+static const unsigned char extra[256] =
+    {
+        5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, /* \b \t \n \f \r */
+        5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+        0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* '"' */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* '\\' */
+};
+
 /* jansson's escapes: '"', '\\', and control characters (the usual short
  * forms, else \u00XX with uppercase hex); UTF-8 is kept as it is. */
 static void put_string(out *o, const char *s, size_t len)
 {
   static const char hex[] = "0123456789ABCDEF";
+  const unsigned char *u = (const unsigned char *)s;
+  size_t more = 0;
+  for(size_t i = 0; i < len; i++)
+    more += extra[u[i]];
+  if(!o->b || !more) { /* counting, or nothing to escape: one piece */
+    o->n += len + 2 + more;
+    if(o->b && !o->rc && !(o->rc = ch_buf_addc(o->b, '"')) &&
+       !(o->rc = ch_buf_add(o->b, s, len)))
+      o->rc = ch_buf_addc(o->b, '"');
+    return;
+  }
   size_t run = 0;
   put(o, "\"", 1);
   for(size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if(c >= 0x20 && c != '"' && c != '\\')
+    unsigned char c = u[i];
+    if(!extra[c])
       continue;
     put(o, s + run, i - run);
     run = i + 1;
