@@ -42,6 +42,14 @@ typedef struct certhub_finding_row {
   int64_t first_observed_at;
   int64_t last_observed_at;
   const char *json; /* the finding, compact JSON */
+  /* Copies of JSON fields that queries filter, sort and group on (stored
+   * columns since migration 15; the writer fills them from json): Title,
+   * Compliance.Status, Resources[0].Type, ProductName; NULL when absent
+   * or not a string. */
+  const char *title;
+  const char *compliance_status;
+  const char *resource_type;
+  const char *product_name;
 } certhub_finding_row;
 
 typedef ch_err (*certhub_finding_cb)(void *ctx, const certhub_finding_row *f);
@@ -112,6 +120,22 @@ void certhub_import_result_free(certhub_import_result *r);
 ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
                                int64_t now,
                                certhub_import_result *r /* OUT */);
+
+/* certhub_findings_import in two steps, so a server can parse and
+ * validate a call without holding the store's writer:
+ * _prepare parses and validates json (no store; the same refusals as
+ * certhub_findings_import, and the invalid findings in r->failures) into
+ * *b, owned by the caller (certhub_import_batch_free); on an error *b is
+ * NULL. *r is reset first.
+ * _apply stores b's valid findings into s in one savepoint, counting them
+ * in r (which keeps _prepare's failures); b is spent: apply it once. */
+typedef struct certhub_import_batch certhub_import_batch;
+ch_err certhub_findings_import_prepare(const char *json, size_t len,
+                                       certhub_import_batch **b /* OUT */,
+                                       certhub_import_result *r /* OUT */);
+ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
+                                     int64_t now, certhub_import_result *r);
+void certhub_import_batch_free(certhub_import_batch *b);
 
 /*
  * Map one certhub bus event (EventBridge envelope) to findings and import
