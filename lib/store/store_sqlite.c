@@ -128,6 +128,8 @@ static const struct migration {
     {11, "http: api_tokens, findings_by_id", ch_sq_tokens_schema},
     {13, "hub: hub_state, hub_outbox and the findings triggers",
      ch_sq_hub_schema},
+    {16, "findings: findings_counts (insight counts kept by triggers)",
+     ch_sq_findq_counts_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */

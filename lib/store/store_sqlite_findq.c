@@ -43,6 +43,80 @@ const char ch_sq_findq_schema[] =
     "CREATE INDEX findings_by_resource_type ON findings(resource_type);"
     "CREATE INDEX findings_by_product_name ON findings(product_name);";
 
+/* Migration 16: the number of findings per combination of the insight
+ * dimensions that have few values (account, region, severity, workflow,
+ * record state, compliance), kept by triggers so that every writer of
+ * findings (import, updates, retention) keeps it true. An insight grouped
+ * by one of them with filters only on them sums a few thousand rows here
+ * instead of counting up to a million index entries or table rows.
+ * An absent Compliance.Status is stored as '' (a key column cannot be NULL
+ * in a WITHOUT ROWID table; '' is not a valid status, so it cannot clash).
+ * Rows whose count falls to 0 stay (queries skip them): deleting them
+ * would cost every update a second statement. The triggers' upsert relies
+ * on no writer of findings using INSERT OR REPLACE (an outer conflict
+ * policy would override it; store_sqlite_findings.c upserts). */
+#define FC_KEY(p)                                                             \
+  p "aws_account_id, " p "region, " p "severity_label, " p                    \
+    "workflow_status, " p "record_state, coalesce(" p                         \
+    "compliance_status, '')"
+#define FC_MATCH(p)                                                           \
+  "aws_account_id = " p "aws_account_id AND region = " p "region"             \
+  " AND severity_label = " p "severity_label AND workflow_status = " p        \
+  "workflow_status AND record_state = " p "record_state"                      \
+  " AND compliance_status = coalesce(" p "compliance_status, '')"
+const char ch_sq_findq_counts_schema[] =
+    "CREATE TABLE findings_counts("
+    " aws_account_id TEXT NOT NULL,"
+    " region TEXT NOT NULL,"
+    " severity_label TEXT NOT NULL,"
+    " workflow_status TEXT NOT NULL,"
+    " record_state TEXT NOT NULL,"
+    " compliance_status TEXT NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY(aws_account_id, region, severity_label, workflow_status,"
+    " record_state, compliance_status)) WITHOUT ROWID;"
+    "INSERT INTO findings_counts SELECT " FC_KEY(
+        "") ", count(*)"
+            " FROM findings GROUP BY 1, 2, 3, 4, 5, 6;"
+            "CREATE TRIGGER findings_counts_insert AFTER INSERT ON findings "
+            "BEGIN"
+            " INSERT INTO findings_counts VALUES(" FC_KEY(
+                "NEW.") ", 1)"
+                        "  ON CONFLICT DO UPDATE SET n = n + 1;"
+                        " END;"
+                        /* The import's upsert rewrites every column: only a
+                         * change of a dimension moves a finding between
+                         * counts. */
+                        "CREATE TRIGGER findings_counts_update AFTER UPDATE "
+                        "ON findings"
+                        " WHEN OLD.aws_account_id IS NOT NEW.aws_account_id"
+                        " OR OLD.region IS NOT NEW.region"
+                        " OR OLD.severity_label IS NOT NEW.severity_label"
+                        " OR OLD.workflow_status IS NOT NEW.workflow_status"
+                        " OR OLD.record_state IS NOT NEW.record_state"
+                        " OR OLD.compliance_status IS NOT "
+                        "NEW.compliance_status BEGIN"
+                        " UPDATE findings_counts SET n = n - 1 "
+                        "WHERE " FC_MATCH(
+                            "OLD.") ";"
+                                    " INSERT INTO findings_counts "
+                                    "VALUES(" FC_KEY(
+                                        "NEW.") ", 1)"
+                                                "  ON CONFLICT DO UPDATE SET "
+                                                "n = n + 1;"
+                                                " END;"
+                                                "CREATE TRIGGER "
+                                                "findings_counts_delete AFTER "
+                                                "DELETE ON findings BEGIN"
+                                                " UPDATE findings_counts SET "
+                                                "n = n - 1 WHERE " FC_MATCH(
+                                                    "OLD.") ";"
+                                                            " END;";
+
+/* For tests: plain plans only (no counts table, no planner choices), to
+ * compare the optimised plans' results with. */
+bool ch_sq_findq_plain;
+
 /* How a field reads in SQL. expr: over the findings row; for arrays, the
  * JSON path of the array and elem over json_each's `value`; for maps, the
  * path of the object. notnull: expr is never NULL (sorts and groups use it
@@ -385,8 +459,31 @@ static int best_rank(const certhub_findings_query *fq)
   return best;
 }
 
-/* " AND (...)" for every field with conditions. */
-static ch_err where_conds(qb *q, const certhub_findings_query *fq)
+/* The column of findings_counts that holds field f; NULL when it is not
+ * one of that table's dimensions. */
+static const char *counts_col(certhub_fq_field f)
+{
+  switch(f) {
+  case CERTHUB_FQ_AWS_ACCOUNT_ID:
+    return "aws_account_id";
+  case CERTHUB_FQ_REGION:
+    return "region";
+  case CERTHUB_FQ_SEVERITY_LABEL:
+    return "severity_label";
+  case CERTHUB_FQ_WORKFLOW_STATUS:
+    return "workflow_status";
+  case CERTHUB_FQ_RECORD_STATE:
+    return "record_state";
+  case CERTHUB_FQ_COMPLIANCE_STATUS:
+    return "compliance_status";
+  default:
+    return NULL;
+  }
+}
+
+/* " AND (...)" for every field with conditions, over findings or, with
+ * counts, over findings_counts (where only its dimensions may occur). */
+static ch_err where_conds(qb *q, const certhub_findings_query *fq, bool counts)
 {
   ch_err rc = CH_OK;
   ch_buf *b = &q->sql;
@@ -396,7 +493,14 @@ static ch_err where_conds(qb *q, const certhub_findings_query *fq)
     const fq_sql *fs = &fsv;
     char hinted[64];
     int r = rank_of((certhub_fq_field)f);
-    if(r && r != best) { /* see rank_of */
+    if(counts) {
+      /* Filters see NULL for an absent status, as over findings. */
+      const char *c = counts_col((certhub_fq_field)f);
+      fsv.expr = f == CERTHUB_FQ_COMPLIANCE_STATUS
+                     ? "nullif(compliance_status, '')"
+                     : c;
+    }
+    else if(r && r != best) { /* see rank_of */
       snprintf(hinted, sizeof(hinted), "+%s", fields[f].expr);
       fsv.expr = hinted;
     }
@@ -453,16 +557,34 @@ static ch_err where_conds(qb *q, const certhub_findings_query *fq)
   return rc;
 }
 
+/* Whether the query's conditions on f admit only rows where f is present:
+ * any positive condition does (a comparison with NULL is never true). */
+static bool present_by_filter(const certhub_findings_query *fq,
+                              certhub_fq_field f)
+{
+  certhub_fq_kind k = fields[f].kind;
+  for(size_t i = 0; i < fq->n_conds; i++)
+    if(fq->conds[i].field == f &&
+       ((k != CERTHUB_FQK_STRING && k != CERTHUB_FQK_MAP) ||
+        !certhub_fq_negative(fq->conds[i].cmp)))
+      return true;
+  return false;
+}
+
 /* The sort expression of field f: never NULL, so keyset comparisons work
- * (an absent value sorts as "" or -1). */
-static ch_err sort_expr(certhub_store *s, certhub_fq_field f, ch_buf *out)
+ * (an absent value sorts as "" or -1). Bare when the column cannot be NULL
+ * or the filters exclude NULL (the same order and values then), so that
+ * the field's index can deliver the order: "Title PREFIX x, sort Title"
+ * walks 101 entries of findings_by_title instead of sorting every match. */
+static ch_err sort_expr(certhub_store *s, const certhub_findings_query *fq,
+                        certhub_fq_field f, ch_buf *out)
 {
   if((unsigned)f >= CERTHUB_FQ__COUNT)
     return ch_store_err(s, CH_ERR_USAGE, "unknown sort field %d", (int)f);
   const fq_sql *fs = &fields[f];
   if(!fs->expr || fs->kind == CERTHUB_FQK_MAP)
     return ch_store_err(s, CH_ERR_USAGE, "this field cannot be sorted on");
-  if(fs->notnull)
+  if(fs->notnull || (!ch_sq_findq_plain && present_by_filter(fq, f)))
     return ch_buf_addstr(out, fs->expr);
   return ch_buf_printf(out, "coalesce(%s, %s)", fs->expr,
                        fs->kind == CERTHUB_FQK_STRING ? "''" : "-1");
@@ -577,7 +699,7 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
   eff.n_sort = nk;
   for(size_t i = 0; i < nk; i++) {
     ch_buf_reset(&kb);
-    if((rc = sort_expr(s, sort[i], &kb)))
+    if((rc = sort_expr(s, fq, sort[i], &kb)))
       goto out;
     if(kb.len >= sizeof(keys[i])) {
       rc = ch_store_err(s, CH_ERR_INTERNAL, "sort expression too long");
@@ -592,7 +714,7 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
   if(!rc)
     rc = ch_buf_addstr(&q.sql, " FROM findings WHERE 1");
   if(!rc)
-    rc = where_conds(&q, fq);
+    rc = where_conds(&q, fq, false);
   if(!rc && fq->after)
     rc = where_after(&q, &eff, keys, nk);
   if(!rc)
@@ -673,18 +795,32 @@ ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *fq,
     goto out;
   }
   const fq_sql *fs = &fields[by];
+  bool counts = !ch_sq_findq_plain && counts_col(by);
+  for(size_t i = 0; i < fq->n_conds && counts; i++)
+    counts = counts_col(fq->conds[i].field) != NULL;
+  if(counts) /* an absent status is '' there, as coalesce gives here */
+    rc = ch_buf_printf(&q.sql,
+                       "SELECT %s AS v, sum(n) AS c FROM findings_counts"
+                       " WHERE 1",
+                       counts_col(by));
   /* A bare NOT NULL column lets a covering index answer the count. */
-  if(fs->notnull)
-    rc = ch_buf_printf(&q.sql, "SELECT %s AS v, count(*) AS c", fs->expr);
+  else if(fs->notnull)
+    rc = ch_buf_printf(&q.sql,
+                       "SELECT %s AS v, count(*) AS c FROM findings"
+                       " WHERE 1",
+                       fs->expr);
   else
-    rc = ch_buf_printf(&q.sql, "SELECT coalesce(%s, '') AS v, count(*) AS c",
+    rc = ch_buf_printf(&q.sql,
+                       "SELECT coalesce(%s, '') AS v, count(*) AS c"
+                       " FROM findings WHERE 1",
                        fs->expr);
   if(!rc)
-    rc = ch_buf_addstr(&q.sql, " FROM findings WHERE 1");
+    rc = where_conds(&q, fq, counts);
   if(!rc)
-    rc = where_conds(&q, fq);
+    rc = ch_buf_addstr(&q.sql,
+                       counts ? " GROUP BY v HAVING c > 0" : " GROUP BY v");
   if(!rc)
-    rc = ch_buf_addstr(&q.sql, " GROUP BY v ORDER BY c DESC, v LIMIT ");
+    rc = ch_buf_addstr(&q.sql, " ORDER BY c DESC, v LIMIT ");
   if(!rc)
     rc = qb_int(&q, limit ? (int64_t)limit : -1);
   if(rc) {

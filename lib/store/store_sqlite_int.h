@@ -37,6 +37,11 @@ extern const char ch_sq_notify_sealed_schema[]; /* migration 9 */
 extern const char ch_sq_findings_schema[];
 /* Migration 10 and the findings queries (store_sqlite_findq.c). */
 extern const char ch_sq_findq_schema[];
+/* Migration 16: findings_counts and its triggers (store_sqlite_findq.c). */
+extern const char ch_sq_findq_counts_schema[];
+/* For tests: true runs findings queries and insights with the plain plans,
+ * to compare the optimised plans' results with. */
+extern bool ch_sq_findq_plain;
 ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *q,
                             certhub_fq_row_cb cb, void *ctx);
 ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,
