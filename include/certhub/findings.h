@@ -42,6 +42,14 @@ typedef struct certhub_finding_row {
   int64_t first_observed_at;
   int64_t last_observed_at;
   const char *json; /* the finding, compact JSON */
+  /* Copies of JSON fields that queries filter, sort and group on (stored
+   * columns since migration 15; the writer fills them from json): Title,
+   * Compliance.Status, Resources[0].Type, ProductName; NULL when absent
+   * or not a string. */
+  const char *title;
+  const char *compliance_status;
+  const char *resource_type;
+  const char *product_name;
 } certhub_finding_row;
 
 typedef ch_err (*certhub_finding_cb)(void *ctx, const certhub_finding_row *f);

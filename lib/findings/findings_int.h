@@ -27,6 +27,10 @@ void ch_findings_time_format(int64_t ms, char out[32]);
 ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
                           const char *id, json_t **out);
 
+/* row's query columns (title, compliance_status, resource_type,
+ * product_name) pointed into f (borrowed from f). */
+void ch_findings_row_query_fields(json_t *f, certhub_finding_row *row);
+
 /* s cut to at most max bytes without splitting a UTF-8 sequence (findings
  * and messages must stay valid UTF-8), into buf of at least max + 1
  * bytes; returns buf. */

@@ -447,15 +447,18 @@ static bool validate(json_t *f, parsed *p, vfail *v)
 /* ---- upsert ----------------------------------------------------------- */
 
 typedef struct got {
-  char *json;
+  json_t *f;
+  bool bad;
 } got;
 
+/* Parsed straight from the row's text (no copy of the text). */
 static ch_err got_cb(void *ctx, const certhub_finding_row *row)
 {
   got *g = ctx;
-  free(g->json);
-  g->json = strdup(row->json);
-  return g->json ? CH_OK : CH_ERR_NOMEM;
+  json_decref(g->f);
+  g->f = json_loads(row->json, 0, NULL);
+  g->bad = !g->f;
+  return CH_OK;
 }
 
 ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
@@ -465,20 +468,18 @@ ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
   got g = {0};
   *out = NULL;
   ch_err rc = certhub_store_finding_get(s, product_arn, id, got_cb, &g);
-  if(rc == CH_ERR_NOTFOUND) {
-    rc = CH_OK;
-    goto out;
-  }
-  if(rc)
-    goto out;
-  *out = json_loads(g.json, 0, NULL);
-  if(!*out)
+  if(rc == CH_ERR_NOTFOUND)
+    return CH_OK;
+  if(!rc && g.bad)
     rc = certhub_store_fail(s, CH_ERR_INTERNAL,
                             "stored finding '%s' is not valid JSON",
                             ch_findings_cut(cb, id, 200));
-out:
-  free(g.json);
-  return rc;
+  if(rc) {
+    json_decref(g.f);
+    return rc;
+  }
+  *out = g.f;
+  return CH_OK;
 }
 
 static const char *str_at(json_t *o, const char *a, const char *b)
@@ -487,6 +488,15 @@ static const char *str_at(json_t *o, const char *a, const char *b)
   if(b)
     j = json_object_get(j, b);
   return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+void ch_findings_row_query_fields(json_t *f, certhub_finding_row *row)
+{
+  row->title = str_at(f, "Title", NULL);
+  row->compliance_status = str_at(f, "Compliance", "Status");
+  row->resource_type =
+      str_at(json_array_get(json_object_get(f, "Resources"), 0), "Type", NULL);
+  row->product_name = str_at(f, "ProductName", NULL);
 }
 
 static bool failing(const char *cs)
@@ -767,12 +777,21 @@ static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
       .last_observed_at = p->last_observed_at,
       .json = text,
   };
+  ch_findings_row_query_fields(f, &row);
   rc = certhub_store_finding_put(s, &row, now);
   *written = rc == CH_OK;
 out:
   free(text);
   json_decref(old);
   return rc;
+}
+
+/* The size of the compact text without building it. */
+static int count_bytes(const char *buf, size_t n, void *ctx)
+{
+  (void)buf;
+  *(size_t *)ctx += n;
+  return 0;
 }
 
 ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
@@ -797,9 +816,8 @@ ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
     parsed p;
     vfail v = {0};
     bool written, created;
-    char *dump = json_dumps(f, JSON_COMPACT);
-    size_t size = dump ? strlen(dump) : 0;
-    free(dump);
+    size_t size = 0;
+    json_dump_callback(f, count_bytes, &size, JSON_COMPACT);
     if(!validate(f, &p, &v)) {
       rc = add_failure(r, p.id, v.code, "%s", v.msg);
       continue;

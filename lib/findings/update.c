@@ -409,6 +409,8 @@ static ch_err update_one(certhub_store *s, json_t *r, json_t *ident,
   row.severity_label = json_is_string(lab) ? json_string_value(lab) : "";
   row.workflow_status = json_is_string(wf) ? json_string_value(wf) : "NEW";
   row.json = text;
+  /* Not the stored row's: those pointed into the store's statement. */
+  ch_findings_row_query_fields(f, &row);
   if((rc = certhub_store_finding_put(s, &row, now_ms / 1000)))
     goto out;
   json_t *e = json_pack("{s:s, s:s}", "Id", id, "ProductArn", pa);

@@ -128,6 +128,8 @@ static const struct migration {
     {11, "http: api_tokens, findings_by_id", ch_sq_tokens_schema},
     {13, "hub: hub_state, hub_outbox and the findings triggers",
      ch_sq_hub_schema},
+    {15, "findings: stored query columns (no generated columns)",
+     ch_sq_findings15_schema},
     {16, "findings: findings_counts (insight counts kept by triggers)",
      ch_sq_findq_counts_schema},
 };
@@ -291,6 +293,7 @@ typedef struct sq {
   sqlite3_stmt *st[ST__MAX];
   sqlite3_stmt *pst[CH_PST__MAX]; /* store_sqlite_probe.c's, same rules */
   sqlite3_stmt *lst[CH_LST__MAX]; /* store_sqlite_lifecycle.c's */
+  sqlite3_stmt *fst[CH_FST__MAX]; /* store_sqlite_findings.c's */
   ch_sq_probe_state probe;
   ch_buf sans; /* put_cert scratch */
   ch_buf eku;
@@ -619,6 +622,8 @@ static void sq_close(certhub_store *s)
     sqlite3_finalize(q->pst[i]);
   for(int i = 0; i < CH_LST__MAX; i++)
     sqlite3_finalize(q->lst[i]);
+  for(int i = 0; i < CH_FST__MAX; i++)
+    sqlite3_finalize(q->fst[i]);
   sqlite3_close_v2(q->db);
   ch_buf_free(&q->sans);
   ch_buf_free(&q->eku);
@@ -1036,6 +1041,11 @@ ch_err ch_sq_pst(certhub_store *s, enum ch_sq_pst id, sqlite3_stmt **out)
 ch_err ch_sq_lst(certhub_store *s, enum ch_sq_lst id, sqlite3_stmt **out)
 {
   return cached_st(s, &SQ(s)->lst[id], ch_sq_lifecycle_sql[id], out);
+}
+
+ch_err ch_sq_fst(certhub_store *s, enum ch_sq_fst id, sqlite3_stmt **out)
+{
+  return cached_st(s, &SQ(s)->fst[id], ch_sq_findings_sql[id], out);
 }
 
 /* ---- scan_finish ----------------------------------------------------- */

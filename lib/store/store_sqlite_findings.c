@@ -1,6 +1,6 @@
 /*
- * SQLite backend: the findings store (migration 7). A finding is its whole
- * ASFF JSON plus the columns queries filter and sort on; lib/findings
+ * SQLite backend: the findings store (migrations 7 and 15). A finding is its
+ * whole ASFF JSON plus the columns queries filter and sort on; lib/findings
  * decides what to write (validation, upsert rules), this file only stores.
  */
 #include <stdlib.h>
@@ -33,10 +33,109 @@ const char ch_sq_findings_schema[] =
     " updated_at);"
     "CREATE INDEX findings_by_resource ON findings(resource_id);";
 
+/* Migration 15: the four query columns of migration 10 (title,
+ * compliance_status, resource_type, product_name) become ordinary columns
+ * that the writers fill. As VIRTUAL generated columns under an index they
+ * made SQLite parse the stored JSON once per indexed column on every
+ * insert, and twice (old and new row) on every update: most of an import's
+ * SQLite time. SQLite cannot change a column's kind in place, so the table
+ * is rebuilt (rowids kept) and its indexes and the hub triggers of
+ * migration 13 recreated; the migration's transaction makes it all or
+ * nothing. The copy reads the virtual columns, so existing rows get the
+ * values queries saw before. */
+const char ch_sq_findings15_schema[] =
+    "CREATE TABLE findings_v15("
+    " product_arn TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " generator_id TEXT NOT NULL,"
+    " aws_account_id TEXT NOT NULL,"
+    " region TEXT NOT NULL DEFAULT '',"
+    " severity_label TEXT NOT NULL,"
+    " workflow_status TEXT NOT NULL,"
+    " record_state TEXT NOT NULL,"
+    " resource_id TEXT NOT NULL,"
+    " created_at INTEGER,"
+    " updated_at INTEGER NOT NULL,"
+    " first_observed_at INTEGER,"
+    " last_observed_at INTEGER,"
+    " imported_at INTEGER NOT NULL,"
+    " finding TEXT NOT NULL,"
+    " title TEXT,"
+    " compliance_status TEXT,"
+    " resource_type TEXT,"
+    " product_name TEXT,"
+    " PRIMARY KEY(product_arn, id));"
+    "INSERT INTO findings_v15(rowid, product_arn, id, generator_id,"
+    " aws_account_id, region, severity_label, workflow_status, record_state,"
+    " resource_id, created_at, updated_at, first_observed_at,"
+    " last_observed_at, imported_at, finding, title, compliance_status,"
+    " resource_type, product_name)"
+    " SELECT rowid, product_arn, id, generator_id, aws_account_id, region,"
+    " severity_label, workflow_status, record_state, resource_id, created_at,"
+    " updated_at, first_observed_at, last_observed_at, imported_at, finding,"
+    " title, compliance_status, resource_type, product_name FROM findings"
+    " ORDER BY rowid;"
+    /* Drops the table's indexes and the hub triggers with it. */
+    "DROP TABLE findings;"
+    "ALTER TABLE findings_v15 RENAME TO findings;"
+    /* Migration 7's indexes. */
+    "CREATE INDEX findings_by_updated ON findings(updated_at);"
+    "CREATE INDEX findings_by_severity ON findings(severity_label,"
+    " updated_at);"
+    "CREATE INDEX findings_by_resource ON findings(resource_id);"
+    /* Migration 10's. */
+    "CREATE INDEX findings_by_workflow ON findings(workflow_status,"
+    " updated_at);"
+    "CREATE INDEX findings_by_record_state ON findings(record_state,"
+    " updated_at);"
+    "CREATE INDEX findings_by_state_severity ON findings(record_state,"
+    " severity_label);"
+    "CREATE INDEX findings_by_account ON findings(aws_account_id, updated_at);"
+    "CREATE INDEX findings_by_region ON findings(region);"
+    "CREATE INDEX findings_by_generator ON findings(generator_id);"
+    "CREATE INDEX findings_by_title ON findings(title);"
+    "CREATE INDEX findings_by_compliance ON findings(compliance_status);"
+    "CREATE INDEX findings_by_resource_type ON findings(resource_type);"
+    "CREATE INDEX findings_by_product_name ON findings(product_name);"
+    /* Migration 11's. */
+    "CREATE INDEX findings_by_id ON findings(id);"
+    /* Migration 13's triggers, the same text. */
+    CH_SQ_HUB_TRIGGERS;
+
 #define FINDING_COLS                                                          \
   "SELECT product_arn, id, generator_id, aws_account_id, region,"             \
   " severity_label, workflow_status, record_state, resource_id, created_at,"  \
-  " updated_at, first_observed_at, last_observed_at, finding FROM findings"
+  " updated_at, first_observed_at, last_observed_at, finding, title,"         \
+  " compliance_status, resource_type, product_name FROM findings"
+
+/* The statements import runs for every finding, cached per handle
+ * (ch_sq_fst). */
+const char *const ch_sq_findings_sql[CH_FST__MAX] = {
+    [CH_FST_GET] = FINDING_COLS " WHERE product_arn = ?1 AND id = ?2",
+    [CH_FST_PUT] =
+        "INSERT INTO findings(product_arn, id, generator_id, aws_account_id,"
+        " region, severity_label, workflow_status, record_state, resource_id,"
+        " created_at, updated_at, first_observed_at, last_observed_at,"
+        " imported_at, finding, title, compliance_status, resource_type,"
+        " product_name)"
+        " VALUES(?1, ?2, ?3, ?4, coalesce(?5, ''), ?6, ?7, ?8, ?9, ?10, ?11,"
+        " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+        " ON CONFLICT(product_arn, id) DO UPDATE SET"
+        " generator_id = excluded.generator_id,"
+        " aws_account_id = excluded.aws_account_id, region = excluded.region,"
+        " severity_label = excluded.severity_label,"
+        " workflow_status = excluded.workflow_status,"
+        " record_state = excluded.record_state,"
+        " resource_id = excluded.resource_id,"
+        " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+        " first_observed_at = excluded.first_observed_at,"
+        " last_observed_at = excluded.last_observed_at,"
+        " imported_at = excluded.imported_at, finding = excluded.finding,"
+        " title = excluded.title,"
+        " compliance_status = excluded.compliance_status,"
+        " resource_type = excluded.resource_type,"
+        " product_name = excluded.product_name",
+};
 
 /* 0 (absent) is stored as NULL. */
 static void bind_ms(sqlite3_stmt *st, int i, int64_t v)
@@ -68,6 +167,10 @@ static ch_err finding_rows(certhub_store *s, sqlite3_stmt *st,
         .first_observed_at = sqlite3_column_int64(st, 11),
         .last_observed_at = sqlite3_column_int64(st, 12),
         .json = ch_sq_col_str(st, 13),
+        .title = ch_sq_col_opt(st, 14),
+        .compliance_status = ch_sq_col_opt(st, 15),
+        .resource_type = ch_sq_col_opt(st, 16),
+        .product_name = ch_sq_col_opt(st, 17),
     };
     ++*n;
     ch_err rc = cb(ctx, &f);
@@ -82,18 +185,18 @@ ch_err ch_sq_finding_get(certhub_store *s, const char *product_arn,
 {
   sqlite3_stmt *st = NULL;
   size_t n = 0;
-  ch_err rc = ch_sq_prepare(
-      s, FINDING_COLS " WHERE product_arn = ?1 AND id = ?2", &st);
+  ch_err rc = ch_sq_fst(s, CH_FST_GET, &st);
   if(rc)
-    goto out;
+    return rc;
   ch_sq_bind_opt(st, 1, product_arn);
   ch_sq_bind_opt(st, 2, id);
   rc = finding_rows(s, st, cb, ctx, &n);
   if(!rc && !n)
     rc = ch_store_err(s, CH_ERR_NOTFOUND, "no finding '%s' of product '%s'",
                       id, product_arn);
-out:
-  sqlite3_finalize(st);
+  /* The statement is cached: leave it without bound text of the caller. */
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
   return rc;
 }
 
@@ -101,28 +204,9 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
                          int64_t now)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc = ch_sq_prepare(
-      s,
-      "INSERT INTO findings(product_arn, id, generator_id, aws_account_id,"
-      " region, severity_label, workflow_status, record_state, resource_id,"
-      " created_at, updated_at, first_observed_at, last_observed_at,"
-      " imported_at, finding)"
-      " VALUES(?1, ?2, ?3, ?4, coalesce(?5, ''), ?6, ?7, ?8, ?9, ?10, ?11,"
-      " ?12, ?13, ?14, ?15)"
-      " ON CONFLICT(product_arn, id) DO UPDATE SET"
-      " generator_id = excluded.generator_id,"
-      " aws_account_id = excluded.aws_account_id, region = excluded.region,"
-      " severity_label = excluded.severity_label,"
-      " workflow_status = excluded.workflow_status,"
-      " record_state = excluded.record_state,"
-      " resource_id = excluded.resource_id, created_at = excluded.created_at,"
-      " updated_at = excluded.updated_at,"
-      " first_observed_at = excluded.first_observed_at,"
-      " last_observed_at = excluded.last_observed_at,"
-      " imported_at = excluded.imported_at, finding = excluded.finding",
-      &st);
+  ch_err rc = ch_sq_fst(s, CH_FST_PUT, &st);
   if(rc)
-    goto out;
+    return rc;
   ch_sq_bind_opt(st, 1, f->product_arn);
   ch_sq_bind_opt(st, 2, f->id);
   ch_sq_bind_opt(st, 3, f->generator_id);
@@ -138,11 +222,15 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
   bind_ms(st, 13, f->last_observed_at);
   sqlite3_bind_int64(st, 14, now);
   ch_sq_bind_opt(st, 15, f->json);
+  ch_sq_bind_opt(st, 16, f->title);
+  ch_sq_bind_opt(st, 17, f->compliance_status);
+  ch_sq_bind_opt(st, 18, f->resource_type);
+  ch_sq_bind_opt(st, 19, f->product_name);
   int r = sqlite3_step(st);
   if(r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "storing finding");
-out:
-  sqlite3_finalize(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
   return rc;
 }
 

@@ -23,25 +23,7 @@ const char ch_sq_hub_schema[] =
     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " product_arn TEXT NOT NULL,"
     " id TEXT NOT NULL,"
-    " UNIQUE(product_arn, id));"
-    "CREATE TRIGGER hub_queue_insert AFTER INSERT ON findings"
-    " WHEN (SELECT enabled FROM hub_state WHERE id = 1) BEGIN"
-    " DELETE FROM hub_outbox"
-    "  WHERE product_arn = NEW.product_arn AND id = NEW.id;"
-    " INSERT INTO hub_outbox(product_arn, id)"
-    "  VALUES(NEW.product_arn, NEW.id);"
-    " END;"
-    "CREATE TRIGGER hub_queue_update AFTER UPDATE ON findings"
-    " WHEN (SELECT enabled FROM hub_state WHERE id = 1) BEGIN"
-    " DELETE FROM hub_outbox"
-    "  WHERE product_arn = NEW.product_arn AND id = NEW.id;"
-    " INSERT INTO hub_outbox(product_arn, id)"
-    "  VALUES(NEW.product_arn, NEW.id);"
-    " END;"
-    "CREATE TRIGGER hub_queue_delete AFTER DELETE ON findings BEGIN"
-    " DELETE FROM hub_outbox"
-    "  WHERE product_arn = OLD.product_arn AND id = OLD.id;"
-    " END;";
+    " UNIQUE(product_arn, id));" CH_SQ_HUB_TRIGGERS;
 
 static ch_err exec(certhub_store *s, const char *sql, const char *what)
 {

@@ -35,6 +35,13 @@ extern const char ch_sq_notify_schema[];
 extern const char ch_sq_notify_sealed_schema[]; /* migration 9 */
 /* Migration 7: findings (store_sqlite_findings.c). */
 extern const char ch_sq_findings_schema[];
+/* Migration 15 (store_sqlite_findings.c): the query columns of migration
+ * 10 stored, not generated. */
+extern const char ch_sq_findings15_schema[];
+/* The findings statements cached per handle like the probe ones. */
+enum ch_sq_fst { CH_FST_GET, CH_FST_PUT, CH_FST__MAX };
+extern const char *const ch_sq_findings_sql[CH_FST__MAX];
+ch_err ch_sq_fst(certhub_store *s, enum ch_sq_fst id, sqlite3_stmt **st);
 /* Migration 10 and the findings queries (store_sqlite_findq.c). */
 extern const char ch_sq_findq_schema[];
 /* Migration 16: findings_counts and its triggers (store_sqlite_findq.c). */
@@ -48,7 +55,28 @@ ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,
                             certhub_fq_field by, size_t limit,
                             certhub_fq_group_cb cb, void *ctx);
 ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n);
-/* Migration 13: the hub forwarding queue (store_sqlite_hub.c). */
+/* Migration 13: the hub forwarding queue (store_sqlite_hub.c). Its
+ * triggers on findings are a macro: migration 15 rebuilds the findings
+ * table and must recreate them with the same text. */
+#define CH_SQ_HUB_TRIGGERS                                                    \
+  "CREATE TRIGGER hub_queue_insert AFTER INSERT ON findings"                  \
+  " WHEN (SELECT enabled FROM hub_state WHERE id = 1) BEGIN"                  \
+  " DELETE FROM hub_outbox"                                                   \
+  "  WHERE product_arn = NEW.product_arn AND id = NEW.id;"                    \
+  " INSERT INTO hub_outbox(product_arn, id)"                                  \
+  "  VALUES(NEW.product_arn, NEW.id);"                                        \
+  " END;"                                                                     \
+  "CREATE TRIGGER hub_queue_update AFTER UPDATE ON findings"                  \
+  " WHEN (SELECT enabled FROM hub_state WHERE id = 1) BEGIN"                  \
+  " DELETE FROM hub_outbox"                                                   \
+  "  WHERE product_arn = NEW.product_arn AND id = NEW.id;"                    \
+  " INSERT INTO hub_outbox(product_arn, id)"                                  \
+  "  VALUES(NEW.product_arn, NEW.id);"                                        \
+  " END;"                                                                     \
+  "CREATE TRIGGER hub_queue_delete AFTER DELETE ON findings BEGIN"            \
+  " DELETE FROM hub_outbox"                                                   \
+  "  WHERE product_arn = OLD.product_arn AND id = OLD.id;"                    \
+  " END;"
 extern const char ch_sq_hub_schema[];
 ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed);
 ch_err ch_sq_hub_pending(certhub_store *s, size_t limit,

@@ -16,9 +16,10 @@ static void migrations_new_and_reopen(void **state)
   /* 2: endpoints and probes, 3: chain_checks, 4: bus, 5: lifecycle marks,
    * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
    * topic messages, 10: findings query columns, 11: API tokens, 13: hub
-   * forwarding queue, 16: findings insight counts */
+   * forwarding queue, 15: findings query columns stored, 16: findings
+   * insight counts */
   assert_int_equal(v, 16);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "13");
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "14");
   t_query_eq(s, "PRAGMA journal_mode", "wal");
   t_query_eq(s, "PRAGMA foreign_keys", "1");
   t_query_eq(s, "PRAGMA synchronous", "1"); /* NORMAL */
@@ -44,9 +45,10 @@ static void migrations_new_and_reopen(void **state)
   /* 2: endpoints and probes, 3: chain_checks, 4: bus, 5: lifecycle marks,
    * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
    * topic messages, 10: findings query columns, 11: API tokens, 13: hub
-   * forwarding queue, 16: findings insight counts */
+   * forwarding queue, 15: findings query columns stored, 16: findings
+   * insight counts */
   assert_int_equal(v, 16);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "13");
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "14");
   certhub_store_close(s);
   tdir_remove(&d);
 }
