@@ -782,9 +782,14 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
   p->est = -1;
   if(ch_sq_findq_mode == CH_SQ_FINDQ_PLAIN)
     return CH_OK;
-  for(int f = 0; f < CERTHUB_FQ__COUNT; f++)
+  bool usable = false;
+  for(int f = 0; f < CERTHUB_FQ__COUNT; f++) {
     if(counts_col((certhub_fq_field)f) && has_conds(fq, f))
       dims |= BIT(f);
+    usable = usable || index_usable(fq, f);
+  }
+  if(!dims && !usable) /* nothing to choose: SQLite's own plan */
+    return CH_OK;
   ch_buf_init(&q.sql, SQL_CAP);
   /* One pass over findings_counts: all rows, those matching every
    * dimension's conditions, those matching each usable dimension's. */
