@@ -754,20 +754,23 @@ out:
 }
 
 typedef struct plan {
-  bool combo;  /* the join of choose_plan, else one index (driver) */
-  int driver;  /* for where_conds */
-  int64_t est; /* rows the chosen plan reads, estimated */
+  bool combo;    /* the join of choose_plan, else one index (driver) */
+  bool dims_idx; /* the driver (account) through findings_by_dims */
+  int driver;    /* for where_conds */
+  int64_t est;   /* rows the chosen plan reads, estimated */
 } plan;
 
 /* Choose how to run fq. The plain plan lets the field with the fewest
  * matching rows drive (its index), the others checked row by row. Counts
  * come from the data, not guesses: findings_counts for its dimensions (one
  * pass over a few thousand rows), a count of index entries capped at
- * COUNT_CAP for the other indexed fields. When the conditions on the
- * dimensions together match far fewer rows than the best single index
- * yields, the combo plan reads exactly those: each matching combination of
- * findings_counts is one range of findings_by_dims, which also holds
- * region and updated_at, so their filters cost no row reads either. */
+ * COUNT_CAP for the other indexed fields. When the filters findings_by_dims
+ * can check (the dimensions, region, updated_at) together match far fewer
+ * rows than the best single index yields (or than it reads before the
+ * LIMIT when it is in the sort's order), only those rows are read: with
+ * the account filtered, through findings_by_dims from the account on
+ * (counted there first); without, by the combination plan: each matching
+ * combination of findings_counts is one range of findings_by_dims. */
 static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
                           const certhub_fq_field *sort, size_t nk, plan *p)
 {
@@ -778,6 +781,7 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
   int ncol = 0;
   uint64_t dims = 0;
   p->combo = false;
+  p->dims_idx = false;
   p->driver = -2;
   p->est = -1;
   if(ch_sq_findq_mode == CH_SQ_FINDQ_PLAIN)
@@ -862,8 +866,41 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     if(early < plain)
       plain = early;
   }
-  if(dims && m <= COMBO_MAX &&
-     (m * 4 <= plain || ch_sq_findq_mode == CH_SQ_FINDQ_COMBO)) {
+  bool force = ch_sq_findq_mode == CH_SQ_FINDQ_COMBO;
+  if(index_usable(fq, CERTHUB_FQ_AWS_ACCOUNT_ID)) {
+    /* findings_by_dims starts with the account and holds every field in
+     * inner: count the rows matching all their filters there (index
+     * entries only, capped). Reading just those, then sorting, beats
+     * walking the driver's index when they are few. */
+    uint64_t inner =
+        dims | BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_UPDATED_AT);
+    int64_t m2 = 0;
+    qb_free(&q);
+    memset(&q, 0, sizeof(q));
+    ch_buf_init(&q.sql, SQL_CAP);
+    if(!(rc = ch_buf_addstr(&q.sql,
+                            "SELECT count(*) FROM (SELECT 1 FROM findings"
+                            " INDEXED BY findings_by_dims WHERE 1")) &&
+       !(rc = where_conds(&q, fq, W_FINDINGS, inner,
+                          CERTHUB_FQ_AWS_ACCOUNT_ID)) &&
+       !(rc = ch_buf_printf(&q.sql, " LIMIT %d)", COUNT_CAP)))
+      rc = run_counts(s, &q, &m2, 1);
+    if(rc)
+      goto out;
+    if(ordered_idx && nvals == 1 && nk == 1 &&
+       sort[0] == CERTHUB_FQ_UPDATED_AT && fq->limit && m2 > 0) {
+      int64_t early = (int64_t)fq->limit * best / m2 + 1;
+      if(early < plain)
+        plain = early;
+    }
+    if(m2 * 4 <= plain || force) {
+      p->dims_idx = true;
+      p->driver = CERTHUB_FQ_AWS_ACCOUNT_ID;
+      p->est = m2;
+      ch_sq_findq_combos++;
+    }
+  }
+  else if(dims && m <= COMBO_MAX && (m * 4 <= plain || force)) {
     p->combo = true;
     p->est = m;
     ch_sq_findq_combos++;
@@ -957,7 +994,10 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
   }
   else {
     if(!rc)
-      rc = ch_buf_addstr(&q.sql, " FROM findings WHERE 1");
+      rc = ch_buf_addstr(
+          &q.sql, pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
+                                " WHERE 1"
+                              : " FROM findings WHERE 1");
     if(!rc)
       rc = where_conds(&q, fq, W_FINDINGS, ALL_FIELDS, pl.driver);
   }

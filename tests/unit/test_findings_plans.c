@@ -232,13 +232,22 @@ static const char *const queries[] = {
     "{\"Filters\":{\"Title\":[{\"Value\":\"host-2\",\"Comparison\":"
     "\"CONTAINS\"}]},\"SortCriteria\":[{\"Field\":\"Title\",\"SortOrder\":"
     "\"asc\"}],\"MaxResults\":5}",
+    /* dimensions without the account: the combination plan */
+    "{\"Filters\":{\"SeverityLabel\":[{\"Value\":\"HIGH\",\"Comparison\":"
+    "\"EQUALS\"}],\"ComplianceStatus\":[{\"Value\":\"FAILED\","
+    "\"Comparison\":\"EQUALS\"},{\"Value\":\"WARNING\",\"Comparison\":"
+    "\"EQUALS\"}],\"WorkflowStatus\":[{\"Value\":\"RESOLVED\","
+    "\"Comparison\":\"NOT_EQUALS\"}],\"Region\":[{\"Value\":\"eu-west-1\","
+    "\"Comparison\":\"NOT_EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
+    "\"Title\",\"SortOrder\":\"asc\"}],\"MaxResults\":4}",
     /* a negative filter admits absent values: the sort keeps coalesce */
     "{\"Filters\":{\"ComplianceStatus\":[{\"Value\":\"FAILED\","
     "\"Comparison\":\"NOT_EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
     "\"ComplianceStatus\",\"SortOrder\":\"desc\"}],\"MaxResults\":40}",
 };
 
-static void compare_all(certhub_store *s)
+/* big: the 300-finding set, where most queries have several pages. */
+static void compare_all(certhub_store *s, bool big)
 {
   for(size_t i = 0; i < sizeof(insights) / sizeof(*insights); i++) {
     char *a =
@@ -261,14 +270,15 @@ static void compare_all(certhub_store *s)
     if(strcmp(a, b) || strcmp(c, b))
       fail_msg("query %s: pages differ (%d chosen, %d plain, %d combination)",
                queries[i], pa, pb, pc);
-    assert_true(pa >= 2 || i == 3);
+    if(big && pa < 2 && i != 3 && i != 5)
+      fail_msg("query %s: one page only", queries[i]);
     assert_non_null(strstr(a, "\"SchemaVersion\""));
     free(a);
     free(b);
     free(c);
   }
   /* the combination plan ran (every page of the queries on dimensions) */
-  assert_true(ch_sq_findq_combos >= combos + 8);
+  assert_true(ch_sq_findq_combos >= combos + 10);
 }
 
 /* findings_counts holds exactly the counts of the findings table. */
@@ -301,13 +311,13 @@ static void test_plans_agree(void **state)
   import_range(s, 0, 100, 0, T_NOW - 100 * DAY_S, T_NOW - 99 * DAY_S);
   import_range(s, 100, 400, 0, T_NOW - 10 * DAY_S, T_NOW);
   counts_exact(s);
-  compare_all(s);
+  compare_all(s, true);
 
   /* Re-imports, newer: severity and compliance move (some lose theirs). */
   import_range(s, 100, 250, 1, T_NOW - 5 * DAY_S, T_NOW);
   update_some(s, 400, T_NOW + 60);
   counts_exact(s);
-  compare_all(s);
+  compare_all(s, true);
 
   uint64_t n = 0;
   assert_int_equal(certhub_findings_prune(s, T_NOW, 30, &n), CH_OK);
@@ -315,7 +325,7 @@ static void test_plans_agree(void **state)
   assert_int_equal(n, 85);
   t_query_eq(s, "SELECT count(*) FROM findings", "315");
   counts_exact(s);
-  compare_all(s);
+  compare_all(s, true);
   certhub_store_close(s);
   tdir_remove(&d);
 }
@@ -343,7 +353,7 @@ static void test_counts_migration(void **state)
   s = t_open(d.db);
   t_query_eq(s, "SELECT sum(n) FROM findings_counts", "120");
   counts_exact(s);
-  compare_all(s);
+  compare_all(s, false);
   certhub_store_close(s);
   tdir_remove(&d);
 }
