@@ -152,7 +152,7 @@ typedef ch_err (*api_fn)(certhub_store *, const char *, size_t, char **,
 
 /* REPS runs of make(i) through fn; prints one table row. */
 static int shape1(certhub_store *s, const char *name, api_fn fn, int reps,
-                  void (*make)(int i, char *req, size_t cap))
+                  int from, void (*make)(int i, char *req, size_t cap))
 {
   double *t = calloc((size_t)reps, sizeof(*t));
   double *cp = calloc((size_t)reps, sizeof(*cp));
@@ -167,14 +167,14 @@ static int shape1(certhub_store *s, const char *name, api_fn fn, int reps,
   {
     char *o = NULL;
     size_t l = 0;
-    make(0, req, sizeof(req));
+    make(from, req, sizeof(req));
     if(!fn(s, req, strlen(req), &o, &l))
       free(o);
   }
   for(int i = 0; i < reps; i++) {
     char *out = NULL;
     size_t len = 0;
-    make(i, req, sizeof(req));
+    make(from + i, req, sizeof(req));
     double w = wall(), c = cpu();
     ch_err rc = fn(s, req, strlen(req), &out, &len);
     t[i] = (wall() - w) * 1000;
@@ -208,11 +208,13 @@ static int shape(certhub_store *s, const char *name, api_fn fn, int reps,
                  void (*make)(int i, char *req, size_t cap))
 {
   char pname[512];
-  if(shape1(s, name, fn, reps, make))
+  if(shape1(s, name, fn, reps, 0, make))
     return 1;
   snprintf(pname, sizeof(pname), "(plain plan) %s", name);
   ch_sq_findq_mode = CH_SQ_FINDQ_PLAIN;
-  int rc = shape1(s, pname, fn, reps < 5 ? reps : 5, make);
+  /* Requests the first runs did not make (other accounts, regions...),
+   * so neither finds the other's pages in the cache. */
+  int rc = shape1(s, pname, fn, reps < 5 ? reps : 5, reps + 1, make);
   ch_sq_findq_mode = CH_SQ_FINDQ_AUTO;
   fflush(stdout);
   return rc;

@@ -845,7 +845,12 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
        !(rc = where_conds(&q, fq, W_FINDINGS, BIT(f), f)) &&
        !(rc = ch_buf_printf(&q.sql, " LIMIT %lld)", (long long)cap)))
       rc = run_counts(s, &q, &c, 1);
-    if(!rc && c < cap && c < best) {
+    /* Stopped at COUNT_CAP: somewhere above; taken as twice the cap, so
+     * such a field still beats a dimension counted far above it (the
+     * first of equals, in field order, wins). */
+    if(!rc && c >= cap)
+      c = cap == COUNT_CAP ? 2 * (int64_t)COUNT_CAP : best;
+    if(!rc && c < best) {
       best = c;
       bestf = f;
     }
