@@ -30,6 +30,14 @@ grep -q 'API at' "$tmp/serve.log" || { cat "$tmp/serve.log"; exit 1; }
 echo "# $total findings, $conc in flight, $threads server threads, $(nproc) CPUs"
 "$client" "http://127.0.0.1:$port" "$token" "$total" "$conc"
 echo "# findings stored: $(sqlite3 "$CERTHUB_DB" 'SELECT count(*) FROM findings')"
+# The server's own CPU time (utime + stime of /proc/PID/stat, in clock
+# ticks): on a shared machine its rate per CPU second says more than the
+# wall-clock rate.
+read -r -a st <"/proc/$spid/stat"
+tck=$(getconf CLK_TCK)
+awk -v u="${st[13]}" -v s="${st[14]}" -v t="$tck" -v n="$total" 'BEGIN {
+  c = (u + s) / t
+  printf "# server CPU: %.2f s user+sys (%.2f user), %.0f findings per CPU second\n", c, u / t, n / c }'
 kill "$spid"
 wait "$spid" || true
 spid=

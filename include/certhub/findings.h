@@ -121,6 +121,22 @@ ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
                                int64_t now,
                                certhub_import_result *r /* OUT */);
 
+/* certhub_findings_import in two steps, so a server can parse and
+ * validate a call without holding the store's writer:
+ * _prepare parses and validates json (no store; the same refusals as
+ * certhub_findings_import, and the invalid findings in r->failures) into
+ * *b, owned by the caller (certhub_import_batch_free); on an error *b is
+ * NULL. *r is reset first.
+ * _apply stores b's valid findings into s in one savepoint, counting them
+ * in r (which keeps _prepare's failures); b is spent: apply it once. */
+typedef struct certhub_import_batch certhub_import_batch;
+ch_err certhub_findings_import_prepare(const char *json, size_t len,
+                                       certhub_import_batch **b /* OUT */,
+                                       certhub_import_result *r /* OUT */);
+ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
+                                     int64_t now, certhub_import_result *r);
+void certhub_import_batch_free(certhub_import_batch *b);
+
 /*
  * Map one certhub bus event (EventBridge envelope) to findings and import
  * them. One finding per certificate, Id "<certificate ARN>/expiry" (or

@@ -31,6 +31,13 @@ ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
  * product_name) pointed into f (borrowed from f). */
 void ch_findings_row_query_fields(json_t *f, certhub_finding_row *row);
 
+/* j as compact JSON text, byte for byte what json_dumps(j, JSON_COMPACT)
+ * gives, into b (reset first; NUL-terminated, len excludes the NUL);
+ * json_out.c. ch_findings_json_size: the length of that text, nothing
+ * built. */
+ch_err ch_findings_json_text(json_t *j, ch_buf *b);
+size_t ch_findings_json_size(json_t *j);
+
 /* s cut to at most max bytes without splitting a UTF-8 sequence (findings
  * and messages must stay valid UTF-8), into buf of at least max + 1
  * bytes; returns buf. */

@@ -726,10 +726,9 @@ static void region_of(json_t *f, const char *product_arn, char *out,
 
 /* Import one validated finding. *written false when ignored (not newer). */
 static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
-                     bool *written, bool *created)
+                     ch_buf *text, bool *written, bool *created)
 {
   json_t *old = NULL;
-  char *text = NULL;
   char region[128];
   *written = *created = false;
   ch_err rc = ch_findings_stored(s, p->product_arn, p->id, &old);
@@ -752,11 +751,8 @@ static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
     rc = provider_fields_new(f);
   if(rc)
     goto out;
-  text = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  if(!text) {
-    rc = CH_ERR_NOMEM;
+  if((rc = ch_findings_json_text(f, text)))
     goto out;
-  }
   region_of(f, p->product_arn, region, sizeof(region));
   certhub_finding_row row = {
       .product_arn = p->product_arn,
@@ -775,27 +771,38 @@ static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
       .updated_at = p->updated_at,
       .first_observed_at = p->first_observed_at,
       .last_observed_at = p->last_observed_at,
-      .json = text,
+      .json = text->data,
   };
   ch_findings_row_query_fields(f, &row);
   rc = certhub_store_finding_put(s, &row, now);
   *written = rc == CH_OK;
 out:
-  free(text);
   json_decref(old);
   return rc;
 }
 
-/* The size of the compact text without building it. */
-static int count_bytes(const char *buf, size_t n, void *ctx)
+/* A prepared call: the request's tree and its valid findings. */
+struct certhub_import_batch {
+  json_t *root; /* owned */
+  size_t n;     /* valid findings, in request order */
+  struct item {
+    json_t *f; /* borrowed from root */
+    parsed p;  /* points into f */
+  } items[CERTHUB_FINDINGS_BATCH_MAX];
+};
+
+void certhub_import_batch_free(certhub_import_batch *b)
 {
-  (void)buf;
-  *(size_t *)ctx += n;
-  return 0;
+  if(!b)
+    return;
+  json_decref(b->root);
+  free(b);
 }
 
-ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
-                                certhub_import_result *r)
+/* Validation and the size limit, no store: the valid findings go into b,
+ * the others into r's failures. */
+static ch_err prepare_array(json_t *arr, certhub_import_batch *b,
+                            certhub_import_result *r)
 {
   ch_err rc = CH_OK;
   size_t n = json_array_size(arr);
@@ -805,30 +812,48 @@ ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
              CERTHUB_FINDINGS_BATCH_MAX);
     return CH_ERR_TOOBIG;
   }
-  if(!n)
-    return CH_OK;
-  bool in_sp = false;
-  if((rc = certhub_store_savepoint(s)))
-    goto fail;
-  in_sp = true;
   for(size_t i = 0; i < n && !rc; i++) {
     json_t *f = json_array_get(arr, i);
-    parsed p;
+    struct item *it = &b->items[b->n];
     vfail v = {0};
-    bool written, created;
-    size_t size = 0;
-    json_dump_callback(f, count_bytes, &size, JSON_COMPACT);
-    if(!validate(f, &p, &v)) {
-      rc = add_failure(r, p.id, v.code, "%s", v.msg);
+    if(!validate(f, &it->p, &v)) {
+      rc = add_failure(r, it->p.id, v.code, "%s", v.msg);
       continue;
     }
+    size_t size = ch_findings_json_size(f);
     if(size > CERTHUB_FINDING_MAX_BYTES) {
-      rc = add_failure(r, p.id, "InvalidInput",
+      rc = add_failure(r, it->p.id, "InvalidInput",
                        "finding is %zu bytes (at most %d)", size,
                        CERTHUB_FINDING_MAX_BYTES);
       continue;
     }
-    rc = upsert(s, f, &p, now, &written, &created);
+    it->f = f;
+    b->n++;
+  }
+  return rc;
+}
+
+ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
+                                     int64_t now, certhub_import_result *r)
+{
+  ch_err rc = CH_OK;
+  bool in_sp = false;
+  /* The stored text of each finding, one buffer for the call. */
+  ch_buf text;
+  ch_buf_init(&text, (size_t)4 * CERTHUB_FINDING_MAX_BYTES);
+  if(!s || !b || !r)
+    return CH_ERR_USAGE;
+  if(!b->n)
+    return CH_OK;
+  if((rc = certhub_store_savepoint(s)))
+    goto fail;
+  in_sp = true;
+  /* In request order, one at a time: a later entry with the same Id sees
+   * what an earlier one stored (Security Hub applies a batch in order). */
+  for(size_t i = 0; i < b->n; i++) {
+    bool written, created;
+    rc = upsert(s, b->items[i].f, &b->items[i].p, now, &text, &written,
+                &created);
     if(rc)
       break;
     r->success++;
@@ -837,9 +862,11 @@ ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
     else if(created)
       r->created++;
   }
+  ch_buf_free(&text);
   if(!rc && !(rc = certhub_store_release(s)))
     return CH_OK;
 fail:
+  ch_buf_free(&text);
   snprintf(r->error, sizeof(r->error), "storing findings: %s: %s",
            certhub_strerror(rc), certhub_store_errmsg(s));
   /* Only our own savepoint: "ch_sp" may also name a caller's. */
@@ -849,42 +876,79 @@ fail:
   return rc;
 }
 
-ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
-                               int64_t now, certhub_import_result *r)
+ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
+                                certhub_import_result *r)
+{
+  certhub_import_batch *b = calloc(1, sizeof(*b));
+  if(!b)
+    return CH_ERR_NOMEM;
+  ch_err rc = prepare_array(arr, b, r);
+  if(!rc)
+    rc = certhub_findings_import_apply(s, b, now, r);
+  free(b); /* arr is the caller's */
+  return rc;
+}
+
+ch_err certhub_findings_import_prepare(const char *json, size_t len,
+                                       certhub_import_batch **out,
+                                       certhub_import_result *r)
 {
   ch_err rc = CH_OK;
-  json_t *root = NULL;
   json_error_t jerr;
-  if(!r)
+  certhub_import_batch *b = NULL;
+  if(!r || !out)
     return CH_ERR_USAGE;
+  *out = NULL;
   memset(r, 0, sizeof(*r));
-  if(!s || (!json && len))
+  if(!json && len)
     return CH_ERR_USAGE;
   if(len > CERTHUB_FINDINGS_REQUEST_MAX) {
     snprintf(r->error, sizeof(r->error), "request is %zu bytes (at most %d)",
              len, CERTHUB_FINDINGS_REQUEST_MAX);
     return CH_ERR_TOOBIG;
   }
-  root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);
-  if(!root) {
+  if(!(b = calloc(1, sizeof(*b))))
+    return CH_ERR_NOMEM;
+  b->root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);
+  if(!b->root) {
     snprintf(r->error, sizeof(r->error),
              "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
              jerr.text);
     rc = CH_ERR_PARSE;
     goto out;
   }
-  json_t *arr = root;
-  if(json_is_object(root))
-    arr = json_object_get(root, "Findings");
+  json_t *arr = b->root;
+  if(json_is_object(b->root))
+    arr = json_object_get(b->root, "Findings");
   if(!json_is_array(arr)) {
     snprintf(r->error, sizeof(r->error),
              "expected a JSON array of findings or {\"Findings\": [...]}");
     rc = CH_ERR_PARSE;
     goto out;
   }
-  rc = ch_findings_import_array(s, arr, now, r);
+  rc = prepare_array(arr, b, r);
 out:
-  json_decref(root);
+  if(rc)
+    certhub_import_batch_free(b);
+  else
+    *out = b;
+  return rc;
+}
+
+ch_err certhub_findings_import(certhub_store *s, const char *json, size_t len,
+                               int64_t now, certhub_import_result *r)
+{
+  certhub_import_batch *b = NULL;
+  if(!r)
+    return CH_ERR_USAGE;
+  if(!s) {
+    memset(r, 0, sizeof(*r));
+    return CH_ERR_USAGE;
+  }
+  ch_err rc = certhub_findings_import_prepare(json, len, &b, r);
+  if(!rc)
+    rc = certhub_findings_import_apply(s, b, now, r);
+  certhub_import_batch_free(b);
   return rc;
 }
 

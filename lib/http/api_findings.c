@@ -11,6 +11,62 @@
 #include "certhub/store_tokens.h"
 #include "http_int.h"
 
+/* The import's answer for a refused call (nothing stored). */
+static void import_refused(ch_http_req *rq, ch_http_resp *rs, ch_err rc,
+                           const certhub_import_result *r)
+{
+  if(rc == CH_ERR_PARSE && !strncmp(r->error, "invalid JSON", 12))
+    ch_http_error(rs, 400, "InvalidJson", "request body: %s", r->error);
+  else if(rc == CH_ERR_DB || rc == CH_ERR_BUSY || rc == CH_ERR_NOMEM)
+    ch_http_fail(rs, rc,
+                 r->error[0] || !rq->store ? r->error
+                                           : certhub_store_errmsg(rq->store));
+  else
+    ch_http_error(rs, 400, "InvalidInput", "request body: %s",
+                  r->error[0] ? r->error : certhub_strerror(rc));
+}
+
+/* What the import's prep leaves for the handler. */
+typedef struct import_prep {
+  certhub_import_batch *b;
+  certhub_import_result r; /* the invalid findings so far */
+} import_prep;
+
+void ch_http_findings_import_free(void *prepared)
+{
+  import_prep *p = prepared;
+  if(!p)
+    return;
+  certhub_import_batch_free(p->b);
+  certhub_import_result_free(&p->r);
+  free(p);
+}
+
+/* Parsing and validating the body need no store: done before the writer
+ * lock, so the writer only stores. */
+void ch_http_findings_import_prep(ch_http_req *rq, ch_http_resp *rs)
+{
+  import_prep *p;
+  if(!rq->body_len) {
+    ch_http_error(rs, 400, "InvalidInput",
+                  "the request body is empty (expected {\"Findings\": "
+                  "[...]})");
+    return;
+  }
+  if(!(p = calloc(1, sizeof(*p)))) {
+    ch_http_fail(rs, CH_ERR_NOMEM, NULL);
+    return;
+  }
+  ch_err rc =
+      certhub_findings_import_prepare(rq->body, rq->body_len, &p->b, &p->r);
+  if(rc) {
+    import_refused(rq, rs, rc, &p->r);
+    ch_http_findings_import_free(p);
+    return;
+  }
+  rq->prepared = p;
+}
+
 /* POST /v1/findings/import: body {"Findings": [...]} or [...]. The
  * response is Security Hub's: {"FailedCount", "SuccessCount",
  * "FailedFindings": [{"Id", "ErrorCode", "ErrorMessage"}]}. A request
@@ -18,37 +74,31 @@
  * refused whole (400) and nothing is stored. */
 void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs)
 {
-  certhub_import_result r;
-  if(!rq->body_len) {
-    ch_http_error(rs, 400, "InvalidInput",
-                  "the request body is empty (expected {\"Findings\": "
-                  "[...]})");
-    return;
+  /* Dispatched without the server's prep (tests, fuzzers): do it here
+   * and free it here. */
+  bool own = !rq->prepared;
+  if(own) {
+    ch_http_findings_import_prep(rq, rs);
+    if(!rq->prepared)
+      return;
   }
-  /* lib/findings parses and checks the body: parsing it here too would
-   * cost every call a second parse. */
-  ch_err rc =
-      certhub_findings_import(rq->store, rq->body, rq->body_len, rq->now, &r);
-  if(rc) {
-    if(rc == CH_ERR_PARSE && !strncmp(r.error, "invalid JSON", 12))
-      ch_http_error(rs, 400, "InvalidJson", "request body: %s", r.error);
-    else if(rc == CH_ERR_DB || rc == CH_ERR_BUSY || rc == CH_ERR_NOMEM)
-      ch_http_fail(rs, rc,
-                   r.error[0] ? r.error : certhub_store_errmsg(rq->store));
-    else
-      ch_http_error(rs, 400, "InvalidInput", "request body: %s",
-                    r.error[0] ? r.error : certhub_strerror(rc));
-    certhub_import_result_free(&r);
-    return;
-  }
-  char *out = NULL;
-  size_t out_len = 0;
-  rc = certhub_import_result_json(&r, &out, &out_len);
-  certhub_import_result_free(&r);
+  import_prep *p = rq->prepared;
+  ch_err rc = certhub_findings_import_apply(rq->store, p->b, rq->now, &p->r);
   if(rc)
-    ch_http_fail(rs, rc, NULL);
-  else
-    ch_http_text(rs, 200, "application/json", out, out_len);
+    import_refused(rq, rs, rc, &p->r);
+  else {
+    char *out = NULL;
+    size_t out_len = 0;
+    rc = certhub_import_result_json(&p->r, &out, &out_len);
+    if(rc)
+      ch_http_fail(rs, rc, NULL);
+    else
+      ch_http_text(rs, 200, "application/json", out, out_len);
+  }
+  if(own) {
+    ch_http_findings_import_free(p);
+    rq->prepared = NULL;
+  }
 }
 
 typedef struct found {

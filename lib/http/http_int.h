@@ -55,6 +55,21 @@ typedef struct ch_http_route {
   ch_http_handler fn;
 } ch_http_route;
 
+/* Work a writing route's handler can have done before the writer lock is
+ * taken (parsing and validating the body), so concurrent calls do it in
+ * parallel: prep answers in rs to refuse the call, or leaves its result
+ * in rq->prepared for fn; the server frees that with prep_free. fn must
+ * also work without it (tests and fuzzers dispatch fn alone). Kept apart
+ * from the route table: few routes have one. */
+typedef struct ch_http_prep {
+  ch_http_handler fn;
+  ch_http_handler prep;
+  void (*prep_free)(void *prepared);
+} ch_http_prep;
+
+/* The prep of route's handler, NULL when it has none. */
+const ch_http_prep *ch_http_prep_of(const ch_http_route *route);
+
 extern const ch_http_route ch_http_routes[];
 extern const size_t ch_http_n_routes;
 
@@ -76,6 +91,7 @@ typedef struct ch_http_req {
   ch_http_query_fn query; /* may be NULL: no parameters */
   void *query_ctx;
   const char *sns_cert_pem; /* SNS signing certificate, NULL: none */
+  void *prepared;           /* the route's prep result, NULL: none */
 } ch_http_req;
 
 typedef struct ch_http_resp {
@@ -142,6 +158,8 @@ void ch_http_endpoints_list(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_events_list(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_event_get(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_findings_import_prep(ch_http_req *rq, ch_http_resp *rs);
+void ch_http_findings_import_free(void *prepared);
 void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_findings_query(ch_http_req *rq, ch_http_resp *rs);
 void ch_http_findings_update(ch_http_req *rq, ch_http_resp *rs);

@@ -29,3 +29,16 @@ const ch_http_route ch_http_routes[] = {
 };
 
 const size_t ch_http_n_routes = CH_ARRAY_LEN(ch_http_routes);
+
+static const ch_http_prep preps[] = {
+    {ch_http_findings_import, ch_http_findings_import_prep,
+     ch_http_findings_import_free},
+};
+
+const ch_http_prep *ch_http_prep_of(const ch_http_route *route)
+{
+  for(size_t i = 0; i < CH_ARRAY_LEN(preps); i++)
+    if(preps[i].fn == route->fn)
+      return &preps[i];
+  return NULL;
+}

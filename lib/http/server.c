@@ -8,8 +8,10 @@
  *               without reading the body;
  *   body calls: appended to a buffer capped at max_body (a body without a
  *               length that goes over is discarded as it comes, then 413);
- *   last call:  the handler, in BEGIN IMMEDIATE under the write mutex for
- *               writing routes, then the JSON reply.
+ *   last call:  the route's prep if it has one (body parsing and checks,
+ *               outside the write mutex), then the handler, in BEGIN
+ *               IMMEDIATE under the write mutex for writing routes, then
+ *               the JSON reply.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -320,6 +322,17 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
     ch_http_dispatch(route, &rq, rs);
     return;
   }
+  const ch_http_prep *prep = ch_http_prep_of(route);
+  if(prep) {
+    prep->prep(&rq, rs);
+    if(rs->status) {
+      if(rq.prepared)
+        prep->prep_free(rq.prepared);
+      if(rs->status >= 500)
+        hlog(h, "%s %s: %u", method, url, rs->status);
+      return;
+    }
+  }
   certhub_store *s = pool_get(&h->pool);
   rq.store = s;
   if(route->flags & CH_HTTP_WRITE) {
@@ -343,6 +356,8 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
   else
     ch_http_dispatch(route, &rq, rs);
   pool_put(&h->pool, s);
+  if(rq.prepared)
+    prep->prep_free(rq.prepared);
   if(rs->status >= 500)
     hlog(h, "%s %s: %u", method, url, rs->status);
 }

@@ -405,6 +405,122 @@ static void test_atomic(void **state)
   tdir_remove(&d);
 }
 
+/* One call that names the same Id several times is applied in order:
+ * each entry sees what the earlier ones stored (UpdatedAt rule, merge
+ * rules, customer fields), and the query columns follow the last one
+ * written. Prepared apart from the store, as the HTTP API does. */
+static void test_batch_in_order(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  certhub_import_result r;
+  fstate st;
+  /* A stored finding with a customer note. */
+  json_t *c = finding("d-0", "2026-11-02T00:00:00Z");
+  assert_int_equal(import_one(s, c, &r), CH_OK);
+  certhub_import_result_free(&r);
+  free(t_query(s, "UPDATE findings SET finding = json_set(finding,"
+                  " '$.Note', json('{\"Text\":\"keep\",\"UpdatedBy\":"
+                  "\"bob\",\"UpdatedAt\":\"2026-11-02T01:00:00Z\"}'))"
+                  " WHERE id = 'd-0'"));
+
+  json_t *arr = json_array(), *f;
+  f = finding("d-1", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "Title", json_string("first"));
+  json_object_set_new(f, "Compliance", json_pack("{s:s}", "Status", "FAILED"));
+  json_array_append_new(arr, f);
+  f = finding("d-1", "2026-11-03T00:00:00Z"); /* newer: replaces */
+  json_object_set_new(f, "Title", json_string("second"));
+  json_object_set_new(f, "Compliance", json_pack("{s:s}", "Status", "PASSED"));
+  json_object_set_new(f, "Note",
+                      json_pack("{s:s,s:s,s:s}", "Text", "prov", "UpdatedBy",
+                                "p", "UpdatedAt", "2026-11-03T00:00:00Z"));
+  json_array_append_new(arr, f);
+  f = finding("d-x", "2026-11-03T00:00:00Z");
+  json_object_del(f, "Title"); /* invalid, between the others */
+  json_array_append_new(arr, f);
+  f = finding("d-1", "2026-11-02T12:00:00Z"); /* older than stored */
+  json_object_set_new(f, "Title", json_string("older"));
+  json_array_append_new(arr, f);
+  f = finding("d-0", "2026-11-04T00:00:00Z"); /* customer note kept */
+  json_object_set_new(f, "Title", json_string("zero"));
+  json_array_append_new(arr, f);
+  f = finding("d-0", "2026-11-05T00:00:00Z");
+  json_object_set_new(f, "Title", json_string("zero again"));
+  json_array_append_new(arr, f);
+  char *text = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+
+  certhub_import_batch *b = NULL;
+  assert_int_equal(certhub_findings_import_prepare(text, strlen(text), &b, &r),
+                   CH_OK);
+  free(text);
+  assert_non_null(b);
+  assert_int_equal(r.failed, 1);
+  assert_string_equal(r.failures[0].id, "d-x");
+  assert_int_equal(r.success, 0); /* nothing stored yet */
+  assert_int_equal(count(s), 1);
+  assert_int_equal(certhub_findings_import_apply(s, b, T_NOW, &r), CH_OK);
+  certhub_import_batch_free(b);
+  assert_int_equal(r.success, 5);
+  assert_int_equal(r.created, 1);
+  assert_int_equal(r.unchanged, 1);
+  assert_int_equal(r.failed, 1);
+  certhub_import_result_free(&r);
+
+  get(s, "d-1", &st);
+  assert_non_null(strstr(st.json, "\"Title\":\"second\""));
+  /* FAILED (first entry) -> PASSED (second): NEW became RESOLVED. */
+  assert_string_equal(st.workflow, "RESOLVED");
+  /* The provider's Note on an existing finding is not taken. */
+  assert_null(strstr(st.json, "prov"));
+  t_query_eq(s,
+             "SELECT title || '/' || compliance_status FROM findings"
+             " WHERE id = 'd-1'",
+             "second/PASSED");
+  get(s, "d-0", &st);
+  assert_non_null(strstr(st.json, "\"Title\":\"zero again\""));
+  assert_non_null(strstr(st.json, "\"Text\":\"keep\""));
+  t_query_eq(s, "SELECT title FROM findings WHERE id = 'd-0'", "zero again");
+  assert_int_equal(count(s), 2);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
+/* The stored text is json_dumps's, byte for byte, and the size check
+ * counts the same bytes. */
+static void test_json_text(void **state)
+{
+  (void)state;
+  const char *src =
+      "{\"a\":\"q\\\"b\\\\s\\/\\n\\r\\t\\b\\f\\u0001\\u001f"
+      "\\u0000x\\u00e9\\u20ac\\ud83d\\ude00\\u007f\",\"n\":[1,-2,"
+      "9223372036854775807,1.5,1e300,-0.0,0.1,true,false,null,[],{}],"
+      "\"k\\u0002ey\":{\"\\\"\":{\"deep\":[[[\"x\"]]]}},\"\":\"\"}";
+  json_error_t e;
+  json_t *j = json_loads(src, JSON_ALLOW_NUL, &e);
+  assert_non_null(j);
+  char *want = json_dumps(j, JSON_COMPACT);
+  assert_non_null(want);
+  ch_buf b;
+  ch_buf_init(&b, 1 << 20);
+  assert_int_equal(ch_findings_json_text(j, &b), CH_OK);
+  assert_int_equal(b.len, strlen(want));
+  assert_memory_equal(b.data, want, b.len);
+  assert_int_equal(b.data[b.len], '\0');
+  assert_int_equal(ch_findings_json_size(j), strlen(want));
+  /* Reused buffer: reset, not appended to. */
+  assert_int_equal(ch_findings_json_text(json_object_get(j, "n"), &b), CH_OK);
+  free(want);
+  want = json_dumps(json_object_get(j, "n"), JSON_COMPACT);
+  assert_string_equal(b.data, want);
+  free(want);
+  ch_buf_free(&b);
+  json_decref(j);
+}
+
 static void test_time(void **state)
 {
   (void)state;
@@ -430,6 +546,8 @@ int main(void)
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_upsert),
       cmocka_unit_test(test_atomic),
+      cmocka_unit_test(test_batch_in_order),
+      cmocka_unit_test(test_json_text),
       cmocka_unit_test(test_time),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
