@@ -57,20 +57,30 @@ const char ch_sq_findq_schema[] =
  * An absent Compliance.Status is stored as '' (a key column cannot be NULL
  * in a WITHOUT ROWID table; '' is not a valid status, so it cannot clash).
  * Rows whose count falls to 0 stay (queries skip them): deleting them
- * would cost every update a second statement. The triggers' upsert relies
- * on no writer of findings using INSERT OR REPLACE (an outer conflict
- * policy would override it; store_sqlite_findings.c upserts).
+ * would cost every update a second statement. A writer of findings must
+ * not use INSERT OR REPLACE (its implicit delete fires no trigger).
  * findings_by_compliance and findings_by_state_severity (migration 10)
  * go: the counts answer the insights they served, findings_by_dims the
  * filters; each index costs the importer a b-tree insert per finding. */
+/* clang-format off */
 #define FC_KEY(p)                                                             \
-  p "severity_label, " p "record_state, " p "workflow_status, coalesce(" p    \
-    "compliance_status, ''), " p "aws_account_id"
+  p "severity_label, " p "record_state, " p "workflow_status, "               \
+  "coalesce(" p "compliance_status, ''), " p "aws_account_id"
 #define FC_MATCH(p)                                                           \
-  "severity_label = " p "severity_label AND record_state = " p                \
-  "record_state AND workflow_status = " p "workflow_status"                   \
+  "severity_label = " p "severity_label"                                      \
+  " AND record_state = " p "record_state"                                     \
+  " AND workflow_status = " p "workflow_status"                               \
   " AND compliance_status = coalesce(" p "compliance_status, '')"             \
   " AND aws_account_id = " p "aws_account_id"
+/* One more finding for p's combination: a row with n = 0 first when there
+ * is none. Not an upsert: SQLite compiles an upsert's update to abort on
+ * error, which would make every write of findings keep a statement
+ * journal (the writer's OR FAIL avoids one; store_sqlite_findings.c). */
+#define FC_ADD(p)                                                             \
+  " INSERT INTO findings_counts SELECT " FC_KEY(p) ", 0"                      \
+  "  WHERE NOT EXISTS(SELECT 1 FROM findings_counts"                          \
+  "  WHERE " FC_MATCH(p) ");"                                                 \
+  " UPDATE findings_counts SET n = n + 1 WHERE " FC_MATCH(p) ";"
 const char ch_sq_findq_counts_schema[] =
     "CREATE TABLE findings_counts("
     " severity_label TEXT NOT NULL,"
@@ -81,61 +91,31 @@ const char ch_sq_findq_counts_schema[] =
     " n INTEGER NOT NULL,"
     " PRIMARY KEY(severity_label, record_state, workflow_status,"
     " compliance_status, aws_account_id)) WITHOUT ROWID;"
-    "INSERT INTO findings_counts SELECT " FC_KEY(
-        "") ", count(*)"
-            " FROM findings GROUP BY 1, 2, 3, 4, 5;"
-            "CREATE TRIGGER findings_counts_insert AFTER INSERT ON findings "
-            "BEGIN"
-            " INSERT INTO findings_counts VALUES(" FC_KEY(
-                "NEW.") ", 1)"
-                        "  ON CONFLICT DO UPDATE SET n = n + 1;"
-                        " END;"
-                        /* The import's upsert rewrites every column: only a
-                         * change of a dimension moves a finding between
-                         * counts. */
-                        "CREATE TRIGGER findings_counts_update AFTER UPDATE "
-                        "ON findings"
-                        " WHEN OLD.severity_label IS NOT NEW.severity_label"
-                        " OR OLD.record_state IS NOT NEW.record_state"
-                        " OR OLD.workflow_status IS NOT NEW.workflow_status"
-                        " OR OLD.compliance_status IS NOT "
-                        "NEW.compliance_status"
-                        " OR OLD.aws_account_id IS NOT NEW.aws_account_id "
-                        "BEGIN"
-                        " UPDATE findings_counts SET n = n - 1 "
-                        "WHERE " FC_MATCH(
-                            "OLD.") ";"
-                                    " INSERT INTO findings_counts "
-                                    "VALUES(" FC_KEY(
-                                        "NEW.") ", 1)"
-                                                "  ON CONFLICT DO UPDATE SET "
-                                                "n = n + 1;"
-                                                " END;"
-                                                "CREATE TRIGGER "
-                                                "findings_counts_delete AFTER "
-                                                "DELETE ON findings BEGIN"
-                                                " UPDATE findings_counts SET "
-                                                "n = n - 1 WHERE " FC_MATCH(
-                                                    "OLD.") ";"
-                                                            " END;"
-                                                            "CREATE INDEX "
-                                                            "findings_by_dims "
-                                                            "ON "
-                                                            "findings(aws_"
-                                                            "account_id,"
-                                                            " compliance_"
-                                                            "status, "
-                                                            "severity_label, "
-                                                            "workflow_status, "
-                                                            "record_state,"
-                                                            " region, "
-                                                            "updated_at);"
-                                                            "DROP INDEX "
-                                                            "findings_by_"
-                                                            "compliance;"
-                                                            "DROP INDEX "
-                                                            "findings_by_"
-                                                            "state_severity;";
+    "INSERT INTO findings_counts SELECT " FC_KEY("") ", count(*)"
+    " FROM findings GROUP BY 1, 2, 3, 4, 5;"
+    "CREATE TRIGGER findings_counts_insert AFTER INSERT ON findings BEGIN"
+    FC_ADD("NEW.")
+    " END;"
+    /* The writer rewrites every column: only a change of a dimension
+     * moves a finding between counts. */
+    "CREATE TRIGGER findings_counts_update AFTER UPDATE ON findings"
+    " WHEN OLD.severity_label IS NOT NEW.severity_label"
+    " OR OLD.record_state IS NOT NEW.record_state"
+    " OR OLD.workflow_status IS NOT NEW.workflow_status"
+    " OR OLD.compliance_status IS NOT NEW.compliance_status"
+    " OR OLD.aws_account_id IS NOT NEW.aws_account_id BEGIN"
+    " UPDATE findings_counts SET n = n - 1 WHERE " FC_MATCH("OLD.") ";"
+    FC_ADD("NEW.")
+    " END;"
+    "CREATE TRIGGER findings_counts_delete AFTER DELETE ON findings BEGIN"
+    " UPDATE findings_counts SET n = n - 1 WHERE " FC_MATCH("OLD.") ";"
+    " END;"
+    "CREATE INDEX findings_by_dims ON findings(aws_account_id,"
+    " compliance_status, severity_label, workflow_status, record_state,"
+    " region, updated_at);"
+    "DROP INDEX findings_by_compliance;"
+    "DROP INDEX findings_by_state_severity;";
+/* clang-format on */
 
 /* For tests (store_sqlite_int.h). */
 int ch_sq_findq_mode;
