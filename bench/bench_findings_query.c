@@ -11,7 +11,14 @@
  *       reused when it already holds N findings), REPS runs per query
  *       shape (default 50).
  *
- * Prints Markdown tables: import rate; p50/p95/max per query shape.
+ * Prints Markdown tables: import rate; p50/p95/max per query shape, and
+ * the same shape with the store's plain plans (CH_SQ_FINDQ_PLAIN: no
+ * counts table, rank_of's driver, sorts as written) in the same run, at
+ * most 5 runs of those.
+ *
+ * CH_BENCH_WITHOUT_16=1 with a new database: migration 16's triggers,
+ * counts table and index are removed (and the two indexes it drops put
+ * back) before the import, to measure what they cost the import.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +28,7 @@
 
 #include "certhub/findings.h"
 #include "certhub/store.h"
+#include "store/store_sqlite_int.h"
 
 #define NOW 1795428000 /* 2026-11-23T10:00:00Z */
 #define PER_TX 100     /* import calls per transaction */
@@ -143,8 +151,8 @@ typedef ch_err (*api_fn)(certhub_store *, const char *, size_t, char **,
                          size_t *);
 
 /* REPS runs of make(i) through fn; prints one table row. */
-static int shape(certhub_store *s, const char *name, api_fn fn, int reps,
-                 void (*make)(int i, char *req, size_t cap))
+static int shape1(certhub_store *s, const char *name, api_fn fn, int reps,
+                  int from, void (*make)(int i, char *req, size_t cap))
 {
   double *t = calloc((size_t)reps, sizeof(*t));
   double *cp = calloc((size_t)reps, sizeof(*cp));
@@ -159,14 +167,14 @@ static int shape(certhub_store *s, const char *name, api_fn fn, int reps,
   {
     char *o = NULL;
     size_t l = 0;
-    make(0, req, sizeof(req));
+    make(from, req, sizeof(req));
     if(!fn(s, req, strlen(req), &o, &l))
       free(o);
   }
   for(int i = 0; i < reps; i++) {
     char *out = NULL;
     size_t len = 0;
-    make(i, req, sizeof(req));
+    make(from + i, req, sizeof(req));
     double w = wall(), c = cpu();
     ch_err rc = fn(s, req, strlen(req), &out, &len);
     t[i] = (wall() - w) * 1000;
@@ -195,6 +203,23 @@ static int shape(certhub_store *s, const char *name, api_fn fn, int reps,
   return 0;
 }
 
+/* The shape with the chosen plans, then with the plain ones. */
+static int shape(certhub_store *s, const char *name, api_fn fn, int reps,
+                 void (*make)(int i, char *req, size_t cap))
+{
+  char pname[512];
+  if(shape1(s, name, fn, reps, 0, make))
+    return 1;
+  snprintf(pname, sizeof(pname), "(plain plan) %s", name);
+  ch_sq_findq_mode = CH_SQ_FINDQ_PLAIN;
+  /* Requests the first runs did not make (other accounts, regions...),
+   * so neither finds the other's pages in the cache. */
+  int rc = shape1(s, pname, fn, reps < 5 ? reps : 5, reps + 1, make);
+  ch_sq_findq_mode = CH_SQ_FINDQ_AUTO;
+  fflush(stdout);
+  return rc;
+}
+
 static void q_three(int i, char *req, size_t cap)
 {
   snprintf(req, cap,
@@ -216,6 +241,28 @@ static void q_account(int i, char *req, size_t cap)
            "\"%s\",\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{"
            "\"Field\":\"SeverityLabel\",\"SortOrder\":\"desc\"}]}",
            100000000u + (unsigned)i % 50, regions[i % 8]);
+}
+
+static void q_account_upd(int i, char *req, size_t cap)
+{
+  snprintf(req, cap,
+           "{\"Filters\":{\"AwsAccountId\":[{\"Value\":\"%012u\","
+           "\"Comparison\":\"EQUALS\"}],\"ComplianceStatus\":[{\"Value\":"
+           "\"FAILED\",\"Comparison\":\"EQUALS\"}],\"Region\":[{\"Value\":"
+           "\"%s\",\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{"
+           "\"Field\":\"UpdatedAt\",\"SortOrder\":\"desc\"}]}",
+           100000000u + (unsigned)(i * 7) % 50, regions[(i + 3) % 8]);
+}
+
+static void q_region_type(int i, char *req, size_t cap)
+{
+  snprintf(req, cap,
+           "{\"Filters\":{\"Region\":[{\"Value\":\"%s\",\"Comparison\":"
+           "\"EQUALS\"}],\"ResourceType\":[{\"Value\":\"%s\","
+           "\"Comparison\":\"EQUALS\"}],\"WorkflowStatus\":[{\"Value\":"
+           "\"NEW\",\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{"
+           "\"Field\":\"SeverityLabel\",\"SortOrder\":\"desc\"}]}",
+           regions[i % 8], rtype[i % 5]);
 }
 
 static void q_prefix(int i, char *req, size_t cap)
@@ -336,7 +383,30 @@ int main(int argc, char **argv)
       certhub_store_close(s);
       return 1;
     }
+    if(getenv("CH_BENCH_WITHOUT_16") && !have &&
+       sqlite3_exec(ch_sq_db(s),
+                    "DROP TRIGGER findings_counts_insert;"
+                    "DROP TRIGGER findings_counts_update;"
+                    "DROP TRIGGER findings_counts_delete;"
+                    "DROP TABLE findings_counts;"
+                    "DROP INDEX findings_by_dims;"
+                    "CREATE INDEX findings_by_compliance ON"
+                    " findings(compliance_status);"
+                    "CREATE INDEX findings_by_state_severity ON"
+                    " findings(record_state, severity_label);",
+                    NULL, NULL, NULL) != SQLITE_OK) {
+      fprintf(stderr, "bench_findings_query: %s\n",
+              sqlite3_errmsg(ch_sq_db(s)));
+      certhub_store_close(s);
+      return 1;
+    }
+    if(getenv("CH_BENCH_WITHOUT_16"))
+      printf("| (without migration 16's triggers and index) | | | |\n");
     rc = import_all(s, n);
+    if(getenv("CH_BENCH_IMPORT_ONLY")) {
+      certhub_store_close(s);
+      return rc;
+    }
   }
   else
     printf("| import | %d | (reused %s) | |\n\n", n, db);
@@ -357,6 +427,14 @@ int main(int argc, char **argv)
                "AwsAccountId = X, ComplianceStatus = FAILED, Region = Y; "
                "sort SeverityLabel desc; 100",
                certhub_findings_query_json, reps, q_account) ||
+         shape(s,
+               "AwsAccountId = X, ComplianceStatus = FAILED, Region = Y; "
+               "sort UpdatedAt desc; 100",
+               certhub_findings_query_json, reps, q_account_upd) ||
+         shape(s,
+               "Region = X, ResourceType = Y, WorkflowStatus = NEW; "
+               "sort SeverityLabel desc; 100",
+               certhub_findings_query_json, reps, q_region_type) ||
          shape(s,
                "Title PREFIX, ResourceType = X, SeverityLabel NOT_EQUALS; "
                "sort Title asc; 100",

@@ -132,6 +132,8 @@ static const struct migration {
      ch_sq_notify_attrs_schema},
     {15, "findings: stored query columns (no generated columns)",
      ch_sq_findings15_schema},
+    {16, "findings: findings_counts (insight counts kept by triggers)",
+     ch_sq_findq_counts_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */

@@ -43,6 +43,84 @@ const char ch_sq_findq_schema[] =
     "CREATE INDEX findings_by_resource_type ON findings(resource_type);"
     "CREATE INDEX findings_by_product_name ON findings(product_name);";
 
+/* Migration 16: the number of findings per combination of the insight
+ * dimensions with few values (severity, record state, workflow,
+ * compliance, account), kept by triggers so that every writer of findings
+ * (import, updates, retention) keeps it true. An insight grouped by one of
+ * them with filters only on them sums at most a few thousand rows here
+ * instead of counting up to a million index entries or table rows; and a
+ * query filtering on them seeks each matching combination in
+ * findings_by_dims (see choose_plan). Region is left out: with it the
+ * table would have 8 times the rows (64,000 at 1,000,000 findings in the
+ * bench), and sorting that many for a GROUP BY costs what counting the
+ * index does; findings_by_dims still checks it without reading rows.
+ * An absent Compliance.Status is stored as '' (a key column cannot be NULL
+ * in a WITHOUT ROWID table; '' is not a valid status, so it cannot clash).
+ * Rows whose count falls to 0 stay (queries skip them): deleting them
+ * would cost every update a second statement. A writer of findings must
+ * not use INSERT OR REPLACE (its implicit delete fires no trigger).
+ * findings_by_compliance and findings_by_state_severity (migration 10)
+ * go: the counts answer the insights they served, findings_by_dims the
+ * filters; each index costs the importer a b-tree insert per finding. */
+/* clang-format off */
+#define FC_KEY(p)                                                             \
+  p "severity_label, " p "record_state, " p "workflow_status, "               \
+  "coalesce(" p "compliance_status, ''), " p "aws_account_id"
+#define FC_MATCH(p)                                                           \
+  "severity_label = " p "severity_label"                                      \
+  " AND record_state = " p "record_state"                                     \
+  " AND workflow_status = " p "workflow_status"                               \
+  " AND compliance_status = coalesce(" p "compliance_status, '')"             \
+  " AND aws_account_id = " p "aws_account_id"
+/* One more finding for p's combination: a row with n = 0 first when there
+ * is none. Not an upsert: SQLite compiles an upsert's update to abort on
+ * error, which would make every write of findings keep a statement
+ * journal (the writer's OR FAIL avoids one; store_sqlite_findings.c). */
+#define FC_ADD(p)                                                             \
+  " INSERT INTO findings_counts SELECT " FC_KEY(p) ", 0"                      \
+  "  WHERE NOT EXISTS(SELECT 1 FROM findings_counts"                          \
+  "  WHERE " FC_MATCH(p) ");"                                                 \
+  " UPDATE findings_counts SET n = n + 1 WHERE " FC_MATCH(p) ";"
+const char ch_sq_findq_counts_schema[] =
+    "CREATE TABLE findings_counts("
+    " severity_label TEXT NOT NULL,"
+    " record_state TEXT NOT NULL,"
+    " workflow_status TEXT NOT NULL,"
+    " compliance_status TEXT NOT NULL,"
+    " aws_account_id TEXT NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY(severity_label, record_state, workflow_status,"
+    " compliance_status, aws_account_id)) WITHOUT ROWID;"
+    "INSERT INTO findings_counts SELECT " FC_KEY("") ", count(*)"
+    " FROM findings GROUP BY 1, 2, 3, 4, 5;"
+    "CREATE TRIGGER findings_counts_insert AFTER INSERT ON findings BEGIN"
+    FC_ADD("NEW.")
+    " END;"
+    /* The writer rewrites every column: only a change of a dimension
+     * moves a finding between counts. */
+    "CREATE TRIGGER findings_counts_update AFTER UPDATE ON findings"
+    " WHEN OLD.severity_label IS NOT NEW.severity_label"
+    " OR OLD.record_state IS NOT NEW.record_state"
+    " OR OLD.workflow_status IS NOT NEW.workflow_status"
+    " OR OLD.compliance_status IS NOT NEW.compliance_status"
+    " OR OLD.aws_account_id IS NOT NEW.aws_account_id BEGIN"
+    " UPDATE findings_counts SET n = n - 1 WHERE " FC_MATCH("OLD.") ";"
+    FC_ADD("NEW.")
+    " END;"
+    "CREATE TRIGGER findings_counts_delete AFTER DELETE ON findings BEGIN"
+    " UPDATE findings_counts SET n = n - 1 WHERE " FC_MATCH("OLD.") ";"
+    " END;"
+    "CREATE INDEX findings_by_dims ON findings(aws_account_id,"
+    " compliance_status, severity_label, workflow_status, record_state,"
+    " region, updated_at);"
+    "DROP INDEX findings_by_compliance;"
+    "DROP INDEX findings_by_state_severity;";
+/* clang-format on */
+
+/* For tests (store_sqlite_int.h). */
+int ch_sq_findq_mode;
+unsigned long ch_sq_findq_combos;
+
 /* How a field reads in SQL. expr: over the findings row; for arrays, the
  * JSON path of the array and elem over json_each's `value`; for maps, the
  * path of the object. notnull: expr is never NULL (sorts and groups use it
@@ -55,13 +133,15 @@ typedef struct fq_sql {
   bool notnull;
 } fq_sql;
 
-/* How selective an index on the field usually is, 1 (an Id) to 6 (two
- * values); 0: no index. The store keeps no planner statistics (ANALYZE
- * of millions of rows would hold the write lock for seconds), so without
- * this SQLite may walk record_state's index (90% of the rows) when
- * aws_account_id's (2%) is there: only the best-ranked filtered fields
- * keep their index; the others are written "+column", which SQLite then
- * checks row by row. */
+/* Fields with an index of their own (leading column), ranked by how
+ * selective it usually is, 1 (an Id) to 6 (two values); 0: no such
+ * index (ComplianceStatus's went in migration 16). The store keeps no
+ * planner statistics (ANALYZE of millions of rows would hold the write
+ * lock for seconds), so without a choice SQLite may walk record_state's
+ * index (90% of the rows) when aws_account_id's (2%) is there: only the
+ * driving field keeps its index; the others are written "+column", which
+ * SQLite then checks row by row. choose_plan picks the driver by counting
+ * (the rank is the plain plan's choice, kept for comparison in tests). */
 static int rank_of(certhub_fq_field f)
 {
   switch(f) {
@@ -80,7 +160,6 @@ static int rank_of(certhub_fq_field f)
   case CERTHUB_FQ_SEVERITY_LABEL:
     return 4;
   case CERTHUB_FQ_WORKFLOW_STATUS:
-  case CERTHUB_FQ_COMPLIANCE_STATUS:
     return 5;
   case CERTHUB_FQ_RECORD_STATE:
     return 6;
@@ -385,18 +464,62 @@ static int best_rank(const certhub_findings_query *fq)
   return best;
 }
 
-/* " AND (...)" for every field with conditions. */
-static ch_err where_conds(qb *q, const certhub_findings_query *fq)
+/* The column of findings_counts that holds field f; NULL when it is not
+ * one of that table's dimensions. */
+static const char *counts_col(certhub_fq_field f)
+{
+  switch(f) {
+  case CERTHUB_FQ_AWS_ACCOUNT_ID:
+    return "fc.aws_account_id";
+  case CERTHUB_FQ_SEVERITY_LABEL:
+    return "fc.severity_label";
+  case CERTHUB_FQ_WORKFLOW_STATUS:
+    return "fc.workflow_status";
+  case CERTHUB_FQ_RECORD_STATE:
+    return "fc.record_state";
+  case CERTHUB_FQ_COMPLIANCE_STATUS:
+    return "fc.compliance_status";
+  default:
+    return NULL;
+  }
+}
+
+/* Where where_conds writes its conditions: findings (the fields other
+ * than the driver marked "+", see rank_of), findings_counts AS fc (its
+ * dimensions only), or findings AS f in combo_plan's join (bare columns
+ * only). */
+enum wmode { W_FINDINGS, W_COUNTS, W_F };
+#define ALL_FIELDS (~(uint64_t)0)
+#define BIT(f) ((uint64_t)1 << (f))
+
+/* " AND (...)" for every field in mask with conditions. driver: the field
+ * whose index should drive a W_FINDINGS plan (-1: none; -2: the best by
+ * rank_of, the plain plan). */
+static ch_err where_conds(qb *q, const certhub_findings_query *fq,
+                          enum wmode mode, uint64_t mask, int driver)
 {
   ch_err rc = CH_OK;
   ch_buf *b = &q->sql;
-  int best = best_rank(fq);
+  int best = driver == -2 ? best_rank(fq) : 0;
   for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
     fq_sql fsv = fields[f];
     const fq_sql *fs = &fsv;
     char hinted[64];
     int r = rank_of((certhub_fq_field)f);
-    if(r && r != best) { /* see rank_of */
+    if(!(mask & BIT(f)))
+      continue;
+    if(mode == W_COUNTS) {
+      /* Filters see NULL for an absent status, as over findings. */
+      const char *c = counts_col((certhub_fq_field)f);
+      fsv.expr = f == CERTHUB_FQ_COMPLIANCE_STATUS
+                     ? "nullif(fc.compliance_status, '')"
+                     : c;
+    }
+    else if(mode == W_F) {
+      snprintf(hinted, sizeof(hinted), "f.%s", fields[f].expr);
+      fsv.expr = hinted;
+    }
+    else if(r && (driver == -2 ? r != best : f != driver)) {
       snprintf(hinted, sizeof(hinted), "+%s", fields[f].expr);
       fsv.expr = hinted;
     }
@@ -453,16 +576,35 @@ static ch_err where_conds(qb *q, const certhub_findings_query *fq)
   return rc;
 }
 
+/* Whether the query's conditions on f admit only rows where f is present:
+ * any positive condition does (a comparison with NULL is never true). */
+static bool present_by_filter(const certhub_findings_query *fq,
+                              certhub_fq_field f)
+{
+  certhub_fq_kind k = fields[f].kind;
+  for(size_t i = 0; i < fq->n_conds; i++)
+    if(fq->conds[i].field == f &&
+       ((k != CERTHUB_FQK_STRING && k != CERTHUB_FQK_MAP) ||
+        !certhub_fq_negative(fq->conds[i].cmp)))
+      return true;
+  return false;
+}
+
 /* The sort expression of field f: never NULL, so keyset comparisons work
- * (an absent value sorts as "" or -1). */
-static ch_err sort_expr(certhub_store *s, certhub_fq_field f, ch_buf *out)
+ * (an absent value sorts as "" or -1). Bare when the column cannot be NULL
+ * or the filters exclude NULL (the same order and values then), so that
+ * the field's index can deliver the order: "Title PREFIX x, sort Title"
+ * walks 101 entries of findings_by_title instead of sorting every match. */
+static ch_err sort_expr(certhub_store *s, const certhub_findings_query *fq,
+                        certhub_fq_field f, ch_buf *out)
 {
   if((unsigned)f >= CERTHUB_FQ__COUNT)
     return ch_store_err(s, CH_ERR_USAGE, "unknown sort field %d", (int)f);
   const fq_sql *fs = &fields[f];
   if(!fs->expr || fs->kind == CERTHUB_FQK_MAP)
     return ch_store_err(s, CH_ERR_USAGE, "this field cannot be sorted on");
-  if(fs->notnull)
+  if(fs->notnull ||
+     (ch_sq_findq_mode != CH_SQ_FINDQ_PLAIN && present_by_filter(fq, f)))
     return ch_buf_addstr(out, fs->expr);
   return ch_buf_printf(out, "coalesce(%s, %s)", fs->expr,
                        fs->kind == CERTHUB_FQK_STRING ? "''" : "-1");
@@ -537,6 +679,230 @@ static ch_err where_after(qb *q, const certhub_findings_query *fq,
   return rc ? rc : ch_buf_addc(b, ')');
 }
 
+/* ---- planning --------------------------------------------------------- */
+
+/* The combo plan fetches at most this many rows (matches of the
+ * dimensions' filters); the capped counts stop here. */
+#define COMBO_MAX 20000
+#define COUNT_CAP 50000
+
+/* Whether f's conditions can all be served by its index (positive EQUALS
+ * or PREFIX, which rank_of's indexes serve), and f has some. */
+static bool index_usable(const certhub_findings_query *fq, int f)
+{
+  bool any = false;
+  if(!rank_of((certhub_fq_field)f))
+    return false;
+  for(size_t i = 0; i < fq->n_conds; i++) {
+    const certhub_fq_cond *c = &fq->conds[i];
+    if((int)c->field != f)
+      continue;
+    if(c->cmp != CERTHUB_FQ_EQUALS && c->cmp != CERTHUB_FQ_PREFIX)
+      return false;
+    any = true;
+  }
+  return any;
+}
+
+static bool has_conds(const certhub_findings_query *fq, int f)
+{
+  for(size_t i = 0; i < fq->n_conds; i++)
+    if((int)fq->conds[i].field == f)
+      return true;
+  return false;
+}
+
+/* Run q (one row of integers) into out[0..n-1]. */
+static ch_err run_counts(certhub_store *s, qb *q, int64_t *out, int n)
+{
+  sqlite3_stmt *st = NULL;
+  ch_err rc;
+  if(q->sql.len == 0 || !q->sql.data)
+    return ch_store_err(s, CH_ERR_INTERNAL, "empty findings plan query");
+  if((rc = ch_sq_prepare(s, q->sql.data, &st)) || (rc = bind_all(s, q, st)))
+    goto out;
+  int r = sqlite3_step(st);
+  if(r != SQLITE_ROW) {
+    rc = ch_sq_dberr(s, r, "planning a findings query");
+    goto out;
+  }
+  for(int i = 0; i < n; i++)
+    out[i] = sqlite3_column_int64(st, i);
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
+
+typedef struct plan {
+  bool combo;    /* the join of choose_plan, else one index (driver) */
+  bool dims_idx; /* the driver (account) through findings_by_dims */
+  int driver;    /* for where_conds */
+  int64_t est;   /* rows the chosen plan reads, estimated */
+} plan;
+
+/* Choose how to run fq. The plain plan lets the field with the fewest
+ * matching rows drive (its index), the others checked row by row. Counts
+ * come from the data, not guesses: findings_counts for its dimensions (one
+ * pass over a few thousand rows), a count of index entries capped at
+ * COUNT_CAP for the other indexed fields. When the filters findings_by_dims
+ * can check (the dimensions, region, updated_at) together match far fewer
+ * rows than the best single index yields (or than it reads before the
+ * LIMIT when it is in the sort's order), only those rows are read: with
+ * the account filtered, through findings_by_dims from the account on
+ * (counted there first); without, by the combination plan: each matching
+ * combination of findings_counts is one range of findings_by_dims. */
+static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
+                          const certhub_fq_field *sort, size_t nk, plan *p)
+{
+  qb q = {0};
+  ch_err rc = CH_OK;
+  int64_t cnt[CERTHUB_FQ__COUNT + 2];
+  int col[CERTHUB_FQ__COUNT];
+  int ncol = 0;
+  uint64_t dims = 0;
+  p->combo = false;
+  p->dims_idx = false;
+  p->driver = -2;
+  p->est = -1;
+  if(ch_sq_findq_mode == CH_SQ_FINDQ_PLAIN)
+    return CH_OK;
+  bool usable = false;
+  for(int f = 0; f < CERTHUB_FQ__COUNT; f++) {
+    if(counts_col((certhub_fq_field)f) && has_conds(fq, f))
+      dims |= BIT(f);
+    usable = usable || index_usable(fq, f);
+  }
+  /* No field an index can serve (negative filters, maps, dates): nothing
+   * to choose, SQLite walks the sort's index or scans. */
+  if(!usable)
+    return CH_OK;
+  ch_buf_init(&q.sql, SQL_CAP);
+  /* One pass over findings_counts: all rows, those matching every
+   * dimension's conditions, those matching each usable dimension's. */
+  rc = ch_buf_addstr(&q.sql, "SELECT coalesce(sum(n), 0),"
+                             " coalesce(sum(n) FILTER (WHERE 1");
+  if(!rc)
+    rc = where_conds(&q, fq, W_COUNTS, dims, -1);
+  if(!rc)
+    rc = ch_buf_addstr(&q.sql, "), 0)");
+  for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
+    if(!(dims & BIT(f)) || !index_usable(fq, f))
+      continue;
+    col[ncol++] = f;
+    if(!(rc = ch_buf_addstr(&q.sql, ", coalesce(sum(n) FILTER (WHERE 1")) &&
+       !(rc = where_conds(&q, fq, W_COUNTS, BIT(f), -1)))
+      rc = ch_buf_addstr(&q.sql, "), 0)");
+  }
+  if(!rc)
+    rc = ch_buf_addstr(&q.sql, " FROM findings_counts AS fc WHERE n > 0");
+  if(!rc)
+    rc = run_counts(s, &q, cnt, ncol + 2);
+  if(rc)
+    goto out;
+  int64_t total = cnt[0], m = cnt[1];
+  int64_t best = total;
+  int bestf = -1;
+  for(int i = 0; i < ncol; i++)
+    if(cnt[i + 2] < best) {
+      best = cnt[i + 2];
+      bestf = col[i];
+    }
+  /* The other indexed fields: index entries, capped. */
+  for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
+    if((dims & BIT(f)) || !index_usable(fq, f))
+      continue;
+    /* Only a count well under the best so far changes the choice: stop
+     * counting at half of it (each entry counted costs ~50 ns). */
+    int64_t c = 0, cap = best / 2 + 1;
+    if(cap > COUNT_CAP)
+      cap = COUNT_CAP;
+    qb_free(&q);
+    memset(&q, 0, sizeof(q));
+    ch_buf_init(&q.sql, SQL_CAP);
+    if(!(rc = ch_buf_addstr(&q.sql,
+                            "SELECT count(*) FROM (SELECT 1 FROM findings"
+                            " WHERE 1")) &&
+       !(rc = where_conds(&q, fq, W_FINDINGS, BIT(f), f)) &&
+       !(rc = ch_buf_printf(&q.sql, " LIMIT %lld)", (long long)cap)))
+      rc = run_counts(s, &q, &c, 1);
+    /* Stopped at COUNT_CAP: somewhere above; taken as twice the cap, so
+     * such a field still beats a dimension counted far above it (the
+     * first of equals, in field order, wins). */
+    if(!rc && c >= cap)
+      c = cap == COUNT_CAP ? 2 * (int64_t)COUNT_CAP : best;
+    if(!rc && c < best) {
+      best = c;
+      bestf = f;
+    }
+  }
+  if(rc)
+    goto out;
+  p->driver = bestf;
+  p->est = best;
+  /* The plain plan stops early when the driver's index is in the sort's
+   * order: (field, updated_at) indexes, one value, sorted by UpdatedAt;
+   * then it reads about limit / (share of its rows that match) rows. */
+  int64_t plain = best;
+  bool ordered_idx = bestf == CERTHUB_FQ_SEVERITY_LABEL ||
+                     bestf == CERTHUB_FQ_WORKFLOW_STATUS ||
+                     bestf == CERTHUB_FQ_RECORD_STATE ||
+                     bestf == CERTHUB_FQ_AWS_ACCOUNT_ID;
+  size_t nvals = 0;
+  for(size_t i = 0; i < fq->n_conds; i++)
+    if((int)fq->conds[i].field == bestf)
+      nvals += fq->conds[i].cmp == CERTHUB_FQ_EQUALS ? 1 : 2;
+  if(ordered_idx && nvals == 1 && nk == 1 &&
+     sort[0] == CERTHUB_FQ_UPDATED_AT && fq->limit && m > 0) {
+    int64_t early = (int64_t)fq->limit * best / m + 1;
+    if(early < plain)
+      plain = early;
+  }
+  bool force = ch_sq_findq_mode == CH_SQ_FINDQ_COMBO;
+  if(index_usable(fq, CERTHUB_FQ_AWS_ACCOUNT_ID)) {
+    /* findings_by_dims starts with the account and holds every field in
+     * inner: count the rows matching all their filters there (index
+     * entries only, capped). Reading just those, then sorting, beats
+     * walking the driver's index when they are few. */
+    uint64_t inner =
+        dims | BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_UPDATED_AT);
+    int64_t m2 = 0;
+    qb_free(&q);
+    memset(&q, 0, sizeof(q));
+    ch_buf_init(&q.sql, SQL_CAP);
+    if(!(rc = ch_buf_addstr(&q.sql,
+                            "SELECT count(*) FROM (SELECT 1 FROM findings"
+                            " INDEXED BY findings_by_dims WHERE 1")) &&
+       !(rc = where_conds(&q, fq, W_FINDINGS, inner,
+                          CERTHUB_FQ_AWS_ACCOUNT_ID)) &&
+       !(rc = ch_buf_printf(&q.sql, " LIMIT %d)", COUNT_CAP)))
+      rc = run_counts(s, &q, &m2, 1);
+    if(rc)
+      goto out;
+    /* m2 counts more of the filters than m: the better estimate */
+    plain = best;
+    if(ordered_idx && nvals == 1 && nk == 1 &&
+       sort[0] == CERTHUB_FQ_UPDATED_AT && fq->limit && m2 > 0) {
+      int64_t early = (int64_t)fq->limit * best / m2 + 1;
+      if(early < plain)
+        plain = early;
+    }
+    if(m2 * 4 <= plain || force) {
+      p->dims_idx = true;
+      p->driver = CERTHUB_FQ_AWS_ACCOUNT_ID;
+      p->est = m2;
+      ch_sq_findq_combos++;
+    }
+  }
+  else if(dims && m <= COMBO_MAX && (m * 4 <= plain || force)) {
+    p->combo = true;
+    p->est = m;
+    ch_sq_findq_combos++;
+  }
+out:
+  qb_free(&q);
+  return rc;
+}
+
 #define QUERY_COLS                                                            \
   "SELECT product_arn, id, generator_id, aws_account_id, region,"             \
   " severity_label, workflow_status, record_state, resource_id, created_at,"  \
@@ -577,7 +943,7 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
   eff.n_sort = nk;
   for(size_t i = 0; i < nk; i++) {
     ch_buf_reset(&kb);
-    if((rc = sort_expr(s, sort[i], &kb)))
+    if((rc = sort_expr(s, fq, sort[i], &kb)))
       goto out;
     if(kb.len >= sizeof(keys[i])) {
       rc = ch_store_err(s, CH_ERR_INTERNAL, "sort expression too long");
@@ -589,10 +955,45 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
     goto out;
   for(size_t i = 0; i < nk && !rc; i++)
     rc = ch_buf_printf(&q.sql, ", %s", keys[i]);
+  plan pl;
   if(!rc)
-    rc = ch_buf_addstr(&q.sql, " FROM findings WHERE 1");
-  if(!rc)
-    rc = where_conds(&q, fq);
+    rc = choose_plan(s, fq, sort, nk, &pl);
+  if(!rc && pl.combo) {
+    /* The dimensions' filters over findings_counts, each matching
+     * combination a range of findings_by_dims; region and updated_at
+     * checked there too. Rows are read only for what passes. */
+    uint64_t dims = 0,
+             inner = BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_UPDATED_AT);
+    for(int f = 0; f < CERTHUB_FQ__COUNT; f++)
+      if(counts_col((certhub_fq_field)f))
+        dims |= BIT(f);
+    rc = ch_buf_addstr(
+        &q.sql, " FROM findings NOT INDEXED WHERE rowid IN (SELECT f.rowid"
+                " FROM findings_counts AS fc CROSS JOIN findings AS f"
+                " INDEXED BY findings_by_dims"
+                " ON f.aws_account_id = fc.aws_account_id"
+                " AND f.compliance_status IS nullif(fc.compliance_status, '')"
+                " AND f.severity_label = fc.severity_label"
+                " AND f.workflow_status = fc.workflow_status"
+                " AND f.record_state = fc.record_state WHERE fc.n > 0");
+    if(!rc)
+      rc = where_conds(&q, fq, W_COUNTS, dims, -1);
+    if(!rc)
+      rc = where_conds(&q, fq, W_F, inner, -1);
+    if(!rc)
+      rc = ch_buf_addc(&q.sql, ')');
+    if(!rc)
+      rc = where_conds(&q, fq, W_FINDINGS, ~(dims | inner), -1);
+  }
+  else {
+    if(!rc)
+      rc = ch_buf_addstr(
+          &q.sql, pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
+                                " WHERE 1"
+                              : " FROM findings WHERE 1");
+    if(!rc)
+      rc = where_conds(&q, fq, W_FINDINGS, ALL_FIELDS, pl.driver);
+  }
   if(!rc && fq->after)
     rc = where_after(&q, &eff, keys, nk);
   if(!rc)
@@ -673,18 +1074,32 @@ ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *fq,
     goto out;
   }
   const fq_sql *fs = &fields[by];
+  bool counts = ch_sq_findq_mode != CH_SQ_FINDQ_PLAIN && counts_col(by);
+  for(size_t i = 0; i < fq->n_conds && counts; i++)
+    counts = counts_col(fq->conds[i].field) != NULL;
+  if(counts) /* an absent status is '' there, as coalesce gives here */
+    rc = ch_buf_printf(&q.sql,
+                       "SELECT %s AS v, sum(n) AS c FROM findings_counts"
+                       " AS fc WHERE 1",
+                       counts_col(by));
   /* A bare NOT NULL column lets a covering index answer the count. */
-  if(fs->notnull)
-    rc = ch_buf_printf(&q.sql, "SELECT %s AS v, count(*) AS c", fs->expr);
+  else if(fs->notnull)
+    rc = ch_buf_printf(&q.sql,
+                       "SELECT %s AS v, count(*) AS c FROM findings"
+                       " WHERE 1",
+                       fs->expr);
   else
-    rc = ch_buf_printf(&q.sql, "SELECT coalesce(%s, '') AS v, count(*) AS c",
+    rc = ch_buf_printf(&q.sql,
+                       "SELECT coalesce(%s, '') AS v, count(*) AS c"
+                       " FROM findings WHERE 1",
                        fs->expr);
   if(!rc)
-    rc = ch_buf_addstr(&q.sql, " FROM findings WHERE 1");
+    rc = where_conds(&q, fq, counts ? W_COUNTS : W_FINDINGS, ALL_FIELDS, -2);
   if(!rc)
-    rc = where_conds(&q, fq);
+    rc = ch_buf_addstr(&q.sql,
+                       counts ? " GROUP BY v HAVING c > 0" : " GROUP BY v");
   if(!rc)
-    rc = ch_buf_addstr(&q.sql, " GROUP BY v ORDER BY c DESC, v LIMIT ");
+    rc = ch_buf_addstr(&q.sql, " ORDER BY c DESC, v LIMIT ");
   if(!rc)
     rc = qb_int(&q, limit ? (int64_t)limit : -1);
   if(rc) {
