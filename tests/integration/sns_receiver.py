@@ -127,6 +127,8 @@ class Handler(BaseHTTPRequestHandler):
         h = {k.lower(): v for k, v in self.headers.items()}
         raw = h.get("x-amz-sns-rawdelivery") == "true"
         rec = {"path": self.path, "raw": raw, "t": time.time(),
+               # the client's port: one per TCP connection (keep-alive)
+               "peer": self.client_address[1],
                "ctype": h.get("content-type"),
                "h_type": h.get("x-amz-sns-message-type"),
                "h_id": h.get("x-amz-sns-message-id"),

@@ -86,6 +86,20 @@ py "n=[r for r in R if r['id']=='$MID']
 assert len(n)==1 and n[0]['verified'] is True and n[0]['version']=='2', n
 assert n[0]['message']=='expiring soon' and n[0]['path']=='/hook/token-in-path', n"
 
+note "keep-alive: messages one at a time reuse serve's TLS connection"
+for i in 1 2 3 4 5; do
+  run_expect 0 "$CERTHUB" topics publish cert-alerts --message "ka-$i"
+  wait_for "$OUT"
+done
+# One running engine, one message at a time: each request goes over the
+# connection the previous one used (the receiver records the client's
+# port). A new connection, and TLS handshake, per request would mean no
+# keep-alive.
+py "ka=[r for r in R if r['type']=='Notification']
+assert len(ka)==6, len(ka)
+conns=len(set(r['peer'] for r in ka))
+assert conns<=2, ('6 notifications over %d connections' % conns)"
+
 note "a second dispatcher is refused while serve runs"
 run_expect 2 "$CERTHUB" topics deliver --once
 case "$ERR" in *"certhub serve is running"*) ;; *) fail "deliver ran beside serve: $ERR" ;; esac
