@@ -22,7 +22,9 @@
  *   with both bounds sorted by lower bound (a binary search, then the
  *   ones starting within the widest range's width below the value), the
  *   others as an unpacked array; wildcard, cidr and anything-but by a
- *   per-path list checked in turn. So a string value costs a few lookups
+ *   per-path list checked in turn, as are the ignore-case matchers of
+ *   non-ASCII values (fold.h: their forms may differ in length, the
+ *   event is not folded). So a string value costs a few lookups
  *   and a walk bounded by its length, whatever the number of rules of
  *   those kinds; wildcards, cidr and anything-but cost one check each.
  * - A real read only by ranges is approximated from its digits (within
@@ -562,6 +564,15 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   for(size_t i = 0; i < l->nm; i++) {
     const struct matcher *m = &l->m[i];
     bool ok = true;
+    /* ignoring the case of a non-ASCII value (fold.h): its forms may
+     * differ in length and the event is not folded, so no hash key or
+     * byte trie; checked in turn, as wildcards are. ASCII ones (the
+     * usual) keep the table and the tries. */
+    if(m->fu) {
+      if(!gen_push(&rp->gs, m, c))
+        return false;
+      continue;
+    }
     switch(m->kind) {
     case M_STRING:
     case M_NUMBER:
@@ -1120,11 +1131,17 @@ static bool vmatch(const struct matcher *m, const struct val *v)
   case M_NULL:
     return v->t == V_NULL;
   case M_PREFIX:
+    if(m->fu)
+      return str && ch_fold_match(m->fu, m->nfu, v->s, v->n, CH_FOLD_PREFIX);
     return str && v->n >= m->slen && bytes_eq(v->s, m->s, m->slen, m->icase);
   case M_SUFFIX:
+    if(m->fu)
+      return str && ch_fold_match(m->fu, m->nfu, v->s, v->n, CH_FOLD_SUFFIX);
     return str && v->n >= m->slen &&
            bytes_eq(v->s + v->n - m->slen, m->s, m->slen, m->icase);
   case M_EIC:
+    if(m->fu)
+      return str && ch_fold_match(m->fu, m->nfu, v->s, v->n, CH_FOLD_EQUALS);
     return str && v->n == m->slen && bytes_eq(v->s, m->s, v->n, true);
   case M_WILDCARD:
     return str && wild(m, v->s, v->n);
