@@ -49,7 +49,9 @@ size_t ch_fold_units(const char *s, size_t n, struct ch_fold_unit *u)
   for(size_t i = 0; i < n;) {
     unsigned char c = (unsigned char)s[i];
     if(c < 0x80) {
-      u[nu++] = (struct ch_fold_unit){&ascii_lo[c], &ascii_up[c], 1, 1};
+      if(u)
+        u[nu] = (struct ch_fold_unit){&ascii_lo[c], &ascii_up[c], 1, 1};
+      nu++;
       i++;
       continue;
     }
@@ -58,6 +60,11 @@ size_t ch_fold_units(const char *s, size_t n, struct ch_fold_unit *u)
     size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
     if(len > n - i)
       len = n - i;
+    if(!u) {
+      nu++;
+      i += len;
+      continue;
+    }
     uint32_t cp = len == 1   ? c
                   : len == 2 ? c & 0x1fu
                   : len == 3 ? c & 0x0fu

@@ -45,8 +45,8 @@ enum ch_fold_mode { CH_FOLD_EQUALS, CH_FOLD_PREFIX, CH_FOLD_SUFFIX };
 /* Does s[0..n) hold a non-ASCII byte? */
 bool ch_fold_nonascii(const char *s, size_t n);
 
-/* The units of the valid UTF-8 string s[0..n) into u (room for n units:
- * never more than bytes); returns their number. */
+/* The units of the valid UTF-8 string s[0..n) into u; returns their
+ * number (one per code point). u NULL: only counts them. */
 size_t ch_fold_units(const char *s, size_t n, struct ch_fold_unit *u);
 
 /* Does the value s[0..n) equal (start with, end with) a string the units

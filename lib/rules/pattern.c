@@ -310,7 +310,8 @@ static bool set_fold(struct cctx *c, struct matcher *m)
 {
   if(!ch_fold_nonascii(m->s, m->slen))
     return true;
-  struct ch_fold_unit *u = zalloc(c, m->slen * sizeof(*u));
+  struct ch_fold_unit *u =
+      zalloc(c, ch_fold_units(m->s, m->slen, NULL) * sizeof(*u));
   if(!u)
     return false;
   m->nfu = ch_fold_units(m->s, m->slen, u);
