@@ -43,6 +43,42 @@ static const struct ch_fold_ent *lookup(uint32_t cp)
              : NULL;
 }
 
+/* The code point at s[i] (i < n) into *cp; returns its bytes. Valid
+ * UTF-8 (jansson checks strings); a stray continuation byte, or a
+ * sequence cut by the end, is taken as it is. */
+static size_t decode(const char *s, size_t n, size_t i, uint32_t *cp)
+{
+  unsigned char c = (unsigned char)s[i];
+  size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+  if(len > n - i)
+    len = n - i;
+  uint32_t v = len == 1   ? c
+               : len == 2 ? c & 0x1fu
+               : len == 3 ? c & 0x0fu
+                          : c & 0x07u;
+  for(size_t k = 1; k < len; k++)
+    v = (v << 6) | ((unsigned char)s[i + k] & 0x3fu);
+  *cp = v;
+  return len;
+}
+
+size_t ch_fold_key_at(const char *s, size_t n, size_t i, const char **key,
+                      size_t *nkey)
+{
+  unsigned char c = (unsigned char)s[i];
+  if(c < 0x80) {
+    *key = &ascii_lo[c];
+    *nkey = 1;
+    return 1;
+  }
+  uint32_t cp;
+  size_t len = decode(s, n, i, &cp);
+  const struct ch_fold_ent *e = len > 1 ? lookup(cp) : NULL;
+  *key = e ? e->key : s + i;
+  *nkey = e ? e->nkey : len;
+  return len;
+}
+
 size_t ch_fold_units(const char *s, size_t n, struct ch_fold_unit *u)
 {
   size_t nu = 0;
@@ -55,22 +91,13 @@ size_t ch_fold_units(const char *s, size_t n, struct ch_fold_unit *u)
       i++;
       continue;
     }
-    /* valid UTF-8 (jansson checks strings): the lead byte gives the
-     * length; a stray continuation byte stays a unit of its own */
-    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    if(len > n - i)
-      len = n - i;
+    uint32_t cp;
+    size_t len = decode(s, n, i, &cp);
     if(!u) {
       nu++;
       i += len;
       continue;
     }
-    uint32_t cp = len == 1   ? c
-                  : len == 2 ? c & 0x1fu
-                  : len == 3 ? c & 0x0fu
-                             : c & 0x07u;
-    for(size_t k = 1; k < len; k++)
-      cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3fu);
     const struct ch_fold_ent *e = len > 1 ? lookup(cp) : NULL;
     if(e)
       u[nu++] = (struct ch_fold_unit){e->lo, e->up, e->nlo, e->nup};
