@@ -471,6 +471,12 @@ static uint64_t xhash_key(uint32_t path, const char *s, size_t n)
 {
   uint64_t h = fnv(FNV_OFF, &path, sizeof(path)) ^ 3;
   for(size_t i = 0; i < n;) {
+    unsigned char b = (unsigned char)s[i];
+    if(b < 0x80) { /* its key is itself lowered: no call */
+      h = (h ^ (unsigned)lc(b)) * FNV_PRIME;
+      i++;
+      continue;
+    }
     const char *k;
     size_t nk;
     i += ch_fold_key_at(s, n, i, &k, &nk);
