@@ -27,9 +27,9 @@
  *   the event is not folded); non-ASCII equals-ignore-case values are in
  *   the hash table by the hash of their key (fold.h), one entry per
  *   pattern string, each candidate checked. So a string value costs a
- *   few lookups
- *   and a walk bounded by its length, whatever the number of rules of
- *   those kinds; wildcards, cidr and anything-but cost one check each.
+ *   few lookups and a walk bounded by its length, whatever the number of
+ *   rules of those kinds; wildcards, cidr, anything-but and non-ASCII
+ *   ignore-case prefixes and suffixes cost one check each.
  * - A real read only by ranges is approximated from its digits (within
  *   2^-51 of the exact double); a bound closer than 2^-50 of it makes
  *   the number exact first, so answers are those of the exact value
