@@ -304,6 +304,21 @@ static bool compile_numeric(struct cctx *c, const char *path,
   return true;
 }
 
+/* m ignores case: a value that is not all ASCII gets its code points'
+ * forms (fold.h); an ASCII one keeps the byte-wise fold. */
+static bool set_fold(struct cctx *c, struct matcher *m)
+{
+  if(!ch_fold_nonascii(m->s, m->slen))
+    return true;
+  struct ch_fold_unit *u =
+      zalloc(c, ch_fold_units(m->s, m->slen, NULL) * sizeof(*u));
+  if(!u)
+    return false;
+  m->nfu = ch_fold_units(m->s, m->slen, u);
+  m->fu = u;
+  return true;
+}
+
 /* A string, or {"equals-ignore-case": string}, for prefix and suffix. */
 static bool compile_affix(struct cctx *c, const char *path, const char *op,
                           struct matcher *m, const json_t *v)
@@ -321,7 +336,7 @@ static bool compile_affix(struct cctx *c, const char *path, const char *op,
   if(!json_is_string(v))
     return fail(c, CH_ERR_PARSE, path, "%s: expected a string, not %s", op,
                 type_name(v));
-  return set_string(c, m, v);
+  return set_string(c, m, v) && (!m->icase || set_fold(c, m));
 }
 
 /* One value or a non-empty list of strings into inner matchers. */
@@ -348,7 +363,7 @@ static bool anybut_list(struct cctx *c, const char *path, const char *op,
       if(!compile_wildcard(c, path, im, e))
         return false;
     }
-    else if(!set_string(c, im, e)) {
+    else if(!set_string(c, im, e) || (kind == M_EIC && !set_fold(c, im))) {
       return false;
     }
   }
@@ -472,7 +487,7 @@ static bool compile_matcher(struct cctx *c, const char *path,
       return fail(c, CH_ERR_PARSE, path,
                   "equals-ignore-case: expected a string, not %s",
                   type_name(e));
-    return set_string(c, m, e);
+    return set_string(c, m, e) && set_fold(c, m);
   }
   if(strcmp(op, "wildcard") == 0) {
     if(!json_is_string(e))
@@ -959,11 +974,17 @@ static bool value_match(const struct matcher *m, const json_t *v)
   case M_NULL:
     return json_is_null(v);
   case M_PREFIX:
+    if(m->fu)
+      return s && ch_fold_match(m->fu, m->nfu, s, n, CH_FOLD_PREFIX);
     return s && n >= m->slen && mem_eq(s, m->s, m->slen, m->icase);
   case M_SUFFIX:
+    if(m->fu)
+      return s && ch_fold_match(m->fu, m->nfu, s, n, CH_FOLD_SUFFIX);
     return s && n >= m->slen &&
            mem_eq(s + n - m->slen, m->s, m->slen, m->icase);
   case M_EIC:
+    if(m->fu) /* forms may differ in length: "ß", "SS" */
+      return s && ch_fold_match(m->fu, m->nfu, s, n, CH_FOLD_EQUALS);
     return s && n == m->slen && mem_eq(s, m->s, n, true);
   case M_WILDCARD:
     return s && wildcard_match(m, s, n);

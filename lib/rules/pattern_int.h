@@ -12,6 +12,7 @@
 
 #include "certhub/pattern.h"
 #include "core/core.h"
+#include "fold.h"
 
 #define PAT_ARENA_CAP (8u << 20) /* compiled pattern, generous */
 #define EV_ARENA_CAP (64u << 20) /* flattened event */
@@ -42,6 +43,10 @@ struct matcher {
   bool exists;   /* M_EXISTS */
   const char *s; /* M_STRING, M_PREFIX, M_SUFFIX, M_EIC */
   size_t slen;
+  /* ignoring case with s not all ASCII: s's code points (fold.h), else
+   * NULL and the ASCII letters of s are folded byte by byte */
+  const struct ch_fold_unit *fu;
+  size_t nfu;
   double num; /* M_NUMBER */
   /* M_NUMERIC */
   bool has_lo, lo_incl, has_hi, hi_incl;

@@ -22,9 +22,14 @@
  *   with both bounds sorted by lower bound (a binary search, then the
  *   ones starting within the widest range's width below the value), the
  *   others as an unpacked array; wildcard, cidr and anything-but by a
- *   per-path list checked in turn. So a string value costs a few lookups
- *   and a walk bounded by its length, whatever the number of rules of
- *   those kinds; wildcards, cidr and anything-but cost one check each.
+ *   per-path list checked in turn, as are prefixes and suffixes ignoring
+ *   the case of non-ASCII values (fold.h: forms may differ in length,
+ *   the event is not folded); non-ASCII equals-ignore-case values are in
+ *   the hash table by the hash of their key (fold.h), one entry per
+ *   pattern string, each candidate checked. So a string value costs a
+ *   few lookups and a walk bounded by its length, whatever the number of
+ *   rules of those kinds; wildcards, cidr, anything-but and non-ASCII
+ *   ignore-case prefixes and suffixes cost one check each.
  * - A real read only by ranges is approximated from its digits (within
  *   2^-51 of the exact double); a bound closer than 2^-50 of it makes
  *   the number exact first, so answers are those of the exact value
@@ -192,7 +197,7 @@ struct rangev {
 
 /* Dispatch of one rule path's conditions by the type of the value. */
 struct rpath {
-  size_t xstr, xnum, xeic;          /* exact values in the hash table */
+  size_t xstr, xnum, xeic, xeicu;   /* exact values in the hash table */
   struct trie pre, prei, suf, sufi; /* prefix, suffix (i: ignore case) */
   struct u32v exists, t, f, nul;    /* conditions */
   struct genv gs, gn, go;           /* strings, numbers, true/false/null */
@@ -230,8 +235,10 @@ struct ralt {
 };
 
 /* An exact value of a rule path: a string, a number, or a string
- * compared ignoring case (equals-ignore-case). */
-enum { X_STR, X_NUM, X_EIC };
+ * compared ignoring case (equals-ignore-case): ASCII (X_EIC, hashed and
+ * compared with ASCII letters folded) or not (X_EICU: hashed by its key,
+ * fold.h, one entry per pattern string, each candidate checked by m). */
+enum { X_STR, X_NUM, X_EIC, X_EICU };
 
 struct xent {
   uint64_t hash;
@@ -241,6 +248,7 @@ struct xent {
   size_t n;
   double d;
   struct u32v conds;
+  const struct matcher *m; /* X_EICU */
 };
 
 struct rule {
@@ -457,6 +465,26 @@ static uint64_t xhash(uint32_t path, int kind, const char *s, size_t n,
   return fnv(h, s, n);
 }
 
+/* The hash of s's key (fold.h) on path: the same for every value a
+ * non-ASCII equals-ignore-case pattern accepts as for the pattern. */
+static uint64_t xhash_key(uint32_t path, const char *s, size_t n)
+{
+  uint64_t h = fnv(FNV_OFF, &path, sizeof(path)) ^ 3;
+  for(size_t i = 0; i < n;) {
+    unsigned char b = (unsigned char)s[i];
+    if(b < 0x80) { /* its key is itself lowered: no call */
+      h = (h ^ (unsigned)lc(b)) * FNV_PRIME;
+      i++;
+      continue;
+    }
+    const char *k;
+    size_t nk;
+    i += ch_fold_key_at(s, n, i, &k, &nk);
+    h = fnv(h, k, nk);
+  }
+  return h;
+}
+
 static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
                            uint32_t path, int kind, const char *s, size_t n,
                            double d)
@@ -481,9 +509,12 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
 static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
                   uint32_t cond)
 {
-  int kind = m->kind == M_NUMBER ? X_NUM : m->kind == M_EIC ? X_EIC : X_STR;
+  int kind = m->kind == M_NUMBER ? X_NUM
+             : m->kind == M_EIC  ? (m->fu ? X_EICU : X_EIC)
+                                 : X_STR;
   double d = kind == X_NUM ? norm_zero(m->num) : 0;
-  uint64_t h = xhash(path, kind, m->s, m->slen, d);
+  uint64_t h = kind == X_EICU ? xhash_key(path, m->s, m->slen)
+                              : xhash(path, kind, m->s, m->slen, d);
   struct xent *x = x_find(rs, h, path, kind, m->s, m->slen, d);
   if(!x) {
     if(!grow((void **)&rs->xs, &rs->capxs, rs->nxs + 1, sizeof(*rs->xs),
@@ -492,7 +523,7 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
                offsetof(struct xent, hash)))
       return false;
     x = &rs->xs[rs->nxs++];
-    *x = (struct xent){h, path, kind, m->s, m->slen, d, {0}};
+    *x = (struct xent){h, path, kind, m->s, m->slen, d, {0}, m};
     size_t mask = rs->xtabsize - 1, j = (size_t)h & mask;
     while(rs->xtab[j])
       j = (j + 1) & mask;
@@ -562,6 +593,15 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   for(size_t i = 0; i < l->nm; i++) {
     const struct matcher *m = &l->m[i];
     bool ok = true;
+    /* a prefix or suffix ignoring the case of a non-ASCII value
+     * (fold.h): its forms may differ in length and the event is not
+     * folded, so no byte trie; checked in turn, as wildcards are. ASCII
+     * ones (the usual) keep the tries. */
+    if(m->fu && m->kind != M_EIC) {
+      if(!gen_push(&rp->gs, m, c))
+        return false;
+      continue;
+    }
     switch(m->kind) {
     case M_STRING:
     case M_NUMBER:
@@ -571,6 +611,8 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
         rp->xstr++;
       else if(m->kind == M_NUMBER)
         rp->xnum++;
+      else if(m->fu)
+        rp->xeicu++;
       else
         rp->xeic++;
       break;
@@ -1120,11 +1162,17 @@ static bool vmatch(const struct matcher *m, const struct val *v)
   case M_NULL:
     return v->t == V_NULL;
   case M_PREFIX:
+    if(m->fu)
+      return str && ch_fold_match(m->fu, m->nfu, v->s, v->n, CH_FOLD_PREFIX);
     return str && v->n >= m->slen && bytes_eq(v->s, m->s, m->slen, m->icase);
   case M_SUFFIX:
+    if(m->fu)
+      return str && ch_fold_match(m->fu, m->nfu, v->s, v->n, CH_FOLD_SUFFIX);
     return str && v->n >= m->slen &&
            bytes_eq(v->s + v->n - m->slen, m->s, m->slen, m->icase);
   case M_EIC:
+    if(m->fu)
+      return str && ch_fold_match(m->fu, m->nfu, v->s, v->n, CH_FOLD_EQUALS);
     return str && v->n == m->slen && bytes_eq(v->s, m->s, v->n, true);
   case M_WILDCARD:
     return str && wild(m, v->s, v->n);
@@ -2281,6 +2329,26 @@ static bool add_gen(struct fl *f, const struct genv *g, const struct val *v,
   return true;
 }
 
+/* Hits of the non-ASCII equals-ignore-case patterns of path pi that
+ * accept the string v: those whose key hash is v's, each checked. */
+static bool eicu_hits(struct fl *f, uint32_t pi, const struct val *v,
+                      uint32_t leaf)
+{
+  const certhub_ruleset *rs = f->rs;
+  uint64_t h = xhash_key(pi, v->s, v->n);
+  size_t mask = rs->xtabsize - 1;
+  for(size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    uint32_t k = rs->xtab[i];
+    if(!k)
+      return true;
+    const struct xent *x = &rs->xs[k - 1];
+    if(x->hash == h && x->path == pi && x->kind == X_EICU &&
+       ch_fold_match(x->m->fu, x->m->nfu, v->s, v->n, CH_FOLD_EQUALS) &&
+       !add_hits(f, &x->conds, leaf))
+      return false;
+  }
+}
+
 /* Hits of every prefix (rev: suffix) of s[0..n) in t. */
 static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
                       size_t n, bool rev, bool icase, uint32_t leaf)
@@ -2471,6 +2539,8 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
         if(x && !add_hits(f, &x->conds, id))
           return false;
       }
+      if(rp->xeicu && !eicu_hits(f, pi, v, id))
+        return false;
       if(!trie_walk(f, &rp->pre, v->s, v->n, false, false, id) ||
          !trie_walk(f, &rp->prei, v->s, v->n, false, true, id) ||
          !trie_walk(f, &rp->suf, v->s, v->n, true, false, id) ||

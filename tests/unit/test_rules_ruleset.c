@@ -535,8 +535,10 @@ static unsigned rnd(unsigned n)
 
 static const char *const fields[] = {"a", "b", "c"};
 static const char *const svals[] = {
-    "\"x\"",        "\"X\"",   "\"xy\"",      "\"yx\"",       "\"\"",
-    "\"10.1.2.3\"", "\"a*b\"", "\"\\u0078\"", "\"x\\u00e9\"", "\"xyz\""};
+    "\"x\"", "\"X\"", "\"xy\"", "\"yx\"", "\"\"", "\"10.1.2.3\"", "\"a*b\"",
+    "\"\\u0078\"", "\"x\\u00e9\"", "\"xyz\"",
+    /* for the non-ASCII ignore-case matchers: É, é, ß, SS */
+    "\"X\\u00c9\"", "\"\\u00dfx\"", "\"SSX\""};
 static const char *const nvals[] = {"1",   "1.0", "3e2", "300", "-0",
                                     "2.5", "-7",  "0",   "1e0", "12345678"};
 
@@ -606,6 +608,10 @@ static void rand_matcher(char *b, size_t *o, size_t cap)
       "{\"suffix\":\"x\"}",
       "{\"suffix\":{\"equals-ignore-case\":\"YX\"}}",
       "{\"equals-ignore-case\":\"x\"}",
+      "{\"equals-ignore-case\":\"x\\u00e9\"}",
+      "{\"prefix\":{\"equals-ignore-case\":\"\\u00df\"}}",
+      "{\"suffix\":{\"equals-ignore-case\":\"\\u00e9\"}}",
+      "{\"anything-but\":{\"equals-ignore-case\":[\"\\u00dfX\"]}}",
       "{\"wildcard\":\"x*\"}",
       "{\"wildcard\":\"*y*\"}",
       "{\"wildcard\":\"a\\\\*b\"}",
