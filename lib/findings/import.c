@@ -179,6 +179,132 @@ static bool vf(vfail *v, const char *code, const char *fmt, ...)
   return false;
 }
 
+#define NOIDX ((size_t)-1)
+
+/* A field's name for a message: pre, pre[i] or pre[i]post. Only built on
+ * the error path. */
+static const char *nm(char *buf, size_t cap, const char *pre, size_t i,
+                      const char *post)
+{
+  if(i == NOIDX)
+    snprintf(buf, cap, "%s%s", pre, post ? post : "");
+  else
+    snprintf(buf, cap, "%s[%zu]%s", pre, i, post ? post : "");
+  return buf;
+}
+
+static const char *type_name(const json_t *j)
+{
+  switch(json_typeof(j)) {
+  case JSON_OBJECT:
+    return "an object";
+  case JSON_ARRAY:
+    return "an array";
+  case JSON_STRING:
+    return "a string";
+  case JSON_INTEGER:
+  case JSON_REAL:
+    return "a number";
+  case JSON_TRUE:
+  case JSON_FALSE:
+    return "a boolean";
+  default:
+    return "null";
+  }
+}
+
+/* Security Hub's limits count characters, not bytes. A string's character
+ * count is at most its byte count, so code points are only counted when
+ * the bytes are over the limit. 0 when within max. */
+static size_t over_s(const char *s, size_t bytes, size_t max)
+{
+  if(!max || bytes <= max)
+    return 0;
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = 0;
+  for(size_t k = 0; k < bytes; k++)
+    n += (p[k] & 0xc0) != 0x80;
+  return n > max ? n : 0;
+}
+
+static size_t over(const json_t *j, size_t max)
+{
+  return over_s(json_string_value(j), json_string_length(j), max);
+}
+
+/* j (present) must be a non-empty string of at most max characters (0: no
+ * limit). The field is named pre, pre[i] or pre[i]post. */
+static bool check_str(const json_t *j, const char *pre, size_t i,
+                      const char *post, size_t max, vfail *v)
+{
+  char b[128];
+  size_t n;
+  if(!json_is_string(j))
+    return vf(v, "InvalidInput", "field '%s' must be a string, not %s",
+              nm(b, sizeof(b), pre, i, post), type_name(j));
+  if(!json_string_length(j))
+    return vf(v, "InvalidInput", "field '%s' must not be empty",
+              nm(b, sizeof(b), pre, i, post));
+  if((n = over(j, max)))
+    return vf(v, "InvalidInput",
+              "field '%s' is longer than %zu characters (it has %zu)",
+              nm(b, sizeof(b), pre, i, post), max, n);
+  return true;
+}
+
+/* An optional string at o[key]. */
+static bool opt_str(json_t *o, const char *key, const char *pre, size_t max,
+                    vfail *v)
+{
+  json_t *j = json_object_get(o, key);
+  if(!j)
+    return true;
+  char b[96];
+  snprintf(b, sizeof(b), "%s%s", pre, key);
+  return check_str(j, b, NOIDX, NULL, max, v);
+}
+
+#define MAP_MAX 50 /* key-value pairs in ProductFields, UDF, Tags */
+#define MAP_KEY_MAX 128
+
+/* A map of strings (ProductFields, UserDefinedFields, Resources[].Tags): an
+ * object of at most MAP_MAX entries, keys of at most MAP_KEY_MAX and
+ * values of at most val_max characters. */
+static bool check_map(json_t *m, const char *pre, size_t i, const char *post,
+                      size_t val_max, vfail *v)
+{
+  char b[128], kb[72];
+  const char *k;
+  json_t *e;
+  size_t n;
+  if(!json_is_object(m))
+    return vf(v, "InvalidInput",
+              "field '%s' must be an object of strings, not %s",
+              nm(b, sizeof(b), pre, i, post), type_name(m));
+  if(json_object_size(m) > MAP_MAX)
+    return vf(v, "InvalidInput", "field '%s' has %zu entries (at most %d)",
+              nm(b, sizeof(b), pre, i, post), json_object_size(m), MAP_MAX);
+  json_object_foreach(m, k, e)
+  {
+    n = over_s(k, strlen(k), MAP_KEY_MAX);
+    if(!*k || n)
+      return vf(v, "InvalidInput",
+                "field '%s' has a key '%s' that is %s (1 to %d characters)",
+                nm(b, sizeof(b), pre, i, post), ch_findings_cut(kb, k, 64),
+                *k ? "too long" : "empty", MAP_KEY_MAX);
+    if(!json_is_string(e))
+      return vf(v, "InvalidInput", "field '%s.%s' must be a string, not %s",
+                nm(b, sizeof(b), pre, i, post), ch_findings_cut(kb, k, 64),
+                type_name(e));
+    if((n = over(e, val_max)))
+      return vf(v, "InvalidInput",
+                "field '%s.%s' is longer than %zu characters (it has %zu)",
+                nm(b, sizeof(b), pre, i, post), ch_findings_cut(kb, k, 64),
+                val_max, n);
+  }
+  return true;
+}
+
 /* A required non-empty string of at most max characters (0: no limit). */
 static bool req_str(json_t *f, const char *key, size_t max, vfail *v,
                     const char **out)
@@ -186,16 +312,10 @@ static bool req_str(json_t *f, const char *key, size_t max, vfail *v,
   json_t *j = json_object_get(f, key);
   if(!j)
     return vf(v, "MissingRequiredField", "missing required field '%s'", key);
-  if(!json_is_string(j))
-    return vf(v, "InvalidInput", "field '%s' must be a string", key);
-  const char *s = json_string_value(j);
-  if(!*s)
-    return vf(v, "InvalidInput", "field '%s' must not be empty", key);
-  if(max && json_string_length(j) > max)
-    return vf(v, "InvalidInput", "field '%s' is longer than %zu characters",
-              key, max);
+  if(!check_str(j, key, NOIDX, NULL, max, v))
+    return false;
   if(out)
-    *out = s;
+    *out = json_string_value(j);
   return true;
 }
 
@@ -269,6 +389,31 @@ static bool ratio(json_t *o, const char *key, const char *where, vfail *v)
   return true;
 }
 
+/* RelatedFindings: an array of {ProductArn, Id}. */
+static bool valid_related(json_t *o, const char *name, vfail *v)
+{
+  json_t *rel = json_object_get(o, "RelatedFindings"), *e;
+  size_t i;
+  if(!rel)
+    return true;
+  if(!json_is_array(rel))
+    return vf(v, "InvalidInput", "field '%s' must be an array, not %s", name,
+              type_name(rel));
+  json_array_foreach(rel, i, e)
+  {
+    json_t *arn = json_object_get(e, "ProductArn"),
+           *id = json_object_get(e, "Id");
+    if(!json_is_object(e) || !arn || !id)
+      return vf(v, "InvalidInput",
+                "field '%s[%zu]' must be an object with ProductArn and Id",
+                name, i);
+    if(!check_str(arn, name, i, ".ProductArn", 2048, v) ||
+       !check_str(id, name, i, ".Id", ID_MAX, v))
+      return false;
+  }
+  return true;
+}
+
 /* FindingProviderFields {Confidence, Criticality, RelatedFindings,
  * Severity {Label, Original}, Types}: their values may become the
  * top-level ones, so they get the top-level checks. */
@@ -309,11 +454,169 @@ static bool valid_provider_fields(json_t *f, vfail *v)
                   "FindingProviderFields.Types[%zu] is not a valid type", i);
     }
   }
-  json_t *rel = json_object_get(fpf, "RelatedFindings");
-  if(rel && !json_is_array(rel))
+  return valid_related(fpf, "FindingProviderFields.RelatedFindings", v);
+}
+
+#define RESOURCE_TYPE_MAX 256
+#define TAG_VALUE_MAX 256
+#define UDF_VALUE_MAX 1024
+#define PRODUCT_FIELD_VALUE_MAX 2048
+#define NOTE_TEXT_MAX 512
+#define NOTE_BY_MAX 512
+
+/* Resources[i] (an object): Type and Id required; Tags, Partition, Region,
+ * ResourceRole, Details typed where present. */
+static bool valid_resource(json_t *e, size_t i, vfail *v)
+{
+  json_t *ty = json_object_get(e, "Type"), *id = json_object_get(e, "Id");
+  if(!ty)
+    return vf(v, "MissingRequiredField", "Resources[%zu].Type is missing", i);
+  if(!id)
+    return vf(v, "MissingRequiredField", "Resources[%zu].Id is missing", i);
+  if(!check_str(ty, "Resources", i, ".Type", RESOURCE_TYPE_MAX, v) ||
+     !check_str(id, "Resources", i, ".Id", ID_MAX, v))
+    return false;
+  static const char *const strs[] = {"Partition", "Region", "ResourceRole"};
+  for(size_t k = 0; k < CH_ARRAY_LEN(strs); k++) {
+    json_t *j = json_object_get(e, strs[k]);
+    char post[24];
+    if(j) {
+      snprintf(post, sizeof(post), ".%s", strs[k]);
+      if(!check_str(j, "Resources", i, post, 128, v))
+        return false;
+    }
+  }
+  json_t *tags = json_object_get(e, "Tags");
+  if(tags && !check_map(tags, "Resources", i, ".Tags", TAG_VALUE_MAX, v))
+    return false;
+  json_t *det = json_object_get(e, "Details");
+  if(det && !json_is_object(det))
     return vf(v, "InvalidInput",
-              "FindingProviderFields.RelatedFindings must be an array");
+              "field 'Resources[%zu].Details' must be an object, not %s", i,
+              type_name(det));
   return true;
+}
+
+/* The optional top-level attributes' JSON types and limits (Security Hub's
+ * AwsSecurityFinding reference; the ones with their own rules are checked
+ * below the table). Looked up only by key, so a finding without them pays
+ * one hash lookup each. */
+typedef enum akind { A_STR, A_BOOL, A_OBJ, A_ARR } akind;
+typedef struct attr {
+  const char *key;
+  akind kind;
+  size_t max; /* characters (A_STR) or entries (A_ARR); 0: no own limit */
+} attr;
+
+static const attr optional_attrs[] = {
+    {"Action", A_OBJ, 0},           {"AwsAccountName", A_STR, 0},
+    {"CompanyName", A_STR, 0},      {"Detection", A_OBJ, 0},
+    {"GeneratorDetails", A_OBJ, 0}, {"Malware", A_ARR, 5},
+    {"Network", A_OBJ, 0},          {"NetworkPath", A_ARR, 0},
+    {"PatchSummary", A_OBJ, 0},     {"Process", A_OBJ, 0},
+    {"ProcessedAt", A_STR, 64},     {"ProductName", A_STR, 0},
+    {"Region", A_STR, 0},           {"Sample", A_BOOL, 0},
+    {"SourceUrl", A_STR, 0},        {"ThreatIntelIndicators", A_ARR, 5},
+    {"Threats", A_ARR, 0},          {"Vulnerabilities", A_ARR, 0},
+};
+
+static bool valid_note(json_t *n, vfail *v)
+{
+  char cb[72];
+  if(!json_is_object(n))
+    return vf(v, "InvalidInput", "field 'Note' must be an object, not %s",
+              type_name(n));
+  json_t *text = json_object_get(n, "Text"),
+         *by = json_object_get(n, "UpdatedBy"),
+         *at = json_object_get(n, "UpdatedAt");
+  if(!text || !by || !at)
+    return vf(v, "MissingRequiredField",
+              "field 'Note' needs Text, UpdatedBy and UpdatedAt");
+  if(!check_str(text, "Note.Text", NOIDX, NULL, NOTE_TEXT_MAX, v) ||
+     !check_str(by, "Note.UpdatedBy", NOIDX, NULL, NOTE_BY_MAX, v) ||
+     !check_str(at, "Note.UpdatedAt", NOIDX, NULL, 64, v))
+    return false;
+  int64_t ms;
+  if(ch_findings_time_ms(json_string_value(at), &ms))
+    return vf(v, "InvalidInput",
+              "field 'Note.UpdatedAt' is not an RFC 3339 timestamp: '%s'",
+              ch_findings_cut(cb, json_string_value(at), 64));
+  return true;
+}
+
+static bool valid_optional(json_t *f, vfail *v)
+{
+  for(size_t k = 0; k < CH_ARRAY_LEN(optional_attrs); k++) {
+    const attr *a = &optional_attrs[k];
+    json_t *j = json_object_get(f, a->key);
+    if(!j)
+      continue;
+    switch(a->kind) {
+    case A_STR:
+      if(!check_str(j, a->key, NOIDX, NULL, a->max, v))
+        return false;
+      break;
+    case A_BOOL:
+      if(!json_is_boolean(j))
+        return vf(v, "InvalidInput",
+                  "field '%s' must be true or false, not %s", a->key,
+                  type_name(j));
+      break;
+    case A_OBJ:
+      if(!json_is_object(j))
+        return vf(v, "InvalidInput", "field '%s' must be an object, not %s",
+                  a->key, type_name(j));
+      break;
+    case A_ARR:
+      if(!json_is_array(j))
+        return vf(v, "InvalidInput", "field '%s' must be an array, not %s",
+                  a->key, type_name(j));
+      if(a->max && json_array_size(j) > a->max)
+        return vf(v, "InvalidInput",
+                  "field '%s' has %zu entries (at most %zu)", a->key,
+                  json_array_size(j), a->max);
+      break;
+    }
+  }
+  static const char *const verification[] = {
+      "UNKNOWN", "TRUE_POSITIVE", "FALSE_POSITIVE", "BENIGN_POSITIVE"};
+  static const char *const workflow_states[] = {
+      "NEW", "ASSIGNED", "IN_PROGRESS", "DEFERRED", "RESOLVED"};
+  json_t *j;
+  if((j = json_object_get(f, "VerificationState")) &&
+     (!json_is_string(j) ||
+      !in_set(json_string_value(j), verification, CH_ARRAY_LEN(verification))))
+    return vf(v, "InvalidInput",
+              "field 'VerificationState' must be UNKNOWN, TRUE_POSITIVE, "
+              "FALSE_POSITIVE or BENIGN_POSITIVE");
+  if((j = json_object_get(f, "WorkflowState")) &&
+     (!json_is_string(j) || !in_set(json_string_value(j), workflow_states,
+                                    CH_ARRAY_LEN(workflow_states))))
+    return vf(v, "InvalidInput",
+              "field 'WorkflowState' must be NEW, ASSIGNED, IN_PROGRESS, "
+              "DEFERRED or RESOLVED");
+  if((j = json_object_get(f, "Note")) && !valid_note(j, v))
+    return false;
+  if((j = json_object_get(f, "ProductFields")) &&
+     !check_map(j, "ProductFields", NOIDX, NULL, PRODUCT_FIELD_VALUE_MAX, v))
+    return false;
+  if((j = json_object_get(f, "UserDefinedFields")) &&
+     !check_map(j, "UserDefinedFields", NOIDX, NULL, UDF_VALUE_MAX, v))
+    return false;
+  if((j = json_object_get(f, "Remediation"))) {
+    json_t *rec = json_object_get(j, "Recommendation");
+    if(!json_is_object(j))
+      return vf(v, "InvalidInput",
+                "field 'Remediation' must be an object, not %s", type_name(j));
+    if(rec && !json_is_object(rec))
+      return vf(v, "InvalidInput",
+                "field 'Remediation.Recommendation' must be an object, not %s",
+                type_name(rec));
+    if(rec && (!opt_str(rec, "Text", "Remediation.Recommendation.", 0, v) ||
+               !opt_str(rec, "Url", "Remediation.Recommendation.", 0, v)))
+      return false;
+  }
+  return valid_related(f, "RelatedFindings", v);
 }
 
 /* The finding's validated fields that the row needs. */
@@ -392,19 +695,12 @@ static bool validate(json_t *f, parsed *p, vfail *v)
               json_array_size(res), RESOURCES_MAX);
   json_array_foreach(res, i, e)
   {
-    json_t *ty = json_object_get(e, "Type"), *id = json_object_get(e, "Id");
     if(!json_is_object(e))
       return vf(v, "InvalidInput", "Resources[%zu] is not an object", i);
-    if(!json_is_string(ty) || !*json_string_value(ty) ||
-       json_string_length(ty) > 256)
-      return vf(v, "InvalidInput",
-                "Resources[%zu].Type is missing or not a string", i);
-    if(!json_is_string(id) || !*json_string_value(id) ||
-       json_string_length(id) > ID_MAX)
-      return vf(v, "InvalidInput",
-                "Resources[%zu].Id is missing or not a string", i);
+    if(!valid_resource(e, i, v))
+      return false;
     if(i == 0)
-      p->resource_id = json_string_value(id);
+      p->resource_id = json_string_value(json_object_get(e, "Id"));
   }
 
   json_t *sev = json_object_get(f, "Severity");
@@ -438,10 +734,7 @@ static bool validate(json_t *f, parsed *p, vfail *v)
      !opt_enum(f, "Workflow", "Status", workflows, 4, v) ||
      !opt_enum(f, "Compliance", "Status", compliance, 4, v))
     return false;
-  json_t *region = json_object_get(f, "Region");
-  if(region && !json_is_string(region))
-    return vf(v, "InvalidInput", "field 'Region' must be a string");
-  return valid_provider_fields(f, v);
+  return valid_optional(f, v) && valid_provider_fields(f, v);
 }
 
 /* ---- upsert ----------------------------------------------------------- */

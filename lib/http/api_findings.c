@@ -30,6 +30,9 @@ static void import_refused(ch_http_req *rq, ch_http_resp *rs, ch_err rc,
 typedef struct import_prep {
   certhub_import_batch *b;
   certhub_import_result r; /* the invalid findings so far */
+  /* ?format=ocsf: the OCSF importer maps and validates inside its store
+   * call, so that part runs under the writer lock. */
+  bool ocsf;
 } import_prep;
 
 void ch_http_findings_import_free(void *prepared)
@@ -47,6 +50,10 @@ void ch_http_findings_import_free(void *prepared)
 void ch_http_findings_import_prep(ch_http_req *rq, ch_http_resp *rs)
 {
   import_prep *p;
+  bool ocsf;
+  /* An unknown format is refused before anything is parsed. */
+  if(!ch_http_format_ocsf(rq, rs, &ocsf))
+    return;
   if(!rq->body_len) {
     ch_http_error(rs, 400, "InvalidInput",
                   "the request body is empty (expected {\"Findings\": "
@@ -55,6 +62,10 @@ void ch_http_findings_import_prep(ch_http_req *rq, ch_http_resp *rs)
   }
   if(!(p = calloc(1, sizeof(*p)))) {
     ch_http_fail(rs, CH_ERR_NOMEM, NULL);
+    return;
+  }
+  if((p->ocsf = ocsf)) {
+    rq->prepared = p;
     return;
   }
   ch_err rc =
@@ -67,7 +78,9 @@ void ch_http_findings_import_prep(ch_http_req *rq, ch_http_resp *rs)
   rq->prepared = p;
 }
 
-/* POST /v1/findings/import: body {"Findings": [...]} or [...]. The
+/* POST /v1/findings/import[?format=asff|ocsf]: body {"Findings": [...]}
+ * or [...] (ASFF, the default), or with format=ocsf OCSF findings (an
+ * array, one object or JSON lines; certhub_findings_import_ocsf). The
  * response is Security Hub's: {"FailedCount", "SuccessCount",
  * "FailedFindings": [{"Id", "ErrorCode", "ErrorMessage"}]}. A request
  * that is not JSON, has no Findings array or more than 100 findings is
@@ -83,7 +96,10 @@ void ch_http_findings_import(ch_http_req *rq, ch_http_resp *rs)
       return;
   }
   import_prep *p = rq->prepared;
-  ch_err rc = certhub_findings_import_apply(rq->store, p->b, rq->now, &p->r);
+  ch_err rc =
+      p->ocsf ? certhub_findings_import_ocsf(rq->store, rq->body, rq->body_len,
+                                             rq->now, &p->r)
+              : certhub_findings_import_apply(rq->store, p->b, rq->now, &p->r);
   if(rc)
     import_refused(rq, rs, rc, &p->r);
   else {
@@ -143,6 +159,21 @@ static void answer_ocsf(ch_http_resp *rs, const json_t *finding)
     ch_http_text(rs, 200, "application/json", out, len);
 }
 
+/* The POST routes under /v1/findings/ that GET {id*} also matches: the
+ * Security Hub action each one is, or NULL. */
+static const char *post_only(const char *id)
+{
+  static const char *const names[][2] = {
+      {"get", "GetFindings"},
+      {"import", "BatchImportFindings"},
+      {"update", "BatchUpdateFindings"},
+  };
+  for(size_t i = 0; i < CH_ARRAY_LEN(names); i++)
+    if(!strcmp(id, names[i][0]))
+      return names[i][1];
+  return NULL;
+}
+
 /* GET /v1/findings/{id}[?product_arn=ARN][&format=asff|ocsf]: the finding
  * as stored (ASFF) or as OCSF 1.6. Ids are unique per product; without
  * product_arn an Id two products use is ambiguous (400). */
@@ -157,7 +188,14 @@ void ch_http_finding_get(ch_http_req *rq, ch_http_resp *rs)
                                              found_cb, &fd)
                       : certhub_store_findings_by_id(rq->store, rq->caps[0],
                                                      found_cb, &fd);
-  if(rc == CH_ERR_NOTFOUND || (!rc && !fd.n))
+  if((rc == CH_ERR_NOTFOUND || (!rc && !fd.n)) && post_only(rq->caps[0]))
+    /* Most likely GetFindings & co. called with GET: say so. A finding
+     * with that Id would have been answered above. */
+    ch_http_error(rs, 404, "NotFound",
+                  "no finding '%s'; /v1/findings/%s is %s and takes POST "
+                  "with a JSON body",
+                  rq->caps[0], rq->caps[0], post_only(rq->caps[0]));
+  else if(rc == CH_ERR_NOTFOUND || (!rc && !fd.n))
     ch_http_error(rs, 404, "NotFound", "no finding '%.200s'%s%.200s",
                   rq->caps[0], product ? " of product " : "",
                   product ? product : "");

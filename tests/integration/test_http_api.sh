@@ -140,6 +140,43 @@ api GET "/v1/findings/ok-1?product_arn=arn:certhub:securityhub:local:00000000000
 expect 200 "GET finding with product_arn"
 api GET /v1/findings/no-such "${AUTH[@]}"
 expect 404 "missing finding"
+api GET /v1/findings/get "${AUTH[@]}"
+expect 404 "GET on GetFindings' path"
+err_msg | grep -q 'takes POST' || fail "GET /v1/findings/get message: $BODY"
+
+# A header over libmicrohttpd's connection memory is answered by MHD
+# itself (431, its own HTML body; certhub-serve(1) says so); the server
+# keeps serving.
+BIGH=$(head -c 61440 /dev/zero | tr '\0' a)
+api GET /v1/certificates -H "Authorization: Bearer $BIGH"
+expect 431 "60 KB Authorization header"
+api GET /healthz
+expect 200 "healthz after a 431"
+
+note "wrong types are refused per finding, naming the field ($SECONDS s)"
+python3 - "$DATA/findings/two_valid.json" >"$TMP/types.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f = f.get("Findings", f)[0]
+bad = [("Note", {"Text": 42, "UpdatedBy": "ops", "UpdatedAt": "2026-11-01T00:00:00Z"}),
+       ("UserDefinedFields", {"a": 1}),
+       ("ProductFields", {"k%d" % i: "v" for i in range(51)}),
+       ("VerificationState", "MAYBE"), ("Sample", "yes"), ("SourceUrl", 3),
+       ("Resources", [{"Type": "Other", "Id": "r" * 600}])]
+print(json.dumps([dict(f, Id="ty-%d" % i, **{k: v}) for i, (k, v) in enumerate(bad)]))
+PY
+api POST /v1/findings/import "${WAUTH[@]}" "${JSON[@]}" --data-binary @"$TMP/types.json"
+expect 200 "import with wrong types"
+[ "$(printf '%s' "$BODY" | pyjson '(d["SuccessCount"], d["FailedCount"])')" = "(0, 7)" ] ||
+  fail "wrong types were accepted: $BODY"
+for want in "'Note.Text' must be a string" "'UserDefinedFields.a' must be a string" \
+  "'ProductFields' has 51 entries (at most 50)" "'VerificationState' must be" \
+  "'Sample' must be true or false" "'SourceUrl' must be a string" \
+  "'Resources[0].Id' is longer than 512 characters"; do
+  printf '%s' "$BODY" | grep -qF "$want" || fail "no \"$want\" in $BODY"
+done
+[ "$(sqlite3 "$CERTHUB_DB" "SELECT count(*) FROM findings WHERE id LIKE 'ty-%'")" = 0 ] ||
+  fail "findings with wrong types were stored"
 run_expect 0 "$CERTHUB" -o json findings list
 printf '%s' "$OUT" | pyjson '[f["Id"] for f in d]' | grep -q "'ok-1'" ||
   fail "findings list lacks ok-1: $OUT"
@@ -191,6 +228,27 @@ expect 200 "GET finding as ASFF"
 api GET "/v1/findings/ok-1?format=xml" "${AUTH[@]}"
 expect 400 "unknown format"
 err_msg | grep -q xml || fail "unknown format message: $BODY"
+note "import OCSF over the API ($SECONDS s)"
+python3 - "$TMP/ocsf-one.json" >"$TMP/ocsf-import.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["finding_info"]["uid"] = "ocsf-api-1"
+print(json.dumps([f]))
+PY
+api POST "/v1/findings/import?format=xml" "${WAUTH[@]}" "${JSON[@]}" --data-binary @"$TMP/ocsf-import.json"
+expect 400 "import with an unknown format"
+[ "$(err_code)" = InvalidInput ] && err_msg | grep -q xml || fail "format=xml: $BODY"
+api POST "/v1/findings/import?format=ocsf" "${WAUTH[@]}" "${JSON[@]}" --data-binary @"$TMP/ocsf-import.json"
+expect 200 "OCSF import"
+[ "$(printf '%s' "$BODY" | pyjson '(d["SuccessCount"], d["FailedCount"])')" = "(1, 0)" ] ||
+  fail "OCSF import over the API: $BODY"
+api GET /v1/findings/ocsf-api-1 "${AUTH[@]}"
+expect 200 "the OCSF-imported finding"
+[ "$(printf '%s' "$BODY" | pyjson 'd["Id"]')" = ocsf-api-1 ] || fail "OCSF-imported: $BODY"
+api POST "/v1/findings/import?format=ocsf" "${WAUTH[@]}" "${JSON[@]}" --data-binary '[{"class_uid": 4001}]'
+expect 200 "OCSF import of another class"
+[ "$(printf '%s' "$BODY" | pyjson '(d["SuccessCount"], d["FailedCount"])')" = "(0, 1)" ] ||
+  fail "OCSF import of class 4001: $BODY"
 api POST "/v1/findings/get?format=ocsf" "${AUTH[@]}" "${JSON[@]}" \
   --data-binary '{"MaxResults": 1}'
 expect 200 "GetFindings as OCSF"

@@ -220,7 +220,11 @@ static void test_limits(void **state)
   char *huge = malloc(250 * 1024);
   memset(huge, 'a', 250 * 1024 - 1);
   huge[250 * 1024 - 1] = '\0';
-  json_object_set_new(f, "ProductFields", json_pack("{s:s}", "k", huge));
+  /* Details has no limits of its own: only the finding's size applies. */
+  json_object_set_new(f, "Resources",
+                      json_pack("[{s:s, s:s, s:{s:{s:s}}}]", "Type",
+                                "AwsS3Bucket", "Id", "res-1", "Details",
+                                "AwsS3Bucket", "OwnerName", huge));
   free(huge);
   expect_invalid(s, f, "bytes (at most");
   assert_int_equal(count(s), 0);
@@ -249,6 +253,195 @@ static void test_limits(void **state)
   assert_non_null(strstr(r.error, "expected a JSON array"));
   certhub_import_result_free(&r);
   assert_int_equal(count(s), 0);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
+/* A string of n copies of c (caller frees). */
+static char *rep(char c, size_t n)
+{
+  char *b = malloc(n + 1);
+  assert_non_null(b);
+  memset(b, c, n);
+  b[n] = '\0';
+  return b;
+}
+
+/* Wrong JSON types and values outside enums: refused per finding, with the
+ * field named; nothing stored. */
+static void test_types(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  static const struct {
+    const char *key, *json, *want;
+  } cases[] = {
+      {"Note",
+       "{\"Text\":42,\"UpdatedBy\":\"ops\",\"UpdatedAt\":"
+       "\"2026-11-01T00:00:00Z\"}",
+       "'Note.Text' must be a string, not a number"},
+      {"Note", "{\"Text\":\"x\"}", "'Note' needs Text, UpdatedBy and"},
+      {"Note", "\"a note\"", "'Note' must be an object"},
+      {"Note", "{\"Text\":\"x\",\"UpdatedBy\":\"ops\",\"UpdatedAt\":\"soon\"}",
+       "'Note.UpdatedAt' is not an RFC 3339"},
+      {"UserDefinedFields", "{\"a\":1}",
+       "'UserDefinedFields.a' must be a string, not a number"},
+      {"UserDefinedFields", "[\"a\"]",
+       "'UserDefinedFields' must be an object"},
+      {"ProductFields", "{\"a\":{\"b\":\"c\"}}",
+       "'ProductFields.a' must be a string, not an object"},
+      {"ProductFields", "{\"a\":null}", "'ProductFields.a' must be a string"},
+      {"VerificationState", "\"MAYBE\"",
+       "'VerificationState' must be UNKNOWN"},
+      {"VerificationState", "1", "'VerificationState' must be UNKNOWN"},
+      {"WorkflowState", "\"DONE\"", "'WorkflowState' must be NEW"},
+      {"Sample", "\"true\"", "'Sample' must be true or false, not a string"},
+      {"SourceUrl", "7", "'SourceUrl' must be a string, not a number"},
+      {"Region", "[]", "'Region' must be a string, not an array"},
+      {"CompanyName", "\"\"", "'CompanyName' must not be empty"},
+      {"Remediation", "{\"Recommendation\":{\"Url\":5}}",
+       "'Remediation.Recommendation.Url' must be a string"},
+      {"RelatedFindings", "[{\"Id\":\"x\"}]",
+       "'RelatedFindings[0]' must be an object with ProductArn and Id"},
+      {"Malware", "{}", "'Malware' must be an array, not an object"},
+      {"Malware", "[{},{},{},{},{},{}]",
+       "'Malware' has 6 entries (at most 5)"},
+      {"Action", "\"PORT_PROBE\"", "'Action' must be an object"},
+      {"Resources",
+       "[{\"Type\":\"Other\",\"Id\":\"r\",\"Tags\":{\"t\":true}}]",
+       "'Resources[0].Tags.t' must be a string, not a boolean"},
+      {"Resources", "[{\"Type\":\"Other\",\"Id\":\"r\",\"Tags\":\"t=1\"}]",
+       "'Resources[0].Tags' must be an object of strings"},
+      {"Resources", "[{\"Type\":\"Other\",\"Id\":7}]",
+       "'Resources[0].Id' must be a string, not a number"},
+      {"Resources", "[{\"Type\":\"Other\",\"Id\":\"r\",\"Region\":1}]",
+       "'Resources[0].Region' must be a string"},
+      {"Resources", "[{\"Type\":\"Other\",\"Id\":\"r\",\"Details\":[]}]",
+       "'Resources[0].Details' must be an object"},
+  };
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char id[16];
+    snprintf(id, sizeof(id), "t-%zu", i);
+    json_t *f = finding(id, "2026-11-02T00:00:00Z");
+    json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+    assert_non_null(v);
+    json_object_set_new(f, cases[i].key, v);
+    expect_invalid(s, f, cases[i].want);
+  }
+  assert_int_equal(count(s), 0);
+
+  /* The same fields with right values are stored. */
+  json_t *f = finding("t-ok", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "Note",
+                      json_pack("{s:s,s:s,s:s}", "Text", "seen", "UpdatedBy",
+                                "ops", "UpdatedAt", "2026-11-01T00:00:00Z"));
+  json_object_set_new(f, "VerificationState", json_string("TRUE_POSITIVE"));
+  json_object_set_new(f, "Sample", json_true());
+  json_object_set_new(f, "SourceUrl", json_string("https://example.test/x"));
+  json_object_set_new(f, "UserDefinedFields", json_pack("{s:s}", "a", "b"));
+  json_object_set_new(
+      f, "RelatedFindings",
+      json_pack("[{s:s,s:s}]", "ProductArn", PARN, "Id", "other"));
+  certhub_import_result r;
+  assert_int_equal(import_one(s, f, &r), CH_OK);
+  assert_int_equal(r.failed, 0);
+  assert_int_equal(r.success, 1);
+  certhub_import_result_free(&r);
+  assert_int_equal(count(s), 1);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
+static json_t *map_of(size_t n, size_t key_len, size_t val_len)
+{
+  json_t *m = json_object();
+  char *v = rep('v', val_len);
+  for(size_t i = 0; i < n; i++) {
+    char *k = rep('k', key_len);
+    snprintf(k, key_len + 1, "%0*zu", (int)key_len, i); /* unique */
+    json_object_set_new(m, k, json_string(v));
+    free(k);
+  }
+  free(v);
+  return m;
+}
+
+/* Security Hub's map limits (50 pairs, keys 128, values 2048 / 1024 /
+ * 256) and the length messages naming the limit. */
+static void test_map_limits(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  json_t *f = finding("m-1", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "ProductFields", map_of(51, 8, 4));
+  expect_invalid(s, f, "'ProductFields' has 51 entries (at most 50)");
+  f = finding("m-2", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "UserDefinedFields", map_of(51, 8, 4));
+  expect_invalid(s, f, "'UserDefinedFields' has 51 entries (at most 50)");
+  f = finding("m-3", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "ProductFields", map_of(1, 129, 4));
+  expect_invalid(s, f, "that is too long (1 to 128 characters)");
+  f = finding("m-4", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "ProductFields", map_of(1, 8, 2049));
+  expect_invalid(s, f, "is longer than 2048 characters (it has 2049)");
+  f = finding("m-5", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "UserDefinedFields", map_of(1, 8, 1025));
+  expect_invalid(s, f, "is longer than 1024 characters (it has 1025)");
+  f = finding("m-6", "2026-11-02T00:00:00Z");
+  json_t *res = json_pack("[{s:s,s:s}]", "Type", "Other", "Id", "r");
+  json_object_set_new(json_array_get(res, 0), "Tags", map_of(51, 8, 4));
+  json_object_set_new(f, "Resources", res);
+  expect_invalid(s, f, "'Resources[0].Tags' has 51 entries (at most 50)");
+  f = finding("m-7", "2026-11-02T00:00:00Z");
+  res = json_pack("[{s:s,s:s}]", "Type", "Other", "Id", "r");
+  json_object_set_new(json_array_get(res, 0), "Tags", map_of(1, 8, 257));
+  json_object_set_new(f, "Resources", res);
+  expect_invalid(s, f, "is longer than 256 characters (it has 257)");
+  /* A 600-character Resources[0].Id: too long, not "missing". */
+  f = finding("m-8", "2026-11-02T00:00:00Z");
+  char *long_id = rep('r', 600);
+  json_object_set_new(
+      f, "Resources",
+      json_pack("[{s:s,s:s}]", "Type", "Other", "Id", long_id));
+  free(long_id);
+  expect_invalid(s, f,
+                 "'Resources[0].Id' is longer than 512 characters (it has "
+                 "600)");
+  f = finding("m-9", "2026-11-02T00:00:00Z");
+  json_object_set_new(f, "Resources", json_pack("[{s:s}]", "Type", "Other"));
+  expect_invalid(s, f, "Resources[0].Id is missing");
+  f = finding("m-10", "2026-11-02T00:00:00Z");
+  char *note = rep('n', 513);
+  json_object_set_new(f, "Note",
+                      json_pack("{s:s,s:s,s:s}", "Text", note, "UpdatedBy",
+                                "ops", "UpdatedAt", "2026-11-01T00:00:00Z"));
+  free(note);
+  expect_invalid(s, f, "'Note.Text' is longer than 512 characters");
+  /* Limits count characters: 256 two-byte characters are a valid Title. */
+  f = finding("m-11", "2026-11-02T00:00:00Z");
+  char title[2 * 256 + 1];
+  for(int i = 0; i < 256; i++)
+    memcpy(title + 2 * i, "\xc3\xa9", 2);
+  title[512] = '\0';
+  json_object_set_new(f, "Title", json_string(title));
+  assert_int_equal(count(s), 0);
+  /* At the limits: 50 pairs, 128-character keys, longest values: stored. */
+  json_object_set_new(f, "ProductFields", map_of(50, 128, 2048));
+  json_object_set_new(f, "UserDefinedFields", map_of(50, 128, 1024));
+  res = json_pack("[{s:s,s:s}]", "Type", "Other", "Id", "r");
+  json_object_set_new(json_array_get(res, 0), "Tags", map_of(50, 128, 256));
+  json_object_set_new(f, "Resources", res);
+  certhub_import_result r;
+  assert_int_equal(import_one(s, f, &r), CH_OK);
+  if(r.failed)
+    fail_msg("refused: %s", r.failures[0].message);
+  assert_int_equal(r.success, 1);
+  certhub_import_result_free(&r);
+  assert_int_equal(count(s), 1);
   certhub_store_close(s);
   tdir_remove(&d);
 }
@@ -544,6 +737,8 @@ int main(void)
       cmocka_unit_test(test_valid_import),
       cmocka_unit_test(test_required_fields),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_types),
+      cmocka_unit_test(test_map_limits),
       cmocka_unit_test(test_upsert),
       cmocka_unit_test(test_atomic),
       cmocka_unit_test(test_batch_in_order),
