@@ -134,8 +134,6 @@ static const struct migration {
      ch_sq_findings15_schema},
     {16, "findings: findings_counts (insight counts kept by triggers)",
      ch_sq_findq_counts_schema},
-    {17, "findings: findings_counts triggers update first, insert if none",
-     ch_sq_findq_counts17_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */

@@ -115,31 +115,6 @@ const char ch_sq_findq_counts_schema[] =
     " region, updated_at);"
     "DROP INDEX findings_by_compliance;"
     "DROP INDEX findings_by_state_severity;";
-
-/* Migration 17: the same counts, kept by one statement fewer per counted
- * write. The combination's row nearly always exists, so update it first
- * and insert it only when the update changed nothing (changes() inside a
- * trigger counts the trigger's own previous statement): one b-tree seek
- * instead of migration 16's NOT EXISTS probe, insert and update. */
-#define FC_ADD17(p)                                                           \
-  " UPDATE findings_counts SET n = n + 1 WHERE " FC_MATCH(p) ";"              \
-  " INSERT INTO findings_counts SELECT " FC_KEY(p) ", 1"                      \
-  "  WHERE changes() = 0;"
-const char ch_sq_findq_counts17_schema[] =
-    "DROP TRIGGER findings_counts_insert;"
-    "DROP TRIGGER findings_counts_update;"
-    "CREATE TRIGGER findings_counts_insert AFTER INSERT ON findings BEGIN"
-    FC_ADD17("NEW.")
-    " END;"
-    "CREATE TRIGGER findings_counts_update AFTER UPDATE ON findings"
-    " WHEN OLD.severity_label IS NOT NEW.severity_label"
-    " OR OLD.record_state IS NOT NEW.record_state"
-    " OR OLD.workflow_status IS NOT NEW.workflow_status"
-    " OR OLD.compliance_status IS NOT NEW.compliance_status"
-    " OR OLD.aws_account_id IS NOT NEW.aws_account_id BEGIN"
-    " UPDATE findings_counts SET n = n - 1 WHERE " FC_MATCH("OLD.") ";"
-    FC_ADD17("NEW.")
-    " END;";
 /* clang-format on */
 
 /* For tests (store_sqlite_int.h). */

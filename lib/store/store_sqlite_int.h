@@ -47,7 +47,6 @@ ch_err ch_sq_fst(certhub_store *s, enum ch_sq_fst id, sqlite3_stmt **st);
 extern const char ch_sq_findq_schema[];
 /* Migration 16: findings_counts and its triggers (store_sqlite_findq.c). */
 extern const char ch_sq_findq_counts_schema[];
-extern const char ch_sq_findq_counts17_schema[];
 /* For tests: CH_SQ_FINDQ_PLAIN runs findings queries and insights with the
  * plain plans (no counts, driver by rank_of, sorts as written), to compare
  * the optimised plans' results with; CH_SQ_FINDQ_COMBO takes the

@@ -184,7 +184,7 @@ static void test_migration_15(void **state)
   s = t_open(d.db); /* migrates */
   int v = 0;
   assert_int_equal(certhub_store_schema_version(s, &v), CH_OK);
-  assert_int_equal(v, 17);
+  assert_int_equal(v, 16);
   t_query_eq(s, kinds,
              "compliance_status:0,product_name:0,resource_type:0,title:0");
   t_query_eq(s, rows, count_before);
