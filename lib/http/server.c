@@ -357,17 +357,11 @@ static void gc_run(certhub_store *s, gc_entry *list)
   }
   if(!rc && !(rc = certhub_store_commit(s)))
     return;
-  if(culprit)
-    snprintf(msg, sizeof(msg),
-             "storing findings: this call was in one transaction with a "
-             "concurrent call that failed (status %u); nothing of either "
-             "was stored",
-             culprit->rs->status);
-  else
-    snprintf(msg, sizeof(msg),
-             "storing findings: %s (in one transaction with concurrent "
-             "calls; nothing of them was stored)",
-             certhub_store_errmsg(s));
+  snprintf(msg, sizeof(msg),
+           "%s (this call was stored in one transaction with %s, which "
+           "failed: nothing of them was stored)",
+           certhub_store_errmsg(s),
+           culprit ? "another call" : "other concurrent calls");
   certhub_store_rollback(s);
   gc_fail_all(list, culprit, rc, msg);
 }
