@@ -11,9 +11,7 @@
  *   last call:  the route's prep if it has one (body parsing and checks,
  *               outside the write mutex), then the handler, in BEGIN
  *               IMMEDIATE under the write mutex for writing routes, then
- *               the JSON reply. Writing calls with a prep (imports) that
- *               arrive while the writer is busy are run together in one
- *               transaction (group commit, gc_write), each in a savepoint.
+ *               the JSON reply.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,13 +47,6 @@ struct certhub_http {
   struct MHD_Daemon *d;
   store_pool pool;
   pthread_mutex_t write_mu; /* one API writer at a time */
-  /* Group commit of calls whose route has a prep: gc_mu guards the queue
-   * and gc_leader; gc_cv wakes the waiters when a group is done. The
-   * queue holds at most one entry per server thread. */
-  pthread_mutex_t gc_mu;
-  pthread_cond_t gc_cv;
-  struct gc_entry *gc_head, **gc_tail;
-  bool gc_leader; /* a thread is taking or running a group */
   char *listen, *tls_cert_file, *tls_key_file;
   char *cert_pem, *key_pem;
   char *sns_cert_pem; /* SigningCertURL's answer, NULL: none */
@@ -307,103 +298,6 @@ void ch_http_dispatch(const ch_http_route *route, ch_http_req *rq,
     ch_http_error(rs, 500, "InternalError", "the handler gave no answer");
 }
 
-/* ---- group commit ---------------------------------------------------- */
-
-/* A writing call with a prep (its body already parsed) waiting for the
- * writer. Lives on its thread's stack until done. */
-typedef struct gc_entry {
-  struct gc_entry *next;
-  const ch_http_route *route;
-  ch_http_req *rq;
-  ch_http_resp *rs;
-  bool done;
-} gc_entry;
-
-/* The whole group failed: every call in it answers the store's error
- * (nothing of the group was stored). The call that failed and calls
- * refused alone (4xx) keep their own answer. */
-static void gc_fail_all(gc_entry *list, const gc_entry *culprit, ch_err rc,
-                        const char *msg)
-{
-  for(gc_entry *e = list; e; e = e->next)
-    if(e != culprit && e->rs->status < 400)
-      ch_http_fail(e->rs, rc == CH_ERR_BUSY ? rc : CH_ERR_DB, msg);
-}
-
-/* Run the calls of one group in one transaction, each in its own
- * savepoint: a call answered 4xx is undone alone; a 5xx (a store error:
- * SQLite may have rolled back the whole transaction) or a failed commit
- * fails the whole group. One commit (one WAL sync, and the pages the calls
- * share written once) instead of one per call. */
-static void gc_run(certhub_store *s, gc_entry *list)
-{
-  char msg[512];
-  const gc_entry *culprit = NULL;
-  ch_err rc = certhub_store_begin(s);
-  for(gc_entry *e = list; e && !rc; e = e->next) {
-    e->rq->store = s;
-    if((rc = certhub_store_savepoint(s)))
-      break;
-    ch_http_dispatch(e->route, e->rq, e->rs);
-    e->rq->store = NULL;
-    if(e->rs->status >= 500) {
-      culprit = e;
-      rc = e->rs->status == 503 ? CH_ERR_BUSY : CH_ERR_DB;
-    }
-    else if(e->rs->status >= 400)
-      rc = certhub_store_rollback_to(s);
-    else
-      rc = certhub_store_release(s);
-  }
-  if(!rc && !(rc = certhub_store_commit(s)))
-    return;
-  snprintf(msg, sizeof(msg),
-           "%s (this call was stored in one transaction with %s, which "
-           "failed: nothing of them was stored)",
-           certhub_store_errmsg(s),
-           culprit ? "another call" : "other concurrent calls");
-  certhub_store_rollback(s);
-  gc_fail_all(list, culprit, rc, msg);
-}
-
-/* Join the next group, or lead it: the leader takes the writer lock, then
- * every call queued by then, and runs them in one transaction while the
- * next group queues. */
-static void gc_write(certhub_http *h, const ch_http_route *route,
-                     ch_http_req *rq, ch_http_resp *rs)
-{
-  gc_entry me = {.route = route, .rq = rq, .rs = rs};
-  pthread_mutex_lock(&h->gc_mu);
-  *h->gc_tail = &me;
-  h->gc_tail = &me.next;
-  while(!me.done && h->gc_leader)
-    pthread_cond_wait(&h->gc_cv, &h->gc_mu);
-  if(me.done) {
-    pthread_mutex_unlock(&h->gc_mu);
-    return;
-  }
-  h->gc_leader = true;
-  pthread_mutex_unlock(&h->gc_mu);
-
-  certhub_store *s = pool_get(&h->pool);
-  pthread_mutex_lock(&h->write_mu);
-  pthread_mutex_lock(&h->gc_mu);
-  gc_entry *list = h->gc_head; /* holds me: only a leader dequeues */
-  h->gc_head = NULL;
-  h->gc_tail = &h->gc_head;
-  pthread_mutex_unlock(&h->gc_mu);
-  gc_run(s, list);
-  pthread_mutex_unlock(&h->write_mu);
-  pool_put(&h->pool, s);
-
-  pthread_mutex_lock(&h->gc_mu);
-  for(gc_entry *e = list; e; e = e->next)
-    e->done = true;
-  h->gc_leader = false;
-  pthread_cond_broadcast(&h->gc_cv);
-  pthread_mutex_unlock(&h->gc_mu);
-}
-
 /* Run the handler with a store handle (and the write lock and a
  * transaction for writing routes). */
 static void last_call(certhub_http *h, struct MHD_Connection *conn,
@@ -434,13 +328,6 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
     if(rs->status) {
       if(rq.prepared)
         prep->prep_free(rq.prepared);
-      if(rs->status >= 500)
-        hlog(h, "%s %s: %u", method, url, rs->status);
-      return;
-    }
-    if(route->flags & CH_HTTP_WRITE) {
-      gc_write(h, route, &rq, rs);
-      prep->prep_free(rq.prepared);
       if(rs->status >= 500)
         hlog(h, "%s %s: %u", method, url, rs->status);
       return;
@@ -659,9 +546,6 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
   if(!h)
     return CH_ERR_NOMEM;
   pthread_mutex_init(&h->write_mu, NULL);
-  pthread_mutex_init(&h->gc_mu, NULL);
-  pthread_cond_init(&h->gc_cv, NULL);
-  h->gc_tail = &h->gc_head;
   h->listen = strdup(o->listen ? o->listen : CERTHUB_HTTP_DEFAULT_LISTEN);
   h->tls_cert_file = dup_opt(o->tls_cert_file);
   h->tls_key_file = dup_opt(o->tls_key_file);
@@ -785,8 +669,6 @@ void certhub_http_stop(certhub_http *h)
   if(h->pool.all)
     pool_close(&h->pool);
   pthread_mutex_destroy(&h->write_mu);
-  pthread_mutex_destroy(&h->gc_mu);
-  pthread_cond_destroy(&h->gc_cv);
   free(h->listen);
   free(h->tls_cert_file);
   free(h->tls_key_file);
