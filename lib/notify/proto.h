@@ -12,10 +12,11 @@
  * nothing else) or synchronous (deliver: file, which cannot hang).
  *
  * Ownership: everything passed in is borrowed for the call. A prepare()
- * or spawn() state is owned by the engine until it calls release() (always,
- * also when the transfer was never started or the child still runs). Endpoints
- * may hold secrets (webhook URLs, tokens): protocols never put an endpoint in
- * a detail text; use ch_notify_redact() for messages about one.
+ * or spawn() state is owned by the engine until it calls release()
+ * (always, also when the transfer was never started or the child still
+ * runs). Endpoints may hold secrets (webhook
+ * URLs, tokens): protocols never put an endpoint in a detail text; use
+ * ch_notify_redact() for messages about one.
  */
 #ifndef CH_NOTIFY_PROTO_H
 #define CH_NOTIFY_PROTO_H
@@ -43,18 +44,18 @@ typedef struct ch_notify_smtp {
 typedef struct ch_notify_env {
   const char *base_url;         /* public URL of `certhub serve` (links) */
   const char *signing_cert_url; /* SigningCertURL of the signing key */
-  EVP_PKEY *sign_key;         /* RSA key SNS-format messages are signed with */
-  const ch_notify_smtp *smtp; /* NULL when not configured */
-  long timeout_ms;            /* per attempt */
-  const char *ca_file;        /* NULL: system trust store (https) */
-  int signature_version;      /* 1 (RSA-SHA1) or 2 (RSA-SHA256); the
-                               * engine sets the topic's (added by
-                               * ndeliver, at the end) */
+  EVP_PKEY *sign_key;           /* RSA key SNS-format messages are signed with */
+  const ch_notify_smtp *smtp;   /* NULL when not configured */
+  long timeout_ms;              /* per attempt */
+  const char *ca_file;          /* NULL: system trust store (https) */
+  int signature_version;        /* 1 (RSA-SHA1) or 2 (RSA-SHA256); the
+                                 * engine sets the topic's (added by
+                                 * ndeliver, at the end) */
 } ch_notify_env;
 
 /* One subscription as a protocol sees it. */
 typedef struct ch_notify_sub {
-  const char *arn; /* arn:certhub:sns:REGION:ACCOUNT:TOPIC:UUID */
+  const char *arn;        /* arn:certhub:sns:REGION:ACCOUNT:TOPIC:UUID */
   const char *topic_arn;
   const char *protocol;
   const char *endpoint;   /* may be a secret */
@@ -71,8 +72,8 @@ typedef struct ch_notify_msg {
   const char *subject; /* NULL when none */
   const char *message; /* the body as published */
   size_t len;
-  const char *text; /* rendered plain-text form, NULL: use message */
-  const char *html; /* rendered HTML form, NULL when none */
+  const char *text;    /* rendered plain-text form, NULL: use message */
+  const char *html;    /* rendered HTML form, NULL when none */
   int64_t timestamp_ms;
   const char *token; /* confirmation token (SubscriptionConfirmation);
                       * for a Notification the subscription's
@@ -81,9 +82,9 @@ typedef struct ch_notify_msg {
 } ch_notify_msg;
 
 typedef enum ch_delivery_result {
-  CH_DELIVERY_OK,    /* the receiver took it */
-  CH_DELIVERY_RETRY, /* transient: try again under the retry policy */
-  CH_DELIVERY_FAILED /* permanent (e.g. HTTP 4xx other than 429): DLQ */
+  CH_DELIVERY_OK,     /* the receiver took it */
+  CH_DELIVERY_RETRY,  /* transient: try again under the retry policy */
+  CH_DELIVERY_FAILED  /* permanent (e.g. HTTP 4xx other than 429): DLQ */
 } ch_delivery_result;
 
 typedef struct ch_notify_proto {
@@ -108,10 +109,10 @@ typedef struct ch_notify_proto {
    * says so). The engine polls the descriptors wait_fds() lists (at most
    * max; *wait_ms lowered to the milliseconds until the state's next
    * deadline of its own, e.g. its timeout) and calls advance() when one is
-   * ready or that time passed: it does what I/O is possible without blocking,
-   * bounded per call, kills the process group after the timeout, and returns
-   * true when the child is done. Then result(); release() kills and reaps a
-   * child that still runs. */
+   * ready or that time passed: it does what I/O is possible without
+   * blocking, bounded per call, kills the process group after the timeout,
+   * and returns true when the child is done. Then result(); release()
+   * kills and reaps a child that still runs. */
   ch_err (*spawn)(const ch_notify_env *env, const ch_notify_sub *sub,
                   const ch_notify_msg *m, void **state);
   unsigned (*wait_fds)(void *state, struct curl_waitfd *fds, unsigned max,
