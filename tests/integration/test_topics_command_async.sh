@@ -6,7 +6,8 @@
 # timeout 3 s) and are retried per the delivery policy, then dead-lettered;
 # a program that floods stdout (`yes`, and 100 MB then exit 0) is bounded;
 # SIGTERM to `certhub serve` waits its drain time (5 s), then kills a program
-# still running and keeps its delivery pending for retry.
+# still running and keeps its delivery pending for retry; `topics
+# send-test` runs a command the same way.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -176,3 +177,21 @@ assert len(x) == 1 and x[0]['MessageId'] == sys.argv[3], d
 assert x[0]['Attempts'] == 0 and 'killed at shutdown' in x[0]['LastDetail'], x
 PY
 grep -q "killed at shutdown" "$TMP/serve.err" || fail "serve did not log the kill: $(cat "$TMP/serve.err")"
+
+note "topics send-test runs a command the same way: timeout, exit 0, not found"
+printf '#!/bin/sh\necho "$$ send-test" >>"%s"\nexec sleep 30\n' "$TMP/send.log" >"$TMP/send_hang.sh"
+printf '#!/bin/sh\ncat >"%s"\n' "$TMP/send.stdin" >"$TMP/send_ok.sh"
+chmod +x "$TMP/send_hang.sh" "$TMP/send_ok.sh"
+S0=$(date +%s.%N)
+run_expect 1 "$CERTHUB" topics send-test --protocol command \
+  --endpoint "$TMP/send_hang.sh" --message hi --timeout 1s
+python3 -c "d=$(date +%s.%N)-$S0; assert d < 8, ('send-test took', d)"
+case "$OUT$ERR" in *"RETRY: timed out after 1000 ms"*) ;; *) fail "send-test timeout: $OUT $ERR" ;; esac
+SP=$(cut -d' ' -f1 "$TMP/send.log")
+if kill -0 "$SP" 2>/dev/null; then fail "send-test left the program running"; fi
+run_expect 0 "$CERTHUB" topics send-test --protocol command \
+  --endpoint "$TMP/send_ok.sh" --message 'to stdin'
+grep -q '"Message": "to stdin"' "$TMP/send.stdin" || fail "send-test stdin: $(cat "$TMP/send.stdin")"
+run_expect 1 "$CERTHUB" topics send-test --protocol command \
+  --endpoint "$TMP/missing.sh" --message hi
+case "$OUT$ERR" in *"FAILED: cannot execute: No such file or directory"*) ;; *) fail "send-test missing: $OUT $ERR" ;; esac
