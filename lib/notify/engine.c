@@ -36,7 +36,8 @@
 #define DEFAULT_TIMEOUT_MS 15000
 #define DEFAULT_MAX_AGE_MS (3600 * 1000LL)
 #define DETAIL_MAX 160
-#define RENDER_CACHE 16 /* messages whose rendering is kept */
+#define RENDER_CACHE 16  /* messages whose rendering is kept */
+#define WFDS_PER_CHILD 4 /* stdin, stdout, stderr, pidfd */
 #define CONFIRM_TEXT                                                          \
   "You have chosen to subscribe to the topic %s.\nTo confirm the "            \
   "subscription, visit the SubscribeURL included in this message."
@@ -44,6 +45,7 @@
 typedef struct slot {
   CURL *easy;
   bool busy;
+  bool child; /* a child-process delivery (state is the protocol's) */
   int64_t id;
   unsigned attempts; /* before this attempt */
   int64_t created_ms;
@@ -84,6 +86,8 @@ struct certhub_notify_engine {
   CURLM *multi;
   slot *slots;
   unsigned n_slots, in_flight;
+  struct curl_waitfd *wfds; /* the children's descriptors, polled with
+                             * the transfers: WFDS_PER_CHILD per slot */
   EVP_PKEY *key;
   certhub_seal_key *seal; /* NULL: none configured */
   certhub_smtp_cfg *smtp; /* a copy of notify.smtp; NULL: none */
@@ -283,8 +287,9 @@ ch_err certhub_notify_engine_new(certhub_store *s,
   };
   e->n_slots = e->cfg.max_in_flight;
   e->slots = calloc(e->n_slots, sizeof(*e->slots));
+  e->wfds = calloc((size_t)e->n_slots * WFDS_PER_CHILD, sizeof(*e->wfds));
   e->multi = curl_multi_init();
-  if(!e->slots || !e->multi) {
+  if(!e->slots || !e->wfds || !e->multi) {
     rc = CH_ERR_NOMEM;
     goto out;
   }
@@ -615,7 +620,8 @@ static ch_err start_open(certhub_notify_engine *e,
   return src;
 }
 
-/* Deliver (synchronous protocols) or start the transfer of m. */
+/* Deliver (synchronous protocols), start the child (command) or start
+ * the transfer of m. */
 static ch_err start_send(certhub_notify_engine *e,
                          const certhub_sns_delivery *d,
                          const ch_notify_proto *p, const ch_notify_env *envp,
@@ -636,6 +642,19 @@ static ch_err start_send(certhub_notify_engine *e,
   slot *sl = free_slot(e);
   if(!sl)
     return CH_OK;
+  if(p->spawn) {
+    void *cs = NULL;
+    ch_err crc = p->spawn(&env, &sub, &m, &cs);
+    if(crc) {
+      p->release(cs);
+      return outcome(e, d->id, d->attempts, d->created_ms, &pol,
+                     CH_DELIVERY_RETRY, 0, "cannot start the program",
+                     redacted);
+    }
+    sl->child = true;
+    sl->state = cs;
+    goto busy;
+  }
   if(!sl->easy && !(sl->easy = curl_easy_init()))
     return CH_ERR_NOMEM;
   curl_easy_reset(sl->easy);
@@ -652,13 +671,15 @@ static ch_err start_send(certhub_notify_engine *e,
     p->release(state);
     return CH_ERR_INTERNAL;
   }
+  sl->child = false;
+  sl->state = state;
+busy:
   sl->busy = true;
   sl->id = d->id;
   sl->attempts = d->attempts;
   sl->created_ms = d->created_ms;
   sl->policy = pol;
   sl->proto = p;
-  sl->state = state;
   snprintf(sl->redacted, sizeof(sl->redacted), "%s", redacted);
   e->in_flight++;
   return CH_OK;
@@ -697,12 +718,55 @@ static ch_err reap(certhub_notify_engine *e)
   return rc;
 }
 
+/* Move every child along (non-blocking); settle those that are done. */
+static ch_err reap_children(certhub_notify_engine *e)
+{
+  ch_err rc = CH_OK;
+  for(unsigned i = 0; i < e->n_slots; i++) {
+    slot *sl = &e->slots[i];
+    if(!sl->busy || !sl->child || !sl->proto->advance(sl->state))
+      continue;
+    char detail[DETAIL_MAX] = "";
+    ch_delivery_result r =
+        sl->proto->result(sl->state, detail, sizeof(detail));
+    sl->proto->release(sl->state);
+    sl->state = NULL;
+    sl->busy = sl->child = false;
+    e->in_flight--;
+    e->settled++;
+    ch_err r2 = outcome(e, sl->id, sl->attempts, sl->created_ms, &sl->policy,
+                        r, 0, detail, sl->redacted);
+    if(r2 && !rc)
+      rc = r2;
+  }
+  return rc;
+}
+
+/* Wait up to wait_ms for a transfer or a child's descriptor (or a child's
+ * own deadline), then drive both and settle what finished. */
+static ch_err drive(certhub_notify_engine *e, int wait_ms)
+{
+  unsigned n = 0;
+  int running = 0;
+  for(unsigned i = 0; i < e->n_slots; i++) {
+    slot *sl = &e->slots[i];
+    if(sl->busy && sl->child)
+      n += sl->proto->wait_fds(sl->state, e->wfds + n, WFDS_PER_CHILD,
+                               &wait_ms);
+  }
+  if(wait_ms > 0)
+    curl_multi_poll(e->multi, e->wfds, n, wait_ms, NULL);
+  curl_multi_perform(e->multi, &running);
+  ch_err rc = reap(e);
+  ch_err r2 = reap_children(e);
+  return rc ? rc : r2;
+}
+
 ch_err certhub_notify_engine_step(certhub_notify_engine *e, int wait_ms,
                                   certhub_notify_stats *st)
 {
   certhub_notify_stats local = {0};
   uint64_t fanned = 0;
-  int running = 0;
   e->st = st ? st : &local;
   ch_err rc = certhub_store_fanout(e->s, certhub_now_ms(), &fanned);
   if(rc)
@@ -723,20 +787,16 @@ ch_err certhub_notify_engine_step(certhub_notify_engine *e, int wait_ms,
       e->sweep_ms = e->sweep_id = 0; /* the end: next time from the head */
   }
   if(e->in_flight) {
-    curl_multi_perform(e->multi, &running);
-    if((rc = reap(e)))
+    if((rc = drive(e, 0)))
       return rc;
     int64_t until = certhub_now_ms() + (wait_ms > 0 ? wait_ms : 0);
-    /* Drive transfers until a batch of slots is free again (or, with few
-     * in flight, one finished), or the wait is over. */
+    /* Drive transfers and children until a batch of slots is free again
+     * (or, with few in flight, one finished), or the wait is over. */
     while(e->in_flight && (!e->settled || e->n_slots - e->in_flight < batch)) {
       int64_t left = until - certhub_now_ms();
       if(left <= 0)
         break;
-      curl_multi_poll(e->multi, NULL, 0, (int)(left > 1000 ? 1000 : left),
-                      NULL);
-      curl_multi_perform(e->multi, &running);
-      if((rc = reap(e)))
+      if((rc = drive(e, (int)(left > 1000 ? 1000 : left))))
         return rc;
     }
   }
@@ -766,11 +826,22 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
   certhub_notify_stats st = {0};
   e->st = &st;
   int64_t until = certhub_now_ms() + (wait_ms > 0 ? wait_ms : 0);
-  int running = 0;
-  while(e->multi && e->in_flight && certhub_now_ms() < until) {
-    curl_multi_poll(e->multi, NULL, 0, 100, NULL);
-    curl_multi_perform(e->multi, &running);
-    reap(e);
+  while(e->multi && e->wfds && e->in_flight && certhub_now_ms() < until)
+    drive(e, 100);
+  /* Children still running are killed; each stays pending, due now, with
+   * the stop in its log, and is not counted as an attempt. */
+  for(unsigned i = 0; e->slots && i < e->n_slots; i++) {
+    slot *sl = &e->slots[i];
+    if(!sl->busy || !sl->child)
+      continue;
+    sl->proto->release(sl->state);
+    sl->busy = sl->child = false;
+    e->in_flight--;
+    elog(e, "delivery %lld to %s: program killed at shutdown, kept for retry",
+         (long long)sl->id, sl->redacted);
+    if(e->upd)
+      push(e, sl->id, CERTHUB_DLV_PENDING, sl->attempts, certhub_now_ms(), 0,
+           "killed at shutdown; will be retried");
   }
   if(e->s && e->upd)
     flush(e);
@@ -795,6 +866,7 @@ void certhub_notify_engine_free(certhub_notify_engine *e, int wait_ms)
   }
   free(e->topics);
   free(e->slots);
+  free(e->wfds);
   free(e->upd);
   if(e->key)
     ch_notify_sig_cache_clear();

@@ -4,14 +4,17 @@
  * in the table of proto.c, so the delivery engine never switches on a
  * protocol name.
  *
- * A protocol is either curl-based (prepare + finish + release: the engine
- * runs the transfer on its libcurl multi handle, so connections are kept
- * alive and many deliveries are in flight at once) or synchronous
- * (deliver: command, file).
+ * A protocol is curl-based (prepare + finish + release: the engine runs
+ * the transfer on its libcurl multi handle, so connections are kept alive
+ * and many deliveries are in flight at once), a child process (spawn +
+ * wait_fds + advance + result + release: command; the engine waits on the
+ * child's pipes next to its transfers, so a hanging program holds up
+ * nothing else) or synchronous (deliver: file, which cannot hang).
  *
  * Ownership: everything passed in is borrowed for the call. A prepare()
- * state is owned by the engine until it calls release() (always, also when
- * the transfer was never started). Endpoints may hold secrets (webhook
+ * or spawn() state is owned by the engine until it calls release()
+ * (always, also when the transfer was never started or the child still
+ * runs). Endpoints may hold secrets (webhook
  * URLs, tokens): protocols never put an endpoint in a detail text; use
  * ch_notify_redact() for messages about one.
  */
@@ -101,7 +104,23 @@ typedef struct ch_notify_proto {
                                char *detail, size_t detaillen);
   void (*release)(void *state);
 
-  /* Synchronous protocols (NULL for curl-based ones). */
+  /* Child-process protocols. spawn() starts the program and returns at
+   * once (a program that cannot be started gives a state whose result()
+   * says so). The engine polls the descriptors wait_fds() lists (at most
+   * max; *wait_ms lowered to the milliseconds until the state's next
+   * deadline of its own, e.g. its timeout) and calls advance() when one is
+   * ready or that time passed: it does what I/O is possible without
+   * blocking, bounded per call, kills the process group after the timeout,
+   * and returns true when the child is done. Then result(); release()
+   * kills and reaps a child that still runs. */
+  ch_err (*spawn)(const ch_notify_env *env, const ch_notify_sub *sub,
+                  const ch_notify_msg *m, void **state);
+  unsigned (*wait_fds)(void *state, struct curl_waitfd *fds, unsigned max,
+                       int *wait_ms);
+  bool (*advance)(void *state);
+  ch_delivery_result (*result)(void *state, char *detail, size_t detaillen);
+
+  /* Synchronous protocols (NULL for the others). */
   ch_delivery_result (*deliver)(const ch_notify_env *env,
                                 const ch_notify_sub *sub,
                                 const ch_notify_msg *m, char *detail,

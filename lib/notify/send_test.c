@@ -1,8 +1,9 @@
 /*
  * certhub_notify_send_test(): one message through one protocol, the way
  * the delivery engine would send it (prepare, transfer, finish, release),
- * on a single easy handle.
+ * on a single easy handle; a command runs as the engine runs it.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,27 @@ ch_err certhub_notify_send_test(const certhub_config *cfg,
   if(p->deliver) {
     *result =
         (certhub_send_result)p->deliver(&env, &sub, &m, detail, detaillen);
+    goto out;
+  }
+  if(p->spawn) {
+    /* A child-process protocol (command): the steps the engine takes,
+     * waiting on this one child only. */
+    if((rc = p->spawn(&env, &sub, &m, &state)))
+      goto out;
+    while(!p->advance(state)) {
+      struct curl_waitfd w[8];
+      struct pollfd pf[8];
+      int ms = 1000;
+      unsigned n = p->wait_fds(state, w, 8, &ms);
+      for(unsigned i = 0; i < n; i++)
+        pf[i] = (struct pollfd){
+            .fd = w[i].fd,
+            .events = (short)((w[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) |
+                              (w[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0)),
+        };
+      (void)poll(pf, n, ms);
+    }
+    *result = (certhub_send_result)p->result(state, detail, detaillen);
     goto out;
   }
   /* Reference-counted and thread-safe in the libcurl we require. */

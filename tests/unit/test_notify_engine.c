@@ -1,10 +1,11 @@
 /*
- * The delivery engine with its synchronous protocols against a real store
+ * The delivery engine with its file and command protocols against a real store
  * and real files and programs: file lines are signed SNS messages, the
  * filter hook marks deliveries filtered, maxReceivesPerSecond spaces them
  * out, a failing command is retried by its policy then dead-lettered (and
  * redriven), the message age limit dead-letters.
  */
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -237,6 +238,79 @@ static void test_command_retry_dlq(void **state)
   tdir_remove(&d);
 }
 
+/* Command deliveries are asynchronous: a step returns while a program
+ * hangs (it stays in flight), a program that cannot be started is
+ * dead-lettered at once, and freeing the engine kills a running program
+ * and keeps its delivery pending, not counted as an attempt. */
+static void test_command_async(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  char arn[CERTHUB_SUB_ARN_MAX], id[CERTHUB_MESSAGE_ID_LEN + 1];
+  char prog[300], pidf[300], missing[300];
+  snprintf(prog, sizeof(prog), "%s/hang.sh", d.path);
+  snprintf(pidf, sizeof(pidf), "%s/pid", d.path);
+  snprintf(missing, sizeof(missing), "%s/no-such-program", d.path);
+  FILE *f = fopen(prog, "w");
+  assert_non_null(f);
+  fprintf(f, "#!/bin/sh\necho $$ > '%s'\nexec sleep 30\n", pidf);
+  fclose(f);
+  assert_int_equal(chmod(prog, 0700), 0);
+  assert_int_equal(certhub_topic_create(s, "t", NULL, NULL, NULL, T_NOW, NULL),
+                   CH_OK);
+  assert_int_equal(certhub_subscribe(s, "t", "command", prog, NULL, false,
+                                     T_NOW, arn, NULL),
+                   CH_OK);
+  assert_int_equal(certhub_subscribe(s, "t", "command", missing, NULL, false,
+                                     T_NOW, arn, NULL),
+                   CH_OK);
+  assert_int_equal(
+      certhub_topic_publish(s, "t", NULL, "payload", 7, T_NOW + 1, id), CH_OK);
+  certhub_notify_engine_cfg cfg = {.data_dir = d.path, .timeout_ms = 60000};
+  certhub_notify_engine *e = NULL;
+  char *why = NULL;
+  assert_int_equal(certhub_notify_engine_new(s, &cfg, &e, &why), CH_OK);
+  certhub_notify_stats st = {0};
+  int64_t t0 = certhub_now_ms();
+  for(int i = 0; i < 50 && !st.dead; i++)
+    assert_int_equal(certhub_notify_engine_step(e, 100, &st), CH_OK);
+  assert_true(certhub_now_ms() - t0 < 10000);
+  assert_int_equal(st.dead, 1);
+  assert_int_equal(certhub_notify_engine_in_flight(e), 1);
+  dl x = {0};
+  certhub_sns_delivery_filter fl = {.status = CERTHUB_DLV_DEAD};
+  assert_int_equal(certhub_deliveries(s, &fl, on_delivery, &x), CH_OK);
+  assert_int_equal(x.n, 1);
+  assert_string_equal(x.detail[0],
+                      "cannot execute: No such file or directory");
+  /* The program runs (wait for its pid file). */
+  long pid = 0;
+  for(int i = 0; i < 500 && pid <= 0; i++) {
+    FILE *pf = fopen(pidf, "r");
+    if(pf) {
+      if(fscanf(pf, "%ld", &pid) != 1)
+        pid = 0;
+      fclose(pf);
+    }
+    if(pid <= 0)
+      usleep(10000);
+  }
+  assert_true(pid > 0);
+  assert_int_equal(kill((pid_t)pid, 0), 0);
+  certhub_notify_engine_free(e, 100);
+  assert_int_equal(kill((pid_t)pid, 0), -1); /* killed and reaped */
+  memset(&x, 0, sizeof(x));
+  fl.status = CERTHUB_DLV_PENDING;
+  assert_int_equal(certhub_deliveries(s, &fl, on_delivery, &x), CH_OK);
+  assert_int_equal(x.n, 1);
+  assert_string_equal(x.detail[0], "killed at shutdown; will be retried");
+  free(why);
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 /* Bus events are rendered for the protocols (here: the subject a file
  * line carries when the publisher gave none); other messages and given
  * subjects go as published; the real filter hook selects by body. */
@@ -327,6 +401,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_filter_throttle),
       cmocka_unit_test(test_command_retry_dlq),
+      cmocka_unit_test(test_command_async),
       cmocka_unit_test(test_render_and_filter_hook),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
