@@ -311,7 +311,7 @@ static ch_step ftp_line(void *vst, const char *s, size_t n, ch_buf *out,
                         ch_fail *f)
 {
   ftp_st *st = vst;
-  bool last;
+  bool last = false;
   int code;
   if(st->ml_code) {
     /* Inner lines of an FTP multi-line reply need not carry a code; only
@@ -455,7 +455,7 @@ static ch_step ldap_fail_malformed(ch_fail *f, const char *what)
 
 static ch_step ldap_parse(const ldap_st *st, ch_fail *f)
 {
-  size_t h, c, pos, p2 = 0;
+  size_t h = 0, c = 0, pos, p2 = 0;
   uint8_t tag;
   const uint8_t *v, *op;
   size_t vn, opn;
