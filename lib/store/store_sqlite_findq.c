@@ -583,7 +583,8 @@ static ch_err where_conds(qb *q, const certhub_findings_query *fq,
     bare = RT_COLS;
   else if(driver >= 0)
     bare = BIT(driver);
-  if(mode == W_FINDINGS && (mask & BIT(CERTHUB_FQ_REGION)) &&
+  if(mode == W_FINDINGS &&
+     (mask & (BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_RESOURCE_TYPE))) &&
      region_all(fq, driver))
     rc = ch_buf_addstr(b, " AND " REGION_ALL);
   for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
@@ -869,10 +870,16 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     }
   /* The other indexed fields: index entries, capped. Region and resource
    * type share findings_by_region_type: counted last (f == COUNT; the
-   * smallest cap by then), with every filter that index holds, as the
-   * plan driven by it reads them. */
+   * smallest cap by then), with the filters of its columns it can seek
+   * (workflow and severity too), as the plan driven by it reads them. */
   bool rt_usable = index_usable(fq, CERTHUB_FQ_REGION) ||
                    index_usable(fq, CERTHUB_FQ_RESOURCE_TYPE);
+  /* Only the filters it seeks on: a negative one, checked entry by entry,
+   * doubled the count's cost and changes the estimate little. */
+  uint64_t rt_seek = 0;
+  for(int f = 0; f < CERTHUB_FQ__COUNT; f++)
+    if((RT_COLS & BIT(f)) && index_usable(fq, f))
+      rt_seek |= BIT(f);
   for(int f = 0; f <= CERTHUB_FQ__COUNT && !rc; f++) {
     bool rt = f == CERTHUB_FQ__COUNT;
     if(rt ? !rt_usable
@@ -892,9 +899,7 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
                                  " INDEXED BY findings_by_region_type WHERE 1"
                                : "SELECT count(*) FROM (SELECT 1 FROM findings"
                                  " WHERE 1")) &&
-       !(rc = rt ? where_conds(&q, fq, W_FINDINGS,
-                               RT_COLS | BIT(CERTHUB_FQ_UPDATED_AT),
-                               CERTHUB_FQ_REGION)
+       !(rc = rt ? where_conds(&q, fq, W_FINDINGS, rt_seek, CERTHUB_FQ_REGION)
                  : where_conds(&q, fq, W_FINDINGS, BIT(f), f)) &&
        !(rc = ch_buf_printf(&q.sql, " LIMIT %lld)", (long long)cap)))
       rc = run_counts(s, &q, &c, 1);

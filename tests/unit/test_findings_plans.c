@@ -266,7 +266,9 @@ static const char *const queries[] = {
     "{\"Filters\":{\"ResourceType\":[{\"Value\":\"Aws\",\"Comparison\":"
     "\"PREFIX\"}],\"Region\":[{\"Value\":\"eu-west-2\",\"Comparison\":"
     "\"NOT_EQUALS\"}],\"WorkflowStatus\":[{\"Value\":\"RESOLVED\","
-    "\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
+    "\"Comparison\":\"EQUALS\"}],\"SeverityLabel\":[{\"Value\":\"HIGH\","
+    "\"Comparison\":\"EQUALS\"},{\"Value\":\"LOW\",\"Comparison\":"
+    "\"EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
     "\"SeverityLabel\",\"SortOrder\":\"asc\"},{\"Field\":\"Title\","
     "\"SortOrder\":\"desc\"}],\"MaxResults\":6}",
     "{\"Filters\":{\"Region\":[{\"Value\":\"eu-\",\"Comparison\":"
