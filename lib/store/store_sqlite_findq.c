@@ -917,8 +917,6 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     goto out;
   p->driver = bestf;
   p->est = best;
-  if(bestf == CERTHUB_FQ_REGION)
-    ch_sq_findq_region_type++;
   /* The plain plan stops early when the driver's index is in the sort's
    * order: (field, updated_at) indexes, one value, sorted by UpdatedAt;
    * then it reads about limit / (share of its rows that match) rows. */
@@ -1068,6 +1066,8 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
   else {
     /* Driven by findings_by_region_type, its other columns are bare: the
      * workflow and severity indexes must not be taken instead. */
+    if(!rc && !pl.dims_idx && pl.driver == CERTHUB_FQ_REGION)
+      ch_sq_findq_region_type++;
     if(!rc)
       rc = ch_buf_addstr(
           &q.sql,
