@@ -37,6 +37,12 @@ void ch_findings_row_query_fields(json_t *f, certhub_finding_row *row);
  * built. */
 ch_err ch_findings_json_text(json_t *j, ch_buf *b);
 size_t ch_findings_json_size(json_t *j);
+/* json_in.c: json_loadb(text, len, JSON_REJECT_DUPLICATES, err), the
+ * same tree or the same error, parsed faster; the caller owns the tree. */
+json_t *ch_findings_json_parse(const char *text, size_t len,
+                               json_error_t *err);
+/* Its own parser alone: NULL for what it hands to json_loadb (tests). */
+json_t *ch_findings_json_parse_fast(const char *text, size_t len);
 
 /* s cut to at most max bytes without splitting a UTF-8 sequence (findings
  * and messages must stay valid UTF-8), into buf of at least max + 1

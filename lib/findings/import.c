@@ -1202,7 +1202,7 @@ ch_err certhub_findings_import_prepare(const char *json, size_t len,
   }
   if(!(b = calloc(1, sizeof(*b))))
     return CH_ERR_NOMEM;
-  b->root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &jerr);
+  b->root = ch_findings_json_parse(json ? json : "", len, &jerr);
   if(!b->root) {
     snprintf(r->error, sizeof(r->error),
              "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,

@@ -117,9 +117,27 @@ const char ch_sq_findq_counts_schema[] =
     "DROP INDEX findings_by_state_severity;";
 /* clang-format on */
 
+/* Migration 18: findings_by_region and findings_by_resource_type become
+ * one index, so "Region = X, ResourceType = Y, WorkflowStatus = Z"
+ * seeks the rows matching all three instead of reading every finding of
+ * the region (125,000 of 1,000,000 in the bench), and the importer
+ * writes one index entry less per finding. Region leads, so region-only
+ * filters and GroupBy Region use it as they used findings_by_region; a
+ * resource-type filter without a usable region filter seeks each
+ * distinct region (REGION_ALL below). Severity after the three filters
+ * gives their matches in severity order (the SQL sort then orders one
+ * severity at a time and stops at the LIMIT); updated_at last for the
+ * default sort. IF EXISTS: another migration may have dropped them. */
+const char ch_sq_findq_region_type_schema[] =
+    "DROP INDEX IF EXISTS findings_by_region;"
+    "DROP INDEX IF EXISTS findings_by_resource_type;"
+    "CREATE INDEX findings_by_region_type ON findings(region, resource_type,"
+    " workflow_status, severity_label, updated_at);";
+
 /* For tests (store_sqlite_int.h). */
 int ch_sq_findq_mode;
 unsigned long ch_sq_findq_combos;
+unsigned long ch_sq_findq_region_type;
 
 /* How a field reads in SQL. expr: over the findings row; for arrays, the
  * JSON path of the array and elem over json_each's `value`; for maps, the
@@ -135,9 +153,11 @@ typedef struct fq_sql {
 
 /* Fields with an index of their own (leading column), ranked by how
  * selective it usually is, 1 (an Id) to 6 (two values); 0: no such
- * index (ComplianceStatus's went in migration 16). The store keeps no
- * planner statistics (ANALYZE of millions of rows would hold the write
- * lock for seconds), so without a choice SQLite may walk record_state's
+ * index (ComplianceStatus's went in migration 16). ResourceType's index
+ * is findings_by_region_type's second column (migration 18): without a
+ * region filter it is reached through every region (REGION_ALL). The store
+ * keeps no planner statistics (ANALYZE of millions of rows would hold the
+ * write lock for seconds), so without a choice SQLite may walk record_state's
  * index (90% of the rows) when aws_account_id's (2%) is there: only the
  * driving field keeps its index; the others are written "+column", which
  * SQLite then checks row by row. choose_plan picks the driver by counting
@@ -492,15 +512,81 @@ enum wmode { W_FINDINGS, W_COUNTS, W_F };
 #define ALL_FIELDS (~(uint64_t)0)
 #define BIT(f) ((uint64_t)1 << (f))
 
+/* Whether f's conditions can all be served by its index (positive EQUALS
+ * or PREFIX, which rank_of's indexes serve), and f has some. */
+static bool index_usable(const certhub_findings_query *fq, int f)
+{
+  bool any = false;
+  if(!rank_of((certhub_fq_field)f))
+    return false;
+  for(size_t i = 0; i < fq->n_conds; i++) {
+    const certhub_fq_cond *c = &fq->conds[i];
+    if((int)c->field != f)
+      continue;
+    if(c->cmp != CERTHUB_FQ_EQUALS && c->cmp != CERTHUB_FQ_PREFIX)
+      return false;
+    any = true;
+  }
+  return any;
+}
+
+static bool has_conds(const certhub_findings_query *fq, int f)
+{
+  for(size_t i = 0; i < fq->n_conds; i++)
+    if((int)fq->conds[i].field == f)
+      return true;
+  return false;
+}
+
+/* The columns of findings_by_region_type a plan driven by it leaves bare
+ * (the index checks them; updated_at has no rank, so is bare anyway). */
+#define RT_COLS                                                               \
+  (BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_RESOURCE_TYPE) |                   \
+   BIT(CERTHUB_FQ_WORKFLOW_STATUS) | BIT(CERTHUB_FQ_SEVERITY_LABEL))
+
+/* Every region in the store, one seek of findings_by_region_type each
+ * (the loose index scan SQLite does not do by itself): "region IN" this
+ * lets a resource-type filter seek (region, resource_type) per region.
+ * Always true (region is NOT NULL), so it changes no result. */
+#define REGION_ALL                                                            \
+  "region IN (WITH RECURSIVE r(v) AS (SELECT (SELECT region FROM findings"    \
+  " INDEXED BY findings_by_region_type ORDER BY region LIMIT 1) UNION ALL"    \
+  " SELECT (SELECT region FROM findings INDEXED BY findings_by_region_type"   \
+  " WHERE region > r.v ORDER BY region LIMIT 1) FROM r WHERE v IS NOT NULL)"  \
+  " SELECT v FROM r WHERE v IS NOT NULL)"
+
+/* Whether a plan driven by `driver` (see where_conds) reads
+ * findings_by_region_type through a resource-type filter alone: then
+ * REGION_ALL supplies the leading column. */
+static bool region_all(const certhub_findings_query *fq, int driver)
+{
+  if(index_usable(fq, CERTHUB_FQ_REGION) ||
+     !index_usable(fq, CERTHUB_FQ_RESOURCE_TYPE))
+    return false;
+  if(driver == CERTHUB_FQ_REGION || driver == CERTHUB_FQ_RESOURCE_TYPE)
+    return true;
+  return driver == -2 && best_rank(fq) == rank_of(CERTHUB_FQ_RESOURCE_TYPE);
+}
+
 /* " AND (...)" for every field in mask with conditions. driver: the field
  * whose index should drive a W_FINDINGS plan (-1: none; -2: the best by
- * rank_of, the plain plan). */
+ * rank_of, the plain plan; CERTHUB_FQ_REGION or _RESOURCE_TYPE:
+ * findings_by_region_type, its columns bare, RT_COLS). */
 static ch_err where_conds(qb *q, const certhub_findings_query *fq,
                           enum wmode mode, uint64_t mask, int driver)
 {
   ch_err rc = CH_OK;
   ch_buf *b = &q->sql;
   int best = driver == -2 ? best_rank(fq) : 0;
+  uint64_t bare = 0;
+  if(driver == CERTHUB_FQ_REGION || driver == CERTHUB_FQ_RESOURCE_TYPE)
+    bare = RT_COLS;
+  else if(driver >= 0)
+    bare = BIT(driver);
+  if(mode == W_FINDINGS &&
+     (mask & (BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_RESOURCE_TYPE))) &&
+     region_all(fq, driver))
+    rc = ch_buf_addstr(b, " AND " REGION_ALL);
   for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
     fq_sql fsv = fields[f];
     const fq_sql *fs = &fsv;
@@ -519,7 +605,7 @@ static ch_err where_conds(qb *q, const certhub_findings_query *fq,
       snprintf(hinted, sizeof(hinted), "f.%s", fields[f].expr);
       fsv.expr = hinted;
     }
-    else if(r && (driver == -2 ? r != best : f != driver)) {
+    else if(r && (driver == -2 ? r != best : !(bare & BIT(f)))) {
       snprintf(hinted, sizeof(hinted), "+%s", fields[f].expr);
       fsv.expr = hinted;
     }
@@ -686,32 +772,6 @@ static ch_err where_after(qb *q, const certhub_findings_query *fq,
 #define COMBO_MAX 20000
 #define COUNT_CAP 50000
 
-/* Whether f's conditions can all be served by its index (positive EQUALS
- * or PREFIX, which rank_of's indexes serve), and f has some. */
-static bool index_usable(const certhub_findings_query *fq, int f)
-{
-  bool any = false;
-  if(!rank_of((certhub_fq_field)f))
-    return false;
-  for(size_t i = 0; i < fq->n_conds; i++) {
-    const certhub_fq_cond *c = &fq->conds[i];
-    if((int)c->field != f)
-      continue;
-    if(c->cmp != CERTHUB_FQ_EQUALS && c->cmp != CERTHUB_FQ_PREFIX)
-      return false;
-    any = true;
-  }
-  return any;
-}
-
-static bool has_conds(const certhub_findings_query *fq, int f)
-{
-  for(size_t i = 0; i < fq->n_conds; i++)
-    if((int)fq->conds[i].field == f)
-      return true;
-  return false;
-}
-
 /* Run q (one row of integers) into out[0..n-1]. */
 static ch_err run_counts(certhub_store *s, qb *q, int64_t *out, int n)
 {
@@ -736,7 +796,8 @@ out:
 typedef struct plan {
   bool combo;    /* the join of choose_plan, else one index (driver) */
   bool dims_idx; /* the driver (account) through findings_by_dims */
-  int driver;    /* for where_conds */
+  int driver;    /* for where_conds (CERTHUB_FQ_REGION: by
+                    findings_by_region_type) */
   int64_t est;   /* rows the chosen plan reads, estimated */
 } plan;
 
@@ -807,9 +868,23 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
       best = cnt[i + 2];
       bestf = col[i];
     }
-  /* The other indexed fields: index entries, capped. */
-  for(int f = 0; f < CERTHUB_FQ__COUNT && !rc; f++) {
-    if((dims & BIT(f)) || !index_usable(fq, f))
+  /* The other indexed fields: index entries, capped. Region and resource
+   * type share findings_by_region_type: counted last (f == COUNT; the
+   * smallest cap by then), with the filters of its columns it can seek
+   * (workflow and severity too), as the plan driven by it reads them. */
+  bool rt_usable = index_usable(fq, CERTHUB_FQ_REGION) ||
+                   index_usable(fq, CERTHUB_FQ_RESOURCE_TYPE);
+  /* Only the filters it seeks on: a negative one, checked entry by entry,
+   * doubled the count's cost and changes the estimate little. */
+  uint64_t rt_seek = 0;
+  for(int f = 0; f < CERTHUB_FQ__COUNT; f++)
+    if((RT_COLS & BIT(f)) && index_usable(fq, f))
+      rt_seek |= BIT(f);
+  for(int f = 0; f <= CERTHUB_FQ__COUNT && !rc; f++) {
+    bool rt = f == CERTHUB_FQ__COUNT;
+    if(rt ? !rt_usable
+          : (dims & BIT(f)) || f == CERTHUB_FQ_REGION ||
+                f == CERTHUB_FQ_RESOURCE_TYPE || !index_usable(fq, f))
       continue;
     /* Only a count well under the best so far changes the choice: stop
      * counting at half of it (each entry counted costs ~50 ns). */
@@ -820,9 +895,12 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     memset(&q, 0, sizeof(q));
     ch_buf_init(&q.sql, SQL_CAP);
     if(!(rc = ch_buf_addstr(&q.sql,
-                            "SELECT count(*) FROM (SELECT 1 FROM findings"
-                            " WHERE 1")) &&
-       !(rc = where_conds(&q, fq, W_FINDINGS, BIT(f), f)) &&
+                            rt ? "SELECT count(*) FROM (SELECT 1 FROM findings"
+                                 " INDEXED BY findings_by_region_type WHERE 1"
+                               : "SELECT count(*) FROM (SELECT 1 FROM findings"
+                                 " WHERE 1")) &&
+       !(rc = rt ? where_conds(&q, fq, W_FINDINGS, rt_seek, CERTHUB_FQ_REGION)
+                 : where_conds(&q, fq, W_FINDINGS, BIT(f), f)) &&
        !(rc = ch_buf_printf(&q.sql, " LIMIT %lld)", (long long)cap)))
       rc = run_counts(s, &q, &c, 1);
     /* Stopped at COUNT_CAP: somewhere above; taken as twice the cap, so
@@ -832,7 +910,7 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
       c = cap == COUNT_CAP ? 2 * (int64_t)COUNT_CAP : best;
     if(!rc && c < best) {
       best = c;
-      bestf = f;
+      bestf = rt ? CERTHUB_FQ_REGION : f;
     }
   }
   if(rc)
@@ -986,11 +1064,18 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
       rc = where_conds(&q, fq, W_FINDINGS, ~(dims | inner), -1);
   }
   else {
+    /* Driven by findings_by_region_type, its other columns are bare: the
+     * workflow and severity indexes must not be taken instead. */
+    if(!rc && !pl.dims_idx && pl.driver == CERTHUB_FQ_REGION)
+      ch_sq_findq_region_type++;
     if(!rc)
       rc = ch_buf_addstr(
-          &q.sql, pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
-                                " WHERE 1"
-                              : " FROM findings WHERE 1");
+          &q.sql,
+          pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
+                        " WHERE 1"
+          : pl.driver == CERTHUB_FQ_REGION
+              ? " FROM findings INDEXED BY findings_by_region_type WHERE 1"
+              : " FROM findings WHERE 1");
     if(!rc)
       rc = where_conds(&q, fq, W_FINDINGS, ALL_FIELDS, pl.driver);
   }

@@ -47,6 +47,8 @@ ch_err ch_sq_fst(certhub_store *s, enum ch_sq_fst id, sqlite3_stmt **st);
 extern const char ch_sq_findq_schema[];
 /* Migration 16: findings_counts and its triggers (store_sqlite_findq.c). */
 extern const char ch_sq_findq_counts_schema[];
+/* Migration 18: findings_by_region_type (store_sqlite_findq.c). */
+extern const char ch_sq_findq_region_type_schema[];
 /* For tests: CH_SQ_FINDQ_PLAIN runs findings queries and insights with the
  * plain plans (no counts, driver by rank_of, sorts as written), to compare
  * the optimised plans' results with; CH_SQ_FINDQ_COMBO takes the
@@ -55,6 +57,8 @@ enum { CH_SQ_FINDQ_AUTO, CH_SQ_FINDQ_PLAIN, CH_SQ_FINDQ_COMBO };
 extern int ch_sq_findq_mode;
 /* For tests: how many queries took the combination plan (choose_plan). */
 extern unsigned long ch_sq_findq_combos;
+/* For tests: queries chosen to be driven by findings_by_region_type. */
+extern unsigned long ch_sq_findq_region_type;
 ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *q,
                             certhub_fq_row_cb cb, void *ctx);
 ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,

@@ -200,6 +200,11 @@ static const char *const insights[] = {
     "[{\"Value\":\"HIGH\",\"Comparison\":\"EQUALS\"}]}}",
     "{\"GroupByAttribute\":\"SeverityLabel\",\"Filters\":{\"Title\":[{"
     "\"Value\":\"Certificate host-1\",\"Comparison\":\"PREFIX\"}]}}",
+    /* findings_by_region_type (migration 18), the resource type alone */
+    "{\"GroupByAttribute\":\"Region\",\"Filters\":{\"ResourceType\":[{"
+    "\"Value\":\"Other\",\"Comparison\":\"EQUALS\"}]}}",
+    "{\"GroupByAttribute\":\"ResourceType\",\"Filters\":{\"Region\":[{"
+    "\"Value\":\"us-east-1\",\"Comparison\":\"EQUALS\"}]}}",
 };
 
 static const char *const queries[] = {
@@ -244,7 +249,36 @@ static const char *const queries[] = {
     "{\"Filters\":{\"ComplianceStatus\":[{\"Value\":\"FAILED\","
     "\"Comparison\":\"NOT_EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
     "\"ComplianceStatus\",\"SortOrder\":\"desc\"}],\"MaxResults\":40}",
+    /* Q_RT..: findings_by_region_type (migration 18). Region, resource
+     * type and workflow seeked, the severity order from the index. */
+    "{\"Filters\":{\"Region\":[{\"Value\":\"eu-west-1\",\"Comparison\":"
+    "\"EQUALS\"}],\"ResourceType\":[{\"Value\":\"AwsElbLoadBalancer\","
+    "\"Comparison\":\"EQUALS\"}],\"WorkflowStatus\":[{\"Value\":\"NEW\","
+    "\"Comparison\":\"EQUALS\"},{\"Value\":\"NOTIFIED\",\"Comparison\":"
+    "\"EQUALS\"}]},\"SortCriteria\":[{\"Field\":\"SeverityLabel\","
+    "\"SortOrder\":\"desc\"}],\"MaxResults\":3}",
+    /* resource type without a region: every region seeked */
+    "{\"Filters\":{\"ResourceType\":[{\"Value\":\"Other\",\"Comparison\":"
+    "\"EQUALS\"}],\"SeverityLabel\":[{\"Value\":\"HIGH\",\"Comparison\":"
+    "\"EQUALS\"}]},\"SortCriteria\":[{\"Field\":\"UpdatedAt\","
+    "\"SortOrder\":\"desc\"}],\"MaxResults\":4}",
+    /* ... and with a negative region filter, a region prefix */
+    "{\"Filters\":{\"ResourceType\":[{\"Value\":\"Aws\",\"Comparison\":"
+    "\"PREFIX\"}],\"Region\":[{\"Value\":\"eu-west-2\",\"Comparison\":"
+    "\"NOT_EQUALS\"}],\"WorkflowStatus\":[{\"Value\":\"RESOLVED\","
+    "\"Comparison\":\"EQUALS\"}],\"SeverityLabel\":[{\"Value\":\"HIGH\","
+    "\"Comparison\":\"EQUALS\"},{\"Value\":\"LOW\",\"Comparison\":"
+    "\"EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
+    "\"SeverityLabel\",\"SortOrder\":\"asc\"},{\"Field\":\"Title\","
+    "\"SortOrder\":\"desc\"}],\"MaxResults\":6}",
+    "{\"Filters\":{\"Region\":[{\"Value\":\"eu-\",\"Comparison\":"
+    "\"PREFIX\"}],\"ResourceType\":[{\"Value\":\"AwsCertificateManager"
+    "Certificate\",\"Comparison\":\"EQUALS\"}],\"SeverityLabel\":[{"
+    "\"Value\":\"LOW\",\"Comparison\":\"NOT_EQUALS\"}]},\"SortCriteria\":"
+    "[{\"Field\":\"Region\",\"SortOrder\":\"desc\"}],\"MaxResults\":8}",
 };
+/* The first query of findings_by_region_type's shapes. */
+#define Q_RT 8
 
 /* big: the 300-finding set, where most queries have several pages. */
 static void compare_all(certhub_store *s, bool big)
@@ -262,9 +296,15 @@ static void compare_all(certhub_store *s, bool big)
     free(b);
   }
   unsigned long combos = ch_sq_findq_combos;
+  unsigned long by_rt;
   for(size_t i = 0; i < sizeof(queries) / sizeof(*queries); i++) {
     int pa = 0, pb = 0, pc = 0;
+    by_rt = ch_sq_findq_region_type;
     char *a = all_pages(s, queries[i], CH_SQ_FINDQ_AUTO, &pa);
+    /* the new shapes take findings_by_region_type (every page) */
+    if(i >= Q_RT && ch_sq_findq_region_type < by_rt + (unsigned long)pa)
+      fail_msg("query %s: %lu of %d pages by findings_by_region_type",
+               queries[i], ch_sq_findq_region_type - by_rt, pa);
     char *b = all_pages(s, queries[i], CH_SQ_FINDQ_PLAIN, &pb);
     char *c = all_pages(s, queries[i], CH_SQ_FINDQ_COMBO, &pc);
     if(strcmp(a, b) || strcmp(c, b))
