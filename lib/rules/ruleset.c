@@ -278,6 +278,7 @@ struct certhub_ruleset {
   size_t maxpath;          /* longest node path */
   size_t maxalt;           /* most conditions in one alternative */
   size_t rspace;           /* region stamps (struct rpath rbase, rcap) */
+  bool has_absent;         /* some condition has exists:false */
 };
 
 static struct node *node_find(const certhub_ruleset *rs, const char *p,
@@ -637,7 +638,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
       if(m->exists)
         ok = u32_push(&rp->exists, c);
       else
-        cd->absent_ok = rp->has_absent = true;
+        cd->absent_ok = rp->has_absent = rs->has_absent = true;
       break;
     case M_NUMERIC:
       if(m->has_lo && m->has_hi) {
@@ -951,7 +952,15 @@ struct certhub_match_scratch {
   size_t nrstamp;
   bool skipped; /* a number was left out as adding nothing (see leaf) */
   bool dup;     /* a duplicate key on a rule path killed leaves */
-  bool nosat;   /* this pass records every number */
+  bool nosat;   /* this pass records every number and every hit */
+  /* matched rules so far (out[0..nout), stamped in rule_stamp): a hit of
+   * a condition that is its rule's only one (struct cond direct) is the
+   * match at once, with no hit recorded; dmarked says one was, so that a
+   * duplicate key killing leaves sends the event through again (nosat) */
+  size_t nout;
+  bool dmarked;
+  bool marker;    /* a MARKER leaf was recorded */
+  uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
 };
 
 ch_err certhub_match_scratch_new(certhub_match_scratch **out)
@@ -991,6 +1000,7 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->node_rec);
   free(s->bound);
   free(s->out);
+  free(s->rbits);
   free(s->rstamp);
   free(s);
 }
@@ -1008,6 +1018,18 @@ static bool resize0(void *vp, size_t old, size_t n, size_t elem)
     memset((char *)nv + old * elem, 0, (n - old) * elem);
   *v = nv;
   return true;
+}
+
+/* A new epoch: every stamp of the previous pass is stale. */
+static void next_epoch(certhub_match_scratch *s)
+{
+  if(++s->epoch == 0) { /* wrapped: forget every stamp */
+    memset(s->cond_stamp, 0, s->ncond * sizeof(uint32_t));
+    memset(s->path_stamp, 0, s->npath * sizeof(uint32_t));
+    memset(s->alt_stamp, 0, s->nalt * sizeof(uint32_t));
+    memset(s->rule_stamp, 0, s->nrule * sizeof(uint32_t));
+    s->epoch = 1;
+  }
 }
 
 /* Fit the scratch to the ruleset (it only grows). */
@@ -1040,7 +1062,9 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
   }
   if(rs->nrules > s->nrule) {
     if(!resize0(&s->rule_stamp, s->nrule, rs->nrules, sizeof(uint32_t)) ||
-       !resize0(&s->out, s->nrule, rs->nrules, sizeof(size_t)))
+       !resize0(&s->out, s->nrule, rs->nrules, sizeof(size_t)) ||
+       !resize0(&s->rbits, (s->nrule + 63) / 64, (rs->nrules + 63) / 64,
+                sizeof(uint64_t)))
       return false;
     s->nrule = rs->nrules;
   }
@@ -1062,13 +1086,7 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     s->path = np;
     s->cappath = rs->maxpath + 1;
   }
-  if(++s->epoch == 0) { /* wrapped: forget every stamp */
-    memset(s->cond_stamp, 0, s->ncond * sizeof(uint32_t));
-    memset(s->path_stamp, 0, s->npath * sizeof(uint32_t));
-    memset(s->alt_stamp, 0, s->nalt * sizeof(uint32_t));
-    memset(s->rule_stamp, 0, s->nrule * sizeof(uint32_t));
-    s->epoch = 1;
-  }
+  next_epoch(s);
   return true;
 }
 
@@ -2300,10 +2318,26 @@ static bool skip_number(struct fl *f)
   return true;
 }
 
+/* Rule r matched this event (once in s->out). */
+static inline __attribute__((always_inline)) void
+rule_matched(certhub_match_scratch *s, uint32_t r)
+{
+  if(s->rule_stamp[r] != s->epoch) {
+    s->rule_stamp[r] = s->epoch;
+    s->out[s->nout++] = r;
+  }
+}
+
 static inline __attribute__((always_inline)) bool
 add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
 {
   certhub_match_scratch *s = f->s;
+  uint32_t dr = f->rs->conds[cond].direct;
+  if(dr != NONE && !s->nosat) { /* the rule matches: no hit to count */
+    s->dmarked = true;
+    rule_matched(s, dr);
+    return true;
+  }
   if(s->nhits == s->caphits &&
      !grow((void **)&s->hits, &s->caphits, s->nhits + 1, sizeof(*s->hits),
            SCRATCH_MAX_HITS))
@@ -2507,8 +2541,10 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
       to[i] = s->stack[i];
     s->nctx += depth;
   }
-  if(pi == MARKER)
+  if(pi == MARKER) {
+    s->marker = true;
     return true;
+  }
   if(ixhits) {
     for(uint32_t i = 0; i < nixhits; i++)
       if(!add_hit(f, ixhits[i], id))
@@ -2977,8 +3013,8 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
     return CH_ERR_NOMEM;
   s->nosat = false;
 again:
-  s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = 0;
-  s->skipped = s->dup = false;
+  s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = s->nout = 0;
+  s->skipped = s->dup = s->dmarked = s->marker = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
     memset(s->rstamp, 0, s->nrstamp * sizeof(*s->rstamp));
     s->satep = 1;
@@ -3035,24 +3071,28 @@ again:
     set_msg(errmsg, "event: must be a JSON object, not %s", notobj);
     return CH_ERR_PARSE;
   }
-  if(s->dup && s->skipped && !s->nosat) {
-    /* a number left out for an earlier one that a duplicate key then
-     * killed (see leaf): again, recording every number */
+  if(s->dup && (s->skipped || s->dmarked) && !s->nosat) {
+    /* a number left out for an earlier one, or a rule matched by a hit,
+     * and a duplicate key then killed leaves (see leaf): again, recording
+     * every number and every hit */
     s->nosat = true;
+    next_epoch(s);
     goto again;
   }
   uint32_t ep = s->epoch;
-  for(size_t i = 0; i < s->nleaves; i++) {
-    const struct sleaf *l = &s->leaves[i];
-    if(l->dead)
-      continue;
-    if(l->path == MARKER) {
-      set_msg(errmsg, "event: nested too deeply");
-      return CH_ERR_TOOBIG;
+  /* the paths present, for exists:false; a live MARKER is an error */
+  if(rs->has_absent || s->marker)
+    for(size_t i = 0; i < s->nleaves; i++) {
+      const struct sleaf *l = &s->leaves[i];
+      if(l->dead)
+        continue;
+      if(l->path == MARKER) {
+        set_msg(errmsg, "event: nested too deeply");
+        return CH_ERR_TOOBIG;
+      }
+      s->path_stamp[l->path] = ep;
     }
-    s->path_stamp[l->path] = ep;
-  }
-  size_t ntouched = 0, nout = 0;
+  size_t ntouched = 0, nout = s->nout;
   for(size_t i = 0; i < s->nhits; i++) {
     struct hit *ht = &s->hits[i];
     const struct sleaf *l = &s->leaves[ht->leaf];
@@ -3127,13 +3167,20 @@ again:
     s->rule_stamp[al->rule] = ep;
     s->out[nout++] = al->rule;
   }
-  /* In rule order: a scan of the stamps when the rules are few next to
-   * the matches, else a sort. */
-  if(nout > 1 && rs->nrules <= 8 * nout + 256) {
+  /* In rule order: through a bitset when its words are few next to the
+   * matches (each word is read and cleared), else a sort. */
+  size_t words = (rs->nrules + 63) / 64;
+  if(nout > 1 && words <= 2 * nout + 4) {
+    uint64_t *bits = s->rbits;
+    for(size_t i = 0; i < nout; i++)
+      bits[s->out[i] / 64] |= (uint64_t)1 << (s->out[i] % 64);
     nout = 0;
-    for(size_t r = 0; r < rs->nrules; r++)
-      if(s->rule_stamp[r] == ep)
-        s->out[nout++] = r;
+    for(size_t w = 0; w < words; w++) {
+      uint64_t x = bits[w];
+      bits[w] = 0;
+      for(; x; x &= x - 1)
+        s->out[nout++] = 64 * w + (size_t)__builtin_ctzll(x);
+    }
   }
   else if(nout > 32) {
     qsort(s->out, nout, sizeof(*s->out), sz_cmp);
