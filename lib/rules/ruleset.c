@@ -177,6 +177,7 @@ struct tnode {
   uint32_t child, sib;
   unsigned char byte;
   struct u32v conds; /* the prefixes ending here */
+  struct u32v nots;  /* anything-but entries they exclude (struct rpath ab) */
 };
 
 struct trie {
@@ -193,6 +194,12 @@ struct range { /* a numeric matcher, unpacked for a tight loop */
 struct rangev {
   struct range *v;
   size_t n, cap;
+};
+
+/* A wildcard of an anything-but entry k, checked in turn on strings. */
+struct abwild {
+  const struct matcher *m;
+  uint32_t k;
 };
 
 /* Dispatch of one rule path's conditions by the type of the value. */
@@ -216,6 +223,15 @@ struct rpath {
    * scratch stamps region r of this path at rbase + r (rcap of them) */
   struct ch_numidx ix;
   uint32_t rbase, rcap;
+  /* anything-but on strings, as "all hold but the excluded": entry k is
+   * condition ab.v[k]; its inner values, prefixes and suffixes sit in the
+   * hash table and tries as exclusions of k (nots), its other wildcards
+   * in abw. A string value walks those once for all entries (the walks
+   * it makes anyway for the other operators), then takes every entry not
+   * excluded. Entries with a non-ASCII ignore-case value stay in gs. */
+  struct u32v ab;
+  struct abwild *abw;
+  size_t nabw, capabw;
 };
 
 struct cond {
@@ -249,6 +265,7 @@ struct xent {
   double d;
   struct u32v conds;
   const struct matcher *m; /* X_EICU */
+  struct u32v nots; /* anything-but entries excluded (struct rpath ab) */
 };
 
 struct rule {
@@ -279,6 +296,7 @@ struct certhub_ruleset {
   size_t maxalt;           /* most conditions in one alternative */
   size_t rspace;           /* region stamps (struct rpath rbase, rcap) */
   bool has_absent;         /* some condition has exists:false */
+  size_t maxab;            /* most anything-but entries on one path */
 };
 
 static struct node *node_find(const certhub_ruleset *rs, const char *p,
@@ -507,16 +525,16 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
   }
 }
 
-static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
-                  uint32_t cond)
+/* Add cond (not: anything-but entry cond excluded) under s[0..n) (or m's
+ * number) of the given kind to the hash table. */
+static bool x_add_str(certhub_ruleset *rs, uint32_t path,
+                      const struct matcher *m, int kind, const char *str,
+                      size_t n, uint32_t cond, bool not)
 {
-  int kind = m->kind == M_NUMBER ? X_NUM
-             : m->kind == M_EIC  ? (m->fu ? X_EICU : X_EIC)
-                                 : X_STR;
   double d = kind == X_NUM ? norm_zero(m->num) : 0;
-  uint64_t h = kind == X_EICU ? xhash_key(path, m->s, m->slen)
-                              : xhash(path, kind, m->s, m->slen, d);
-  struct xent *x = x_find(rs, h, path, kind, m->s, m->slen, d);
+  uint64_t h = kind == X_EICU ? xhash_key(path, str, n)
+                              : xhash(path, kind, str, n, d);
+  struct xent *x = x_find(rs, h, path, kind, str, n, d);
   if(!x) {
     if(!grow((void **)&rs->xs, &rs->capxs, rs->nxs + 1, sizeof(*rs->xs),
              NONE / 2) ||
@@ -524,22 +542,31 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
                offsetof(struct xent, hash)))
       return false;
     x = &rs->xs[rs->nxs++];
-    *x = (struct xent){h, path, kind, m->s, m->slen, d, {0}, m};
+    *x = (struct xent){h, path, kind, str, n, d, {0}, m, {0}};
     size_t mask = rs->xtabsize - 1, j = (size_t)h & mask;
     while(rs->xtab[j])
       j = (j + 1) & mask;
     rs->xtab[j] = (uint32_t)rs->nxs;
   }
-  return u32_push(&x->conds, cond);
+  return u32_push(not ? &x->nots : &x->conds, cond);
+}
+
+static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
+                  uint32_t cond)
+{
+  int kind = m->kind == M_NUMBER ? X_NUM
+             : m->kind == M_EIC  ? (m->fu ? X_EICU : X_EIC)
+                                 : X_STR;
+  return x_add_str(rs, path, m, kind, m->s, m->slen, cond, false);
 }
 
 static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
-                     bool icase, uint32_t cond)
+                     bool icase, uint32_t cond, bool not)
 {
   if(!t->n) {
     if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
       return false;
-    t->v[0] = (struct tnode){NONE, NONE, 0, {0}};
+    t->v[0] = (struct tnode){NONE, NONE, 0, {0}, {0}};
     t->n = 1;
   }
   uint32_t cur = 0;
@@ -554,19 +581,128 @@ static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
       if(!grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), NONE / 2))
         return false;
       c = (uint32_t)t->n++;
-      t->v[c] = (struct tnode){NONE, t->v[cur].child, b, {0}};
+      t->v[c] = (struct tnode){NONE, t->v[cur].child, b, {0}, {0}};
       t->v[cur].child = c;
     }
     cur = c;
   }
-  return u32_push(&t->v[cur].conds, cond);
+  return u32_push(not ? &t->v[cur].nots : &t->v[cur].conds, cond);
 }
 
 static void trie_free(struct trie *t)
 {
-  for(size_t i = 0; i < t->n; i++)
+  for(size_t i = 0; i < t->n; i++) {
     free(t->v[i].conds.v);
+    free(t->v[i].nots.v);
+  }
   free(t->v);
+}
+
+/* A wildcard that is one literal (0), a prefix (1: "lit*") or a suffix
+ * (2: "*lit"), with *lit, *n the literal; else -1 (checked by wild()). */
+static int wild_shape(const struct matcher *m, const char **lit, size_t *n)
+{
+  if(m->nseg == 1) {
+    *lit = m->seg[0];
+    *n = m->seglen[0];
+    return 0;
+  }
+  if(m->nseg == 2 && m->seglen[1] == 0) {
+    *lit = m->seg[0];
+    *n = m->seglen[0];
+    return 1;
+  }
+  if(m->nseg == 2 && m->seglen[0] == 0) {
+    *lit = m->seg[1];
+    *n = m->seglen[1];
+    return 2;
+  }
+  return -1;
+}
+
+/* An anything-but whose exclusions on strings can all be indexed: inner
+ * values, ASCII ignore-case values, prefixes, suffixes, wildcards (and
+ * numbers, which never exclude a string). */
+static bool ab_indexable(const struct matcher *m)
+{
+  for(size_t i = 0; i < m->ninner; i++) {
+    const struct matcher *im = &m->inner[i];
+    switch(im->kind) {
+    case M_STRING:
+    case M_NUMBER:
+    case M_WILDCARD:
+      break;
+    case M_EIC:
+    case M_PREFIX:
+    case M_SUFFIX:
+      if(im->fu)
+        return false;
+      break;
+    default:
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Anything-but m of condition c on path pi as string entry k = ab.n. */
+static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
+                   uint32_t c)
+{
+  struct rpath *rp = &rs->paths[pi];
+  uint32_t k = (uint32_t)rp->ab.n;
+  if(!u32_push(&rp->ab, c))
+    return false;
+  if(rp->ab.n > rs->maxab)
+    rs->maxab = rp->ab.n;
+  for(size_t i = 0; i < m->ninner; i++) {
+    const struct matcher *im = &m->inner[i];
+    const char *lit;
+    size_t n;
+    bool ok = true;
+    switch(im->kind) {
+    case M_STRING:
+      ok = x_add_str(rs, pi, im, X_STR, im->s, im->slen, k, true);
+      rp->xstr++;
+      break;
+    case M_EIC:
+      ok = x_add_str(rs, pi, im, X_EIC, im->s, im->slen, k, true);
+      rp->xeic++;
+      break;
+    case M_PREFIX:
+      ok = trie_add(im->icase ? &rp->prei : &rp->pre, im->s, im->slen, false,
+                    im->icase, k, true);
+      break;
+    case M_SUFFIX:
+      ok = trie_add(im->icase ? &rp->sufi : &rp->suf, im->s, im->slen, true,
+                    im->icase, k, true);
+      break;
+    case M_WILDCARD:
+      switch(wild_shape(im, &lit, &n)) {
+      case 0:
+        ok = x_add_str(rs, pi, im, X_STR, lit, n, k, true);
+        rp->xstr++;
+        break;
+      case 1:
+        ok = trie_add(&rp->pre, lit, n, false, false, k, true);
+        break;
+      case 2:
+        ok = trie_add(&rp->suf, lit, n, true, false, k, true);
+        break;
+      default:
+        ok = grow((void **)&rp->abw, &rp->capabw, rp->nabw + 1,
+                  sizeof(*rp->abw), SIZE_MAX / 16);
+        if(ok)
+          rp->abw[rp->nabw++] = (struct abwild){im, k};
+      }
+      break;
+    default: /* numbers: never a string */
+      break;
+    }
+    if(!ok)
+      return false;
+  }
+  return true;
 }
 
 static bool gen_push(struct genv *g, const struct matcher *m, uint32_t cond)
@@ -619,11 +755,11 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
       break;
     case M_PREFIX:
       ok = trie_add(m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
-                    m->icase, c);
+                    m->icase, c, false);
       break;
     case M_SUFFIX:
       ok = trie_add(m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
-                    m->icase, c);
+                    m->icase, c, false);
       break;
     case M_TRUE:
       ok = u32_push(&rp->t, c);
@@ -662,10 +798,31 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
             m->lo, m->hi, m->has_lo, m->lo_incl, m->has_hi, m->hi_incl, c};
       break;
     case M_ANYBUT:
-      ok = gen_push(&rp->gs, m, c) && gen_push(&rp->gn, m, c) &&
-           gen_push(&rp->go, m, c);
+      ok = (ab_indexable(m) ? ab_add(rs, pi, m, c) : gen_push(&rp->gs, m, c)) &&
+           gen_push(&rp->gn, m, c) && gen_push(&rp->go, m, c);
+      rp = &rs->paths[pi];
       break;
-    default: /* wildcard, cidr */
+    case M_WILDCARD: {
+      /* the usual shapes join the exact values and tries */
+      const char *lit;
+      size_t n;
+      switch(wild_shape(m, &lit, &n)) {
+      case 0:
+        ok = x_add_str(rs, pi, m, X_STR, lit, n, c, false);
+        rp->xstr++;
+        break;
+      case 1:
+        ok = trie_add(&rp->pre, lit, n, false, false, c, false);
+        break;
+      case 2:
+        ok = trie_add(&rp->suf, lit, n, true, false, c, false);
+        break;
+      default:
+        ok = gen_push(&rp->gs, m, c);
+      }
+      break;
+    }
+    default: /* cidr */
       ok = gen_push(&rp->gs, m, c);
       break;
     }
@@ -879,13 +1036,17 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     trie_free(&p->suf);
     trie_free(&p->sufi);
     ch_numidx_free(&p->ix);
+    free(p->ab.v);
+    free(p->abw);
   }
   for(size_t i = 0; i < rs->nconds; i++)
     free(rs->conds[i].alts.v);
   for(size_t i = 0; i < rs->nalts; i++)
     free(rs->alts[i].conds);
-  for(size_t i = 0; i < rs->nxs; i++)
+  for(size_t i = 0; i < rs->nxs; i++) {
     free(rs->xs[i].conds.v);
+    free(rs->xs[i].nots.v);
+  }
   free(rs->rules);
   free(rs->nodes);
   free(rs->ntab);
@@ -961,6 +1122,8 @@ struct certhub_match_scratch {
   bool dmarked;
   bool marker;    /* a MARKER leaf was recorded */
   uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
+  uint64_t *excl;  /* the anything-but entries a string value excludes */
+  size_t nexcl;    /* words */
 };
 
 ch_err certhub_match_scratch_new(certhub_match_scratch **out)
@@ -1001,6 +1164,7 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->bound);
   free(s->out);
   free(s->rbits);
+  free(s->excl);
   free(s->rstamp);
   free(s);
 }
@@ -1073,6 +1237,11 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
        !resize0(&s->bound, s->maxalt, rs->maxalt, sizeof(*s->bound)))
       return false;
     s->maxalt = rs->maxalt;
+  }
+  if((rs->maxab + 63) / 64 > s->nexcl) {
+    if(!resize0(&s->excl, s->nexcl, (rs->maxab + 63) / 64, sizeof(uint64_t)))
+      return false;
+    s->nexcl = (rs->maxab + 63) / 64;
   }
   if(rs->rspace > s->nrstamp) {
     if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)))
@@ -2383,7 +2552,15 @@ static bool eicu_hits(struct fl *f, uint32_t pi, const struct val *v,
   }
 }
 
-/* Hits of every prefix (rev: suffix) of s[0..n) in t. */
+/* Mark the anything-but entries in v as excluded (scratch excl). */
+static inline void excl_set(certhub_match_scratch *s, const struct u32v *v)
+{
+  for(size_t i = 0; i < v->n; i++)
+    s->excl[v->v[i] / 64] |= (uint64_t)1 << (v->v[i] % 64);
+}
+
+/* Hits of every prefix (rev: suffix) of s[0..n) in t, and the
+ * anything-but entries they exclude. */
 static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
                       size_t n, bool rev, bool icase, uint32_t leaf)
 {
@@ -2393,6 +2570,8 @@ static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
   for(size_t i = 0;; i++) {
     if(!add_hits(f, &t->v[cur].conds, leaf))
       return false;
+    if(t->v[cur].nots.n)
+      excl_set(f->s, &t->v[cur].nots);
     if(i == n)
       return true;
     unsigned char b = (unsigned char)s[rev ? n - 1 - i : i];
@@ -2562,11 +2741,16 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
     bool isnum = v->t == V_NUM;
     int kind = isnum ? X_NUM : X_STR;
     double d = isnum ? norm_zero(v->d) : 0;
+    size_t nab = isnum ? 0 : rp->ab.n;
+    if(nab) /* no entry excluded yet */
+      memset(s->excl, 0, (nab + 63) / 64 * sizeof(*s->excl));
     if(isnum ? rp->xnum : rp->xstr) {
       uint64_t h = xhash(pi, kind, v->s, v->n, d);
       const struct xent *x = x_find(rs, h, pi, kind, v->s, v->n, d);
       if(x && !add_hits(f, &x->conds, id))
         return false;
+      if(x && x->nots.n)
+        excl_set(s, &x->nots);
     }
     if(!isnum) {
       if(rp->xeic) {
@@ -2574,6 +2758,8 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
         const struct xent *x = x_find(rs, h, pi, X_EIC, v->s, v->n, 0);
         if(x && !add_hits(f, &x->conds, id))
           return false;
+        if(x && x->nots.n)
+          excl_set(s, &x->nots);
       }
       if(rp->xeicu && !eicu_hits(f, pi, v, id))
         return false;
@@ -2582,6 +2768,21 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
          !trie_walk(f, &rp->suf, v->s, v->n, true, false, id) ||
          !trie_walk(f, &rp->sufi, v->s, v->n, true, true, id))
         return false;
+      for(size_t i = 0; i < rp->nabw; i++) {
+        uint32_t k = rp->abw[i].k;
+        if(!(s->excl[k / 64] >> (k % 64) & 1) &&
+           wild(rp->abw[i].m, v->s, v->n))
+          s->excl[k / 64] |= (uint64_t)1 << (k % 64);
+      }
+      /* every anything-but entry nothing excluded holds */
+      for(size_t w = 0; w < (nab + 63) / 64; w++) {
+        uint64_t x = ~s->excl[w];
+        if(nab - 64 * w < 64)
+          x &= ((uint64_t)1 << (nab - 64 * w)) - 1;
+        for(; x; x &= x - 1)
+          if(!add_hit(f, rp->ab.v[64 * w + (size_t)__builtin_ctzll(x)], id))
+            return false;
+      }
     }
     if(isnum) {
       size_t b, e;
