@@ -467,21 +467,72 @@ static bool eq_icase(const char *a, const char *b, size_t n)
   return true;
 }
 
+#define ONES 0x0101010101010101ull
+
+/* The 8 bytes of w with ASCII capitals lowered, as lc() does each. */
+static inline uint64_t lower8(uint64_t w)
+{
+  uint64_t x = w & (0x7f * ONES); /* no carry between bytes below */
+  uint64_t ge_a = x + (0x80 - 'A') * ONES, gt_z = x + (0x80 - 'Z' - 1) * ONES;
+  return w | ((ge_a & ~gt_z & ~w & (0x80 * ONES)) >> 2);
+}
+
+static inline uint64_t load8(const char *s)
+{
+  uint64_t w;
+  memcpy(&w, s, sizeof(w));
+  return w;
+}
+
+static inline uint32_t load4(const char *s)
+{
+  uint32_t w;
+  memcpy(&w, s, sizeof(w));
+  return w;
+}
+
+static inline uint64_t wmix(uint64_t h, uint64_t w, bool icase)
+{
+  h = (h ^ (icase ? lower8(w) : w)) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+/* The hash of s[0..n) (icase: with ASCII capitals lowered) from h: 8
+ * bytes a step (the last word may overlap the one before; under 8 bytes,
+ * two overlapping 4-byte words; under 4, three bytes), within s. */
+static inline uint64_t str_hash(uint64_t h, const char *s, size_t n,
+                                bool icase)
+{
+  h = wmix(h, n, false);
+  if(n >= 8) {
+    size_t i = 0;
+    for(; i + 8 <= n; i += 8)
+      h = wmix(h, load8(s + i), icase);
+    if(i < n)
+      h = wmix(h, load8(s + n - 8), icase);
+  }
+  else if(n >= 4) {
+    h = wmix(h, load4(s) | (uint64_t)load4(s + n - 4) << 32, icase);
+  }
+  else if(n) {
+    unsigned char a = (unsigned char)s[0], b = (unsigned char)s[n / 2],
+                  c = (unsigned char)s[n - 1];
+    h = wmix(h, a | (uint64_t)b << 8 | (uint64_t)c << 16, icase);
+  }
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 32);
+}
+
 static uint64_t xhash(uint32_t path, int kind, const char *s, size_t n,
                       double d)
 {
-  uint64_t h = fnv(FNV_OFF, &path, sizeof(path));
   if(kind == X_NUM) {
+    uint64_t h = fnv(FNV_OFF, &path, sizeof(path));
     d = norm_zero(d);
     return fnv(h ^ 1, &d, sizeof(d));
   }
-  if(kind == X_EIC) {
-    h ^= 2;
-    for(size_t i = 0; i < n; i++)
-      h = (h ^ (unsigned)lc((unsigned char)s[i])) * FNV_PRIME;
-    return h;
-  }
-  return fnv(h, s, n);
+  return str_hash(((uint64_t)path << 2 | (uint64_t)kind) * FNV_PRIME, s, n,
+                  kind == X_EIC);
 }
 
 /* The hash of s's key (fold.h) on path: the same for every value a
@@ -2561,8 +2612,9 @@ static inline void excl_set(certhub_match_scratch *s, const struct u32v *v)
 
 /* Hits of every prefix (rev: suffix) of s[0..n) in t, and the
  * anything-but entries they exclude. */
-static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
-                      size_t n, bool rev, bool icase, uint32_t leaf)
+static inline __attribute__((always_inline)) bool
+trie_walk(struct fl *f, const struct trie *t, const char *s, size_t n,
+          bool rev, bool icase, uint32_t leaf)
 {
   if(!t->n)
     return true;
