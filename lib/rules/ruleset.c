@@ -580,11 +580,11 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
  * number) of the given kind to the hash table. */
 static bool x_add_str(certhub_ruleset *rs, uint32_t path,
                       const struct matcher *m, int kind, const char *str,
-                      size_t n, uint32_t cond, bool not)
+                      size_t n, uint32_t cond, bool not )
 {
   double d = kind == X_NUM ? norm_zero(m->num) : 0;
-  uint64_t h = kind == X_EICU ? xhash_key(path, str, n)
-                              : xhash(path, kind, str, n, d);
+  uint64_t h =
+      kind == X_EICU ? xhash_key(path, str, n) : xhash(path, kind, str, n, d);
   struct xent *x = x_find(rs, h, path, kind, str, n, d);
   if(!x) {
     if(!grow((void **)&rs->xs, &rs->capxs, rs->nxs + 1, sizeof(*rs->xs),
@@ -612,7 +612,7 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
 }
 
 static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
-                     bool icase, uint32_t cond, bool not)
+                     bool icase, uint32_t cond, bool not )
 {
   if(!t->n) {
     if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
@@ -849,8 +849,9 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
             m->lo, m->hi, m->has_lo, m->lo_incl, m->has_hi, m->hi_incl, c};
       break;
     case M_ANYBUT:
-      ok = (ab_indexable(m) ? ab_add(rs, pi, m, c) : gen_push(&rp->gs, m, c)) &&
-           gen_push(&rp->gn, m, c) && gen_push(&rp->go, m, c);
+      ok =
+          (ab_indexable(m) ? ab_add(rs, pi, m, c) : gen_push(&rp->gs, m, c)) &&
+          gen_push(&rp->gn, m, c) && gen_push(&rp->go, m, c);
       rp = &rs->paths[pi];
       break;
     case M_WILDCARD: {
@@ -1171,7 +1172,7 @@ struct certhub_match_scratch {
    * duplicate key killing leaves sends the event through again (nosat) */
   size_t nout;
   bool dmarked;
-  bool marker;    /* a MARKER leaf was recorded */
+  bool marker;     /* a MARKER leaf was recorded */
   uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
   uint64_t *excl;  /* the anything-but entries a string value excludes */
   size_t nexcl;    /* words */
