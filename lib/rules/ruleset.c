@@ -580,7 +580,7 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
  * number) of the given kind to the hash table. */
 static bool x_add_str(certhub_ruleset *rs, uint32_t path,
                       const struct matcher *m, int kind, const char *str,
-                      size_t n, uint32_t cond, bool not )
+                      size_t n, uint32_t cond, bool neg)
 {
   double d = kind == X_NUM ? norm_zero(m->num) : 0;
   uint64_t h =
@@ -599,7 +599,7 @@ static bool x_add_str(certhub_ruleset *rs, uint32_t path,
       j = (j + 1) & mask;
     rs->xtab[j] = (uint32_t)rs->nxs;
   }
-  return u32_push(not ? &x->nots : &x->conds, cond);
+  return u32_push(neg ? &x->nots : &x->conds, cond);
 }
 
 static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
@@ -612,7 +612,7 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
 }
 
 static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
-                     bool icase, uint32_t cond, bool not )
+                     bool icase, uint32_t cond, bool neg)
 {
   if(!t->n) {
     if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
@@ -637,7 +637,7 @@ static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
     }
     cur = c;
   }
-  return u32_push(not ? &t->v[cur].nots : &t->v[cur].conds, cond);
+  return u32_push(neg ? &t->v[cur].nots : &t->v[cur].conds, cond);
 }
 
 static void trie_free(struct trie *t)
