@@ -175,14 +175,24 @@ struct genv {
  * sibling list (short in practice; at most 256). */
 struct tnode {
   uint32_t child, sib;
+  uint32_t
+      dense; /* its children by byte at trie dense[256 * dense], or NONE */
+  uint32_t nkids;
   unsigned char byte;
   struct u32v conds; /* the prefixes ending here */
   struct u32v nots;  /* anything-but entries they exclude (struct rpath ab) */
 };
 
+/* A node with TRIE_DENSE children or more finds them by byte in a table
+ * of 256 (a value's byte is otherwise compared with each sibling: the
+ * root of 2,000 prefixes has tens); at most one table per TRIE_DENSE
+ * nodes. */
+#define TRIE_DENSE 4
 struct trie {
   struct tnode *v; /* v[0] is the root (the empty prefix) */
   size_t n, cap;
+  uint32_t *dense; /* ndense tables of 256 child indexes (NONE: none) */
+  size_t ndense, capdense;
 };
 
 struct range { /* a numeric matcher, unpacked for a tight loop */
@@ -617,7 +627,7 @@ static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
   if(!t->n) {
     if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
       return false;
-    t->v[0] = (struct tnode){NONE, NONE, 0, {0}, {0}};
+    t->v[0] = (struct tnode){NONE, NONE, NONE, 0, 0, {0}, {0}};
     t->n = 1;
   }
   uint32_t cur = 0;
@@ -632,8 +642,23 @@ static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
       if(!grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), NONE / 2))
         return false;
       c = (uint32_t)t->n++;
-      t->v[c] = (struct tnode){NONE, t->v[cur].child, b, {0}, {0}};
-      t->v[cur].child = c;
+      t->v[c] = (struct tnode){NONE, t->v[cur].child, NONE, 0, b, {0}, {0}};
+      struct tnode *pn = &t->v[cur];
+      pn->child = c;
+      if(++pn->nkids == TRIE_DENSE) { /* a table, filled from the list */
+        if(!grow((void **)&t->dense, &t->capdense, 256 * (t->ndense + 1),
+                 sizeof(*t->dense), NONE / 2))
+          return false;
+        uint32_t *tab = t->dense + 256 * t->ndense;
+        for(unsigned k = 0; k < 256; k++)
+          tab[k] = NONE;
+        for(uint32_t k = pn->child; k != NONE; k = t->v[k].sib)
+          tab[t->v[k].byte] = k;
+        pn->dense = (uint32_t)t->ndense++;
+      }
+      else if(pn->dense != NONE) {
+        t->dense[256 * (size_t)pn->dense + b] = c;
+      }
     }
     cur = c;
   }
@@ -647,6 +672,7 @@ static void trie_free(struct trie *t)
     free(t->v[i].nots.v);
   }
   free(t->v);
+  free(t->dense);
 }
 
 /* A wildcard that is one literal (0), a prefix (1: "lit*") or a suffix
@@ -2630,9 +2656,15 @@ trie_walk(struct fl *f, const struct trie *t, const char *s, size_t n,
     unsigned char b = (unsigned char)s[rev ? n - 1 - i : i];
     if(icase)
       b = (unsigned char)lc(b);
-    uint32_t c = t->v[cur].child;
-    while(c != NONE && t->v[c].byte != b)
-      c = t->v[c].sib;
+    uint32_t c;
+    if(t->v[cur].dense != NONE) {
+      c = t->dense[256 * (size_t)t->v[cur].dense + b];
+    }
+    else {
+      c = t->v[cur].child;
+      while(c != NONE && t->v[c].byte != b)
+        c = t->v[c].sib;
+    }
     if(c == NONE)
       return true;
     cur = c;
