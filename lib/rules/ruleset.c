@@ -206,10 +206,12 @@ struct rangev {
   size_t n, cap;
 };
 
-/* A wildcard of an anything-but entry k, checked in turn on strings. */
-struct abwild {
+/* A wildcard of other shape than a literal, a prefix or a suffix, checked
+ * in turn on strings, once for all the conditions that have it and the
+ * anything-but entries it excludes. */
+struct gwild {
   const struct matcher *m;
-  uint32_t k;
+  struct u32v conds, nots;
 };
 
 /* Dispatch of one rule path's conditions by the type of the value. */
@@ -236,12 +238,12 @@ struct rpath {
   /* anything-but on strings, as "all hold but the excluded": entry k is
    * condition ab.v[k]; its inner values, prefixes and suffixes sit in the
    * hash table and tries as exclusions of k (nots), its other wildcards
-   * in abw. A string value walks those once for all entries (the walks
+   * in gw. A string value walks those once for all entries (the walks
    * it makes anyway for the other operators), then takes every entry not
    * excluded. Entries with a non-ASCII ignore-case value stay in gs. */
   struct u32v ab;
-  struct abwild *abw;
-  size_t nabw, capabw;
+  struct gwild *gw;
+  size_t ngw, capgw;
 };
 
 struct cond {
@@ -697,6 +699,34 @@ static int wild_shape(const struct matcher *m, const char **lit, size_t *n)
   return -1;
 }
 
+static bool same_wild(const struct matcher *a, const struct matcher *b)
+{
+  if(a->nseg != b->nseg)
+    return false;
+  for(size_t i = 0; i < a->nseg; i++)
+    if(a->seglen[i] != b->seglen[i] ||
+       memcmp(a->seg[i], b->seg[i], a->seglen[i]) != 0)
+      return false;
+  return true;
+}
+
+/* Wildcard m of condition c (neg: excluding anything-but entry c) into
+ * the path's list, once per distinct wildcard. */
+static bool gw_add(struct rpath *rp, const struct matcher *m, uint32_t c,
+                   bool neg)
+{
+  size_t i = 0;
+  while(i < rp->ngw && !same_wild(rp->gw[i].m, m))
+    i++;
+  if(i == rp->ngw) {
+    if(!grow((void **)&rp->gw, &rp->capgw, rp->ngw + 1, sizeof(*rp->gw),
+             SIZE_MAX / 64))
+      return false;
+    rp->gw[rp->ngw++] = (struct gwild){m, {0}, {0}};
+  }
+  return u32_push(neg ? &rp->gw[i].nots : &rp->gw[i].conds, c);
+}
+
 /* An anything-but whose exclusions on strings can all be indexed: inner
  * values, ASCII ignore-case values, prefixes, suffixes, wildcards (and
  * numbers, which never exclude a string). */
@@ -767,10 +797,7 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
         ok = trie_add(&rp->suf, lit, n, true, false, k, true);
         break;
       default:
-        ok = grow((void **)&rp->abw, &rp->capabw, rp->nabw + 1,
-                  sizeof(*rp->abw), SIZE_MAX / 16);
-        if(ok)
-          rp->abw[rp->nabw++] = (struct abwild){im, k};
+        ok = gw_add(rp, im, k, true);
       }
       break;
     default: /* numbers: never a string */
@@ -896,7 +923,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
         ok = trie_add(&rp->suf, lit, n, true, false, c, false);
         break;
       default:
-        ok = gen_push(&rp->gs, m, c);
+        ok = gw_add(rp, m, c, false);
       }
       break;
     }
@@ -1115,7 +1142,11 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     trie_free(&p->sufi);
     ch_numidx_free(&p->ix);
     free(p->ab.v);
-    free(p->abw);
+    for(size_t j = 0; j < p->ngw; j++) {
+      free(p->gw[j].conds.v);
+      free(p->gw[j].nots.v);
+    }
+    free(p->gw);
   }
   for(size_t i = 0; i < rs->nconds; i++)
     free(rs->conds[i].alts.v);
@@ -1374,8 +1405,8 @@ static bool wild(const struct matcher *m, const char *s, size_t n)
   size_t ns = m->nseg, first = m->seglen[0], last = m->seglen[ns - 1];
   if(ns == 1)
     return n == first && memcmp(s, m->seg[0], n) == 0;
-  if(first + last > n || memcmp(s, m->seg[0], first) != 0 ||
-     memcmp(s + n - last, m->seg[ns - 1], last) != 0)
+  if(first + last > n || !same(s, m->seg[0], first) ||
+     !same(s + n - last, m->seg[ns - 1], last))
     return false;
   const char *pos = s + first, *end = s + n - last;
   for(size_t k = 1; k + 1 < ns; k++) {
@@ -2853,11 +2884,13 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
          !trie_walk(f, &rp->suf, v->s, v->n, true, false, id) ||
          !trie_walk(f, &rp->sufi, v->s, v->n, true, true, id))
         return false;
-      for(size_t i = 0; i < rp->nabw; i++) {
-        uint32_t k = rp->abw[i].k;
-        if(!(s->excl[k / 64] >> (k % 64) & 1) &&
-           wild(rp->abw[i].m, v->s, v->n))
-          s->excl[k / 64] |= (uint64_t)1 << (k % 64);
+      for(size_t i = 0; i < rp->ngw; i++) {
+        const struct gwild *g = &rp->gw[i];
+        if(wild(g->m, v->s, v->n)) {
+          if(!add_hits(f, &g->conds, id))
+            return false;
+          excl_set(s, &g->nots);
+        }
       }
       /* every anything-but entry nothing excluded holds */
       for(size_t w = 0; w < (nab + 63) / 64; w++) {
