@@ -18,24 +18,36 @@
  *   numbers (by value, so 300 = 3.0e2) and equals-ignore-case strings
  *   through one hash table keyed by (path, value); prefixes and suffixes
  *   (each also ignoring case) through byte tries walked once per value
- *   (suffixes reversed); true/false/null/exists by lists; numeric ranges
+ *   (suffixes reversed; a node with several children finds them through
+ *   a table by byte); true/false/null/exists by lists; numeric ranges
  *   with both bounds sorted by lower bound (a binary search, then the
  *   ones starting within the widest range's width below the value), the
- *   others as an unpacked array; wildcard, cidr and anything-but by a
- *   per-path list checked in turn, as are prefixes and suffixes ignoring
- *   the case of non-ASCII values (fold.h: forms may differ in length,
- *   the event is not folded); non-ASCII equals-ignore-case values are in
- *   the hash table by the hash of their key (fold.h), one entry per
- *   pattern string, each candidate checked. So a string value costs a
- *   few lookups and a walk bounded by its length, whatever the number of
- *   rules of those kinds; wildcards, cidr, anything-but and non-ASCII
- *   ignore-case prefixes and suffixes cost one check each.
+ *   others as an unpacked array; wildcards that are a literal, a prefix
+ *   or a suffix join the hash table and tries, other wildcards are
+ *   checked in turn once per distinct wildcard; anything-but on strings
+ *   is "every entry but those excluded": its inner values, prefixes,
+ *   suffixes and wildcards sit in the same table, tries and wildcard list
+ *   as exclusions, so a value's one set of walks gives both its hits and
+ *   the entries it excludes; cidr, anything-but on other types and with
+ *   non-ASCII ignore-case values by a per-path list checked in turn, as
+ *   are prefixes and suffixes ignoring the case of non-ASCII values
+ *   (fold.h: forms may differ in length, the event is not folded);
+ *   non-ASCII equals-ignore-case values are in the hash table by the
+ *   hash of their key (fold.h), one entry per pattern string, each
+ *   candidate checked. So a string value costs a few lookups and a walk
+ *   bounded by its length, whatever the number of rules of those kinds,
+ *   plus one step per anything-but entry it does not exclude; wildcards
+ *   with inner stars, cidr and non-ASCII ignore-case prefixes and
+ *   suffixes cost one check each.
  * - A real read only by ranges is approximated from its digits (within
  *   2^-51 of the exact double); a bound closer than 2^-50 of it makes
  *   the number exact first, so answers are those of the exact value
  *   while most coordinates never pay for an exact conversion.
- * - Each accepting (condition, event leaf) pair is a hit. After the event
- *   is read, hits bump per-alternative counters (stamped with an epoch,
+ * - Each accepting (condition, event leaf) pair is a hit. A hit of a
+ *   condition that is its rule's only one matches the rule at once (no
+ *   hit kept; a duplicate key that kills leaves makes the event be read
+ *   again keeping every hit). After the event is read, the other hits
+ *   bump per-alternative counters (stamped with an epoch,
  *   so nothing is cleared between events); an alternative whose
  *   conditions are all satisfied (or absent for exists:false) is then
  *   checked for array consistency, only among the conditions whose leaves
