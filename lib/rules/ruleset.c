@@ -254,6 +254,7 @@ struct rpath {
    * it makes anyway for the other operators), then takes every entry not
    * excluded. Entries with a non-ASCII ignore-case value stay in gs. */
   struct u32v ab;
+  struct u32v abdir; /* per entry its condition's direct rule, or NONE */
   struct gwild *gw;
   size_t ngw, capgw;
 };
@@ -265,6 +266,7 @@ struct cond {
   /* its rule, when it is the rule's only alternative's only condition:
    * a live hit is a match, no counting; else NONE */
   uint32_t direct;
+  uint32_t abk; /* its (last) anything-but entry on its path, or NONE */
   struct u32v alts;
 };
 
@@ -770,8 +772,9 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
 {
   struct rpath *rp = &rs->paths[pi];
   uint32_t k = (uint32_t)rp->ab.n;
-  if(!u32_push(&rp->ab, c))
+  if(!u32_push(&rp->ab, c) || !u32_push(&rp->abdir, NONE))
     return false;
+  rs->conds[c].abk = k;
   if(rp->ab.n > rs->maxab)
     rs->maxab = rp->ab.n;
   for(size_t i = 0; i < m->ninner; i++) {
@@ -842,6 +845,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   memset(cd, 0, sizeof(*cd));
   cd->path = pi;
   cd->direct = NONE; /* set when the rule is complete */
+  cd->abk = NONE;
   struct rpath *rp = &rs->paths[pi];
   for(size_t i = 0; i < l->nm; i++) {
     const struct matcher *m = &l->m[i];
@@ -1108,6 +1112,8 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     for(size_t j = 0; j < cd->alts.n; j++)
       cd->once &= rs->alts[cd->alts.v[j]].n == 1;
     cd->direct = cd->once && cd->alts.n == 1 ? r : NONE;
+    if(cd->abk != NONE) /* a hint for the anything-but entry */
+      rs->paths[cd->path].abdir.v[cd->abk] = cd->direct;
   }
   for(size_t k = 0; k < nseen; k++) {
     uint32_t pi = rs->conds[ids[k]].path;
@@ -1154,6 +1160,7 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     trie_free(&p->sufi);
     ch_numidx_free(&p->ix);
     free(p->ab.v);
+    free(p->abdir.v);
     for(size_t j = 0; j < p->ngw; j++) {
       free(p->gw[j].conds.v);
       free(p->gw[j].nots.v);
@@ -2870,7 +2877,9 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
     int kind = isnum ? X_NUM : X_STR;
     double d = isnum ? norm_zero(v->d) : 0;
     size_t nab = isnum ? 0 : rp->ab.n;
-    if(nab) /* no entry excluded yet */
+    if(nab && nab <= 64) /* no entry excluded yet (one word: no call) */
+      s->excl[0] = 0;
+    else if(nab)
       memset(s->excl, 0, (nab + 63) / 64 * sizeof(*s->excl));
     if(isnum ? rp->xnum : rp->xstr) {
       uint64_t h = xhash(pi, kind, v->s, v->n, d);
@@ -2909,9 +2918,17 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
         uint64_t x = ~s->excl[w];
         if(nab - 64 * w < 64)
           x &= ((uint64_t)1 << (nab - 64 * w)) - 1;
-        for(; x; x &= x - 1)
-          if(!add_hit(f, rp->ab.v[64 * w + (size_t)__builtin_ctzll(x)], id))
+        for(; x; x &= x - 1) {
+          size_t k = 64 * w + (size_t)__builtin_ctzll(x);
+          uint32_t dr = rp->abdir.v[k];
+          if(dr != NONE && !s->nosat) { /* add_hit's, without the lookup */
+            s->dmarked = true;
+            rule_matched(s, dr);
+          }
+          else if(!add_hit(f, rp->ab.v[k], id)) {
             return false;
+          }
+        }
       }
     }
     if(isnum) {
