@@ -602,7 +602,7 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
   }
 }
 
-/* Add cond (not: anything-but entry cond excluded) under s[0..n) (or m's
+/* Add cond (neg: anything-but entry cond excluded) under s[0..n) (or m's
  * number) of the given kind to the hash table. */
 static bool x_add_str(certhub_ruleset *rs, uint32_t path,
                       const struct matcher *m, int kind, const char *str,
