@@ -18,24 +18,36 @@
  *   numbers (by value, so 300 = 3.0e2) and equals-ignore-case strings
  *   through one hash table keyed by (path, value); prefixes and suffixes
  *   (each also ignoring case) through byte tries walked once per value
- *   (suffixes reversed); true/false/null/exists by lists; numeric ranges
+ *   (suffixes reversed; a node with several children finds them through
+ *   a table by byte); true/false/null/exists by lists; numeric ranges
  *   with both bounds sorted by lower bound (a binary search, then the
  *   ones starting within the widest range's width below the value), the
- *   others as an unpacked array; wildcard, cidr and anything-but by a
- *   per-path list checked in turn, as are prefixes and suffixes ignoring
- *   the case of non-ASCII values (fold.h: forms may differ in length,
- *   the event is not folded); non-ASCII equals-ignore-case values are in
- *   the hash table by the hash of their key (fold.h), one entry per
- *   pattern string, each candidate checked. So a string value costs a
- *   few lookups and a walk bounded by its length, whatever the number of
- *   rules of those kinds; wildcards, cidr, anything-but and non-ASCII
- *   ignore-case prefixes and suffixes cost one check each.
+ *   others as an unpacked array; wildcards that are a literal, a prefix
+ *   or a suffix join the hash table and tries, other wildcards are
+ *   checked in turn once per distinct wildcard; anything-but on strings
+ *   is "every entry but those excluded": its inner values, prefixes,
+ *   suffixes and wildcards sit in the same table, tries and wildcard list
+ *   as exclusions, so a value's one set of walks gives both its hits and
+ *   the entries it excludes; cidr, anything-but on other types and with
+ *   non-ASCII ignore-case values by a per-path list checked in turn, as
+ *   are prefixes and suffixes ignoring the case of non-ASCII values
+ *   (fold.h: forms may differ in length, the event is not folded);
+ *   non-ASCII equals-ignore-case values are in the hash table by the
+ *   hash of their key (fold.h), one entry per pattern string, each
+ *   candidate checked. So a string value costs a few lookups and a walk
+ *   bounded by its length, whatever the number of rules of those kinds,
+ *   plus one step per anything-but entry it does not exclude; wildcards
+ *   with inner stars, cidr and non-ASCII ignore-case prefixes and
+ *   suffixes cost one check each.
  * - A real read only by ranges is approximated from its digits (within
  *   2^-51 of the exact double); a bound closer than 2^-50 of it makes
  *   the number exact first, so answers are those of the exact value
  *   while most coordinates never pay for an exact conversion.
- * - Each accepting (condition, event leaf) pair is a hit. After the event
- *   is read, hits bump per-alternative counters (stamped with an epoch,
+ * - Each accepting (condition, event leaf) pair is a hit. A hit of a
+ *   condition that is its rule's only one matches the rule at once (no
+ *   hit kept; a duplicate key that kills leaves makes the event be read
+ *   again keeping every hit). After the event is read, the other hits
+ *   bump per-alternative counters (stamped with an epoch,
  *   so nothing is cleared between events); an alternative whose
  *   conditions are all satisfied (or absent for exists:false) is then
  *   checked for array consistency, only among the conditions whose leaves
@@ -175,13 +187,24 @@ struct genv {
  * sibling list (short in practice; at most 256). */
 struct tnode {
   uint32_t child, sib;
+  uint32_t
+      dense; /* its children by byte at trie dense[256 * dense], or NONE */
+  uint32_t nkids;
   unsigned char byte;
   struct u32v conds; /* the prefixes ending here */
+  struct u32v nots;  /* anything-but entries they exclude (struct rpath ab) */
 };
 
+/* A node with TRIE_DENSE children or more finds them by byte in a table
+ * of 256 (a value's byte is otherwise compared with each sibling: the
+ * root of 2,000 prefixes has tens); at most one table per TRIE_DENSE
+ * nodes. */
+#define TRIE_DENSE 4
 struct trie {
   struct tnode *v; /* v[0] is the root (the empty prefix) */
   size_t n, cap;
+  uint32_t *dense; /* ndense tables of 256 child indexes (NONE: none) */
+  size_t ndense, capdense;
 };
 
 struct range { /* a numeric matcher, unpacked for a tight loop */
@@ -193,6 +216,14 @@ struct range { /* a numeric matcher, unpacked for a tight loop */
 struct rangev {
   struct range *v;
   size_t n, cap;
+};
+
+/* A wildcard of other shape than a literal, a prefix or a suffix, checked
+ * in turn on strings, once for all the conditions that have it and the
+ * anything-but entries it excludes. */
+struct gwild {
+  const struct matcher *m;
+  struct u32v conds, nots;
 };
 
 /* Dispatch of one rule path's conditions by the type of the value. */
@@ -216,6 +247,16 @@ struct rpath {
    * scratch stamps region r of this path at rbase + r (rcap of them) */
   struct ch_numidx ix;
   uint32_t rbase, rcap;
+  /* anything-but on strings, as "all hold but the excluded": entry k is
+   * condition ab.v[k]; its inner values, prefixes and suffixes sit in the
+   * hash table and tries as exclusions of k (nots), its other wildcards
+   * in gw. A string value walks those once for all entries (the walks
+   * it makes anyway for the other operators), then takes every entry not
+   * excluded. Entries with a non-ASCII ignore-case value stay in gs. */
+  struct u32v ab;
+  struct u32v abdir; /* per entry its condition's direct rule, or NONE */
+  struct gwild *gw;
+  size_t ngw, capgw;
 };
 
 struct cond {
@@ -225,6 +266,7 @@ struct cond {
   /* its rule, when it is the rule's only alternative's only condition:
    * a live hit is a match, no counting; else NONE */
   uint32_t direct;
+  uint32_t abk; /* its (last) anything-but entry on its path, or NONE */
   struct u32v alts;
 };
 
@@ -249,6 +291,7 @@ struct xent {
   double d;
   struct u32v conds;
   const struct matcher *m; /* X_EICU */
+  struct u32v nots; /* anything-but entries excluded (struct rpath ab) */
 };
 
 struct rule {
@@ -278,6 +321,8 @@ struct certhub_ruleset {
   size_t maxpath;          /* longest node path */
   size_t maxalt;           /* most conditions in one alternative */
   size_t rspace;           /* region stamps (struct rpath rbase, rcap) */
+  bool has_absent;         /* some condition has exists:false */
+  size_t maxab;            /* most anything-but entries on one path */
 };
 
 static struct node *node_find(const certhub_ruleset *rs, const char *p,
@@ -448,21 +493,72 @@ static bool eq_icase(const char *a, const char *b, size_t n)
   return true;
 }
 
+#define ONES 0x0101010101010101ull
+
+/* The 8 bytes of w with ASCII capitals lowered, as lc() does each. */
+static inline uint64_t lower8(uint64_t w)
+{
+  uint64_t x = w & (0x7f * ONES); /* no carry between bytes below */
+  uint64_t ge_a = x + (0x80 - 'A') * ONES, gt_z = x + (0x80 - 'Z' - 1) * ONES;
+  return w | ((ge_a & ~gt_z & ~w & (0x80 * ONES)) >> 2);
+}
+
+static inline uint64_t load8(const char *s)
+{
+  uint64_t w;
+  memcpy(&w, s, sizeof(w));
+  return w;
+}
+
+static inline uint32_t load4(const char *s)
+{
+  uint32_t w;
+  memcpy(&w, s, sizeof(w));
+  return w;
+}
+
+static inline uint64_t wmix(uint64_t h, uint64_t w, bool icase)
+{
+  h = (h ^ (icase ? lower8(w) : w)) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+/* The hash of s[0..n) (icase: with ASCII capitals lowered) from h: 8
+ * bytes a step (the last word may overlap the one before; under 8 bytes,
+ * two overlapping 4-byte words; under 4, three bytes), within s. */
+static inline uint64_t str_hash(uint64_t h, const char *s, size_t n,
+                                bool icase)
+{
+  h = wmix(h, n, false);
+  if(n >= 8) {
+    size_t i = 0;
+    for(; i + 8 <= n; i += 8)
+      h = wmix(h, load8(s + i), icase);
+    if(i < n)
+      h = wmix(h, load8(s + n - 8), icase);
+  }
+  else if(n >= 4) {
+    h = wmix(h, load4(s) | (uint64_t)load4(s + n - 4) << 32, icase);
+  }
+  else if(n) {
+    unsigned char a = (unsigned char)s[0], b = (unsigned char)s[n / 2],
+                  c = (unsigned char)s[n - 1];
+    h = wmix(h, a | (uint64_t)b << 8 | (uint64_t)c << 16, icase);
+  }
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 32);
+}
+
 static uint64_t xhash(uint32_t path, int kind, const char *s, size_t n,
                       double d)
 {
-  uint64_t h = fnv(FNV_OFF, &path, sizeof(path));
   if(kind == X_NUM) {
+    uint64_t h = fnv(FNV_OFF, &path, sizeof(path));
     d = norm_zero(d);
     return fnv(h ^ 1, &d, sizeof(d));
   }
-  if(kind == X_EIC) {
-    h ^= 2;
-    for(size_t i = 0; i < n; i++)
-      h = (h ^ (unsigned)lc((unsigned char)s[i])) * FNV_PRIME;
-    return h;
-  }
-  return fnv(h, s, n);
+  return str_hash(((uint64_t)path << 2 | (uint64_t)kind) * FNV_PRIME, s, n,
+                  kind == X_EIC);
 }
 
 /* The hash of s's key (fold.h) on path: the same for every value a
@@ -506,16 +602,16 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
   }
 }
 
-static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
-                  uint32_t cond)
+/* Add cond (neg: anything-but entry cond excluded) under s[0..n) (or m's
+ * number) of the given kind to the hash table. */
+static bool x_add_str(certhub_ruleset *rs, uint32_t path,
+                      const struct matcher *m, int kind, const char *str,
+                      size_t n, uint32_t cond, bool neg)
 {
-  int kind = m->kind == M_NUMBER ? X_NUM
-             : m->kind == M_EIC  ? (m->fu ? X_EICU : X_EIC)
-                                 : X_STR;
   double d = kind == X_NUM ? norm_zero(m->num) : 0;
-  uint64_t h = kind == X_EICU ? xhash_key(path, m->s, m->slen)
-                              : xhash(path, kind, m->s, m->slen, d);
-  struct xent *x = x_find(rs, h, path, kind, m->s, m->slen, d);
+  uint64_t h =
+      kind == X_EICU ? xhash_key(path, str, n) : xhash(path, kind, str, n, d);
+  struct xent *x = x_find(rs, h, path, kind, str, n, d);
   if(!x) {
     if(!grow((void **)&rs->xs, &rs->capxs, rs->nxs + 1, sizeof(*rs->xs),
              NONE / 2) ||
@@ -523,22 +619,31 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
                offsetof(struct xent, hash)))
       return false;
     x = &rs->xs[rs->nxs++];
-    *x = (struct xent){h, path, kind, m->s, m->slen, d, {0}, m};
+    *x = (struct xent){h, path, kind, str, n, d, {0}, m, {0}};
     size_t mask = rs->xtabsize - 1, j = (size_t)h & mask;
     while(rs->xtab[j])
       j = (j + 1) & mask;
     rs->xtab[j] = (uint32_t)rs->nxs;
   }
-  return u32_push(&x->conds, cond);
+  return u32_push(neg ? &x->nots : &x->conds, cond);
+}
+
+static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
+                  uint32_t cond)
+{
+  int kind = m->kind == M_NUMBER ? X_NUM
+             : m->kind == M_EIC  ? (m->fu ? X_EICU : X_EIC)
+                                 : X_STR;
+  return x_add_str(rs, path, m, kind, m->s, m->slen, cond, false);
 }
 
 static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
-                     bool icase, uint32_t cond)
+                     bool icase, uint32_t cond, bool neg)
 {
   if(!t->n) {
     if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
       return false;
-    t->v[0] = (struct tnode){NONE, NONE, 0, {0}};
+    t->v[0] = (struct tnode){NONE, NONE, NONE, 0, 0, {0}, {0}};
     t->n = 1;
   }
   uint32_t cur = 0;
@@ -553,19 +658,170 @@ static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
       if(!grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), NONE / 2))
         return false;
       c = (uint32_t)t->n++;
-      t->v[c] = (struct tnode){NONE, t->v[cur].child, b, {0}};
-      t->v[cur].child = c;
+      t->v[c] = (struct tnode){NONE, t->v[cur].child, NONE, 0, b, {0}, {0}};
+      struct tnode *pn = &t->v[cur];
+      pn->child = c;
+      if(++pn->nkids == TRIE_DENSE) { /* a table, filled from the list */
+        if(!grow((void **)&t->dense, &t->capdense, 256 * (t->ndense + 1),
+                 sizeof(*t->dense), NONE / 2))
+          return false;
+        uint32_t *tab = t->dense + 256 * t->ndense;
+        for(unsigned k = 0; k < 256; k++)
+          tab[k] = NONE;
+        for(uint32_t k = pn->child; k != NONE; k = t->v[k].sib)
+          tab[t->v[k].byte] = k;
+        pn->dense = (uint32_t)t->ndense++;
+      }
+      else if(pn->dense != NONE) {
+        t->dense[256 * (size_t)pn->dense + b] = c;
+      }
     }
     cur = c;
   }
-  return u32_push(&t->v[cur].conds, cond);
+  return u32_push(neg ? &t->v[cur].nots : &t->v[cur].conds, cond);
 }
 
 static void trie_free(struct trie *t)
 {
-  for(size_t i = 0; i < t->n; i++)
+  for(size_t i = 0; i < t->n; i++) {
     free(t->v[i].conds.v);
+    free(t->v[i].nots.v);
+  }
   free(t->v);
+  free(t->dense);
+}
+
+/* A wildcard that is one literal (0), a prefix (1: "lit*") or a suffix
+ * (2: "*lit"), with *lit, *n the literal; else -1 (checked by wild()). */
+static int wild_shape(const struct matcher *m, const char **lit, size_t *n)
+{
+  if(m->nseg == 1) {
+    *lit = m->seg[0];
+    *n = m->seglen[0];
+    return 0;
+  }
+  if(m->nseg == 2 && m->seglen[1] == 0) {
+    *lit = m->seg[0];
+    *n = m->seglen[0];
+    return 1;
+  }
+  if(m->nseg == 2 && m->seglen[0] == 0) {
+    *lit = m->seg[1];
+    *n = m->seglen[1];
+    return 2;
+  }
+  return -1;
+}
+
+static bool same_wild(const struct matcher *a, const struct matcher *b)
+{
+  if(a->nseg != b->nseg)
+    return false;
+  for(size_t i = 0; i < a->nseg; i++)
+    if(a->seglen[i] != b->seglen[i] ||
+       memcmp(a->seg[i], b->seg[i], a->seglen[i]) != 0)
+      return false;
+  return true;
+}
+
+/* Wildcard m of condition c (neg: excluding anything-but entry c) into
+ * the path's list, once per distinct wildcard. */
+static bool gw_add(struct rpath *rp, const struct matcher *m, uint32_t c,
+                   bool neg)
+{
+  size_t i = 0;
+  while(i < rp->ngw && !same_wild(rp->gw[i].m, m))
+    i++;
+  if(i == rp->ngw) {
+    if(!grow((void **)&rp->gw, &rp->capgw, rp->ngw + 1, sizeof(*rp->gw),
+             SIZE_MAX / 64))
+      return false;
+    rp->gw[rp->ngw++] = (struct gwild){m, {0}, {0}};
+  }
+  return u32_push(neg ? &rp->gw[i].nots : &rp->gw[i].conds, c);
+}
+
+/* An anything-but whose exclusions on strings can all be indexed: inner
+ * values, ASCII ignore-case values, prefixes, suffixes, wildcards (and
+ * numbers, which never exclude a string). */
+static bool ab_indexable(const struct matcher *m)
+{
+  for(size_t i = 0; i < m->ninner; i++) {
+    const struct matcher *im = &m->inner[i];
+    switch(im->kind) {
+    case M_STRING:
+    case M_NUMBER:
+    case M_WILDCARD:
+      break;
+    case M_EIC:
+    case M_PREFIX:
+    case M_SUFFIX:
+      if(im->fu)
+        return false;
+      break;
+    default:
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Anything-but m of condition c on path pi as string entry k = ab.n. */
+static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
+                   uint32_t c)
+{
+  struct rpath *rp = &rs->paths[pi];
+  uint32_t k = (uint32_t)rp->ab.n;
+  if(!u32_push(&rp->ab, c) || !u32_push(&rp->abdir, NONE))
+    return false;
+  rs->conds[c].abk = k;
+  if(rp->ab.n > rs->maxab)
+    rs->maxab = rp->ab.n;
+  for(size_t i = 0; i < m->ninner; i++) {
+    const struct matcher *im = &m->inner[i];
+    const char *lit;
+    size_t n;
+    bool ok = true;
+    switch(im->kind) {
+    case M_STRING:
+      ok = x_add_str(rs, pi, im, X_STR, im->s, im->slen, k, true);
+      rp->xstr++;
+      break;
+    case M_EIC:
+      ok = x_add_str(rs, pi, im, X_EIC, im->s, im->slen, k, true);
+      rp->xeic++;
+      break;
+    case M_PREFIX:
+      ok = trie_add(im->icase ? &rp->prei : &rp->pre, im->s, im->slen, false,
+                    im->icase, k, true);
+      break;
+    case M_SUFFIX:
+      ok = trie_add(im->icase ? &rp->sufi : &rp->suf, im->s, im->slen, true,
+                    im->icase, k, true);
+      break;
+    case M_WILDCARD:
+      switch(wild_shape(im, &lit, &n)) {
+      case 0:
+        ok = x_add_str(rs, pi, im, X_STR, lit, n, k, true);
+        rp->xstr++;
+        break;
+      case 1:
+        ok = trie_add(&rp->pre, lit, n, false, false, k, true);
+        break;
+      case 2:
+        ok = trie_add(&rp->suf, lit, n, true, false, k, true);
+        break;
+      default:
+        ok = gw_add(rp, im, k, true);
+      }
+      break;
+    default: /* numbers: never a string */
+      break;
+    }
+    if(!ok)
+      return false;
+  }
+  return true;
 }
 
 static bool gen_push(struct genv *g, const struct matcher *m, uint32_t cond)
@@ -589,6 +845,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   memset(cd, 0, sizeof(*cd));
   cd->path = pi;
   cd->direct = NONE; /* set when the rule is complete */
+  cd->abk = NONE;
   struct rpath *rp = &rs->paths[pi];
   for(size_t i = 0; i < l->nm; i++) {
     const struct matcher *m = &l->m[i];
@@ -618,11 +875,11 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
       break;
     case M_PREFIX:
       ok = trie_add(m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
-                    m->icase, c);
+                    m->icase, c, false);
       break;
     case M_SUFFIX:
       ok = trie_add(m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
-                    m->icase, c);
+                    m->icase, c, false);
       break;
     case M_TRUE:
       ok = u32_push(&rp->t, c);
@@ -637,7 +894,7 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
       if(m->exists)
         ok = u32_push(&rp->exists, c);
       else
-        cd->absent_ok = rp->has_absent = true;
+        cd->absent_ok = rp->has_absent = rs->has_absent = true;
       break;
     case M_NUMERIC:
       if(m->has_lo && m->has_hi) {
@@ -661,10 +918,32 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
             m->lo, m->hi, m->has_lo, m->lo_incl, m->has_hi, m->hi_incl, c};
       break;
     case M_ANYBUT:
-      ok = gen_push(&rp->gs, m, c) && gen_push(&rp->gn, m, c) &&
-           gen_push(&rp->go, m, c);
+      ok =
+          (ab_indexable(m) ? ab_add(rs, pi, m, c) : gen_push(&rp->gs, m, c)) &&
+          gen_push(&rp->gn, m, c) && gen_push(&rp->go, m, c);
+      rp = &rs->paths[pi];
       break;
-    default: /* wildcard, cidr */
+    case M_WILDCARD: {
+      /* the usual shapes join the exact values and tries */
+      const char *lit;
+      size_t n;
+      switch(wild_shape(m, &lit, &n)) {
+      case 0:
+        ok = x_add_str(rs, pi, m, X_STR, lit, n, c, false);
+        rp->xstr++;
+        break;
+      case 1:
+        ok = trie_add(&rp->pre, lit, n, false, false, c, false);
+        break;
+      case 2:
+        ok = trie_add(&rp->suf, lit, n, true, false, c, false);
+        break;
+      default:
+        ok = gw_add(rp, m, c, false);
+      }
+      break;
+    }
+    default: /* cidr */
       ok = gen_push(&rp->gs, m, c);
       break;
     }
@@ -833,6 +1112,8 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     for(size_t j = 0; j < cd->alts.n; j++)
       cd->once &= rs->alts[cd->alts.v[j]].n == 1;
     cd->direct = cd->once && cd->alts.n == 1 ? r : NONE;
+    if(cd->abk != NONE) /* a hint for the anything-but entry */
+      rs->paths[cd->path].abdir.v[cd->abk] = cd->direct;
   }
   for(size_t k = 0; k < nseen; k++) {
     uint32_t pi = rs->conds[ids[k]].path;
@@ -878,13 +1159,22 @@ void certhub_ruleset_free(certhub_ruleset *rs)
     trie_free(&p->suf);
     trie_free(&p->sufi);
     ch_numidx_free(&p->ix);
+    free(p->ab.v);
+    free(p->abdir.v);
+    for(size_t j = 0; j < p->ngw; j++) {
+      free(p->gw[j].conds.v);
+      free(p->gw[j].nots.v);
+    }
+    free(p->gw);
   }
   for(size_t i = 0; i < rs->nconds; i++)
     free(rs->conds[i].alts.v);
   for(size_t i = 0; i < rs->nalts; i++)
     free(rs->alts[i].conds);
-  for(size_t i = 0; i < rs->nxs; i++)
+  for(size_t i = 0; i < rs->nxs; i++) {
     free(rs->xs[i].conds.v);
+    free(rs->xs[i].nots.v);
+  }
   free(rs->rules);
   free(rs->nodes);
   free(rs->ntab);
@@ -951,7 +1241,17 @@ struct certhub_match_scratch {
   size_t nrstamp;
   bool skipped; /* a number was left out as adding nothing (see leaf) */
   bool dup;     /* a duplicate key on a rule path killed leaves */
-  bool nosat;   /* this pass records every number */
+  bool nosat;   /* this pass records every number and every hit */
+  /* matched rules so far (out[0..nout), stamped in rule_stamp): a hit of
+   * a condition that is its rule's only one (struct cond direct) is the
+   * match at once, with no hit recorded; dmarked says one was, so that a
+   * duplicate key killing leaves sends the event through again (nosat) */
+  size_t nout;
+  bool dmarked;
+  bool marker;     /* a MARKER leaf was recorded */
+  uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
+  uint64_t *excl;  /* the anything-but entries a string value excludes */
+  size_t nexcl;    /* words */
 };
 
 ch_err certhub_match_scratch_new(certhub_match_scratch **out)
@@ -991,6 +1291,8 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->node_rec);
   free(s->bound);
   free(s->out);
+  free(s->rbits);
+  free(s->excl);
   free(s->rstamp);
   free(s);
 }
@@ -1008,6 +1310,18 @@ static bool resize0(void *vp, size_t old, size_t n, size_t elem)
     memset((char *)nv + old * elem, 0, (n - old) * elem);
   *v = nv;
   return true;
+}
+
+/* A new epoch: every stamp of the previous pass is stale. */
+static void next_epoch(certhub_match_scratch *s)
+{
+  if(++s->epoch == 0) { /* wrapped: forget every stamp */
+    memset(s->cond_stamp, 0, s->ncond * sizeof(uint32_t));
+    memset(s->path_stamp, 0, s->npath * sizeof(uint32_t));
+    memset(s->alt_stamp, 0, s->nalt * sizeof(uint32_t));
+    memset(s->rule_stamp, 0, s->nrule * sizeof(uint32_t));
+    s->epoch = 1;
+  }
 }
 
 /* Fit the scratch to the ruleset (it only grows). */
@@ -1040,7 +1354,9 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
   }
   if(rs->nrules > s->nrule) {
     if(!resize0(&s->rule_stamp, s->nrule, rs->nrules, sizeof(uint32_t)) ||
-       !resize0(&s->out, s->nrule, rs->nrules, sizeof(size_t)))
+       !resize0(&s->out, s->nrule, rs->nrules, sizeof(size_t)) ||
+       !resize0(&s->rbits, (s->nrule + 63) / 64, (rs->nrules + 63) / 64,
+                sizeof(uint64_t)))
       return false;
     s->nrule = rs->nrules;
   }
@@ -1049,6 +1365,11 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
        !resize0(&s->bound, s->maxalt, rs->maxalt, sizeof(*s->bound)))
       return false;
     s->maxalt = rs->maxalt;
+  }
+  if((rs->maxab + 63) / 64 > s->nexcl) {
+    if(!resize0(&s->excl, s->nexcl, (rs->maxab + 63) / 64, sizeof(uint64_t)))
+      return false;
+    s->nexcl = (rs->maxab + 63) / 64;
   }
   if(rs->rspace > s->nrstamp) {
     if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)))
@@ -1062,13 +1383,7 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     s->path = np;
     s->cappath = rs->maxpath + 1;
   }
-  if(++s->epoch == 0) { /* wrapped: forget every stamp */
-    memset(s->cond_stamp, 0, s->ncond * sizeof(uint32_t));
-    memset(s->path_stamp, 0, s->npath * sizeof(uint32_t));
-    memset(s->alt_stamp, 0, s->nalt * sizeof(uint32_t));
-    memset(s->rule_stamp, 0, s->nrule * sizeof(uint32_t));
-    s->epoch = 1;
-  }
+  next_epoch(s);
   return true;
 }
 
@@ -1109,8 +1424,8 @@ static bool wild(const struct matcher *m, const char *s, size_t n)
   size_t ns = m->nseg, first = m->seglen[0], last = m->seglen[ns - 1];
   if(ns == 1)
     return n == first && memcmp(s, m->seg[0], n) == 0;
-  if(first + last > n || memcmp(s, m->seg[0], first) != 0 ||
-     memcmp(s + n - last, m->seg[ns - 1], last) != 0)
+  if(first + last > n || !same(s, m->seg[0], first) ||
+     !same(s + n - last, m->seg[ns - 1], last))
     return false;
   const char *pos = s + first, *end = s + n - last;
   for(size_t k = 1; k + 1 < ns; k++) {
@@ -2300,10 +2615,26 @@ static bool skip_number(struct fl *f)
   return true;
 }
 
+/* Rule r matched this event (once in s->out). */
+static inline __attribute__((always_inline)) void
+rule_matched(certhub_match_scratch *s, uint32_t r)
+{
+  if(s->rule_stamp[r] != s->epoch) {
+    s->rule_stamp[r] = s->epoch;
+    s->out[s->nout++] = r;
+  }
+}
+
 static inline __attribute__((always_inline)) bool
 add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
 {
   certhub_match_scratch *s = f->s;
+  uint32_t dr = f->rs->conds[cond].direct;
+  if(dr != NONE && !s->nosat) { /* the rule matches: no hit to count */
+    s->dmarked = true;
+    rule_matched(s, dr);
+    return true;
+  }
   if(s->nhits == s->caphits &&
      !grow((void **)&s->hits, &s->caphits, s->nhits + 1, sizeof(*s->hits),
            SCRATCH_MAX_HITS))
@@ -2349,9 +2680,18 @@ static bool eicu_hits(struct fl *f, uint32_t pi, const struct val *v,
   }
 }
 
-/* Hits of every prefix (rev: suffix) of s[0..n) in t. */
-static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
-                      size_t n, bool rev, bool icase, uint32_t leaf)
+/* Mark the anything-but entries in v as excluded (scratch excl). */
+static inline void excl_set(certhub_match_scratch *s, const struct u32v *v)
+{
+  for(size_t i = 0; i < v->n; i++)
+    s->excl[v->v[i] / 64] |= (uint64_t)1 << (v->v[i] % 64);
+}
+
+/* Hits of every prefix (rev: suffix) of s[0..n) in t, and the
+ * anything-but entries they exclude. */
+static inline __attribute__((always_inline)) bool
+trie_walk(struct fl *f, const struct trie *t, const char *s, size_t n,
+          bool rev, bool icase, uint32_t leaf)
 {
   if(!t->n)
     return true;
@@ -2359,14 +2699,22 @@ static bool trie_walk(struct fl *f, const struct trie *t, const char *s,
   for(size_t i = 0;; i++) {
     if(!add_hits(f, &t->v[cur].conds, leaf))
       return false;
+    if(t->v[cur].nots.n)
+      excl_set(f->s, &t->v[cur].nots);
     if(i == n)
       return true;
     unsigned char b = (unsigned char)s[rev ? n - 1 - i : i];
     if(icase)
       b = (unsigned char)lc(b);
-    uint32_t c = t->v[cur].child;
-    while(c != NONE && t->v[c].byte != b)
-      c = t->v[c].sib;
+    uint32_t c;
+    if(t->v[cur].dense != NONE) {
+      c = t->dense[256 * (size_t)t->v[cur].dense + b];
+    }
+    else {
+      c = t->v[cur].child;
+      while(c != NONE && t->v[c].byte != b)
+        c = t->v[c].sib;
+    }
     if(c == NONE)
       return true;
     cur = c;
@@ -2507,8 +2855,10 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
       to[i] = s->stack[i];
     s->nctx += depth;
   }
-  if(pi == MARKER)
+  if(pi == MARKER) {
+    s->marker = true;
     return true;
+  }
   if(ixhits) {
     for(uint32_t i = 0; i < nixhits; i++)
       if(!add_hit(f, ixhits[i], id))
@@ -2526,11 +2876,18 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
     bool isnum = v->t == V_NUM;
     int kind = isnum ? X_NUM : X_STR;
     double d = isnum ? norm_zero(v->d) : 0;
+    size_t nab = isnum ? 0 : rp->ab.n;
+    if(nab && nab <= 64) /* no entry excluded yet (one word: no call) */
+      s->excl[0] = 0;
+    else if(nab)
+      memset(s->excl, 0, (nab + 63) / 64 * sizeof(*s->excl));
     if(isnum ? rp->xnum : rp->xstr) {
       uint64_t h = xhash(pi, kind, v->s, v->n, d);
       const struct xent *x = x_find(rs, h, pi, kind, v->s, v->n, d);
       if(x && !add_hits(f, &x->conds, id))
         return false;
+      if(x && x->nots.n)
+        excl_set(s, &x->nots);
     }
     if(!isnum) {
       if(rp->xeic) {
@@ -2538,6 +2895,8 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
         const struct xent *x = x_find(rs, h, pi, X_EIC, v->s, v->n, 0);
         if(x && !add_hits(f, &x->conds, id))
           return false;
+        if(x && x->nots.n)
+          excl_set(s, &x->nots);
       }
       if(rp->xeicu && !eicu_hits(f, pi, v, id))
         return false;
@@ -2546,6 +2905,31 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
          !trie_walk(f, &rp->suf, v->s, v->n, true, false, id) ||
          !trie_walk(f, &rp->sufi, v->s, v->n, true, true, id))
         return false;
+      for(size_t i = 0; i < rp->ngw; i++) {
+        const struct gwild *g = &rp->gw[i];
+        if(wild(g->m, v->s, v->n)) {
+          if(!add_hits(f, &g->conds, id))
+            return false;
+          excl_set(s, &g->nots);
+        }
+      }
+      /* every anything-but entry nothing excluded holds */
+      for(size_t w = 0; w < (nab + 63) / 64; w++) {
+        uint64_t x = ~s->excl[w];
+        if(nab - 64 * w < 64)
+          x &= ((uint64_t)1 << (nab - 64 * w)) - 1;
+        for(; x; x &= x - 1) {
+          size_t k = 64 * w + (size_t)__builtin_ctzll(x);
+          uint32_t dr = rp->abdir.v[k];
+          if(dr != NONE && !s->nosat) { /* add_hit's, without the lookup */
+            s->dmarked = true;
+            rule_matched(s, dr);
+          }
+          else if(!add_hit(f, rp->ab.v[k], id)) {
+            return false;
+          }
+        }
+      }
     }
     if(isnum) {
       size_t b, e;
@@ -2977,8 +3361,8 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
     return CH_ERR_NOMEM;
   s->nosat = false;
 again:
-  s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = 0;
-  s->skipped = s->dup = false;
+  s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = s->nout = 0;
+  s->skipped = s->dup = s->dmarked = s->marker = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
     memset(s->rstamp, 0, s->nrstamp * sizeof(*s->rstamp));
     s->satep = 1;
@@ -3035,24 +3419,28 @@ again:
     set_msg(errmsg, "event: must be a JSON object, not %s", notobj);
     return CH_ERR_PARSE;
   }
-  if(s->dup && s->skipped && !s->nosat) {
-    /* a number left out for an earlier one that a duplicate key then
-     * killed (see leaf): again, recording every number */
+  if(s->dup && (s->skipped || s->dmarked) && !s->nosat) {
+    /* a number left out for an earlier one, or a rule matched by a hit,
+     * and a duplicate key then killed leaves (see leaf): again, recording
+     * every number and every hit */
     s->nosat = true;
+    next_epoch(s);
     goto again;
   }
   uint32_t ep = s->epoch;
-  for(size_t i = 0; i < s->nleaves; i++) {
-    const struct sleaf *l = &s->leaves[i];
-    if(l->dead)
-      continue;
-    if(l->path == MARKER) {
-      set_msg(errmsg, "event: nested too deeply");
-      return CH_ERR_TOOBIG;
+  /* the paths present, for exists:false; a live MARKER is an error */
+  if(rs->has_absent || s->marker)
+    for(size_t i = 0; i < s->nleaves; i++) {
+      const struct sleaf *l = &s->leaves[i];
+      if(l->dead)
+        continue;
+      if(l->path == MARKER) {
+        set_msg(errmsg, "event: nested too deeply");
+        return CH_ERR_TOOBIG;
+      }
+      s->path_stamp[l->path] = ep;
     }
-    s->path_stamp[l->path] = ep;
-  }
-  size_t ntouched = 0, nout = 0;
+  size_t ntouched = 0, nout = s->nout;
   for(size_t i = 0; i < s->nhits; i++) {
     struct hit *ht = &s->hits[i];
     const struct sleaf *l = &s->leaves[ht->leaf];
@@ -3127,13 +3515,20 @@ again:
     s->rule_stamp[al->rule] = ep;
     s->out[nout++] = al->rule;
   }
-  /* In rule order: a scan of the stamps when the rules are few next to
-   * the matches, else a sort. */
-  if(nout > 1 && rs->nrules <= 8 * nout + 256) {
+  /* In rule order: through a bitset when its words are few next to the
+   * matches (each word is read and cleared), else a sort. */
+  size_t words = (rs->nrules + 63) / 64;
+  if(nout > 1 && words <= 2 * nout + 4) {
+    uint64_t *bits = s->rbits;
+    for(size_t i = 0; i < nout; i++)
+      bits[s->out[i] / 64] |= (uint64_t)1 << (s->out[i] % 64);
     nout = 0;
-    for(size_t r = 0; r < rs->nrules; r++)
-      if(s->rule_stamp[r] == ep)
-        s->out[nout++] = r;
+    for(size_t w = 0; w < words; w++) {
+      uint64_t x = bits[w];
+      bits[w] = 0;
+      for(; x; x &= x - 1)
+        s->out[nout++] = 64 * w + (size_t)__builtin_ctzll(x);
+    }
   }
   else if(nout > 32) {
     qsort(s->out, nout, sizeof(*s->out), sz_cmp);

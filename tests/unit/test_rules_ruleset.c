@@ -1154,6 +1154,184 @@ static void test_api(void **state)
   certhub_match_scratch_free(sc);
 }
 
+/* --- string values: one walk for all operators -------------------------- */
+
+/* A random string of letters in both cases, the bytes around the ASCII
+ * capitals ('@' '[' '`' '{': ignore-case folds letters by whole words),
+ * '.', '-', sometimes an 'É' (two bytes), 0 to 19 of them (the hash takes
+ * 8 bytes a step, with overlapping words), into b as JSON text without
+ * quotes; '*' only when star. */
+static void rand_str(char *b, size_t cap, bool star)
+{
+  static const char al[] = "aAbBzZ@[`{.-";
+  size_t n = rnd(4) ? rnd(6) : rnd(20), o = 0;
+  for(size_t i = 0; i < n && o + 4 < cap; i++) {
+    if(star && rnd(5) == 0 && (o == 0 || b[o - 1] != '*')) {
+      b[o++] = '*';
+    }
+    else if(rnd(16) == 0) {
+      b[o++] = '\xc3';
+      b[o++] = '\x89';
+    }
+    else {
+      b[o++] = al[rnd(sizeof(al) - 1)];
+    }
+  }
+  b[o] = '\0';
+}
+
+/* Anything-but in all its forms next to exact, ignore-case, prefix,
+ * suffix and wildcard conditions on the same paths, so that a string
+ * value's walks find hits and exclusions together: more than 64
+ * anything-but entries on one path (several words of exclusions),
+ * entries with several inner values, wildcards of every shape (one
+ * literal, a prefix, a suffix, "*", inner stars: only the last are
+ * checked in turn), anything-but with a non-ASCII ignore-case value
+ * (left to the general check), entries of rules with another condition
+ * (recorded hits) and of single-condition rules (matched at once),
+ * $or; events with the strings, arrays of them, numbers, and duplicate
+ * keys that drop a value already matched. Against the reference, each
+ * event also padded. */
+static void test_string_sets(void **state)
+{
+  (void)state;
+  enum { NP = 260, NE = 2500 };
+  struct item *pv = calloc(NP, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  char buf[1024], a[64], b2[64];
+  size_t np = 0;
+  while(np < NP) {
+    size_t o = 0;
+    const char *path = rnd(4) ? "s" : "t";
+    rand_str(a, sizeof(a), false);
+    rand_str(b2, sizeof(b2), false);
+    char w[64];
+    rand_str(w, sizeof(w), true);
+    unsigned k = np < 120 ? 8 + rnd(9) : rnd(17);
+    add(buf, &o, sizeof(buf), "{\"%s\":[", path);
+    switch(k) {
+    case 0:
+      add(buf, &o, sizeof(buf), "\"%s\"", a);
+      break;
+    case 1:
+      add(buf, &o, sizeof(buf), "{\"equals-ignore-case\":\"%s\"}", a);
+      break;
+    case 2:
+      add(buf, &o, sizeof(buf), "{\"prefix\":\"%s\"}", a);
+      break;
+    case 3:
+      add(buf, &o, sizeof(buf), "{\"suffix\":{\"equals-ignore-case\":\"%s\"}}",
+          a);
+      break;
+    case 4:
+      add(buf, &o, sizeof(buf), "{\"wildcard\":\"%s\"}", w);
+      break;
+    case 5:
+      add(buf, &o, sizeof(buf), "{\"wildcard\":\"%s*\"}", a);
+      break;
+    case 6:
+      add(buf, &o, sizeof(buf), "{\"wildcard\":\"*%s\"}", a);
+      break;
+    case 7:
+      add(buf, &o, sizeof(buf), "{\"prefix\":{\"equals-ignore-case\":\"%s\"}}",
+          a);
+      break;
+    case 8:
+      add(buf, &o, sizeof(buf), "{\"anything-but\":\"%s\"}", a);
+      break;
+    case 9:
+      add(buf, &o, sizeof(buf), "{\"anything-but\":[\"%s\",\"%s\"]}", a, b2);
+      break;
+    case 10:
+      add(buf, &o, sizeof(buf), "{\"anything-but\":{\"prefix\":\"%s\"}}", a);
+      break;
+    case 11:
+      add(buf, &o, sizeof(buf), "{\"anything-but\":{\"suffix\":\"%s\"}}", a);
+      break;
+    case 12:
+      add(buf, &o, sizeof(buf),
+          "{\"anything-but\":{\"equals-ignore-case\":[\"%s\",\"%s\"]}}", a,
+          b2);
+      break;
+    case 13:
+      add(buf, &o, sizeof(buf),
+          "{\"anything-but\":{\"wildcard\":[\"%s\",\"%s*\",\"*%s\"]}}", w, a,
+          b2);
+      break;
+    case 14:
+      add(buf, &o, sizeof(buf), "{\"anything-but\":[1,2]}");
+      break;
+    case 15:
+      add(buf, &o, sizeof(buf),
+          "{\"anything-but\":{\"equals-ignore-case\":[\"%s\",\"\\u00e9a\"]}}",
+          a);
+      break;
+    default:
+      add(buf, &o, sizeof(buf), "{\"anything-but\":{\"wildcard\":\"%s\"}}", w);
+    }
+    if(rnd(3) == 0) /* a second value in the same condition */
+      add(buf, &o, sizeof(buf), ",\"%s\"", b2);
+    add(buf, &o, sizeof(buf), "]");
+    unsigned extra = rnd(6);
+    if(extra == 0) /* another condition: hits are recorded */
+      add(buf, &o, sizeof(buf), ",\"u\":[\"x\",5]");
+    else if(extra == 1)
+      add(buf, &o, sizeof(buf),
+          ",\"$or\":[{\"u\":[\"x\"]},{\"t\":[{\"anything-but\":\"%s\"}]}]",
+          b2);
+    add(buf, &o, sizeof(buf), "}");
+    certhub_pattern *p = NULL;
+    char *err = NULL;
+    if(certhub_pattern_compile(buf, o, &p, &err) != CH_OK) {
+      free(err); /* e.g. consecutive stars */
+      continue;
+    }
+    certhub_pattern_free(p);
+    pv[np++].text = strdup(buf);
+  }
+  for(size_t j = 0; j < NE; j++) {
+    size_t o = 0;
+    add(buf, &o, sizeof(buf), "{");
+    const char *sep = "";
+    for(unsigned f = 0, nf = 1 + rnd(3); f < nf; f++) {
+      static const char *const keys[] = {"s", "t", "u", "s"};
+      add(buf, &o, sizeof(buf), "%s\"%s\":", sep, keys[rnd(NELEM(keys))]);
+      sep = ",";
+      unsigned t = rnd(10);
+      if(t == 0) {
+        add(buf, &o, sizeof(buf), "%u", rnd(4));
+      }
+      else if(t == 1) {
+        add(buf, &o, sizeof(buf), "[");
+        for(unsigned e = 0, ne = rnd(4); e < ne; e++) {
+          rand_str(a, sizeof(a), false);
+          add(buf, &o, sizeof(buf), "%s\"%s\"", e ? "," : "", a);
+        }
+        add(buf, &o, sizeof(buf), "]");
+      }
+      else if(t == 2) {
+        add(buf, &o, sizeof(buf), "\"x\"");
+      }
+      else {
+        rand_str(a, sizeof(a), rnd(4) == 0);
+        add(buf, &o, sizeof(buf), "\"%s\"", a);
+      }
+    }
+    add(buf, &o, sizeof(buf), "}");
+    ev[j].text = strdup(buf);
+    assert_non_null(ev[j].text);
+  }
+  check_all("string sets", pv, np, ev, NE);
+  for(size_t i = 0; i < np; i++)
+    free(pv[i].text);
+  for(size_t j = 0; j < NE; j++)
+    free(ev[j].text);
+  free(pv);
+  free(ev);
+  assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1167,6 +1345,7 @@ int main(void)
       cmocka_unit_test(test_fast_paths),
       cmocka_unit_test(test_numeric_regions),
       cmocka_unit_test(test_numeric_nested),
+      cmocka_unit_test(test_string_sets),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
