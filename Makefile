@@ -15,7 +15,7 @@ configure = $(CMAKE) -S . -B $(1) $(2) >/dev/null
 compile = MAKEFLAGS= MAKELEVEL= $(CMAKE) --build $(1) -j$(JOBS) \
 	  $(if $(2),--target $(2))
 
-.PHONY: build demo test test-release test-asan fuzz bench format clean
+.PHONY: build demo test test-release test-asan check-o3 fuzz bench format clean
 
 build:
 	scripts/deps.sh build
@@ -32,6 +32,7 @@ test:
 	@rc=0; \
 	$(MAKE) --no-print-directory test-release || rc=1; \
 	$(MAKE) --no-print-directory test-asan || rc=1; \
+	$(MAKE) --no-print-directory check-o3 || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED" >&2; fi; \
 	exit $$rc
 
@@ -42,6 +43,13 @@ test-asan:
 	$(call configure,build-asan,-DCMAKE_BUILD_TYPE=Debug -DCERTHUB_SANITIZE=ON)
 	$(call compile,build-asan)
 	cd build-asan && $(CTEST) $(CTEST_FLAGS)
+
+# GCC warns about more at -O3 (maybe-uninitialized, format-truncation,
+# dangling-pointer) and users build Release: compile such a tree too, with
+# -Werror as always; its tests are the release tree's.
+check-o3:
+	$(call configure,build-o3,-DCMAKE_BUILD_TYPE=Release)
+	$(call compile,build-o3)
 
 # libFuzzer over a scratch copy of each corpus, so saved inputs stay
 # curated; crashes land in tests/fuzz/findings/.
@@ -73,4 +81,4 @@ format:
 	  | xargs -0 clang-format -i
 
 clean:
-	rm -rf build build-asan build-fuzz demo-out
+	rm -rf build build-asan build-o3 build-fuzz demo-out
