@@ -2682,19 +2682,58 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
     serial = s->objserial = 1;
   }
-  uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
   if(level && plen < maxp)
     s->path[plen] = '.';
   const struct kids *kd = self == NONE ? &rs->rootkids : &rs->nodes[self].kids;
   /* a leaf one level down is read here when nothing deeper applies */
   bool inline_ok = level + 1 < EV_MAX_DEPTH && depth + 1 <= JSON_MAX_DEPTH;
   for(;;) {
-    if(p >= e || *p != '"')
-      return bad(f, p, "expected a string key");
-    p++;
     const char *k = NULL;
     size_t kn = SIZE_MAX;
     const struct node *nd = NULL;
+#ifdef __SSE2__
+    if(e - p >= 16) {
+      /* the usual member start, "key": with a plain key of up to 13
+       * bytes, from one 16-byte classification: key end, no escape,
+       * no '.', the colon right after it (else the general path) */
+      const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+      unsigned qm =
+          (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+      unsigned stop = (qm | (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
+                                _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))))) &
+                      ~1u;
+      unsigned t = stop ? (unsigned)__builtin_ctz(stop) : 16;
+      if((qm & 1) && t < 15 && ((qm >> t) & 1) && p[t + 1] == ':') {
+        unsigned dots = (unsigned)_mm_movemask_epi8(
+                            _mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) &
+                        ((1u << t) - 1);
+        k = (const char *)p + 1;
+        kn = t - 1;
+        p += t + 2;
+        if(off + kn <= maxp) {
+          if(kn <= 8 && !kd->over && !dots) {
+            uint64_t w;
+            memcpy(&w, k, sizeof(w)); /* within the 16 bytes */
+            w &= kn == 8 ? UINT64_MAX : (((uint64_t)1 << (8 * kn)) - 1);
+            for(unsigned j = 0; j < kd->n; j++)
+              if(kd->key[j] == w && kd->len[j] == kn) {
+                nd = &rs->nodes[kd->node[j]];
+                break;
+              }
+          }
+          else {
+            nd = node_find2(rs, s->path, off, k, kn,
+                            fnv(level ? fnv(h, ".", 1) : h, k, kn), self);
+          }
+        }
+        goto value;
+      }
+    }
+#endif
+    if(p >= e || *p != '"')
+      return bad(f, p, "expected a string key");
+    p++;
     bool inev = false;
     const unsigned char *ke = plain_run(p, e);
     if(ke < e && *ke == '"') { /* the usual key: no escape */
@@ -2724,7 +2763,9 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
           }
       }
       else {
-        nd = node_find2(rs, s->path, off, k, kn, fnv(hk, k, kn), self);
+        /* hash of "path." then of the key: only on this path */
+        nd = node_find2(rs, s->path, off, k, kn,
+                        fnv(level ? fnv(h, ".", 1) : h, k, kn), self);
       }
     }
     if(p < e && *p == ':') {
@@ -2736,11 +2777,11 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         return bad(f, p, "expected ':'");
       p++;
     }
+#ifdef __SSE2__
+  value:
+#endif
     SKIP_WS(p, e);
     if(nd) {
-      if(k != s->path + off)
-        for(size_t j = 0; j < kn; j++) /* short: no call */
-          s->path[off + j] = k[j];
       size_t ni = (size_t)(nd - rs->nodes);
       uint32_t l0 = (uint32_t)s->nleaves;
       uint32_t pi = nd->leafpath;
@@ -2762,6 +2803,11 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
           return false;
       }
       else {
+        /* the path string is read below this key only (node_find2 and
+         * string() at deeper levels): written when descending */
+        if(k != s->path + off)
+          for(size_t j = 0; j < kn; j++) /* short: no call */
+            s->path[off + j] = k[j];
         f->p = p;
         if(!onpath(f, (uint32_t)ni, pi, off + kn, nd->hash, level + 1,
                    depth + 1))
@@ -2793,6 +2839,10 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     }
     else if(!(p = sk_value(f, p, depth + 1))) {
       return false;
+    }
+    if(p < e && *p == ',' && p + 1 < e && p[1] == '"') {
+      p++; /* the usual separator: no whitespace */
+      continue;
     }
     SKIP_WS(p, e);
     if(p < e && *p == ',') {
