@@ -1496,6 +1496,40 @@ digits_value(const unsigned char *p, const unsigned char *e, size_t n,
   return acc;
 }
 
+/* 10^k as integers */
+static const uint64_t pow10u[] = {1,
+                                  10,
+                                  100,
+                                  1000,
+                                  10000,
+                                  100000,
+                                  1000000,
+                                  10000000,
+                                  100000000,
+                                  1000000000,
+                                  10000000000ull,
+                                  100000000000ull,
+                                  1000000000000ull,
+                                  10000000000000ull,
+                                  100000000000000ull,
+                                  1000000000000000ull,
+                                  10000000000000000ull};
+
+/* The value of the n digits at p (1 <= n <= 8, 8 bytes readable):
+ * digits_value's tail without its loop or branches. */
+static inline __attribute__((always_inline)) uint64_t
+swar8_left(const unsigned char *p, size_t n)
+{
+  uint64_t v;
+  memcpy(&v, p, sizeof(v));
+  v -= 0x3030303030303030ull;
+  v <<= 8 * (8 - n); /* the bytes after them out (a borrow runs outwards) */
+  v = v * 10 + (v >> 8);
+  return (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+          (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+         32;
+}
+
 static inline const unsigned char *digits(const unsigned char *p,
                                           const unsigned char *e);
 
@@ -2644,10 +2678,25 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
     return false;
   unsigned b = (unsigned)__builtin_ctz(rest);
   size_t nf = b - a - 1;
-  if(!nf || a + nf > 19 || p[b] == 'e' || p[b] == 'E')
+  if(!nf || a + nf > 19 || (p[b] | 0x20) == 'e')
     return false;
-  double v = (double)digits_value(p + a + 1, e, nf, digits_value(p, e, a, 0)) *
-             n10[nf];
+  uint64_t m; /* all the digits as one integer */
+  if(a <= 7 && nf <= 16) {
+    /* fixed-length SWAR, no loops: the integer part, then the fraction
+     * in one or two words of 8 (a + 1 + nf + 8 <= 32 bytes readable) */
+    m = swar8_left(p, a);
+    if(nf <= 8) {
+      m = m * pow10u[nf] + swar8_left(p + a + 1, nf);
+    }
+    else {
+      m = (m * 100000000ull + swar8_left(p + a + 1, 8)) * pow10u[nf - 8] +
+          swar8_left(p + a + 9, nf - 8);
+    }
+  }
+  else {
+    m = digits_value(p + a + 1, e, nf, digits_value(p, e, a, 0));
+  }
+  double v = (double)m * n10[nf];
   *d = neg ? -v : v;
   *end = p + b;
   return true;
