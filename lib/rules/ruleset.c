@@ -147,6 +147,14 @@ struct kids {
   uint8_t len[KIDS_MAX];
   uint8_t n;
   bool over;
+  /* those of them whose key is printable ASCII without '"' or '\\' (all,
+   * usually), as the member start the event holds when it has no
+   * whitespace, `"key":`, padded to 16 bytes; tokmask has a bit per byte
+   * of it: a member is recognised by one 16-byte compare per child */
+  uint8_t ntok;
+  uint16_t tokmask[KIDS_MAX];
+  uint32_t toknode[KIDS_MAX];
+  unsigned char tok[KIDS_MAX][16];
 };
 
 /* A path node: a rule path, or a proper prefix of one before a '.'. */
@@ -395,6 +403,20 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
       kd->key[kd->n] = w;
       kd->len[kd->n] = (uint8_t)(n - koff);
       kd->node[kd->n++] = rs->nnodes - 1;
+      bool plain = true;
+      for(size_t i = koff; i < n; i++)
+        plain &= p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\';
+      if(plain) {
+        size_t kl = n - koff;
+        unsigned char *t = kd->tok[kd->ntok];
+        memset(t, 0, 16);
+        t[0] = '"';
+        memcpy(t + 1, p + koff, kl);
+        t[kl + 1] = '"';
+        t[kl + 2] = ':';
+        kd->tokmask[kd->ntok] = (uint16_t)((1u << (kl + 3)) - 1);
+        kd->toknode[kd->ntok++] = rs->nnodes - 1;
+      }
     }
     else {
       kd->over = true;
@@ -2746,6 +2768,17 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
        * bytes, from one 16-byte classification: key end, no escape,
        * no '.', the colon right after it (else the general path) */
       const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+      for(unsigned j = 0; j < kd->ntok; j++) {
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
+        if((eq & kd->tokmask[j]) == kd->tokmask[j]) {
+          nd = &rs->nodes[kd->toknode[j]];
+          k = (const char *)p + 1;
+          kn = nd->len - nd->koff;
+          p += kn + 3;
+          goto value;
+        }
+      }
       unsigned qm =
           (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
       unsigned stop = (qm | (unsigned)_mm_movemask_epi8(_mm_or_si128(
@@ -2762,10 +2795,12 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         p += t + 2;
         if(off + kn <= maxp) {
           if(kn <= 8 && !kd->over && !dots) {
+            /* a plain key that no child's member start matched is no
+             * child's, unless some child's key is not plain */
             uint64_t w;
             memcpy(&w, k, sizeof(w)); /* within the 16 bytes */
             w &= kn == 8 ? UINT64_MAX : (((uint64_t)1 << (8 * kn)) - 1);
-            for(unsigned j = 0; j < kd->n; j++)
+            for(unsigned j = kd->ntok == kd->n ? kd->n : 0; j < kd->n; j++)
               if(kd->key[j] == w && kd->len[j] == kn) {
                 nd = &rs->nodes[kd->node[j]];
                 break;
