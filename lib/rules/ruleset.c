@@ -141,16 +141,21 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
  * instead of a hash of the path. Past KIDS_MAX such children, `over` and
  * the hash table answers. */
 #define KIDS_MAX 8
+#define KIDS_TOKMAX 13 /* '"', key, '"', ':' in 16 bytes */
 struct kids {
   uint64_t key[KIDS_MAX];
   uint32_t node[KIDS_MAX];
   uint8_t len[KIDS_MAX];
   uint8_t n;
   bool over;
-  /* those of them whose key is printable ASCII without '"' or '\\' (all,
-   * usually), as the member start the event holds when it has no
-   * whitespace, `"key":`, padded to 16 bytes; tokmask has a bit per byte
-   * of it: a member is recognised by one 16-byte compare per child */
+  /* The children whose key is at most KIDS_TOKMAX bytes of printable
+   * ASCII without '"' or '\\' (all, usually; KIDS_MAX of them at most),
+   * as the member start the event holds when it has no whitespace,
+   * `"key":`, padded to 16 bytes; tokmask has a bit per byte of it: a
+   * member is recognised by one 16-byte compare per child. tokpart: some
+   * child of at most KIDS_TOKMAX bytes is not there (else a plain key of
+   * that length matching none is no child's). */
+  bool tokpart;
   uint8_t ntok;
   uint16_t tokmask[KIDS_MAX];
   uint32_t toknode[KIDS_MAX];
@@ -395,31 +400,38 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
   nd->koff = koff;
   memset(&nd->kids, 0, sizeof(nd->kids));
   rs->nnodes++;
-  if(n - koff <= 8) {
-    struct kids *kd = parent == NONE ? &rs->rootkids : &rs->nodes[parent].kids;
+  struct kids *kd = parent == NONE ? &rs->rootkids : &rs->nodes[parent].kids;
+  size_t kl = n - koff;
+  if(kl <= 8) {
     if(kd->n < KIDS_MAX) {
       uint64_t w = 0;
-      memcpy(&w, p + koff, n - koff);
+      memcpy(&w, p + koff, kl);
       kd->key[kd->n] = w;
-      kd->len[kd->n] = (uint8_t)(n - koff);
+      kd->len[kd->n] = (uint8_t)kl;
       kd->node[kd->n++] = rs->nnodes - 1;
-      bool plain = true;
-      for(size_t i = koff; i < n; i++)
-        plain &= p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\';
-      if(plain) {
-        size_t kl = n - koff;
-        unsigned char *t = kd->tok[kd->ntok];
-        memset(t, 0, 16);
-        t[0] = '"';
-        memcpy(t + 1, p + koff, kl);
-        t[kl + 1] = '"';
-        t[kl + 2] = ':';
-        kd->tokmask[kd->ntok] = (uint16_t)((1u << (kl + 3)) - 1);
-        kd->toknode[kd->ntok++] = rs->nnodes - 1;
-      }
     }
     else {
       kd->over = true;
+    }
+  }
+  if(kl <= KIDS_TOKMAX) {
+    bool plain = kd->ntok < KIDS_MAX;
+    for(size_t i = koff; i < n; i++) {
+      unsigned char c = (unsigned char)p[i];
+      plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    if(plain) {
+      unsigned char *t = kd->tok[kd->ntok];
+      memset(t, 0, 16);
+      t[0] = '"';
+      memcpy(t + 1, p + koff, kl);
+      t[kl + 1] = '"';
+      t[kl + 2] = ':';
+      kd->tokmask[kd->ntok] = (uint16_t)((1u << (kl + 3)) - 1);
+      kd->toknode[kd->ntok++] = rs->nnodes - 1;
+    }
+    else {
+      kd->tokpart = true;
     }
   }
   size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
@@ -2793,14 +2805,14 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         k = (const char *)p + 1;
         kn = t - 1;
         p += t + 2;
-        if(off + kn <= maxp) {
+        if(off + kn <= maxp && (dots || kn > KIDS_TOKMAX || kd->tokpart)) {
+          /* else: a plain key without '.' that matched no child's member
+           * start above is no child's */
           if(kn <= 8 && !kd->over && !dots) {
-            /* a plain key that no child's member start matched is no
-             * child's, unless some child's key is not plain */
             uint64_t w;
             memcpy(&w, k, sizeof(w)); /* within the 16 bytes */
             w &= kn == 8 ? UINT64_MAX : (((uint64_t)1 << (8 * kn)) - 1);
-            for(unsigned j = kd->ntok == kd->n ? kd->n : 0; j < kd->n; j++)
+            for(unsigned j = 0; j < kd->n; j++)
               if(kd->key[j] == w && kd->len[j] == kn) {
                 nd = &rs->nodes[kd->node[j]];
                 break;
