@@ -953,6 +953,11 @@ struct keyrec { /* a key on a rule path in an object being read */
   uint32_t lstart, lend; /* its value's leaves */
 };
 
+struct rcache {
+  double lo, hi; /* the bounds around region r (+-inf at the ends) */
+  uint32_t r, ep;
+};
+
 struct certhub_match_scratch {
   struct sleaf *leaves;
   size_t nleaves, capleaves;
@@ -983,6 +988,10 @@ struct certhub_match_scratch {
    * region's stamp equals satep (struct rpath rbase) */
   uint32_t *rstamp, satep;
   size_t nrstamp;
+  /* per rule path, the open interval between bounds of its numeric
+   * index that its last number fell in, this pass (ep == satep): the
+   * next coordinate is usually in it too (num_adds_nothing) */
+  struct rcache *rcache;
   bool skipped; /* a number was left out as adding nothing (see leaf) */
   bool dup;     /* a duplicate key on a rule path killed leaves */
   bool nosat;   /* this pass records every number */
@@ -1026,6 +1035,7 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->bound);
   free(s->out);
   free(s->rstamp);
+  free(s->rcache);
   free(s);
 }
 
@@ -1068,7 +1078,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     s->nnode = rs->nnodes;
   }
   if(rs->npaths > s->npath) {
-    if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)))
+    if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)) ||
+       !resize0(&s->rcache, s->npath, rs->npaths, sizeof(*s->rcache)))
       return false;
     s->npath = rs->npaths;
   }
@@ -2659,14 +2670,27 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
  * the call: true when it would not record it (and so need not be
  * called); false when leaf() decides. */
 static inline __attribute__((always_inline)) bool
-num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, double d)
+num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
+                 double d)
 {
   const struct ch_numidx *ix = &rp->ix;
   if(!ix->off)
     return false;
-  uint32_t r = ch_numidx_region_near(ix, d, fabs(d) * 0x1p-50);
-  if(r == NONE)
-    return false;
+  /* d is within tol of the number (struct val: twice 2^-51 is safe) */
+  double tol = fabs(d) * 0x1p-50;
+  struct rcache *c = &s->rcache[pi];
+  uint32_t r;
+  if(c->ep == s->satep && d - tol > c->lo && d + tol < c->hi) {
+    r = c->r; /* strictly inside the last number's interval */
+  }
+  else {
+    uint32_t i = ch_numidx_below(ix, d - tol);
+    if(i < ix->nb && ix->b[i] <= d + tol)
+      return false; /* a bound that close: leaf() decides exactly */
+    r = 2 * i;
+    *c = (struct rcache){i ? ix->b[i - 1] : -INFINITY,
+                         i < ix->nb ? ix->b[i] : INFINITY, r, s->satep};
+  }
   if(ix->off[r] == ix->off[r + 1] && !rp->has_absent)
     return true;
   if((ix->flags[r] & CH_NUMIDX_ONCE) && !s->nosat &&
@@ -2895,7 +2919,7 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         if(p < e && *p == '\0')
           p++; /* nul_quirk */
         f->p = p;
-        if(!num_adds_nothing(s, &rs->paths[pi], v.d) && !leaf(f, pi, &v))
+        if(!num_adds_nothing(s, &rs->paths[pi], pi, v.d) && !leaf(f, pi, &v))
           return false;
       }
       else {
@@ -3127,6 +3151,7 @@ again:
   s->skipped = s->dup = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
     memset(s->rstamp, 0, s->nrstamp * sizeof(*s->rstamp));
+    memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     s->satep = 1;
   }
   struct fl f = {rs,
