@@ -2669,6 +2669,24 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
 /* leaf()'s first test for an approximate number d on path rp, without
  * the call: true when it would not record it (and so need not be
  * called); false when leaf() decides. */
+/* Whether a number in region r of path rp's index would not be recorded
+ * (leaf()'s first test): no conditions there, or a once-only region
+ * already recorded in this pass. */
+static inline __attribute__((always_inline)) bool
+num_region_nothing(certhub_match_scratch *s, const struct rpath *rp,
+                   uint32_t r)
+{
+  const struct ch_numidx *ix = &rp->ix;
+  if(ix->off[r] == ix->off[r + 1] && !rp->has_absent)
+    return true;
+  if((ix->flags[r] & CH_NUMIDX_ONCE) && !s->nosat &&
+     s->rstamp[rp->rbase + r] == s->satep) {
+    s->skipped = true;
+    return true;
+  }
+  return false;
+}
+
 static inline __attribute__((always_inline)) bool
 num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
                  double d)
@@ -2691,14 +2709,7 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
     *c = (struct rcache){i ? ix->b[i - 1] : -INFINITY,
                          i < ix->nb ? ix->b[i] : INFINITY, r, s->satep};
   }
-  if(ix->off[r] == ix->off[r + 1] && !rp->has_absent)
-    return true;
-  if((ix->flags[r] & CH_NUMIDX_ONCE) && !s->nosat &&
-     s->rstamp[rp->rbase + r] == s->satep) {
-    s->skipped = true;
-    return true;
-  }
-  return false;
+  return num_region_nothing(s, rp, r);
 }
 
 /* A number in the usual form of a coordinate, -?[1-9][0-9]*\.[0-9]+ with
@@ -2708,7 +2719,8 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
  * buffer, and number() decides. */
 static inline __attribute__((always_inline)) bool
 num_fast(const unsigned char *p, const unsigned char *e, double *d,
-         const unsigned char **end)
+         const unsigned char **end, certhub_match_scratch *s,
+         const struct rpath *rp, uint32_t pi, bool *nothing)
 {
 #ifdef __SSE2__
   bool neg = *p == '-';
@@ -2738,6 +2750,28 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
   size_t nf = b - a - 1;
   if(!nf || a + nf > 19 || (p[b] | 0x20) == 'e')
     return false;
+  *end = p + b;
+  *nothing = false;
+  const struct rcache *c = &s->rcache[pi];
+  if(a <= 8 && a + nf >= 8 && c->ep == s->satep) {
+    /* the first 8 digits (the '.' taken out: the bytes before it from
+     * p, those after it from p + 1) bound the number within one unit of
+     * the last of them: inside the interval of the path's last number,
+     * and that region adds nothing, the rest is not converted */
+    uint64_t lo, hi, w,
+        keep = a == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * a)) - 1;
+    memcpy(&lo, p, sizeof(lo));
+    memcpy(&hi, p + 1, sizeof(hi));
+    w = (lo & keep) | (hi & ~keep);
+    double u = n10[8 - a], lead = (double)swar8_left((const void *)&w, 8) * u;
+    double tol = (lead + u) * 0x1p-50, xl = neg ? -(lead + u) : lead,
+           xh = neg ? -lead : lead + u;
+    if(xl - tol > c->lo && xh + tol < c->hi &&
+       num_region_nothing(s, rp, c->r)) {
+      *nothing = true;
+      return true;
+    }
+  }
   uint64_t m; /* all the digits as one integer */
   if(a <= 7 && nf <= 16) {
     /* fixed-length SWAR, no loops: the integer part, then the fraction
@@ -2756,13 +2790,16 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
   }
   double v = (double)m * n10[nf];
   *d = neg ? -v : v;
-  *end = p + b;
   return true;
 #else
   (void)p;
   (void)e;
   (void)d;
   (void)end;
+  (void)s;
+  (void)rp;
+  (void)pi;
+  (void)nothing;
   return false;
 #endif
 }
@@ -2907,9 +2944,10 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
       uint32_t pi = nd->leafpath;
       struct val v;
       const unsigned char *q;
+      bool nothing;
       if(pi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
          !rs->paths[pi].xnum && !rs->paths[pi].gn.n &&
-         num_fast(p, e, &v.d, &q)) {
+         num_fast(p, e, &v.d, &q, s, &rs->paths[pi], pi, &nothing)) {
         v.t = V_NUM;
         v.approx = true;
         v.num = p;
@@ -2919,7 +2957,8 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         if(p < e && *p == '\0')
           p++; /* nul_quirk */
         f->p = p;
-        if(!num_adds_nothing(s, &rs->paths[pi], pi, v.d) && !leaf(f, pi, &v))
+        if(!nothing && !num_adds_nothing(s, &rs->paths[pi], pi, v.d) &&
+           !leaf(f, pi, &v))
           return false;
       }
       else {

@@ -1196,7 +1196,8 @@ static void test_member_starts(void **state)
       "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"=\",-122.4]}]}}}",
   };
   /* (the 19-digit numbers are the double of a bound, but their cheap
-   * approximation is the next double: only the exact value decides) */
+   * approximation is the next double: only the exact value decides; the
+   * last ones share their first 8 digits with a bound) */
   /* keys: the rule's, near misses, escaped forms, a DEL and a non-ASCII
    * key written raw, dotted forms */
   static const char *const pkeys[] = {"STREET",
@@ -1256,7 +1257,13 @@ static void test_member_starts(void **state)
                                    "-122.4160094401242348",
                                    "-122.3999999999999986",
                                    "-122.4100000000000000",
-                                   "-122.4200000000000000"};
+                                   "-122.4200000000000000",
+                                   "-122.41600945",
+                                   "-122.41600943",
+                                   "-122.41600001",
+                                   "-122.41609999",
+                                   "-122.39999999",
+                                   "-122.40000001"};
   static const char *const ys[] = {"37.75",
                                    "37.7",
                                    "37.71",
@@ -1268,7 +1275,11 @@ static void test_member_starts(void **state)
                                    "37.6",
                                    "37.75000000000000257",
                                    "37.70000000000000257",
-                                   "37.71000000000000257"};
+                                   "37.71000000000000257",
+                                   "37.74999999",
+                                   "37.750000001",
+                                   "37.70000001",
+                                   "37.709999999"};
   static const char *const colon[] = {":", ":", ":", " :", ": ", "\t:\n"};
   enum { NE = 1500 };
   size_t np = NELEM(pats_);
