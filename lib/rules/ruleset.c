@@ -159,6 +159,10 @@ struct kids {
   uint8_t ntok;
   uint16_t tokmask[KIDS_MAX];
   uint32_t toknode[KIDS_MAX];
+  /* the child's rule path when numbers there are read inline (object():
+   * no exact number or anything-but needs their exact value), else NONE;
+   * kept by tok_refresh as rules are added */
+  uint32_t toknum[KIDS_MAX];
   unsigned char tok[KIDS_MAX][16];
 };
 
@@ -224,6 +228,7 @@ struct rpath {
    * leaves need their array positions (else a leaf agrees with any) */
   bool needctx;
   bool has_absent; /* a condition here has exists:false */
+  uint32_t node;   /* its node */
   /* ranges and exists as regions (ruleset_int.h), when the path has no
    * exact number or anything-but: a number's hits are its region's; the
    * scratch stamps region r of this path at rbase + r (rcap of them) */
@@ -428,6 +433,7 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
       t[kl + 1] = '"';
       t[kl + 2] = ':';
       kd->tokmask[kd->ntok] = (uint16_t)((1u << (kl + 3)) - 1);
+      kd->toknum[kd->ntok] = NONE;
       kd->toknode[kd->ntok++] = rs->nnodes - 1;
     }
     else {
@@ -458,6 +464,7 @@ static bool path_get(certhub_ruleset *rs, const char *path, uint32_t *out)
              sizeof(*rs->paths), NONE / 2))
       return false;
     memset(&rs->paths[rs->npaths], 0, sizeof(*rs->paths));
+    rs->paths[rs->npaths].node = (uint32_t)(nd - rs->nodes);
     nd->leafpath = (uint32_t)rs->npaths++;
   }
   *out = nd->leafpath;
@@ -709,6 +716,19 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   return true;
 }
 
+/* Path pi's entry in its parent's member starts (struct kids toknum),
+ * after a rule added to it. */
+static void tok_refresh(certhub_ruleset *rs, uint32_t pi)
+{
+  const struct rpath *rp = &rs->paths[pi];
+  const struct node *nd = &rs->nodes[rp->node];
+  struct kids *kd =
+      nd->parent == NONE ? &rs->rootkids : &rs->nodes[nd->parent].kids;
+  for(unsigned j = 0; j < kd->ntok; j++)
+    if(kd->toknode[j] == rp->node)
+      kd->toknum[j] = rp->xnum || rp->gn.n ? NONE : pi;
+}
+
 /* Conditions per path beyond which numbers use the range lists: the
  * index is rebuilt whenever a rule adds to its path (bounded cost). */
 #define NUMIDX_MAX_CONDS 4096
@@ -873,8 +893,11 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     bool done = false;
     for(size_t j = 0; j < k && !done; j++)
       done = rs->conds[ids[j]].path == pi;
-    if(!done && !path_index(rs, pi))
+    if(done)
+      continue;
+    if(!path_index(rs, pi))
       goto out;
+    tok_refresh(rs, pi);
   }
   if(index)
     *index = r;
@@ -2835,6 +2858,8 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     const char *k = NULL;
     size_t kn = SIZE_MAX;
     const struct node *nd = NULL;
+    size_t ni = 0;       /* nd's index */
+    uint32_t npi = NONE; /* its rule path when it takes numbers inline */
 #ifdef __SSE2__
     if(e - p >= 16) {
       /* the usual member start, "key": with a plain key of up to 13
@@ -2845,7 +2870,9 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
             x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
         if((eq & kd->tokmask[j]) == kd->tokmask[j]) {
-          nd = &rs->nodes[kd->toknode[j]];
+          ni = kd->toknode[j];
+          nd = &rs->nodes[ni];
+          npi = kd->toknum[j];
           k = (const char *)p + 1;
           kn = nd->len - nd->koff;
           p += kn + 3;
@@ -2884,6 +2911,8 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
                             fnv(level ? fnv(h, ".", 1) : h, k, kn), self);
           }
         }
+        if(nd)
+          ni = (size_t)(nd - rs->nodes);
         goto value;
       }
     }
@@ -2934,20 +2963,21 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         return bad(f, p, "expected ':'");
       p++;
     }
+    if(nd)
+      ni = (size_t)(nd - rs->nodes);
 #ifdef __SSE2__
   value:
 #endif
     SKIP_WS(p, e);
     if(nd) {
-      size_t ni = (size_t)(nd - rs->nodes);
       uint32_t l0 = (uint32_t)s->nleaves;
       uint32_t pi = nd->leafpath;
       struct val v;
       const unsigned char *q;
       bool nothing;
-      if(pi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
-         !rs->paths[pi].xnum && !rs->paths[pi].gn.n &&
-         num_fast(p, e, &v.d, &q, s, &rs->paths[pi], pi, &nothing)) {
+      /* npi: a member start found it (the usual member) */
+      if(npi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
+         num_fast(p, e, &v.d, &q, s, &rs->paths[npi], npi, &nothing)) {
         v.t = V_NUM;
         v.approx = true;
         v.num = p;
@@ -2999,7 +3029,7 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     else if(!(p = sk_value(f, p, depth + 1))) {
       return false;
     }
-    if(p < e && *p == ',' && p + 1 < e && p[1] == '"') {
+    if(e - p >= 2 && p[0] == ',' && p[1] == '"') {
       p++; /* the usual separator: no whitespace */
       continue;
     }
