@@ -2694,9 +2694,6 @@ static inline uint64_t kid_word(const char *k, size_t kn)
 static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
                    uint64_t h, unsigned level, unsigned depth);
 
-/* leaf()'s first test for an approximate number d on path rp, without
- * the call: true when it would not record it (and so need not be
- * called); false when leaf() decides. */
 /* Whether a number in region r of path rp's index would not be recorded
  * (leaf()'s first test): no conditions there, or a once-only region
  * already recorded in this pass. */
@@ -2715,6 +2712,9 @@ num_region_nothing(certhub_match_scratch *s, const struct rpath *rp,
   return false;
 }
 
+/* leaf()'s first test for an approximate number d on path pi (rp), without
+ * the call: true when it would not record it (and so need not be
+ * called); false when leaf() decides. */
 static inline __attribute__((always_inline)) bool
 num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
                  double d)
