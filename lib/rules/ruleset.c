@@ -2979,7 +2979,7 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
       uint32_t pi = nd->leafpath;
       struct val v;
       const unsigned char *q;
-      bool nothing;
+      bool nothing = false;
       /* npi: a member start found it (the usual member) */
       if(npi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
          num_fast(p, e, &v.d, &q, s, &rs->paths[npi], npi, &nothing)) {
