@@ -2998,8 +2998,9 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
       }
       else {
         /* the path string is read below this key only (node_find2 and
-         * string() at deeper levels): written when descending */
-        if(k != s->path + off)
+         * string() in objects deeper down): written when descending
+         * into a container */
+        if(k != s->path + off && p < e && (*p == '{' || *p == '['))
           for(size_t j = 0; j < kn; j++) /* short: no call */
             s->path[off + j] = k[j];
         f->p = p;
