@@ -984,6 +984,12 @@ struct keyrec { /* a key on a rule path in an object being read */
 struct rcache {
   double lo, hi; /* the bounds around region r (+-inf at the ends) */
   uint32_t r, ep;
+  /* for numbers of sign neg with a integer digits (when ok): their first
+   * 8 digits as ASCII read big-endian, from alo to ahi inclusive, put the
+   * whole number strictly inside (lo, hi) (num_fast) */
+  uint64_t alo, ahi;
+  uint8_t a;
+  bool neg, ok;
 };
 
 struct certhub_match_scratch {
@@ -2712,6 +2718,51 @@ num_region_nothing(certhub_match_scratch *s, const struct rpath *rp,
   return false;
 }
 
+/* The digit bounds of c (struct rcache) for numbers of d's sign and
+ * integer digits. A number whose first 8 digits are m, one unit of the
+ * 8th being u = 10^(a - 8), lies in [m u, (m + 1) u) (in magnitude); m
+ * from floor(L / u) + 2 to floor(H / u) - 3 keeps it a unit clear of
+ * both bounds L, H (in magnitude), more than the rounding of the
+ * divisions and of the number's double. */
+/* floor(x) for |x| <= 1e15, else +-1e15 (no libm; infinities too) */
+static double floor_clamp(double x)
+{
+  if(!(x > -1e15))
+    return -1e15;
+  if(x > 1e15)
+    return 1e15;
+  double t = (double)(long long)x;
+  return t > x ? t - 1 : t;
+}
+
+static void rcache_digits(struct rcache *c, double d)
+{
+  double ad = fabs(d), lo = d < 0 ? -c->hi : c->lo,
+         hi = d < 0 ? -c->lo : c->hi;
+  unsigned a = 0;
+  while(a < 9 && ad >= pow10tab[a])
+    a++;
+  c->ok = false;
+  if(a < 1 || a > 8)
+    return;
+  double sc = pow10tab[8 - a], fl = floor_clamp(lo * sc) + 2,
+         fh = floor_clamp(hi * sc) - 3;
+  uint32_t ilo = fl < 0 ? 0 : fl > 99999999 ? 100000000 : (uint32_t)fl;
+  uint32_t ihi = fh < 0 ? 0 : fh > 99999999 ? 99999999 : (uint32_t)fh;
+  if(fh < 0 || ilo > ihi)
+    return;
+  uint64_t vlo = 0, vhi = 0;
+  for(uint32_t k = 10000000; k; k /= 10) {
+    vlo = vlo << 8 | (uint64_t)('0' + ilo / k % 10);
+    vhi = vhi << 8 | (uint64_t)('0' + ihi / k % 10);
+  }
+  c->alo = vlo;
+  c->ahi = vhi;
+  c->a = (uint8_t)a;
+  c->neg = d < 0;
+  c->ok = true;
+}
+
 /* leaf()'s first test for an approximate number d on path pi (rp), without
  * the call: true when it would not record it (and so need not be
  * called); false when leaf() decides. */
@@ -2734,8 +2785,11 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
     if(i < ix->nb && ix->b[i] <= d + tol)
       return false; /* a bound that close: leaf() decides exactly */
     r = 2 * i;
-    *c = (struct rcache){i ? ix->b[i - 1] : -INFINITY,
-                         i < ix->nb ? ix->b[i] : INFINITY, r, s->satep};
+    c->lo = i ? ix->b[i - 1] : -INFINITY;
+    c->hi = i < ix->nb ? ix->b[i] : INFINITY;
+    c->r = r;
+    c->ep = s->satep;
+    rcache_digits(c, d);
   }
   return num_region_nothing(s, rp, r);
 }
@@ -2781,21 +2835,18 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
   *end = p + b;
   *nothing = false;
   const struct rcache *c = &s->rcache[pi];
-  if(a <= 8 && a + nf >= 8 && c->ep == s->satep) {
+  if(a + nf >= 8 && c->ep == s->satep && c->ok && c->a == a && c->neg == neg) {
     /* the first 8 digits (the '.' taken out: the bytes before it from
-     * p, those after it from p + 1) bound the number within one unit of
-     * the last of them: inside the interval of the path's last number,
-     * and that region adds nothing, the rest is not converted */
+     * p, those after it from p + 1; a <= 8) bound the number within one
+     * unit of the last of them: inside the interval of the path's last
+     * number (compared as ASCII, struct rcache), and that region adds
+     * nothing, the rest is not converted */
     uint64_t lo, hi, w,
         keep = a == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * a)) - 1;
     memcpy(&lo, p, sizeof(lo));
     memcpy(&hi, p + 1, sizeof(hi));
-    w = (lo & keep) | (hi & ~keep);
-    double u = n10[8 - a], lead = (double)swar8_left((const void *)&w, 8) * u;
-    double tol = (lead + u) * 0x1p-50, xl = neg ? -(lead + u) : lead,
-           xh = neg ? -lead : lead + u;
-    if(xl - tol > c->lo && xh + tol < c->hi &&
-       num_region_nothing(s, rp, c->r)) {
+    w = __builtin_bswap64((lo & keep) | (hi & ~keep)); /* p[0] highest */
+    if(w >= c->alo && w <= c->ahi && num_region_nothing(s, rp, c->r)) {
       *nothing = true;
       return true;
     }
