@@ -2751,10 +2751,10 @@ static void rcache_digits(struct rcache *c, double d)
   uint32_t ihi = fh < 0 ? 0 : fh > 99999999 ? 99999999 : (uint32_t)fh;
   if(fh < 0 || ilo > ihi)
     return;
-  uint64_t vlo = 0, vhi = 0;
-  for(uint32_t k = 10000000; k; k /= 10) {
-    vlo = vlo << 8 | (uint64_t)('0' + ilo / k % 10);
-    vhi = vhi << 8 | (uint64_t)('0' + ihi / k % 10);
+  uint64_t vlo = 0, vhi = 0; /* the last digit in the lowest byte */
+  for(unsigned k = 0; k < 8; k++, ilo /= 10, ihi /= 10) {
+    vlo |= (uint64_t)('0' + ilo % 10) << (8 * k);
+    vhi |= (uint64_t)('0' + ihi % 10) << (8 * k);
   }
   c->alo = vlo;
   c->ahi = vhi;
