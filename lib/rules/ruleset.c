@@ -63,7 +63,12 @@
  *   64-byte blocks from SIMD bit masks (sk_blocks, simdjson's two stages),
  *   falling back to a byte-wise reader (sk_any) for whatever the blocks
  *   do not handle, so errors have one source. Event keys of up to 8
- *   bytes are looked up in a per-node table of children (struct kids).
+ *   bytes are looked up in a per-node table of children (struct kids);
+ *   the usual member of an object on a rule path, `"key":` with a plain
+ *   key of up to 13 bytes, is recognised by one 16-byte compare per
+ *   child, and its number, when the path takes it inline, is decided
+ *   from its first 8 digits when the path's last number's interval
+ *   (struct rcache) already settles it.
  *
  * The event flattener is hand-written: a generic JSON library builds a
  * tree of every value (jansson parses the benchmark's 1 KB events 20-30x
@@ -153,12 +158,29 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
  * instead of a hash of the path. Past KIDS_MAX such children, `over` and
  * the hash table answers. */
 #define KIDS_MAX 8
+#define KIDS_TOKMAX 13 /* '"', key, '"', ':' in 16 bytes */
 struct kids {
   uint64_t key[KIDS_MAX];
   uint32_t node[KIDS_MAX];
   uint8_t len[KIDS_MAX];
   uint8_t n;
   bool over;
+  /* The children whose key is at most KIDS_TOKMAX bytes of printable
+   * ASCII without '"' or '\\' (all, usually; KIDS_MAX of them at most),
+   * as the member start the event holds when it has no whitespace,
+   * `"key":`, padded to 16 bytes; tokmask has a bit per byte of it: a
+   * member is recognised by one 16-byte compare per child. tokpart: some
+   * child of at most KIDS_TOKMAX bytes is not there (else a plain key of
+   * that length matching none is no child's). */
+  bool tokpart;
+  uint8_t ntok;
+  uint16_t tokmask[KIDS_MAX];
+  uint32_t toknode[KIDS_MAX];
+  /* the child's rule path when numbers there are read inline (object():
+   * no exact number or anything-but needs their exact value), else NONE;
+   * kept by tok_refresh as rules are added */
+  uint32_t toknum[KIDS_MAX];
+  unsigned char tok[KIDS_MAX][16];
 };
 
 /* A path node: a rule path, or a proper prefix of one before a '.'. */
@@ -242,6 +264,7 @@ struct rpath {
    * leaves need their array positions (else a leaf agrees with any) */
   bool needctx;
   bool has_absent; /* a condition here has exists:false */
+  uint32_t node;   /* its node */
   /* ranges and exists as regions (ruleset_int.h), when the path has no
    * exact number or anything-but: a number's hits are its region's; the
    * scratch stamps region r of this path at rbase + r (rcap of them) */
@@ -432,17 +455,39 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
   nd->koff = koff;
   memset(&nd->kids, 0, sizeof(nd->kids));
   rs->nnodes++;
-  if(n - koff <= 8) {
-    struct kids *kd = parent == NONE ? &rs->rootkids : &rs->nodes[parent].kids;
+  struct kids *kd = parent == NONE ? &rs->rootkids : &rs->nodes[parent].kids;
+  size_t kl = n - koff;
+  if(kl <= 8) {
     if(kd->n < KIDS_MAX) {
       uint64_t w = 0;
-      memcpy(&w, p + koff, n - koff);
+      memcpy(&w, p + koff, kl);
       kd->key[kd->n] = w;
-      kd->len[kd->n] = (uint8_t)(n - koff);
+      kd->len[kd->n] = (uint8_t)kl;
       kd->node[kd->n++] = rs->nnodes - 1;
     }
     else {
       kd->over = true;
+    }
+  }
+  if(kl <= KIDS_TOKMAX) {
+    bool plain = kd->ntok < KIDS_MAX;
+    for(size_t i = koff; i < n; i++) {
+      unsigned char c = (unsigned char)p[i];
+      plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    if(plain) {
+      unsigned char *t = kd->tok[kd->ntok];
+      memset(t, 0, 16);
+      t[0] = '"';
+      memcpy(t + 1, p + koff, kl);
+      t[kl + 1] = '"';
+      t[kl + 2] = ':';
+      kd->tokmask[kd->ntok] = (uint16_t)((1u << (kl + 3)) - 1);
+      kd->toknum[kd->ntok] = NONE;
+      kd->toknode[kd->ntok++] = rs->nnodes - 1;
+    }
+    else {
+      kd->tokpart = true;
     }
   }
   size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
@@ -469,6 +514,7 @@ static bool path_get(certhub_ruleset *rs, const char *path, uint32_t *out)
              sizeof(*rs->paths), NONE / 2))
       return false;
     memset(&rs->paths[rs->npaths], 0, sizeof(*rs->paths));
+    rs->paths[rs->npaths].node = (uint32_t)(nd - rs->nodes);
     nd->leafpath = (uint32_t)rs->npaths++;
   }
   *out = nd->leafpath;
@@ -954,6 +1000,19 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
   return true;
 }
 
+/* Path pi's entry in its parent's member starts (struct kids toknum),
+ * after a rule added to it. */
+static void tok_refresh(certhub_ruleset *rs, uint32_t pi)
+{
+  const struct rpath *rp = &rs->paths[pi];
+  const struct node *nd = &rs->nodes[rp->node];
+  struct kids *kd =
+      nd->parent == NONE ? &rs->rootkids : &rs->nodes[nd->parent].kids;
+  for(unsigned j = 0; j < kd->ntok; j++)
+    if(kd->toknode[j] == rp->node)
+      kd->toknum[j] = rp->xnum || rp->gn.n ? NONE : pi;
+}
+
 /* Conditions per path beyond which numbers use the range lists: the
  * index is rebuilt whenever a rule adds to its path (bounded cost). */
 #define NUMIDX_MAX_CONDS 4096
@@ -1120,8 +1179,11 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     bool done = false;
     for(size_t j = 0; j < k && !done; j++)
       done = rs->conds[ids[j]].path == pi;
-    if(!done && !path_index(rs, pi))
+    if(done)
+      continue;
+    if(!path_index(rs, pi))
       goto out;
+    tok_refresh(rs, pi);
   }
   if(index)
     *index = r;
@@ -1209,6 +1271,17 @@ struct keyrec { /* a key on a rule path in an object being read */
   uint32_t lstart, lend; /* its value's leaves */
 };
 
+struct rcache {
+  double lo, hi; /* the bounds around region r (+-inf at the ends) */
+  uint32_t r, ep;
+  /* for numbers of sign neg with a integer digits (when ok): their first
+   * 8 digits as ASCII read big-endian, from alo to ahi inclusive, put the
+   * whole number strictly inside (lo, hi) (num_fast) */
+  uint64_t alo, ahi;
+  uint8_t a;
+  bool neg, ok;
+};
+
 struct certhub_match_scratch {
   struct sleaf *leaves;
   size_t nleaves, capleaves;
@@ -1239,6 +1312,10 @@ struct certhub_match_scratch {
    * region's stamp equals satep (struct rpath rbase) */
   uint32_t *rstamp, satep;
   size_t nrstamp;
+  /* per rule path, the open interval between bounds of its numeric
+   * index that its last number fell in, this pass (ep == satep): the
+   * next coordinate is usually in it too (num_adds_nothing) */
+  struct rcache *rcache;
   bool skipped; /* a number was left out as adding nothing (see leaf) */
   bool dup;     /* a duplicate key on a rule path killed leaves */
   bool nosat;   /* this pass records every number and every hit */
@@ -1294,6 +1371,7 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->rbits);
   free(s->excl);
   free(s->rstamp);
+  free(s->rcache);
   free(s);
 }
 
@@ -1348,7 +1426,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     s->nnode = rs->nnodes;
   }
   if(rs->npaths > s->npath) {
-    if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)))
+    if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)) ||
+       !resize0(&s->rcache, s->npath, rs->npaths, sizeof(*s->rcache)))
       return false;
     s->npath = rs->npaths;
   }
@@ -1809,6 +1888,40 @@ digits_value(const unsigned char *p, const unsigned char *e, size_t n,
   for(; n; n--, p++)
     acc = acc * 10 + (uint64_t)(*p - '0');
   return acc;
+}
+
+/* 10^k as integers */
+static const uint64_t pow10u[] = {1,
+                                  10,
+                                  100,
+                                  1000,
+                                  10000,
+                                  100000,
+                                  1000000,
+                                  10000000,
+                                  100000000,
+                                  1000000000,
+                                  10000000000ull,
+                                  100000000000ull,
+                                  1000000000000ull,
+                                  10000000000000ull,
+                                  100000000000000ull,
+                                  1000000000000000ull,
+                                  10000000000000000ull};
+
+/* The value of the n digits at p (1 <= n <= 8, 8 bytes readable):
+ * digits_value's tail without its loop or branches. */
+static inline __attribute__((always_inline)) uint64_t
+swar8_left(const unsigned char *p, size_t n)
+{
+  uint64_t v;
+  memcpy(&v, p, sizeof(v));
+  v -= 0x3030303030303030ull;
+  v <<= 8 * (8 - n); /* the bytes after them out (a borrow runs outwards) */
+  v = v * 10 + (v >> 8);
+  return (((v & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+          (((v >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+         32;
 }
 
 static inline const unsigned char *digits(const unsigned char *p,
@@ -2971,18 +3084,14 @@ static inline uint64_t kid_word(const char *k, size_t kn)
 static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
                    uint64_t h, unsigned level, unsigned depth);
 
-/* leaf()'s first test for an approximate number d on path rp, without
- * the call: true when it would not record it (and so need not be
- * called); false when leaf() decides. */
+/* Whether a number in region r of path rp's index would not be recorded
+ * (leaf()'s first test): no conditions there, or a once-only region
+ * already recorded in this pass. */
 static inline __attribute__((always_inline)) bool
-num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, double d)
+num_region_nothing(certhub_match_scratch *s, const struct rpath *rp,
+                   uint32_t r)
 {
   const struct ch_numidx *ix = &rp->ix;
-  if(!ix->off)
-    return false;
-  uint32_t r = ch_numidx_region_near(ix, d, fabs(d) * 0x1p-50);
-  if(r == NONE)
-    return false;
   if(ix->off[r] == ix->off[r + 1] && !rp->has_absent)
     return true;
   if((ix->flags[r] & CH_NUMIDX_ONCE) && !s->nosat &&
@@ -2993,6 +3102,82 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, double d)
   return false;
 }
 
+/* The digit bounds of c (struct rcache) for numbers of d's sign and
+ * integer digits. A number whose first 8 digits are m, one unit of the
+ * 8th being u = 10^(a - 8), lies in [m u, (m + 1) u) (in magnitude); m
+ * from floor(L / u) + 2 to floor(H / u) - 3 keeps it a unit clear of
+ * both bounds L, H (in magnitude), more than the rounding of the
+ * divisions and of the number's double. */
+/* floor(x) for |x| <= 1e15, else +-1e15 (no libm; infinities too) */
+static double floor_clamp(double x)
+{
+  if(!(x > -1e15))
+    return -1e15;
+  if(x > 1e15)
+    return 1e15;
+  double t = (double)(long long)x;
+  return t > x ? t - 1 : t;
+}
+
+static void rcache_digits(struct rcache *c, double d)
+{
+  double ad = fabs(d), lo = d < 0 ? -c->hi : c->lo,
+         hi = d < 0 ? -c->lo : c->hi;
+  unsigned a = 0;
+  while(a < 9 && ad >= pow10tab[a])
+    a++;
+  c->ok = false;
+  if(a < 1 || a > 8)
+    return;
+  double sc = pow10tab[8 - a], fl = floor_clamp(lo * sc) + 2,
+         fh = floor_clamp(hi * sc) - 3;
+  uint32_t ilo = fl < 0 ? 0 : fl > 99999999 ? 100000000 : (uint32_t)fl;
+  uint32_t ihi = fh < 0 ? 0 : fh > 99999999 ? 99999999 : (uint32_t)fh;
+  if(fh < 0 || ilo > ihi)
+    return;
+  uint64_t vlo = 0, vhi = 0; /* the last digit in the lowest byte */
+  for(unsigned k = 0; k < 8; k++, ilo /= 10, ihi /= 10) {
+    vlo |= (uint64_t)('0' + ilo % 10) << (8 * k);
+    vhi |= (uint64_t)('0' + ihi % 10) << (8 * k);
+  }
+  c->alo = vlo;
+  c->ahi = vhi;
+  c->a = (uint8_t)a;
+  c->neg = d < 0;
+  c->ok = true;
+}
+
+/* leaf()'s first test for an approximate number d on path pi (rp), without
+ * the call: true when it would not record it (and so need not be
+ * called); false when leaf() decides. */
+static inline __attribute__((always_inline)) bool
+num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
+                 double d)
+{
+  const struct ch_numidx *ix = &rp->ix;
+  if(!ix->off)
+    return false;
+  /* d is within tol of the number (struct val: twice 2^-51 is safe) */
+  double tol = fabs(d) * 0x1p-50;
+  struct rcache *c = &s->rcache[pi];
+  uint32_t r;
+  if(c->ep == s->satep && d - tol > c->lo && d + tol < c->hi) {
+    r = c->r; /* strictly inside the last number's interval */
+  }
+  else {
+    uint32_t i = ch_numidx_below(ix, d - tol);
+    if(i < ix->nb && ix->b[i] <= d + tol)
+      return false; /* a bound that close: leaf() decides exactly */
+    r = 2 * i;
+    c->lo = i ? ix->b[i - 1] : -INFINITY;
+    c->hi = i < ix->nb ? ix->b[i] : INFINITY;
+    c->r = r;
+    c->ep = s->satep;
+    rcache_digits(c, d);
+  }
+  return num_region_nothing(s, rp, r);
+}
+
 /* A number in the usual form of a coordinate, -?[1-9][0-9]*\.[0-9]+ with
  * at most 19 digits and no exponent, approximated as number() does with
  * approx (the same double): one classification of 32 bytes instead of a
@@ -3000,7 +3185,8 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, double d)
  * buffer, and number() decides. */
 static inline __attribute__((always_inline)) bool
 num_fast(const unsigned char *p, const unsigned char *e, double *d,
-         const unsigned char **end)
+         const unsigned char **end, certhub_match_scratch *s,
+         const struct rpath *rp, uint32_t pi, bool *nothing)
 {
 #ifdef __SSE2__
   bool neg = *p == '-';
@@ -3028,18 +3214,55 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
     return false;
   unsigned b = (unsigned)__builtin_ctz(rest);
   size_t nf = b - a - 1;
-  if(!nf || a + nf > 19 || p[b] == 'e' || p[b] == 'E')
+  if(!nf || a + nf > 19 || (p[b] | 0x20) == 'e')
     return false;
-  double v = (double)digits_value(p + a + 1, e, nf, digits_value(p, e, a, 0)) *
-             n10[nf];
-  *d = neg ? -v : v;
   *end = p + b;
+  *nothing = false;
+  const struct rcache *c = &s->rcache[pi];
+  if(a + nf >= 8 && c->ep == s->satep && c->ok && c->a == a && c->neg == neg) {
+    /* the first 8 digits (the '.' taken out: the bytes before it from
+     * p, those after it from p + 1; a <= 8) bound the number within one
+     * unit of the last of them: inside the interval of the path's last
+     * number (compared as ASCII, struct rcache), and that region adds
+     * nothing, the rest is not converted */
+    uint64_t lo, hi, w,
+        keep = a == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * a)) - 1;
+    memcpy(&lo, p, sizeof(lo));
+    memcpy(&hi, p + 1, sizeof(hi));
+    w = __builtin_bswap64((lo & keep) | (hi & ~keep)); /* p[0] highest */
+    if(w >= c->alo && w <= c->ahi && num_region_nothing(s, rp, c->r)) {
+      *nothing = true;
+      return true;
+    }
+  }
+  uint64_t m; /* all the digits as one integer */
+  if(a <= 7 && nf <= 16) {
+    /* fixed-length SWAR, no loops: the integer part, then the fraction
+     * in one or two words of 8 (a + 1 + nf + 8 <= 32 bytes readable) */
+    m = swar8_left(p, a);
+    if(nf <= 8) {
+      m = m * pow10u[nf] + swar8_left(p + a + 1, nf);
+    }
+    else {
+      m = (m * 100000000ull + swar8_left(p + a + 1, 8)) * pow10u[nf - 8] +
+          swar8_left(p + a + 9, nf - 8);
+    }
+  }
+  else {
+    m = digits_value(p + a + 1, e, nf, digits_value(p, e, a, 0));
+  }
+  double v = (double)m * n10[nf];
+  *d = neg ? -v : v;
   return true;
 #else
   (void)p;
   (void)e;
   (void)d;
   (void)end;
+  (void)s;
+  (void)rp;
+  (void)pi;
+  (void)nothing;
   return false;
 #endif
 }
@@ -3066,19 +3289,77 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     memset(s->node_obj, 0, s->nnode * sizeof(*s->node_obj));
     serial = s->objserial = 1;
   }
-  uint64_t hk = level ? fnv(h, ".", 1) : h; /* hash of "path." */
   if(level && plen < maxp)
     s->path[plen] = '.';
   const struct kids *kd = self == NONE ? &rs->rootkids : &rs->nodes[self].kids;
   /* a leaf one level down is read here when nothing deeper applies */
   bool inline_ok = level + 1 < EV_MAX_DEPTH && depth + 1 <= JSON_MAX_DEPTH;
   for(;;) {
-    if(p >= e || *p != '"')
-      return bad(f, p, "expected a string key");
-    p++;
     const char *k = NULL;
     size_t kn = SIZE_MAX;
     const struct node *nd = NULL;
+    size_t ni = 0;       /* nd's index */
+    uint32_t npi = NONE; /* its rule path when it takes numbers inline */
+#ifdef __SSE2__
+    if(e - p >= 16) {
+      /* the usual member start, "key": with a plain key of up to 13
+       * bytes, from one 16-byte classification: key end, no escape,
+       * no '.', the colon right after it (else the general path) */
+      const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+      for(unsigned j = 0; j < kd->ntok; j++) {
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
+        if((eq & kd->tokmask[j]) == kd->tokmask[j]) {
+          ni = kd->toknode[j];
+          nd = &rs->nodes[ni];
+          npi = kd->toknum[j];
+          k = (const char *)p + 1;
+          kn = nd->len - nd->koff;
+          p += kn + 3;
+          goto value;
+        }
+      }
+      unsigned qm =
+          (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+      unsigned stop = (qm | (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
+                                _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))))) &
+                      ~1u;
+      unsigned t = stop ? (unsigned)__builtin_ctz(stop) : 16;
+      if((qm & 1) && t < 15 && ((qm >> t) & 1) && p[t + 1] == ':') {
+        unsigned dots = (unsigned)_mm_movemask_epi8(
+                            _mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) &
+                        ((1u << t) - 1);
+        k = (const char *)p + 1;
+        kn = t - 1;
+        p += t + 2;
+        if(off + kn <= maxp && (dots || kn > KIDS_TOKMAX || kd->tokpart)) {
+          /* else: a plain key without '.' that matched no child's member
+           * start above is no child's */
+          if(kn <= 8 && !kd->over && !dots) {
+            uint64_t w;
+            memcpy(&w, k, sizeof(w)); /* within the 16 bytes */
+            w &= kn == 8 ? UINT64_MAX : (((uint64_t)1 << (8 * kn)) - 1);
+            for(unsigned j = 0; j < kd->n; j++)
+              if(kd->key[j] == w && kd->len[j] == kn) {
+                nd = &rs->nodes[kd->node[j]];
+                break;
+              }
+          }
+          else {
+            nd = node_find2(rs, s->path, off, k, kn,
+                            fnv(level ? fnv(h, ".", 1) : h, k, kn), self);
+          }
+        }
+        if(nd)
+          ni = (size_t)(nd - rs->nodes);
+        goto value;
+      }
+    }
+#endif
+    if(p >= e || *p != '"')
+      return bad(f, p, "expected a string key");
+    p++;
     bool inev = false;
     const unsigned char *ke = plain_run(p, e);
     if(ke < e && *ke == '"') { /* the usual key: no escape */
@@ -3108,7 +3389,9 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
           }
       }
       else {
-        nd = node_find2(rs, s->path, off, k, kn, fnv(hk, k, kn), self);
+        /* hash of "path." then of the key: only on this path */
+        nd = node_find2(rs, s->path, off, k, kn,
+                        fnv(level ? fnv(h, ".", 1) : h, k, kn), self);
       }
     }
     if(p < e && *p == ':') {
@@ -3120,19 +3403,21 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         return bad(f, p, "expected ':'");
       p++;
     }
+    if(nd)
+      ni = (size_t)(nd - rs->nodes);
+#ifdef __SSE2__
+  value:
+#endif
     SKIP_WS(p, e);
     if(nd) {
-      if(k != s->path + off)
-        for(size_t j = 0; j < kn; j++) /* short: no call */
-          s->path[off + j] = k[j];
-      size_t ni = (size_t)(nd - rs->nodes);
       uint32_t l0 = (uint32_t)s->nleaves;
       uint32_t pi = nd->leafpath;
       struct val v;
       const unsigned char *q;
-      if(pi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
-         !rs->paths[pi].xnum && !rs->paths[pi].gn.n &&
-         num_fast(p, e, &v.d, &q)) {
+      bool nothing = false;
+      /* npi: a member start found it (the usual member) */
+      if(npi != NONE && inline_ok && p < e && (*p == '-' || is_digit(*p)) &&
+         num_fast(p, e, &v.d, &q, s, &rs->paths[npi], npi, &nothing)) {
         v.t = V_NUM;
         v.approx = true;
         v.num = p;
@@ -3142,10 +3427,17 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         if(p < e && *p == '\0')
           p++; /* nul_quirk */
         f->p = p;
-        if(!num_adds_nothing(s, &rs->paths[pi], v.d) && !leaf(f, pi, &v))
+        if(!nothing && !num_adds_nothing(s, &rs->paths[pi], pi, v.d) &&
+           !leaf(f, pi, &v))
           return false;
       }
       else {
+        /* the path string is read below this key only (node_find2 and
+         * string() in objects deeper down): written when descending
+         * into a container */
+        if(k != s->path + off && p < e && (*p == '{' || *p == '['))
+          for(size_t j = 0; j < kn; j++) /* short: no call */
+            s->path[off + j] = k[j];
         f->p = p;
         if(!onpath(f, (uint32_t)ni, pi, off + kn, nd->hash, level + 1,
                    depth + 1))
@@ -3177,6 +3469,10 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     }
     else if(!(p = sk_value(f, p, depth + 1))) {
       return false;
+    }
+    if(e - p >= 2 && p[0] == ',' && p[1] == '"') {
+      p++; /* the usual separator: no whitespace */
+      continue;
     }
     SKIP_WS(p, e);
     if(p < e && *p == ',') {
@@ -3365,6 +3661,7 @@ again:
   s->skipped = s->dup = s->dmarked = s->marker = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
     memset(s->rstamp, 0, s->nrstamp * sizeof(*s->rstamp));
+    memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     s->satep = 1;
   }
   struct fl f = {rs,

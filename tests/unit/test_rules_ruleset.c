@@ -1332,6 +1332,184 @@ static void test_string_sets(void **state)
   assert_int_equal(failures, 0);
 }
 
+/* Members of objects on rule paths recognised by their start `"key":`
+ * (one 16-byte compare per child key of up to 13 bytes), a plain key
+ * that matches none decided without the hash, and a path's last numeric
+ * interval reused for the next number. Child keys of 1-14 bytes (13 is
+ * the longest compared, 14 goes by the hash), keys that extend or cut
+ * one another, a child key that is not plain ASCII (DEL, non-ASCII, an
+ * escaped quote: that node's plain misses go by the hash), a node with
+ * more children than the table holds, a key holding '.', root keys;
+ * events with the same keys escaped, with whitespace around the colon,
+ * duplicated, near misses, and numbers on ranged paths walking across
+ * interval bounds within one array. */
+static void test_member_starts(void **state)
+{
+  (void)state;
+  static const char *const pats_[] = {
+      "{\"p\":{\"STREET\":[{\"prefix\":\"MA\"}],\"ST_TYPE\":[\"AVE\"]}}",
+      "{\"p\":{\"MAPBLKLOT\":[{\"suffix\":\"1\"}]}}",
+      "{\"p\":{\"ABCDEFGHIJKLM\":[{\"exists\":true}]}}",
+      "{\"p\":{\"ABCDEFGHIJKLMN\":[{\"exists\":true}]}}",
+      "{\"p\":{\"STREETS\":[{\"exists\":true}]}}",
+      "{\"p\":{\"x\":[{\"numeric\":[\">\",-122.42,\"<\",-122.41]}]}}",
+      "{\"p\":{\"12345678\":[{\"numeric\":[\">\",5]}]}}",
+      "{\"p\":{\"a.b\":[{\"exists\":true}]}}",
+      "{\"properties\":{\"x\":[{\"numeric\":[\"<\",-122.415]}]}}",
+      "{\"d\":{\"k\\u007f\":[{\"exists\":true}],\"k\":[{\"exists\":true}]}}",
+      "{\"u\":{\"\\u00e9t\\u00e9\":[{\"exists\":true}],\"et\":[1]}}",
+      "{\"q\":{\"q\\\"\":[{\"exists\":true}],\"qq\":[{\"exists\":true}]}}",
+      "{\"m\":{\"k0\":[0],\"k1\":[1],\"k2\":[2],\"k3\":[3],\"k4\":[4],"
+      "\"k5\":[5],\"k6\":[6],\"k7\":[7],\"k8\":[8],\"k9\":[9],"
+      "\"k10_long_key\":[10]}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"<\",-122.41600944012424]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"<\",-122.42]}],"
+      "\"y\":[{\"numeric\":[\">=\",37.76]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\">\",-122.41600944012424]}]}}}",
+      "{\"g\":{\"t\":[\"P\"],\"c\":{\"x\":[{\"numeric\":[\"=\",-122.4]}]}}}",
+      "{\"g\":{\"c\":{\"y\":[{\"numeric\":[\">\",37.7,\"<\",37.71]}]}}}",
+      "{\"g\":{\"c\":{\"y\":[{\"numeric\":[\">\",37.75]}]}}}",
+      "{\"g\":{\"c\":{\"y\":[{\"numeric\":[\"=\",37.75]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\">\",-122.4]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"=\",-122.4]}]}}}",
+  };
+  /* (the 19-digit numbers are the double of a bound, but their cheap
+   * approximation is the next double: only the exact value decides; the
+   * last ones share their first 8 digits with a bound) */
+  /* keys: the rule's, near misses, escaped forms, a DEL and a non-ASCII
+   * key written raw, dotted forms */
+  static const char *const pkeys[] = {"STREET",
+                                      "ST_TYPE",
+                                      "MAPBLKLOT",
+                                      "ABCDEFGHIJKLM",
+                                      "ABCDEFGHIJKLMN",
+                                      "ABCDEFGHIJKL",
+                                      "STREETS",
+                                      "STREE",
+                                      "STREET ",
+                                      "x",
+                                      "X",
+                                      "xx",
+                                      "12345678",
+                                      "123456789",
+                                      "1234567",
+                                      "a.b",
+                                      "a",
+                                      "\\u0053TREET",
+                                      "STR\\u0045ET",
+                                      "x\\u0000",
+                                      "",
+                                      "ST_TYP",
+                                      "MAPBLKLOTS",
+                                      "ABCDEFGHIJKLMNO"};
+  static const char *const vals[] = {"\"MASON\"", "\"AVE\"",
+                                     "\"x1\"",    "\"ST\"",
+                                     "-122.415",  "-122.4199",
+                                     "-122.41",   "6",
+                                     "5",         "1",
+                                     "0",         "null",
+                                     "true",      "{}",
+                                     "[]",        "{\"STREET\":\"MA\"}",
+                                     "{\"b\":1}", "[\"MA\",\"MB\"]",
+                                     "\"\""};
+  static const char *const dkeys[] = {"k\x7f", "k", "k\\u007f", "kk",
+                                      "k\x7f\x7f"};
+  static const char *const ukeys[] = {"\xc3\xa9t\xc3\xa9", "\\u00e9t\\u00e9",
+                                      "et", "\xc3\xa9t", "t\xc3\xa9"};
+  static const char *const qkeys[] = {"q\\\"", "qq", "q", "q\\\\", "qq "};
+  static const char *const xs[] = {"-122.41600944012424",
+                                   "-122.41600944012425",
+                                   "-122.41600944012423",
+                                   "-122.416",
+                                   "-122.4161",
+                                   "-122.4159",
+                                   "-122.4",
+                                   "-122.39999999999999",
+                                   "-122.40000000000001",
+                                   "-122.42",
+                                   "-122.41",
+                                   "-122.5",
+                                   "-122",
+                                   "-122.41600944012424e0",
+                                   "-122.4160094401242347",
+                                   "-122.4160094401242348",
+                                   "-122.3999999999999986",
+                                   "-122.4100000000000000",
+                                   "-122.4200000000000000",
+                                   "-122.41600945",
+                                   "-122.41600943",
+                                   "-122.41600001",
+                                   "-122.41609999",
+                                   "-122.39999999",
+                                   "-122.40000001"};
+  static const char *const ys[] = {"37.75",
+                                   "37.7",
+                                   "37.71",
+                                   "37.705",
+                                   "37.749999999999993",
+                                   "37.700000000000003",
+                                   "37.76",
+                                   "37.755",
+                                   "37.6",
+                                   "37.75000000000000257",
+                                   "37.70000000000000257",
+                                   "37.71000000000000257",
+                                   "37.74999999",
+                                   "37.750000001",
+                                   "37.70000001",
+                                   "37.709999999"};
+  static const char *const colon[] = {":", ":", ":", " :", ": ", "\t:\n"};
+  enum { NE = 1500 };
+  size_t np = NELEM(pats_);
+  struct item *pv = calloc(np, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  for(size_t i = 0; i < np; i++)
+    pv[i].text = (char *)pats_[i];
+  char buf[8192];
+  for(size_t j = 0; j < NE; j++) {
+    size_t o = 0;
+    add(buf, &o, sizeof(buf), "{\"p\":{");
+    for(unsigned k = 0, n = rnd(10); k < n; k++)
+      add(buf, &o, sizeof(buf), "%s\"%s\"%s%s", k ? "," : "",
+          pkeys[rnd(3) ? rnd(8) : rnd(NELEM(pkeys))], colon[rnd(NELEM(colon))],
+          vals[rnd(NELEM(vals))]);
+    add(buf, &o, sizeof(buf), "},\"%s\":%s,\"d\":{\"%s\":1,\"%s\":2},",
+        rnd(2) ? "p.STREET" : "p.ST_TYPE", vals[rnd(3)],
+        dkeys[rnd(NELEM(dkeys))], dkeys[rnd(NELEM(dkeys))]);
+    add(buf, &o, sizeof(buf), "\"u\":{\"%s\":1,\"%s\":1},",
+        ukeys[rnd(NELEM(ukeys))], ukeys[rnd(NELEM(ukeys))]);
+    add(buf, &o, sizeof(buf), "\"q\":{\"%s\":1,\"%s\":1},\"m\":{",
+        qkeys[rnd(NELEM(qkeys))], qkeys[rnd(NELEM(qkeys))]);
+    for(unsigned k = 0, n = rnd(13); k < n; k++)
+      add(buf, &o, sizeof(buf), "%s\"k%u%s\":%u", k ? "," : "", rnd(11),
+          rnd(4) ? "" : "_long_key", rnd(11));
+    add(buf, &o, sizeof(buf), "},\"properties\":{\"x\":%s},",
+        xs[rnd(NELEM(xs))]);
+    add(buf, &o, sizeof(buf), "\"g\":{\"t\":\"%s\",\"c\":[[",
+        rnd(2) ? "P" : "M");
+    /* a walk: mostly the same interval, now and then across a bound */
+    for(unsigned k = 0, n = rnd(14), xi = rnd(NELEM(xs)), yi = rnd(NELEM(ys));
+        k < n; k++) {
+      if(rnd(4) == 0)
+        xi = rnd(NELEM(xs));
+      if(rnd(4) == 0)
+        yi = rnd(NELEM(ys));
+      add(buf, &o, sizeof(buf), "%s{\"x\":%s,\"y\":%s,\"z\":0%s}",
+          k ? "," : "", xs[xi], ys[yi], rnd(12) ? "" : ",\"x\":-122.3");
+    }
+    add(buf, &o, sizeof(buf), "]]}}");
+    ev[j].text = strdup(buf);
+    assert_non_null(ev[j].text);
+  }
+  check_all("member starts", pv, np, ev, NE);
+  for(size_t j = 0; j < NE; j++)
+    free(ev[j].text);
+  free(pv);
+  free(ev);
+  assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1346,6 +1524,7 @@ int main(void)
       cmocka_unit_test(test_numeric_regions),
       cmocka_unit_test(test_numeric_nested),
       cmocka_unit_test(test_string_sets),
+      cmocka_unit_test(test_member_starts),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
