@@ -812,6 +812,28 @@ static bool ab_indexable(const struct matcher *m)
   return true;
 }
 
+/* Wildcard m on path pi for entry k (a condition, or with neg an
+ * anything-but entry): the usual shapes join the exact values and tries,
+ * the others are checked one by one. */
+static bool wild_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
+                     uint32_t k, bool neg)
+{
+  struct rpath *rp = &rs->paths[pi];
+  const char *lit;
+  size_t n;
+  switch(wild_shape(m, &lit, &n)) {
+  case 0:
+    rp->xstr++;
+    return x_add_str(rs, pi, m, X_STR, lit, n, k, neg);
+  case 1:
+    return trie_add(&rp->pre, lit, n, false, false, k, neg);
+  case 2:
+    return trie_add(&rp->suf, lit, n, true, false, k, neg);
+  default:
+    return gw_add(rp, m, k, neg);
+  }
+}
+
 /* Anything-but m of condition c on path pi as string entry k = ab.n. */
 static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
                    uint32_t c)
@@ -825,8 +847,6 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
     rs->maxab = rp->ab.n;
   for(size_t i = 0; i < m->ninner; i++) {
     const struct matcher *im = &m->inner[i];
-    const char *lit;
-    size_t n;
     bool ok = true;
     switch(im->kind) {
     case M_STRING:
@@ -846,20 +866,7 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
                     im->icase, k, true);
       break;
     case M_WILDCARD:
-      switch(wild_shape(im, &lit, &n)) {
-      case 0:
-        ok = x_add_str(rs, pi, im, X_STR, lit, n, k, true);
-        rp->xstr++;
-        break;
-      case 1:
-        ok = trie_add(&rp->pre, lit, n, false, false, k, true);
-        break;
-      case 2:
-        ok = trie_add(&rp->suf, lit, n, true, false, k, true);
-        break;
-      default:
-        ok = gw_add(rp, im, k, true);
-      }
+      ok = wild_add(rs, pi, im, k, true);
       break;
     default: /* numbers: never a string */
       break;
@@ -969,26 +976,9 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
           gen_push(&rp->gn, m, c) && gen_push(&rp->go, m, c);
       rp = &rs->paths[pi];
       break;
-    case M_WILDCARD: {
-      /* the usual shapes join the exact values and tries */
-      const char *lit;
-      size_t n;
-      switch(wild_shape(m, &lit, &n)) {
-      case 0:
-        ok = x_add_str(rs, pi, m, X_STR, lit, n, c, false);
-        rp->xstr++;
-        break;
-      case 1:
-        ok = trie_add(&rp->pre, lit, n, false, false, c, false);
-        break;
-      case 2:
-        ok = trie_add(&rp->suf, lit, n, true, false, c, false);
-        break;
-      default:
-        ok = gw_add(rp, m, c, false);
-      }
+    case M_WILDCARD:
+      ok = wild_add(rs, pi, m, c, false);
       break;
-    }
     default: /* cidr */
       ok = gen_push(&rp->gs, m, c);
       break;
