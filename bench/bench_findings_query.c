@@ -20,7 +20,8 @@
  * no queries; K new findings imported into it, then K stored ones
  * updated, one transaction per call of 100 as through the API; prints
  * wall and CPU rates and SQLite page-cache hits, misses and WAL page
- * writes per finding. K at most N.
+ * writes per finding. K at most N. CH_BENCH_PRAGMA=SQL is run on the
+ * store's handle first (to compare pragmas).
  *
  * CH_BENCH_WITHOUT_16=1 with a new database: migration 16's triggers,
  * counts table and index are removed (and the two indexes it drops put
@@ -95,8 +96,8 @@ static size_t finding(char *buf, size_t cap, unsigned k, int64_t upd,
   gmtime_r(&sec, &tm);
   char ts[96];
   snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-           tm.tm_min, tm.tm_sec, (int)(upd % 1000));
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, (int)(upd % 1000));
   unsigned h2 = mix(h);
   return (size_t)snprintf(
       buf, cap,
@@ -203,8 +204,8 @@ static int add_phase(certhub_store *s, unsigned have, unsigned k, int update)
   for(unsigned j = 0; j < k; j += 100) {
     size_t n = (size_t)snprintf(buf, sizeof(buf), "[");
     for(unsigned i = j; i < j + 100 && i < k; i++) {
-      unsigned key = update ? (unsigned)(((uint64_t)i * step + 12345) % have)
-                            : have + i;
+      unsigned key =
+          update ? (unsigned)(((uint64_t)i * step + 12345) % have) : have + i;
       n += finding(buf + n, sizeof(buf) - n, key,
                    update ? (int64_t)NOW * 1000 + 3600000 + i : 0,
                    update ? 0x5bd1e995u : 0, i == j);
@@ -482,6 +483,14 @@ int main(int argc, char **argv)
   int have = count_findings(s);
   if(getenv("CH_BENCH_ADD") && have == n) {
     int k = atoi(getenv("CH_BENCH_ADD"));
+    /* CH_BENCH_PRAGMA: SQL run first (e.g. a cache_size to compare). */
+    const char *pr = getenv("CH_BENCH_PRAGMA");
+    if(pr && sqlite3_exec(ch_sq_db(s), pr, NULL, NULL, NULL) != SQLITE_OK) {
+      fprintf(stderr, "bench_findings_query: %s: %s\n", pr,
+              sqlite3_errmsg(ch_sq_db(s)));
+      certhub_store_close(s);
+      return 1;
+    }
     rc = k < 100 || k > n ? 2 : add_findings(s, have, k);
     if(rc == 2)
       fprintf(stderr, "bench_findings_query: CH_BENCH_ADD: 100..%d\n", n);
