@@ -47,12 +47,6 @@ struct certhub_http {
   struct MHD_Daemon *d;
   store_pool pool;
   pthread_mutex_t write_mu; /* one API writer at a time */
-  /* The writers' own handle, used under write_mu only. SQLite drops a
-   * connection's whole page cache when another connection has written
-   * since its last read; with the writes spread over the pool, every
-   * import re-read the index pages it was about to change (at 1,000,000
-   * findings most of its cost). One handle keeps them cached. */
-  certhub_store *writer;
   char *listen, *tls_cert_file, *tls_key_file;
   char *cert_pem, *key_pem;
   char *sns_cert_pem; /* SigningCertURL's answer, NULL: none */
@@ -339,12 +333,10 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
       return;
     }
   }
-  bool write = route->flags & CH_HTTP_WRITE;
-  if(write)
-    pthread_mutex_lock(&h->write_mu);
-  certhub_store *s = write ? h->writer : pool_get(&h->pool);
+  certhub_store *s = pool_get(&h->pool);
   rq.store = s;
-  if(write) {
+  if(route->flags & CH_HTTP_WRITE) {
+    pthread_mutex_lock(&h->write_mu);
     ch_err rc = certhub_store_begin(s);
     if(rc)
       ch_http_fail(rs, rc == CH_ERR_BUSY ? rc : CH_ERR_DB,
@@ -361,10 +353,9 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
     }
     pthread_mutex_unlock(&h->write_mu);
   }
-  else {
+  else
     ch_http_dispatch(route, &rq, rs);
-    pool_put(&h->pool, s);
-  }
+  pool_put(&h->pool, s);
   if(rq.prepared)
     prep->prep_free(rq.prepared);
   if(rs->status >= 500)
@@ -583,8 +574,7 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
      ((rc = read_pem(h->tls_cert_file, &h->cert_pem, errmsg)) ||
       (rc = read_pem(h->tls_key_file, &h->key_pem, errmsg))))
     goto out;
-  if((rc = pool_open(&h->pool, o->db_target, h->threads, errmsg)) ||
-     (rc = certhub_store_open(o->db_target, &h->writer, errmsg)))
+  if((rc = pool_open(&h->pool, o->db_target, h->threads, errmsg)))
     goto out;
 
   unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
@@ -678,7 +668,6 @@ void certhub_http_stop(certhub_http *h)
     MHD_stop_daemon(h->d); /* joins the threads: no request in flight */
   if(h->pool.all)
     pool_close(&h->pool);
-  certhub_store_close(h->writer);
   pthread_mutex_destroy(&h->write_mu);
   free(h->listen);
   free(h->tls_cert_file);
