@@ -17,9 +17,10 @@ static void migrations_new_and_reopen(void **state)
    * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
    * topic messages, 10: findings query columns, 11: API tokens, 13: hub
    * forwarding queue, 14: topic message attributes,
-   * 15: findings query columns stored, 16: findings insight counts */
-  assert_int_equal(v, 16);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "15");
+   * 15: findings query columns stored, 16: findings insight counts,
+   * 17: four findings indexes dropped */
+  assert_int_equal(v, 17);
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "16");
   t_query_eq(s, "PRAGMA journal_mode", "wal");
   t_query_eq(s, "PRAGMA foreign_keys", "1");
   t_query_eq(s, "PRAGMA synchronous", "1"); /* NORMAL */
@@ -46,9 +47,10 @@ static void migrations_new_and_reopen(void **state)
    * 6: topics, 7: findings, 8: subscriptions and deliveries, 9: sealed
    * topic messages, 10: findings query columns, 11: API tokens, 13: hub
    * forwarding queue, 14: topic message attributes,
-   * 15: findings query columns stored, 16: findings insight counts */
-  assert_int_equal(v, 16);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "15");
+   * 15: findings query columns stored, 16: findings insight counts,
+   * 17: four findings indexes dropped */
+  assert_int_equal(v, 17);
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "16");
   certhub_store_close(s);
   tdir_remove(&d);
 }
