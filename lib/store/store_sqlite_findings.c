@@ -108,7 +108,7 @@ const char ch_sq_findings15_schema[] =
  * shapes at 1,000,000 findings: none slower without them), but whose keys
  * end in updated_at, so every import wrote one more random leaf page each:
  * at 1,000,000 findings, 9.65 -> 4.81 pages written to the WAL per new
- * finding and 1.6-1.9x less import CPU (docs/PERFORMANCE.md, branch
+ * finding and 1.4-1.8x less import CPU (docs/PERFORMANCE.md, branch
  * fwrite). findings_by_updated stays: the default order walks it. */
 const char ch_sq_findings17_schema[] =
     "DROP INDEX IF EXISTS findings_by_severity;"
