@@ -16,14 +16,23 @@
  * counts table, rank_of's driver, sorts as written) in the same run, at
  * most 5 runs of those.
  *
+ * CH_BENCH_ADD=K with DIR holding N findings (a copy: it is written):
+ * no queries; K new findings imported into it, then K stored ones
+ * updated, one transaction per call of 100 as through the API; prints
+ * wall and CPU rates and SQLite page-cache hits, misses and WAL page
+ * writes per finding. K at most N. CH_BENCH_PRAGMA=SQL is run on the
+ * store's handle first (to compare pragmas).
+ *
  * CH_BENCH_WITHOUT_16=1 with a new database: migration 16's triggers,
  * counts table and index are removed (and the two indexes it drops put
  * back) before the import, to measure what they cost the import.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "certhub/findings.h"
@@ -71,45 +80,55 @@ static unsigned mix(unsigned x)
   return x;
 }
 
+/* One finding of key k. upd: its UpdatedAt in ms, 0 for the key's own
+ * (spread over the 90 days before NOW); salt != 0 changes the counted
+ * columns (severity, compliance) as a rescan would. */
+static size_t finding(char *buf, size_t cap, unsigned k, int64_t upd,
+                      unsigned salt, int first)
+{
+  unsigned h = mix(k), hs = salt ? mix(h ^ salt) : h;
+  /* UpdatedAt over the 90 days before NOW, to the millisecond. */
+  if(!upd)
+    upd = (int64_t)NOW * 1000 - (int64_t)(h % (90u * 86400u)) * 1000 -
+          (int64_t)(mix(k + 7) % 1000);
+  time_t sec = (time_t)(upd / 1000);
+  struct tm tm;
+  gmtime_r(&sec, &tm);
+  char ts[96];
+  snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, (int)(upd % 1000));
+  unsigned h2 = mix(h);
+  return (size_t)snprintf(
+      buf, cap,
+      "%s{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"arn:certhub:acm:"
+      "local:000000000000:certificate/%u/expiry\",\"ProductArn\":\"arn:"
+      "certhub:securityhub:local:000000000000:product/certhub/%s\","
+      "\"ProductName\":\"%s\",\"CompanyName\":\"certhub\","
+      "\"GeneratorId\":\"gen-%u\",\"AwsAccountId\":\"%012u\","
+      "\"Region\":\"%s\",\"CreatedAt\":\"2026-08-01T00:00:00Z\","
+      "\"UpdatedAt\":\"%s\",\"Title\":\"Certificate host-%u.example "
+      "expires in %u days\",\"Description\":\"The certificate is "
+      "expiring.\",\"Types\":[\"Software and Configuration Checks/"
+      "Certificate Expiry\"],\"Severity\":{\"Label\":\"%s\"},"
+      "\"Workflow\":{\"Status\":\"%s\"},\"RecordState\":\"%s\","
+      "\"Compliance\":{\"Status\":\"%s\"},\"Confidence\":%u,"
+      "\"Resources\":[{\"Type\":\"%s\",\"Id\":\"arn:certhub:acm:local:"
+      "000000000000:certificate/%u\",\"Tags\":{\"env\":\"%s\"}}]}",
+      first ? "" : ",", k, products[h % 3], products[h % 3], h2 % 20,
+      100000000u + h2 % 50, regions[(h >> 3) % 8], ts, k, h % 60,
+      sev[(hs >> 5) % 5], wf[(h >> 8) % 4],
+      (h >> 11) % 10 ? "ACTIVE" : "ARCHIVED", comp[(hs >> 13) % 4],
+      (h >> 17) % 101, rtype[(h >> 20) % 5], k,
+      (h >> 23) % 2 ? "prod" : "dev");
+}
+
 static size_t batch(char *buf, size_t cap, int b)
 {
   size_t n = (size_t)snprintf(buf, cap, "[");
-  for(int i = 0; i < 100 && n < cap; i++) {
-    unsigned k = (unsigned)b * 100 + (unsigned)i, h = mix(k);
-    /* UpdatedAt over the 90 days before NOW, to the millisecond. */
-    int64_t upd = (int64_t)NOW * 1000 - (int64_t)(h % (90u * 86400u)) * 1000 -
-                  (int64_t)(mix(k + 7) % 1000);
-    time_t sec = (time_t)(upd / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    char ts[96];
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)(upd % 1000));
-    unsigned h2 = mix(h);
-    n += (size_t)snprintf(
-        buf + n, cap - n,
-        "%s{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"arn:certhub:acm:"
-        "local:000000000000:certificate/%u/expiry\",\"ProductArn\":\"arn:"
-        "certhub:securityhub:local:000000000000:product/certhub/%s\","
-        "\"ProductName\":\"%s\",\"CompanyName\":\"certhub\","
-        "\"GeneratorId\":\"gen-%u\",\"AwsAccountId\":\"%012u\","
-        "\"Region\":\"%s\",\"CreatedAt\":\"2026-08-01T00:00:00Z\","
-        "\"UpdatedAt\":\"%s\",\"Title\":\"Certificate host-%u.example "
-        "expires in %u days\",\"Description\":\"The certificate is "
-        "expiring.\",\"Types\":[\"Software and Configuration Checks/"
-        "Certificate Expiry\"],\"Severity\":{\"Label\":\"%s\"},"
-        "\"Workflow\":{\"Status\":\"%s\"},\"RecordState\":\"%s\","
-        "\"Compliance\":{\"Status\":\"%s\"},\"Confidence\":%u,"
-        "\"Resources\":[{\"Type\":\"%s\",\"Id\":\"arn:certhub:acm:local:"
-        "000000000000:certificate/%u\",\"Tags\":{\"env\":\"%s\"}}]}",
-        i ? "," : "", k, products[h % 3], products[h % 3], h2 % 20,
-        100000000u + h2 % 50, regions[(h >> 3) % 8], ts, k, h % 60,
-        sev[(h >> 5) % 5], wf[(h >> 8) % 4],
-        (h >> 11) % 10 ? "ACTIVE" : "ARCHIVED", comp[(h >> 13) % 4],
-        (h >> 17) % 101, rtype[(h >> 20) % 5], k,
-        (h >> 23) % 2 ? "prod" : "dev");
-  }
+  for(int i = 0; i < 100 && n < cap; i++)
+    n += finding(buf + n, cap - n, (unsigned)b * 100 + (unsigned)i, 0, 0,
+                 i == 0);
   n += (size_t)snprintf(buf + n, cap - n, "]");
   return n;
 }
@@ -139,6 +158,92 @@ static int import_all(certhub_store *s, int n)
          "transaction) | %d | %.1f s | %.0f findings/s |\n\n",
          PER_TX, batches * 100, w, (double)batches * 100 / w);
   return 0;
+}
+
+/* CH_BENCH_ADD=K: K new findings (keys have..have+K-1), then K updates
+ * of stored ones spread over the whole store (a newer UpdatedAt, severity
+ * and compliance re-drawn), each call of 100 its own transaction as in
+ * the API. Per phase: wall and CPU rate, and SQLite's page cache per
+ * finding (sqlite3_db_status: hits, misses = pages read from the file,
+ * writes = pages written to the WAL). */
+static unsigned gcd_u(unsigned a, unsigned b)
+{
+  while(b) {
+    unsigned t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+static double tv(struct timeval t)
+{
+  return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
+
+static int dbstat(certhub_store *s, int op)
+{
+  int cur = 0, hi = 0;
+  sqlite3_db_status(ch_sq_db(s), op, &cur, &hi, 1);
+  return cur;
+}
+
+static int add_phase(certhub_store *s, unsigned have, unsigned k, int update)
+{
+  static char buf[1 << 20];
+  unsigned step = 999983; /* a prime: j * step mod have visits each once */
+  while(have && gcd_u(step, have) != 1)
+    step += 2;
+  struct rusage r0, r1;
+  size_t ok = 0;
+  dbstat(s, SQLITE_DBSTATUS_CACHE_HIT);
+  dbstat(s, SQLITE_DBSTATUS_CACHE_MISS);
+  dbstat(s, SQLITE_DBSTATUS_CACHE_WRITE);
+  getrusage(RUSAGE_SELF, &r0);
+  double w = wall();
+  for(unsigned j = 0; j < k; j += 100) {
+    size_t n = (size_t)snprintf(buf, sizeof(buf), "[");
+    for(unsigned i = j; i < j + 100 && i < k; i++) {
+      unsigned key =
+          update ? (unsigned)(((uint64_t)i * step + 12345) % have) : have + i;
+      n += finding(buf + n, sizeof(buf) - n, key,
+                   update ? (int64_t)NOW * 1000 + 3600000 + i : 0,
+                   update ? 0x5bd1e995u : 0, i == j);
+    }
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "]");
+    certhub_import_result r;
+    if(certhub_findings_import(s, buf, n, NOW, &r) || r.failed) {
+      fprintf(stderr, "bench_findings_query: %s%s\n", r.error,
+              r.failed ? r.failures[0].message : "");
+      return 1;
+    }
+    ok += r.success - r.unchanged;
+    certhub_import_result_free(&r);
+  }
+  w = wall() - w;
+  getrusage(RUSAGE_SELF, &r1);
+  double us = tv(r1.ru_utime) - tv(r0.ru_utime),
+         sy = tv(r1.ru_stime) - tv(r0.ru_stime);
+  double hit = dbstat(s, SQLITE_DBSTATUS_CACHE_HIT),
+         miss = dbstat(s, SQLITE_DBSTATUS_CACHE_MISS),
+         wr = dbstat(s, SQLITE_DBSTATUS_CACHE_WRITE), f = (double)ok;
+  printf("| %s | %zu | %.2f s | %.2f + %.2f s | %.0f/s | %.0f/s | %.1f | "
+         "%.2f | %.2f |\n",
+         update ? "updated" : "new", ok, w, us, sy, f / w, f / (us + sy),
+         hit / f, miss / f, wr / f);
+  fflush(stdout);
+  return ok == k ? 0 : 1;
+}
+
+static int add_findings(certhub_store *s, int have, int k)
+{
+  printf("| import into %d findings, calls of 100, one transaction each "
+         "| findings | wall | CPU user + sys | wall rate | CPU rate | cache "
+         "hits/f | misses/f | WAL pages/f |\n"
+         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         have);
+  return add_phase(s, (unsigned)have, (unsigned)k, 0) ||
+         add_phase(s, (unsigned)have, (unsigned)k, 1);
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -376,6 +481,22 @@ int main(int argc, char **argv)
   int rc = 0;
   printf("| phase | findings | wall | rate |\n| --- | --- | --- | --- |\n");
   int have = count_findings(s);
+  if(getenv("CH_BENCH_ADD") && have == n) {
+    int k = atoi(getenv("CH_BENCH_ADD"));
+    /* CH_BENCH_PRAGMA: SQL run first (e.g. a cache_size to compare). */
+    const char *pr = getenv("CH_BENCH_PRAGMA");
+    if(pr && sqlite3_exec(ch_sq_db(s), pr, NULL, NULL, NULL) != SQLITE_OK) {
+      fprintf(stderr, "bench_findings_query: %s: %s\n", pr,
+              sqlite3_errmsg(ch_sq_db(s)));
+      certhub_store_close(s);
+      return 1;
+    }
+    rc = k < 100 || k > n ? 2 : add_findings(s, have, k);
+    if(rc == 2)
+      fprintf(stderr, "bench_findings_query: CH_BENCH_ADD: 100..%d\n", n);
+    certhub_store_close(s);
+    return rc;
+  }
   if(have != n) {
     if(have > 0) {
       fprintf(stderr, "bench_findings_query: %s holds %d findings, not %d\n",

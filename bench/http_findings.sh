@@ -2,21 +2,39 @@
 # BatchImportFindings through the HTTP API: start `certhub serve` on a free
 # loopback port with a fresh SQLite store, make a findings:write token, and
 # drive POST /v1/findings/import with bench_http_findings (100 findings a
-# call, CONC in flight) until the store holds TOTAL findings.
+# call, CONC in flight) until TOTAL new findings are stored.
 #
-#   bench/http_findings.sh BUILD_DIR [TOTAL] [CONC] [THREADS]
+#   bench/http_findings.sh BUILD_DIR [TOTAL] [CONC] [THREADS] [DB]
 #   (defaults: 1000000 findings, 8 in flight, 4 server threads)
+#
+# DB: an existing database to import into instead of a fresh one (e.g. a
+# copy of a store holding 1,000,000 findings). It is written to: pass a
+# copy. Its findings are counted before and after.
 set -euo pipefail
 build=${1:?usage: http_findings.sh BUILD_DIR [TOTAL] [CONC] [THREADS]}
 total=${2:-1000000}
 conc=${3:-8}
 threads=${4:-4}
+db=${5:-}
 certhub=$build/certhub
 client=$build/bench/bench_http_findings
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/certhub-bench-http.XXXXXX")
 spid=
 trap '[ -z "$spid" ] || kill "$spid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 export CERTHUB_DB=$tmp/bench.db
+if [ -n "$db" ]; then
+  [ -f "$db" ] || { echo "http_findings.sh: $db: no such database" >&2; exit 2; }
+  CERTHUB_DB=$(realpath "$db")
+fi
+before=0
+if [ -n "$db" ]; then
+  before=$(sqlite3 "$CERTHUB_DB" 'SELECT count(*) FROM findings')
+  # serve prunes findings not updated for 90 days when it starts; the
+  # stores bench_findings_query makes date their findings up to this
+  # time: with today's clock the prune would scan a tenth of them, holding
+  # the write lock, while the import runs.
+  export CERTHUB_NOW=${CERTHUB_NOW:-2026-11-23T10:00:00Z}
+fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 printf 'http:\n  listen: 127.0.0.1:%s\n  threads: %s\n' "$port" "$threads" >"$tmp/c.yaml"
 token=$("$certhub" -q tokens create bench --scope findings:write)
@@ -27,7 +45,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 grep -q 'API at' "$tmp/serve.log" || { cat "$tmp/serve.log"; exit 1; }
-echo "# $total findings, $conc in flight, $threads server threads, $(nproc) CPUs"
+echo "# $total findings into a store of $before, $conc in flight, $threads server threads, $(nproc) CPUs"
 "$client" "http://127.0.0.1:$port" "$token" "$total" "$conc"
 echo "# findings stored: $(sqlite3 "$CERTHUB_DB" 'SELECT count(*) FROM findings')"
 # The server's own CPU time (utime + stime of /proc/PID/stat, in clock

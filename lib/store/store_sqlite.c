@@ -134,6 +134,10 @@ static const struct migration {
      ch_sq_findings15_schema},
     {16, "findings: findings_counts (insight counts kept by triggers)",
      ch_sq_findq_counts_schema},
+    {17,
+     "findings: drop the severity, workflow, record state and account"
+     " indexes",
+     ch_sq_findings17_schema},
     {18,
      "findings: findings_by_region_type replaces the region and"
      " resource type indexes",

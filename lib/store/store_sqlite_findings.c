@@ -1,7 +1,8 @@
 /*
- * SQLite backend: the findings store (migrations 7 and 15). A finding is its
- * whole ASFF JSON plus the columns queries filter and sort on; lib/findings
- * decides what to write (validation, upsert rules), this file only stores.
+ * SQLite backend: the findings store (migrations 7, 15 and 17). A finding is
+ * its whole ASFF JSON plus the columns queries filter and sort on;
+ * lib/findings decides what to write (validation, upsert rules), this file
+ * only stores.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,19 @@ const char ch_sq_findings15_schema[] =
     "CREATE INDEX findings_by_id ON findings(id);"
     /* Migration 13's triggers, the same text. */
     CH_SQ_HUB_TRIGGERS;
+
+/* Migration 17: four indexes that findings_by_dims and findings_counts
+ * (migration 16) made redundant for queries (bench_findings_query's
+ * shapes at 1,000,000 findings: none slower without them), but whose keys
+ * end in updated_at, so every import wrote one more random leaf page each:
+ * at 1,000,000 findings, 9.65 -> 4.81 pages written to the WAL per new
+ * finding and 1.4-1.8x less import CPU (docs/PERFORMANCE.md, branch
+ * fwrite). findings_by_updated stays: the default order walks it. */
+const char ch_sq_findings17_schema[] =
+    "DROP INDEX IF EXISTS findings_by_severity;"
+    "DROP INDEX IF EXISTS findings_by_workflow;"
+    "DROP INDEX IF EXISTS findings_by_record_state;"
+    "DROP INDEX IF EXISTS findings_by_account;";
 
 #define FINDING_COLS                                                          \
   "SELECT product_arn, id, generator_id, aws_account_id, region,"             \

@@ -39,6 +39,7 @@ extern const char ch_sq_findings_schema[];
 /* Migration 15 (store_sqlite_findings.c): the query columns of migration
  * 10 stored, not generated. */
 extern const char ch_sq_findings15_schema[];
+extern const char ch_sq_findings17_schema[];
 /* The findings statements cached per handle like the probe ones. */
 enum ch_sq_fst { CH_FST_GET, CH_FST_INSERT, CH_FST_UPDATE, CH_FST__MAX };
 extern const char *const ch_sq_findings_sql[CH_FST__MAX];

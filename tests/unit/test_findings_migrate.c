@@ -139,8 +139,8 @@ static void downgrade(const char *db)
        * triggers with the old table) */
       "DROP TABLE findings_counts;"
       "DELETE FROM schema_migrations WHERE version = 16;"
-      /* and 18's index (dropped with the old table) */
-      "DELETE FROM schema_migrations WHERE version = 18;"
+      /* and 17 and 18, which change the indexes 15 makes */
+      "DELETE FROM schema_migrations WHERE version IN (17, 18);"
       "COMMIT;",
   };
   size_t len = 1;

@@ -18,9 +18,9 @@ static void migrations_new_and_reopen(void **state)
    * topic messages, 10: findings query columns, 11: API tokens, 13: hub
    * forwarding queue, 14: topic message attributes,
    * 15: findings query columns stored, 16: findings insight counts,
-   * 18: findings_by_region_type (17 is another branch's) */
+   * 17: four findings indexes dropped; 18: findings_by_region_type */
   assert_int_equal(v, 18);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "16");
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "17");
   t_query_eq(s, "PRAGMA journal_mode", "wal");
   t_query_eq(s, "PRAGMA foreign_keys", "1");
   t_query_eq(s, "PRAGMA synchronous", "1"); /* NORMAL */
@@ -48,9 +48,9 @@ static void migrations_new_and_reopen(void **state)
    * topic messages, 10: findings query columns, 11: API tokens, 13: hub
    * forwarding queue, 14: topic message attributes,
    * 15: findings query columns stored, 16: findings insight counts,
-   * 18: findings_by_region_type (17 is another branch's) */
+   * 17: four findings indexes dropped; 18: findings_by_region_type */
   assert_int_equal(v, 18);
-  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "16");
+  t_query_eq(s, "SELECT count(*) FROM schema_migrations", "17");
   certhub_store_close(s);
   tdir_remove(&d);
 }
