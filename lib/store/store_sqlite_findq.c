@@ -1207,27 +1207,42 @@ out:
   return rc;
 }
 
+/* findings deleted per transaction by a prune */
+#define PRUNE_BATCH 2000
+
 ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n)
 {
   sqlite3_stmt *st = NULL;
-  ch_err rc =
-      /* imported_at (seconds) is the last write, import or customer
-       * update; UpdatedAt (ms) only moves with the provider's imports. */
-      ch_sq_prepare(s,
-                    "DELETE FROM findings WHERE updated_at < ?1"
-                    " AND imported_at < ?1 / 1000",
-                    &st);
+  uint64_t total = 0;
+  /* imported_at (seconds) is the last write, import or customer update;
+   * UpdatedAt (ms) only moves with the provider's imports. Deleted in
+   * batches, each its own transaction, so that a prune of many findings
+   * (a store that was idle for weeks) does not hold the write lock long
+   * enough to stall the API's imports. */
+  ch_err rc = ch_sq_prepare(
+      s,
+      "DELETE FROM findings WHERE rowid IN (SELECT rowid FROM findings"
+      " WHERE updated_at < ?1 AND imported_at < ?1 / 1000 LIMIT ?2)",
+      &st);
   if(rc)
     goto out;
   sqlite3_bind_int64(st, 1, before);
-  int r = sqlite3_step(st);
-  if(r != SQLITE_DONE) {
-    rc = ch_sq_dberr(s, r, "pruning findings");
-    goto out;
+  sqlite3_bind_int(st, 2, PRUNE_BATCH);
+  for(;;) {
+    int r = sqlite3_step(st);
+    if(r != SQLITE_DONE) {
+      rc = ch_sq_dberr(s, r, "pruning findings");
+      goto out;
+    }
+    int64_t k = sqlite3_changes64(ch_sq_db(s));
+    total += (uint64_t)k;
+    if(k < PRUNE_BATCH)
+      break;
+    sqlite3_reset(st);
   }
-  if(n)
-    *n = (uint64_t)sqlite3_changes64(ch_sq_db(s));
 out:
+  if(n)
+    *n = total;
   sqlite3_finalize(st);
   return rc;
 }

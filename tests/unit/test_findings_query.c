@@ -621,6 +621,48 @@ static void test_insight(void **state)
   tdir_remove(&d);
 }
 
+/* A prune of more findings than one batch deletes (PRUNE_BATCH, 2,000)
+ * goes on batch after batch: every old finding goes, the count is the
+ * total, the finding updated since stays. */
+static void test_prune_batches(void **state)
+{
+  (void)state;
+  tdir d;
+  certhub_store *s = fixture(&d);
+  json_t *fs = load_data("findings.json");
+  json_t *tmpl = json_array_get(fs, 0);
+  for(int call = 0; call < 45; call++) {
+    json_t *arr = json_array();
+    for(int i = 0; i < 100; i++) {
+      json_t *f = json_deep_copy(tmpl);
+      char id[32];
+      snprintf(id, sizeof(id), "bulk-%04d", call * 100 + i);
+      json_object_set_new(f, "Id", json_string(id));
+      json_array_append_new(arr, f);
+    }
+    import_json(s, arr);
+    json_decref(arr);
+  }
+  json_decref(fs);
+  json_decref(update(s,
+                     "{\"FindingIdentifiers\":[{\"Id\":\"a1\","
+                     "\"ProductArn\":\"" PARN "\"}],\"Workflow\":{"
+                     "\"Status\":\"NOTIFIED\"}}",
+                     T_NOW + 10 * T_DAY, CH_OK));
+  uint64_t n = 0;
+  assert_int_equal(certhub_findings_prune(s, T_NOW + 25 * T_DAY, 20, &n),
+                   CH_OK);
+  assert_int_equal(n, 4505);
+  json_t *r = query(s, "{}", CH_OK);
+  char ids[128];
+  ids_of(r, ids, sizeof(ids));
+  assert_string_equal(ids, "a1");
+  json_decref(r);
+  t_query_eq(s, "SELECT count(*) FROM findings", "1");
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 static void test_prune_and_import_json(void **state)
 {
   (void)state;
@@ -677,6 +719,7 @@ int main(void)
       cmocka_unit_test(test_update),
       cmocka_unit_test(test_insight),
       cmocka_unit_test(test_prune_and_import_json),
+      cmocka_unit_test(test_prune_batches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
