@@ -138,6 +138,7 @@ const char ch_sq_findq_region_type_schema[] =
 int ch_sq_findq_mode;
 unsigned long ch_sq_findq_combos;
 unsigned long ch_sq_findq_region_type;
+unsigned long ch_sq_findq_walks;
 
 /* How a field reads in SQL. expr: over the findings row; for arrays, the
  * JSON path of the array and elem over json_each's `value`; for maps, the
@@ -795,11 +796,53 @@ out:
 
 typedef struct plan {
   bool combo;    /* the join of choose_plan, else one index (driver) */
+  bool walk;     /* findings_by_updated in the sort's order, every filter
+                    checked row by row (driver -1) */
   bool dims_idx; /* the driver (account) through findings_by_dims */
   int driver;    /* for where_conds (CERTHUB_FQ_REGION: by
                     findings_by_region_type) */
   int64_t est;   /* rows the chosen plan reads, estimated */
 } plan;
+
+/* Sorting a row costs about a quarter of reading it (the sorter's copy
+ * of the columns and its comparisons), in quarters. */
+#define SORT_Q 5
+/* The walk's estimate assumes the matches spread evenly over time; data
+ * where they do not (a region whose findings are all old) can make it
+ * read many times more: it must win by this factor. */
+#define WALK_MARGIN 2
+
+/* Whether to walk findings_by_updated instead (p->walk): with the default
+ * sort (UpdatedAt alone) and a LIMIT, the walk from the newest row (or
+ * the NextToken's keys, where_after) reads about (LIMIT + 1) / share rows,
+ * a table lookup and the filters' checks each, and needs no sort; the
+ * chosen plan reads its driver's matches (p->est; `plain` when its index
+ * gives the sort's order and stops early) and sorts them. Filters nothing
+ * counted (negative or CONTAINS filters off the dimensions, maps, dates
+ * other than UpdatedAt, which the walk seeks) count as keeping half. */
+static void walk_or_not(const certhub_findings_query *fq,
+                        const certhub_fq_field *sort, size_t nk, int64_t total,
+                        double share, uint64_t counted, int64_t plain, plan *p)
+{
+  if(nk != 1 || sort[0] != CERTHUB_FQ_UPDATED_AT || !fq->limit || total <= 0)
+    return;
+  bool ordered = !p->combo && !p->dims_idx && plain < p->est;
+  for(int f = 0; f < CERTHUB_FQ__COUNT; f++)
+    if(f != CERTHUB_FQ_UPDATED_AT && has_conds(fq, f) && !(counted & BIT(f)))
+      share /= 2;
+  double walk = share > 0 ? ((double)fq->limit + 1) / share : (double)total;
+  if(walk > (double)total)
+    walk = (double)total;
+  double cur = ordered ? (double)plain : (double)p->est * SORT_Q / 4;
+  if(ch_sq_findq_mode == CH_SQ_FINDQ_WALK || walk * WALK_MARGIN <= cur) {
+    p->walk = true;
+    p->combo = false;
+    p->dims_idx = false;
+    p->driver = -1;
+    p->est = (int64_t)walk;
+    ch_sq_findq_walks++;
+  }
+}
 
 /* Choose how to run fq. The plain plan lets the field with the fewest
  * matching rows drive (its index), the others checked row by row. Counts
@@ -822,6 +865,7 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
   int ncol = 0;
   uint64_t dims = 0;
   p->combo = false;
+  p->walk = false;
   p->dims_idx = false;
   p->driver = -2;
   p->est = -1;
@@ -862,6 +906,12 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     goto out;
   int64_t total = cnt[0], m = cnt[1];
   int64_t best = total;
+  /* The share of the findings the filters keep, for the walk below: the
+   * dimensions' (m, exact) times each other counted field's, taken as
+   * independent; a capped count gives its lower bound (a smaller share
+   * means a longer walk: the estimate errs against the walk). */
+  double share = total > 0 ? (double)m / (double)total : 0;
+  uint64_t counted = dims;
   int bestf = -1;
   for(int i = 0; i < ncol; i++)
     if(cnt[i + 2] < best) {
@@ -906,6 +956,18 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     /* Stopped at COUNT_CAP: somewhere above; taken as twice the cap, so
      * such a field still beats a dimension counted far above it (the
      * first of equals, in field order, wins). */
+    if(!rc && total > 0) {
+      double sh = (double)c / (double)total;
+      /* rt also counted the dimensions it seeks (workflow, severity),
+       * already in m: divide their shares out */
+      for(int i = 0; rt && i < ncol; i++)
+        if((rt_seek & BIT(col[i])) && cnt[i + 2] > 0)
+          sh = sh * (double)total / (double)cnt[i + 2];
+      share *= sh < 1 ? sh : 1;
+      counted |=
+          rt ? rt_seek | BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_RESOURCE_TYPE)
+             : BIT(f);
+    }
     if(!rc && c >= cap)
       c = cap == COUNT_CAP ? 2 * (int64_t)COUNT_CAP : best;
     if(!rc && c < best) {
@@ -968,14 +1030,16 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
       p->dims_idx = true;
       p->driver = CERTHUB_FQ_AWS_ACCOUNT_ID;
       p->est = m2;
-      ch_sq_findq_combos++;
     }
   }
   else if(dims && m <= COMBO_MAX && (m * 4 <= plain || force)) {
     p->combo = true;
     p->est = m;
-    ch_sq_findq_combos++;
   }
+  if(!force)
+    walk_or_not(fq, sort, nk, total, share, counted, plain, p);
+  if(p->combo || p->dims_idx)
+    ch_sq_findq_combos++;
 out:
   qb_free(&q);
   return rc;
@@ -1068,11 +1132,14 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
      * workflow and severity indexes must not be taken instead. */
     if(!rc && !pl.dims_idx && pl.driver == CERTHUB_FQ_REGION)
       ch_sq_findq_region_type++;
+    /* The walk: every ranked field "+", so no other index is taken. */
     if(!rc)
       rc = ch_buf_addstr(
           &q.sql,
-          pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
-                        " WHERE 1"
+          pl.walk       ? " FROM findings INDEXED BY findings_by_updated"
+                          " WHERE 1"
+          : pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
+                          " WHERE 1"
           : pl.driver == CERTHUB_FQ_REGION
               ? " FROM findings INDEXED BY findings_by_region_type WHERE 1"
               : " FROM findings WHERE 1");
