@@ -10,7 +10,8 @@
  *       /tmp directory, removed after; with DIR the database is kept and
  *       reused when it already holds N findings), REPS runs per query
  *       shape (default 50). CH_BENCH_ONLY=text runs only the shapes
- *       whose name holds text (e.g. "broad:").
+ *       whose name holds text (e.g. "broad:"). CH_BENCH_NO_CACHE=1
+ *       turns off the store's cache of findings_counts' sums.
  *
  * Prints Markdown tables: import rate; p50/p95/max per query shape, and
  * the same shape with the store's plain plans (CH_SQ_FINDQ_PLAIN: no
@@ -488,6 +489,10 @@ int main(int argc, char **argv)
   else
     printf("| import | %d | (reused %s) | |\n\n", n, db);
   page_store = s;
+  /* CH_BENCH_NO_CACHE=1: every query makes choose_plan's pass over
+   * findings_counts (the cache answers repeated requests otherwise). */
+  if(getenv("CH_BENCH_NO_CACHE"))
+    ch_sq_findq_cache = 0;
   if(!rc) {
     printf("| query (%d runs each) | p50 ms | p95 ms | max ms | CPU p50 ms "
            "| CPU p95 ms | rows |\n"

@@ -66,6 +66,10 @@ extern unsigned long ch_sq_findq_combos;
 extern unsigned long ch_sq_findq_region_type;
 /* For tests: queries that walked findings_by_updated (choose_plan). */
 extern unsigned long ch_sq_findq_walks;
+/* For tests and the bench: 0 turns off the cache of findings_counts'
+ * sums (choose_plan); how often it answered. */
+extern int ch_sq_findq_cache;
+extern unsigned long ch_sq_findq_cache_hits;
 ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *q,
                             certhub_fq_row_cb cb, void *ctx);
 ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,

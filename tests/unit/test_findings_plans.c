@@ -386,6 +386,20 @@ static void counts_exact(certhub_store *s)
   t_query_eq(s, "SELECT count(*) FROM findings_counts WHERE n < 0", "0");
 }
 
+/* The cache of findings_counts' sums answers a repeated request, and a
+ * write makes it miss. */
+static void cache_check(certhub_store *s, int from)
+{
+  const char *req = queries[Q_BROAD + 3];
+  free(run(s, certhub_findings_query_json, req, CH_SQ_FINDQ_AUTO));
+  unsigned long h = ch_sq_findq_cache_hits;
+  free(run(s, certhub_findings_query_json, req, CH_SQ_FINDQ_AUTO));
+  assert_true(ch_sq_findq_cache_hits == h + 1);
+  import_range(s, from, from + 1, 3, T_NOW - DAY_S, T_NOW + 120);
+  free(run(s, certhub_findings_query_json, req, CH_SQ_FINDQ_AUTO));
+  assert_true(ch_sq_findq_cache_hits == h + 1);
+}
+
 static void test_plans_agree(void **state)
 {
   (void)state;
@@ -404,6 +418,7 @@ static void test_plans_agree(void **state)
   update_some(s, 400, T_NOW + 60);
   counts_exact(s);
   compare_all(s, true);
+  cache_check(s, 120);
 
   uint64_t n = 0;
   assert_int_equal(certhub_findings_prune(s, T_NOW, 30, &n), CH_OK);
