@@ -900,7 +900,8 @@ typedef struct plan {
  * chosen plan reads its driver's matches (p->est; `plain` when its index
  * gives the sort's order and stops early) and sorts them. Filters nothing
  * counted (negative or CONTAINS filters off the dimensions, maps, dates
- * other than UpdatedAt, which the walk seeks) count as keeping half. */
+ * other than UpdatedAt, which the walk seeks) count as keeping half, and
+ * the walk is taken with them only if reading every row would still do. */
 static void walk_or_not(const certhub_findings_query *fq,
                         const certhub_fq_field *sort, size_t nk, int64_t total,
                         double share, uint64_t counted, int64_t plain, plan *p)
@@ -908,13 +909,20 @@ static void walk_or_not(const certhub_findings_query *fq,
   if(nk != 1 || sort[0] != CERTHUB_FQ_UPDATED_AT || !fq->limit || total <= 0)
     return;
   bool ordered = !p->combo && !p->dims_idx && plain < p->est;
+  bool unknown = false;
   for(int f = 0; f < CERTHUB_FQ__COUNT; f++)
-    if(f != CERTHUB_FQ_UPDATED_AT && has_conds(fq, f) && !(counted & BIT(f)))
+    if(f != CERTHUB_FQ_UPDATED_AT && has_conds(fq, f) && !(counted & BIT(f))) {
       share /= 2;
+      unknown = true;
+    }
   double walk = share > 0 ? ((double)fq->limit + 1) / share : (double)total;
   if(walk > (double)total)
     walk = (double)total;
   double cur = ordered ? (double)plain : (double)p->est * SORT_Q / 4;
+  /* Such a filter may keep next to nothing, and then the walk reads every
+   * row: only when even that stays within the margin. */
+  if(unknown && (double)total > cur * WALK_MARGIN)
+    walk = (double)total;
   if(ch_sq_findq_mode == CH_SQ_FINDQ_WALK || walk * WALK_MARGIN <= cur) {
     p->walk = true;
     p->combo = false;
@@ -1045,9 +1053,7 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
         if((rt_seek & BIT(col[i])) && cnt[i + 2] > 0)
           sh = sh * (double)total / (double)cnt[i + 2];
       share *= sh < 1 ? sh : 1;
-      counted |=
-          rt ? rt_seek | BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_RESOURCE_TYPE)
-             : BIT(f);
+      counted |= rt ? rt_seek : BIT(f);
     }
     if(!rc && c >= cap)
       c = cap == COUNT_CAP ? 2 * (int64_t)COUNT_CAP : best;
