@@ -138,6 +138,7 @@ const char ch_sq_findq_region_type_schema[] =
 int ch_sq_findq_mode;
 unsigned long ch_sq_findq_combos;
 unsigned long ch_sq_findq_region_type;
+unsigned long ch_sq_findq_walks;
 
 /* How a field reads in SQL. expr: over the findings row; for arrays, the
  * JSON path of the array and elem over json_each's `value`; for maps, the
@@ -793,13 +794,144 @@ out:
   return rc;
 }
 
+/* The last few results of choose_plan's pass over findings_counts (~8,000
+ * rows at 1,000,000 findings, ~2 ms), per thread: the NextToken pages of a
+ * query and a repeated query ask the same while nothing changed. Valid
+ * while the connection's data version (SQLITE_FCNTL_DATA_VERSION: any
+ * commit, this connection's or another's, seen at the next read) and its
+ * change count stay; keyed by the statement and its bound values. A stale
+ * entry (a new connection at a freed one's address, at the same version)
+ * could only change the plan, never the rows: every plan gives the same. */
+#define CC_SLOTS 8
+#define CC_KEY 2048
+typedef struct cc_slot {
+  sqlite3 *db;
+  unsigned ver;
+  int64_t changes;
+  size_t klen;
+  char key[CC_KEY];
+  int64_t v[CERTHUB_FQ__COUNT + 2];
+} cc_slot;
+static _Thread_local cc_slot cc[CC_SLOTS];
+static _Thread_local unsigned cc_next;
+/* For tests and the bench: 0 turns the cache off. */
+int ch_sq_findq_cache = 1;
+unsigned long ch_sq_findq_cache_hits;
+
+/* q's statement and bound values as one key; 0 when it does not fit. */
+static size_t cc_keyof(const qb *q, char *k)
+{
+  size_t n = q->sql.len;
+  if(n + 1 > CC_KEY)
+    return 0;
+  memcpy(k, q->sql.data, n);
+  k[n++] = '\0';
+  for(size_t i = 0; i < q->n; i++) {
+    int w;
+    if(q->b[i].t == B_TEXT)
+      w = snprintf(k + n, CC_KEY - n, "t%s", q->b[i].s);
+    else if(q->b[i].t == B_INT)
+      w = snprintf(k + n, CC_KEY - n, "i%lld", (long long)q->b[i].i);
+    else
+      w = snprintf(k + n, CC_KEY - n, "r%.17g", q->b[i].d);
+    if(w < 0 || (size_t)w + 1 >= CC_KEY - n)
+      return 0;
+    n += (size_t)w + 1; /* the '\0' written after it separates */
+  }
+  return n;
+}
+
+/* run_counts through the cache. */
+static ch_err cached_counts(certhub_store *s, qb *q, int64_t *out, int n)
+{
+  sqlite3 *db = ch_sq_db(s);
+  unsigned ver = 0;
+  char key[CC_KEY];
+  size_t klen = 0;
+  if(ch_sq_findq_cache &&
+     sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &ver) ==
+         SQLITE_OK)
+    klen = cc_keyof(q, key);
+  int64_t changes = sqlite3_total_changes64(db);
+  for(int i = 0; i < CC_SLOTS && klen; i++) {
+    cc_slot *c = &cc[i];
+    if(c->db == db && c->ver == ver && c->changes == changes &&
+       c->klen == klen && !memcmp(c->key, key, klen)) {
+      memcpy(out, c->v, (size_t)n * sizeof(*out));
+      ch_sq_findq_cache_hits++;
+      return CH_OK;
+    }
+  }
+  ch_err rc = run_counts(s, q, out, n);
+  if(!rc && klen) {
+    cc_slot *c = &cc[cc_next++ % CC_SLOTS];
+    c->db = db;
+    c->ver = ver;
+    c->changes = changes;
+    c->klen = klen;
+    memcpy(c->key, key, klen);
+    memcpy(c->v, out, (size_t)n * sizeof(*out));
+  }
+  return rc;
+}
+
 typedef struct plan {
   bool combo;    /* the join of choose_plan, else one index (driver) */
+  bool walk;     /* findings_by_updated in the sort's order, every filter
+                    checked row by row (driver -1) */
   bool dims_idx; /* the driver (account) through findings_by_dims */
   int driver;    /* for where_conds (CERTHUB_FQ_REGION: by
                     findings_by_region_type) */
   int64_t est;   /* rows the chosen plan reads, estimated */
 } plan;
+
+/* Sorting a row costs about a quarter of reading it (the sorter's copy
+ * of the columns and its comparisons), in quarters. */
+#define SORT_Q 5
+/* The walk's estimate assumes the matches spread evenly over time; data
+ * where they do not (a region whose findings are all old) can make it
+ * read many times more: it must win by this factor. */
+#define WALK_MARGIN 2
+
+/* Whether to walk findings_by_updated instead (p->walk): with the default
+ * sort (UpdatedAt alone) and a LIMIT, the walk from the newest row (or
+ * the NextToken's keys, where_after) reads about (LIMIT + 1) / share rows,
+ * a table lookup and the filters' checks each, and needs no sort; the
+ * chosen plan reads its driver's matches (p->est; `plain` when its index
+ * gives the sort's order and stops early) and sorts them. Filters nothing
+ * counted (negative or CONTAINS filters off the dimensions, maps, dates
+ * other than UpdatedAt, which the walk seeks) count as keeping half, and
+ * the walk is taken with them only if reading every row would still do. */
+static void walk_or_not(const certhub_findings_query *fq,
+                        const certhub_fq_field *sort, size_t nk, int64_t total,
+                        double share, uint64_t counted, int64_t plain, plan *p)
+{
+  if(nk != 1 || sort[0] != CERTHUB_FQ_UPDATED_AT || !fq->limit || total <= 0)
+    return;
+  bool ordered = !p->combo && !p->dims_idx && plain < p->est;
+  bool unknown = false;
+  for(int f = 0; f < CERTHUB_FQ__COUNT; f++)
+    if(f != CERTHUB_FQ_UPDATED_AT && has_conds(fq, f) && !(counted & BIT(f))) {
+      share /= 2;
+      unknown = true;
+    }
+  double walk = share > 0 ? ((double)fq->limit + 1) / share : (double)total;
+  if(walk > (double)total)
+    walk = (double)total;
+  double cur = ordered ? (double)plain : (double)p->est * SORT_Q / 4;
+  /* Such a filter may keep next to nothing, and then the walk reads every
+   * row: only when even that stays within the margin. */
+  if(unknown && (double)total > cur * WALK_MARGIN)
+    walk = (double)total;
+  if(ch_sq_findq_mode == CH_SQ_FINDQ_WALK || walk * WALK_MARGIN <= cur) {
+    p->walk = true;
+    p->combo = false;
+    p->dims_idx = false;
+    p->driver = -1;
+    p->est = (int64_t)walk;
+    ch_sq_findq_walks++;
+  }
+}
 
 /* Choose how to run fq. The plain plan lets the field with the fewest
  * matching rows drive (its index), the others checked row by row. Counts
@@ -822,6 +954,7 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
   int ncol = 0;
   uint64_t dims = 0;
   p->combo = false;
+  p->walk = false;
   p->dims_idx = false;
   p->driver = -2;
   p->est = -1;
@@ -857,11 +990,17 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
   if(!rc)
     rc = ch_buf_addstr(&q.sql, " FROM findings_counts AS fc WHERE n > 0");
   if(!rc)
-    rc = run_counts(s, &q, cnt, ncol + 2);
+    rc = cached_counts(s, &q, cnt, ncol + 2);
   if(rc)
     goto out;
   int64_t total = cnt[0], m = cnt[1];
   int64_t best = total;
+  /* The share of the findings the filters keep, for the walk below: the
+   * dimensions' (m, exact) times each other counted field's, taken as
+   * independent; a capped count gives its lower bound (a smaller share
+   * means a longer walk: the estimate errs against the walk). */
+  double share = total > 0 ? (double)m / (double)total : 0;
+  uint64_t counted = dims;
   int bestf = -1;
   for(int i = 0; i < ncol; i++)
     if(cnt[i + 2] < best) {
@@ -906,6 +1045,16 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     /* Stopped at COUNT_CAP: somewhere above; taken as twice the cap, so
      * such a field still beats a dimension counted far above it (the
      * first of equals, in field order, wins). */
+    if(!rc && total > 0) {
+      double sh = (double)c / (double)total;
+      /* rt also counted the dimensions it seeks (workflow, severity),
+       * already in m: divide their shares out */
+      for(int i = 0; rt && i < ncol; i++)
+        if((rt_seek & BIT(col[i])) && cnt[i + 2] > 0)
+          sh = sh * (double)total / (double)cnt[i + 2];
+      share *= sh < 1 ? sh : 1;
+      counted |= rt ? rt_seek : BIT(f);
+    }
     if(!rc && c >= cap)
       c = cap == COUNT_CAP ? 2 * (int64_t)COUNT_CAP : best;
     if(!rc && c < best) {
@@ -943,11 +1092,17 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
      * walking the driver's index when they are few. */
     uint64_t inner =
         dims | BIT(CERTHUB_FQ_REGION) | BIT(CERTHUB_FQ_UPDATED_AT);
-    int64_t m2 = 0;
+    int64_t m2 = m;
     qb_free(&q);
     memset(&q, 0, sizeof(q));
     ch_buf_init(&q.sql, SQL_CAP);
-    if(!(rc = ch_buf_addstr(&q.sql,
+    /* Without region or UpdatedAt filters the index holds only what
+     * findings_counts did: m is its count (counting 20,000 entries of an
+     * account costs ~4 ms). */
+    bool recount = has_conds(fq, CERTHUB_FQ_REGION) ||
+                   has_conds(fq, CERTHUB_FQ_UPDATED_AT);
+    if(recount &&
+       !(rc = ch_buf_addstr(&q.sql,
                             "SELECT count(*) FROM (SELECT 1 FROM findings"
                             " INDEXED BY findings_by_dims WHERE 1")) &&
        !(rc = where_conds(&q, fq, W_FINDINGS, inner,
@@ -968,14 +1123,16 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
       p->dims_idx = true;
       p->driver = CERTHUB_FQ_AWS_ACCOUNT_ID;
       p->est = m2;
-      ch_sq_findq_combos++;
     }
   }
   else if(dims && m <= COMBO_MAX && (m * 4 <= plain || force)) {
     p->combo = true;
     p->est = m;
-    ch_sq_findq_combos++;
   }
+  if(!force)
+    walk_or_not(fq, sort, nk, total, share, counted, plain, p);
+  if(p->combo || p->dims_idx)
+    ch_sq_findq_combos++;
 out:
   qb_free(&q);
   return rc;
@@ -1068,11 +1225,14 @@ ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *fq,
      * workflow and severity indexes must not be taken instead. */
     if(!rc && !pl.dims_idx && pl.driver == CERTHUB_FQ_REGION)
       ch_sq_findq_region_type++;
+    /* The walk: every ranked field "+", so no other index is taken. */
     if(!rc)
       rc = ch_buf_addstr(
           &q.sql,
-          pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
-                        " WHERE 1"
+          pl.walk       ? " FROM findings INDEXED BY findings_by_updated"
+                          " WHERE 1"
+          : pl.dims_idx ? " FROM findings INDEXED BY findings_by_dims"
+                          " WHERE 1"
           : pl.driver == CERTHUB_FQ_REGION
               ? " FROM findings INDEXED BY findings_by_region_type WHERE 1"
               : " FROM findings WHERE 1");

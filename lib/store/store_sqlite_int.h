@@ -54,12 +54,23 @@ extern const char ch_sq_findq_region_type_schema[];
  * plain plans (no counts, driver by rank_of, sorts as written), to compare
  * the optimised plans' results with; CH_SQ_FINDQ_COMBO takes the
  * combination plan whenever it can. 0: choose. */
-enum { CH_SQ_FINDQ_AUTO, CH_SQ_FINDQ_PLAIN, CH_SQ_FINDQ_COMBO };
+enum {
+  CH_SQ_FINDQ_AUTO,
+  CH_SQ_FINDQ_PLAIN,
+  CH_SQ_FINDQ_COMBO,
+  CH_SQ_FINDQ_WALK /* walk findings_by_updated whenever the sort allows */
+};
 extern int ch_sq_findq_mode;
 /* For tests: how many queries took the combination plan (choose_plan). */
 extern unsigned long ch_sq_findq_combos;
 /* For tests: queries chosen to be driven by findings_by_region_type. */
 extern unsigned long ch_sq_findq_region_type;
+/* For tests: queries that walked findings_by_updated (choose_plan). */
+extern unsigned long ch_sq_findq_walks;
+/* For tests and the bench: 0 turns off the cache of findings_counts'
+ * sums (choose_plan); how often it answered. */
+extern int ch_sq_findq_cache;
+extern unsigned long ch_sq_findq_cache_hits;
 ch_err ch_sq_findings_query(certhub_store *s, const certhub_findings_query *q,
                             certhub_fq_row_cb cb, void *ctx);
 ch_err ch_sq_findings_group(certhub_store *s, const certhub_findings_query *q,

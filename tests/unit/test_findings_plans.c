@@ -278,9 +278,41 @@ static const char *const queries[] = {
     "Certificate\",\"Comparison\":\"EQUALS\"}],\"SeverityLabel\":[{"
     "\"Value\":\"LOW\",\"Comparison\":\"NOT_EQUALS\"}]},\"SortCriteria\":"
     "[{\"Field\":\"Region\",\"SortOrder\":\"desc\"}],\"MaxResults\":8}",
+    /* Q_BROAD..: broad filters, the default sort (issue 6) */
+    "{\"Filters\":{\"Region\":[{\"Value\":\"eu-west-2\",\"Comparison\":"
+    "\"EQUALS\"}]},\"SortCriteria\":[{\"Field\":\"UpdatedAt\","
+    "\"SortOrder\":\"desc\"}],\"MaxResults\":7}",
+    "{\"Filters\":{\"AwsAccountId\":[{\"Value\":\"000000000101\","
+    "\"Comparison\":\"EQUALS\"}]},\"MaxResults\":6}",
+    "{\"Filters\":{\"WorkflowStatus\":[{\"Value\":\"NEW\","
+    "\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
+    "\"UpdatedAt\",\"SortOrder\":\"desc\"}],\"MaxResults\":8}",
+    "{\"Filters\":{\"SeverityLabel\":[{\"Value\":\"MEDIUM\","
+    "\"Comparison\":\"EQUALS\"}],\"RecordState\":[{\"Value\":"
+    "\"ACTIVE\",\"Comparison\":\"EQUALS\"}]},\"SortCriteria\":[{"
+    "\"Field\":\"UpdatedAt\",\"SortOrder\":\"desc\"}],\"MaxResults\":5}",
+    "{\"Filters\":{\"Region\":[{\"Value\":\"us-east-1\",\"Comparison\":"
+    "\"EQUALS\"}],\"WorkflowStatus\":[{\"Value\":\"RESOLVED\","
+    "\"Comparison\":\"NOT_EQUALS\"}]},\"SortCriteria\":[{\"Field\":"
+    "\"UpdatedAt\",\"SortOrder\":\"desc\"}],\"MaxResults\":9}",
+    /* ascending, and a negative filter off the dimensions */
+    "{\"Filters\":{\"Region\":[{\"Value\":\"eu-\",\"Comparison\":"
+    "\"PREFIX\"}],\"ResourceType\":[{\"Value\":\"Other\",\"Comparison\":"
+    "\"NOT_EQUALS\"}]},\"SortCriteria\":[{\"Field\":\"UpdatedAt\","
+    "\"SortOrder\":\"asc\"}],\"MaxResults\":10}",
+    /* a filter of unknown share (CONTAINS) might keep next to nothing:
+     * the walk could read every row, more than twice the region's */
+    "{\"Filters\":{\"Region\":[{\"Value\":\"eu-west-1\",\"Comparison\":"
+    "\"EQUALS\"}],\"Title\":[{\"Value\":\"host-1\",\"Comparison\":"
+    "\"CONTAINS\"}]},\"MaxResults\":3}",
 };
 /* The first query of findings_by_region_type's shapes. */
 #define Q_RT 8
+/* The first of the broad ones; walk[i - Q_BROAD]: whether the cost model
+ * must choose the walk of findings_by_updated (the others' own indexes
+ * are in UpdatedAt order and stop after about MaxResults rows). */
+#define Q_BROAD 12
+static const bool walk[] = {true, false, false, false, true, true, false};
 
 /* big: the 300-finding set, where most queries have several pages. */
 static void compare_all(certhub_store *s, bool big)
@@ -300,18 +332,37 @@ static void compare_all(certhub_store *s, bool big)
   unsigned long combos = ch_sq_findq_combos;
   unsigned long by_rt;
   for(size_t i = 0; i < sizeof(queries) / sizeof(*queries); i++) {
-    int pa = 0, pb = 0, pc = 0;
+    int pa = 0, pb = 0, pc = 0, pw = 0;
     by_rt = ch_sq_findq_region_type;
     char *a = all_pages(s, queries[i], CH_SQ_FINDQ_AUTO, &pa);
     /* the new shapes take findings_by_region_type (every page) */
-    if(i >= Q_RT && ch_sq_findq_region_type < by_rt + (unsigned long)pa)
+    if(i >= Q_RT && i < Q_BROAD &&
+       ch_sq_findq_region_type < by_rt + (unsigned long)pa)
       fail_msg("query %s: %lu of %d pages by findings_by_region_type",
                queries[i], ch_sq_findq_region_type - by_rt, pa);
+    /* (the cost model's choice on the 300-finding set) */
+    if(big && i >= Q_BROAD) {
+      unsigned long walks = ch_sq_findq_walks;
+      char *w = all_pages(s, queries[i], CH_SQ_FINDQ_AUTO, &pw);
+      free(w);
+      if(walk[i - Q_BROAD] ? walks + (unsigned long)pw != ch_sq_findq_walks
+                           : walks != ch_sq_findq_walks)
+        fail_msg("query %s: %lu of %d pages walked findings_by_updated",
+                 queries[i], ch_sq_findq_walks - walks, pw);
+    }
     char *b = all_pages(s, queries[i], CH_SQ_FINDQ_PLAIN, &pb);
     char *c = all_pages(s, queries[i], CH_SQ_FINDQ_COMBO, &pc);
-    if(strcmp(a, b) || strcmp(c, b))
-      fail_msg("query %s: pages differ (%d chosen, %d plain, %d combination)",
-               queries[i], pa, pb, pc);
+    /* the walk forced wherever the sort allows it */
+    unsigned long walks = ch_sq_findq_walks;
+    char *w = all_pages(s, queries[i], CH_SQ_FINDQ_WALK, &pw);
+    if(i >= Q_BROAD && walks + (unsigned long)pw != ch_sq_findq_walks)
+      fail_msg("query %s: forced, %lu of %d pages walked", queries[i],
+               ch_sq_findq_walks - walks, pw);
+    if(strcmp(a, b) || strcmp(c, b) || strcmp(w, b))
+      fail_msg("query %s: pages differ (%d chosen, %d plain, %d combination,"
+               " %d walk)",
+               queries[i], pa, pb, pc, pw);
+    free(w);
     if(big && pa < 2 && i != 3 && i != 5)
       fail_msg("query %s: one page only", queries[i]);
     assert_non_null(strstr(a, "\"SchemaVersion\""));
@@ -342,6 +393,20 @@ static void counts_exact(certhub_store *s)
   t_query_eq(s, "SELECT count(*) FROM findings_counts WHERE n < 0", "0");
 }
 
+/* The cache of findings_counts' sums answers a repeated request, and a
+ * write makes it miss. */
+static void cache_check(certhub_store *s, int from)
+{
+  const char *req = queries[Q_BROAD + 3];
+  free(run(s, certhub_findings_query_json, req, CH_SQ_FINDQ_AUTO));
+  unsigned long h = ch_sq_findq_cache_hits;
+  free(run(s, certhub_findings_query_json, req, CH_SQ_FINDQ_AUTO));
+  assert_true(ch_sq_findq_cache_hits == h + 1);
+  import_range(s, from, from + 1, 3, T_NOW - DAY_S, T_NOW + 120);
+  free(run(s, certhub_findings_query_json, req, CH_SQ_FINDQ_AUTO));
+  assert_true(ch_sq_findq_cache_hits == h + 1);
+}
+
 static void test_plans_agree(void **state)
 {
   (void)state;
@@ -360,6 +425,7 @@ static void test_plans_agree(void **state)
   update_some(s, 400, T_NOW + 60);
   counts_exact(s);
   compare_all(s, true);
+  cache_check(s, 120);
 
   uint64_t n = 0;
   assert_int_equal(certhub_findings_prune(s, T_NOW, 30, &n), CH_OK);
