@@ -156,7 +156,11 @@ typedef struct fq_sql {
  * selective it usually is, 1 (an Id) to 6 (two values); 0: no such
  * index (ComplianceStatus's went in migration 16). ResourceType's index
  * is findings_by_region_type's second column (migration 18): without a
- * region filter it is reached through every region (REGION_ALL). The store
+ * region filter it is reached through every region (REGION_ALL).
+ * AwsAccountId's is findings_by_dims (its leading column); SeverityLabel,
+ * WorkflowStatus and RecordState lost theirs in migration 17 (their ranks
+ * stay, for the plain plan: SQLite finds no index and drives by another,
+ * or walks findings_by_updated for the sort). The store
  * keeps no planner statistics (ANALYZE of millions of rows would hold the
  * write lock for seconds), so without a choice SQLite may walk record_state's
  * index (90% of the rows) when aws_account_id's (2%) is there: only the
@@ -1066,24 +1070,11 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
     goto out;
   p->driver = bestf;
   p->est = best;
-  /* The plain plan stops early when the driver's index is in the sort's
-   * order: (field, updated_at) indexes, one value, sorted by UpdatedAt;
-   * then it reads about limit / (share of its rows that match) rows. */
+  /* What the plain plan reads: the driver's matches. (No driver index is
+   * in UpdatedAt order since migration 17 dropped the (field,
+   * updated_at) indexes, so none stops early at the LIMIT; the walk of
+   * findings_by_updated below is the plan that does.) */
   int64_t plain = best;
-  bool ordered_idx = bestf == CERTHUB_FQ_SEVERITY_LABEL ||
-                     bestf == CERTHUB_FQ_WORKFLOW_STATUS ||
-                     bestf == CERTHUB_FQ_RECORD_STATE ||
-                     bestf == CERTHUB_FQ_AWS_ACCOUNT_ID;
-  size_t nvals = 0;
-  for(size_t i = 0; i < fq->n_conds; i++)
-    if((int)fq->conds[i].field == bestf)
-      nvals += fq->conds[i].cmp == CERTHUB_FQ_EQUALS ? 1 : 2;
-  if(ordered_idx && nvals == 1 && nk == 1 &&
-     sort[0] == CERTHUB_FQ_UPDATED_AT && fq->limit && m > 0) {
-    int64_t early = (int64_t)fq->limit * best / m + 1;
-    if(early < plain)
-      plain = early;
-  }
   bool force = ch_sq_findq_mode == CH_SQ_FINDQ_COMBO;
   if(index_usable(fq, CERTHUB_FQ_AWS_ACCOUNT_ID)) {
     /* findings_by_dims starts with the account and holds every field in
@@ -1111,14 +1102,6 @@ static ch_err choose_plan(certhub_store *s, const certhub_findings_query *fq,
       rc = run_counts(s, &q, &m2, 1);
     if(rc)
       goto out;
-    /* m2 counts more of the filters than m: the better estimate */
-    plain = best;
-    if(ordered_idx && nvals == 1 && nk == 1 &&
-       sort[0] == CERTHUB_FQ_UPDATED_AT && fq->limit && m2 > 0) {
-      int64_t early = (int64_t)fq->limit * best / m2 + 1;
-      if(early < plain)
-        plain = early;
-    }
     if(m2 * 4 <= plain || force) {
       p->dims_idx = true;
       p->driver = CERTHUB_FQ_AWS_ACCOUNT_ID;

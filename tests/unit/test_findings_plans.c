@@ -309,10 +309,16 @@ static const char *const queries[] = {
 /* The first query of findings_by_region_type's shapes. */
 #define Q_RT 8
 /* The first of the broad ones; walk[i - Q_BROAD]: whether the cost model
- * must choose the walk of findings_by_updated (the others' own indexes
- * are in UpdatedAt order and stop after about MaxResults rows). */
+ * must choose the walk of findings_by_updated (1), must not (0), or may
+ * either way with this data (-1). Region alone and the region shapes
+ * walk; account alone, workflow alone and severity + ACTIVE weigh the walk
+ * against reading their counted combinations (since migration 17 no
+ * single-field index is in UpdatedAt order), and on this small set the
+ * choice flips once the prune removed a quarter of it; a CONTAINS filter
+ * of unknown share never walks. Whatever is chosen, the rows must equal
+ * the plain plan's (below). */
 #define Q_BROAD 12
-static const bool walk[] = {true, false, false, false, true, true, false};
+static const int walk[] = {1, -1, -1, -1, 1, 1, 0};
 
 /* big: the 300-finding set, where most queries have several pages. */
 static void compare_all(certhub_store *s, bool big)
@@ -345,8 +351,9 @@ static void compare_all(certhub_store *s, bool big)
       unsigned long walks = ch_sq_findq_walks;
       char *w = all_pages(s, queries[i], CH_SQ_FINDQ_AUTO, &pw);
       free(w);
-      if(walk[i - Q_BROAD] ? walks + (unsigned long)pw != ch_sq_findq_walks
-                           : walks != ch_sq_findq_walks)
+      int want = walk[i - Q_BROAD];
+      if(want >= 0 && (want ? walks + (unsigned long)pw != ch_sq_findq_walks
+                            : walks != ch_sq_findq_walks))
         fail_msg("query %s: %lu of %d pages walked findings_by_updated",
                  queries[i], ch_sq_findq_walks - walks, pw);
     }
