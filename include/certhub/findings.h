@@ -50,6 +50,11 @@ typedef struct certhub_finding_row {
   const char *compliance_status;
   const char *resource_type;
   const char *product_name;
+  /* For a write: the writer has seen, in this transaction, that no
+   * finding (product_arn, id) is stored, so the store inserts without
+   * trying an update first (a stored one makes the write fail). Ignored
+   * (false) in rows the store reads. */
+  bool is_new;
 } certhub_finding_row;
 
 typedef ch_err (*certhub_finding_cb)(void *ctx, const certhub_finding_row *f);

@@ -15,6 +15,14 @@
 ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
                                 certhub_import_result *r);
 
+/* For tests: CH_FINDINGS_IMPORT_PLAIN makes import take its plain path
+ * (no new-finding form prepared before the writer, every stored finding
+ * parsed with json_loads and its UpdatedAt compared, every write an update
+ * then an insert), to compare the default path's stored rows and answers
+ * with. Set it only while no import runs. */
+enum { CH_FINDINGS_IMPORT_AUTO, CH_FINDINGS_IMPORT_PLAIN };
+extern int ch_findings_import_mode;
+
 /* ASFF timestamp (RFC 3339, fraction kept to the millisecond) to
  * milliseconds since the epoch. CH_ERR_PARSE when malformed. */
 ch_err ch_findings_time_ms(const char *s, int64_t *ms);
@@ -36,6 +44,9 @@ void ch_findings_row_query_fields(json_t *f, certhub_finding_row *row);
  * json_out.c. ch_findings_json_size: the length of that text, nothing
  * built. */
 ch_err ch_findings_json_text(json_t *j, ch_buf *b);
+/* The same text appended to b (NUL-terminated, len excludes the NUL); on
+ * failure b's len is where it was. */
+ch_err ch_findings_json_append(json_t *j, ch_buf *b);
 size_t ch_findings_json_size(json_t *j);
 /* json_in.c: json_loadb(text, len, JSON_REJECT_DUPLICATES, err), the
  * same tree or the same error, parsed faster; the caller owns the tree. */

@@ -739,34 +739,65 @@ static bool validate(json_t *f, parsed *p, vfail *v)
 
 /* ---- upsert ----------------------------------------------------------- */
 
+int ch_findings_import_mode;
+
+/* What a lookup of the stored finding found. */
 typedef struct got {
-  json_t *f;
+  int64_t newer_than; /* parse only when the row's updated_at is below */
+  bool always;        /* parse whatever the row's updated_at */
+  bool found;
+  bool not_newer; /* found, and the import is not newer: not parsed */
+  json_t *f;      /* the stored finding, parsed */
   bool bad;
 } got;
 
-/* Parsed straight from the row's text (no copy of the text). */
+/* Parsed straight from the row's text (no copy of the text). The row's
+ * updated_at is the stored JSON's UpdatedAt in milliseconds (every writer
+ * fills both from the same value), so an import that is not newer is
+ * decided without parsing. */
 static ch_err got_cb(void *ctx, const certhub_finding_row *row)
 {
   got *g = ctx;
+  g->found = true;
   json_decref(g->f);
-  g->f = json_loads(row->json, 0, NULL);
+  g->f = NULL;
+  if(!g->always && row->updated_at >= g->newer_than) {
+    g->not_newer = true;
+    return CH_OK;
+  }
+  g->not_newer = false;
+  if(ch_findings_import_mode != CH_FINDINGS_IMPORT_PLAIN)
+    g->f = ch_findings_json_parse_fast(row->json, strlen(row->json));
+  if(!g->f) /* what the fast parser leaves to jansson, or the plain path */
+    g->f = json_loads(row->json, 0, NULL);
   g->bad = !g->f;
   return CH_OK;
+}
+
+/* The stored finding (ProductArn, Id) into g (g->f owned by the caller
+ * also on failure). */
+static ch_err lookup(certhub_store *s, const char *product_arn,
+                     const char *id, got *g)
+{
+  char cb[256];
+  ch_err rc = certhub_store_finding_get(s, product_arn, id, got_cb, g);
+  if(rc == CH_ERR_NOTFOUND) {
+    g->found = false;
+    return CH_OK;
+  }
+  if(!rc && g->bad)
+    rc = certhub_store_fail(s, CH_ERR_INTERNAL,
+                            "stored finding '%s' is not valid JSON",
+                            ch_findings_cut(cb, id, 200));
+  return rc;
 }
 
 ch_err ch_findings_stored(certhub_store *s, const char *product_arn,
                           const char *id, json_t **out)
 {
-  char cb[256];
-  got g = {0};
+  got g = {.always = true};
   *out = NULL;
-  ch_err rc = certhub_store_finding_get(s, product_arn, id, got_cb, &g);
-  if(rc == CH_ERR_NOTFOUND)
-    return CH_OK;
-  if(!rc && g.bad)
-    rc = certhub_store_fail(s, CH_ERR_INTERNAL,
-                            "stored finding '%s' is not valid JSON",
-                            ch_findings_cut(cb, id, 200));
+  ch_err rc = lookup(s, product_arn, id, &g);
   if(rc) {
     json_decref(g.f);
     return rc;
@@ -891,8 +922,10 @@ static json_t *prov_value(const char *k, json_t *v)
 /* A new finding: its provider values (FindingProviderFields where given,
  * else the top level) at both places, as Security Hub fills an empty
  * FindingProviderFields from the top level; the copy keeps the provider's
- * values when a customer changes the top level. */
-static ch_err provider_fields_new(json_t *f)
+ * values when a customer changes the top level. share: f is only
+ * serialized and freed after this, so both places may hold the same value
+ * instead of a copy (the same text). */
+static ch_err provider_fields_new(json_t *f, bool share)
 {
   json_t *fpf = fpf_of(f);
   if(!fpf)
@@ -906,7 +939,7 @@ static ch_err provider_fields_new(json_t *f)
       json_object_del(fpf, k);
       continue;
     }
-    json_t *copy = json_deep_copy(pv);
+    json_t *copy = share ? json_incref(pv) : json_deep_copy(pv);
     int bad = json_object_set(f, k, pv) || json_object_set_new(fpf, k, copy);
     json_decref(pv);
     if(bad)
@@ -1017,37 +1050,35 @@ static void region_of(json_t *f, const char *product_arn, char *out,
   }
 }
 
-/* Import one validated finding. *written false when ignored (not newer). */
-static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
-                     ch_buf *text, bool *written, bool *created)
+/* A prepared call: the request's tree and its valid findings. */
+struct certhub_import_batch {
+  json_t *root; /* owned; NULL when the caller owns the findings */
+  size_t n;     /* valid findings, in request order */
+  /* The texts of the items' new forms, one after the other. */
+  ch_buf texts;
+  struct item {
+    json_t *f; /* borrowed from root; the request's finding, unchanged
+                * until apply merges it */
+    parsed p;  /* points into f */
+    /* What upsert stores when no finding (ProductArn, Id) exists, built
+     * before the writer (speculative_new): nf owned, row pointing into
+     * nf, p, region and texts. NULL when not built. */
+    json_t *nf;
+    certhub_finding_row row;
+    size_t text_at;
+    char region[128];
+    json_t *old; /* the stored finding apply read (owned): freed with the
+                  * batch, after the writer */
+  } items[CERTHUB_FINDINGS_BATCH_MAX];
+};
+
+/* The row upsert stores for f (after defaults and the provider fields):
+ * strings borrowed from f, p, region and text. */
+static void row_of(json_t *f, const parsed *p, const char *text,
+                   char *region, size_t region_len, certhub_finding_row *row)
 {
-  json_t *old = NULL;
-  char region[128];
-  *written = *created = false;
-  ch_err rc = ch_findings_stored(s, p->product_arn, p->id, &old);
-  if(rc)
-    goto out;
-  if(old) {
-    int64_t old_ms = 0;
-    const char *ou = str_at(old, "UpdatedAt", NULL);
-    if(ou && !ch_findings_time_ms(ou, &old_ms) && p->updated_at <= old_ms)
-      goto out; /* Security Hub ignores an update that is not newer. */
-    rc = merge(f, old);
-    if(!rc)
-      rc = provider_fields_update(f, old);
-  }
-  else
-    *created = true;
-  if(!rc)
-    rc = defaults(f, p->label);
-  if(!rc && *created)
-    rc = provider_fields_new(f);
-  if(rc)
-    goto out;
-  if((rc = ch_findings_json_text(f, text)))
-    goto out;
-  region_of(f, p->product_arn, region, sizeof(region));
-  certhub_finding_row row = {
+  region_of(f, p->product_arn, region, region_len);
+  *row = (certhub_finding_row){
       .product_arn = p->product_arn,
       .id = p->id,
       .generator_id = p->generator_id,
@@ -1064,30 +1095,128 @@ static ch_err upsert(certhub_store *s, json_t *f, const parsed *p, int64_t now,
       .updated_at = p->updated_at,
       .first_observed_at = p->first_observed_at,
       .last_observed_at = p->last_observed_at,
-      .json = text->data,
+      .json = text,
   };
-  ch_findings_row_query_fields(f, &row);
+  ch_findings_row_query_fields(f, row);
+}
+
+/* Import one validated finding. *written false when ignored (not newer). */
+static ch_err upsert(certhub_store *s, struct item *it, int64_t now,
+                     ch_buf *text, bool *written, bool *created)
+{
+  json_t *f = it->f;
+  const parsed *p = &it->p;
+  bool plain = ch_findings_import_mode == CH_FINDINGS_IMPORT_PLAIN;
+  got g = {.newer_than = p->updated_at, .always = plain};
+  certhub_finding_row row;
+  *written = *created = false;
+  ch_err rc = lookup(s, p->product_arn, p->id, &g);
+  json_t *old = it->old = g.f;
+  if(rc || (g.found && g.not_newer))
+    return rc; /* Security Hub ignores an update that is not newer. */
+  if(!g.found && it->nf) {
+    /* The common case of a new finding: stored as prepared. */
+    rc = certhub_store_finding_put(s, &it->row, now);
+    *written = *created = rc == CH_OK;
+    return rc;
+  }
+  if(old) {
+    int64_t old_ms = 0;
+    const char *ou = str_at(old, "UpdatedAt", NULL);
+    if(ou && !ch_findings_time_ms(ou, &old_ms) && p->updated_at <= old_ms)
+      return CH_OK;
+    rc = merge(f, old);
+    if(!rc)
+      rc = provider_fields_update(f, old);
+  }
+  else
+    *created = true;
+  if(!rc)
+    rc = defaults(f, p->label);
+  if(!rc && *created)
+    rc = provider_fields_new(f, false);
+  if(rc || (rc = ch_findings_json_text(f, text)))
+    return rc;
+  row_of(f, p, text->data, it->region, sizeof(it->region), &row);
+  /* Just looked up in this transaction: a new one needs no update try. */
+  row.is_new = *created && !plain;
   rc = certhub_store_finding_put(s, &row, now);
   *written = rc == CH_OK;
-out:
-  json_decref(old);
   return rc;
 }
 
-/* A prepared call: the request's tree and its valid findings. */
-struct certhub_import_batch {
-  json_t *root; /* owned */
-  size_t n;     /* valid findings, in request order */
-  struct item {
-    json_t *f; /* borrowed from root */
-    parsed p;  /* points into f */
-  } items[CERTHUB_FINDINGS_BATCH_MAX];
-};
+/* The new form of every valid finding of b, built outside the writer: a
+ * copy of the request's finding (shallow, with copies of the objects
+ * defaults and provider_fields_new change, so the request's finding stays
+ * as it came for apply's other paths), its defaults and provider fields,
+ * its text and row. Whatever fails here only leaves apply the work. */
+static void speculative_new(certhub_import_batch *b)
+{
+  static const char *const changed[] = {"Workflow", "Severity",
+                                        "FindingProviderFields"};
+  ch_err rc = CH_OK;
+  /* A finding's text is at most 4 * CERTHUB_FINDING_MAX_BYTES as in apply
+   * (its copies of the provider fields can make it longer than the
+   * request's). */
+  ch_buf_init(&b->texts, (size_t)4 * CERTHUB_FINDING_MAX_BYTES * b->n);
+  for(size_t i = 0; i < b->n && !rc; i++) {
+    struct item *it = &b->items[i];
+    json_t *nf = json_copy(it->f);
+    if(!nf)
+      break;
+    it->nf = nf;
+    for(size_t k = 0; k < CH_ARRAY_LEN(changed) && !rc; k++) {
+      json_t *v = json_object_get(nf, changed[k]);
+      if(json_is_object(v) &&
+         json_object_set_new(nf, changed[k], json_copy(v)))
+        rc = CH_ERR_NOMEM;
+    }
+    if(!rc)
+      rc = defaults(nf, it->p.label);
+    if(!rc)
+      rc = provider_fields_new(nf, true);
+    it->text_at = b->texts.len;
+    if(!rc)
+      rc = ch_findings_json_append(nf, &b->texts);
+    if(!rc && b->texts.len - it->text_at > (size_t)4 * CERTHUB_FINDING_MAX_BYTES)
+      rc = CH_ERR_TOOBIG; /* apply's own path fails the call */
+    if(rc) {
+      json_decref(nf);
+      it->nf = NULL;
+    }
+    else {
+      b->texts.len++; /* keep the NUL: the next text starts after it */
+      row_of(nf, &it->p, NULL, it->region, sizeof(it->region), &it->row);
+      it->row.is_new = true;
+    }
+  }
+  if(rc && !b->texts.data) /* the buffer could not grow and is gone */
+    for(size_t i = 0; i < b->n; i++) {
+      json_decref(b->items[i].nf);
+      b->items[i].nf = NULL;
+    }
+  /* The texts no longer move. */
+  for(size_t i = 0; i < b->n; i++)
+    if(b->items[i].nf)
+      b->items[i].row.json = b->texts.data + b->items[i].text_at;
+}
+
+/* What the items own (not root). */
+static void batch_clear(certhub_import_batch *b)
+{
+  for(size_t i = 0; i < b->n; i++) {
+    json_decref(b->items[i].nf);
+    json_decref(b->items[i].old);
+    b->items[i].nf = b->items[i].old = NULL;
+  }
+  ch_buf_free(&b->texts);
+}
 
 void certhub_import_batch_free(certhub_import_batch *b)
 {
   if(!b)
     return;
+  batch_clear(b);
   json_decref(b->root);
   free(b);
 }
@@ -1131,7 +1260,8 @@ ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
 {
   ch_err rc = CH_OK;
   bool in_sp = false;
-  /* The stored text of each finding, one buffer for the call. */
+  /* The stored text of each finding apply serializes, one buffer for the
+   * call. */
   ch_buf text;
   ch_buf_init(&text, (size_t)4 * CERTHUB_FINDING_MAX_BYTES);
   if(!s || !b || !r)
@@ -1145,8 +1275,7 @@ ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
    * what an earlier one stored (Security Hub applies a batch in order). */
   for(size_t i = 0; i < b->n; i++) {
     bool written, created;
-    rc = upsert(s, b->items[i].f, &b->items[i].p, now, &text, &written,
-                &created);
+    rc = upsert(s, &b->items[i], now, &text, &written, &created);
     if(rc)
       break;
     r->success++;
@@ -1175,9 +1304,11 @@ ch_err ch_findings_import_array(certhub_store *s, json_t *arr, int64_t now,
   certhub_import_batch *b = calloc(1, sizeof(*b));
   if(!b)
     return CH_ERR_NOMEM;
+  /* No new forms prepared: the caller holds the writer already. */
   ch_err rc = prepare_array(arr, b, r);
   if(!rc)
     rc = certhub_findings_import_apply(s, b, now, r);
+  batch_clear(b);
   free(b); /* arr is the caller's */
   return rc;
 }
@@ -1220,6 +1351,8 @@ ch_err certhub_findings_import_prepare(const char *json, size_t len,
     goto out;
   }
   rc = prepare_array(arr, b, r);
+  if(!rc && ch_findings_import_mode != CH_FINDINGS_IMPORT_PLAIN)
+    speculative_new(b);
 out:
   if(rc)
     certhub_import_batch_free(b);

@@ -181,6 +181,20 @@ ch_err ch_findings_json_text(json_t *j, ch_buf *b)
   return o.rc;
 }
 
+ch_err ch_findings_json_append(json_t *j, ch_buf *b)
+{
+  size_t start = b->len;
+  out o = {.b = b};
+  put_value(&o, j, 0);
+  if(!o.rc)
+    o.rc = ch_buf_add(b, "", 1);
+  if(!o.rc)
+    b->len--;
+  else if(b->data) /* ch_buf frees the data when it cannot grow */
+    b->len = start;
+  return o.rc;
+}
+
 size_t ch_findings_json_size(json_t *j)
 {
   out o = {0};

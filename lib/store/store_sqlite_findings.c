@@ -256,12 +256,16 @@ static ch_err run_put(certhub_store *s, enum ch_sq_fst id,
 ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
                          int64_t now)
 {
-  int r = SQLITE_OK;
+  int r = SQLITE_DONE;
+  ch_err rc = CH_OK;
   /* An update first: the importer has just read the stored finding when
    * there is one, and a missed update of a new one is a cheap index
-   * probe, where a refused insert would be an error path. */
-  ch_err rc = run_put(s, CH_FST_UPDATE, f, now, &r);
-  if(!rc && r == SQLITE_DONE && sqlite3_changes(ch_sq_db(s)) == 0)
+   * probe, where a refused insert would be an error path. A writer that
+   * has just found none says so (is_new) and saves the probe. */
+  if(!f->is_new)
+    rc = run_put(s, CH_FST_UPDATE, f, now, &r);
+  if(!rc && r == SQLITE_DONE &&
+     (f->is_new || sqlite3_changes(ch_sq_db(s)) == 0))
     rc = run_put(s, CH_FST_INSERT, f, now, &r);
   if(!rc && r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "storing finding");
