@@ -55,6 +55,10 @@ typedef struct certhub_finding_row {
    * trying an update first (a stored one makes the write fail). Ignored
    * (false) in rows the store reads. */
   bool is_new;
+  /* For a write of a stored finding: generator_id, resource_id, title and
+   * product_name are the stored ones, so the store leaves them (and
+   * their indexes) as they are. Ignored (false) in rows the store reads. */
+  bool same_keys;
 } certhub_finding_row;
 
 typedef ch_err (*certhub_finding_cb)(void *ctx, const certhub_finding_row *f);

@@ -749,7 +749,17 @@ typedef struct got {
   bool not_newer; /* found, and the import is not newer: not parsed */
   json_t *f;      /* the stored finding, parsed */
   bool bad;
+  /* The import's generator, resource, title and product name, and whether
+   * the parsed stored finding has the same (certhub_finding_row's
+   * same_keys). */
+  const char *generator_id, *resource_id, *title, *product_name;
+  bool same_keys;
 } got;
+
+static bool same_opt(const char *a, const char *b)
+{
+  return a && b ? !strcmp(a, b) : a == b;
+}
 
 /* Parsed straight from the row's text (no copy of the text). The row's
  * updated_at is the stored JSON's UpdatedAt in milliseconds (every writer
@@ -771,6 +781,10 @@ static ch_err got_cb(void *ctx, const certhub_finding_row *row)
   if(!g->f) /* what the fast parser leaves to jansson, or the plain path */
     g->f = json_loads(row->json, 0, NULL);
   g->bad = !g->f;
+  g->same_keys = !g->always && same_opt(row->generator_id, g->generator_id) &&
+                 same_opt(row->resource_id, g->resource_id) &&
+                 same_opt(row->title, g->title) &&
+                 same_opt(row->product_name, g->product_name);
   return CH_OK;
 }
 
@@ -1107,7 +1121,12 @@ static ch_err upsert(certhub_store *s, struct item *it, int64_t now,
   json_t *f = it->f;
   const parsed *p = &it->p;
   bool plain = ch_findings_import_mode == CH_FINDINGS_IMPORT_PLAIN;
-  got g = {.newer_than = p->updated_at, .always = plain};
+  got g = {.newer_than = p->updated_at,
+           .always = plain,
+           .generator_id = p->generator_id,
+           .resource_id = p->resource_id,
+           .title = str_at(f, "Title", NULL),
+           .product_name = str_at(f, "ProductName", NULL)};
   certhub_finding_row row;
   *written = *created = false;
   ch_err rc = lookup(s, p->product_arn, p->id, &g);
@@ -1140,6 +1159,8 @@ static ch_err upsert(certhub_store *s, struct item *it, int64_t now,
   row_of(f, p, text->data, it->region, sizeof(it->region), &row);
   /* Just looked up in this transaction: a new one needs no update try. */
   row.is_new = *created && !plain;
+  /* A merge changes none of them: they are the request's. */
+  row.same_keys = !*created && g.same_keys;
   rc = certhub_store_finding_put(s, &row, now);
   *written = rc == CH_OK;
   return rc;

@@ -149,6 +149,20 @@ const char *const ch_sq_findings_sql[CH_FST__MAX] = {
         " imported_at = ?14, finding = ?15, title = ?16,"
         " compliance_status = ?17, resource_type = ?18, product_name = ?19"
         " WHERE product_arn = ?1 AND id = ?2",
+    /* The update of a finding whose generator, resource, title and
+     * product name stay (row.same_keys): SQLite rewrites the entries of
+     * only the indexes holding a column the statement sets, so this one
+     * leaves findings_by_generator, _resource, _title and _product_name
+     * alone. Binds as CH_FST_UPDATE (?3, ?9, ?16 and ?19 unused; binding
+     * ?19, past its last parameter, is a no-op). */
+    [CH_FST_UPDATE_DATA] =
+        "UPDATE OR FAIL findings SET aws_account_id = ?4,"
+        " region = coalesce(?5, ''), severity_label = ?6,"
+        " workflow_status = ?7, record_state = ?8, created_at = ?10,"
+        " updated_at = ?11, first_observed_at = ?12, last_observed_at = ?13,"
+        " imported_at = ?14, finding = ?15, compliance_status = ?17,"
+        " resource_type = ?18"
+        " WHERE product_arn = ?1 AND id = ?2",
 };
 
 /* 0 (absent) is stored as NULL. */
@@ -263,7 +277,8 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
    * probe, where a refused insert would be an error path. A writer that
    * has just found none says so (is_new) and saves the probe. */
   if(!f->is_new)
-    rc = run_put(s, CH_FST_UPDATE, f, now, &r);
+    rc = run_put(s, f->same_keys ? CH_FST_UPDATE_DATA : CH_FST_UPDATE, f, now,
+                 &r);
   if(!rc && r == SQLITE_DONE &&
      (f->is_new || sqlite3_changes(ch_sq_db(s)) == 0))
     rc = run_put(s, CH_FST_INSERT, f, now, &r);

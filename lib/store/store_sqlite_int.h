@@ -41,7 +41,13 @@ extern const char ch_sq_findings_schema[];
 extern const char ch_sq_findings15_schema[];
 extern const char ch_sq_findings17_schema[];
 /* The findings statements cached per handle like the probe ones. */
-enum ch_sq_fst { CH_FST_GET, CH_FST_INSERT, CH_FST_UPDATE, CH_FST__MAX };
+enum ch_sq_fst {
+  CH_FST_GET,
+  CH_FST_INSERT,
+  CH_FST_UPDATE,
+  CH_FST_UPDATE_DATA,
+  CH_FST__MAX
+};
 extern const char *const ch_sq_findings_sql[CH_FST__MAX];
 ch_err ch_sq_fst(certhub_store *s, enum ch_sq_fst id, sqlite3_stmt **st);
 /* Migration 10 and the findings queries (store_sqlite_findq.c). */
