@@ -59,6 +59,11 @@ typedef struct certhub_finding_row {
    * product_name are the stored ones, so the store leaves them (and
    * their indexes) as they are. Ignored (false) in rows the store reads. */
   bool same_keys;
+  /* For a write with is_new: the writer adds the new finding's insight
+   * count itself (certhub_store_findings_count_add, in the same
+   * transaction, before the finding is written again or the counts are
+   * read), so the store does not count it. */
+  bool count_later;
 } certhub_finding_row;
 
 typedef ch_err (*certhub_finding_cb)(void *ctx, const certhub_finding_row *f);

@@ -46,6 +46,13 @@ ch_err certhub_store_finding_get(certhub_store *s, const char *product_arn,
  * JSON; now is recorded as its import time. */
 ch_err certhub_store_finding_put(certhub_store *s,
                                  const certhub_finding_row *f, int64_t now);
+/* n more findings (n may be negative) in the insight count of key's
+ * severity_label, record_state, workflow_status, compliance_status and
+ * aws_account_id (the other fields unused): for a writer that inserts
+ * with row.count_later. */
+ch_err certhub_store_findings_count_add(certhub_store *s,
+                                        const certhub_finding_row *key,
+                                        int64_t n);
 ch_err certhub_store_findings(certhub_store *s,
                               const certhub_findings_filter *f,
                               certhub_finding_cb cb, void *ctx);

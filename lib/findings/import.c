@@ -1064,6 +1064,16 @@ static void region_of(json_t *f, const char *product_arn, char *out,
   }
 }
 
+/* The insight counts of the findings a call inserted, added to the store
+ * once per distinct combination (row.count_later). */
+typedef struct counts {
+  size_t n;
+  struct count {
+    certhub_finding_row key; /* strings borrowed from the batch */
+    int64_t n;
+  } c[CERTHUB_FINDINGS_BATCH_MAX];
+} counts;
+
 /* A prepared call: the request's tree and its valid findings. */
 struct certhub_import_batch {
   json_t *root; /* owned; NULL when the caller owns the findings */
@@ -1084,6 +1094,7 @@ struct certhub_import_batch {
     json_t *old; /* the stored finding apply read (owned): freed with the
                   * batch, after the writer */
   } items[CERTHUB_FINDINGS_BATCH_MAX];
+  counts counts; /* apply's (here, not on a server thread's stack) */
 };
 
 /* The row upsert stores for f (after defaults and the provider fields):
@@ -1114,9 +1125,44 @@ static void row_of(json_t *f, const parsed *p, const char *text,
   ch_findings_row_query_fields(f, row);
 }
 
-/* Import one validated finding. *written false when ignored (not newer). */
+static bool same_dim(const char *a, const char *b)
+{
+  return !strcmp(a ? a : "", b ? b : ""); /* the store counts NULL as "" */
+}
+
+static void count_new(counts *pc, const certhub_finding_row *row)
+{
+  for(size_t i = 0; i < pc->n; i++) {
+    const certhub_finding_row *k = &pc->c[i].key;
+    if(same_dim(k->severity_label, row->severity_label) &&
+       same_dim(k->record_state, row->record_state) &&
+       same_dim(k->workflow_status, row->workflow_status) &&
+       same_dim(k->compliance_status, row->compliance_status) &&
+       same_dim(k->aws_account_id, row->aws_account_id)) {
+      pc->c[i].n++;
+      return;
+    }
+  }
+  /* At most one entry per finding of the call: there is room. */
+  pc->c[pc->n].key = *row;
+  pc->c[pc->n++].n = 1;
+}
+
+static ch_err counts_flush(certhub_store *s, counts *pc)
+{
+  ch_err rc = CH_OK;
+  for(size_t i = 0; i < pc->n && !rc; i++)
+    rc = certhub_store_findings_count_add(s, &pc->c[i].key, pc->c[i].n);
+  pc->n = 0;
+  return rc;
+}
+
+/* Import one validated finding. *written false when ignored (not newer).
+ * A new finding's count goes into pc; pc is flushed before a stored
+ * finding is written (its update trigger moves counts, which must be
+ * complete then). */
 static ch_err upsert(certhub_store *s, struct item *it, int64_t now,
-                     ch_buf *text, bool *written, bool *created)
+                     ch_buf *text, counts *pc, bool *written, bool *created)
 {
   json_t *f = it->f;
   const parsed *p = &it->p;
@@ -1136,6 +1182,8 @@ static ch_err upsert(certhub_store *s, struct item *it, int64_t now,
   if(!g.found && it->nf) {
     /* The common case of a new finding: stored as prepared. */
     rc = certhub_store_finding_put(s, &it->row, now);
+    if(!rc)
+      count_new(pc, &it->row);
     *written = *created = rc == CH_OK;
     return rc;
   }
@@ -1161,7 +1209,12 @@ static ch_err upsert(certhub_store *s, struct item *it, int64_t now,
   row.is_new = *created && !plain;
   /* A merge changes none of them: they are the request's. */
   row.same_keys = !*created && g.same_keys;
+  row.count_later = row.is_new;
+  if(!*created && pc->n && (rc = counts_flush(s, pc)))
+    return rc;
   rc = certhub_store_finding_put(s, &row, now);
+  if(!rc && row.count_later)
+    count_new(pc, &row);
   *written = rc == CH_OK;
   return rc;
 }
@@ -1208,7 +1261,7 @@ static void speculative_new(certhub_import_batch *b)
     else {
       b->texts.len++; /* keep the NUL: the next text starts after it */
       row_of(nf, &it->p, NULL, it->region, sizeof(it->region), &it->row);
-      it->row.is_new = true;
+      it->row.is_new = it->row.count_later = true;
     }
   }
   if(rc && !b->texts.data) /* the buffer could not grow and is gone */
@@ -1289,6 +1342,8 @@ ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
     return CH_ERR_USAGE;
   if(!b->n)
     return CH_OK;
+  counts *pc = &b->counts;
+  pc->n = 0;
   if((rc = certhub_store_savepoint(s)))
     goto fail;
   in_sp = true;
@@ -1296,7 +1351,7 @@ ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
    * what an earlier one stored (Security Hub applies a batch in order). */
   for(size_t i = 0; i < b->n; i++) {
     bool written, created;
-    rc = upsert(s, &b->items[i], now, &text, &written, &created);
+    rc = upsert(s, &b->items[i], now, &text, pc, &written, &created);
     if(rc)
       break;
     r->success++;
@@ -1306,6 +1361,8 @@ ch_err certhub_findings_import_apply(certhub_store *s, certhub_import_batch *b,
       r->created++;
   }
   ch_buf_free(&text);
+  if(!rc)
+    rc = counts_flush(s, pc);
   if(!rc && !(rc = certhub_store_release(s)))
     return CH_OK;
 fail:

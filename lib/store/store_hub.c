@@ -98,6 +98,16 @@ ch_err certhub_store_finding_put(certhub_store *s,
   HUB_DISPATCH(s, finding_put, s, f, now);
 }
 
+ch_err certhub_store_findings_count_add(certhub_store *s,
+                                        const certhub_finding_row *key,
+                                        int64_t n)
+{
+  if(!key || !key->severity_label || !key->record_state ||
+     !key->workflow_status || !key->aws_account_id)
+    return CH_ERR_USAGE;
+  HUB_DISPATCH(s, findings_count_add, s, key, n);
+}
+
 ch_err certhub_store_findings(certhub_store *s,
                               const certhub_findings_filter *f,
                               certhub_finding_cb cb, void *ctx)

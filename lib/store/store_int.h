@@ -145,6 +145,8 @@ struct ch_store_ops {
                         const char *id, certhub_finding_cb cb, void *ctx);
   ch_err (*finding_put)(certhub_store *s, const certhub_finding_row *f,
                         int64_t now);
+  ch_err (*findings_count_add)(certhub_store *s,
+                               const certhub_finding_row *key, int64_t n);
   ch_err (*findings)(certhub_store *s, const certhub_findings_filter *f,
                      certhub_finding_cb cb, void *ctx);
   /* Findings queries, insights and retention (findings_query.h). */

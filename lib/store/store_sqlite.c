@@ -142,6 +142,8 @@ static const struct migration {
      "findings: findings_by_region_type replaces the region and"
      " resource type indexes",
      ch_sq_findq_region_type_schema},
+    {19, "findings: new findings counted by their writer (no insert trigger)",
+     ch_sq_findq_counts19_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -2022,6 +2024,7 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .messages = ch_sq_messages,
     .finding_get = ch_sq_finding_get,
     .finding_put = ch_sq_finding_put,
+    .findings_count_add = ch_sq_findings_count_add,
     .findings = ch_sq_findings,
     .findings_query = ch_sq_findings_query,
     .findings_group = ch_sq_findings_group,

@@ -163,6 +163,21 @@ const char *const ch_sq_findings_sql[CH_FST__MAX] = {
         " imported_at = ?14, finding = ?15, compliance_status = ?17,"
         " resource_type = ?18"
         " WHERE product_arn = ?1 AND id = ?2",
+    /* findings_counts (migration 16): a row for the combination when
+     * there is none, then n more. As migration 16's trigger did, not an
+     * upsert (whose update SQLite compiles to abort, with a statement
+     * journal). */
+    [CH_FST_COUNT_NEW] =
+        "INSERT INTO findings_counts SELECT ?1, ?2, ?3, coalesce(?4, ''), ?5,"
+        " 0 WHERE NOT EXISTS(SELECT 1 FROM findings_counts"
+        " WHERE severity_label = ?1 AND record_state = ?2"
+        " AND workflow_status = ?3 AND compliance_status = coalesce(?4, '')"
+        " AND aws_account_id = ?5)",
+    [CH_FST_COUNT_ADD] =
+        "UPDATE findings_counts SET n = n + ?6"
+        " WHERE severity_label = ?1 AND record_state = ?2"
+        " AND workflow_status = ?3 AND compliance_status = coalesce(?4, '')"
+        " AND aws_account_id = ?5",
 };
 
 /* 0 (absent) is stored as NULL. */
@@ -267,6 +282,34 @@ static ch_err run_put(certhub_store *s, enum ch_sq_fst id,
   return CH_OK;
 }
 
+/* One of the two count statements for key. */
+static ch_err run_count(certhub_store *s, enum ch_sq_fst id,
+                        const certhub_finding_row *key, int64_t n)
+{
+  sqlite3_stmt *st = NULL;
+  ch_err rc = ch_sq_fst(s, id, &st);
+  if(rc)
+    return rc;
+  ch_sq_bind_opt(st, 1, key->severity_label);
+  ch_sq_bind_opt(st, 2, key->record_state);
+  ch_sq_bind_opt(st, 3, key->workflow_status);
+  ch_sq_bind_opt(st, 4, key->compliance_status);
+  ch_sq_bind_opt(st, 5, key->aws_account_id);
+  if(id == CH_FST_COUNT_ADD)
+    sqlite3_bind_int64(st, 6, n);
+  int r = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return r == SQLITE_DONE ? CH_OK : ch_sq_dberr(s, r, "counting findings");
+}
+
+ch_err ch_sq_findings_count_add(certhub_store *s,
+                                const certhub_finding_row *key, int64_t n)
+{
+  ch_err rc = run_count(s, CH_FST_COUNT_NEW, key, 0);
+  return rc ? rc : run_count(s, CH_FST_COUNT_ADD, key, n);
+}
+
 ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
                          int64_t now)
 {
@@ -280,8 +323,13 @@ ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
     rc = run_put(s, f->same_keys ? CH_FST_UPDATE_DATA : CH_FST_UPDATE, f, now,
                  &r);
   if(!rc && r == SQLITE_DONE &&
-     (f->is_new || sqlite3_changes(ch_sq_db(s)) == 0))
+     (f->is_new || sqlite3_changes(ch_sq_db(s)) == 0)) {
     rc = run_put(s, CH_FST_INSERT, f, now, &r);
+    /* Inserted: counted here unless the writer counts it (migration 19
+     * dropped the insert trigger). */
+    if(!rc && r == SQLITE_DONE && !(f->is_new && f->count_later))
+      rc = ch_sq_findings_count_add(s, f, 1);
+  }
   if(!rc && r != SQLITE_DONE)
     rc = ch_sq_dberr(s, r, "storing finding");
   return rc;

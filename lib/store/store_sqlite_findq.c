@@ -117,6 +117,15 @@ const char ch_sq_findq_counts_schema[] =
     "DROP INDEX findings_by_state_severity;";
 /* clang-format on */
 
+/* Migration 19: a new finding's count is its writer's (the importer adds
+ * the counts of a call's new findings with one statement per distinct
+ * combination, certhub_store_findings_count_add; any other insert counts
+ * itself in ch_sq_finding_put). The trigger ran two statements in a
+ * sub-program for every inserted finding, a third of an insert's
+ * instructions. The update and delete triggers stay. */
+const char ch_sq_findq_counts19_schema[] =
+    "DROP TRIGGER IF EXISTS findings_counts_insert;";
+
 /* Migration 18: findings_by_region and findings_by_resource_type become
  * one index, so "Region = X, ResourceType = Y, WorkflowStatus = Z"
  * seeks the rows matching all three instead of reading every finding of

@@ -46,6 +46,8 @@ enum ch_sq_fst {
   CH_FST_INSERT,
   CH_FST_UPDATE,
   CH_FST_UPDATE_DATA,
+  CH_FST_COUNT_NEW,
+  CH_FST_COUNT_ADD,
   CH_FST__MAX
 };
 extern const char *const ch_sq_findings_sql[CH_FST__MAX];
@@ -56,6 +58,8 @@ extern const char ch_sq_findq_schema[];
 extern const char ch_sq_findq_counts_schema[];
 /* Migration 18: findings_by_region_type (store_sqlite_findq.c). */
 extern const char ch_sq_findq_region_type_schema[];
+/* Migration 19: findings_counts_insert dropped (store_sqlite_findq.c). */
+extern const char ch_sq_findq_counts19_schema[];
 /* For tests: CH_SQ_FINDQ_PLAIN runs findings queries and insights with the
  * plain plans (no counts, driver by rank_of, sorts as written), to compare
  * the optimised plans' results with; CH_SQ_FINDQ_COMBO takes the
@@ -233,6 +237,8 @@ ch_err ch_sq_messages(certhub_store *s, const char *topic, size_t limit,
 /* store_sqlite_findings.c */
 ch_err ch_sq_finding_get(certhub_store *s, const char *product_arn,
                          const char *id, certhub_finding_cb cb, void *ctx);
+ch_err ch_sq_findings_count_add(certhub_store *s,
+                                const certhub_finding_row *key, int64_t n);
 ch_err ch_sq_finding_put(certhub_store *s, const certhub_finding_row *f,
                          int64_t now);
 ch_err ch_sq_findings(certhub_store *s, const certhub_findings_filter *f,
