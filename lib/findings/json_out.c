@@ -21,11 +21,20 @@ typedef struct out {
   ch_err rc;
 } out;
 
-static void put(out *o, const char *p, size_t n)
+/* Most pieces fit the buffer's room: copied here, without ch_buf_add's
+ * call and checks (the cap still holds: the room is counted up to it). */
+static inline void put(out *o, const char *p, size_t n)
 {
+  ch_buf *b = o->b;
   o->n += n;
-  if(o->b && !o->rc)
-    o->rc = ch_buf_add(o->b, p, n);
+  if(!b || o->rc)
+    return;
+  if(b->data && n < b->alloc - b->len && b->len + n <= b->cap) {
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+  }
+  else
+    o->rc = ch_buf_add(b, p, n);
 }
 
 /* Bytes a string byte takes in the text beyond itself: 1 for the short
@@ -49,11 +58,14 @@ static void put_string(out *o, const char *s, size_t len)
   size_t more = 0;
   for(size_t i = 0; i < len; i++)
     more += extra[u[i]];
-  if(!o->b || !more) { /* counting, or nothing to escape: one piece */
+  if(!o->b) { /* counting */
     o->n += len + 2 + more;
-    if(o->b && !o->rc && !(o->rc = ch_buf_addc(o->b, '"')) &&
-       !(o->rc = ch_buf_add(o->b, s, len)))
-      o->rc = ch_buf_addc(o->b, '"');
+    return;
+  }
+  if(!more) { /* nothing to escape */
+    put(o, "\"", 1);
+    put(o, s, len);
+    put(o, "\"", 1);
     return;
   }
   size_t run = 0;

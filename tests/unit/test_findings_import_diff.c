@@ -438,11 +438,55 @@ static void test_repeat_in_call(void **state)
   }
 }
 
+/* The new forms' texts go one after the other into one buffer: each is
+ * json_dumps' text, NUL-terminated; past the cap the call fails. */
+static void test_json_append(void **state)
+{
+  (void)state;
+  json_t *a = json_pack("{s:s, s:[i, b, n, s], s:{s:s}}", "k", "v \"q\"\n",
+                        "arr", -12, 1, "\x01\\", "o", "x", "\xc3\xa9");
+  json_t *c = json_pack("[s, {}]", "plain");
+  assert_non_null(a);
+  assert_non_null(c);
+  char *wa = json_dumps(a, JSON_COMPACT), *wc = json_dumps(c, JSON_COMPACT);
+  ch_buf b;
+  ch_buf_init(&b, 4096);
+  for(int round = 0; round < 40; round++) {
+    size_t at = b.len;
+    json_t *j = round % 2 ? c : a;
+    const char *want = round % 2 ? wc : wa;
+    assert_int_equal(ch_findings_json_append(j, &b), CH_OK);
+    assert_int_equal(b.len - at, strlen(want));
+    assert_string_equal(b.data + at, want);
+    b.len++; /* keep the NUL, as speculative_new does */
+  }
+  assert_true(b.len <= 4096);
+  /* Past the cap: refused, and the buffer (which ch_buf frees when it
+   * cannot grow) is gone, not left half-written. */
+  for(;;) {
+    ch_err rc = ch_findings_json_append(a, &b);
+    if(rc) {
+      assert_int_equal(rc, CH_ERR_TOOBIG);
+      assert_null(b.data);
+      assert_int_equal(b.len, 0);
+      break;
+    }
+    assert_true(b.len <= 4096);
+    b.len++;
+  }
+  ch_buf_free(&b);
+  free(wa);
+  free(wc);
+  json_decref(a);
+  json_decref(c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_series),
       cmocka_unit_test(test_repeat_in_call),
+      cmocka_unit_test(test_json_append),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
