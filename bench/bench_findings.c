@@ -71,8 +71,8 @@ static size_t batch(char *buf, size_t cap, int b, const char *updated)
   return n;
 }
 
-__attribute__((noinline)) static int phase(certhub_store *s, int batches, const char *updated,
-                 const char *what)
+__attribute__((noinline)) static int
+phase(certhub_store *s, int batches, const char *updated, const char *what)
 {
   static char buf[1 << 20];
   double w = wall(), c = cpu(), u_apply = 0, s_apply = 0;
@@ -190,8 +190,9 @@ int main(int argc, char **argv)
     certhub_store_close(s);
     return 1;
   }
-  printf("| phase | findings | wall | CPU | rate | apply user + sys per finding "
-         "|\n| --- | --- | --- | --- | --- | --- |\n");
+  printf(
+      "| phase | findings | wall | CPU | rate | apply user + sys per finding "
+      "|\n| --- | --- | --- | --- | --- | --- |\n");
   int rc = phase_new(s, n / 100);
   if(!rc)
     rc = phase_updated(s, n / 100);

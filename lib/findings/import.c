@@ -790,8 +790,8 @@ static ch_err got_cb(void *ctx, const certhub_finding_row *row)
 
 /* The stored finding (ProductArn, Id) into g (g->f owned by the caller
  * also on failure). */
-static ch_err lookup(certhub_store *s, const char *product_arn,
-                     const char *id, got *g)
+static ch_err lookup(certhub_store *s, const char *product_arn, const char *id,
+                     got *g)
 {
   char cb[256];
   ch_err rc = certhub_store_finding_get(s, product_arn, id, got_cb, g);
@@ -1099,8 +1099,8 @@ struct certhub_import_batch {
 
 /* The row upsert stores for f (after defaults and the provider fields):
  * strings borrowed from f, p, region and text. */
-static void row_of(json_t *f, const parsed *p, const char *text,
-                   char *region, size_t region_len, certhub_finding_row *row)
+static void row_of(json_t *f, const parsed *p, const char *text, char *region,
+                   size_t region_len, certhub_finding_row *row)
 {
   region_of(f, p->product_arn, region, region_len);
   *row = (certhub_finding_row){
@@ -1252,7 +1252,8 @@ static void speculative_new(certhub_import_batch *b)
     it->text_at = b->texts.len;
     if(!rc)
       rc = ch_findings_json_append(nf, &b->texts);
-    if(!rc && b->texts.len - it->text_at > (size_t)4 * CERTHUB_FINDING_MAX_BYTES)
+    if(!rc &&
+       b->texts.len - it->text_at > (size_t)4 * CERTHUB_FINDING_MAX_BYTES)
       rc = CH_ERR_TOOBIG; /* apply's own path fails the call */
     if(rc) {
       json_decref(nf);

@@ -46,8 +46,8 @@ static const char *pick(const char *const *set, size_t n)
 
 #define PICK(set) pick(set, CH_ARRAY_LEN(set))
 
-static const char *const labels[] = {"INFORMATIONAL", "LOW", "MEDIUM",
-                                     "HIGH", "CRITICAL"};
+static const char *const labels[] = {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH",
+                                     "CRITICAL"};
 static const char *const types[] = {
     "Software and Configuration Checks/Certificate Expiry",
     "Software and Configuration Checks/Industry and Regulatory Standards",
@@ -96,9 +96,9 @@ static json_t *random_finding(int c)
   snprintf(id, sizeof(id), "f-%u", k);
   /* Times move on an hour per call, four hours back to two ahead, in steps of
    * a quarter of an hour: equal, older and newer UpdatedAt all come up. */
-  ch_findings_time_format(
-      T0_MS + ((int64_t)c * 4 + rnd(25) - 16) * 900000 + rnd(2) * 500,
-      updated);
+  ch_findings_time_format(T0_MS + ((int64_t)c * 4 + rnd(25) - 16) * 900000 +
+                              rnd(2) * 500,
+                          updated);
   snprintf(title, sizeof(title), "Title %u", rnd(5));
   json_t *f = json_pack(
       "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o,"
@@ -121,10 +121,10 @@ static json_t *random_finding(int c)
     json_object_set_new(f, "Compliance",
                         json_pack("{s:s}", "Status", PICK(compliance)));
   if(rnd(6) == 0)
-    json_object_set_new(
-        f, "Note",
-        json_pack("{s:s, s:s, s:s}", "Text", "provider note", "UpdatedBy",
-                  "provider", "UpdatedAt", "2026-11-01T00:00:00Z"));
+    json_object_set_new(f, "Note",
+                        json_pack("{s:s, s:s, s:s}", "Text", "provider note",
+                                  "UpdatedBy", "provider", "UpdatedAt",
+                                  "2026-11-01T00:00:00Z"));
   if(rnd(6) == 0)
     json_object_set_new(f, "UserDefinedFields",
                         json_pack("{s:s}", "owner", rnd(2) ? "a" : "b"));
@@ -181,13 +181,13 @@ static char *random_update(int c)
                         json_pack("{s:s}", "Status", PICK(workflow)));
     break;
   case 1:
-    json_object_set_new(u, "Severity", json_pack("{s:s}", "Label",
-                                                 PICK(labels)));
+    json_object_set_new(u, "Severity",
+                        json_pack("{s:s}", "Label", PICK(labels)));
     break;
   case 2:
     json_object_set_new(
-        u, "Note", json_pack("{s:s, s:s}", "Text", "customer", "UpdatedBy",
-                             "alice"));
+        u, "Note",
+        json_pack("{s:s, s:s}", "Text", "customer", "UpdatedBy", "alice"));
     break;
   case 3:
     json_object_set_new(u, "Confidence", json_integer(rnd(101)));
@@ -196,8 +196,7 @@ static char *random_update(int c)
   default:
     json_object_set_new(u, "UserDefinedFields",
                         json_pack("{s:s}", "team", rnd(2) ? "x" : "y"));
-    json_object_set_new(u, "VerificationState",
-                        json_string("FALSE_POSITIVE"));
+    json_object_set_new(u, "VerificationState", json_string("FALSE_POSITIVE"));
   }
   char *text = json_dumps(u, JSON_COMPACT);
   json_decref(u);
@@ -209,19 +208,18 @@ static char *random_update(int c)
 static ch_err flatten(void *ctx, const certhub_finding_row *f)
 {
   ch_buf *b = ctx;
-  return ch_buf_printf(b,
-                     "%s|%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%lld|%s|%s|"
-                     "%s|%s|%s\n",
-                     f->product_arn, f->id, f->generator_id, f->aws_account_id,
-                     f->region, f->severity_label, f->workflow_status,
-                     f->record_state, f->resource_id,
-                     (long long)f->created_at, (long long)f->updated_at,
-                     (long long)f->first_observed_at,
-                     (long long)f->last_observed_at, f->json,
-                     f->title ? f->title : "(null)",
-                     f->compliance_status ? f->compliance_status : "(null)",
-                     f->resource_type ? f->resource_type : "(null)",
-                     f->product_name ? f->product_name : "(null)");
+  return ch_buf_printf(
+      b,
+      "%s|%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%lld|%s|%s|"
+      "%s|%s|%s\n",
+      f->product_arn, f->id, f->generator_id, f->aws_account_id, f->region,
+      f->severity_label, f->workflow_status, f->record_state, f->resource_id,
+      (long long)f->created_at, (long long)f->updated_at,
+      (long long)f->first_observed_at, (long long)f->last_observed_at, f->json,
+      f->title ? f->title : "(null)",
+      f->compliance_status ? f->compliance_status : "(null)",
+      f->resource_type ? f->resource_type : "(null)",
+      f->product_name ? f->product_name : "(null)");
 }
 
 /* The insight counts: findings_counts' rows, which must be the counts of
@@ -326,8 +324,7 @@ static void run_series(uint64_t seed, int calls)
         size_t len = 0;
         out[k] = NULL;
         assert_int_equal(certhub_findings_update_json(s[k], req, strlen(req),
-                                                      now, &out[k],
-                                                      &len),
+                                                      now, &out[k], &len),
                          CH_OK);
       }
       for(int k = 1; k < NSTORES; k++)
@@ -353,8 +350,9 @@ static void run_series(uint64_t seed, int calls)
                    "path\n%s\nrequest: %s",
                    c, (unsigned long long)seed, k, ans[k], ans[PLAIN], text);
       unsigned long long sc = 0, cr = 0, un = 0;
-      assert_int_equal(sscanf(ans[PLAIN], "rc=%*d success=%llu created=%llu "
-                                          "unchanged=%llu",
+      assert_int_equal(sscanf(ans[PLAIN],
+                              "rc=%*d success=%llu created=%llu "
+                              "unchanged=%llu",
                               &sc, &cr, &un),
                        3);
       written += sc - un;
@@ -375,11 +373,13 @@ static void run_series(uint64_t seed, int calls)
     for(int k = 0; k < NSTORES; k++)
       free(rows[k]);
   }
-  print_message("seed %llu: %zu created, %zu updates written, %zu not newer\n", (unsigned long long)seed, created, written - created, unchanged);
+  print_message("seed %llu: %zu created, %zu updates written, %zu not newer\n",
+                (unsigned long long)seed, created, written - created,
+                unchanged);
   /* The series covered what it is for. */
   assert_true(created > 200);
   assert_true(written > created + 1000); /* updates of stored findings */
-  assert_true(unchanged > 200); /* imports that were not newer */
+  assert_true(unchanged > 200);          /* imports that were not newer */
   for(int k = 0; k < NSTORES; k++)
     store_drop(&d[k], s[k]);
 }
@@ -399,20 +399,20 @@ static void test_repeat_in_call(void **state)
   tdir d[2];
   certhub_store *s[2];
   const char *text =
-      "[{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"r-1\",\"ProductArn\":\""
-      PARN_A "\",\"GeneratorId\":\"g\",\"AwsAccountId\":\"000000000000\","
+      "[{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"r-1\",\"ProductArn\":"
+      "\"" PARN_A "\",\"GeneratorId\":\"g\",\"AwsAccountId\":\"000000000000\","
       "\"CreatedAt\":\"2026-11-01T00:00:00Z\",\"UpdatedAt\":"
       "\"2026-11-02T00:00:00Z\",\"Title\":\"t\",\"Description\":\"d\","
       "\"Types\":[\"Effects/Data Exposure\"],\"Severity\":{\"Normalized\":"
       "50},\"Resources\":[{\"Type\":\"Other\",\"Id\":\"x\"}]},"
-      "{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"r-1\",\"ProductArn\":\""
-      PARN_A "\",\"GeneratorId\":\"g\",\"AwsAccountId\":\"000000000000\","
+      "{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"r-1\",\"ProductArn\":"
+      "\"" PARN_A "\",\"GeneratorId\":\"g\",\"AwsAccountId\":\"000000000000\","
       "\"CreatedAt\":\"2026-11-01T00:00:00Z\",\"UpdatedAt\":"
       "\"2026-11-02T00:00:00Z\",\"Title\":\"stale\",\"Description\":\"d\","
       "\"Types\":[\"Effects/Data Exposure\"],\"Severity\":{\"Label\":"
       "\"LOW\"},\"Resources\":[{\"Type\":\"Other\",\"Id\":\"x\"}]},"
-      "{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"r-1\",\"ProductArn\":\""
-      PARN_A "\",\"GeneratorId\":\"g\",\"AwsAccountId\":\"000000000000\","
+      "{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"r-1\",\"ProductArn\":"
+      "\"" PARN_A "\",\"GeneratorId\":\"g\",\"AwsAccountId\":\"000000000000\","
       "\"CreatedAt\":\"2026-11-01T00:00:00Z\",\"UpdatedAt\":"
       "\"2026-11-03T00:00:00Z\",\"Title\":\"newer\",\"Description\":\"d\","
       "\"Types\":[\"Effects/Data Exposure\"],\"Severity\":{\"Label\":"
