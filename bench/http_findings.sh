@@ -56,11 +56,11 @@ echo "# findings stored: $(sqlite3 "$CERTHUB_DB" 'SELECT count(*) FROM findings'
 curl -sf "http://127.0.0.1:$port/metrics" | awk -v n="$total" '
   /^certhub_http_(write|checkpoint|wal)/ { v[$1] = $2 }
   END { if ("certhub_http_write_lock_seconds_total" in v)
-    printf "# writer lock: held %.3f s (cpu %.3f s, commit %.3f s), waited %.3f s; checkpoints %d, %.3f s beside it, %.3f s under it; per 20,000: held %.3f s\n",
+    printf "# writer lock: held %.3f s (cpu %.3f s, commit %.3f s), waited %.3f s; checkpoints %d, %.3f s beside it; per 20,000: held %.3f s\n",
       v["certhub_http_write_lock_seconds_total"], v["certhub_http_write_lock_cpu_seconds_total"],
       v["certhub_http_write_commit_seconds_total"], v["certhub_http_write_lock_wait_seconds_total"],
       v["certhub_http_checkpoints_total"], v["certhub_http_checkpoint_seconds_total"],
-      v["certhub_http_checkpoint_lock_seconds_total"], v["certhub_http_write_lock_seconds_total"] * 20000 / n }' || true
+      v["certhub_http_write_lock_seconds_total"] * 20000 / n }' || true
 read -r -a st <"/proc/$spid/stat"
 tck=$(getconf CLK_TCK)
 awk -v u="${st[13]}" -v s="${st[14]}" -v t="$tck" -v n="$total" 'BEGIN {

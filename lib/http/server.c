@@ -35,12 +35,15 @@
 #define BODIES_CAP ((size_t)64 << 20)
 #define MAX_CONNECTIONS 1024u
 /* The checkpointer copies the WAL into the database once the API's commits
- * have made it this many pages (64 MiB of 4 KiB pages: an import call
- * dirties about 50, and a page written again before the checkpoint is
- * copied once). The API's handles checkpoint in their commit themselves
- * only from CKPT_FALLBACK pages (the checkpointer is behind). */
-#define CKPT_PAGES 16384u
-#define CKPT_FALLBACK (4 * CKPT_PAGES)
+ * have made it CKPT_PAGES pages, and again each CKPT_STEP pages more; the
+ * API's handles finish the checkpoint in their commit (SQLite's own
+ * autocheckpoint, so the WAL is started anew: 64 MiB at most, as before)
+ * from CKPT_FALLBACK pages, by then mostly copied. */
+#define CKPT_PAGES 8192u
+#define CKPT_STEP 2048u
+#define CKPT_FALLBACK 16384u
+#define CKPT_PASSES 3   /* outside the lock, at most */
+#define CKPT_TAIL 512u  /* another pass while more pages are left */
 
 typedef struct store_pool {
   pthread_mutex_t mu;
@@ -59,7 +62,6 @@ typedef struct write_stats {
   uint64_t commit_ns;   /* of held: in COMMIT */
   uint64_t ckpts;       /* checkpointer runs */
   uint64_t ckpt_ns;     /* their wall clock, outside write_mu */
-  uint64_t ckpt_lock_ns; /* of held: the checkpointer's tail under it */
   uint64_t ckpt_pages;  /* pages copied into the database */
   uint64_t wal_pages;   /* the WAL after the last API commit (gauge) */
 } write_stats;
@@ -69,6 +71,7 @@ typedef struct ckpt_thread {
   pthread_t th;
   bool started;
   bool stop, want; /* under mu */
+  unsigned last;   /* the WAL's pages at the last checkpoint (atomic) */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   certhub_store *s;
@@ -197,31 +200,32 @@ static void pool_close(store_pool *p)
 
 /* ---- the checkpointer ------------------------------------------------- */
 
-/* One checkpoint: PASSIVE outside the writer lock (the bulk: SQLite copies
- * what no reader needs while the API goes on committing), then, when the
- * API committed meanwhile, again under it: that tail is short, and with
- * the whole WAL copied the next commit starts the WAL from the beginning
- * instead of growing it. False when the WAL could not be copied whole (a
- * reader still uses part of it, or a writer outside the API wrote). */
+/* One checkpoint, PASSIVE, beside the API's writer: SQLite copies what no
+ * reader needs while the API goes on committing; again for the pages
+ * committed meanwhile while many are left. Beside a busy writer it never
+ * quite catches up (a WAL is started anew only after a complete
+ * checkpoint); the committing handle finishes it at CKPT_FALLBACK pages,
+ * or the checkpointer's idle pass when the API stops writing. Finishing
+ * it under the writer lock after every run instead cost 40-85 ms a run
+ * here (docs/PERFORMANCE.md). False when a reader or a writer outside the
+ * API kept it from copying the whole WAL. */
 static bool ckpt_run(certhub_http *h)
 {
   unsigned pages = 0, done = 0;
+  ch_err rc = CH_OK;
   uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
-  ch_err rc = certhub_store_checkpoint(h->ck.s, false, &pages, &done);
-  uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
-  stat_add(&h->ws.ckpt_ns, t1 - t0);
-  stat_add(&h->ws.ckpts, 1);
-  if(!rc && done < pages) {
-    pthread_mutex_lock(&h->write_mu);
-    uint64_t t2 = clock_ns(CLOCK_MONOTONIC);
+  for(int pass = 0; pass < CKPT_PASSES && !rc; pass++) {
     rc = certhub_store_checkpoint(h->ck.s, false, &pages, &done);
-    uint64_t t3 = clock_ns(CLOCK_MONOTONIC);
-    pthread_mutex_unlock(&h->write_mu);
-    stat_add(&h->ws.ckpt_lock_ns, t3 - t2);
-    stat_add(&h->ws.held_ns, t3 - t2);
+    unsigned now = (unsigned)stat_get(&h->ws.wal_pages);
+    if(done < pages || now < done || now - done < CKPT_TAIL)
+      break; /* pinned by a reader, started anew, or nearly there */
   }
-  if(!rc)
+  stat_add(&h->ws.ckpt_ns, clock_ns(CLOCK_MONOTONIC) - t0);
+  stat_add(&h->ws.ckpts, 1);
+  if(!rc) {
     stat_add(&h->ws.ckpt_pages, done);
+    __atomic_store_n(&h->ck.last, pages, __ATOMIC_RELAXED);
+  }
   if(rc && rc != CH_ERR_BUSY)
     hlog(h, "checkpoint: %s", certhub_store_errmsg(h->ck.s));
   return !rc && done >= pages;
@@ -240,8 +244,13 @@ static void *ckpt_main(void *arg)
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_sec += 1;
-      pthread_cond_timedwait(&ck->cv, &ck->mu, &ts);
+      int w = pthread_cond_timedwait(&ck->cv, &ck->mu, &ts);
       behind = false;
+      /* idle pass: the API stopped writing with a large WAL left */
+      unsigned now = (unsigned)stat_get(&h->ws.wal_pages);
+      if(w == ETIMEDOUT && !ck->stop && now >= CKPT_STEP &&
+         now != __atomic_load_n(&ck->last, __ATOMIC_RELAXED))
+        ck->want = true;
       continue;
     }
     ck->want = false;
@@ -258,7 +267,11 @@ static void ckpt_note(certhub_http *h, certhub_store *s)
 {
   unsigned pages = certhub_store_wal_pages(s);
   __atomic_store_n(&h->ws.wal_pages, pages, __ATOMIC_RELAXED);
-  if(!h->ck.started || pages < CKPT_PAGES)
+  /* commits during a checkpoint see the WAL still large: not again until
+   * it grew by an eighth (or was started anew and grew large again) */
+  unsigned last = __atomic_load_n(&h->ck.last, __ATOMIC_RELAXED);
+  if(!h->ck.started || pages < CKPT_PAGES ||
+     (pages >= last && pages - last < CKPT_STEP))
     return;
   pthread_mutex_lock(&h->ck.mu);
   if(!h->ck.want) {
@@ -344,11 +357,8 @@ void ch_http_server_metrics(const certhub_http *h, FILE *f)
          "WAL checkpoints run by the API's checkpointer thread.",
          (double)stat_get(&w->ckpts));
   metric(f, "certhub_http_checkpoint_seconds_total", "counter",
-         "Time in them outside the writer lock.",
+         "Time in them (beside the writer: not under its lock).",
          (double)stat_get(&w->ckpt_ns) * s);
-  metric(f, "certhub_http_checkpoint_lock_seconds_total", "counter",
-         "Of the writer lock's time, finishing a checkpoint under it.",
-         (double)stat_get(&w->ckpt_lock_ns) * s);
   metric(f, "certhub_http_checkpoint_pages_total", "counter",
          "Pages the checkpointer copied from the WAL into the database.",
          (double)stat_get(&w->ckpt_pages));
