@@ -1,36 +1,38 @@
 /*
  * "certhub-walbuf": a VFS shim over SQLite's "unix" VFS that coalesces a
- * commit's WAL writes.
+ * transaction's WAL writes.
  *
  * SQLite appends a WAL frame as two writes (the 24-byte frame header, then
  * the page), so a commit of 50 pages is 100 pwrite calls; on a VM each
  * system call costs microseconds, under the API's writer lock. The shim
- * keeps the WAL file's contiguous writes in a buffer and writes them with
- * one pwrite before anything can observe them.
+ * keeps the WAL file's contiguous writes in a buffer and writes them out
+ * with one call per WALBUF_PIECE when the transaction's commit frame has
+ * been written (its header carries the database size after the commit,
+ * never 0 otherwise): still inside sqlite3WalFrames(), so a failed write
+ * fails the commit, before anything can see it.
  *
  * Why no reader sees a frame before its bytes reach the file (wal.c, 3.40):
  * a reader uses frames up to the mxFrame of the wal-index header only, and
- * a commit publishes that header in walIndexWriteHdr(): copy to aHdr[1],
- * walShmBarrier() (xShmBarrier of the database file), copy to aHdr[0]. A
- * reader compares aHdr[0] with aHdr[1], so it sees the new mxFrame only
- * after the barrier; the shim flushes in the database file's xShmBarrier,
- * before that. So a commit's frames are in the OS (and visible to readers
- * in any process, through their own descriptors) before the commit
- * returns: a killed process loses nothing committed, exactly as without
- * the shim; a power loss is what synchronous=NORMAL allows (frames are
- * checksummed; recovery stops at the last valid commit frame).
+ * a commit publishes that header in walIndexWriteHdr(), after all its
+ * frames were written (by then the shim has written them: see above). So
+ * a commit's frames are in the OS, visible to readers in any process
+ * through their own descriptors, before the commit returns: a killed
+ * process loses nothing it committed, exactly as without the shim; a power
+ * loss is what synchronous=NORMAL allows (frames are checksummed; recovery
+ * stops at the last valid commit frame).
  *
- * It also flushes before every other event after which the bytes matter:
- * xShmLock of the database file (before the WAL write lock is released
- * another writer or a TRUNCATE checkpoint may reuse the offsets; a
- * rolled-back transaction's frames are written too, as without the shim),
- * xShmUnmap, and on the WAL file itself xRead (walRewriteChecksums reads
- * back frames of the open transaction), xSync, xTruncate, xFileSize,
+ * What a transaction buffers before its commit frame (or when it rolls
+ * back) is written before every other event after which the bytes could
+ * matter: the database file's xShmBarrier (walIndexWriteHdr's barrier,
+ * between its two header copies), xShmLock (before the WAL write lock is
+ * released another writer or a TRUNCATE checkpoint may reuse the offsets;
+ * a rolled-back transaction's frames are written too, as without the
+ * shim) and xShmUnmap; on the WAL file itself xRead (walRewriteChecksums
+ * reads back frames of the open transaction), xSync, xTruncate, xFileSize,
  * xFileControl and xClose. A write that does not continue the buffered
- * run (SQLite rewrites a frame in place when a spilled page changes
- * again) flushes the run first, so writes reach the file in program
- * order. The buffer grows to at most WALBUF_CAP; a larger run is written
- * in pieces.
+ * run (SQLite rewrites a frame in place when a spilled page changes again)
+ * writes the run first, so writes reach the file in program order. The
+ * buffer grows to WALBUF_CAP at most; a longer run is written as it fills.
  *
  * Only main database and WAL files are wrapped; every other file (rollback
  * journals, temporary files) is the "unix" VFS's own object.
