@@ -71,8 +71,8 @@ static sqlite3_io_methods wb_db_methods, wb_wal_methods;
 static pthread_once_t wb_once = PTHREAD_ONCE_INIT;
 static int wb_reg_rc = SQLITE_ERROR;
 
-unsigned long ch_sq_walbuf_flushes;    /* for tests: pwrites of runs */
-unsigned long ch_sq_walbuf_coalesced;  /* writes that went into a run */
+unsigned long ch_sq_walbuf_flushes;   /* for tests: pwrites of runs */
+unsigned long ch_sq_walbuf_coalesced; /* writes that went into a run */
 
 /* Write the run. A failed write is not retried and its bytes are dropped:
  * SQLite sees the error (the commit fails, or the caller's call does). */
@@ -259,8 +259,8 @@ static int db_shm_lock(sqlite3_file *f, int offset, int n, int flags)
   if(flags & SQLITE_SHM_UNLOCK)
     return rc2;
   if(rc && rc2 == SQLITE_OK)
-    REAL(f)->pMethods->xShmLock(REAL(f), offset, n,
-                                (flags & ~SQLITE_SHM_LOCK) | SQLITE_SHM_UNLOCK);
+    REAL(f)->pMethods->xShmLock(
+        REAL(f), offset, n, (flags & ~SQLITE_SHM_LOCK) | SQLITE_SHM_UNLOCK);
   return rc ? rc : rc2;
 }
 static void db_shm_barrier(sqlite3_file *f)
@@ -326,14 +326,13 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
   return SQLITE_OK;
 }
 
-#define PASS(name, sig, args)                                                  \
-  static int wb_##name sig                                                     \
-  {                                                                            \
-    (void)vfs;                                                                 \
-    return wb_under->x##name args;                                             \
+#define PASS(name, sig, args)                                                 \
+  static int wb_##name sig                                                    \
+  {                                                                           \
+    (void)vfs;                                                                \
+    return wb_under->x##name args;                                            \
   }
-PASS(Delete, (sqlite3_vfs * vfs, const char *n, int sync),
-     (wb_under, n, sync))
+PASS(Delete, (sqlite3_vfs * vfs, const char *n, int sync), (wb_under, n, sync))
 PASS(Access, (sqlite3_vfs * vfs, const char *n, int fl, int *out),
      (wb_under, n, fl, out))
 PASS(FullPathname, (sqlite3_vfs * vfs, const char *n, int len, char *out),
@@ -342,7 +341,7 @@ PASS(Randomness, (sqlite3_vfs * vfs, int n, char *out), (wb_under, n, out))
 PASS(Sleep, (sqlite3_vfs * vfs, int us), (wb_under, us))
 PASS(CurrentTime, (sqlite3_vfs * vfs, double *out), (wb_under, out))
 PASS(GetLastError, (sqlite3_vfs * vfs, int n, char *out), (wb_under, n, out))
-PASS(CurrentTimeInt64, (sqlite3_vfs * vfs, sqlite3_int64 * out),
+PASS(CurrentTimeInt64, (sqlite3_vfs * vfs, sqlite3_int64 *out),
      (wb_under, out))
 #undef PASS
 

@@ -775,13 +775,13 @@ static unsigned sq_wal_pages(const certhub_store *s)
 }
 
 static ch_err sq_checkpoint(certhub_store *s, bool restart,
-                           unsigned *wal_pages, unsigned *done)
+                            unsigned *wal_pages, unsigned *done)
 {
   int log = 0, ckpt = 0;
-  int r = sqlite3_wal_checkpoint_v2(
-      SQ(s)->db, "main",
-      restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log,
-      &ckpt);
+  int r = sqlite3_wal_checkpoint_v2(SQ(s)->db, "main",
+                                    restart ? SQLITE_CHECKPOINT_RESTART
+                                            : SQLITE_CHECKPOINT_PASSIVE,
+                                    &log, &ckpt);
   *wal_pages = log > 0 ? (unsigned)log : 0;
   *done = ckpt > 0 ? (unsigned)ckpt : 0;
   return r == SQLITE_OK ? CH_OK : dberr(s, r, "checkpoint");

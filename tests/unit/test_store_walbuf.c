@@ -85,11 +85,11 @@ static bool consistent(certhub_store *s, char *why, size_t len)
   if(ch_store_test_exec(s, "BEGIN", NULL) ||
      ch_store_test_exec(s, "SELECT count(*) FROM wb_rows", &rows) ||
      ch_store_test_exec(s, "SELECT n FROM wb_sum WHERE id = 1", &sum) ||
-     ch_store_test_exec(s,
-                        "SELECT count(*) FROM (SELECT w, seq FROM wb_rows"
-                        " GROUP BY w, seq HAVING count(*) <> " STR(
-                            ROWS_PER_TXN) ")",
-                        &parts))
+     ch_store_test_exec(
+         s,
+         "SELECT count(*) FROM (SELECT w, seq FROM wb_rows"
+         " GROUP BY w, seq HAVING count(*) <> " STR(ROWS_PER_TXN) ")",
+         &parts))
     snprintf(why, len, "read: %s", certhub_store_errmsg(s));
   else if(!rows || !sum || !parts || strcmp(rows, sum) || strcmp(parts, "0"))
     snprintf(why, len, "reader saw %s rows, sum %s, %s partial commits",
