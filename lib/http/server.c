@@ -287,19 +287,14 @@ static ch_err ckpt_start(certhub_http *h, const char *target, bool *on,
                          char **errmsg)
 {
   ckpt_thread *ck = &h->ck;
-  unsigned pages, done;
   *on = false;
   ch_err rc = certhub_store_open(target, &ck->s, errmsg);
   if(rc)
     return rc;
-  rc = certhub_store_checkpoint(ck->s, false, &pages, &done);
-  if(rc == CH_ERR_UNSUPPORTED) {
-    certhub_store_close(ck->s);
-    ck->s = NULL;
-    return CH_OK;
-  }
-  /* a busy or failed first checkpoint is no reason not to serve */
-  if(pthread_create(&ck->th, NULL, ckpt_main, h)) {
+  /* a store without WAL checkpoints says so here (this handle commits
+   * nothing: the setting itself does not matter) */
+  if(certhub_store_wal_external(ck->s, CKPT_FALLBACK) ||
+     pthread_create(&ck->th, NULL, ckpt_main, h)) {
     certhub_store_close(ck->s);
     ck->s = NULL;
     return CH_OK;
