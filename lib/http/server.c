@@ -62,7 +62,6 @@ typedef struct write_stats {
   uint64_t commit_ns;  /* of held: in COMMIT */
   uint64_t ckpts;      /* checkpointer runs */
   uint64_t ckpt_ns;    /* their wall clock, outside write_mu */
-  uint64_t ckpt_pages; /* pages copied into the database */
   uint64_t wal_pages;  /* the WAL after the last API commit (gauge) */
 } write_stats;
 
@@ -222,10 +221,8 @@ static bool ckpt_run(certhub_http *h)
   }
   stat_add(&h->ws.ckpt_ns, clock_ns(CLOCK_MONOTONIC) - t0);
   stat_add(&h->ws.ckpts, 1);
-  if(!rc) {
-    stat_add(&h->ws.ckpt_pages, done);
+  if(!rc)
     __atomic_store_n(&h->ck.last, pages, __ATOMIC_RELAXED);
-  }
   if(rc && rc != CH_ERR_BUSY)
     hlog(h, "checkpoint: %s", certhub_store_errmsg(h->ck.s));
   return !rc && done >= pages;
@@ -354,9 +351,6 @@ void ch_http_server_metrics(const certhub_http *h, FILE *f)
   metric(f, "certhub_http_checkpoint_seconds_total", "counter",
          "Time in them (beside the writer: not under its lock).",
          (double)stat_get(&w->ckpt_ns) * s);
-  metric(f, "certhub_http_checkpoint_pages_total", "counter",
-         "Pages the checkpointer copied from the WAL into the database.",
-         (double)stat_get(&w->ckpt_pages));
   metric(f, "certhub_http_wal_pages", "gauge",
          "Pages in the WAL after the API's last commit.",
          (double)stat_get(&w->wal_pages));

@@ -363,7 +363,7 @@ printf '%s' "$BODY" | grep -q '^certhub_hub_queued 0$' || fail "no certhub_hub_q
 mval() { printf '%s\n' "$BODY" | awk -v k="$1" '$1 == k { print $2 }'; }
 for k in writes_total write_lock_wait_seconds_total write_lock_seconds_total \
   write_lock_cpu_seconds_total write_commit_seconds_total checkpoints_total \
-  checkpoint_seconds_total checkpoint_pages_total wal_pages; do
+  checkpoint_seconds_total wal_pages; do
   [ -n "$(mval certhub_http_$k)" ] || fail "no certhub_http_$k in /metrics"
 done
 w1=$(mval certhub_http_writes_total) h1=$(mval certhub_http_write_lock_seconds_total)
