@@ -55,14 +55,14 @@ typedef struct store_pool {
 
 /* Counters for /metrics, in nanoseconds; updated with atomics. */
 typedef struct write_stats {
-  uint64_t calls;      /* writing calls that took the lock */
-  uint64_t wait_ns;    /* waiting for write_mu */
-  uint64_t held_ns;    /* holding it (wall clock) */
-  uint64_t cpu_ns;     /* the holder's thread CPU while holding it */
-  uint64_t commit_ns;  /* of held: in COMMIT */
-  uint64_t ckpts;      /* checkpointer runs */
-  uint64_t ckpt_ns;    /* their wall clock, outside write_mu */
-  uint64_t wal_pages;  /* the WAL after the last API commit (gauge) */
+  uint64_t calls;     /* writing calls that took the lock */
+  uint64_t wait_ns;   /* waiting for write_mu */
+  uint64_t held_ns;   /* holding it (wall clock) */
+  uint64_t cpu_ns;    /* the holder's thread CPU while holding it */
+  uint64_t commit_ns; /* of held: in COMMIT */
+  uint64_t ckpts;     /* checkpointer runs */
+  uint64_t ckpt_ns;   /* their wall clock, outside write_mu */
+  uint64_t wal_pages; /* the WAL after the last API commit (gauge) */
 } write_stats;
 
 /* The checkpointer thread and its own store handle. */
