@@ -265,7 +265,7 @@ static void ckpt_note(certhub_http *h, certhub_store *s)
   unsigned pages = certhub_store_wal_pages(s);
   __atomic_store_n(&h->ws.wal_pages, pages, __ATOMIC_RELAXED);
   /* commits during a checkpoint see the WAL still large: not again until
-   * it grew by an eighth (or was started anew and grew large again) */
+   * it grew by CKPT_STEP (or was started anew and grew large again) */
   unsigned last = __atomic_load_n(&h->ck.last, __ATOMIC_RELAXED);
   if(!h->ck.started || pages < CKPT_PAGES ||
      (pages >= last && pages - last < CKPT_STEP))
