@@ -55,6 +55,23 @@ echo "# findings stored: $(sqlite3 "$CERTHUB_DB" 'SELECT count(*) FROM findings'
 # The server's own CPU time (utime + stime of /proc/PID/stat, in clock
 # ticks): on a shared machine its rate per CPU second says more than the
 # wall-clock rate.
+# The writer lock's time and the checkpointer (certhub_http_* on
+# /metrics; absent in builds before them).
+curl -sf "http://127.0.0.1:$port/metrics" | tee "$tmp/metrics" | awk -v n="$total" '
+  /^certhub_http_(write|checkpoint|wal)/ { v[$1] = $2 }
+  END { if ("certhub_http_write_lock_seconds_total" in v)
+    printf "# writer lock: held %.3f s (cpu %.3f s, commit %.3f s), waited %.3f s; checkpoints %d, %.3f s beside it; per 20,000: held %.3f s\n",
+      v["certhub_http_write_lock_seconds_total"], v["certhub_http_write_lock_cpu_seconds_total"],
+      v["certhub_http_write_commit_seconds_total"], v["certhub_http_write_lock_wait_seconds_total"],
+      v["certhub_http_checkpoints_total"], v["certhub_http_checkpoint_seconds_total"],
+      v["certhub_http_write_lock_seconds_total"] * 20000 / n }' || true
+[ -z "${CH_BENCH_METRICS:-}" ] || grep "^certhub_http" "$tmp/metrics" || true
+# CPU seconds of each server thread (MHD's workers: how the connections
+# were spread over them; the checkpointer).
+for tk in /proc/$spid/task/*; do
+  awk -v t="$(getconf CLK_TCK)" '{ sub(/^[0-9]+ \(/, ""); n = $0; sub(/\).*/, "", n);
+    sub(/^[^)]*\) /, ""); printf "%s:%.2f ", n, ($12 + $13) / t }' "$tk/stat"
+done | sed 's/^/# threads (CPU s): /'; echo
 read -r -a st <"/proc/$spid/stat"
 tck=$(getconf CLK_TCK)
 awk -v u="${st[13]}" -v s="${st[14]}" -v u0="${st0[13]}" -v s0="${st0[14]}" \

@@ -44,6 +44,24 @@ ch_err certhub_store_savepoint(certhub_store *s);
 ch_err certhub_store_release(certhub_store *s);
 ch_err certhub_store_rollback_to(certhub_store *s); /* and release */
 
+/* WAL checkpoints off a writer's path (certhub_http runs a checkpointer
+ * thread on a handle of its own). After certhub_store_wal_external(s,
+ * fallback) a commit on s no longer checkpoints the WAL unless it has
+ * reached `fallback` pages (0: never), and certhub_store_wal_pages() gives
+ * the WAL's size in pages after s's last commit (0 before one). The other
+ * handles of the same database (CLI commands, serve's loops) keep the
+ * default. certhub_store_checkpoint(): one checkpoint of the WAL, PASSIVE
+ * (copies what no reader still needs; never waits), or with restart the
+ * WAL is also rewound to its start, waiting up to the busy timeout for
+ * readers and the writer; *wal_pages and *done (may be NULL) get the WAL's
+ * pages and those copied into the database. CH_ERR_UNSUPPORTED: a backend
+ * without a WAL. */
+ch_err certhub_store_wal_external(certhub_store *s, unsigned fallback);
+unsigned certhub_store_wal_pages(const certhub_store *s);
+ch_err certhub_store_checkpoint(certhub_store *s, bool restart,
+                                unsigned *wal_pages /* OUT */,
+                                unsigned *done /* OUT */);
+
 /* Labels put on certificates by an import. NULL members are left alone on
  * existing certificates; new certificates get defaults (account
  * "000000000000", region "local"). Tags are set (key replaced). */

@@ -40,6 +40,8 @@ void ch_http_metrics(ch_http_req *rq, ch_http_resp *rs)
   ch_err rc = certhub_metrics_write(rq->store, rq->now, NULL, f);
   if(!rc)
     rc = ch_http_findings_metrics(rq->store, f);
+  if(!rc && rq->server)
+    ch_http_server_metrics(rq->server, f);
   if(fclose(f) && !rc)
     rc = CH_ERR_NOMEM;
   if(rc) {

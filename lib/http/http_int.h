@@ -91,9 +91,13 @@ typedef struct ch_http_req {
   const char *base_url;   /* e.g. "http://127.0.0.1:8080" */
   ch_http_query_fn query; /* may be NULL: no parameters */
   void *query_ctx;
-  const char *sns_cert_pem; /* SNS signing certificate, NULL: none */
-  void *prepared;           /* the route's prep result, NULL: none */
+  const char *sns_cert_pem;   /* SNS signing certificate, NULL: none */
+  void *prepared;             /* the route's prep result, NULL: none */
+  const certhub_http *server; /* NULL outside the server (tests) */
 } ch_http_req;
+
+/* The server's own part of /metrics: the writer lock, the checkpointer. */
+void ch_http_server_metrics(const certhub_http *h, FILE *f);
 
 typedef struct ch_http_resp {
   unsigned status;

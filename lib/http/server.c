@@ -34,6 +34,16 @@
  * least four bodies of max_body fit. */
 #define BODIES_CAP ((size_t)64 << 20)
 #define MAX_CONNECTIONS 1024u
+/* The checkpointer copies the WAL into the database once the API's commits
+ * have made it CKPT_PAGES pages, and again each CKPT_STEP pages more; the
+ * API's handles finish the checkpoint in their commit (SQLite's own
+ * autocheckpoint, so the WAL is started anew: 64 MiB at most, as before)
+ * from CKPT_FALLBACK pages, by then mostly copied. */
+#define CKPT_PAGES 8192u
+#define CKPT_STEP 2048u
+#define CKPT_FALLBACK 16384u
+#define CKPT_PASSES 3  /* outside the lock, at most */
+#define CKPT_TAIL 512u /* another pass while more pages are left */
 
 typedef struct store_pool {
   pthread_mutex_t mu;
@@ -43,10 +53,35 @@ typedef struct store_pool {
   size_t n, n_idle;
 } store_pool;
 
+/* Counters for /metrics, in nanoseconds; updated with atomics. */
+typedef struct write_stats {
+  uint64_t calls;     /* writing calls that took the lock */
+  uint64_t wait_ns;   /* waiting for write_mu */
+  uint64_t held_ns;   /* holding it (wall clock) */
+  uint64_t cpu_ns;    /* the holder's thread CPU while holding it */
+  uint64_t commit_ns; /* of held: in COMMIT */
+  uint64_t ckpts;     /* checkpointer runs */
+  uint64_t ckpt_ns;   /* their wall clock, outside write_mu */
+  uint64_t wal_pages; /* the WAL after the last API commit (gauge) */
+} write_stats;
+
+/* The checkpointer thread and its own store handle. */
+typedef struct ckpt_thread {
+  pthread_t th;
+  bool started;
+  bool stop, want; /* under mu */
+  unsigned last;   /* the WAL's pages at the last checkpoint (atomic) */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  certhub_store *s;
+} ckpt_thread;
+
 struct certhub_http {
   struct MHD_Daemon *d;
   store_pool pool;
   pthread_mutex_t write_mu; /* one API writer at a time */
+  write_stats ws;
+  ckpt_thread ck;
   char *listen, *tls_cert_file, *tls_key_file;
   char *cert_pem, *key_pem;
   char *sns_cert_pem; /* SigningCertURL's answer, NULL: none */
@@ -88,6 +123,23 @@ static void hlog(certhub_http *h, const char *fmt, ...)
   h->log(h->log_ctx, "http: %s", msg);
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void stat_add(uint64_t *c, uint64_t v)
+{
+  __atomic_add_fetch(c, v, __ATOMIC_RELAXED);
+}
+
+static uint64_t stat_get(const uint64_t *c)
+{
+  return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
 /* ---- store pool ------------------------------------------------------- */
 
 static certhub_store *pool_get(store_pool *p)
@@ -108,7 +160,8 @@ static void pool_put(store_pool *p, certhub_store *s)
   pthread_mutex_unlock(&p->mu);
 }
 
-static ch_err pool_open(store_pool *p, const char *target, size_t n,
+/* ext: the handles leave checkpoints to the checkpointer. */
+static ch_err pool_open(store_pool *p, const char *target, size_t n, bool ext,
                         char **errmsg)
 {
   pthread_mutex_init(&p->mu, NULL);
@@ -119,8 +172,15 @@ static ch_err pool_open(store_pool *p, const char *target, size_t n,
     return CH_ERR_NOMEM;
   for(size_t i = 0; i < n; i++) {
     ch_err rc = certhub_store_open(target, &p->all[i], errmsg);
-    if(rc)
+    if(!rc && ext)
+      rc = certhub_store_wal_external(p->all[i], CKPT_FALLBACK);
+    if(rc && p->all[i] && !*errmsg)
+      *errmsg = strdup(certhub_store_errmsg(p->all[i]));
+    if(rc) {
+      certhub_store_close(p->all[i]);
+      p->all[i] = NULL;
       return rc;
+    }
     p->idle[i] = p->all[i];
     p->n = p->n_idle = i + 1;
   }
@@ -135,6 +195,165 @@ static void pool_close(store_pool *p)
   free(p->idle);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
+}
+
+/* ---- the checkpointer ------------------------------------------------- */
+
+/* One checkpoint, PASSIVE, beside the API's writer: SQLite copies what no
+ * reader needs while the API goes on committing; again for the pages
+ * committed meanwhile while many are left. Beside a busy writer it never
+ * quite catches up (a WAL is started anew only after a complete
+ * checkpoint); the committing handle finishes it at CKPT_FALLBACK pages,
+ * or the checkpointer's idle pass when the API stops writing. Finishing
+ * it under the writer lock after every run instead cost 40-85 ms a run
+ * here (docs/PERFORMANCE.md). False when a reader or a writer outside the
+ * API kept it from copying the whole WAL. */
+static bool ckpt_run(certhub_http *h)
+{
+  unsigned pages = 0, done = 0;
+  ch_err rc = CH_OK;
+  uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+  for(int pass = 0; pass < CKPT_PASSES && !rc; pass++) {
+    rc = certhub_store_checkpoint(h->ck.s, false, &pages, &done);
+    unsigned now = (unsigned)stat_get(&h->ws.wal_pages);
+    if(done < pages || now < done || now - done < CKPT_TAIL)
+      break; /* pinned by a reader, started anew, or nearly there */
+  }
+  stat_add(&h->ws.ckpt_ns, clock_ns(CLOCK_MONOTONIC) - t0);
+  stat_add(&h->ws.ckpts, 1);
+  if(!rc)
+    __atomic_store_n(&h->ck.last, pages, __ATOMIC_RELAXED);
+  if(rc && rc != CH_ERR_BUSY)
+    hlog(h, "checkpoint: %s", certhub_store_errmsg(h->ck.s));
+  return !rc && done >= pages;
+}
+
+static void *ckpt_main(void *arg)
+{
+  certhub_http *h = arg;
+  ckpt_thread *ck = &h->ck;
+  bool behind = false;
+  pthread_mutex_lock(&ck->mu);
+  while(!ck->stop) {
+    if(!ck->want || behind) {
+      /* after an incomplete checkpoint wait a second: commits signal
+       * again at once while a reader pins the WAL */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      int w = pthread_cond_timedwait(&ck->cv, &ck->mu, &ts);
+      behind = false;
+      /* idle pass: the API stopped writing with a large WAL left */
+      unsigned now = (unsigned)stat_get(&h->ws.wal_pages);
+      if(w == ETIMEDOUT && !ck->stop && now >= CKPT_STEP &&
+         now != __atomic_load_n(&ck->last, __ATOMIC_RELAXED))
+        ck->want = true;
+      continue;
+    }
+    ck->want = false;
+    pthread_mutex_unlock(&ck->mu);
+    behind = !ckpt_run(h);
+    pthread_mutex_lock(&ck->mu);
+  }
+  pthread_mutex_unlock(&ck->mu);
+  return NULL;
+}
+
+/* After an API commit: wake the checkpointer when the WAL is large. */
+static void ckpt_note(certhub_http *h, certhub_store *s)
+{
+  unsigned pages = certhub_store_wal_pages(s);
+  __atomic_store_n(&h->ws.wal_pages, pages, __ATOMIC_RELAXED);
+  /* commits during a checkpoint see the WAL still large: not again until
+   * it grew by CKPT_STEP (or was started anew and grew large again) */
+  unsigned last = __atomic_load_n(&h->ck.last, __ATOMIC_RELAXED);
+  if(!h->ck.started || pages < CKPT_PAGES ||
+     (pages >= last && pages - last < CKPT_STEP))
+    return;
+  pthread_mutex_lock(&h->ck.mu);
+  if(!h->ck.want) {
+    h->ck.want = true;
+    pthread_cond_signal(&h->ck.cv);
+  }
+  pthread_mutex_unlock(&h->ck.mu);
+}
+
+/* The checkpointer when the store has checkpoints to take over (SQLite);
+ * without one the API's handles checkpoint in their commits as before. */
+static ch_err ckpt_start(certhub_http *h, const char *target, bool *on,
+                         char **errmsg)
+{
+  ckpt_thread *ck = &h->ck;
+  *on = false;
+  ch_err rc = certhub_store_open(target, &ck->s, errmsg);
+  if(rc)
+    return rc;
+  /* a store without WAL checkpoints says so here (this handle commits
+   * nothing: the setting itself does not matter) */
+  if(certhub_store_wal_external(ck->s, CKPT_FALLBACK) ||
+     pthread_create(&ck->th, NULL, ckpt_main, h)) {
+    certhub_store_close(ck->s);
+    ck->s = NULL;
+    return CH_OK;
+  }
+  ck->started = *on = true;
+  return CH_OK;
+}
+
+static void ckpt_stop(certhub_http *h)
+{
+  ckpt_thread *ck = &h->ck;
+  if(ck->started) {
+    pthread_mutex_lock(&ck->mu);
+    ck->stop = true;
+    pthread_cond_signal(&ck->cv);
+    pthread_mutex_unlock(&ck->mu);
+    pthread_join(ck->th, NULL);
+    ck->started = false;
+  }
+  certhub_store_close(ck->s);
+  ck->s = NULL;
+  pthread_mutex_destroy(&ck->mu);
+  pthread_cond_destroy(&ck->cv);
+}
+
+/* One Prometheus metric: HELP, TYPE, the sample. */
+static void metric(FILE *f, const char *name, const char *type,
+                   const char *help, double v)
+{
+  fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %.9g\n", name, help, name, type,
+          name, v);
+}
+
+void ch_http_server_metrics(const certhub_http *h, FILE *f)
+{
+  const write_stats *w = &h->ws;
+  const double s = 1e-9;
+  metric(f, "certhub_http_writes_total", "counter",
+         "API calls that wrote (each holds the writer lock).",
+         (double)stat_get(&w->calls));
+  metric(f, "certhub_http_write_lock_wait_seconds_total", "counter",
+         "Time writing calls waited for the writer lock.",
+         (double)stat_get(&w->wait_ns) * s);
+  metric(f, "certhub_http_write_lock_seconds_total", "counter",
+         "Time the writer lock was held (the API's writes are serial: "
+         "near 1 s per second means the writer is the bound).",
+         (double)stat_get(&w->held_ns) * s);
+  metric(f, "certhub_http_write_lock_cpu_seconds_total", "counter",
+         "CPU time of the threads holding the writer lock.",
+         (double)stat_get(&w->cpu_ns) * s);
+  metric(f, "certhub_http_write_commit_seconds_total", "counter",
+         "Of the writer lock's time, in COMMIT.",
+         (double)stat_get(&w->commit_ns) * s);
+  metric(f, "certhub_http_checkpoints_total", "counter",
+         "WAL checkpoints run by the API's checkpointer thread.",
+         (double)stat_get(&w->ckpts));
+  metric(f, "certhub_http_checkpoint_seconds_total", "counter",
+         "Time in them (beside the writer: not under its lock).",
+         (double)stat_get(&w->ckpt_ns) * s);
+  metric(f, "certhub_http_wal_pages", "gauge",
+         "Pages in the WAL after the API's last commit.",
+         (double)stat_get(&w->wal_pages));
 }
 
 /* ---- responses -------------------------------------------------------- */
@@ -315,7 +534,8 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
                     .base_url = h->url,
                     .query = mhd_query,
                     .query_ctx = conn,
-                    .sns_cert_pem = h->sns_cert_pem};
+                    .sns_cert_pem = h->sns_cert_pem,
+                    .server = h};
   for(size_t i = 0; i < cs->n_caps; i++)
     rq.caps[i] = cs->caps[i];
   if(route->flags & CH_HTTP_NOSTORE) {
@@ -336,22 +556,39 @@ static void last_call(certhub_http *h, struct MHD_Connection *conn,
   certhub_store *s = pool_get(&h->pool);
   rq.store = s;
   if(route->flags & CH_HTTP_WRITE) {
+    uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
     pthread_mutex_lock(&h->write_mu);
+    uint64_t t1 = clock_ns(CLOCK_MONOTONIC), tc = 0;
+    uint64_t c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     ch_err rc = certhub_store_begin(s);
     if(rc)
       ch_http_fail(rs, rc == CH_ERR_BUSY ? rc : CH_ERR_DB,
                    certhub_store_errmsg(s));
     else {
       ch_http_dispatch(route, &rq, rs);
-      if(rs->status < 400 && (rc = certhub_store_commit(s))) {
+      if(rs->status < 400) {
+        tc = clock_ns(CLOCK_MONOTONIC);
+        rc = certhub_store_commit(s);
+        tc = clock_ns(CLOCK_MONOTONIC) - tc;
+      }
+      if(rs->status < 400 && rc) {
         ch_http_fail(rs, rc == CH_ERR_BUSY ? rc : CH_ERR_DB,
                      certhub_store_errmsg(s));
         certhub_store_rollback(s);
       }
       else if(rs->status >= 400)
         certhub_store_rollback(s);
+      else
+        ckpt_note(h, s);
     }
+    uint64_t c2 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t t2 = clock_ns(CLOCK_MONOTONIC);
     pthread_mutex_unlock(&h->write_mu);
+    stat_add(&h->ws.calls, 1);
+    stat_add(&h->ws.wait_ns, t1 - t0);
+    stat_add(&h->ws.held_ns, t2 - t1);
+    stat_add(&h->ws.cpu_ns, c2 - c1);
+    stat_add(&h->ws.commit_ns, tc);
   }
   else
     ch_http_dispatch(route, &rq, rs);
@@ -546,6 +783,8 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
   if(!h)
     return CH_ERR_NOMEM;
   pthread_mutex_init(&h->write_mu, NULL);
+  pthread_mutex_init(&h->ck.mu, NULL);
+  pthread_cond_init(&h->ck.cv, NULL);
   h->listen = strdup(o->listen ? o->listen : CERTHUB_HTTP_DEFAULT_LISTEN);
   h->tls_cert_file = dup_opt(o->tls_cert_file);
   h->tls_key_file = dup_opt(o->tls_key_file);
@@ -574,7 +813,9 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
      ((rc = read_pem(h->tls_cert_file, &h->cert_pem, errmsg)) ||
       (rc = read_pem(h->tls_key_file, &h->key_pem, errmsg))))
     goto out;
-  if((rc = pool_open(&h->pool, o->db_target, h->threads, errmsg)))
+  bool ckpt_on = false;
+  if((rc = ckpt_start(h, o->db_target, &ckpt_on, errmsg)) ||
+     (rc = pool_open(&h->pool, o->db_target, h->threads, ckpt_on, errmsg)))
     goto out;
 
   unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
@@ -668,6 +909,7 @@ void certhub_http_stop(certhub_http *h)
     MHD_stop_daemon(h->d); /* joins the threads: no request in flight */
   if(h->pool.all)
     pool_close(&h->pool);
+  ckpt_stop(h); /* after the daemon: no commit signals it any more */
   pthread_mutex_destroy(&h->write_mu);
   free(h->listen);
   free(h->tls_cert_file);

@@ -343,6 +343,32 @@ ch_err certhub_store_endpoint_describe(certhub_store *s, int64_t endpoint_id,
   DISPATCH(s, endpoint_describe, s, endpoint_id, max_history, cb, ctx);
 }
 
+ch_err certhub_store_wal_external(certhub_store *s, unsigned fallback)
+{
+  if(s && !s->ops->wal_external)
+    return CH_ERR_UNSUPPORTED;
+  DISPATCH(s, wal_external, s, fallback);
+}
+
+unsigned certhub_store_wal_pages(const certhub_store *s)
+{
+  return s && s->ops->wal_pages ? s->ops->wal_pages(s) : 0;
+}
+
+ch_err certhub_store_checkpoint(certhub_store *s, bool restart,
+                                unsigned *wal_pages, unsigned *done)
+{
+  unsigned dummy[2];
+  if(!wal_pages)
+    wal_pages = &dummy[0];
+  if(!done)
+    done = &dummy[1];
+  *wal_pages = *done = 0;
+  if(s && !s->ops->checkpoint)
+    return CH_ERR_UNSUPPORTED;
+  DISPATCH(s, checkpoint, s, restart, wal_pages, done);
+}
+
 ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first)
 {
   if(first)

@@ -34,6 +34,11 @@ struct ch_store_ops {
   ch_err (*savepoint)(certhub_store *s);
   ch_err (*release)(certhub_store *s);
   ch_err (*rollback_to)(certhub_store *s);
+  /* WAL checkpoints (store.h); NULL: CH_ERR_UNSUPPORTED, 0 pages. */
+  ch_err (*wal_external)(certhub_store *s, unsigned fallback);
+  unsigned (*wal_pages)(const certhub_store *s);
+  ch_err (*checkpoint)(certhub_store *s, bool restart, unsigned *wal_pages,
+                       unsigned *done);
 
   ch_err (*source)(certhub_store *s, const char *kind, const char *locator,
                    int64_t *source_id);

@@ -309,6 +309,8 @@ typedef struct sq {
   ch_sq_probe_state probe;
   ch_buf sans; /* put_cert scratch */
   ch_buf eku;
+  unsigned wal_pages;    /* after the last commit (wal_external only) */
+  unsigned wal_fallback; /* checkpoint in the commit from this size */
 } sq;
 
 #define SQ(s) ((sq *)(s)->impl)
@@ -680,9 +682,14 @@ static ch_err sq_open(certhub_store *s, const char *loc)
       goto out;
   }
   pthread_once(&sq_config_once, sq_config);
+  /* The WAL-write coalescing VFS (sqlite_vfs.c); CERTHUB_SQLITE_VFS names
+   * another one (e.g. "unix", to measure without it). */
+  const char *vfs = getenv("CERTHUB_SQLITE_VFS");
+  if(!vfs || !*vfs)
+    vfs = ch_sq_walbuf_vfs();
   r = sqlite3_open_v2(
       loc, &q->db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
   if(r != SQLITE_OK) {
     rc = dberr(s, r, "cannot open database");
     goto out;
@@ -741,6 +748,45 @@ static ch_err sq_rollback(certhub_store *s)
   if(sqlite3_get_autocommit(SQ(s)->db))
     return CH_OK;
   return run_st(s, ST_ROLLBACK, "rollback");
+}
+
+/* The WAL hook of a handle whose checkpoints are someone else's: note the
+ * WAL's size for certhub_store_wal_pages(), and checkpoint only past the
+ * fallback size (the checkpointer is late or readers pin the WAL), as
+ * SQLite's own autocheckpoint hook does. */
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+  sq *q = arg;
+  q->wal_pages = pages > 0 ? (unsigned)pages : 0;
+  if(q->wal_fallback && q->wal_pages >= q->wal_fallback)
+    sqlite3_wal_checkpoint(db, name);
+  return SQLITE_OK;
+}
+
+static ch_err sq_wal_external(certhub_store *s, unsigned fallback)
+{
+  sq *q = SQ(s);
+  q->wal_fallback = fallback;
+  sqlite3_wal_hook(q->db, sq_wal_hook, q); /* replaces autocheckpoint */
+  return CH_OK;
+}
+
+static unsigned sq_wal_pages(const certhub_store *s)
+{
+  return SQ(s)->wal_pages;
+}
+
+static ch_err sq_checkpoint(certhub_store *s, bool restart,
+                            unsigned *wal_pages, unsigned *done)
+{
+  int log = 0, ckpt = 0;
+  int r = sqlite3_wal_checkpoint_v2(SQ(s)->db, "main",
+                                    restart ? SQLITE_CHECKPOINT_RESTART
+                                            : SQLITE_CHECKPOINT_PASSIVE,
+                                    &log, &ckpt);
+  *wal_pages = log > 0 ? (unsigned)log : 0;
+  *done = ckpt > 0 ? (unsigned)ckpt : 0;
+  return r == SQLITE_OK ? CH_OK : dberr(s, r, "checkpoint");
 }
 
 static ch_err sq_savepoint(certhub_store *s)
@@ -1971,6 +2017,9 @@ const struct ch_store_ops ch_store_sqlite_ops = {
     .savepoint = sq_savepoint,
     .release = sq_release,
     .rollback_to = sq_rollback_to,
+    .wal_external = sq_wal_external,
+    .wal_pages = sq_wal_pages,
+    .checkpoint = sq_checkpoint,
     .source = sq_source,
     .scan_begin = sq_scan_begin,
     .put_cert = sq_put_cert,

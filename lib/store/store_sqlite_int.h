@@ -12,6 +12,12 @@
 /* The connection and database path of an open SQLite handle, borrowed. */
 sqlite3 *ch_sq_db(certhub_store *s);
 const char *ch_sq_path(certhub_store *s);
+/* The name of the WAL-write coalescing VFS (sqlite_vfs.c), registered on
+ * first use; NULL when it cannot be (then SQLite's default is used). For
+ * tests: runs written with one pwrite, and WAL writes that went into one. */
+const char *ch_sq_walbuf_vfs(void);
+extern unsigned long ch_sq_walbuf_flushes;
+extern unsigned long ch_sq_walbuf_coalesced;
 /* Set s->errmsg from an SQLite result code; returns the mapped ch_err. */
 ch_err ch_sq_dberr(certhub_store *s, int rc, const char *what);
 

@@ -358,6 +358,31 @@ want=$(sqlite3 "$CERTHUB_DB" "SELECT count(*) FROM findings WHERE record_state =
 printf '%s' "$BODY" | grep -q "^certhub_findings_workflow{record_state=\"ACTIVE\",workflow=\"RESOLVED\"} $want\$" ||
   fail "workflow metrics ($want RESOLVED): $(printf '%s' "$BODY" | grep workflow)"
 printf '%s' "$BODY" | grep -q '^certhub_hub_queued 0$' || fail "no certhub_hub_queued 0"
+# The writer lock's metrics: one more writing call counts once, its time
+# is in the lock's, the lock's CPU and COMMIT are parts of that.
+mval() { printf '%s\n' "$BODY" | awk -v k="$1" '$1 == k { print $2 }'; }
+for k in writes_total write_lock_wait_seconds_total write_lock_seconds_total \
+  write_lock_cpu_seconds_total write_commit_seconds_total checkpoints_total \
+  checkpoint_seconds_total wal_pages; do
+  [ -n "$(mval certhub_http_$k)" ] || fail "no certhub_http_$k in /metrics"
+done
+w1=$(mval certhub_http_writes_total) h1=$(mval certhub_http_write_lock_seconds_total)
+[ "$w1" -gt 0 ] || fail "certhub_http_writes_total $w1 after the imports"
+api POST /v1/findings/import "${WAUTH[@]}" "${JSON[@]}" --data-binary @"$DATA/findings/mixed.json"
+expect 200 "import for the lock metrics"
+api GET /metrics
+expect 200 "metrics again"
+[ "$(mval certhub_http_writes_total)" = $((w1 + 1)) ] ||
+  fail "writes_total $w1 -> $(mval certhub_http_writes_total) after one import"
+python3 - "$h1" "$(mval certhub_http_write_lock_seconds_total)" \
+  "$(mval certhub_http_write_lock_cpu_seconds_total)" \
+  "$(mval certhub_http_write_commit_seconds_total)" <<'PY' || fail "lock metrics: $(printf '%s' "$BODY" | grep certhub_http_)"
+import sys
+h1, h2, cpu, commit = map(float, sys.argv[1:])
+assert h2 > h1 > 0, (h1, h2)
+assert 0 < cpu <= h2 * 1.05 + 0.01, (cpu, h2)
+assert 0 < commit < h2, (commit, h2)
+PY
 
 note "SIGTERM stops the API with the daemon ($SECONDS s)"
 serve_stop TERM
