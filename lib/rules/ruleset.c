@@ -1270,6 +1270,11 @@ struct rcache {
   uint64_t alo, ahi;
   uint8_t a;
   bool neg, ok;
+  /* the digit bounds are still to be made from d0, the number that set
+   * the interval: made when a second number asks (a path with one number
+   * an event, like firstCoordinates.x, never pays for them) */
+  bool lazy;
+  double d0;
 };
 
 struct certhub_match_scratch {
@@ -3163,7 +3168,9 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
     c->hi = i < ix->nb ? ix->b[i] : INFINITY;
     c->r = r;
     c->ep = s->satep;
-    rcache_digits(c, d);
+    c->ok = false;
+    c->lazy = true;
+    c->d0 = d;
   }
   return num_region_nothing(s, rp, r);
 }
@@ -3208,7 +3215,11 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
     return false;
   *end = p + b;
   *nothing = false;
-  const struct rcache *c = &s->rcache[pi];
+  struct rcache *c = &s->rcache[pi];
+  if(a + nf >= 8 && c->ep == s->satep && c->lazy) {
+    c->lazy = false;
+    rcache_digits(c, c->d0);
+  }
   if(a + nf >= 8 && c->ep == s->satep && c->ok && c->a == a && c->neg == neg) {
     /* the first 8 digits (the '.' taken out: the bytes before it from
      * p, those after it from p + 1; a <= 8) bound the number within one
@@ -3479,6 +3490,93 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
   }
 }
 
+/* An array element that is an object at node self (kd its children),
+ * read at f->p ('{') when it leaves nothing to record: every member is
+ * either a child whose numbers are read inline (struct kids toknum) and
+ * whose number adds nothing (num_fast, num_adds_nothing), or a plain key
+ * that is no child's, skipped. The coordinate objects of a polygon are
+ * such once their regions are saturated; this reads them without
+ * object()'s general member handling (key records, path string, leaf
+ * calls). true: read, f->p past the '}'. false: anything else (another
+ * member, whitespace, an error, a number to record); f->p is unchanged
+ * and nothing was recorded (only the interval caches and s->skipped, as
+ * object() would set them for the same numbers), so object() reads the
+ * element from its start. The caller ensures the nesting limits hold
+ * two levels down. */
+static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
+{
+#ifdef __SSE2__
+  certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
+  const unsigned char *const start = f->p, *p = start + 1, *e = f->end;
+  if(kd->tokpart || p >= e || *p != '"')
+    return false;
+  for(;;) {
+    if(e - p < 16)
+      return false;
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    unsigned j = 0;
+    for(; j < kd->ntok; j++) {
+      unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+          x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
+      if((eq & kd->tokmask[j]) == kd->tokmask[j])
+        break;
+    }
+    if(j < kd->ntok) { /* a child: a number that adds nothing, or back */
+      uint32_t pi = kd->toknum[j];
+      if(pi == NONE)
+        return false;
+      const struct node *nd = &rs->nodes[kd->toknode[j]];
+      p += nd->len - nd->koff + 3;
+      if(p >= e || (*p != '-' && !is_digit(*p)))
+        return false;
+      const struct rpath *rp = &rs->paths[pi];
+      double d;
+      const unsigned char *q;
+      bool nothing;
+      if(!num_fast(p, e, &d, &q, s, rp, pi, &nothing) ||
+         (!nothing && !num_adds_nothing(s, rp, pi, d)))
+        return false;
+      p = q;
+    }
+    else { /* a plain key: no child's (no tokpart), its value skipped */
+      unsigned qm =
+          (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+      unsigned stop = (qm | (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
+                                _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))))) &
+                      ~1u;
+      unsigned t = stop ? (unsigned)__builtin_ctz(stop) : 16;
+      if(!(qm & 1) || t >= 15 || t - 1 > KIDS_TOKMAX || !((qm >> t) & 1) ||
+         p[t + 1] != ':' ||
+         ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) &
+          ((1u << t) - 1)))
+        return false;
+      p += t + 2;
+      /* sk_value moves f->p on literals: put back for object() */
+      p = sk_value(f, p, depth + 1);
+      f->p = start;
+      if(!p)
+        return false;
+    }
+    if(e - p >= 2 && p[0] == ',' && p[1] == '"') {
+      p++;
+      continue;
+    }
+    if(p < e && *p == '}') {
+      f->p = p + 1;
+      return true;
+    }
+    return false;
+  }
+#else
+  (void)f;
+  (void)kd;
+  (void)depth;
+  return false;
+#endif
+}
+
 /* A value on some rule's path (its path is a node): pi is its rule path
  * or NONE, plen and h the length and hash of its path in s->path, level
  * the reference's nesting level, depth jansson's. */
@@ -3510,10 +3608,19 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
       s->depth--;
       return true;
     }
+    /* objects that may be read by obj_quiet: two levels down within
+     * the limits (the element, its members) */
+    const struct kids *qk =
+        self != NONE && level + 3 < EV_MAX_DEPTH && depth + 3 <= JSON_MAX_DEPTH
+            ? &f->rs->nodes[self].kids : NULL;
     for(uint32_t i = 0;; i++) {
       s->stack[sd].index = i;
-      if(!onpath(f, self, pi, plen, h, level + 1, depth + 1))
+      if(qk && f->p < f->end && *f->p == '{' && obj_quiet(f, qk, depth + 1)) {
+        /* read: nothing recorded */
+      }
+      else if(!onpath(f, self, pi, plen, h, level + 1, depth + 1)) {
         return false;
+      }
       ws(f);
       if(f->p < f->end && *f->p == ',') {
         f->p++;
