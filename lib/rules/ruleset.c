@@ -346,7 +346,16 @@ struct certhub_ruleset {
   size_t rspace;           /* region stamps (struct rpath rbase, rcap) */
   bool has_absent;         /* some condition has exists:false */
   size_t maxab;            /* most anything-but entries on one path */
+  /* unique over all rulesets and their changes (a process-wide count):
+   * a scratch's string memo is valid for one generation only */
+  uint64_t gen;
 };
+
+static uint64_t gen_next(void)
+{
+  static uint64_t count;
+  return __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+}
 
 static struct node *node_find(const certhub_ruleset *rs, const char *p,
                               size_t n, uint64_t h)
@@ -1057,6 +1066,8 @@ static bool path_index(certhub_ruleset *rs, uint32_t pi)
 ch_err certhub_ruleset_new(certhub_ruleset **out)
 {
   *out = calloc(1, sizeof(**out));
+  if(*out)
+    (*out)->gen = gen_next();
   return *out ? CH_OK : CH_ERR_NOMEM;
 }
 
@@ -1088,6 +1099,7 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
   size_t nseen = 0, total = 0;
   if(errmsg)
     *errmsg = NULL;
+  rs->gen = gen_next(); /* whatever happens below, memos are stale */
   if(rs->nrules >= CERTHUB_RULESET_MAX_RULES) {
     if(errmsg)
       *errmsg = strdup("ruleset: too many rules");
@@ -1277,6 +1289,34 @@ struct rcache {
   double d0;
 };
 
+/* The string memo: the conditions a string value of a rule path hit
+ * (leaf(): every hit goes through add_hit, in order), kept per (path,
+ * value) so that a value seen before replays them instead of its hash
+ * lookups, trie walks and wildcard checks. Direct-mapped, MEMO_SLOTS
+ * entries (bounded, whatever the events); values of up to MEMO_STR
+ * bytes with at most MEMO_CONDS hits. Per path, a value is only looked
+ * up while the path's values repeat (struct pmemo). */
+#define MEMO_SLOTS 2048
+#define MEMO_STR 40
+#define MEMO_CONDS 16
+struct memo {
+  uint64_t h;
+  uint32_t ep; /* valid when equal to the scratch's memo_ep */
+  uint32_t path;
+  uint8_t n, nc;
+  char s[MEMO_STR];
+  uint32_t c[MEMO_CONDS];
+};
+
+/* Per path: of the last MEMO_TRIES lookups, how many found the value;
+ * under a quarter, the path skips the memo for its next MEMO_OFF string
+ * values (unique values, like lot numbers, would only pay for it). */
+#define MEMO_TRIES 256
+#define MEMO_OFF 16384
+struct pmemo {
+  uint32_t tries, hits, off;
+};
+
 struct certhub_match_scratch {
   struct sleaf *leaves;
   size_t nleaves, capleaves;
@@ -1324,6 +1364,14 @@ struct certhub_match_scratch {
   uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
   uint64_t *excl;  /* the anything-but entries a string value excludes */
   size_t nexcl;    /* words */
+  /* the conditions add_hit was given since ncap was last zeroed (the
+   * last MEMO_CONDS of them; ncap counts all) */
+  uint32_t cap[MEMO_CONDS];
+  uint32_t ncap;
+  struct memo *memo; /* MEMO_SLOTS, allocated on first use */
+  uint32_t memo_ep;
+  uint64_t memo_gen; /* the ruleset generation memo_ep is for */
+  struct pmemo *pmemo; /* npath */
 };
 
 ch_err certhub_match_scratch_new(certhub_match_scratch **out)
@@ -1367,6 +1415,8 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->excl);
   free(s->rstamp);
   free(s->rcache);
+  free(s->memo);
+  free(s->pmemo);
   free(s);
 }
 
@@ -1422,7 +1472,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
   }
   if(rs->npaths > s->npath) {
     if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)) ||
-       !resize0(&s->rcache, s->npath, rs->npaths, sizeof(*s->rcache)))
+       !resize0(&s->rcache, s->npath, rs->npaths, sizeof(*s->rcache)) ||
+       !resize0(&s->pmemo, s->npath, rs->npaths, sizeof(*s->pmemo)))
       return false;
     s->npath = rs->npaths;
   }
@@ -1449,6 +1500,15 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)))
       return false;
     s->nrstamp = rs->rspace;
+  }
+  if(s->memo_gen != rs->gen) { /* another ruleset, or it changed */
+    s->memo_gen = rs->gen;
+    if(++s->memo_ep == 0) {
+      if(s->memo)
+        memset(s->memo, 0, MEMO_SLOTS * sizeof(*s->memo));
+      s->memo_ep = 1;
+    }
+    memset(s->pmemo, 0, s->npath * sizeof(*s->pmemo));
   }
   if(rs->maxpath + 1 > s->cappath) {
     char *np = realloc(s->path, rs->maxpath + 1);
@@ -2737,6 +2797,7 @@ static inline __attribute__((always_inline)) bool
 add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
 {
   certhub_match_scratch *s = f->s;
+  s->cap[s->ncap++ % MEMO_CONDS] = cond; /* for the string memo */
   uint32_t dr = f->rs->conds[cond].direct;
   if(dr != NONE && !s->nosat) { /* the rule matches: no hit to count */
     s->dmarked = true;
@@ -2914,6 +2975,54 @@ static void nb_window(const struct rpath *p, double d, size_t *first,
  * its hits and their counting). That last holds while the earlier leaf
  * stays alive; a duplicate key may kill it, and then the match runs again
  * recording every number (s->nosat). */
+static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id);
+
+/* leaf_val() for a short string, through the memo (struct memo). */
+static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
+{
+  certhub_match_scratch *s = f->s;
+  struct pmemo *pm = &s->pmemo[pi];
+  if(pm->off) {
+    pm->off--;
+    return leaf_val(f, pi, v, id);
+  }
+  if(!s->memo) {
+    s->memo = calloc(MEMO_SLOTS, sizeof(*s->memo));
+    if(!s->memo) { /* no memo: the same answers, slower */
+      pm->off = UINT32_MAX;
+      return leaf_val(f, pi, v, id);
+    }
+  }
+  if(++pm->tries == MEMO_TRIES) {
+    if(pm->hits < MEMO_TRIES / 4)
+      pm->off = MEMO_OFF;
+    pm->tries = pm->hits = 0;
+  }
+  uint64_t h = str_hash(((uint64_t)pi + 1) * FNV_PRIME, v->s, v->n, false);
+  struct memo *m = &s->memo[h % MEMO_SLOTS];
+  if(m->ep == s->memo_ep && m->h == h && m->path == pi && m->n == v->n &&
+     memcmp(m->s, v->s, v->n) == 0) {
+    pm->hits++;
+    for(unsigned i = 0; i < m->nc; i++)
+      if(!add_hit(f, m->c[i], id))
+        return false;
+    return true;
+  }
+  s->ncap = 0;
+  if(!leaf_val(f, pi, v, id))
+    return false;
+  if(s->ncap <= MEMO_CONDS) {
+    m->h = h;
+    m->ep = s->memo_ep;
+    m->path = pi;
+    m->n = (uint8_t)v->n;
+    m->nc = (uint8_t)s->ncap;
+    memcpy(m->s, v->s, v->n);
+    memcpy(m->c, s->cap, s->ncap * sizeof(*m->c));
+  }
+  return true;
+}
+
 static bool leaf(struct fl *f, uint32_t pi, struct val *v)
 {
   certhub_match_scratch *s = f->s;
@@ -2973,6 +3082,16 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
         return false;
     return true;
   }
+  if(v->t == V_STR && v->n <= MEMO_STR)
+    return leaf_memo(f, pi, v, id);
+  return leaf_val(f, pi, v, id);
+}
+
+/* The hits of value v, leaf id, at rule path pi (without an index). */
+static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
+{
+  certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
   const struct rpath *rp = &rs->paths[pi];
   if(v->t == V_NUM && v->approx && (rp->xnum || rp->gn.n))
     num_exact(f, v);
@@ -3030,6 +3149,7 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
           size_t k = 64 * w + (size_t)__builtin_ctzll(x);
           uint32_t dr = rp->abdir.v[k];
           if(dr != NONE && !s->nosat) { /* add_hit's, without the lookup */
+            s->cap[s->ncap++ % MEMO_CONDS] = rp->ab.v[k];
             s->dmarked = true;
             rule_matched(s, dr);
           }
