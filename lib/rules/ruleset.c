@@ -1509,6 +1509,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
       s->memo_ep = 1;
     }
     memset(s->pmemo, 0, s->npath * sizeof(*s->pmemo));
+    /* the intervals' digit bounds outlive a pass (num_adds_nothing) */
+    memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
   }
   if(rs->maxpath + 1 > s->cappath) {
     char *np = realloc(s->path, rs->maxpath + 1);
@@ -3286,11 +3288,16 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
     r = 2 * i;
     c->lo = i ? ix->b[i - 1] : -INFINITY;
     c->hi = i < ix->nb ? ix->b[i] : INFINITY;
-    c->r = r;
+    if(c->r != r || (!c->ok && !c->lazy)) {
+      /* the digit bounds of another interval (those of the same one, in
+       * an earlier pass, still hold: they depend on the interval only,
+       * and num_fast checks the sign and integer digits they are for) */
+      c->r = r;
+      c->ok = false;
+      c->lazy = true;
+      c->d0 = d;
+    }
     c->ep = s->satep;
-    c->ok = false;
-    c->lazy = true;
-    c->d0 = d;
   }
   return num_region_nothing(s, rp, r);
 }
@@ -3673,11 +3680,16 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
           ((1u << t) - 1)))
         return false;
       p += t + 2;
-      /* sk_value moves f->p on literals: put back for object() */
-      p = sk_value(f, p, depth + 1);
-      f->p = start;
-      if(!p)
-        return false;
+      if(e - p >= 2 && is_digit(*p) && (p[1] == ',' || p[1] == '}')) {
+        p++; /* a one-digit number ("z":0): valid, nothing to skip */
+      }
+      else {
+        /* sk_value moves f->p on literals: put back for object() */
+        p = sk_value(f, p, depth + 1);
+        f->p = start;
+        if(!p)
+          return false;
+      }
     }
     if(e - p >= 2 && p[0] == ',' && p[1] == '"') {
       p++;
