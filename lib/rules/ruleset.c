@@ -175,6 +175,7 @@ struct kids {
   bool tokpart;
   uint8_t ntok;
   uint16_t tokmask[KIDS_MAX];
+  uint8_t toklen[KIDS_MAX]; /* bytes of the member start, `"key":` */
   uint32_t toknode[KIDS_MAX];
   /* the child's rule path when numbers there are read inline (object():
    * no exact number or anything-but needs their exact value), else NONE;
@@ -492,6 +493,7 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
       t[kl + 1] = '"';
       t[kl + 2] = ':';
       kd->tokmask[kd->ntok] = (uint16_t)((1u << (kl + 3)) - 1);
+      kd->toklen[kd->ntok] = (uint8_t)(kl + 3);
       kd->toknum[kd->ntok] = NONE;
       kd->toknode[kd->ntok++] = rs->nnodes - 1;
     }
@@ -1273,9 +1275,16 @@ struct keyrec { /* a key on a rule path in an object being read */
   uint32_t lstart, lend; /* its value's leaves */
 };
 
+/* Per rule path with a numeric index: the open interval between bounds
+ * that its last number fell in. It depends on the ruleset only (reset
+ * when the ruleset generation changes, scratch_fit), so it outlives the
+ * pass and the event: the next number, in this event or the next, is
+ * usually in it too. Whether its region adds nothing is asked of the
+ * pass's stamps each time (num_region_nothing). */
 struct rcache {
   double lo, hi; /* the bounds around region r (+-inf at the ends) */
-  uint32_t r, ep;
+  uint32_t r;
+  uint32_t ep; /* the pass (satep) of the path's last number */
   /* for numbers of sign neg with a integer digits (when ok): their first
    * 8 digits as ASCII read big-endian, from alo to ahi inclusive, put the
    * whole number strictly inside (lo, hi) (num_fast) */
@@ -1348,8 +1357,7 @@ struct certhub_match_scratch {
   uint32_t *rstamp, satep;
   size_t nrstamp;
   /* per rule path, the open interval between bounds of its numeric
-   * index that its last number fell in, this pass (ep == satep): the
-   * next coordinate is usually in it too (num_adds_nothing) */
+   * index that its last number fell in (struct rcache) */
   struct rcache *rcache;
   bool skipped; /* a number was left out as adding nothing (see leaf) */
   bool dup;     /* a duplicate key on a rule path killed leaves */
@@ -1509,7 +1517,7 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
       s->memo_ep = 1;
     }
     memset(s->pmemo, 0, s->npath * sizeof(*s->pmemo));
-    /* the intervals' digit bounds outlive a pass (num_adds_nothing) */
+    /* the intervals are the ruleset's (struct rcache) */
     memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
   }
   if(rs->maxpath + 1 > s->cappath) {
@@ -3278,7 +3286,8 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
   double tol = fabs(d) * 0x1p-50;
   struct rcache *c = &s->rcache[pi];
   uint32_t r;
-  if(c->ep == s->satep && d - tol > c->lo && d + tol < c->hi) {
+  c->ep = s->satep;
+  if(d - tol > c->lo && d + tol < c->hi) {
     r = c->r; /* strictly inside the last number's interval */
   }
   else {
@@ -3288,16 +3297,10 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
     r = 2 * i;
     c->lo = i ? ix->b[i - 1] : -INFINITY;
     c->hi = i < ix->nb ? ix->b[i] : INFINITY;
-    if(c->r != r || (!c->ok && !c->lazy)) {
-      /* the digit bounds of another interval (those of the same one, in
-       * an earlier pass, still hold: they depend on the interval only,
-       * and num_fast checks the sign and integer digits they are for) */
-      c->r = r;
-      c->ok = false;
-      c->lazy = true;
-      c->d0 = d;
-    }
-    c->ep = s->satep;
+    c->r = r;
+    c->ok = false;
+    c->lazy = true;
+    c->d0 = d;
   }
   return num_region_nothing(s, rp, r);
 }
@@ -3343,11 +3346,11 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
   *end = p + b;
   *nothing = false;
   struct rcache *c = &s->rcache[pi];
-  if(a + nf >= 8 && c->ep == s->satep && c->lazy) {
-    c->lazy = false;
+  if(a + nf >= 8 && !c->ok && c->lazy && c->ep == s->satep) {
+    c->lazy = false; /* the second number on the path: now worth it */
     rcache_digits(c, c->d0);
   }
-  if(a + nf >= 8 && c->ep == s->satep && c->ok && c->a == a && c->neg == neg) {
+  if(a + nf >= 8 && c->ok && c->a == a && c->neg == neg) {
     /* the first 8 digits (the '.' taken out: the bytes before it from
      * p, those after it from p + 1; a <= 8) bound the number within one
      * unit of the last of them: inside the interval of the path's last
@@ -3653,8 +3656,7 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
       uint32_t pi = kd->toknum[j];
       if(pi == NONE)
         return false;
-      const struct node *nd = &rs->nodes[kd->toknode[j]];
-      p += nd->len - nd->koff + 3;
+      p += kd->toklen[j];
       if(p >= e || (*p != '-' && !is_digit(*p)))
         return false;
       const struct rpath *rp = &rs->paths[pi];
@@ -3890,7 +3892,6 @@ again:
   s->skipped = s->dup = s->dmarked = s->marker = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
     memset(s->rstamp, 0, s->nrstamp * sizeof(*s->rstamp));
-    memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     s->satep = 1;
   }
   struct fl f = {rs,
