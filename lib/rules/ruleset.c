@@ -1378,7 +1378,7 @@ struct certhub_match_scratch {
   uint32_t ncap;
   struct memo *memo; /* MEMO_SLOTS, allocated on first use */
   uint32_t memo_ep;
-  uint64_t memo_gen; /* the ruleset generation memo_ep is for */
+  uint64_t memo_gen;   /* the ruleset generation memo_ep is for */
   struct pmemo *pmemo; /* npath */
 };
 
@@ -3746,7 +3746,8 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
      * the limits (the element, its members) */
     const struct kids *qk =
         self != NONE && level + 3 < EV_MAX_DEPTH && depth + 3 <= JSON_MAX_DEPTH
-            ? &f->rs->nodes[self].kids : NULL;
+            ? &f->rs->nodes[self].kids
+            : NULL;
     for(uint32_t i = 0;; i++) {
       s->stack[sd].index = i;
       if(qk && f->p < f->end && *f->p == '{' && obj_quiet(f, qk, depth + 1)) {
