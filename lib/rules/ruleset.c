@@ -1516,9 +1516,11 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
         memset(s->memo, 0, MEMO_SLOTS * sizeof(*s->memo));
       s->memo_ep = 1;
     }
-    memset(s->pmemo, 0, s->npath * sizeof(*s->pmemo));
-    /* the intervals are the ruleset's (struct rcache) */
-    memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
+    if(s->npath) { /* (no arrays before the first path) */
+      memset(s->pmemo, 0, s->npath * sizeof(*s->pmemo));
+      /* the intervals are the ruleset's (struct rcache) */
+      memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
+    }
   }
   if(rs->maxpath + 1 > s->cappath) {
     char *np = realloc(s->path, rs->maxpath + 1);
