@@ -3564,6 +3564,21 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
            !leaf(f, pi, &v))
           return false;
       }
+      else if(pi != NONE && inline_ok && p < e && *p == '"' &&
+              (q = plain_run(p + 1, e)) < e && *q == '"') {
+        /* a string without escapes (onpath()'s and string()'s answer,
+         * without the calls): the value is the event's bytes */
+        v.t = V_STR;
+        v.s = (const char *)p + 1;
+        v.n = (size_t)(q - p - 1);
+        v.d = 0;
+        v.approx = false;
+        v.num = NULL;
+        p = q + 1;
+        f->p = p;
+        if(!leaf(f, pi, &v))
+          return false;
+      }
       else {
         /* the path string is read below this key only (node_find2 and
          * string() in objects deeper down): written when descending
