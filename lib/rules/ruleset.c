@@ -175,6 +175,7 @@ struct kids {
   bool tokpart;
   uint8_t ntok;
   uint16_t tokmask[KIDS_MAX];
+  uint8_t toklen[KIDS_MAX]; /* bytes of the member start, `"key":` */
   uint32_t toknode[KIDS_MAX];
   /* the child's rule path when numbers there are read inline (object():
    * no exact number or anything-but needs their exact value), else NONE;
@@ -346,7 +347,16 @@ struct certhub_ruleset {
   size_t rspace;           /* region stamps (struct rpath rbase, rcap) */
   bool has_absent;         /* some condition has exists:false */
   size_t maxab;            /* most anything-but entries on one path */
+  /* unique over all rulesets and their changes (a process-wide count):
+   * a scratch's string memo is valid for one generation only */
+  uint64_t gen;
 };
+
+static uint64_t gen_next(void)
+{
+  static uint64_t count;
+  return __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+}
 
 static struct node *node_find(const certhub_ruleset *rs, const char *p,
                               size_t n, uint64_t h)
@@ -483,6 +493,7 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
       t[kl + 1] = '"';
       t[kl + 2] = ':';
       kd->tokmask[kd->ntok] = (uint16_t)((1u << (kl + 3)) - 1);
+      kd->toklen[kd->ntok] = (uint8_t)(kl + 3);
       kd->toknum[kd->ntok] = NONE;
       kd->toknode[kd->ntok++] = rs->nnodes - 1;
     }
@@ -1057,6 +1068,8 @@ static bool path_index(certhub_ruleset *rs, uint32_t pi)
 ch_err certhub_ruleset_new(certhub_ruleset **out)
 {
   *out = calloc(1, sizeof(**out));
+  if(*out)
+    (*out)->gen = gen_next();
   return *out ? CH_OK : CH_ERR_NOMEM;
 }
 
@@ -1088,6 +1101,7 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
   size_t nseen = 0, total = 0;
   if(errmsg)
     *errmsg = NULL;
+  rs->gen = gen_next(); /* whatever happens below, memos are stale */
   if(rs->nrules >= CERTHUB_RULESET_MAX_RULES) {
     if(errmsg)
       *errmsg = strdup("ruleset: too many rules");
@@ -1261,15 +1275,55 @@ struct keyrec { /* a key on a rule path in an object being read */
   uint32_t lstart, lend; /* its value's leaves */
 };
 
+/* Per rule path with a numeric index: the open interval between bounds
+ * that its last number fell in. It depends on the ruleset only (reset
+ * when the ruleset generation changes, scratch_fit), so it outlives the
+ * pass and the event: the next number, in this event or the next, is
+ * usually in it too. Whether its region adds nothing is asked of the
+ * pass's stamps each time (num_region_nothing). */
 struct rcache {
   double lo, hi; /* the bounds around region r (+-inf at the ends) */
-  uint32_t r, ep;
+  uint32_t r;
+  uint32_t ep; /* the pass (satep) of the path's last number */
   /* for numbers of sign neg with a integer digits (when ok): their first
    * 8 digits as ASCII read big-endian, from alo to ahi inclusive, put the
    * whole number strictly inside (lo, hi) (num_fast) */
   uint64_t alo, ahi;
   uint8_t a;
   bool neg, ok;
+  /* the digit bounds are still to be made from d0, the number that set
+   * the interval: made when a second number asks (a path with one number
+   * an event, like firstCoordinates.x, never pays for them) */
+  bool lazy;
+  double d0;
+};
+
+/* The string memo: the conditions a string value of a rule path hit
+ * (leaf(): every hit goes through add_hit, in order), kept per (path,
+ * value) so that a value seen before replays them instead of its hash
+ * lookups, trie walks and wildcard checks. Direct-mapped, MEMO_SLOTS
+ * entries (bounded, whatever the events); values of up to MEMO_STR
+ * bytes with at most MEMO_CONDS hits. Per path, a value is only looked
+ * up while the path's values repeat (struct pmemo). */
+#define MEMO_SLOTS 2048
+#define MEMO_STR 40
+#define MEMO_CONDS 16
+struct memo {
+  uint64_t h;
+  uint32_t ep; /* valid when equal to the scratch's memo_ep */
+  uint32_t path;
+  uint8_t n, nc;
+  char s[MEMO_STR];
+  uint32_t c[MEMO_CONDS];
+};
+
+/* Per path: of the last MEMO_TRIES lookups, how many found the value;
+ * under a quarter, the path skips the memo for its next MEMO_OFF string
+ * values (unique values, like lot numbers, would only pay for it). */
+#define MEMO_TRIES 256
+#define MEMO_OFF 16384
+struct pmemo {
+  uint32_t tries, hits, off;
 };
 
 struct certhub_match_scratch {
@@ -1303,8 +1357,7 @@ struct certhub_match_scratch {
   uint32_t *rstamp, satep;
   size_t nrstamp;
   /* per rule path, the open interval between bounds of its numeric
-   * index that its last number fell in, this pass (ep == satep): the
-   * next coordinate is usually in it too (num_adds_nothing) */
+   * index that its last number fell in (struct rcache) */
   struct rcache *rcache;
   bool skipped; /* a number was left out as adding nothing (see leaf) */
   bool dup;     /* a duplicate key on a rule path killed leaves */
@@ -1319,6 +1372,14 @@ struct certhub_match_scratch {
   uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
   uint64_t *excl;  /* the anything-but entries a string value excludes */
   size_t nexcl;    /* words */
+  /* the conditions add_hit was given since ncap was last zeroed (the
+   * last MEMO_CONDS of them; ncap counts all) */
+  uint32_t cap[MEMO_CONDS];
+  uint32_t ncap;
+  struct memo *memo; /* MEMO_SLOTS, allocated on first use */
+  uint32_t memo_ep;
+  uint64_t memo_gen;   /* the ruleset generation memo_ep is for */
+  struct pmemo *pmemo; /* npath */
 };
 
 ch_err certhub_match_scratch_new(certhub_match_scratch **out)
@@ -1362,6 +1423,8 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->excl);
   free(s->rstamp);
   free(s->rcache);
+  free(s->memo);
+  free(s->pmemo);
   free(s);
 }
 
@@ -1417,7 +1480,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
   }
   if(rs->npaths > s->npath) {
     if(!resize0(&s->path_stamp, s->npath, rs->npaths, sizeof(uint32_t)) ||
-       !resize0(&s->rcache, s->npath, rs->npaths, sizeof(*s->rcache)))
+       !resize0(&s->rcache, s->npath, rs->npaths, sizeof(*s->rcache)) ||
+       !resize0(&s->pmemo, s->npath, rs->npaths, sizeof(*s->pmemo)))
       return false;
     s->npath = rs->npaths;
   }
@@ -1444,6 +1508,19 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)))
       return false;
     s->nrstamp = rs->rspace;
+  }
+  if(s->memo_gen != rs->gen) { /* another ruleset, or it changed */
+    s->memo_gen = rs->gen;
+    if(++s->memo_ep == 0) {
+      if(s->memo)
+        memset(s->memo, 0, MEMO_SLOTS * sizeof(*s->memo));
+      s->memo_ep = 1;
+    }
+    if(s->npath) { /* (no arrays before the first path) */
+      memset(s->pmemo, 0, s->npath * sizeof(*s->pmemo));
+      /* the intervals are the ruleset's (struct rcache) */
+      memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
+    }
   }
   if(rs->maxpath + 1 > s->cappath) {
     char *np = realloc(s->path, rs->maxpath + 1);
@@ -2732,6 +2809,7 @@ static inline __attribute__((always_inline)) bool
 add_hit(struct fl *f, uint32_t cond, uint32_t leaf)
 {
   certhub_match_scratch *s = f->s;
+  s->cap[s->ncap++ % MEMO_CONDS] = cond; /* for the string memo */
   uint32_t dr = f->rs->conds[cond].direct;
   if(dr != NONE && !s->nosat) { /* the rule matches: no hit to count */
     s->dmarked = true;
@@ -2909,6 +2987,54 @@ static void nb_window(const struct rpath *p, double d, size_t *first,
  * its hits and their counting). That last holds while the earlier leaf
  * stays alive; a duplicate key may kill it, and then the match runs again
  * recording every number (s->nosat). */
+static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id);
+
+/* leaf_val() for a short string, through the memo (struct memo). */
+static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
+{
+  certhub_match_scratch *s = f->s;
+  struct pmemo *pm = &s->pmemo[pi];
+  if(pm->off) {
+    pm->off--;
+    return leaf_val(f, pi, v, id);
+  }
+  if(!s->memo) {
+    s->memo = calloc(MEMO_SLOTS, sizeof(*s->memo));
+    if(!s->memo) { /* no memo: the same answers, slower */
+      pm->off = UINT32_MAX;
+      return leaf_val(f, pi, v, id);
+    }
+  }
+  if(++pm->tries == MEMO_TRIES) {
+    if(pm->hits < MEMO_TRIES / 4)
+      pm->off = MEMO_OFF;
+    pm->tries = pm->hits = 0;
+  }
+  uint64_t h = str_hash(((uint64_t)pi + 1) * FNV_PRIME, v->s, v->n, false);
+  struct memo *m = &s->memo[h % MEMO_SLOTS];
+  if(m->ep == s->memo_ep && m->h == h && m->path == pi && m->n == v->n &&
+     memcmp(m->s, v->s, v->n) == 0) {
+    pm->hits++;
+    for(unsigned i = 0; i < m->nc; i++)
+      if(!add_hit(f, m->c[i], id))
+        return false;
+    return true;
+  }
+  s->ncap = 0;
+  if(!leaf_val(f, pi, v, id))
+    return false;
+  if(s->ncap <= MEMO_CONDS) {
+    m->h = h;
+    m->ep = s->memo_ep;
+    m->path = pi;
+    m->n = (uint8_t)v->n;
+    m->nc = (uint8_t)s->ncap;
+    memcpy(m->s, v->s, v->n);
+    memcpy(m->c, s->cap, s->ncap * sizeof(*m->c));
+  }
+  return true;
+}
+
 static bool leaf(struct fl *f, uint32_t pi, struct val *v)
 {
   certhub_match_scratch *s = f->s;
@@ -2968,6 +3094,16 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
         return false;
     return true;
   }
+  if(v->t == V_STR && v->n <= MEMO_STR)
+    return leaf_memo(f, pi, v, id);
+  return leaf_val(f, pi, v, id);
+}
+
+/* The hits of value v, leaf id, at rule path pi (without an index). */
+static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
+{
+  certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
   const struct rpath *rp = &rs->paths[pi];
   if(v->t == V_NUM && v->approx && (rp->xnum || rp->gn.n))
     num_exact(f, v);
@@ -3025,6 +3161,7 @@ static bool leaf(struct fl *f, uint32_t pi, struct val *v)
           size_t k = 64 * w + (size_t)__builtin_ctzll(x);
           uint32_t dr = rp->abdir.v[k];
           if(dr != NONE && !s->nosat) { /* add_hit's, without the lookup */
+            s->cap[s->ncap++ % MEMO_CONDS] = rp->ab.v[k];
             s->dmarked = true;
             rule_matched(s, dr);
           }
@@ -3151,7 +3288,8 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
   double tol = fabs(d) * 0x1p-50;
   struct rcache *c = &s->rcache[pi];
   uint32_t r;
-  if(c->ep == s->satep && d - tol > c->lo && d + tol < c->hi) {
+  c->ep = s->satep;
+  if(d - tol > c->lo && d + tol < c->hi) {
     r = c->r; /* strictly inside the last number's interval */
   }
   else {
@@ -3162,8 +3300,9 @@ num_adds_nothing(certhub_match_scratch *s, const struct rpath *rp, uint32_t pi,
     c->lo = i ? ix->b[i - 1] : -INFINITY;
     c->hi = i < ix->nb ? ix->b[i] : INFINITY;
     c->r = r;
-    c->ep = s->satep;
-    rcache_digits(c, d);
+    c->ok = false;
+    c->lazy = true;
+    c->d0 = d;
   }
   return num_region_nothing(s, rp, r);
 }
@@ -3208,8 +3347,12 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
     return false;
   *end = p + b;
   *nothing = false;
-  const struct rcache *c = &s->rcache[pi];
-  if(a + nf >= 8 && c->ep == s->satep && c->ok && c->a == a && c->neg == neg) {
+  struct rcache *c = &s->rcache[pi];
+  if(a + nf >= 8 && !c->ok && c->lazy && c->ep == s->satep) {
+    c->lazy = false; /* the second number on the path: now worth it */
+    rcache_digits(c, c->d0);
+  }
+  if(a + nf >= 8 && c->ok && c->a == a && c->neg == neg) {
     /* the first 8 digits (the '.' taken out: the bytes before it from
      * p, those after it from p + 1; a <= 8) bound the number within one
      * unit of the last of them: inside the interval of the path's last
@@ -3421,6 +3564,21 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
            !leaf(f, pi, &v))
           return false;
       }
+      else if(pi != NONE && inline_ok && p < e && *p == '"' &&
+              (q = plain_run(p + 1, e)) < e && *q == '"') {
+        /* a string without escapes (onpath()'s and string()'s answer,
+         * without the calls): the value is the event's bytes */
+        v.t = V_STR;
+        v.s = (const char *)p + 1;
+        v.n = (size_t)(q - p - 1);
+        v.d = 0;
+        v.approx = false;
+        v.num = NULL;
+        p = q + 1;
+        f->p = p;
+        if(!leaf(f, pi, &v))
+          return false;
+      }
       else {
         /* the path string is read below this key only (node_find2 and
          * string() in objects deeper down): written when descending
@@ -3479,6 +3637,97 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
   }
 }
 
+/* An array element that is an object at node self (kd its children),
+ * read at f->p ('{') when it leaves nothing to record: every member is
+ * either a child whose numbers are read inline (struct kids toknum) and
+ * whose number adds nothing (num_fast, num_adds_nothing), or a plain key
+ * that is no child's, skipped. The coordinate objects of a polygon are
+ * such once their regions are saturated; this reads them without
+ * object()'s general member handling (key records, path string, leaf
+ * calls). true: read, f->p past the '}'. false: anything else (another
+ * member, whitespace, an error, a number to record); f->p is unchanged
+ * and nothing was recorded (only the interval caches and s->skipped, as
+ * object() would set them for the same numbers), so object() reads the
+ * element from its start. The caller ensures the nesting limits hold
+ * two levels down. */
+static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
+{
+#ifdef __SSE2__
+  certhub_match_scratch *s = f->s;
+  const certhub_ruleset *rs = f->rs;
+  const unsigned char *const start = f->p, *p = start + 1, *e = f->end;
+  if(kd->tokpart || p >= e || *p != '"')
+    return false;
+  for(;;) {
+    if(e - p < 16)
+      return false;
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    unsigned j = 0;
+    for(; j < kd->ntok; j++) {
+      unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+          x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
+      if((eq & kd->tokmask[j]) == kd->tokmask[j])
+        break;
+    }
+    if(j < kd->ntok) { /* a child: a number that adds nothing, or back */
+      uint32_t pi = kd->toknum[j];
+      if(pi == NONE)
+        return false;
+      p += kd->toklen[j];
+      if(p >= e || (*p != '-' && !is_digit(*p)))
+        return false;
+      const struct rpath *rp = &rs->paths[pi];
+      double d;
+      const unsigned char *q;
+      bool nothing;
+      if(!num_fast(p, e, &d, &q, s, rp, pi, &nothing) ||
+         (!nothing && !num_adds_nothing(s, rp, pi, d)))
+        return false;
+      p = q;
+    }
+    else { /* a plain key: no child's (no tokpart), its value skipped */
+      unsigned qm =
+          (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+      unsigned stop = (qm | (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
+                                _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))))) &
+                      ~1u;
+      unsigned t = stop ? (unsigned)__builtin_ctz(stop) : 16;
+      if(!(qm & 1) || t >= 15 || t - 1 > KIDS_TOKMAX || !((qm >> t) & 1) ||
+         p[t + 1] != ':' ||
+         ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) &
+          ((1u << t) - 1)))
+        return false;
+      p += t + 2;
+      if(e - p >= 2 && is_digit(*p) && (p[1] == ',' || p[1] == '}')) {
+        p++; /* a one-digit number ("z":0): valid, nothing to skip */
+      }
+      else {
+        /* sk_value moves f->p on literals: put back for object() */
+        p = sk_value(f, p, depth + 1);
+        f->p = start;
+        if(!p)
+          return false;
+      }
+    }
+    if(e - p >= 2 && p[0] == ',' && p[1] == '"') {
+      p++;
+      continue;
+    }
+    if(p < e && *p == '}') {
+      f->p = p + 1;
+      return true;
+    }
+    return false;
+  }
+#else
+  (void)f;
+  (void)kd;
+  (void)depth;
+  return false;
+#endif
+}
+
 /* A value on some rule's path (its path is a node): pi is its rule path
  * or NONE, plen and h the length and hash of its path in s->path, level
  * the reference's nesting level, depth jansson's. */
@@ -3510,10 +3759,20 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
       s->depth--;
       return true;
     }
+    /* objects that may be read by obj_quiet: two levels down within
+     * the limits (the element, its members) */
+    const struct kids *qk =
+        self != NONE && level + 3 < EV_MAX_DEPTH && depth + 3 <= JSON_MAX_DEPTH
+            ? &f->rs->nodes[self].kids
+            : NULL;
     for(uint32_t i = 0;; i++) {
       s->stack[sd].index = i;
-      if(!onpath(f, self, pi, plen, h, level + 1, depth + 1))
+      if(qk && f->p < f->end && *f->p == '{' && obj_quiet(f, qk, depth + 1)) {
+        /* read: nothing recorded */
+      }
+      else if(!onpath(f, self, pi, plen, h, level + 1, depth + 1)) {
         return false;
+      }
       ws(f);
       if(f->p < f->end && *f->p == ',') {
         f->p++;
@@ -3651,7 +3910,6 @@ again:
   s->skipped = s->dup = s->dmarked = s->marker = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
     memset(s->rstamp, 0, s->nrstamp * sizeof(*s->rstamp));
-    memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     s->satep = 1;
   }
   struct fl f = {rs,

@@ -1510,6 +1510,254 @@ static void test_member_starts(void **state)
   assert_int_equal(failures, 0);
 }
 
+/* Array elements read by obj_quiet (objects whose members are all
+ * numbers that add nothing or plain keys that are no child's): elements
+ * with every kind of member next to the coordinates, literals, strings
+ * and containers under keys that are no child's (skipped), members that
+ * send the element back to object() (strings and exact numbers on
+ * paths, a dotted key, an escaped key, whitespace, long keys, numbers
+ * with exponents), invalid numbers and literals, and a node with more
+ * children than its member-start table holds (h.c: never quiet). */
+static void test_quiet_objects(void **state)
+{
+  (void)state;
+  static const char *const pats_[] = {
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\"<\",-122.4]}]}}}",
+      "{\"g\":{\"c\":{\"x\":[{\"numeric\":[\">\",-122.45,\"<\",-122.41]}]}}}",
+      "{\"g\":{\"t\":[\"M\"],\"c\":{\"y\":[{\"numeric\":[\"=\",37.75]}]}}}",
+      "{\"g\":{\"c\":{\"y\":[{\"numeric\":[\"=\",37.7]}]}}}",
+      "{\"g\":{\"c\":{\"s\":[\"a\"]}}}",
+      "{\"g\":{\"c\":{\"w\":[5]}}}",
+      "{\"g\":{\"c\":{\"d\":{\"e\":[{\"numeric\":[\">\",0]}]}}}}",
+      "{\"g\":{\"c\":{\"v\":[{\"exists\":false}]}}}",
+      "{\"g\":{\"t\":[\"P\"],\"c\":{\"x\":[{\"numeric\":[\">=\",-122.43]}]}}}",
+      "{\"h\":{\"c\":{\"k0\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k1\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k2\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k3\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k4\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k5\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k6\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k7\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k8\":[{\"numeric\":[\">\",5]}]}}}",
+      "{\"h\":{\"c\":{\"k9\":[{\"numeric\":[\"<\",5]}]}}}"};
+  static const char *const xs[] = {"-122.42372826963171",
+                                   "-122.39999999999999",
+                                   "-122.40000000000001",
+                                   "-122.45000000000000",
+                                   "-122.41000000000001",
+                                   "-122.44999999999999",
+                                   "-122.43000000000000",
+                                   "-122.42999999999999",
+                                   "-122.5",
+                                   "-122.4",
+                                   "-122.41",
+                                   "-123.0",
+                                   "-122.4237e0",
+                                   "-1.2242372826963171e2"};
+  static const char *const ys[] = {"37.75",
+                                   "37.7",
+                                   "37.70660782123333",
+                                   "37.75000000000000257",
+                                   "37.74999999999999",
+                                   "37.700000000000003",
+                                   "37.69999999999999",
+                                   "37.8"};
+  /* members: mostly the usual, some of every other kind */
+  static const char *const other[] = {"\"z\":0",
+                                      "\"z\":7",
+                                      "\"z\":true",
+                                      "\"z\":false",
+                                      "\"z\":null",
+                                      "\"z\":\"str,}\"",
+                                      "\"z\":[1,{\"a\":2}]",
+                                      "\"z\":{\"q\":[true]}",
+                                      "\"z\":-0.5",
+                                      "\"z\":10",
+                                      "\"z\":1e5",
+                                      "\"s\":\"a\"",
+                                      "\"s\":\"b\"",
+                                      "\"w\":5",
+                                      "\"w\":5.0",
+                                      "\"d.e\":1",
+                                      "\"d.e\":-1",
+                                      "\"v\":1",
+                                      " \"x\" : -122.42",
+                                      "\"a_very_long_member\":1",
+                                      "\"\\u0078\":-122.5",
+                                      "\"y\":37.75e0",
+                                      "\"q\":\"\\\"\"",
+                                      "\"z\":-",
+                                      "\"z\":01",
+                                      "\"x\":1.",
+                                      "\"z\":tru",
+                                      "\"x\":-122.4x",
+                                      "\"z\":-,",
+                                      "\"y\":37.7}",
+                                      "\"z\":0 ",
+                                      "\"z\":[]",
+                                      "\"z\":{}"};
+  enum { NE = 1500 };
+  size_t np = NELEM(pats_);
+  struct item *pv = calloc(np, sizeof(*pv)), *ev = calloc(NE, sizeof(*ev));
+  assert_non_null(pv);
+  assert_non_null(ev);
+  for(size_t i = 0; i < np; i++)
+    pv[i].text = (char *)pats_[i];
+  char buf[16384];
+  for(size_t j = 0; j < NE; j++) {
+    size_t o = 0;
+    bool tfirst = rnd(4) != 0;
+    bool hostile = rnd(5) == 0; /* members of every other kind, often */
+    add(buf, &o, sizeof(buf), "{\"g\":{");
+    if(tfirst)
+      add(buf, &o, sizeof(buf), "\"t\":\"%s\",", rnd(2) ? "P" : "M");
+    add(buf, &o, sizeof(buf), "\"c\":[[");
+    for(unsigned k = 0, n = rnd(16); k < n; k++) {
+      add(buf, &o, sizeof(buf), "%s{", k ? (rnd(30) ? "," : " , ") : "");
+      unsigned nm = rnd(30) ? 3 : rnd(6);
+      for(unsigned m = 0; m < nm; m++) {
+        const char *sep = m ? (rnd(40) ? "," : ", ") : "";
+        unsigned kind = rnd(hostile ? 5 : 40) ? m % 3 : 3;
+        if(kind == 0)
+          add(buf, &o, sizeof(buf), "%s\"x\":%s", sep, xs[rnd(NELEM(xs))]);
+        else if(kind == 1)
+          add(buf, &o, sizeof(buf), "%s\"y\":%s", sep, ys[rnd(NELEM(ys))]);
+        else if(kind == 2)
+          add(buf, &o, sizeof(buf), "%s\"z\":%u", sep, rnd(3) ? 0 : rnd(10));
+        else
+          add(buf, &o, sizeof(buf), "%s%s", sep,
+              other[hostile ? rnd(NELEM(other)) : rnd(23)]);
+      }
+      add(buf, &o, sizeof(buf), "}");
+    }
+    add(buf, &o, sizeof(buf), "]]");
+    if(!tfirst)
+      add(buf, &o, sizeof(buf), ",\"t\":\"%s\"", rnd(2) ? "P" : "M");
+    add(buf, &o, sizeof(buf), "},\"h\":{\"c\":[");
+    for(unsigned k = 0, n = rnd(6); k < n; k++)
+      add(buf, &o, sizeof(buf), "%s{\"k%u\":%u.%u,\"k%u\":%u,\"z\":0}",
+          k ? "," : "", rnd(10), rnd(10), rnd(10), rnd(10), rnd(10));
+    add(buf, &o, sizeof(buf), "]}}");
+    ev[j].text = strdup(buf);
+    assert_non_null(ev[j].text);
+  }
+  check_all("quiet objects", pv, np, ev, NE);
+  for(size_t j = 0; j < NE; j++)
+    free(ev[j].text);
+  free(pv);
+  free(ev);
+  assert_int_equal(failures, 0);
+}
+
+/* One scratch used in turn with two rulesets whose paths have the same
+ * numbers, and with a ruleset that gains a rule between events: what
+ * the scratch keeps across events (the string memo, the numeric
+ * intervals and their digit bounds) must be the current ruleset's.
+ * Values repeat (the memo answers), some hit more conditions than the
+ * memo keeps, and coordinates are long enough for the digit bounds. */
+static void test_scratch_reuse(void **state)
+{
+  (void)state;
+  static const char *const pa[] = {
+      "{\"a\":[\"xa\"]}",
+      "{\"a\":[{\"prefix\":\"x\"}]}",
+      "{\"a\":[{\"anything-but\":[\"ya\"]}]}",
+      "{\"a\":[{\"anything-but\":{\"prefix\":\"q\"}}]}",
+      "{\"n\":{\"v\":[{\"numeric\":[\"<\",4.5]}]}}",
+      "{\"n\":{\"v\":[{\"numeric\":[\">\",4.75,\"<\",5.25]}]}}",
+      "{\"a\":[{\"suffix\":\"a\"}],\"n\":{\"v\":[{\"numeric\":[\">\",5]}]}}"};
+  static const char *const pb[] = {
+      "{\"a\":[{\"anything-but\":[\"xa\"]}]}",
+      "{\"a\":[{\"equals-ignore-case\":\"YA\"}]}",
+      "{\"a\":[{\"wildcard\":\"*a*\"}]}",
+      "{\"a\":[{\"suffix\":\"b\"}]}",
+      "{\"n\":{\"v\":[{\"numeric\":[\">\",4.9,\"<\",5.1]}]}}",
+      "{\"n\":{\"v\":[{\"numeric\":[\"<\",4.95]}]}}",
+      "{\"a\":[\"xb\"],\"n\":{\"v\":[{\"numeric\":[\">\",6]}]}}"};
+  /* added to A after a third of the events: 20 more conditions that
+   * "xa" and "xb" hit (more than a memo entry keeps) */
+  static const char *const vals[] = {"\"xa\"", "\"xb\"", "\"ya\"",
+                                     "\"qa\"", "\"YA\"", "\"b\"",
+                                     "\"\"",   "1",      "\"xab\""};
+  static const char *const nums[] = {
+      "4.4999999999", "4.5000000001", "4.7600000001", "5.2400000001",
+      "5.0000000001", "4.9500000001", "4.9499999999", "5.1000000001",
+      "6.0000000001", "5.9999999999", "4.8000000001", "4.2000000001"};
+  certhub_ruleset *rs[2] = {NULL, NULL};
+  certhub_pattern *ps[2][32];
+  size_t np[2] = {NELEM(pa), NELEM(pb)};
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  char *err = NULL;
+  for(int r = 0; r < 2; r++) {
+    assert_int_equal(certhub_ruleset_new(&rs[r]), CH_OK);
+    for(size_t i = 0; i < np[r]; i++) {
+      const char *t = r ? pb[i] : pa[i];
+      assert_int_equal(certhub_pattern_compile(t, strlen(t), &ps[r][i], &err),
+                       CH_OK);
+      assert_int_equal(
+          certhub_ruleset_add(rs[r], "r", t, strlen(t), NULL, &err), CH_OK);
+    }
+  }
+  enum { NE = 3000 };
+  char buf[4096];
+  size_t matches = 0;
+  for(size_t j = 0; j < NE; j++) {
+    if(j == NE / 3)
+      for(int k = 0; k < 20; k++) {
+        const char *t = k % 2 ? "{\"a\":[{\"prefix\":\"x\"}]}"
+                              : "{\"a\":[{\"anything-but\":\"z\"}]}";
+        assert_int_equal(
+            certhub_pattern_compile(t, strlen(t), &ps[0][np[0]], &err), CH_OK);
+        assert_int_equal(
+            certhub_ruleset_add(rs[0], "r", t, strlen(t), NULL, &err), CH_OK);
+        np[0]++;
+      }
+    size_t o = 0;
+    /* numbers as members of objects (read inline, through the
+     * intervals), in an array (obj_quiet) */
+    add(buf, &o, sizeof(buf), "{\"a\":%s,\"n\":[", vals[rnd(NELEM(vals))]);
+    for(unsigned k = 0, n = rnd(6); k < n; k++)
+      add(buf, &o, sizeof(buf), "%s{\"v\":%s,\"w\":1}", k ? "," : "",
+          nums[rnd(NELEM(nums))]);
+    add(buf, &o, sizeof(buf), "]}");
+    int r = (int)rnd(2);
+    size_t len = strlen(buf), plen;
+    char *pe = padded(buf, len, &plen);
+    for(int pass = 0; pass < 2; pass++) {
+      const char *e = pass ? pe : buf;
+      size_t n = pass ? plen : len;
+      const size_t *mv = NULL;
+      size_t nm = 0;
+      assert_int_equal(certhub_ruleset_match(rs[r], sc, e, n, &mv, &nm, &err),
+                       CH_OK);
+      size_t k = 0;
+      for(size_t i = 0; i < np[r]; i++) {
+        bool want = false, in = k < nm && mv[k] == i;
+        assert_int_equal(ref(ps[r][i], e, n, &want), CH_OK);
+        if(in)
+          k++;
+        if(in != want)
+          fail_at("scratch reuse: ruleset %c rule %zu event %s: ruleset %d, "
+                  "reference %d",
+                  r ? 'B' : 'A', i, buf, in, want);
+        matches += want;
+      }
+    }
+    free(pe);
+  }
+  fprintf(stderr, "scratch reuse: 2 rulesets x %d events, %zu matches\n", NE,
+          matches);
+  for(int r = 0; r < 2; r++) {
+    for(size_t i = 0; i < np[r]; i++)
+      certhub_pattern_free(ps[r][i]);
+    certhub_ruleset_free(rs[r]);
+  }
+  certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1525,6 +1773,8 @@ int main(void)
       cmocka_unit_test(test_numeric_nested),
       cmocka_unit_test(test_string_sets),
       cmocka_unit_test(test_member_starts),
+      cmocka_unit_test(test_quiet_objects),
+      cmocka_unit_test(test_scratch_reuse),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
