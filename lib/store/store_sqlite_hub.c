@@ -73,6 +73,14 @@ ch_err ch_sq_hub_state(certhub_store *s, bool *on, uint64_t *queued)
   return rc;
 }
 
+static const char hub_on_sql[] =
+    "UPDATE hub_state SET enabled = 1 WHERE id = 1;" CH_SQ_HUB_TRIGGERS_ON
+    "INSERT OR IGNORE INTO hub_outbox(product_arn, id)"
+    " SELECT product_arn, id FROM findings ORDER BY updated_at";
+static const char hub_off_sql[] =
+    "UPDATE hub_state SET enabled = 0 WHERE id = 1;" CH_SQ_HUB_TRIGGERS_OFF
+    "DELETE FROM hub_outbox";
+
 ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed)
 {
   bool was = false;
@@ -82,15 +90,7 @@ ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed)
     return rc;
   rc = ch_sq_hub_state(s, &was, &n);
   if(!rc && was != on) {
-    rc = exec(s,
-              on ? "UPDATE hub_state SET enabled = 1 WHERE id = 1;"
-                   CH_SQ_HUB_TRIGGERS_ON
-                   "INSERT OR IGNORE INTO hub_outbox(product_arn, id)"
-                   " SELECT product_arn, id FROM findings"
-                   " ORDER BY updated_at"
-                 : "UPDATE hub_state SET enabled = 0 WHERE id = 1;"
-                   CH_SQ_HUB_TRIGGERS_OFF
-                   "DELETE FROM hub_outbox",
+    rc = exec(s, on ? hub_on_sql : hub_off_sql,
               on ? "queueing the findings for the hub"
                  : "emptying the hub queue");
   }
