@@ -144,6 +144,8 @@ static const struct migration {
      ch_sq_findq_region_type_schema},
     {19, "findings: new findings counted by their writer (no insert trigger)",
      ch_sq_findq_counts19_schema},
+    {20, "hub: findings triggers only while the hub is enabled",
+     ch_sq_hub_triggers20_schema},
 };
 
 /* ---- cached statements ----------------------------------------------- */
@@ -549,6 +551,10 @@ static ch_err migrate(certhub_store *s)
     rc = is_applied(s, m->version, &done);
     if(!rc && !done) {
       rc = exec_sql(s, m->sql, m->name);
+      /* 20 keeps the triggers of an enabled hub: a choice SQL alone
+       * cannot make. */
+      if(!rc && m->version == 20)
+        rc = ch_sq_hub_migrate20(s);
       if(!rc)
         rc = record_migration(s, m);
     }

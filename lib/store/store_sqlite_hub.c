@@ -2,7 +2,8 @@
  * SQLite backend: the hub forwarding queue (migration 13, certhub/hub.h).
  * Triggers on findings fill the queue, so every writer of findings
  * (imports, bus targets, probes, updates) is covered without knowing of
- * the hub; while forwarding is off they add nothing.
+ * the hub. Since migration 20 the insert and update triggers exist only
+ * while forwarding is on (made and dropped with hub_state.enabled).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,20 @@ static ch_err exec(certhub_store *s, const char *sql, const char *what)
 {
   int r = sqlite3_exec(ch_sq_db(s), sql, NULL, NULL, NULL);
   return r == SQLITE_OK ? CH_OK : ch_sq_dberr(s, r, what);
+}
+
+/* Migration 20: drop the insert and update triggers; ch_sq_hub_migrate20
+ * makes them again (without the WHEN) if the hub is enabled. */
+const char ch_sq_hub_triggers20_schema[] = CH_SQ_HUB_TRIGGERS_OFF;
+
+ch_err ch_sq_hub_migrate20(certhub_store *s)
+{
+  bool on = false;
+  uint64_t n = 0;
+  ch_err rc = ch_sq_hub_state(s, &on, &n);
+  if(!rc && on)
+    rc = exec(s, CH_SQ_HUB_TRIGGERS_ON, "making the hub triggers");
+  return rc;
 }
 
 static ch_err step_done(certhub_store *s, sqlite3_stmt *st, const char *what)
@@ -58,6 +73,14 @@ ch_err ch_sq_hub_state(certhub_store *s, bool *on, uint64_t *queued)
   return rc;
 }
 
+static const char hub_on_sql[] =
+    "UPDATE hub_state SET enabled = 1 WHERE id = 1;" CH_SQ_HUB_TRIGGERS_ON
+    "INSERT OR IGNORE INTO hub_outbox(product_arn, id)"
+    " SELECT product_arn, id FROM findings ORDER BY updated_at";
+static const char hub_off_sql[] =
+    "UPDATE hub_state SET enabled = 0 WHERE id = 1;" CH_SQ_HUB_TRIGGERS_OFF
+    "DELETE FROM hub_outbox";
+
 ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed)
 {
   bool was = false;
@@ -67,13 +90,7 @@ ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed)
     return rc;
   rc = ch_sq_hub_state(s, &was, &n);
   if(!rc && was != on) {
-    rc = exec(s,
-              on ? "UPDATE hub_state SET enabled = 1 WHERE id = 1;"
-                   "INSERT OR IGNORE INTO hub_outbox(product_arn, id)"
-                   " SELECT product_arn, id FROM findings"
-                   " ORDER BY updated_at"
-                 : "UPDATE hub_state SET enabled = 0 WHERE id = 1;"
-                   "DELETE FROM hub_outbox",
+    rc = exec(s, on ? hub_on_sql : hub_off_sql,
               on ? "queueing the findings for the hub"
                  : "emptying the hub queue");
   }

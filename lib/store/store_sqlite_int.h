@@ -115,7 +115,34 @@ ch_err ch_sq_findings_prune(certhub_store *s, int64_t before, uint64_t *n);
   " DELETE FROM hub_outbox"                                                   \
   "  WHERE product_arn = OLD.product_arn AND id = OLD.id;"                    \
   " END;"
+/* Migration 20 on: the insert and update triggers exist only while the
+ * hub is enabled (ch_sq_hub_enable makes and drops them), so a store that
+ * does not forward pays nothing per findings write; without the WHEN
+ * check of hub_state they would cost ~5.5 k instructions per insert. The
+ * delete trigger stays (deletes are rare; it empties the queue's entry). */
+#define CH_SQ_HUB_TRIGGERS_ON                                                 \
+  "CREATE TRIGGER IF NOT EXISTS hub_queue_insert AFTER INSERT ON findings"    \
+  " BEGIN"                                                                    \
+  " DELETE FROM hub_outbox"                                                   \
+  "  WHERE product_arn = NEW.product_arn AND id = NEW.id;"                    \
+  " INSERT INTO hub_outbox(product_arn, id)"                                  \
+  "  VALUES(NEW.product_arn, NEW.id);"                                        \
+  " END;"                                                                     \
+  "CREATE TRIGGER IF NOT EXISTS hub_queue_update AFTER UPDATE ON findings"    \
+  " BEGIN"                                                                    \
+  " DELETE FROM hub_outbox"                                                   \
+  "  WHERE product_arn = NEW.product_arn AND id = NEW.id;"                    \
+  " INSERT INTO hub_outbox(product_arn, id)"                                  \
+  "  VALUES(NEW.product_arn, NEW.id);"                                        \
+  " END;"
+#define CH_SQ_HUB_TRIGGERS_OFF                                                \
+  "DROP TRIGGER IF EXISTS hub_queue_insert;"                                  \
+  "DROP TRIGGER IF EXISTS hub_queue_update;"
 extern const char ch_sq_hub_schema[];
+extern const char ch_sq_hub_triggers20_schema[];
+/* Migration 20's second half, in its transaction: the triggers again if
+ * the hub is enabled. */
+ch_err ch_sq_hub_migrate20(certhub_store *s);
 ch_err ch_sq_hub_enable(certhub_store *s, bool on, bool *changed);
 ch_err ch_sq_hub_pending(certhub_store *s, size_t limit,
                          certhub_hub_item_cb cb, void *ctx);

@@ -137,6 +137,58 @@ static void test_queue(void **state)
   tdir_remove(&d);
 }
 
+static const char hub_triggers[] =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN"
+    " ('hub_queue_insert', 'hub_queue_update')";
+
+/* Migration 20: the insert and update triggers exist only while the hub
+ * is on; a store migrated with the hub on keeps queueing, one migrated
+ * with it off has none. */
+static void test_triggers(void **state)
+{
+  (void)state;
+  tdir d;
+  tdir_make(&d);
+  certhub_store *s = t_open(d.db);
+  bool on = false, changed = false;
+  t_query_eq(s, hub_triggers, "0");
+  assert_int_equal(certhub_store_hub_enable(s, true, &changed), CH_OK);
+  t_query_eq(s, hub_triggers, "2");
+  assert_int_equal(certhub_store_hub_enable(s, false, &changed), CH_OK);
+  t_query_eq(s, hub_triggers, "0");
+  assert_int_equal(certhub_store_hub_enable(s, true, &changed), CH_OK);
+  /* As before 20: triggers that check hub_state, 20 not applied. */
+  free(t_query(s, "DROP TRIGGER hub_queue_insert"));
+  free(t_query(s, "DROP TRIGGER hub_queue_update"));
+  free(t_query(s, "CREATE TRIGGER hub_queue_insert AFTER INSERT ON findings"
+                  " WHEN (SELECT enabled FROM hub_state WHERE id = 1) BEGIN"
+                  " INSERT INTO hub_outbox(product_arn, id)"
+                  " VALUES(NEW.product_arn, NEW.id); END"));
+  free(t_query(s, "CREATE TRIGGER hub_queue_update AFTER UPDATE ON findings"
+                  " WHEN (SELECT enabled FROM hub_state WHERE id = 1) BEGIN"
+                  " SELECT 1; END"));
+  free(t_query(s, "DELETE FROM schema_migrations WHERE version = 20"));
+  certhub_store_close(s);
+  s = t_open(d.db); /* migrates: 20 again, with the hub on */
+  t_query_eq(s, hub_triggers, "2");
+  t_query_eq(s,
+             "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+             " AND sql LIKE '%hub_state%'",
+             "0");
+  import(s, "a", "2026-11-02T00:00:00Z");
+  import(s, "a", "2026-11-03T00:00:00Z");
+  assert_int_equal(queued(s, &on), 1);
+  assert_true(on);
+  /* And with the hub off: none. */
+  assert_int_equal(certhub_store_hub_enable(s, false, &changed), CH_OK);
+  free(t_query(s, "DELETE FROM schema_migrations WHERE version = 20"));
+  certhub_store_close(s);
+  s = t_open(d.db);
+  t_query_eq(s, hub_triggers, "0");
+  certhub_store_close(s);
+  tdir_remove(&d);
+}
+
 /* A token file: first line, trimmed; empty, missing, spaced or huge ones
  * are refused with the file named. */
 static void test_token_file(void **state)
@@ -184,6 +236,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_queue),
+      cmocka_unit_test(test_triggers),
       cmocka_unit_test(test_token_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,20 +64,20 @@ static void migration_gap_is_filled(void **state)
   free(t_query(s, "DROP TABLE chain_checks"));
   free(t_query(s, "DELETE FROM schema_migrations WHERE version = 3"));
   t_query_eq(s, "SELECT group_concat(version) FROM schema_migrations",
-             "1,2,4,5,6,7,8,9,10,11,13,14,15,16,17,18,19");
+             "1,2,4,5,6,7,8,9,10,11,13,14,15,16,17,18,19,20");
   certhub_store_close(s);
 
   s = t_open(d.db);
   t_query_eq(s,
              "SELECT group_concat(version) FROM (SELECT version FROM"
              " schema_migrations ORDER BY version)",
-             "1,2,3,4,5,6,7,8,9,10,11,13,14,15,16,17,18,19");
+             "1,2,3,4,5,6,7,8,9,10,11,13,14,15,16,17,18,19,20");
   t_query_eq(s,
              "SELECT count(*) FROM sqlite_master WHERE name IN"
              " ('chain_checks', 'lifecycle_marks')",
              "2");
   assert_int_equal(certhub_store_schema_version(s, &v), CH_OK);
-  assert_int_equal(v, 19);
+  assert_int_equal(v, 20);
   certhub_store_close(s);
 
   /* A version above what this build knows is still refused. */
