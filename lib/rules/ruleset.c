@@ -1522,12 +1522,13 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
       memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     }
   }
-  if(rs->maxpath + 1 > s->cappath) {
-    char *np = realloc(s->path, rs->maxpath + 1);
+  /* 8 bytes of slack: object() copies keys into it a word at a time */
+  if(rs->maxpath + 1 + 8 > s->cappath) {
+    char *np = realloc(s->path, rs->maxpath + 1 + 8);
     if(!np)
       return false;
     s->path = np;
-    s->cappath = rs->maxpath + 1;
+    s->cappath = rs->maxpath + 1 + 8;
   }
   next_epoch(s);
   return true;
@@ -3583,9 +3584,17 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         /* the path string is read below this key only (node_find2 and
          * string() in objects deeper down): written when descending
          * into a container */
-        if(k != s->path + off && p < e && (*p == '{' || *p == '['))
-          for(size_t j = 0; j < kn; j++) /* short: no call */
+        if(k != s->path + off && p < e && (*p == '{' || *p == '[')) {
+          size_t j = 0;
+          /* a word at a time while the event has 8 bytes at k + j (the
+           * bytes past the key land in s->path's slack or are
+           * overwritten by what follows) */
+          if(e - (const unsigned char *)k >= (ptrdiff_t)kn + 8)
+            for(; j < kn; j += 8)
+              memcpy(s->path + off + j, k + j, 8);
+          for(; j < kn; j++) /* short: no call */
             s->path[off + j] = k[j];
+        }
         f->p = p;
         if(!onpath(f, (uint32_t)ni, pi, off + kn, nd->hash, level + 1,
                    depth + 1))
