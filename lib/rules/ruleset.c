@@ -3434,6 +3434,7 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     const struct node *nd = NULL;
     size_t ni = 0;       /* nd's index */
     uint32_t npi = NONE; /* its rule path when it takes numbers inline */
+    const unsigned char *q0;
 #ifdef __SSE2__
     if(e - p >= 16) {
       /* the usual member start, "key": with a plain key of up to 13
@@ -3623,6 +3624,10 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         s->node_rec[ni] = (uint32_t)ki;
         s->keys[ki] = (struct keyrec){nd, l0, (uint32_t)s->nleaves};
       }
+    }
+    else if(depth < JSON_MAX_DEPTH && p < e && *p == '"' &&
+            (q0 = plain_run(p + 1, e)) < e && *q0 == '"') {
+      p = q0 + 1; /* a string no rule reads, without escapes: no call */
     }
     else if(!(p = sk_value(f, p, depth + 1))) {
       return false;
