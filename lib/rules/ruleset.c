@@ -159,6 +159,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
  * the hash table answers. */
 #define KIDS_MAX 8
 #define KIDS_TOKMAX 13 /* '"', key, '"', ':' in 16 bytes */
+#define KIDS_LTOKMAX 29 /* the same in 32 bytes */
+#define KIDS_LMAX 2
 struct kids {
   uint64_t key[KIDS_MAX];
   uint32_t node[KIDS_MAX];
@@ -182,6 +184,13 @@ struct kids {
    * kept by tok_refresh as rules are added */
   uint32_t toknum[KIDS_MAX];
   unsigned char tok[KIDS_MAX][16];
+  /* the same for keys of KIDS_TOKMAX + 1 to KIDS_LTOKMAX bytes (the
+   * first KIDS_LMAX of them), in 32 bytes: such a member is found
+   * without the key's hash (geometry's "firstCoordinates") */
+  uint8_t nltok;
+  uint32_t ltokmask[KIDS_LMAX];
+  uint32_t ltoknode[KIDS_LMAX];
+  unsigned char ltok[KIDS_LMAX][32];
 };
 
 /* A path node: a rule path, or a proper prefix of one before a '.'. */
@@ -499,6 +508,23 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
     }
     else {
       kd->tokpart = true;
+    }
+  }
+  else if(kl <= KIDS_LTOKMAX && kd->nltok < KIDS_LMAX) {
+    bool plain = true;
+    for(size_t i = koff; i < n; i++) {
+      unsigned char c = (unsigned char)p[i];
+      plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    if(plain) {
+      unsigned char *t = kd->ltok[kd->nltok];
+      memset(t, 0, 32);
+      t[0] = '"';
+      memcpy(t + 1, p + koff, kl);
+      t[kl + 1] = '"';
+      t[kl + 2] = ':';
+      kd->ltokmask[kd->nltok] = (uint32_t)((1ull << (kl + 3)) - 1);
+      kd->ltoknode[kd->nltok++] = rs->nnodes - 1;
     }
   }
   size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
@@ -3452,6 +3478,29 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
           kn = nd->len - nd->koff;
           p += kn + 3;
           goto value;
+        }
+      }
+      if(kd->nltok && e - p >= 32) {
+        /* a long member start: its two halves */
+        const __m128i x1 =
+            _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        for(unsigned j = 0; j < kd->nltok; j++) {
+          uint32_t eq =
+              (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                  x, _mm_loadu_si128(
+                         (const __m128i *)(const void *)kd->ltok[j]))) |
+              (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                  x1, _mm_loadu_si128(
+                          (const __m128i *)(const void *)(kd->ltok[j] + 16))))
+                  << 16;
+          if((eq & kd->ltokmask[j]) == kd->ltokmask[j]) {
+            ni = kd->ltoknode[j];
+            nd = &rs->nodes[ni];
+            k = (const char *)p + 1;
+            kn = nd->len - nd->koff;
+            p += kn + 3;
+            goto value;
+          }
         }
       }
       unsigned qm =
