@@ -3273,6 +3273,20 @@ static double floor_clamp(double x)
   return t > x ? t - 1 : t;
 }
 
+/* n < 10^8 as 8 ASCII digits, the last in the lowest byte, without a
+ * loop of divisions: split in halves of 4 digits, pairs, digits, all
+ * lanes at once (x * 10486 >> 20 is x / 100 for x < 10^4, x * 103 >> 10
+ * is x / 10 for x < 100). */
+static inline uint64_t ascii8(uint32_t n)
+{
+  uint64_t x = (n % 10000) | (uint64_t)(n / 10000) << 32, y, z;
+  y = ((x * 10486) >> 20) & 0x0000007f0000007full;
+  x = (x - y * 100) | y << 16;
+  z = ((x * 103) >> 10) & 0x000f000f000f000full;
+  x = (x - z * 10) | z << 8;
+  return x | 0x3030303030303030ull;
+}
+
 static void rcache_digits(struct rcache *c, double d)
 {
   double ad = fabs(d), lo = d < 0 ? -c->hi : c->lo,
@@ -3289,13 +3303,9 @@ static void rcache_digits(struct rcache *c, double d)
   uint32_t ihi = fh < 0 ? 0 : fh > 99999999 ? 99999999 : (uint32_t)fh;
   if(fh < 0 || ilo > ihi)
     return;
-  uint64_t vlo = 0, vhi = 0; /* the last digit in the lowest byte */
-  for(unsigned k = 0; k < 8; k++, ilo /= 10, ihi /= 10) {
-    vlo |= (uint64_t)('0' + ilo % 10) << (8 * k);
-    vhi |= (uint64_t)('0' + ihi % 10) << (8 * k);
-  }
-  c->alo = vlo;
-  c->ahi = vhi;
+  /* the last digit in the lowest byte */
+  c->alo = ascii8(ilo); /* ilo <= ihi <= 99999999 here */
+  c->ahi = ascii8(ihi);
   c->a = (uint8_t)a;
   c->neg = d < 0;
   c->ok = true;
