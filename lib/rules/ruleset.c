@@ -158,6 +158,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
  * instead of a hash of the path. Past KIDS_MAX such children, `over` and
  * the hash table answers. */
 #define KIDS_MAX 8
+#define RBITS_WORDS 8 /* scratch bitmode up to 512 rules */
 #define KIDS_TOKMAX 13 /* '"', key, '"', ':' in 16 bytes */
 #define KIDS_LTOKMAX 29 /* the same in 32 bytes */
 #define KIDS_LMAX 2
@@ -1394,8 +1395,14 @@ struct certhub_match_scratch {
    * duplicate key killing leaves sends the event through again (nosat) */
   size_t nout;
   bool dmarked;
-  bool marker;     /* a MARKER leaf was recorded */
-  uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
+  bool marker; /* a MARKER leaf was recorded */
+  /* (nrule + 63) / 64 words. bitmode (at most RBITS_WORDS words): the
+   * matched rules are these bits instead of out and rule_stamp, set as
+   * they match (no stamp to test, nothing to append, no ordering at the
+   * end). All zero between events, but for rdirty: a bitmode pass that
+   * did not reach its end (an error) may have left some set. */
+  uint64_t *rbits;
+  bool bitmode, rdirty;
   uint64_t *excl;  /* the anything-but entries a string value excludes */
   size_t nexcl;    /* words */
   /* the conditions add_hit was given since ncap was last zeroed (the
@@ -2822,10 +2829,14 @@ static bool skip_number(struct fl *f)
   return true;
 }
 
-/* Rule r matched this event (once in s->out). */
+/* Rule r matched this event (once in s->out, or its bit). */
 static inline __attribute__((always_inline)) void
 rule_matched(certhub_match_scratch *s, uint32_t r)
 {
+  if(s->bitmode) {
+    s->rbits[r / 64] |= (uint64_t)1 << (r % 64);
+    return;
+  }
   if(s->rule_stamp[r] != s->epoch) {
     s->rule_stamp[r] = s->epoch;
     s->out[s->nout++] = r;
@@ -3978,7 +3989,16 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
   if(!scratch_fit(s, rs))
     return CH_ERR_NOMEM;
   s->nosat = false;
+  size_t words = (rs->nrules + 63) / 64;
+  s->bitmode = words <= RBITS_WORDS;
 again:
+  if(s->rdirty) { /* only bitmode sets bits before the end */
+    size_t cw = (s->nrule + 63) / 64; /* allocated (at least words) */
+    memset(s->rbits, 0,
+           (cw < RBITS_WORDS ? cw : RBITS_WORDS) * sizeof(*s->rbits));
+    s->rdirty = false;
+  }
+  s->rdirty = s->bitmode;
   s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = s->nout = 0;
   s->skipped = s->dup = s->dmarked = s->marker = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
@@ -4066,7 +4086,10 @@ again:
       continue;
     uint32_t c = ht->cond, dr = rs->conds[c].direct;
     if(dr != NONE) { /* the rule matches: nothing to count or bind */
-      if(s->rule_stamp[dr] != ep) {
+      if(s->bitmode) {
+        s->rbits[dr / 64] |= (uint64_t)1 << (dr % 64);
+      }
+      else if(s->rule_stamp[dr] != ep) {
         s->rule_stamp[dr] = ep;
         s->out[nout++] = dr;
       }
@@ -4102,7 +4125,8 @@ again:
   }
   for(size_t t = 0; t < ntouched; t++) {
     const struct ralt *al = &rs->alts[s->touched[t]];
-    if(s->rule_stamp[al->rule] == ep ||
+    if((s->bitmode ? (s->rbits[al->rule / 64] >> (al->rule % 64)) & 1
+                   : s->rule_stamp[al->rule] == ep) ||
        s->alt_count[s->touched[t]] + al->nabsent < al->n)
       continue;
     size_t nhard = 0;
@@ -4130,13 +4154,27 @@ again:
       if(!r)
         continue;
     }
+    if(s->bitmode) {
+      s->rbits[al->rule / 64] |= (uint64_t)1 << (al->rule % 64);
+      continue;
+    }
     s->rule_stamp[al->rule] = ep;
     s->out[nout++] = al->rule;
   }
   /* In rule order: through a bitset when its words are few next to the
    * matches (each word is read and cleared), else a sort. */
-  size_t words = (rs->nrules + 63) / 64;
-  if(nout > 1 && words <= 2 * nout + 4) {
+  if(s->bitmode) { /* in rule order already */
+    uint64_t *bits = s->rbits;
+    nout = 0;
+    for(size_t w = 0; w < words; w++) {
+      uint64_t x = bits[w];
+      bits[w] = 0;
+      for(; x; x &= x - 1)
+        s->out[nout++] = 64 * w + (size_t)__builtin_ctzll(x);
+    }
+    s->rdirty = false;
+  }
+  else if(nout > 1 && words <= 2 * nout + 4) {
     uint64_t *bits = s->rbits;
     for(size_t i = 0; i < nout; i++)
       bits[s->out[i] / 64] |= (uint64_t)1 << (s->out[i] % 64);
