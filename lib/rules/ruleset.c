@@ -3734,7 +3734,17 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
  * object() would set them for the same numbers), so object() reads the
  * element from its start. The caller ensures the nesting limits hold
  * two levels down. */
-static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
+/* What obj_quiet learnt from the earlier elements of one array (the same
+ * kd): the child its last child member was followed by, and the member
+ * start of a plain key found to be no child's (zlen bytes; 0: none). */
+struct qhint {
+  unsigned next;
+  unsigned zmask, zlen;
+  unsigned char ztok[16];
+};
+
+static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
+                      struct qhint *qh)
 {
 #ifdef __SSE2__
   certhub_match_scratch *s = f->s;
@@ -3746,14 +3756,30 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
     if(e - p < 16)
       return false;
     const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    unsigned j = 0;
-    for(; j < kd->ntok; j++) {
-      unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-          x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
-      if((eq & kd->tokmask[j]) == kd->tokmask[j])
-        break;
+    unsigned j = qh->next, zm = qh->zmask;
+    /* the child that followed the last one first (x, then y), then the
+     * plain key an earlier element had (no child's), then all children
+     * (one matches at most: each start ends with '"' ':') */
+    if(j >= kd->ntok ||
+       ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j]))) &
+        kd->tokmask[j]) != kd->tokmask[j]) {
+      if(zm && ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                    x, _mm_loadu_si128(
+                           (const __m128i *)(const void *)qh->ztok))) &
+                zm) == zm) {
+        p += qh->zlen;
+        goto plain_value;
+      }
+      for(j = 0; j < kd->ntok; j++) {
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
+        if((eq & kd->tokmask[j]) == kd->tokmask[j])
+          break;
+      }
     }
     if(j < kd->ntok) { /* a child: a number that adds nothing, or back */
+      qh->next = j + 1 < kd->ntok ? j + 1 : 0;
       uint32_t pi = kd->toknum[j];
       if(pi == NONE)
         return false;
@@ -3782,7 +3808,11 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
          ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) &
           ((1u << t) - 1)))
         return false;
+      memcpy(qh->ztok, p, 16); /* the next elements' same key: no child's */
+      qh->zmask = (1u << (t + 2)) - 1;
+      qh->zlen = t + 2;
       p += t + 2;
+    plain_value:
       if(e - p >= 2 && is_digit(*p) && (p[1] == ',' || p[1] == '}')) {
         p++; /* a one-digit number ("z":0): valid, nothing to skip */
       }
@@ -3808,6 +3838,7 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
   (void)f;
   (void)kd;
   (void)depth;
+  (void)qh;
   return false;
 #endif
 }
@@ -3849,9 +3880,11 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
         self != NONE && level + 3 < EV_MAX_DEPTH && depth + 3 <= JSON_MAX_DEPTH
             ? &f->rs->nodes[self].kids
             : NULL;
+    struct qhint qh = {0, 0, 0, {0}};
     for(uint32_t i = 0;; i++) {
       s->stack[sd].index = i;
-      if(qk && f->p < f->end && *f->p == '{' && obj_quiet(f, qk, depth + 1)) {
+      if(qk && f->p < f->end && *f->p == '{' &&
+         obj_quiet(f, qk, depth + 1, &qh)) {
         /* read: nothing recorded */
       }
       else if(!onpath(f, self, pi, plen, h, level + 1, depth + 1)) {
