@@ -3728,12 +3728,15 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
  * that is no child's, skipped. The coordinate objects of a polygon are
  * such once their regions are saturated; this reads them without
  * object()'s general member handling (key records, path string, leaf
- * calls). true: read, f->p past the '}'. false: anything else (another
- * member, whitespace, an error, a number to record); f->p is unchanged
- * and nothing was recorded (only the interval caches and s->skipped, as
- * object() would set them for the same numbers), so object() reads the
- * element from its start. The caller ensures the nesting limits hold
- * two levels down. */
+ * calls). The elements that follow it as ",{" are read in turn while
+ * they are such. Returns the number of elements read, f->p past the
+ * last one's '}'; at the first element that is not such (another
+ * member, whitespace, an error, a number to record) it stops, f->p
+ * still past the '}' before it (or at the first's '{'), and nothing of
+ * it recorded (only the interval
+ * caches and s->skipped, as object() would set them for the same
+ * numbers), so the caller reads it (0: the first) from its start. The
+ * caller ensures the nesting limits hold two levels down. */
 /* What obj_quiet learnt from the earlier elements of one array (the same
  * kd): the child its last child member was followed by, and the member
  * start of a plain key found to be no child's (zlen bytes; 0: none). */
@@ -3743,18 +3746,19 @@ struct qhint {
   unsigned char ztok[16];
 };
 
-static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
+static unsigned obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
                       struct qhint *qh)
 {
 #ifdef __SSE2__
   certhub_match_scratch *s = f->s;
   const certhub_ruleset *rs = f->rs;
-  const unsigned char *const start = f->p, *p = start + 1, *e = f->end;
+  const unsigned char *p = f->p + 1, *e = f->end;
+  unsigned n = 0; /* elements read */
   if(kd->tokpart || p >= e || *p != '"')
-    return false;
+    return 0;
   for(;;) {
     if(e - p < 16)
-      return false;
+      return n;
     const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
     unsigned j = qh->next, zm = qh->zmask;
     /* the child that followed the last one first (x, then y), then the
@@ -3782,17 +3786,17 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
       qh->next = j + 1 < kd->ntok ? j + 1 : 0;
       uint32_t pi = kd->toknum[j];
       if(pi == NONE)
-        return false;
+        return n;
       p += kd->toklen[j];
       if(p >= e || (*p != '-' && !is_digit(*p)))
-        return false;
+        return n;
       const struct rpath *rp = &rs->paths[pi];
       double d;
       const unsigned char *q;
       bool nothing;
       if(!num_fast(p, e, &d, &q, s, rp, pi, &nothing) ||
          (!nothing && !num_adds_nothing(s, rp, pi, d)))
-        return false;
+        return n;
       p = q;
     }
     else { /* a plain key: no child's (no tokpart), its value skipped */
@@ -3807,7 +3811,7 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
          p[t + 1] != ':' ||
          ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) &
           ((1u << t) - 1)))
-        return false;
+        return n;
       memcpy(qh->ztok, p, 16); /* the next elements' same key: no child's */
       qh->zmask = (1u << (t + 2)) - 1;
       qh->zlen = t + 2;
@@ -3817,11 +3821,12 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
         p++; /* a one-digit number ("z":0): valid, nothing to skip */
       }
       else {
-        /* sk_value moves f->p on literals: put back for object() */
+        /* sk_value moves f->p on literals: put back for the caller */
+        const unsigned char *back = f->p;
         p = sk_value(f, p, depth + 1);
-        f->p = start;
+        f->p = back;
         if(!p)
-          return false;
+          return n;
       }
     }
     if(e - p >= 2 && p[0] == ',' && p[1] == '"') {
@@ -3829,17 +3834,24 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
       continue;
     }
     if(p < e && *p == '}') {
-      f->p = p + 1;
-      return true;
+      f->p = ++p;
+      n++;
+      /* the next element, if another object: read here, without the
+       * caller's loop and call */
+      if(e - p >= 3 && p[0] == ',' && p[1] == '{' && p[2] == '"') {
+        p += 2;
+        continue;
+      }
+      return n;
     }
-    return false;
+    return n;
   }
 #else
   (void)f;
   (void)kd;
   (void)depth;
   (void)qh;
-  return false;
+  return 0;
 #endif
 }
 
@@ -3883,9 +3895,10 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
     struct qhint qh = {0, 0, 0, {0}};
     for(uint32_t i = 0;; i++) {
       s->stack[sd].index = i;
+      unsigned nq;
       if(qk && f->p < f->end && *f->p == '{' &&
-         obj_quiet(f, qk, depth + 1, &qh)) {
-        /* read: nothing recorded */
+         (nq = obj_quiet(f, qk, depth + 1, &qh))) {
+        i += nq - 1; /* read: nothing recorded */
       }
       else if(!onpath(f, self, pi, plen, h, level + 1, depth + 1)) {
         return false;
