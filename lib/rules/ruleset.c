@@ -158,8 +158,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
  * instead of a hash of the path. Past KIDS_MAX such children, `over` and
  * the hash table answers. */
 #define KIDS_MAX 8
-#define RBITS_WORDS 8 /* scratch bitmode up to 512 rules */
-#define KIDS_TOKMAX 13 /* '"', key, '"', ':' in 16 bytes */
+#define RBITS_WORDS 8   /* scratch bitmode up to 512 rules */
+#define KIDS_TOKMAX 13  /* '"', key, '"', ':' in 16 bytes */
 #define KIDS_LTOKMAX 29 /* the same in 32 bytes */
 #define KIDS_LMAX 2
 struct kids {
@@ -1403,8 +1403,8 @@ struct certhub_match_scratch {
    * did not reach its end (an error) may have left some set. */
   uint64_t *rbits;
   bool bitmode, rdirty;
-  uint64_t *excl;  /* the anything-but entries a string value excludes */
-  size_t nexcl;    /* words */
+  uint64_t *excl; /* the anything-but entries a string value excludes */
+  size_t nexcl;   /* words */
   /* the conditions add_hit was given since ncap was last zeroed (the
    * last MEMO_CONDS of them; ncap counts all) */
   uint32_t cap[MEMO_CONDS];
@@ -3747,7 +3747,7 @@ struct qhint {
 };
 
 static unsigned obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
-                      struct qhint *qh)
+                          struct qhint *qh)
 {
 #ifdef __SSE2__
   certhub_match_scratch *s = f->s;
@@ -3768,10 +3768,10 @@ static unsigned obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
        ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
             x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j]))) &
         kd->tokmask[j]) != kd->tokmask[j]) {
-      if(zm && ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                    x, _mm_loadu_si128(
-                           (const __m128i *)(const void *)qh->ztok))) &
-                zm) == zm) {
+      if(zm &&
+         ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+              x, _mm_loadu_si128((const __m128i *)(const void *)qh->ztok))) &
+          zm) == zm) {
         p += qh->zlen;
         goto plain_value;
       }
