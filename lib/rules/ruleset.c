@@ -158,7 +158,10 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
  * instead of a hash of the path. Past KIDS_MAX such children, `over` and
  * the hash table answers. */
 #define KIDS_MAX 8
-#define KIDS_TOKMAX 13 /* '"', key, '"', ':' in 16 bytes */
+#define RBITS_WORDS 8   /* scratch bitmode up to 512 rules */
+#define KIDS_TOKMAX 13  /* '"', key, '"', ':' in 16 bytes */
+#define KIDS_LTOKMAX 29 /* the same in 32 bytes */
+#define KIDS_LMAX 2
 struct kids {
   uint64_t key[KIDS_MAX];
   uint32_t node[KIDS_MAX];
@@ -182,6 +185,13 @@ struct kids {
    * kept by tok_refresh as rules are added */
   uint32_t toknum[KIDS_MAX];
   unsigned char tok[KIDS_MAX][16];
+  /* the same for keys of KIDS_TOKMAX + 1 to KIDS_LTOKMAX bytes (the
+   * first KIDS_LMAX of them), in 32 bytes: such a member is found
+   * without the key's hash (geometry's "firstCoordinates") */
+  uint8_t nltok;
+  uint32_t ltokmask[KIDS_LMAX];
+  uint32_t ltoknode[KIDS_LMAX];
+  unsigned char ltok[KIDS_LMAX][32];
 };
 
 /* A path node: a rule path, or a proper prefix of one before a '.'. */
@@ -499,6 +509,23 @@ static struct node *node_get(certhub_ruleset *rs, const char *p, size_t n)
     }
     else {
       kd->tokpart = true;
+    }
+  }
+  else if(kl <= KIDS_LTOKMAX && kd->nltok < KIDS_LMAX) {
+    bool plain = true;
+    for(size_t i = koff; i < n; i++) {
+      unsigned char c = (unsigned char)p[i];
+      plain &= c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    }
+    if(plain) {
+      unsigned char *t = kd->ltok[kd->nltok];
+      memset(t, 0, 32);
+      t[0] = '"';
+      memcpy(t + 1, p + koff, kl);
+      t[kl + 1] = '"';
+      t[kl + 2] = ':';
+      kd->ltokmask[kd->nltok] = (uint32_t)((1ull << (kl + 3)) - 1);
+      kd->ltoknode[kd->nltok++] = rs->nnodes - 1;
     }
   }
   size_t mask = rs->ntabsize - 1, j = (size_t)h & mask;
@@ -1368,10 +1395,16 @@ struct certhub_match_scratch {
    * duplicate key killing leaves sends the event through again (nosat) */
   size_t nout;
   bool dmarked;
-  bool marker;     /* a MARKER leaf was recorded */
-  uint64_t *rbits; /* (nrule + 63) / 64 words, all zero between events */
-  uint64_t *excl;  /* the anything-but entries a string value excludes */
-  size_t nexcl;    /* words */
+  bool marker; /* a MARKER leaf was recorded */
+  /* (nrule + 63) / 64 words. bitmode (at most RBITS_WORDS words): the
+   * matched rules are these bits instead of out and rule_stamp, set as
+   * they match (no stamp to test, nothing to append, no ordering at the
+   * end). All zero between events, but for rdirty: a bitmode pass that
+   * did not reach its end (an error) may have left some set. */
+  uint64_t *rbits;
+  bool bitmode, rdirty;
+  uint64_t *excl; /* the anything-but entries a string value excludes */
+  size_t nexcl;   /* words */
   /* the conditions add_hit was given since ncap was last zeroed (the
    * last MEMO_CONDS of them; ncap counts all) */
   uint32_t cap[MEMO_CONDS];
@@ -1522,12 +1555,13 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
       memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     }
   }
-  if(rs->maxpath + 1 > s->cappath) {
-    char *np = realloc(s->path, rs->maxpath + 1);
+  /* 8 bytes of slack: object() copies keys into it a word at a time */
+  if(rs->maxpath + 1 + 8 > s->cappath) {
+    char *np = realloc(s->path, rs->maxpath + 1 + 8);
     if(!np)
       return false;
     s->path = np;
-    s->cappath = rs->maxpath + 1;
+    s->cappath = rs->maxpath + 1 + 8;
   }
   next_epoch(s);
   return true;
@@ -2795,10 +2829,14 @@ static bool skip_number(struct fl *f)
   return true;
 }
 
-/* Rule r matched this event (once in s->out). */
+/* Rule r matched this event (once in s->out, or its bit). */
 static inline __attribute__((always_inline)) void
 rule_matched(certhub_match_scratch *s, uint32_t r)
 {
+  if(s->bitmode) {
+    s->rbits[r / 64] |= (uint64_t)1 << (r % 64);
+    return;
+  }
   if(s->rule_stamp[r] != s->epoch) {
     s->rule_stamp[r] = s->epoch;
     s->out[s->nout++] = r;
@@ -3246,6 +3284,20 @@ static double floor_clamp(double x)
   return t > x ? t - 1 : t;
 }
 
+/* n < 10^8 as 8 ASCII digits, the last in the lowest byte, without a
+ * loop of divisions: split in halves of 4 digits, pairs, digits, all
+ * lanes at once (x * 10486 >> 20 is x / 100 for x < 10^4, x * 103 >> 10
+ * is x / 10 for x < 100). */
+static inline uint64_t ascii8(uint32_t n)
+{
+  uint64_t x = (n % 10000) | (uint64_t)(n / 10000) << 32, y, z;
+  y = ((x * 10486) >> 20) & 0x0000007f0000007full;
+  x = (x - y * 100) | y << 16;
+  z = ((x * 103) >> 10) & 0x000f000f000f000full;
+  x = (x - z * 10) | z << 8;
+  return x | 0x3030303030303030ull;
+}
+
 static void rcache_digits(struct rcache *c, double d)
 {
   double ad = fabs(d), lo = d < 0 ? -c->hi : c->lo,
@@ -3262,13 +3314,9 @@ static void rcache_digits(struct rcache *c, double d)
   uint32_t ihi = fh < 0 ? 0 : fh > 99999999 ? 99999999 : (uint32_t)fh;
   if(fh < 0 || ilo > ihi)
     return;
-  uint64_t vlo = 0, vhi = 0; /* the last digit in the lowest byte */
-  for(unsigned k = 0; k < 8; k++, ilo /= 10, ihi /= 10) {
-    vlo |= (uint64_t)('0' + ilo % 10) << (8 * k);
-    vhi |= (uint64_t)('0' + ihi % 10) << (8 * k);
-  }
-  c->alo = vlo;
-  c->ahi = vhi;
+  /* the last digit in the lowest byte */
+  c->alo = ascii8(ilo); /* ilo <= ihi <= 99999999 here */
+  c->ahi = ascii8(ihi);
   c->a = (uint8_t)a;
   c->neg = d < 0;
   c->ok = true;
@@ -3433,6 +3481,7 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
     const struct node *nd = NULL;
     size_t ni = 0;       /* nd's index */
     uint32_t npi = NONE; /* its rule path when it takes numbers inline */
+    const unsigned char *q0;
 #ifdef __SSE2__
     if(e - p >= 16) {
       /* the usual member start, "key": with a plain key of up to 13
@@ -3450,6 +3499,29 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
           kn = nd->len - nd->koff;
           p += kn + 3;
           goto value;
+        }
+      }
+      if(kd->nltok && e - p >= 32) {
+        /* a long member start: its two halves */
+        const __m128i x1 =
+            _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        for(unsigned j = 0; j < kd->nltok; j++) {
+          uint32_t eq =
+              (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                  x, _mm_loadu_si128(
+                         (const __m128i *)(const void *)kd->ltok[j]))) |
+              (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                  x1, _mm_loadu_si128(
+                          (const __m128i *)(const void *)(kd->ltok[j] + 16))))
+                  << 16;
+          if((eq & kd->ltokmask[j]) == kd->ltokmask[j]) {
+            ni = kd->ltoknode[j];
+            nd = &rs->nodes[ni];
+            k = (const char *)p + 1;
+            kn = nd->len - nd->koff;
+            p += kn + 3;
+            goto value;
+          }
         }
       }
       unsigned qm =
@@ -3583,9 +3655,17 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         /* the path string is read below this key only (node_find2 and
          * string() in objects deeper down): written when descending
          * into a container */
-        if(k != s->path + off && p < e && (*p == '{' || *p == '['))
-          for(size_t j = 0; j < kn; j++) /* short: no call */
+        if(k != s->path + off && p < e && (*p == '{' || *p == '[')) {
+          size_t j = 0;
+          /* a word at a time while the event has 8 bytes at k + j (the
+           * bytes past the key land in s->path's slack or are
+           * overwritten by what follows) */
+          if(e - (const unsigned char *)k >= (ptrdiff_t)kn + 8)
+            for(; j < kn; j += 8)
+              memcpy(s->path + off + j, k + j, 8);
+          for(; j < kn; j++) /* short: no call */
             s->path[off + j] = k[j];
+        }
         f->p = p;
         if(!onpath(f, (uint32_t)ni, pi, off + kn, nd->hash, level + 1,
                    depth + 1))
@@ -3614,6 +3694,10 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
         s->node_rec[ni] = (uint32_t)ki;
         s->keys[ki] = (struct keyrec){nd, l0, (uint32_t)s->nleaves};
       }
+    }
+    else if(depth < JSON_MAX_DEPTH && p < e && *p == '"' &&
+            (q0 = plain_run(p + 1, e)) < e && *q0 == '"') {
+      p = q0 + 1; /* a string no rule reads, without escapes: no call */
     }
     else if(!(p = sk_value(f, p, depth + 1))) {
       return false;
@@ -3644,45 +3728,75 @@ static bool object(struct fl *f, uint32_t self, size_t plen, uint64_t h,
  * that is no child's, skipped. The coordinate objects of a polygon are
  * such once their regions are saturated; this reads them without
  * object()'s general member handling (key records, path string, leaf
- * calls). true: read, f->p past the '}'. false: anything else (another
- * member, whitespace, an error, a number to record); f->p is unchanged
- * and nothing was recorded (only the interval caches and s->skipped, as
- * object() would set them for the same numbers), so object() reads the
- * element from its start. The caller ensures the nesting limits hold
- * two levels down. */
-static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
+ * calls). The elements that follow it as ",{" are read in turn while
+ * they are such. Returns the number of elements read, f->p past the
+ * last one's '}'; at the first element that is not such (another
+ * member, whitespace, an error, a number to record) it stops, f->p
+ * still past the '}' before it (or at the first's '{'), and nothing of
+ * it recorded (only the interval
+ * caches and s->skipped, as object() would set them for the same
+ * numbers), so the caller reads it (0: the first) from its start. The
+ * caller ensures the nesting limits hold two levels down. */
+/* What obj_quiet learnt from the earlier elements of one array (the same
+ * kd): the child its last child member was followed by, and the member
+ * start of a plain key found to be no child's (zlen bytes; 0: none). */
+struct qhint {
+  unsigned next;
+  unsigned zmask, zlen;
+  unsigned char ztok[16];
+};
+
+static unsigned obj_quiet(struct fl *f, const struct kids *kd, unsigned depth,
+                          struct qhint *qh)
 {
 #ifdef __SSE2__
   certhub_match_scratch *s = f->s;
   const certhub_ruleset *rs = f->rs;
-  const unsigned char *const start = f->p, *p = start + 1, *e = f->end;
+  const unsigned char *p = f->p + 1, *e = f->end;
+  unsigned n = 0; /* elements read */
   if(kd->tokpart || p >= e || *p != '"')
-    return false;
+    return 0;
   for(;;) {
     if(e - p < 16)
-      return false;
+      return n;
     const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    unsigned j = 0;
-    for(; j < kd->ntok; j++) {
-      unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-          x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
-      if((eq & kd->tokmask[j]) == kd->tokmask[j])
-        break;
+    unsigned j = qh->next, zm = qh->zmask;
+    /* the child that followed the last one first (x, then y), then the
+     * plain key an earlier element had (no child's), then all children
+     * (one matches at most: each start ends with '"' ':') */
+    if(j >= kd->ntok ||
+       ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j]))) &
+        kd->tokmask[j]) != kd->tokmask[j]) {
+      if(zm &&
+         ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+              x, _mm_loadu_si128((const __m128i *)(const void *)qh->ztok))) &
+          zm) == zm) {
+        p += qh->zlen;
+        goto plain_value;
+      }
+      for(j = 0; j < kd->ntok; j++) {
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            x, _mm_loadu_si128((const __m128i *)(const void *)kd->tok[j])));
+        if((eq & kd->tokmask[j]) == kd->tokmask[j])
+          break;
+      }
     }
     if(j < kd->ntok) { /* a child: a number that adds nothing, or back */
+      qh->next = j + 1 < kd->ntok ? j + 1 : 0;
       uint32_t pi = kd->toknum[j];
       if(pi == NONE)
-        return false;
+        return n;
       p += kd->toklen[j];
       if(p >= e || (*p != '-' && !is_digit(*p)))
-        return false;
+        return n;
       const struct rpath *rp = &rs->paths[pi];
       double d;
       const unsigned char *q;
       bool nothing;
       if(!num_fast(p, e, &d, &q, s, rp, pi, &nothing) ||
          (!nothing && !num_adds_nothing(s, rp, pi, d)))
-        return false;
+        return n;
       p = q;
     }
     else { /* a plain key: no child's (no tokpart), its value skipped */
@@ -3697,17 +3811,22 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
          p[t + 1] != ':' ||
          ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.'))) &
           ((1u << t) - 1)))
-        return false;
+        return n;
+      memcpy(qh->ztok, p, 16); /* the next elements' same key: no child's */
+      qh->zmask = (1u << (t + 2)) - 1;
+      qh->zlen = t + 2;
       p += t + 2;
+    plain_value:
       if(e - p >= 2 && is_digit(*p) && (p[1] == ',' || p[1] == '}')) {
         p++; /* a one-digit number ("z":0): valid, nothing to skip */
       }
       else {
-        /* sk_value moves f->p on literals: put back for object() */
+        /* sk_value moves f->p on literals: put back for the caller */
+        const unsigned char *back = f->p;
         p = sk_value(f, p, depth + 1);
-        f->p = start;
+        f->p = back;
         if(!p)
-          return false;
+          return n;
       }
     }
     if(e - p >= 2 && p[0] == ',' && p[1] == '"') {
@@ -3715,16 +3834,24 @@ static bool obj_quiet(struct fl *f, const struct kids *kd, unsigned depth)
       continue;
     }
     if(p < e && *p == '}') {
-      f->p = p + 1;
-      return true;
+      f->p = ++p;
+      n++;
+      /* the next element, if another object: read here, without the
+       * caller's loop and call */
+      if(e - p >= 3 && p[0] == ',' && p[1] == '{' && p[2] == '"') {
+        p += 2;
+        continue;
+      }
+      return n;
     }
-    return false;
+    return n;
   }
 #else
   (void)f;
   (void)kd;
   (void)depth;
-  return false;
+  (void)qh;
+  return 0;
 #endif
 }
 
@@ -3765,10 +3892,13 @@ static bool onpath(struct fl *f, uint32_t self, uint32_t pi, size_t plen,
         self != NONE && level + 3 < EV_MAX_DEPTH && depth + 3 <= JSON_MAX_DEPTH
             ? &f->rs->nodes[self].kids
             : NULL;
+    struct qhint qh = {0, 0, 0, {0}};
     for(uint32_t i = 0;; i++) {
       s->stack[sd].index = i;
-      if(qk && f->p < f->end && *f->p == '{' && obj_quiet(f, qk, depth + 1)) {
-        /* read: nothing recorded */
+      unsigned nq;
+      if(qk && f->p < f->end && *f->p == '{' &&
+         (nq = obj_quiet(f, qk, depth + 1, &qh))) {
+        i += nq - 1; /* read: nothing recorded */
       }
       else if(!onpath(f, self, pi, plen, h, level + 1, depth + 1)) {
         return false;
@@ -3905,7 +4035,16 @@ ch_err certhub_ruleset_match(const certhub_ruleset *rs,
   if(!scratch_fit(s, rs))
     return CH_ERR_NOMEM;
   s->nosat = false;
+  size_t words = (rs->nrules + 63) / 64;
+  s->bitmode = words <= RBITS_WORDS;
 again:
+  if(s->rdirty) { /* only bitmode sets bits before the end */
+    size_t cw = (s->nrule + 63) / 64; /* allocated (at least words) */
+    memset(s->rbits, 0,
+           (cw < RBITS_WORDS ? cw : RBITS_WORDS) * sizeof(*s->rbits));
+    s->rdirty = false;
+  }
+  s->rdirty = s->bitmode;
   s->nleaves = s->nctx = s->nhits = s->nkeys = s->depth = s->nout = 0;
   s->skipped = s->dup = s->dmarked = s->marker = false;
   if(++s->satep == 0) { /* wrapped: forget every region's stamp */
@@ -3993,7 +4132,10 @@ again:
       continue;
     uint32_t c = ht->cond, dr = rs->conds[c].direct;
     if(dr != NONE) { /* the rule matches: nothing to count or bind */
-      if(s->rule_stamp[dr] != ep) {
+      if(s->bitmode) {
+        s->rbits[dr / 64] |= (uint64_t)1 << (dr % 64);
+      }
+      else if(s->rule_stamp[dr] != ep) {
         s->rule_stamp[dr] = ep;
         s->out[nout++] = dr;
       }
@@ -4029,7 +4171,8 @@ again:
   }
   for(size_t t = 0; t < ntouched; t++) {
     const struct ralt *al = &rs->alts[s->touched[t]];
-    if(s->rule_stamp[al->rule] == ep ||
+    if((s->bitmode ? (s->rbits[al->rule / 64] >> (al->rule % 64)) & 1
+                   : s->rule_stamp[al->rule] == ep) ||
        s->alt_count[s->touched[t]] + al->nabsent < al->n)
       continue;
     size_t nhard = 0;
@@ -4057,13 +4200,27 @@ again:
       if(!r)
         continue;
     }
+    if(s->bitmode) {
+      s->rbits[al->rule / 64] |= (uint64_t)1 << (al->rule % 64);
+      continue;
+    }
     s->rule_stamp[al->rule] = ep;
     s->out[nout++] = al->rule;
   }
   /* In rule order: through a bitset when its words are few next to the
    * matches (each word is read and cleared), else a sort. */
-  size_t words = (rs->nrules + 63) / 64;
-  if(nout > 1 && words <= 2 * nout + 4) {
+  if(s->bitmode) { /* in rule order already */
+    uint64_t *bits = s->rbits;
+    nout = 0;
+    for(size_t w = 0; w < words; w++) {
+      uint64_t x = bits[w];
+      bits[w] = 0;
+      for(; x; x &= x - 1)
+        s->out[nout++] = 64 * w + (size_t)__builtin_ctzll(x);
+    }
+    s->rdirty = false;
+  }
+  else if(nout > 1 && words <= 2 * nout + 4) {
     uint64_t *bits = s->rbits;
     for(size_t i = 0; i < nout; i++)
       bits[s->out[i] / 64] |= (uint64_t)1 << (s->out[i] % 64);
