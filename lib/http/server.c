@@ -1056,6 +1056,7 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
     goto out;
   }
   h->acc_started = true;
+  pthread_setname_np(h->acc, "certhub-accept"); /* in top -H, ps -L */
   char host[INET6_ADDRSTRLEN] = "";
   if(v6)
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host,
