@@ -733,8 +733,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
   *con_cls = NULL;
 }
 
-/* A connection of worker cls closed: MHD calls this for each connection
- * it took (MHD_add_connection succeeded), once. */
+/* A connection of worker cls closed. MHD tells each connection it started
+ * once; one it took (MHD_add_connection said yes) but dropped before its
+ * start would stay counted: in 0.9.75 only at the daemon's own limit, which
+ * the accept thread's total keeps it under, or when out of memory. */
 static void on_connection(void *cls, struct MHD_Connection *conn,
                           void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
