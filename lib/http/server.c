@@ -16,9 +16,9 @@
  *
  * Why not MHD's thread pool: each of its workers has the listen socket in
  * its own epoll set, and the one that wakes accepts the pending connections
- * in a series (up to ten at once), so a client's keep-alive connections,
- * opened together, often all landed on one worker and their requests were
- * parsed one after another (docs/PERFORMANCE.md). The accept thread here
+ * in a series, so a client's keep-alive connections, opened together, often
+ * all landed on one worker and their requests were parsed one after another
+ * (docs/PERFORMANCE.md). The accept thread here
  * hands each connection (MHD_add_connection) to the worker with the fewest
  * open connections, ties to the next in turn: 8 connections opened at once
  * on 4 workers are 2 on each.
@@ -99,22 +99,21 @@ typedef struct ckpt_thread {
 typedef struct http_worker {
   struct MHD_Daemon *d;
   certhub_http *h;
-  unsigned idx;
   unsigned open;     /* connections handed to it and not closed yet */
   uint64_t conns;    /* connections handed to it */
   uint64_t requests; /* requests begun on it */
 } http_worker;
 
 struct certhub_http {
-  http_worker *w;      /* threads of them */
-  unsigned n_w;        /* started */
-  int lfd;             /* the listen socket, -1: none */
-  int wake[2];         /* the accept thread's stop pipe, -1: none */
-  pthread_t acc;       /* the accept thread */
+  http_worker *w; /* threads of them */
+  unsigned n_w;   /* started */
+  int lfd;        /* the listen socket, -1: none */
+  int wake[2];    /* the accept thread's stop pipe, -1: none */
+  pthread_t acc;  /* the accept thread */
   bool acc_started;
-  unsigned next;       /* the worker the next tie goes to (accept thread) */
-  unsigned open;       /* connections open over all workers (atomic) */
-  uint64_t refused;    /* closed at once: MAX_CONNECTIONS open (atomic) */
+  unsigned next;    /* the worker the next tie goes to (accept thread) */
+  unsigned open;    /* connections open over all workers (atomic) */
+  uint64_t refused; /* closed at once: MAX_CONNECTIONS open (atomic) */
   store_pool pool;
   pthread_mutex_t write_mu; /* one API writer at a time */
   write_stats ws;
@@ -887,8 +886,11 @@ static void *accept_main(void *arg)
                            {.fd = h->lfd, .events = POLLIN}};
     int r = poll(pf, ok ? 2 : 1, ok ? -1 : ACCEPT_BACKOFF_MS);
     if(r < 0 && errno != EINTR) {
+      /* out of memory: wait and go on, the server must not go deaf */
       hlog(h, "accept thread: poll: %s", strerror(errno));
-      break;
+      struct timespec ts = {0, ACCEPT_BACKOFF_MS * 1000000L};
+      nanosleep(&ts, NULL);
+      continue;
     }
     if(r > 0 && pf[0].revents)
       break; /* certhub_http_stop() */
@@ -1031,7 +1033,6 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
   for(; h->n_w < h->threads; h->n_w++) {
     http_worker *w = &h->w[h->n_w];
     w->h = h;
-    w->idx = h->n_w;
     w->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, w, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -1041,8 +1042,8 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
         h->cert_pem ? tls : &tls[2], MHD_OPTION_END);
     if(!w->d) {
       rc = CH_ERR_IO;
-      if(asprintf(errmsg, "cannot start the API's worker %u on %s%s%s",
-                  h->n_w, h->listen, h->cert_pem ? " with TLS" : "",
+      if(asprintf(errmsg, "cannot start the API's worker %u on %s%s%s", h->n_w,
+                  h->listen, h->cert_pem ? " with TLS" : "",
                   h->cert_pem ? " (bad TLS material?)" : "") < 0)
         *errmsg = NULL;
       goto out;
