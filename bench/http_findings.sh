@@ -66,6 +66,14 @@ curl -sf "http://127.0.0.1:$port/metrics" | tee "$tmp/metrics" | awk -v n="$tota
       v["certhub_http_checkpoints_total"], v["certhub_http_checkpoint_seconds_total"],
       v["certhub_http_write_lock_seconds_total"] * 20000 / n }' || true
 [ -z "${CH_BENCH_METRICS:-}" ] || grep "^certhub_http" "$tmp/metrics" || true
+# Requests and connections each API worker took (certhub_http_worker_* on
+# /metrics; absent in builds before them, where the threads' CPU below
+# shows the spread).
+awk '/^certhub_http_worker_(requests|connections)_total\{/ {
+    w = $1; sub(/.*worker="/, "", w); sub(/".*/, "", w)
+    if ($1 ~ /requests/) r[w] = $2; else c[w] = $2; n = w + 1 }
+  END { if (n) { printf "# workers (requests/connections):"
+    for (i = 0; i < n; i++) printf " %d:%d/%d", i, r[i], c[i]; print "" } }' "$tmp/metrics"
 # CPU seconds of each server thread (MHD's workers: how the connections
 # were spread over them; the checkpointer).
 for tk in /proc/$spid/task/*; do

@@ -2,8 +2,9 @@
  * certhub_http: the HTTP API of `certhub serve` (JSON over HTTP/1.1, TLS
  * when a certificate is configured), and the API tokens it checks.
  *
- * The server runs its own threads (libmicrohttpd's thread pool) and opens
- * its own store handles (one per worker, SQLite handles are single-thread),
+ * The server runs its own threads (an accept thread that hands each
+ * connection to the worker with the fewest open, and one libmicrohttpd
+ * daemon of one thread per worker) and opens its own store handles (one per worker, SQLite handles are single-thread),
  * so it shares nothing with the daemon loop's handle. Writes through the
  * API are serialized by one mutex and each runs in BEGIN IMMEDIATE.
  *

@@ -1,7 +1,8 @@
 /*
- * The HTTP server: libmicrohttpd with its own thread pool, a pool of store
- * handles (SQLite handles are single-thread: each request borrows one for
- * its duration), and the request path:
+ * The HTTP server: an accept thread and `threads` libmicrohttpd daemons of
+ * one thread each (the workers), a pool of store handles (SQLite handles
+ * are single-thread: each request borrows one for its duration), and the
+ * request path:
  *
  *   first call: route (404/405) -> token (401/403) -> Content-Type (415)
  *               -> Content-Length over the limit (413), answered at once
@@ -12,18 +13,30 @@
  *               outside the write mutex), then the handler, in BEGIN
  *               IMMEDIATE under the write mutex for writing routes, then
  *               the JSON reply.
+ *
+ * Why not MHD's thread pool: each of its workers has the listen socket in
+ * its own epoll set, and the one that wakes accepts the pending connections
+ * in a series, so a client's keep-alive connections, opened together, often
+ * all landed on one worker and their requests were parsed one after another
+ * (docs/PERFORMANCE.md). The accept thread here
+ * hands each connection (MHD_add_connection) to the worker with the fewest
+ * open connections, ties to the next in turn: 8 connections opened at once
+ * on 4 workers are 2 on each.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_int.h"
 
@@ -33,7 +46,11 @@
  * this bounds the sum (1024 connections could otherwise hold 6 GiB). At
  * least four bodies of max_body fit. */
 #define BODIES_CAP ((size_t)64 << 20)
-#define MAX_CONNECTIONS 1024u
+#define MAX_CONNECTIONS 1024u /* over all workers */
+/* After accept() failed for want of descriptors or memory: wait this long
+ * (ms) before the next, rather than spin on a listen socket that stays
+ * readable. */
+#define ACCEPT_BACKOFF_MS 100
 /* The checkpointer copies the WAL into the database once the API's commits
  * have made it CKPT_PAGES pages, and again each CKPT_STEP pages more; the
  * API's handles finish the checkpoint in their commit (SQLite's own
@@ -76,8 +93,27 @@ typedef struct ckpt_thread {
   certhub_store *s;
 } ckpt_thread;
 
-struct certhub_http {
+/* One worker: a libmicrohttpd daemon with one thread and no listen socket
+ * of its own. The counters are atomics: the accept thread and the worker
+ * update them, /metrics reads them. */
+typedef struct http_worker {
   struct MHD_Daemon *d;
+  certhub_http *h;
+  unsigned open;     /* connections handed to it and not closed yet */
+  uint64_t conns;    /* connections handed to it */
+  uint64_t requests; /* requests begun on it */
+} http_worker;
+
+struct certhub_http {
+  http_worker *w; /* threads of them */
+  unsigned n_w;   /* started */
+  int lfd;        /* the listen socket, -1: none */
+  int wake[2];    /* the accept thread's stop pipe, -1: none */
+  pthread_t acc;  /* the accept thread */
+  bool acc_started;
+  unsigned next;    /* the worker the next tie goes to (accept thread) */
+  unsigned open;    /* connections open over all workers (atomic) */
+  uint64_t refused; /* closed at once: MAX_CONNECTIONS open (atomic) */
   store_pool pool;
   pthread_mutex_t write_mu; /* one API writer at a time */
   write_stats ws;
@@ -354,6 +390,32 @@ void ch_http_server_metrics(const certhub_http *h, FILE *f)
   metric(f, "certhub_http_wal_pages", "gauge",
          "Pages in the WAL after the API's last commit.",
          (double)stat_get(&w->wal_pages));
+  metric(f, "certhub_http_connections_refused_total", "counter",
+         "Connections closed at once: the server had its limit of them open.",
+         (double)stat_get(&h->refused));
+  /* per worker: how the accept thread spread the connections */
+  static const struct {
+    const char *name, *type, *help;
+  } per[] = {
+      {"certhub_http_worker_connections", "gauge",
+       "Connections open on each API worker thread."},
+      {"certhub_http_worker_connections_total", "counter",
+       "Connections handed to each API worker thread."},
+      {"certhub_http_worker_requests_total", "counter",
+       "Requests begun on each API worker thread."},
+  };
+  for(size_t m = 0; m < CH_ARRAY_LEN(per); m++) {
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", per[m].name, per[m].help,
+            per[m].name, per[m].type);
+    for(unsigned i = 0; i < h->n_w; i++) {
+      const http_worker *k = &h->w[i];
+      uint64_t v = m == 0   ? __atomic_load_n(&k->open, __ATOMIC_RELAXED)
+                   : m == 1 ? stat_get(&k->conns)
+                            : stat_get(&k->requests);
+      fprintf(f, "%s{worker=\"%u\"} %llu\n", per[m].name, i,
+              (unsigned long long)v);
+    }
+  }
 }
 
 /* ---- responses -------------------------------------------------------- */
@@ -604,12 +666,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-  certhub_http *h = cls;
+  http_worker *w = cls;
+  certhub_http *h = w->h;
   conn_state *cs = *con_cls;
   ch_http_resp rs = {0};
   char allow[128] = "";
   (void)version;
   if(!cs) {
+    stat_add(&w->requests, 1);
     if(!(cs = calloc(1, sizeof(*cs))))
       return MHD_NO;
     ch_buf_init(&cs->body, h->max_body);
@@ -668,9 +732,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
   *con_cls = NULL;
 }
 
+/* A connection of worker cls closed. MHD tells each connection it started
+ * once; one it took (MHD_add_connection said yes) but dropped before its
+ * start would stay counted: in 0.9.75 only at the daemon's own limit, which
+ * the accept thread's total keeps it under, or when out of memory. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+  http_worker *w = cls;
+  (void)conn;
+  (void)socket_context;
+  if(toe != MHD_CONNECTION_NOTIFY_CLOSED)
+    return;
+  __atomic_sub_fetch(&w->open, 1, __ATOMIC_RELAXED);
+  __atomic_sub_fetch(&w->h->open, 1, __ATOMIC_RELAXED);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-  certhub_http *h = cls;
+  http_worker *w = cls;
+  certhub_http *h = w->h;
   char msg[1024];
   vsnprintf(msg, sizeof(msg), fmt, ap);
   size_t n = strlen(msg);
@@ -739,6 +821,113 @@ bad:
   return CH_ERR_USAGE;
 }
 
+/* ---- the accept thread ------------------------------------------------ */
+
+/* The worker for the next connection: the fewest open, ties to the first
+ * from h->next on (round robin while the counts are equal). */
+static http_worker *pick_worker(certhub_http *h)
+{
+  unsigned best = h->next % h->n_w, best_open = UINT32_MAX;
+  for(unsigned k = 0; k < h->n_w; k++) {
+    unsigned i = (h->next + k) % h->n_w;
+    unsigned o = __atomic_load_n(&h->w[i].open, __ATOMIC_RELAXED);
+    if(o < best_open) {
+      best = i;
+      best_open = o;
+    }
+  }
+  h->next = best + 1;
+  return &h->w[best];
+}
+
+/* Accept what is pending (at most a batch, then the stop pipe is looked at
+ * again). False after accept() failed for want of resources. */
+static bool accept_some(certhub_http *h)
+{
+  for(int n = 0; n < 64; n++) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = accept4(h->lfd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if(fd < 0) {
+      if(errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+        continue;
+      if(errno == EAGAIN || errno == EWOULDBLOCK)
+        return true;
+      hlog(h, "accept: %s", strerror(errno));
+      return false;
+    }
+    /* the limit over all workers (MHD's own is per daemon) */
+    if(__atomic_load_n(&h->open, __ATOMIC_RELAXED) >= MAX_CONNECTIONS) {
+      close(fd);
+      stat_add(&h->refused, 1);
+      continue;
+    }
+    http_worker *w = pick_worker(h);
+    __atomic_add_fetch(&w->open, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&h->open, 1, __ATOMIC_RELAXED);
+    /* MHD owns fd from here, closed by it on failure as well */
+    if(MHD_add_connection(w->d, fd, (struct sockaddr *)&ss, len) != MHD_YES) {
+      __atomic_sub_fetch(&w->open, 1, __ATOMIC_RELAXED);
+      __atomic_sub_fetch(&h->open, 1, __ATOMIC_RELAXED);
+      continue;
+    }
+    stat_add(&w->conns, 1);
+  }
+  return true;
+}
+
+static void *accept_main(void *arg)
+{
+  certhub_http *h = arg;
+  bool ok = true;
+  for(;;) {
+    struct pollfd pf[2] = {{.fd = h->wake[0], .events = POLLIN},
+                           {.fd = h->lfd, .events = POLLIN}};
+    int r = poll(pf, ok ? 2 : 1, ok ? -1 : ACCEPT_BACKOFF_MS);
+    if(r < 0 && errno != EINTR) {
+      /* out of memory: wait and go on, the server must not go deaf */
+      hlog(h, "accept thread: poll: %s", strerror(errno));
+      struct timespec ts = {0, ACCEPT_BACKOFF_MS * 1000000L};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    if(r > 0 && pf[0].revents)
+      break; /* certhub_http_stop() */
+    ok = !(r > 0 && pf[1].revents) || accept_some(h);
+  }
+  return NULL;
+}
+
+/* The listen socket, bound and listening, nonblocking; its port in *port. */
+static ch_err listen_on(const struct sockaddr_storage *ss, socklen_t sslen,
+                        bool v6, int *out, unsigned *port)
+{
+  int one = 1;
+  int fd = socket(v6 ? AF_INET6 : AF_INET,
+                  SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if(fd < 0)
+    return CH_ERR_IO;
+  /* as MHD did: restart at once on the port of a stopped server, and a v6
+   * address takes v6 only */
+  if(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+     (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+     bind(fd, (const struct sockaddr *)ss, sslen) || listen(fd, SOMAXCONN)) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return CH_ERR_IO;
+  }
+  struct sockaddr_storage got;
+  socklen_t gl = sizeof(got);
+  *port = 0;
+  if(!getsockname(fd, (struct sockaddr *)&got, &gl))
+    *port = ntohs(v6 ? ((struct sockaddr_in6 *)(void *)&got)->sin6_port
+                     : ((struct sockaddr_in *)(void *)&got)->sin_port);
+  *out = fd;
+  return CH_OK;
+}
+
 static ch_err read_pem(const char *path, char **out, char **errmsg)
 {
   ch_buf b;
@@ -782,6 +971,7 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
   certhub_http *h = calloc(1, sizeof(*h));
   if(!h)
     return CH_ERR_NOMEM;
+  h->lfd = h->wake[0] = h->wake[1] = -1;
   pthread_mutex_init(&h->write_mu, NULL);
   pthread_mutex_init(&h->ck.mu, NULL);
   pthread_cond_init(&h->ck.cv, NULL);
@@ -818,9 +1008,17 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
      (rc = pool_open(&h->pool, o->db_target, h->threads, ckpt_on, errmsg)))
     goto out;
 
-  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-  if(v6)
-    flags |= MHD_USE_IPv6;
+  if(listen_on(&ss, sslen, v6, &h->lfd, &h->port)) {
+    rc = CH_ERR_IO;
+    if(asprintf(errmsg, "cannot listen on %s: %s", h->listen,
+                strerror(errno)) < 0)
+      *errmsg = NULL;
+    goto out;
+  }
+  /* one daemon per worker, fed by the accept thread (MHD_add_connection
+   * needs the inter-thread channel, which NO_LISTEN_SOCKET turns on) */
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+                   MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
   if(h->cert_pem)
     flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls[] = {
@@ -828,27 +1026,40 @@ ch_err certhub_http_start(const certhub_http_opts *o, certhub_http **out,
       {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
       {MHD_OPTION_END, 0, NULL},
   };
-  h->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-      h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->threads,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
-      MAX_CONNECTIONS, MHD_OPTION_ARRAY, h->cert_pem ? tls : &tls[2],
-      MHD_OPTION_END);
-  (void)sslen;
-  if(!h->d) {
-    rc = CH_ERR_IO;
-    if(asprintf(errmsg,
-                "cannot listen on %s%s (address in use, not local, or bad "
-                "TLS material)",
-                h->listen, h->cert_pem ? " with TLS" : "") < 0)
-      *errmsg = NULL;
+  if(!(h->w = calloc(h->threads, sizeof(*h->w)))) {
+    rc = CH_ERR_NOMEM;
     goto out;
   }
-  const union MHD_DaemonInfo *di =
-      MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-  h->port = di ? di->port : 0;
+  for(; h->n_w < h->threads; h->n_w++) {
+    http_worker *w = &h->w[h->n_w];
+    w->h = h;
+    w->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, w, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS, MHD_OPTION_ARRAY,
+        h->cert_pem ? tls : &tls[2], MHD_OPTION_END);
+    if(!w->d) {
+      rc = CH_ERR_IO;
+      if(asprintf(errmsg, "cannot start the API's worker %u on %s%s%s", h->n_w,
+                  h->listen, h->cert_pem ? " with TLS" : "",
+                  h->cert_pem ? " (bad TLS material?)" : "") < 0)
+        *errmsg = NULL;
+      goto out;
+    }
+  }
+  if(pipe2(h->wake, O_CLOEXEC | O_NONBLOCK)) {
+    h->wake[0] = h->wake[1] = -1;
+    rc = CH_ERR_IO;
+    goto out;
+  }
+  if(pthread_create(&h->acc, NULL, accept_main, h)) {
+    rc = CH_ERR_NOMEM;
+    goto out;
+  }
+  h->acc_started = true;
+  pthread_setname_np(h->acc, "certhub-accept"); /* in top -H, ps -L */
   char host[INET6_ADDRSTRLEN] = "";
   if(v6)
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host,
@@ -905,8 +1116,22 @@ void certhub_http_stop(certhub_http *h)
 {
   if(!h)
     return;
-  if(h->d)
-    MHD_stop_daemon(h->d); /* joins the threads: no request in flight */
+  if(h->acc_started) {
+    /* no connection is handed to a worker from here on */
+    ssize_t n;
+    do
+      n = write(h->wake[1], "x", 1);
+    while(n < 0 && errno == EINTR);
+    pthread_join(h->acc, NULL);
+  }
+  if(h->lfd >= 0)
+    close(h->lfd);
+  for(int i = 0; i < 2; i++)
+    if(h->wake[i] >= 0)
+      close(h->wake[i]);
+  for(unsigned i = 0; i < h->n_w; i++)
+    MHD_stop_daemon(h->w[i].d); /* joins its thread: no request in flight */
+  free(h->w);
   if(h->pool.all)
     pool_close(&h->pool);
   ckpt_stop(h); /* after the daemon: no commit signals it any more */
