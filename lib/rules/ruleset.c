@@ -1335,13 +1335,23 @@ struct rcache {
 #define MEMO_SLOTS 2048
 #define MEMO_STR 40
 #define MEMO_CONDS 16
+#define MEMO_WORDS 2
 struct memo {
   uint64_t h;
   uint32_t ep; /* valid when equal to the scratch's memo_ep */
   uint32_t path;
   uint8_t n, nc;
+  /* c[0..nind) are the conditions that are not their rule's only one,
+   * c[nind..nc) those that are (struct cond direct); when nw is not 0,
+   * the rules of the latter are the bits bits[i] of rbits word bw[i]
+   * (i < nw): a pass that sets matched rules as bits (bitmode, not
+   * nosat) replays them as at most MEMO_WORDS ORs instead of one
+   * add_hit each */
+  uint8_t nind, nw;
+  uint8_t bw[MEMO_WORDS];
   char s[MEMO_STR];
   uint32_t c[MEMO_CONDS];
+  uint64_t bits[MEMO_WORDS];
 };
 
 /* Per path: of the last MEMO_TRIES lookups, how many found the value;
@@ -3027,6 +3037,49 @@ static void nb_window(const struct rpath *p, double d, size_t *first,
  * recording every number (s->nosat). */
 static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id);
 
+/* Keep in m the hits of value v on path pi that leaf_val() just gave
+ * (s->cap[0..s->ncap), ncap <= MEMO_CONDS), as struct memo orders them. */
+static void memo_store(const certhub_ruleset *rs, certhub_match_scratch *s,
+                       struct memo *m, uint64_t h, uint32_t pi,
+                       const struct val *v)
+{
+  unsigned nind = 0, nd = 0, nw = 0;
+  uint32_t dir[MEMO_CONDS];
+  m->nw = 0;
+  for(unsigned i = 0; i < s->ncap; i++) {
+    uint32_t c = s->cap[i];
+    if(rs->conds[c].direct == NONE)
+      m->c[nind++] = c;
+    else
+      dir[nd++] = c;
+  }
+  memcpy(m->c + nind, dir, nd * sizeof(*dir));
+  for(unsigned i = 0; i < nd; i++) {
+    uint32_t r = rs->conds[dir[i]].direct;
+    unsigned w = 0;
+    while(w < nw && m->bw[w] != r / 64)
+      w++;
+    if(w == MEMO_WORDS || r / 64 >= RBITS_WORDS) {
+      /* more words than kept, or no bitmode: replayed one by one */
+      nw = 0;
+      break;
+    }
+    if(w == nw) {
+      m->bw[nw++] = (uint8_t)(r / 64);
+      m->bits[w] = 0;
+    }
+    m->bits[w] |= (uint64_t)1 << (r % 64);
+  }
+  m->h = h;
+  m->ep = s->memo_ep;
+  m->path = pi;
+  m->n = (uint8_t)v->n;
+  m->nc = (uint8_t)s->ncap;
+  m->nind = (uint8_t)nind;
+  m->nw = (uint8_t)nw;
+  memcpy(m->s, v->s, v->n);
+}
+
 /* leaf_val() for a short string, through the memo (struct memo). */
 static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
 {
@@ -3053,7 +3106,14 @@ static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
   if(m->ep == s->memo_ep && m->h == h && m->path == pi && m->n == v->n &&
      memcmp(m->s, v->s, v->n) == 0) {
     pm->hits++;
-    for(unsigned i = 0; i < m->nc; i++)
+    unsigned i = 0, nc = m->nc;
+    if(m->nw && s->bitmode && !s->nosat) { /* add_hit's direct matches */
+      for(unsigned w = 0; w < m->nw; w++)
+        s->rbits[m->bw[w]] |= m->bits[w];
+      s->dmarked = true;
+      nc = m->nind;
+    }
+    for(; i < nc; i++)
       if(!add_hit(f, m->c[i], id))
         return false;
     return true;
@@ -3061,15 +3121,8 @@ static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
   s->ncap = 0;
   if(!leaf_val(f, pi, v, id))
     return false;
-  if(s->ncap <= MEMO_CONDS) {
-    m->h = h;
-    m->ep = s->memo_ep;
-    m->path = pi;
-    m->n = (uint8_t)v->n;
-    m->nc = (uint8_t)s->ncap;
-    memcpy(m->s, v->s, v->n);
-    memcpy(m->c, s->cap, s->ncap * sizeof(*m->c));
-  }
+  if(s->ncap <= MEMO_CONDS)
+    memo_store(f->rs, s, m, h, pi, v);
   return true;
 }
 
