@@ -291,6 +291,14 @@ struct rpath {
   struct u32v abdir; /* per entry its condition's direct rule, or NONE */
   struct gwild *gw;
   size_t ngw, capgw;
+  /* a string can hit something in the hash table, the tries or gw (or
+   * exclude an anything-but entry there) only when its first byte is in
+   * sfirst or its last in slast (256 bits each; both cases of a letter
+   * for ignore-case), or when sall (an empty literal, a wildcard with
+   * '*' at both ends, non-ASCII ignore-case values): other strings skip
+   * those lookups (lot numbers, house numbers against a few literals) */
+  uint64_t sfirst[4], slast[4];
+  bool sall;
 };
 
 struct cond {
@@ -688,10 +696,32 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
 
 /* Add cond (neg: anything-but entry cond excluded) under s[0..n) (or m's
  * number) of the given kind to the hash table. */
+/* Note the literal s[0..n) in path rp's string filter (struct rpath
+ * sfirst): its first byte, or with last its last. */
+static void sf_add(struct rpath *rp, bool last, const char *s, size_t n,
+                   bool icase)
+{
+  if(!n) {
+    rp->sall = true;
+    return;
+  }
+  uint64_t *set = last ? rp->slast : rp->sfirst;
+  int b = (unsigned char)s[last ? n - 1 : 0];
+  if(icase)
+    b = lc(b);
+  set[b / 64] |= (uint64_t)1 << (b % 64);
+  if(icase && b >= 'a' && b <= 'z')
+    set[(b - 32) / 64] |= (uint64_t)1 << ((b - 32) % 64);
+}
+
 static bool x_add_str(certhub_ruleset *rs, uint32_t path,
                       const struct matcher *m, int kind, const char *str,
                       size_t n, uint32_t cond, bool neg)
 {
+  if(kind == X_STR || kind == X_EIC)
+    sf_add(&rs->paths[path], false, str, n, kind == X_EIC);
+  else if(kind == X_EICU)
+    rs->paths[path].sall = true;
   double d = kind == X_NUM ? norm_zero(m->num) : 0;
   uint64_t h =
       kind == X_EICU ? xhash_key(path, str, n) : xhash(path, kind, str, n, d);
@@ -721,9 +751,10 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
   return x_add_str(rs, path, m, kind, m->s, m->slen, cond, false);
 }
 
-static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
-                     bool icase, uint32_t cond, bool neg)
+static bool trie_add(struct rpath *rp, struct trie *t, const char *s, size_t n,
+                     bool rev, bool icase, uint32_t cond, bool neg)
 {
+  sf_add(rp, rev, s, n, icase);
   if(!t->n) {
     if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
       return false;
@@ -817,6 +848,13 @@ static bool gw_add(struct rpath *rp, const struct matcher *m, uint32_t c,
   while(i < rp->ngw && !same_wild(rp->gw[i].m, m))
     i++;
   if(i == rp->ngw) {
+    size_t ns = m->nseg;
+    if(m->seglen[0])
+      sf_add(rp, false, m->seg[0], m->seglen[0], false);
+    else if(m->seglen[ns - 1])
+      sf_add(rp, true, m->seg[ns - 1], m->seglen[ns - 1], false);
+    else
+      rp->sall = true;
     if(!grow((void **)&rp->gw, &rp->capgw, rp->ngw + 1, sizeof(*rp->gw),
              SIZE_MAX / 64))
       return false;
@@ -864,9 +902,9 @@ static bool wild_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
     rp->xstr++;
     return x_add_str(rs, pi, m, X_STR, lit, n, k, neg);
   case 1:
-    return trie_add(&rp->pre, lit, n, false, false, k, neg);
+    return trie_add(rp, &rp->pre, lit, n, false, false, k, neg);
   case 2:
-    return trie_add(&rp->suf, lit, n, true, false, k, neg);
+    return trie_add(rp, &rp->suf, lit, n, true, false, k, neg);
   default:
     return gw_add(rp, m, k, neg);
   }
@@ -896,11 +934,11 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
       rp->xeic++;
       break;
     case M_PREFIX:
-      ok = trie_add(im->icase ? &rp->prei : &rp->pre, im->s, im->slen, false,
+      ok = trie_add(rp, im->icase ? &rp->prei : &rp->pre, im->s, im->slen, false,
                     im->icase, k, true);
       break;
     case M_SUFFIX:
-      ok = trie_add(im->icase ? &rp->sufi : &rp->suf, im->s, im->slen, true,
+      ok = trie_add(rp, im->icase ? &rp->sufi : &rp->suf, im->s, im->slen, true,
                     im->icase, k, true);
       break;
     case M_WILDCARD:
@@ -965,11 +1003,11 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
         rp->xeic++;
       break;
     case M_PREFIX:
-      ok = trie_add(m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
+      ok = trie_add(rp, m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
                     m->icase, c, false);
       break;
     case M_SUFFIX:
-      ok = trie_add(m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
+      ok = trie_add(rp, m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
                     m->icase, c, false);
       break;
     case M_TRUE:
@@ -3211,7 +3249,11 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
       s->excl[0] = 0;
     else if(nab)
       memset(s->excl, 0, (nab + 63) / 64 * sizeof(*s->excl));
-    if(isnum ? rp->xnum : rp->xstr) {
+    const unsigned char *us = (const unsigned char *)v->s;
+    bool walk = isnum || rp->sall || !v->n ||
+                ((rp->sfirst[us[0] / 64] >> (us[0] % 64)) & 1) ||
+                ((rp->slast[us[v->n - 1] / 64] >> (us[v->n - 1] % 64)) & 1);
+    if(walk && (isnum ? rp->xnum : rp->xstr)) {
       uint64_t h = xhash(pi, kind, v->s, v->n, d);
       const struct xent *x = x_find(rs, h, pi, kind, v->s, v->n, d);
       if(x && !add_hits(f, &x->conds, id))
@@ -3219,7 +3261,7 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
       if(x && x->nots.n)
         excl_set(s, &x->nots);
     }
-    if(!isnum) {
+    if(!isnum && walk) {
       if(rp->xeic) {
         uint64_t h = xhash(pi, X_EIC, v->s, v->n, 0);
         const struct xent *x = x_find(rs, h, pi, X_EIC, v->s, v->n, 0);
@@ -3243,6 +3285,8 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
           excl_set(s, &g->nots);
         }
       }
+    }
+    if(!isnum) {
       /* every anything-but entry nothing excluded holds */
       for(size_t w = 0; w < (nab + 63) / 64; w++) {
         uint64_t x = ~s->excl[w];
@@ -3269,7 +3313,8 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
          !ranges(f, &rp->nb, b, e, v, id))
         return false;
     }
-    return add_gen(f, isnum ? &rp->gn : &rp->gs, v, id);
+    const struct genv *g = isnum ? &rp->gn : &rp->gs;
+    return !g->n || add_gen(f, g, v, id); /* usually none: no call */
   }
   case V_TRUE:
     return add_hits(f, &rp->t, id) && add_gen(f, &rp->go, v, id);

@@ -1868,6 +1868,92 @@ static void test_memo_bits(void **state)
   assert_int_equal(failures, 0);
 }
 
+/* The string filter of a path (struct rpath sfirst, slast, sall): rules
+ * whose literals are found by a string's first byte, its last byte
+ * (suffixes, wildcards starting with '*'), either case (ignore-case),
+ * or not at all (an empty prefix, a wildcard with '*' at both ends,
+ * non-ASCII ignore-case), on paths of their own and together, also as
+ * anything-but exclusions; random short strings over the literals'
+ * letters, against the reference. */
+static void test_string_filter(void **state)
+{
+  (void)state;
+  static const char *const fpats[] = {
+      "{\"s\":[{\"wildcard\":\"*a*Y\"}]}",
+      "{\"s\":[{\"anything-but\":{\"wildcard\":\"*d*i\"}}]}",
+      "{\"s\":[{\"wildcard\":\"q*r*s\"}]}",
+      "{\"s\":[{\"anything-but\":{\"wildcard\":\"*k*m\"}}]}",
+      "{\"s\":[{\"prefix\":{\"equals-ignore-case\":\"Ab\"}}]}",
+      "{\"s\":[{\"suffix\":{\"equals-ignore-case\":\"yZ\"}}]}",
+      "{\"s\":[{\"equals-ignore-case\":\"Mz\"}]}",
+      "{\"s\":[\"mid\"]}",
+      "{\"s\":[{\"anything-but\":{\"prefix\":\"zz\"}}]}",
+      "{\"s\":[{\"anything-but\":{\"suffix\":\"b\"}}]}",
+      "{\"t\":[{\"anything-but\":[\"ab\"]}]}",
+      "{\"t\":[{\"wildcard\":\"*b*\"}]}",
+      "{\"u\":[{\"prefix\":\"\"}]}",
+      "{\"u\":[{\"anything-but\":{\"suffix\":\"a\"}}]}",
+      "{\"v\":[{\"equals-ignore-case\":\"\xc3\xa9" "a\"}]}",
+      "{\"v\":[{\"anything-but\":[\"ba\"]}]}",
+      "{\"w\":[{\"suffix\":\"\"}],\"s\":[{\"prefix\":\"k\"}]}",
+      "{\"w\":[{\"anything-but\":{\"prefix\":\"m\"}}]}"};
+  static const char *const bytes[] = {"a", "b", "z", "A", "B", "Z", "y",
+                                      "Y", "k", "m", "M", "q", "r", "s",
+                                      "i", "d", "\xc3\xa9", "\xc3\x89"};
+  static const char *const keys[] = {"s", "t", "u", "v", "w"};
+  certhub_ruleset *rs = NULL;
+  certhub_pattern *ps[NELEM(fpats)];
+  char *err = NULL;
+  assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+  for(size_t i = 0; i < NELEM(fpats); i++) {
+    const char *t = fpats[i];
+    assert_int_equal(certhub_pattern_compile(t, strlen(t), &ps[i], &err),
+                     CH_OK);
+    assert_int_equal(certhub_ruleset_add(rs, "r", t, strlen(t), NULL, &err),
+                     CH_OK);
+  }
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  enum { NE = 6000 };
+  size_t matches = 0;
+  for(size_t j = 0; j < NE; j++) {
+    char buf[512];
+    size_t o = 0;
+    add(buf, &o, sizeof(buf), "{");
+    for(size_t k = 0; k < NELEM(keys); k++) {
+      if(rnd(4) == 0)
+        continue;
+      add(buf, &o, sizeof(buf), "%s\"%s\":\"", o > 1 ? "," : "", keys[k]);
+      for(unsigned c = 0, n = rnd(6); c < n; c++)
+        add(buf, &o, sizeof(buf), "%s", bytes[rnd(NELEM(bytes))]);
+      add(buf, &o, sizeof(buf), "\"");
+    }
+    add(buf, &o, sizeof(buf), "}");
+    size_t len = strlen(buf);
+    const size_t *mv = NULL;
+    size_t nm = 0;
+    assert_int_equal(certhub_ruleset_match(rs, sc, buf, len, &mv, &nm, &err),
+                     CH_OK);
+    size_t k = 0;
+    for(size_t i = 0; i < NELEM(fpats); i++) {
+      bool want = false, in = k < nm && mv[k] == i;
+      assert_int_equal(ref(ps[i], buf, len, &want), CH_OK);
+      if(in)
+        k++;
+      if(in != want)
+        fail_at("string filter: rule %s event %s: ruleset %d, reference %d",
+                fpats[i], buf, in, want);
+      matches += want;
+    }
+  }
+  fprintf(stderr, "string filter: %d events, %zu matches\n", NE, matches);
+  for(size_t i = 0; i < NELEM(fpats); i++)
+    certhub_pattern_free(ps[i]);
+  certhub_ruleset_free(rs);
+  certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1886,6 +1972,7 @@ int main(void)
       cmocka_unit_test(test_quiet_objects),
       cmocka_unit_test(test_scratch_reuse),
       cmocka_unit_test(test_memo_bits),
+      cmocka_unit_test(test_string_filter),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
