@@ -1363,6 +1363,18 @@ struct rcache {
   double d0;
 };
 
+/* The digit bounds (struct rcache alo, ahi, a, neg, ok) made for region
+ * r of a path's index (at rstamp's rbase + r) from a number of a0
+ * integer digits and sign neg0: they depend on the region's bounds
+ * only, so when a path's numbers move between regions (coordinates from
+ * event to event) they are made once per region, not once per move.
+ * Reset with the ruleset generation. */
+struct rdig {
+  uint64_t alo, ahi;
+  uint8_t a, a0;
+  bool neg, neg0, ok, set;
+};
+
 /* The string memo: the conditions a string value of a rule path hit
  * (leaf(): every hit goes through add_hit, in order), kept per (path,
  * value) so that a value seen before replays them instead of its hash
@@ -1431,6 +1443,7 @@ struct certhub_match_scratch {
    * region's stamp equals satep (struct rpath rbase) */
   uint32_t *rstamp, satep;
   size_t nrstamp;
+  struct rdig *rdig; /* nrstamp, as rstamp */
   /* per rule path, the open interval between bounds of its numeric
    * index that its last number fell in (struct rcache) */
   struct rcache *rcache;
@@ -1503,6 +1516,7 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->rbits);
   free(s->excl);
   free(s->rstamp);
+  free(s->rdig);
   free(s->rcache);
   free(s->memo);
   free(s->pmemo);
@@ -1586,7 +1600,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     s->nexcl = (rs->maxab + 63) / 64;
   }
   if(rs->rspace > s->nrstamp) {
-    if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)))
+    if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)) ||
+       !resize0(&s->rdig, s->nrstamp, rs->rspace, sizeof(*s->rdig)))
       return false;
     s->nrstamp = rs->rspace;
   }
@@ -1602,6 +1617,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
       /* the intervals are the ruleset's (struct rcache) */
       memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     }
+    if(s->nrstamp)
+      memset(s->rdig, 0, s->nrstamp * sizeof(*s->rdig));
   }
   /* 8 bytes of slack: object() copies keys into it a word at a time */
   if(rs->maxpath + 1 + 8 > s->cappath) {
@@ -3420,6 +3437,26 @@ static void rcache_digits(struct rcache *c, double d)
   c->ok = true;
 }
 
+/* rcache_digits(c, d) through the region's entry g (struct rdig) */
+static void rcache_digits_region(struct rcache *c, double d, struct rdig *g)
+{
+  double ad = fabs(d);
+  unsigned a = 0;
+  while(a < 9 && ad >= pow10tab[a])
+    a++;
+  if(g->set && g->a0 == a && g->neg0 == (d < 0)) {
+    c->alo = g->alo;
+    c->ahi = g->ahi;
+    c->a = g->a;
+    c->neg = g->neg;
+    c->ok = g->ok;
+    return;
+  }
+  rcache_digits(c, d);
+  *g = (struct rdig){c->alo, c->ahi, c->a, (uint8_t)a, c->neg, d < 0, c->ok,
+                     true};
+}
+
 /* leaf()'s first test for an approximate number d on path pi (rp), without
  * the call: true when it would not record it (and so need not be
  * called); false when leaf() decides. */
@@ -3496,7 +3533,7 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
   struct rcache *c = &s->rcache[pi];
   if(a + nf >= 8 && !c->ok && c->lazy && c->ep == s->satep) {
     c->lazy = false; /* the second number on the path: now worth it */
-    rcache_digits(c, c->d0);
+    rcache_digits_region(c, c->d0, &s->rdig[rp->rbase + c->r]);
   }
   if(a + nf >= 8 && c->ok && c->a == a && c->neg == neg) {
     /* the first 8 digits (the '.' taken out: the bytes before it from
