@@ -299,6 +299,11 @@ struct rpath {
    * those lookups (lot numbers, house numbers against a few literals) */
   uint64_t sfirst[4], slast[4];
   bool sall;
+  /* abrb: every anything-but entry's condition is its rule's only one
+   * (abdir), the rules all below 64 RBITS_WORDS: abbits are those rules
+   * as match bits, for a value that excludes no entry */
+  bool abrb;
+  uint64_t abbits[RBITS_WORDS];
 };
 
 struct cond {
@@ -953,6 +958,20 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
   return true;
 }
 
+/* rp's abrb and abbits (struct rpath), after its entries changed */
+static void ab_bits(struct rpath *rp)
+{
+  memset(rp->abbits, 0, sizeof(rp->abbits));
+  rp->abrb = rp->ab.n > 0 && rp->ab.n <= 64;
+  for(size_t k = 0; k < rp->ab.n && rp->abrb; k++) {
+    uint32_t r = rp->abdir.v[k];
+    if(r == NONE || r / 64 >= RBITS_WORDS)
+      rp->abrb = false;
+    else
+      rp->abbits[r / 64] |= (uint64_t)1 << (r % 64);
+  }
+}
+
 static bool gen_push(struct genv *g, const struct matcher *m, uint32_t cond)
 {
   if(!grow((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v), SIZE_MAX / 16))
@@ -1243,6 +1262,9 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     if(cd->abk != NONE) /* a hint for the anything-but entry */
       rs->paths[cd->path].abdir.v[cd->abk] = cd->direct;
   }
+  for(size_t k = 0; k < nseen; k++)
+    if(rs->conds[ids[k]].abk != NONE)
+      ab_bits(&rs->paths[rs->conds[ids[k]].path]);
   for(size_t k = 0; k < nseen; k++) {
     uint32_t pi = rs->conds[ids[k]].path;
     bool done = false;
@@ -1470,6 +1492,7 @@ struct certhub_match_scratch {
    * last MEMO_CONDS of them; ncap counts all) */
   uint32_t cap[MEMO_CONDS];
   uint32_t ncap;
+  bool capping; /* leaf_memo is recording cap for a memo entry */
   struct memo *memo; /* MEMO_SLOTS, allocated on first use */
   uint32_t memo_ep;
   uint64_t memo_gen;   /* the ruleset generation memo_ep is for */
@@ -3174,7 +3197,10 @@ static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
     return true;
   }
   s->ncap = 0;
-  if(!leaf_val(f, pi, v, id))
+  s->capping = true;
+  bool ok = leaf_val(f, pi, v, id);
+  s->capping = false;
+  if(!ok)
     return false;
   if(s->ncap <= MEMO_CONDS)
     memo_store(f->rs, s, m, h, pi, v);
@@ -3303,7 +3329,15 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
         }
       }
     }
-    if(!isnum) {
+    if(!isnum && !walk && rp->abrb && s->bitmode && !s->nosat &&
+       !s->capping) {
+      /* nothing excluded, every entry its rule's match: those bits (the
+       * memo, which needs the conditions in cap, is not recording) */
+      for(size_t w = 0; w < (rs->nrules + 63) / 64; w++) /* bitmode: <= 8 */
+        s->rbits[w] |= rp->abbits[w];
+      s->dmarked = true;
+    }
+    else if(!isnum) {
       /* every anything-but entry nothing excluded holds */
       for(size_t w = 0; w < (nab + 63) / 64; w++) {
         uint64_t x = ~s->excl[w];

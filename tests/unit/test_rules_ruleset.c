@@ -1896,11 +1896,17 @@ static void test_string_filter(void **state)
       "{\"v\":[{\"equals-ignore-case\":\"\xc3\xa9" "a\"}]}",
       "{\"v\":[{\"anything-but\":[\"ba\"]}]}",
       "{\"w\":[{\"suffix\":\"\"}],\"s\":[{\"prefix\":\"k\"}]}",
-      "{\"w\":[{\"anything-but\":{\"prefix\":\"m\"}}]}"};
+      "{\"w\":[{\"anything-but\":{\"prefix\":\"m\"}}]}",
+      "{\"x\":[{\"anything-but\":[\"ab\"]}]}",
+      "{\"y\":[{\"anything-but\":{\"prefix\":\"z\"}}],\"t\":[{\"prefix\":"
+      "\"a\"}]}",
+      "{\"y\":[{\"anything-but\":[\"ab\"]}]}",
+      "{\"x\":[{\"anything-but\":{\"suffix\":\"m\"}}]}"};
   static const char *const bytes[] = {"a", "b", "z", "A", "B", "Z", "y",
                                       "Y", "k", "m", "M", "q", "r", "s",
                                       "i", "d", "\xc3\xa9", "\xc3\x89"};
-  static const char *const keys[] = {"s", "t", "u", "v", "w"};
+  /* x twice in some events: a duplicate key, the last value counts */
+  static const char *const keys[] = {"s", "t", "u", "v", "w", "x", "x", "y"};
   certhub_ruleset *rs = NULL;
   certhub_pattern *ps[NELEM(fpats)];
   char *err = NULL;
@@ -1917,15 +1923,19 @@ static void test_string_filter(void **state)
   enum { NE = 6000 };
   size_t matches = 0;
   for(size_t j = 0; j < NE; j++) {
-    char buf[512];
+    char buf[1024];
     size_t o = 0;
     add(buf, &o, sizeof(buf), "{");
     for(size_t k = 0; k < NELEM(keys); k++) {
       if(rnd(4) == 0)
         continue;
       add(buf, &o, sizeof(buf), "%s\"%s\":\"", o > 1 ? "," : "", keys[k]);
+      /* a third of them longer than a memo entry holds (MEMO_STR):
+       * through leaf_val each time, filler in the middle */
+      bool longer = rnd(3) == 0;
       for(unsigned c = 0, n = rnd(6); c < n; c++)
-        add(buf, &o, sizeof(buf), "%s", bytes[rnd(NELEM(bytes))]);
+        add(buf, &o, sizeof(buf), "%s%s", bytes[rnd(NELEM(bytes))],
+            longer && c == 0 ? "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr" : "");
       add(buf, &o, sizeof(buf), "\"");
     }
     add(buf, &o, sizeof(buf), "}");
