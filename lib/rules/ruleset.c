@@ -291,6 +291,19 @@ struct rpath {
   struct u32v abdir; /* per entry its condition's direct rule, or NONE */
   struct gwild *gw;
   size_t ngw, capgw;
+  /* a string can hit something in the hash table, the tries or gw (or
+   * exclude an anything-but entry there) only when its first byte is in
+   * sfirst or its last in slast (256 bits each; both cases of a letter
+   * for ignore-case), or when sall (an empty literal, a wildcard with
+   * '*' at both ends, non-ASCII ignore-case values): other strings skip
+   * those lookups (lot numbers, house numbers against a few literals) */
+  uint64_t sfirst[4], slast[4];
+  bool sall;
+  /* abrb: every anything-but entry's condition is its rule's only one
+   * (abdir), the rules all below 64 RBITS_WORDS: abbits are those rules
+   * as match bits, for a value that excludes no entry */
+  bool abrb;
+  uint64_t abbits[RBITS_WORDS];
 };
 
 struct cond {
@@ -688,10 +701,32 @@ static struct xent *x_find(const certhub_ruleset *rs, uint64_t h,
 
 /* Add cond (neg: anything-but entry cond excluded) under s[0..n) (or m's
  * number) of the given kind to the hash table. */
+/* Note the literal s[0..n) in path rp's string filter (struct rpath
+ * sfirst): its first byte, or with last its last. */
+static void sf_add(struct rpath *rp, bool last, const char *s, size_t n,
+                   bool icase)
+{
+  if(!n) {
+    rp->sall = true;
+    return;
+  }
+  uint64_t *set = last ? rp->slast : rp->sfirst;
+  int b = (unsigned char)s[last ? n - 1 : 0];
+  if(icase)
+    b = lc(b);
+  set[b / 64] |= (uint64_t)1 << (b % 64);
+  if(icase && b >= 'a' && b <= 'z')
+    set[(b - 32) / 64] |= (uint64_t)1 << ((b - 32) % 64);
+}
+
 static bool x_add_str(certhub_ruleset *rs, uint32_t path,
                       const struct matcher *m, int kind, const char *str,
                       size_t n, uint32_t cond, bool neg)
 {
+  if(kind == X_STR || kind == X_EIC)
+    sf_add(&rs->paths[path], false, str, n, kind == X_EIC);
+  else if(kind == X_EICU)
+    rs->paths[path].sall = true;
   double d = kind == X_NUM ? norm_zero(m->num) : 0;
   uint64_t h =
       kind == X_EICU ? xhash_key(path, str, n) : xhash(path, kind, str, n, d);
@@ -721,9 +756,10 @@ static bool x_add(certhub_ruleset *rs, uint32_t path, const struct matcher *m,
   return x_add_str(rs, path, m, kind, m->s, m->slen, cond, false);
 }
 
-static bool trie_add(struct trie *t, const char *s, size_t n, bool rev,
-                     bool icase, uint32_t cond, bool neg)
+static bool trie_add(struct rpath *rp, struct trie *t, const char *s, size_t n,
+                     bool rev, bool icase, uint32_t cond, bool neg)
 {
+  sf_add(rp, rev, s, n, icase);
   if(!t->n) {
     if(!grow((void **)&t->v, &t->cap, 1, sizeof(*t->v), NONE / 2))
       return false;
@@ -817,6 +853,13 @@ static bool gw_add(struct rpath *rp, const struct matcher *m, uint32_t c,
   while(i < rp->ngw && !same_wild(rp->gw[i].m, m))
     i++;
   if(i == rp->ngw) {
+    size_t ns = m->nseg;
+    if(m->seglen[0])
+      sf_add(rp, false, m->seg[0], m->seglen[0], false);
+    else if(m->seglen[ns - 1])
+      sf_add(rp, true, m->seg[ns - 1], m->seglen[ns - 1], false);
+    else
+      rp->sall = true;
     if(!grow((void **)&rp->gw, &rp->capgw, rp->ngw + 1, sizeof(*rp->gw),
              SIZE_MAX / 64))
       return false;
@@ -864,9 +907,9 @@ static bool wild_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
     rp->xstr++;
     return x_add_str(rs, pi, m, X_STR, lit, n, k, neg);
   case 1:
-    return trie_add(&rp->pre, lit, n, false, false, k, neg);
+    return trie_add(rp, &rp->pre, lit, n, false, false, k, neg);
   case 2:
-    return trie_add(&rp->suf, lit, n, true, false, k, neg);
+    return trie_add(rp, &rp->suf, lit, n, true, false, k, neg);
   default:
     return gw_add(rp, m, k, neg);
   }
@@ -896,11 +939,11 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
       rp->xeic++;
       break;
     case M_PREFIX:
-      ok = trie_add(im->icase ? &rp->prei : &rp->pre, im->s, im->slen, false,
+      ok = trie_add(rp, im->icase ? &rp->prei : &rp->pre, im->s, im->slen, false,
                     im->icase, k, true);
       break;
     case M_SUFFIX:
-      ok = trie_add(im->icase ? &rp->sufi : &rp->suf, im->s, im->slen, true,
+      ok = trie_add(rp, im->icase ? &rp->sufi : &rp->suf, im->s, im->slen, true,
                     im->icase, k, true);
       break;
     case M_WILDCARD:
@@ -913,6 +956,20 @@ static bool ab_add(certhub_ruleset *rs, uint32_t pi, const struct matcher *m,
       return false;
   }
   return true;
+}
+
+/* rp's abrb and abbits (struct rpath), after its entries changed */
+static void ab_bits(struct rpath *rp)
+{
+  memset(rp->abbits, 0, sizeof(rp->abbits));
+  rp->abrb = rp->ab.n > 0 && rp->ab.n <= 64;
+  for(size_t k = 0; k < rp->ab.n && rp->abrb; k++) {
+    uint32_t r = rp->abdir.v[k];
+    if(r == NONE || r / 64 >= RBITS_WORDS)
+      rp->abrb = false;
+    else
+      rp->abbits[r / 64] |= (uint64_t)1 << (r % 64);
+  }
 }
 
 static bool gen_push(struct genv *g, const struct matcher *m, uint32_t cond)
@@ -965,11 +1022,11 @@ static bool cond_add(certhub_ruleset *rs, const struct leaf *l, uint32_t *out)
         rp->xeic++;
       break;
     case M_PREFIX:
-      ok = trie_add(m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
+      ok = trie_add(rp, m->icase ? &rp->prei : &rp->pre, m->s, m->slen, false,
                     m->icase, c, false);
       break;
     case M_SUFFIX:
-      ok = trie_add(m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
+      ok = trie_add(rp, m->icase ? &rp->sufi : &rp->suf, m->s, m->slen, true,
                     m->icase, c, false);
       break;
     case M_TRUE:
@@ -1205,6 +1262,9 @@ ch_err ch_ruleset_add_max(certhub_ruleset *rs, const char *name,
     if(cd->abk != NONE) /* a hint for the anything-but entry */
       rs->paths[cd->path].abdir.v[cd->abk] = cd->direct;
   }
+  for(size_t k = 0; k < nseen; k++)
+    if(rs->conds[ids[k]].abk != NONE)
+      ab_bits(&rs->paths[rs->conds[ids[k]].path]);
   for(size_t k = 0; k < nseen; k++) {
     uint32_t pi = rs->conds[ids[k]].path;
     bool done = false;
@@ -1325,6 +1385,18 @@ struct rcache {
   double d0;
 };
 
+/* The digit bounds (struct rcache alo, ahi, a, neg, ok) made for region
+ * r of a path's index (at rstamp's rbase + r) from a number of a0
+ * integer digits and sign neg0: they depend on the region's bounds
+ * only, so when a path's numbers move between regions (coordinates from
+ * event to event) they are made once per region, not once per move.
+ * Reset with the ruleset generation. */
+struct rdig {
+  uint64_t alo, ahi;
+  uint8_t a, a0;
+  bool neg, neg0, ok, set;
+};
+
 /* The string memo: the conditions a string value of a rule path hit
  * (leaf(): every hit goes through add_hit, in order), kept per (path,
  * value) so that a value seen before replays them instead of its hash
@@ -1335,13 +1407,23 @@ struct rcache {
 #define MEMO_SLOTS 2048
 #define MEMO_STR 40
 #define MEMO_CONDS 16
+#define MEMO_WORDS 2
 struct memo {
   uint64_t h;
   uint32_t ep; /* valid when equal to the scratch's memo_ep */
   uint32_t path;
   uint8_t n, nc;
+  /* c[0..nind) are the conditions that are not their rule's only one,
+   * c[nind..nc) those that are (struct cond direct); when nw is not 0,
+   * the rules of the latter are the bits bits[i] of rbits word bw[i]
+   * (i < nw): a pass that sets matched rules as bits (bitmode, not
+   * nosat) replays them as at most MEMO_WORDS ORs instead of one
+   * add_hit each */
+  uint8_t nind, nw;
+  uint8_t bw[MEMO_WORDS];
   char s[MEMO_STR];
   uint32_t c[MEMO_CONDS];
+  uint64_t bits[MEMO_WORDS];
 };
 
 /* Per path: of the last MEMO_TRIES lookups, how many found the value;
@@ -1383,6 +1465,7 @@ struct certhub_match_scratch {
    * region's stamp equals satep (struct rpath rbase) */
   uint32_t *rstamp, satep;
   size_t nrstamp;
+  struct rdig *rdig; /* nrstamp, as rstamp */
   /* per rule path, the open interval between bounds of its numeric
    * index that its last number fell in (struct rcache) */
   struct rcache *rcache;
@@ -1409,6 +1492,7 @@ struct certhub_match_scratch {
    * last MEMO_CONDS of them; ncap counts all) */
   uint32_t cap[MEMO_CONDS];
   uint32_t ncap;
+  bool capping; /* leaf_memo is recording cap for a memo entry */
   struct memo *memo; /* MEMO_SLOTS, allocated on first use */
   uint32_t memo_ep;
   uint64_t memo_gen;   /* the ruleset generation memo_ep is for */
@@ -1455,6 +1539,7 @@ void certhub_match_scratch_free(certhub_match_scratch *s)
   free(s->rbits);
   free(s->excl);
   free(s->rstamp);
+  free(s->rdig);
   free(s->rcache);
   free(s->memo);
   free(s->pmemo);
@@ -1538,7 +1623,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
     s->nexcl = (rs->maxab + 63) / 64;
   }
   if(rs->rspace > s->nrstamp) {
-    if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)))
+    if(!resize0(&s->rstamp, s->nrstamp, rs->rspace, sizeof(uint32_t)) ||
+       !resize0(&s->rdig, s->nrstamp, rs->rspace, sizeof(*s->rdig)))
       return false;
     s->nrstamp = rs->rspace;
   }
@@ -1554,6 +1640,8 @@ static bool scratch_fit(certhub_match_scratch *s, const certhub_ruleset *rs)
       /* the intervals are the ruleset's (struct rcache) */
       memset(s->rcache, 0, s->npath * sizeof(*s->rcache));
     }
+    if(s->nrstamp)
+      memset(s->rdig, 0, s->nrstamp * sizeof(*s->rdig));
   }
   /* 8 bytes of slack: object() copies keys into it a word at a time */
   if(rs->maxpath + 1 + 8 > s->cappath) {
@@ -3027,6 +3115,49 @@ static void nb_window(const struct rpath *p, double d, size_t *first,
  * recording every number (s->nosat). */
 static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id);
 
+/* Keep in m the hits of value v on path pi that leaf_val() just gave
+ * (s->cap[0..s->ncap), ncap <= MEMO_CONDS), as struct memo orders them. */
+static void memo_store(const certhub_ruleset *rs, certhub_match_scratch *s,
+                       struct memo *m, uint64_t h, uint32_t pi,
+                       const struct val *v)
+{
+  unsigned nind = 0, nd = 0, nw = 0;
+  uint32_t dir[MEMO_CONDS];
+  m->nw = 0;
+  for(unsigned i = 0; i < s->ncap; i++) {
+    uint32_t c = s->cap[i];
+    if(rs->conds[c].direct == NONE)
+      m->c[nind++] = c;
+    else
+      dir[nd++] = c;
+  }
+  memcpy(m->c + nind, dir, nd * sizeof(*dir));
+  for(unsigned i = 0; i < nd; i++) {
+    uint32_t r = rs->conds[dir[i]].direct;
+    unsigned w = 0;
+    while(w < nw && m->bw[w] != r / 64)
+      w++;
+    if(w == MEMO_WORDS || r / 64 >= RBITS_WORDS) {
+      /* more words than kept, or no bitmode: replayed one by one */
+      nw = 0;
+      break;
+    }
+    if(w == nw) {
+      m->bw[nw++] = (uint8_t)(r / 64);
+      m->bits[w] = 0;
+    }
+    m->bits[w] |= (uint64_t)1 << (r % 64);
+  }
+  m->h = h;
+  m->ep = s->memo_ep;
+  m->path = pi;
+  m->n = (uint8_t)v->n;
+  m->nc = (uint8_t)s->ncap;
+  m->nind = (uint8_t)nind;
+  m->nw = (uint8_t)nw;
+  memcpy(m->s, v->s, v->n);
+}
+
 /* leaf_val() for a short string, through the memo (struct memo). */
 static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
 {
@@ -3053,23 +3184,26 @@ static bool leaf_memo(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
   if(m->ep == s->memo_ep && m->h == h && m->path == pi && m->n == v->n &&
      memcmp(m->s, v->s, v->n) == 0) {
     pm->hits++;
-    for(unsigned i = 0; i < m->nc; i++)
+    unsigned i = 0, nc = m->nc;
+    if(m->nw && s->bitmode && !s->nosat) { /* add_hit's direct matches */
+      for(unsigned w = 0; w < m->nw; w++)
+        s->rbits[m->bw[w]] |= m->bits[w];
+      s->dmarked = true;
+      nc = m->nind;
+    }
+    for(; i < nc; i++)
       if(!add_hit(f, m->c[i], id))
         return false;
     return true;
   }
   s->ncap = 0;
-  if(!leaf_val(f, pi, v, id))
+  s->capping = true;
+  bool ok = leaf_val(f, pi, v, id);
+  s->capping = false;
+  if(!ok)
     return false;
-  if(s->ncap <= MEMO_CONDS) {
-    m->h = h;
-    m->ep = s->memo_ep;
-    m->path = pi;
-    m->n = (uint8_t)v->n;
-    m->nc = (uint8_t)s->ncap;
-    memcpy(m->s, v->s, v->n);
-    memcpy(m->c, s->cap, s->ncap * sizeof(*m->c));
-  }
+  if(s->ncap <= MEMO_CONDS)
+    memo_store(f->rs, s, m, h, pi, v);
   return true;
 }
 
@@ -3158,7 +3292,11 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
       s->excl[0] = 0;
     else if(nab)
       memset(s->excl, 0, (nab + 63) / 64 * sizeof(*s->excl));
-    if(isnum ? rp->xnum : rp->xstr) {
+    const unsigned char *us = (const unsigned char *)v->s;
+    bool walk = isnum || rp->sall || !v->n ||
+                ((rp->sfirst[us[0] / 64] >> (us[0] % 64)) & 1) ||
+                ((rp->slast[us[v->n - 1] / 64] >> (us[v->n - 1] % 64)) & 1);
+    if(walk && (isnum ? rp->xnum : rp->xstr)) {
       uint64_t h = xhash(pi, kind, v->s, v->n, d);
       const struct xent *x = x_find(rs, h, pi, kind, v->s, v->n, d);
       if(x && !add_hits(f, &x->conds, id))
@@ -3166,7 +3304,7 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
       if(x && x->nots.n)
         excl_set(s, &x->nots);
     }
-    if(!isnum) {
+    if(!isnum && walk) {
       if(rp->xeic) {
         uint64_t h = xhash(pi, X_EIC, v->s, v->n, 0);
         const struct xent *x = x_find(rs, h, pi, X_EIC, v->s, v->n, 0);
@@ -3190,6 +3328,16 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
           excl_set(s, &g->nots);
         }
       }
+    }
+    if(!isnum && !walk && rp->abrb && s->bitmode && !s->nosat &&
+       !s->capping) {
+      /* nothing excluded, every entry its rule's match: those bits (the
+       * memo, which needs the conditions in cap, is not recording) */
+      for(size_t w = 0; w < (rs->nrules + 63) / 64; w++) /* bitmode: <= 8 */
+        s->rbits[w] |= rp->abbits[w];
+      s->dmarked = true;
+    }
+    else if(!isnum) {
       /* every anything-but entry nothing excluded holds */
       for(size_t w = 0; w < (nab + 63) / 64; w++) {
         uint64_t x = ~s->excl[w];
@@ -3216,7 +3364,8 @@ static bool leaf_val(struct fl *f, uint32_t pi, struct val *v, uint32_t id)
          !ranges(f, &rp->nb, b, e, v, id))
         return false;
     }
-    return add_gen(f, isnum ? &rp->gn : &rp->gs, v, id);
+    const struct genv *g = isnum ? &rp->gn : &rp->gs;
+    return !g->n || add_gen(f, g, v, id); /* usually none: no call */
   }
   case V_TRUE:
     return add_hits(f, &rp->t, id) && add_gen(f, &rp->go, v, id);
@@ -3322,6 +3471,26 @@ static void rcache_digits(struct rcache *c, double d)
   c->ok = true;
 }
 
+/* rcache_digits(c, d) through the region's entry g (struct rdig) */
+static void rcache_digits_region(struct rcache *c, double d, struct rdig *g)
+{
+  double ad = fabs(d);
+  unsigned a = 0;
+  while(a < 9 && ad >= pow10tab[a])
+    a++;
+  if(g->set && g->a0 == a && g->neg0 == (d < 0)) {
+    c->alo = g->alo;
+    c->ahi = g->ahi;
+    c->a = g->a;
+    c->neg = g->neg;
+    c->ok = g->ok;
+    return;
+  }
+  rcache_digits(c, d);
+  *g = (struct rdig){c->alo, c->ahi, c->a, (uint8_t)a, c->neg, d < 0, c->ok,
+                     true};
+}
+
 /* leaf()'s first test for an approximate number d on path pi (rp), without
  * the call: true when it would not record it (and so need not be
  * called); false when leaf() decides. */
@@ -3398,7 +3567,7 @@ num_fast(const unsigned char *p, const unsigned char *e, double *d,
   struct rcache *c = &s->rcache[pi];
   if(a + nf >= 8 && !c->ok && c->lazy && c->ep == s->satep) {
     c->lazy = false; /* the second number on the path: now worth it */
-    rcache_digits(c, c->d0);
+    rcache_digits_region(c, c->d0, &s->rdig[rp->rbase + c->r]);
   }
   if(a + nf >= 8 && c->ok && c->a == a && c->neg == neg) {
     /* the first 8 digits (the '.' taken out: the bytes before it from

@@ -1758,6 +1758,212 @@ static void test_scratch_reuse(void **state)
   assert_int_equal(failures, 0);
 }
 
+/* The string memo's replay of matched rules as bits (struct memo): one
+ * scratch in turn with rulesets of 40, 100, 300 and 600 rules (the
+ * rules a value hits in one, two, more than two words, and no bitmode),
+ * on a string path whose values repeat (the memo stays on) and differ
+ * in one byte at the start, the middle or the end (4 to 16 bytes and
+ * longer: the word compares); some rules have a second condition (not
+ * their rule's only one: replayed as hits). Against the reference. */
+static void test_memo_bits(void **state)
+{
+  (void)state;
+  static const char *const kinds[] = {
+      "{\"s\":[{\"prefix\":\"%s\"}]}",
+      "{\"s\":[{\"suffix\":\"%s\"}]}",
+      "{\"s\":[\"%s\"]}",
+      "{\"s\":[{\"anything-but\":{\"prefix\":\"%s\"}}]}",
+      "{\"s\":[{\"equals-ignore-case\":\"%s\"}],\"t\":[1]}",
+      "{\"s\":[{\"prefix\":\"%s\"}],\"t\":[2]}"};
+  /* the values: base strings with one byte changed somewhere */
+  static const char *const base[] = {"ab", "abcd", "abcdefg", "abcdefgh",
+                                     "abcdefghijk", "abcdefghijklmnop",
+                                     "abcdefghijklmnopqrstu"};
+  char vals[64][32];
+  size_t nv = 0;
+  for(size_t b = 0; b < NELEM(base); b++) {
+    size_t n = strlen(base[b]);
+    for(int k = 0; k < 3 && nv < NELEM(vals); k++) {
+      memcpy(vals[nv], base[b], n + 1);
+      if(k == 1)
+        vals[nv][0] = 'X';
+      else if(k == 2)
+        vals[nv][n - 1] = 'X';
+      nv++;
+    }
+    memcpy(vals[nv], base[b], n + 1);
+    vals[nv][n / 2] = 'X';
+    nv++;
+  }
+  static const size_t sizes[] = {40, 100, 300, 600};
+  enum { NR = 4, MAXR = 600 };
+  certhub_ruleset *rs[NR];
+  certhub_pattern **ps[NR];
+  char *err = NULL;
+  for(int r = 0; r < NR; r++) {
+    assert_int_equal(certhub_ruleset_new(&rs[r]), CH_OK);
+    ps[r] = calloc(MAXR, sizeof(*ps[r]));
+    assert_non_null(ps[r]);
+    for(size_t i = 0; i < sizes[r]; i++) {
+      char t[256], lit[32];
+      const char *v = vals[rnd((unsigned)nv)];
+      size_t n = strlen(v), cut = 1 + rnd((unsigned)n);
+      unsigned kind = rnd(NELEM(kinds));
+      /* prefixes and suffixes of the values, whole values otherwise */
+      if(kind == 1) /* a suffix */
+        memmove(lit, v + n - cut, cut);
+      else if(kind == 0 || kind == 3 || kind == 5) /* a prefix */
+        memcpy(lit, v, cut);
+      else
+        memcpy(lit, v, cut = n);
+      lit[cut] = '\0';
+      snprintf(t, sizeof(t), kinds[kind], lit);
+      /* about 12 rules on "s", spread over all the words: a value hits
+       * few enough for a memo entry (MEMO_CONDS); the rest on "u", which
+       * no event has */
+      if(rnd((unsigned)sizes[r] / 12))
+        t[2] = 'u';
+      assert_int_equal(certhub_pattern_compile(t, strlen(t), &ps[r][i], &err),
+                       CH_OK);
+      assert_int_equal(
+          certhub_ruleset_add(rs[r], "r", t, strlen(t), NULL, &err), CH_OK);
+    }
+  }
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  enum { NE = 2400 };
+  size_t matches = 0;
+  for(size_t j = 0; j < NE; j++) {
+    char buf[256];
+    size_t o = 0;
+    int r = (int)(j / 300 % NR); /* runs of 300: the memo warms up */
+    add(buf, &o, sizeof(buf), "{\"s\":\"%s\",\"t\":%u}",
+        vals[rnd((unsigned)nv)], rnd(3));
+    size_t len = strlen(buf);
+    const size_t *mv = NULL;
+    size_t nm = 0;
+    assert_int_equal(certhub_ruleset_match(rs[r], sc, buf, len, &mv, &nm, &err),
+                     CH_OK);
+    size_t k = 0;
+    for(size_t i = 0; i < sizes[r]; i++) {
+      bool want = false, in = k < nm && mv[k] == i;
+      assert_int_equal(ref(ps[r][i], buf, len, &want), CH_OK);
+      if(in)
+        k++;
+      if(in != want)
+        fail_at("memo bits: %zu rules, rule %zu event %s: ruleset %d, "
+                "reference %d",
+                sizes[r], i, buf, in, want);
+      matches += want;
+    }
+  }
+  fprintf(stderr, "memo bits: %d events, %zu matches\n", NE, matches);
+  for(int r = 0; r < NR; r++) {
+    for(size_t i = 0; i < sizes[r]; i++)
+      certhub_pattern_free(ps[r][i]);
+    free(ps[r]);
+    certhub_ruleset_free(rs[r]);
+  }
+  certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
+/* The string filter of a path (struct rpath sfirst, slast, sall): rules
+ * whose literals are found by a string's first byte, its last byte
+ * (suffixes, wildcards starting with '*'), either case (ignore-case),
+ * or not at all (an empty prefix, a wildcard with '*' at both ends,
+ * non-ASCII ignore-case), on paths of their own and together, also as
+ * anything-but exclusions; random short strings over the literals'
+ * letters, against the reference. */
+static void test_string_filter(void **state)
+{
+  (void)state;
+  static const char *const fpats[] = {
+      "{\"s\":[{\"wildcard\":\"*a*Y\"}]}",
+      "{\"s\":[{\"anything-but\":{\"wildcard\":\"*d*i\"}}]}",
+      "{\"s\":[{\"wildcard\":\"q*s\"}]}",
+      "{\"s\":[{\"anything-but\":{\"wildcard\":\"*k*m\"}}]}",
+      "{\"s\":[{\"prefix\":{\"equals-ignore-case\":\"Ab\"}}]}",
+      "{\"s\":[{\"suffix\":{\"equals-ignore-case\":\"yZ\"}}]}",
+      "{\"s\":[{\"equals-ignore-case\":\"Mz\"}]}",
+      "{\"s\":[\"mid\"]}",
+      "{\"s\":[{\"anything-but\":{\"prefix\":\"zz\"}}]}",
+      "{\"s\":[{\"anything-but\":{\"suffix\":\"b\"}}]}",
+      "{\"t\":[{\"anything-but\":[\"ab\"]}]}",
+      "{\"t\":[{\"wildcard\":\"*b*\"}]}",
+      "{\"u\":[{\"prefix\":\"\"}]}",
+      "{\"u\":[{\"anything-but\":{\"suffix\":\"a\"}}]}",
+      "{\"v\":[{\"equals-ignore-case\":\"\xc3\xa9" "a\"}]}",
+      "{\"v\":[{\"anything-but\":[\"ba\"]}]}",
+      "{\"w\":[{\"suffix\":\"\"}],\"s\":[{\"prefix\":\"k\"}]}",
+      "{\"w\":[{\"anything-but\":{\"prefix\":\"m\"}}]}",
+      "{\"x\":[{\"anything-but\":[\"ab\"]}]}",
+      "{\"y\":[{\"anything-but\":{\"prefix\":\"z\"}}],\"t\":[{\"prefix\":"
+      "\"a\"}]}",
+      "{\"y\":[{\"anything-but\":[\"ab\"]}]}",
+      "{\"x\":[{\"anything-but\":{\"suffix\":\"m\"}}]}"};
+  static const char *const bytes[] = {"a", "b", "z", "A", "B", "Z", "y",
+                                      "Y", "k", "m", "M", "q", "r", "s",
+                                      "i", "d", "\xc3\xa9", "\xc3\x89"};
+  /* x twice in some events: a duplicate key, the last value counts */
+  static const char *const keys[] = {"s", "t", "u", "v", "w", "x", "x", "y"};
+  certhub_ruleset *rs = NULL;
+  certhub_pattern *ps[NELEM(fpats)];
+  char *err = NULL;
+  assert_int_equal(certhub_ruleset_new(&rs), CH_OK);
+  for(size_t i = 0; i < NELEM(fpats); i++) {
+    const char *t = fpats[i];
+    assert_int_equal(certhub_pattern_compile(t, strlen(t), &ps[i], &err),
+                     CH_OK);
+    assert_int_equal(certhub_ruleset_add(rs, "r", t, strlen(t), NULL, &err),
+                     CH_OK);
+  }
+  certhub_match_scratch *sc = NULL;
+  assert_int_equal(certhub_match_scratch_new(&sc), CH_OK);
+  enum { NE = 6000 };
+  size_t matches = 0;
+  for(size_t j = 0; j < NE; j++) {
+    char buf[1024];
+    size_t o = 0;
+    add(buf, &o, sizeof(buf), "{");
+    for(size_t k = 0; k < NELEM(keys); k++) {
+      if(rnd(4) == 0)
+        continue;
+      add(buf, &o, sizeof(buf), "%s\"%s\":\"", o > 1 ? "," : "", keys[k]);
+      /* a third of them longer than a memo entry holds (MEMO_STR):
+       * through leaf_val each time, filler in the middle */
+      bool longer = rnd(3) == 0;
+      for(unsigned c = 0, n = rnd(6); c < n; c++)
+        add(buf, &o, sizeof(buf), "%s%s", bytes[rnd(NELEM(bytes))],
+            longer && c == 0 ? "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr" : "");
+      add(buf, &o, sizeof(buf), "\"");
+    }
+    add(buf, &o, sizeof(buf), "}");
+    size_t len = strlen(buf);
+    const size_t *mv = NULL;
+    size_t nm = 0;
+    assert_int_equal(certhub_ruleset_match(rs, sc, buf, len, &mv, &nm, &err),
+                     CH_OK);
+    size_t k = 0;
+    for(size_t i = 0; i < NELEM(fpats); i++) {
+      bool want = false, in = k < nm && mv[k] == i;
+      assert_int_equal(ref(ps[i], buf, len, &want), CH_OK);
+      if(in)
+        k++;
+      if(in != want)
+        fail_at("string filter: rule %s event %s: ruleset %d, reference %d",
+                fpats[i], buf, in, want);
+      matches += want;
+    }
+  }
+  fprintf(stderr, "string filter: %d events, %zu matches\n", NE, matches);
+  for(size_t i = 0; i < NELEM(fpats); i++)
+    certhub_pattern_free(ps[i]);
+  certhub_ruleset_free(rs);
+  certhub_match_scratch_free(sc);
+  assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1775,6 +1981,8 @@ int main(void)
       cmocka_unit_test(test_member_starts),
       cmocka_unit_test(test_quiet_objects),
       cmocka_unit_test(test_scratch_reuse),
+      cmocka_unit_test(test_memo_bits),
+      cmocka_unit_test(test_string_filter),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   for(size_t i = 0; i < npats; i++)
