@@ -62,6 +62,15 @@ ch_err certhub_store_checkpoint(certhub_store *s, bool restart,
                                 unsigned *wal_pages /* OUT */,
                                 unsigned *done /* OUT */);
 
+/* The handle's page cache since it was opened: pages found in it, pages
+ * read from the database or WAL file (misses), pages written (to the WAL).
+ * CH_ERR_UNSUPPORTED (all 0): a backend without one. */
+typedef struct certhub_store_cache {
+  uint64_t hits, misses, writes;
+} certhub_store_cache;
+ch_err certhub_store_cache_stats(const certhub_store *s,
+                                 certhub_store_cache *out /* OUT */);
+
 /* Labels put on certificates by an import. NULL members are left alone on
  * existing certificates; new certificates get defaults (account
  * "000000000000", region "local"). Tags are set (key replaced). */

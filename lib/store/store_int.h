@@ -39,6 +39,7 @@ struct ch_store_ops {
   unsigned (*wal_pages)(const certhub_store *s);
   ch_err (*checkpoint)(certhub_store *s, bool restart, unsigned *wal_pages,
                        unsigned *done);
+  ch_err (*cache_stats)(const certhub_store *s, certhub_store_cache *out);
 
   ch_err (*source)(certhub_store *s, const char *kind, const char *locator,
                    int64_t *source_id);
