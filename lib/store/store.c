@@ -369,6 +369,11 @@ ch_err certhub_store_checkpoint(certhub_store *s, bool restart,
   DISPATCH(s, checkpoint, s, restart, wal_pages, done);
 }
 
+ch_err certhub_store_reserve_cache(unsigned handles)
+{
+  return ch_sq_reserve_cache(handles);
+}
+
 ch_err certhub_store_cache_stats(const certhub_store *s,
                                  certhub_store_cache *out)
 {

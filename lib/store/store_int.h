@@ -212,6 +212,9 @@ ch_err ch_store_err(certhub_store *s, ch_err rc, const char *fmt, ...)
 
 extern const struct ch_store_ops ch_store_sqlite_ops;
 
+/* certhub_store_reserve_cache() of the SQLite backend (store_sqlite.c). */
+ch_err ch_sq_reserve_cache(unsigned handles);
+
 /* See test_exec above. */
 ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first);
 

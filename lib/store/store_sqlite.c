@@ -656,14 +656,17 @@ static void sq_close(certhub_store *s)
 
 /* Process-wide SQLite settings, before its first use: no memory
  * statistics (a global mutex on every allocation, ~5% of import time),
- * and the page caches' memory in one region (pcache_region). */
+ * and the page caches' memory in one region when reserved
+ * (ch_sq_reserve_cache). */
 static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
+static unsigned sq_reserve; /* handles' caches to reserve room for */
+static bool sq_config_done;
 static ch_sq_pcache_info sq_pcache;
 
-/* Page-cache slots: one handle's cache_size (64 MiB of 4 KiB pages) and a
- * quarter more for the other handles of the process. */
+/* One handle's cache: PRAGMA cache_size = -65536 (sq_open) in 4 KiB
+ * pages. */
 #define PCACHE_PAGE 4096u
-#define PCACHE_SLOTS (16384u + 4096u)
+#define PCACHE_PAGES 16384u
 #define HUGE_PAGE ((size_t)2 << 20)
 
 /* SQLite's page caches take their pages from one region reserved here
@@ -674,28 +677,34 @@ static ch_sq_pcache_info sq_pcache;
  * while a 64 MiB cache fills, all under the writer lock (the "one writer
  * handle costs more CPU" of branches fwrite and fwal; docs/PERFORMANCE.md,
  * fcache). The region is advised for transparent huge pages, so it is
- * faulted in 2 MiB at a time; MAP_NORESERVE: untouched slots cost nothing.
- * It lives as long as the process. Pages of another size, and pages beyond
- * the slots, come from malloc as before. */
+ * faulted in 2 MiB at a time. SQLite links every slot into its free list
+ * at start-up, so the whole region is resident from the first open, for
+ * the process's life: hence only on request. Room for sq_reserve caches
+ * and a quarter of one more; when all slots are taken SQLite's caches
+ * reuse their own pages rather than grow (pages of another size: malloc
+ * as before). */
 static void pcache_region(void)
 {
   int hdr = 0;
-  if(sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK || hdr < 0)
+  if(!sq_reserve ||
+     sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK || hdr < 0)
     return;
   size_t sz = ((size_t)PCACHE_PAGE + (size_t)hdr + 7) & ~(size_t)7;
-  size_t len = sz * PCACHE_SLOTS;
+  size_t n = (size_t)sq_reserve * PCACHE_PAGES + PCACHE_PAGES / 4;
+  size_t len = sz * n;
   void *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if(m == MAP_FAILED)
     return;
-  char *a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  char *a =
+      (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
   (void)madvise(a, len, MADV_HUGEPAGE); /* a hint: 4 KiB pages work too */
-  if(sqlite3_config(SQLITE_CONFIG_PAGECACHE, a, (int)sz, (int)PCACHE_SLOTS) !=
+  if(sqlite3_config(SQLITE_CONFIG_PAGECACHE, a, (int)sz, (int)n) !=
      SQLITE_OK) {
     munmap(m, len + HUGE_PAGE);
     return;
   }
-  sq_pcache.slots = PCACHE_SLOTS;
+  sq_pcache.slots = n;
   sq_pcache.slot_size = sz;
 }
 
@@ -703,6 +712,18 @@ static void sq_config(void)
 {
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* MISUSE if too late: ok */
   pcache_region();
+  __atomic_store_n(&sq_config_done, true, __ATOMIC_RELEASE);
+}
+
+ch_err ch_sq_reserve_cache(unsigned handles)
+{
+  if(handles > 16)
+    return CH_ERR_USAGE;
+  if(__atomic_load_n(&sq_config_done, __ATOMIC_ACQUIRE))
+    return handles ? CH_ERR_BUSY : CH_OK; /* SQLite is set up already */
+  sq_reserve = handles;
+  pthread_once(&sq_config_once, sq_config);
+  return sq_pcache.slots || !handles ? CH_OK : CH_ERR_BUSY;
 }
 
 void ch_sq_pcache(ch_sq_pcache_info *out)
