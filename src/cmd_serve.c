@@ -567,6 +567,11 @@ int cmd_serve(cli_ctx *c, int argc, char **argv)
   }
   if((code = cli_config(c, false)))
     goto out;
+  /* The API's writer keeps its page cache (lib/http/server.c): its pages
+   * in one region of huge pages, reserved before the first open. Without
+   * the API no handle keeps a large cache. */
+  if(!sv.no_http && certhub_store_reserve_cache(1))
+    serve_log(NULL, "page cache region not reserved (SQLite already in use)");
   if((code = cli_open_store(c, &sv.store)))
     goto out;
   if((code = serve_lock(&sv)))

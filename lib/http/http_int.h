@@ -93,11 +93,12 @@ typedef struct ch_http_req {
   void *query_ctx;
   const char *sns_cert_pem;   /* SNS signing certificate, NULL: none */
   void *prepared;             /* the route's prep result, NULL: none */
-  const certhub_http *server; /* NULL outside the server (tests) */
+  certhub_http *server; /* NULL outside the server (tests) */
 } ch_http_req;
 
-/* The server's own part of /metrics: the writer lock, the checkpointer. */
-void ch_http_server_metrics(const certhub_http *h, FILE *f);
+/* The server's own part of /metrics: the writer lock and its handle's
+ * page cache, the checkpointer. */
+void ch_http_server_metrics(certhub_http *h, FILE *f);
 
 typedef struct ch_http_resp {
   unsigned status;

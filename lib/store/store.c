@@ -369,6 +369,22 @@ ch_err certhub_store_checkpoint(certhub_store *s, bool restart,
   DISPATCH(s, checkpoint, s, restart, wal_pages, done);
 }
 
+ch_err certhub_store_reserve_cache(unsigned handles)
+{
+  return ch_sq_reserve_cache(handles);
+}
+
+ch_err certhub_store_cache_stats(const certhub_store *s,
+                                 certhub_store_cache *out)
+{
+  *out = (certhub_store_cache){0};
+  if(!s)
+    return CH_ERR_USAGE;
+  if(!s->ops->cache_stats)
+    return CH_ERR_UNSUPPORTED;
+  return s->ops->cache_stats(s, out);
+}
+
 ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first)
 {
   if(first)

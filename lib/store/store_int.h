@@ -39,6 +39,7 @@ struct ch_store_ops {
   unsigned (*wal_pages)(const certhub_store *s);
   ch_err (*checkpoint)(certhub_store *s, bool restart, unsigned *wal_pages,
                        unsigned *done);
+  ch_err (*cache_stats)(const certhub_store *s, certhub_store_cache *out);
 
   ch_err (*source)(certhub_store *s, const char *kind, const char *locator,
                    int64_t *source_id);
@@ -210,6 +211,9 @@ ch_err ch_store_err(certhub_store *s, ch_err rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 extern const struct ch_store_ops ch_store_sqlite_ops;
+
+/* certhub_store_reserve_cache() of the SQLite backend (store_sqlite.c). */
+ch_err ch_sq_reserve_cache(unsigned handles);
 
 /* See test_exec above. */
 ch_err ch_store_test_exec(certhub_store *s, const char *stmt, char **first);

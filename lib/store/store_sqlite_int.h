@@ -18,6 +18,13 @@ const char *ch_sq_path(certhub_store *s);
 const char *ch_sq_walbuf_vfs(void);
 extern unsigned long ch_sq_walbuf_flushes;
 extern unsigned long ch_sq_walbuf_coalesced;
+/* The process's page-cache region (store_sqlite.c, pcache_region): its
+ * slots (0: not reserved, SQLite uses malloc), each slot's bytes, and the
+ * slots in use now. For tests and measurements. */
+typedef struct ch_sq_pcache_info {
+  size_t slots, slot_size, used;
+} ch_sq_pcache_info;
+void ch_sq_pcache(ch_sq_pcache_info *out);
 /* Set s->errmsg from an SQLite result code; returns the mapped ch_err. */
 ch_err ch_sq_dberr(certhub_store *s, int rc, const char *what);
 

@@ -383,6 +383,22 @@ assert h2 > h1 > 0, (h1, h2)
 assert 0 < cpu <= h2 * 1.05 + 0.01, (cpu, h2)
 assert 0 < commit < h2, (commit, h2)
 PY
+# The writers' own store handle: its page cache counters are on /metrics,
+# and a writing call reads its pages through it (the pool's handles
+# serve the reads).
+for k in hits misses writes; do
+  [ -n "$(mval certhub_http_write_cache_${k}_total)" ] || fail "no certhub_http_write_cache_${k}_total"
+done
+c1=$(mval certhub_http_write_cache_hits_total) p1=$(mval certhub_http_write_cache_writes_total)
+[ "$p1" -gt 0 ] || fail "the writer wrote no pages after the imports: $(printf '%s' "$BODY" | grep write_cache)"
+api GET /v1/certificates "${AUTH[@]}"
+expect 200 "a read between two writes"
+api POST /v1/findings/import "${WAUTH[@]}" "${JSON[@]}" --data-binary @"$DATA/findings/mixed.json"
+expect 200 "import for the writer's cache"
+api GET /metrics
+expect 200 "metrics after it"
+[ "$(mval certhub_http_write_cache_hits_total)" -gt "$c1" ] ||
+  fail "the import did not go through the writer's handle: hits $c1 -> $(mval certhub_http_write_cache_hits_total)"
 
 note "SIGTERM stops the API with the daemon ($SECONDS s)"
 serve_stop TERM

@@ -47,7 +47,12 @@ rss_sample() {
   return 0
 }
 rss_sample
+RSS_START=$RSS_MAX
 note "daemon RSS at start: $RSS_MAX kB"
+# The bound is on growth over the start: serve reserves the API writer's
+# page-cache region (~86 MiB resident from the start, certhub-serve(1));
+# before it the daemon started at ~16 MB under an absolute 100 MB bound.
+rss_grown() { [ $((RSS_MAX - RSS_START)) -lt 86016 ] || fail "daemon RSS reached $RSS_MAX kB (from $RSS_START kB)"; }
 
 note "a 100 MB stdout flood and a command hanging past its timeout"
 put test.flood; FLOOD=$ID
@@ -63,7 +68,7 @@ grep -q "rule hang target hang: attempt failed (retryable): .*timed out after 10
 grep -q "1 given up" "$SLOG" || fail "the pass did not log the hanging command as given up"
 kill -0 "$SPID" || fail "serve died"
 note "daemon RSS peak so far: $RSS_MAX kB"
-[ "$RSS_MAX" -lt 102400 ] || fail "daemon RSS reached $RSS_MAX kB"
+rss_grown
 
 note "webhook: 503, 503, then 200"
 t_put=$(date +%s%N)
@@ -136,7 +141,7 @@ put test.after '{"k":"after-1"}'
 after_in() { [ -f "$TMP/after.jsonl" ] && grep -q after-1 "$TMP/after.jsonl"; }
 wait_until 30 "the later event delivered" after_in
 rss_sample
-[ "$RSS_MAX" -lt 102400 ] || fail "daemon RSS reached $RSS_MAX kB"
+rss_grown
 serve_stop TERM 30
 [ "$SRC" = 0 ] || fail "serve exited $SRC after SIGTERM"
 note "daemon RSS peak: $RSS_MAX kB"
